@@ -1,0 +1,69 @@
+// What every command shares: the --home/--config/--json/--quiet options, loading the config with
+// flags as the top layer, and printing errors without stack traces for bad input.
+import type { Command } from 'commander';
+import { loadConfig, type LoadedConfig } from '../config.js';
+import { FloyoError } from '../errors.js';
+import { createProgress, type ProgressFactory } from './progress.js';
+
+export interface CommonOptions {
+  home?: string;
+  config?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export interface CommandContext {
+  loaded: LoadedConfig;
+  json: boolean;
+  progress: ProgressFactory;
+  /** human output; silent under --json so stdout holds exactly one JSON document */
+  say(line?: string): void;
+  emitJson(value: unknown): void;
+}
+
+export function withCommonOptions(cmd: Command, { json = true } = {}): Command {
+  cmd.option('--home <dir>', 'home folder (default ./.floyo; env FLOYO_HOME)');
+  cmd.option('--config <file>', 'config file (default ./floyo.config.json or .yaml; env FLOYO_CONFIG)');
+  if (json) cmd.option('--json', 'print one JSON object on stdout for programs');
+  cmd.option('-q, --quiet', 'no progress output');
+  return cmd;
+}
+
+export function makeContext(opts: CommonOptions, flags: Record<string, unknown> = {}): CommandContext {
+  const loaded = loadConfig({ configFile: opts.config, flags: { home: opts.home, ...flags } });
+  const json = Boolean(opts.json);
+  return {
+    loaded,
+    json,
+    progress: createProgress({ quiet: opts.quiet }),
+    say: (line = '') => {
+      if (!json) process.stdout.write(line + '\n');
+    },
+    emitJson: (value) => process.stdout.write(JSON.stringify(value, null, 2) + '\n'),
+  };
+}
+
+/** Wraps an action: FloyoErrors become one clear line on stderr and a non-zero exit, no stack. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      if (err instanceof FloyoError) {
+        process.stderr.write(`floyo: ${err.message}\n`);
+        process.exitCode = err.exitCode;
+        return;
+      }
+      throw err;
+    }
+  };
+}
+
+export function table(rows: Array<Record<string, unknown>>, columns?: string[]): string {
+  if (rows.length === 0) return '(none)';
+  const cols = columns ?? Object.keys(rows[0]);
+  const cell = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString('en-US') : v.toFixed(3)) : String(v ?? ''));
+  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (vals: string[]) => vals.map((v, i) => (/^-?[\d,.]+$/.test(v) ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
+}

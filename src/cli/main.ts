@@ -1,0 +1,13 @@
+// The `floyo` command: parses arguments and calls the layers below. One file per command.
+import { Command } from 'commander';
+import { register as config } from './config.js';
+import { VERSION } from '../version.js';
+
+const program = new Command('floyo')
+  .description('Turns an online shop\'s sales data into segments, churn risk and recommendations.')
+  .version(VERSION)
+  .showHelpAfterError('(run with --help for usage)');
+
+for (const register of [config]) register(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,201 @@
+// One schema for every setting. Layers, later wins: built-in defaults < config file < FLOYO_* environment < flags.
+// Every effective value remembers where it came from, so `floyo config` can say so.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { FloyoError } from './errors.js';
+
+export const PRESET_NAMES = ['online-retail', 'shopify'] as const;
+export const FORMATS = ['auto', 'csv', 'csv.gz', 'parquet', 'ndjson', 'ndjson.gz'] as const;
+
+export const ConfigSchema = z
+  .object({
+    home: z.string().min(1).default('./.floyo').describe('home folder: warehouse, quarantine, models'),
+    s3: z
+      .object({
+        region: z.string().min(1).default('us-east-1').describe('AWS region for s3:// locations'),
+        endpoint: z.url().optional().describe('endpoint of an S3-compatible server (e.g. http://127.0.0.1:7480)'),
+        forcePathStyle: z.boolean().default(false).describe('path-style bucket addressing, for S3-compatible servers'),
+      })
+      .strict()
+      .prefault({}),
+    ingest: z
+      .object({
+        preset: z.enum(PRESET_NAMES).optional().describe('column mapping preset'),
+        mapping: z.string().min(1).optional().describe('column mapping file (JSON or YAML)'),
+        format: z.enum(FORMATS).default('auto').describe('input format; auto detects by extension and content'),
+        futureToleranceHours: z.number().nonnegative().default(48).describe('timestamps later than now + this are quarantined'),
+        maxAbsQuantity: z.number().positive().default(1_000_000).describe('larger |quantity| is quarantined as absurd'),
+        maxUnitPrice: z.number().positive().default(1_000_000).describe('larger unit price is quarantined as absurd'),
+      })
+      .strict()
+      .prefault({}),
+    features: z
+      .object({
+        horizonDays: z.number().int().positive().default(90).describe('churn horizon: days after the cutoff'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type Source = 'default' | `file ${string}` | `env ${string}` | `flag ${string}`;
+export interface LoadedConfig {
+  config: Config;
+  /** dotted key → where its value came from */
+  sources: Record<string, Source>;
+  file?: string;
+}
+
+type Flat = Record<string, unknown>;
+
+/** Every leaf setting as a dotted key, from the schema itself. */
+export function settingKeys(schema: z.ZodObject = ConfigSchema, prefix = ''): string[] {
+  return Object.entries(schema.shape).flatMap(([key, value]) => {
+    const inner = unwrap(value as z.ZodType);
+    return inner instanceof z.ZodObject ? settingKeys(inner, `${prefix}${key}.`) : [`${prefix}${key}`];
+  });
+}
+
+function unwrap(type: z.ZodType): z.ZodType {
+  let t: z.ZodType = type;
+  while (t instanceof z.ZodDefault || t instanceof z.ZodOptional || t instanceof z.ZodPrefault) {
+    t = (t as unknown as { unwrap(): z.ZodType }).unwrap();
+  }
+  return t;
+}
+
+export function describeSetting(key: string): string {
+  let t: z.ZodType = ConfigSchema;
+  for (const part of key.split('.')) t = (unwrap(t) as z.ZodObject).shape[part] as z.ZodType;
+  return t.description ?? '';
+}
+
+/** FLOYO_S3_FORCE_PATH_STYLE ↔ s3.forcePathStyle */
+export function envName(key: string): string {
+  return 'FLOYO_' + key.split('.').map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+}
+
+function flatten(obj: unknown, prefix = '', out: Flat = {}): Flat {
+  if (obj && typeof obj === 'object' && !Array.isArray(obj)) {
+    for (const [k, v] of Object.entries(obj)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (prefix) {
+    out[prefix] = obj;
+  }
+  return out;
+}
+
+function unflatten(flat: Flat): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(flat)) {
+    const parts = key.split('.');
+    let node = out;
+    for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+    node[parts[parts.length - 1]] = value;
+  }
+  return out;
+}
+
+/** Environment values are strings: a value the schema refuses as a string is retried as JSON (numbers, booleans). */
+function coerceEnv(key: string, raw: string): unknown {
+  const keys = settingKeys();
+  if (!keys.includes(key)) return raw;
+  let t: z.ZodType = ConfigSchema;
+  for (const part of key.split('.')) t = (unwrap(t) as z.ZodObject).shape[part] as z.ZodType;
+  if (t.safeParse(raw).success) return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+export const CONFIG_FILES = ['floyo.config.json', 'floyo.config.yaml', 'floyo.config.yml'];
+
+export interface LoadOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** explicit config file (flag --config or FLOYO_CONFIG) */
+  configFile?: string;
+  /** dotted key → value, from command-line flags */
+  flags?: Flat;
+}
+
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const known = new Set(settingKeys());
+  const values: Flat = {};
+  const sources: Record<string, Source> = {};
+
+  const fileName = options.configFile ?? env.FLOYO_CONFIG ?? CONFIG_FILES.find((f) => existsSync(resolve(cwd, f)));
+  let file: string | undefined;
+  if (fileName) {
+    file = resolve(cwd, fileName);
+    if (!existsSync(file)) throw new FloyoError(`config file ${file} does not exist`);
+    let parsed: unknown;
+    try {
+      const text = readFileSync(file, 'utf8');
+      parsed = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+    } catch (err) {
+      throw new FloyoError(`config file ${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
+    }
+    if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) {
+      throw new FloyoError(`config file ${file} must hold an object of settings`);
+    }
+    for (const [key, value] of Object.entries(flatten(parsed ?? {}))) {
+      if (!known.has(key)) throw unknownKey(key, `config file ${file}`);
+      values[key] = value;
+      sources[key] = `file ${file}`;
+    }
+  }
+
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('FLOYO_') || name === 'FLOYO_CONFIG' || raw === undefined) continue;
+    const key = [...known].find((k) => envName(k) === name);
+    if (!key) {
+      throw new FloyoError(
+        `unknown environment variable ${name}; Floyo reads FLOYO_CONFIG and ${[...known].map(envName).join(', ')}`,
+      );
+    }
+    values[key] = coerceEnv(key, raw);
+    sources[key] = `env ${name}`;
+  }
+
+  for (const [key, value] of Object.entries(options.flags ?? {})) {
+    if (value === undefined) continue;
+    if (!known.has(key)) throw unknownKey(key, 'flags');
+    values[key] = value;
+    sources[key] = `flag --${key.split('.').pop()!.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
+  }
+
+  const result = ConfigSchema.safeParse(unflatten(values));
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = issue.path.join('.');
+      const from = sources[key] ? ` (from ${sources[key]})` : '';
+      return `  ${key}${from}: ${issue.message}`;
+    });
+    throw new FloyoError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  for (const key of known) sources[key] ??= 'default';
+  const config = result.data;
+  config.home = resolve(cwd, config.home);
+  return { config, sources, file };
+}
+
+function unknownKey(key: string, where: string): FloyoError {
+  const known = settingKeys();
+  const prefix = key.includes('.') ? key.slice(0, key.lastIndexOf('.') + 1) : '';
+  const siblings = known.filter((k) => k.startsWith(prefix) && !k.slice(prefix.length).includes('.'));
+  const allowed = (siblings.length ? siblings : known).join(', ');
+  return new FloyoError(`unknown setting "${key}" in ${where}; allowed: ${allowed}`);
+}
+
+/** Flattened effective config, for `floyo config`. */
+export function effectiveSettings(loaded: LoadedConfig): Array<{ key: string; value: unknown; source: Source; description: string }> {
+  const flat = flatten(loaded.config);
+  return settingKeys().map((key) => ({ key, value: flat[key], source: loaded.sources[key], description: describeSetting(key) }));
+}

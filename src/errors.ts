@@ -1,0 +1,28 @@
+// Errors are values with context: the CLI prints `message` (which already names file, row and field)
+// without a stack trace; anything that is not a FloyoError is a bug and is printed with its stack.
+export interface ErrorContext {
+  file?: string;
+  row?: number;
+  field?: string;
+  offset?: number;
+}
+
+export class FloyoError extends Error {
+  readonly context: ErrorContext;
+  /** process exit code for the CLI: 2 = bad input or usage, 3 = resource busy */
+  readonly exitCode: number;
+  constructor(message: string, context: ErrorContext = {}, exitCode = 2) {
+    super(message);
+    this.name = 'FloyoError';
+    this.context = context;
+    this.exitCode = exitCode;
+  }
+}
+
+export function where(context: ErrorContext): string {
+  const parts: string[] = [];
+  if (context.file) parts.push(context.file);
+  if (context.row !== undefined) parts.push(`row ${context.row}`);
+  if (context.field) parts.push(`field ${context.field}`);
+  return parts.join(', ');
+}

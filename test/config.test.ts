@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { envName, loadConfig } from '../src/config.js';
+
+const dir = () => mkdtempSync(join(tmpdir(), 'floyo-config-'));
+
+test('defaults < file < env < flags, each value remembers its source', () => {
+  const cwd = dir();
+  writeFileSync(join(cwd, 'floyo.config.yaml'), 'home: from-file\ns3:\n  region: eu-west-1\n  endpoint: http://127.0.0.1:7480\nfeatures:\n  horizonDays: 60\n');
+  const loaded = loadConfig({ cwd, env: { FLOYO_S3_REGION: 'eu-central-1', FLOYO_FEATURES_HORIZON_DAYS: '30' }, flags: { home: 'from-flag' } });
+  assert.equal(loaded.config.home, join(cwd, 'from-flag'));
+  assert.equal(loaded.sources.home, 'flag --home');
+  assert.equal(loaded.config.s3.region, 'eu-central-1');
+  assert.equal(loaded.sources['s3.region'], 'env FLOYO_S3_REGION');
+  assert.equal(loaded.config.s3.endpoint, 'http://127.0.0.1:7480');
+  assert.match(loaded.sources['s3.endpoint'], /^file .*floyo\.config\.yaml$/);
+  assert.equal(loaded.config.features.horizonDays, 30);
+  assert.equal(loaded.config.s3.forcePathStyle, false);
+  assert.equal(loaded.sources['s3.forcePathStyle'], 'default');
+});
+
+test('the default home is ./.floyo and FLOYO_HOME sets it', () => {
+  const cwd = dir();
+  assert.equal(loadConfig({ cwd, env: {} }).config.home, join(cwd, '.floyo'));
+  assert.equal(loadConfig({ cwd, env: { FLOYO_HOME: '/tmp/elsewhere' } }).config.home, '/tmp/elsewhere');
+});
+
+test('unknown keys are refused with the key and what is allowed', () => {
+  const cwd = dir();
+  writeFileSync(join(cwd, 'floyo.config.json'), JSON.stringify({ s3: { endpont: 'x' } }));
+  assert.throws(() => loadConfig({ cwd, env: {} }), /unknown setting "s3\.endpont".*allowed: s3\.region, s3\.endpoint, s3\.forcePathStyle/);
+  assert.throws(() => loadConfig({ cwd: dir(), env: { FLOYO_NOPE: '1' } }), /unknown environment variable FLOYO_NOPE/);
+});
+
+test('wrong types are refused naming the key and its source', () => {
+  assert.throws(
+    () => loadConfig({ cwd: dir(), env: { FLOYO_S3_FORCE_PATH_STYLE: 'yes' } }),
+    /s3\.forcePathStyle \(from env FLOYO_S3_FORCE_PATH_STYLE\): .*expected boolean/,
+  );
+  const cwd = dir();
+  writeFileSync(join(cwd, 'floyo.config.json'), JSON.stringify({ features: { horizonDays: -3 } }));
+  assert.throws(() => loadConfig({ cwd, env: {} }), /features\.horizonDays \(from file .*\): .*>0/);
+  assert.throws(() => loadConfig({ cwd: dir(), env: { FLOYO_INGEST_PRESET: 'woo' } }), /ingest\.preset .*"online-retail"\|"shopify"/);
+});
+
+test('environment names are derived from the keys', () => {
+  assert.equal(envName('s3.forcePathStyle'), 'FLOYO_S3_FORCE_PATH_STYLE');
+  assert.equal(envName('home'), 'FLOYO_HOME');
+});
