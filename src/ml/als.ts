@@ -1,0 +1,979 @@
+// Implicit-feedback ALS (Hu, Koren & Volinsky 2008, "Collaborative Filtering for Implicit Feedback
+// Datasets"), with the conjugate-gradient solver of Takács, Pilászy & Tikk 2011 as benfred/implicit
+// does it, and an exact Cholesky solver as the reference.
+//
+// Every observed (user, item) pair with strength r > 0 has preference 1 and confidence c = 1 + α·w(r),
+// where w is r itself, log1p(r) or implicit's BM25 weight; every other pair has preference 0 and
+// confidence 1. Each half-step solves, for every user u with item factors Y fixed,
+//   (YᵀY + λI + Σ_{i∈u} (c_ui − 1) y_i y_iᵀ) x_u = Σ_{i∈u} c_ui y_i,
+// sharing YᵀY across users, then the same for items with X fixed. Factors are float32 (like implicit);
+// each row's arithmetic is float64. Rows are independent, so results do not depend on the thread count.
+import { createRng } from './random.js';
+import { checkSparse, toCsc, transposeCsc, type Csr } from './sparse.js';
+import { defaultThreads, sharedArray, toShared, withPool, type Kernel, type Pool } from './pool.js';
+
+/** How interaction strengths r become weights w before confidence c = 1 + α·w. */
+export type AlsWeighting = 'none' | 'log' | 'bm25';
+/** 'cg': a few warm-started conjugate-gradient steps per row (fast); 'cholesky': the exact solve. */
+export type AlsSolver = 'cg' | 'cholesky';
+
+/** ALS hyper-parameters; every field has a default (see {@link alsParams}). */
+export interface AlsParams {
+  /** latent dimensions, integer in 1..1024 (default 64) */
+  readonly factors: number;
+  /** λ, the L2 penalty on every user and item vector, ≥ 0 (default 0.01) */
+  readonly regularization: number;
+  /** α in c = 1 + α·w(r), ≥ 0 (default 1) */
+  readonly alpha: number;
+  /** w(r): 'none' → r, 'log' → log1p(r), 'bm25' → implicit's bm25_weight (default 'none') */
+  readonly weighting: AlsWeighting;
+  /** BM25 K1 > 0 (default 100, implicit's) */
+  readonly bm25K1: number;
+  /** BM25 B in [0, 1] (default 0.8, implicit's) */
+  readonly bm25B: number;
+  /** ALS iterations (a user half-step then an item half-step), integer ≥ 0 (default 15) */
+  readonly iterations: number;
+  /** default 'cg' */
+  readonly solver: AlsSolver;
+  /** conjugate-gradient steps per row and half-step, integer ≥ 1 (default 3) */
+  readonly cgSteps: number;
+  /** seed of the factor initialisation (default 0) */
+  readonly seed: number;
+}
+
+/** A fitted model: plain data. Factor matrices are row-major, `factors` floats per user / item. */
+export interface AlsModel {
+  readonly kind: 'als';
+  readonly params: AlsParams;
+  readonly factors: number;
+  readonly nUsers: number;
+  readonly nItems: number;
+  /** nUsers × factors */
+  readonly userFactors: Float32Array;
+  /** nItems × factors */
+  readonly itemFactors: Float32Array;
+  /** the training confidences c = 1 + α·w(r), users × items; its rows are what each user bought */
+  readonly confidence: Csr;
+  /** BM25 length normalisation per item, kept to weight fold-in interactions as in training (null unless weighting = 'bm25') */
+  readonly bm25ItemNorm: Float32Array | null;
+  /** training loss after each iteration (implicit's definition, see {@link alsLoss}); empty unless computeLoss was set */
+  readonly lossHistory: Float64Array;
+}
+
+/** One user's interactions: item indices and their raw strengths r (duplicates are summed). */
+export interface UserInteractions {
+  readonly items: ArrayLike<number>;
+  readonly values: ArrayLike<number>;
+}
+
+/** Execution options of the functions that can use worker threads. */
+export interface ParallelOptions {
+  /** a pool to run on (left open); without one a temporary pool of `threads` is made when the work is large enough */
+  readonly pool?: Pool;
+  /** threads when no pool is given (default: os.availableParallelism()) */
+  readonly threads?: number;
+}
+
+export interface FitOptions extends ParallelOptions {
+  /** compute the training loss after every iteration (costs about one CG step) */
+  readonly computeLoss?: boolean;
+  /** called after every iteration with its wall time in seconds and the loss (NaN unless computeLoss) */
+  readonly onIteration?: (info: { iteration: number; seconds: number; loss: number }) => void;
+}
+
+/** Top-n items of one query, best first; may hold fewer than n when fewer items qualify. */
+export interface Ranked {
+  readonly items: Int32Array;
+  readonly scores: Float32Array;
+}
+
+export interface RecommendOptions {
+  /** leave out the items the user bought in training (default true; needs a user index) */
+  readonly filterAlreadyBought?: boolean;
+  /** item indices never to recommend */
+  readonly exclude?: ArrayLike<number>;
+}
+
+const DEFAULTS: AlsParams = {
+  factors: 64, regularization: 0.01, alpha: 1, weighting: 'none', bm25K1: 100, bm25B: 0.8,
+  iterations: 15, solver: 'cg', cgSteps: 3, seed: 0,
+};
+
+/**
+ * Fills in defaults and validates ALS parameters; throws a RangeError that says which parameter is
+ * wrong, its value and what is allowed.
+ */
+export function alsParams(given: Partial<AlsParams> = {}): AlsParams {
+  for (const key of Object.keys(given)) {
+    if (!(key in DEFAULTS)) throw new RangeError(`unknown ALS parameter '${key}'; allowed: ${Object.keys(DEFAULTS).join(', ')}`);
+  }
+  const p: AlsParams = { ...DEFAULTS, ...given };
+  const int = (name: keyof AlsParams, lo: number, hi: number): void => {
+    const v = p[name];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`${name} must be an integer in ${lo}..${hi}, got ${String(v)}`);
+  };
+  const num = (name: keyof AlsParams, ok: (v: number) => boolean, allowed: string): void => {
+    const v = p[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new RangeError(`${name} must be ${allowed}, got ${String(v)}`);
+  };
+  int('factors', 1, 1024);
+  num('regularization', (v) => v >= 0, 'a finite number ≥ 0');
+  num('alpha', (v) => v >= 0, 'a finite number ≥ 0');
+  if (!['none', 'log', 'bm25'].includes(p.weighting)) throw new RangeError(`weighting must be 'none', 'log' or 'bm25', got ${String(p.weighting)}`);
+  num('bm25K1', (v) => v > 0, 'a finite number > 0');
+  num('bm25B', (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  int('iterations', 0, 1_000_000);
+  if (p.solver !== 'cg' && p.solver !== 'cholesky') throw new RangeError(`solver must be 'cg' or 'cholesky', got ${String(p.solver)}`);
+  int('cgSteps', 1, 1_000_000);
+  num('seed', () => true, 'a finite number');
+  return Object.freeze(p);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Confidence weighting
+
+/**
+ * The confidence matrix c = 1 + α·w(r) of raw interaction strengths (users × items), as ALS trains on
+ * it. Entries with r = 0 are dropped (no interaction); NaN, ±Infinity or negative strengths are an
+ * error naming the user and item. BM25 follows implicit's `bm25_weight` applied to the item × user
+ * matrix: w = r·(K1 + 1) / (K1·norm_i + r) · idf_u, with norm_i = 1 − B + B·(Σ_u r_ui) / mean over items,
+ * idf_u = ln(nItems) − ln(1 + items of u); a negative idf (a user who bought every item) counts as 0.
+ */
+export function confidenceMatrix(userItems: Csr, params: AlsParams): { confidence: Csr; bm25ItemNorm: Float32Array | null } {
+  checkSparse(userItems, 'userItems');
+  if (userItems.format !== 'csr') throw new RangeError(`userItems must be a CSR matrix (users × items), got ${String(userItems.format)}`);
+  const { nRows: nUsers, nCols: nItems, indptr, indices, data } = userItems;
+  let kept = 0;
+  for (let u = 0; u < nUsers; u++) {
+    for (let k = indptr[u]; k < indptr[u + 1]; k++) {
+      const r = data[k];
+      if (r < 0) throw new RangeError(`userItems has a negative strength ${r} at user ${u}, item ${indices[k]}; strengths must be finite numbers ≥ 0`);
+      if (r > 0) kept++;
+    }
+  }
+  const outPtr = new Int32Array(nUsers + 1), outIdx = new Int32Array(kept), outData = new Float32Array(kept);
+  const itemNorm = params.weighting === 'bm25' ? bm25ItemNorm(userItems, params.bm25B) : null;
+  let q = 0;
+  for (let u = 0; u < nUsers; u++) {
+    let m = 0;
+    for (let k = indptr[u]; k < indptr[u + 1]; k++) if (data[k] > 0) m++;
+    const idf = itemNorm ? bm25Idf(nItems, m) : 0;
+    for (let k = indptr[u]; k < indptr[u + 1]; k++) {
+      const r = data[k];
+      if (!(r > 0)) continue;
+      const i = indices[k];
+      outIdx[q] = i;
+      outData[q] = 1 + params.alpha * weight(params, r, itemNorm ? itemNorm[i] : 0, idf);
+      if (!Number.isFinite(outData[q])) throw new RangeError(`confidence at user ${u}, item ${i} overflows float32 (strength ${r}, alpha ${params.alpha})`);
+      q++;
+    }
+    outPtr[u + 1] = q;
+  }
+  return { confidence: { format: 'csr', nRows: nUsers, nCols: nItems, indptr: outPtr, indices: outIdx, data: outData }, bm25ItemNorm: itemNorm };
+}
+
+function bm25ItemNorm(userItems: Csr, b: number): Float32Array {
+  const { nCols: nItems, indices, data } = userItems;
+  const sums = new Float64Array(nItems);
+  let total = 0;
+  for (let k = 0; k < data.length; k++) { sums[indices[k]] += data[k]; total += data[k]; }
+  const mean = total / Math.max(1, nItems);
+  const norm = new Float32Array(nItems);
+  for (let i = 0; i < nItems; i++) norm[i] = 1 - b + (mean > 0 ? (b * sums[i]) / mean : 0);
+  return norm;
+}
+
+function bm25Idf(nItems: number, userNnz: number): number {
+  return Math.max(0, Math.log(nItems) - Math.log1p(userNnz));
+}
+
+function weight(params: AlsParams, r: number, itemNorm: number, idf: number): number {
+  switch (params.weighting) {
+    case 'none': return r;
+    case 'log': return Math.log1p(r);
+    case 'bm25': return ((r * (params.bm25K1 + 1)) / (params.bm25K1 * itemNorm + r)) * idf;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dense kernels on one row. Factors are Float32Array rows at an offset; row state is Float64Array.
+// Loops are unrolled by four with independent accumulators so V8 keeps several multiplies in flight.
+
+function dotF(Y: Float32Array, yo: number, v: Float64Array, K: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, f = 0;
+  for (; f + 3 < K; f += 4) {
+    s0 += Y[yo + f] * v[f];
+    s1 += Y[yo + f + 1] * v[f + 1];
+    s2 += Y[yo + f + 2] * v[f + 2];
+    s3 += Y[yo + f + 3] * v[f + 3];
+  }
+  for (; f < K; f++) s0 += Y[yo + f] * v[f];
+  return s0 + s1 + s2 + s3;
+}
+
+function axpyF(v: Float64Array, a: number, Y: Float32Array, yo: number, K: number): void {
+  let f = 0;
+  for (; f + 3 < K; f += 4) {
+    v[f] += a * Y[yo + f];
+    v[f + 1] += a * Y[yo + f + 1];
+    v[f + 2] += a * Y[yo + f + 2];
+    v[f + 3] += a * Y[yo + f + 3];
+  }
+  for (; f < K; f++) v[f] += a * Y[yo + f];
+}
+
+function dotD(a: Float64Array, b: Float64Array, K: number): number {
+  let s0 = 0, s1 = 0, f = 0;
+  for (; f + 1 < K; f += 2) { s0 += a[f] * b[f]; s1 += a[f + 1] * b[f + 1]; }
+  if (f < K) s0 += a[f] * b[f];
+  return s0 + s1;
+}
+
+/** out = G·v for a full (both triangles stored) symmetric K × K matrix G. */
+function symv(G: Float64Array, v: Float64Array, out: Float64Array, K: number): void {
+  let i = 0;
+  for (; i + 1 < K; i += 2) {
+    const g0 = i * K, g1 = g0 + K;
+    let a0 = 0, a1 = 0, b0 = 0, b1 = 0, j = 0;
+    for (; j + 1 < K; j += 2) {
+      const v0 = v[j], v1 = v[j + 1];
+      a0 += G[g0 + j] * v0; a1 += G[g0 + j + 1] * v1;
+      b0 += G[g1 + j] * v0; b1 += G[g1 + j + 1] * v1;
+    }
+    if (j < K) { a0 += G[g0 + j] * v[j]; b0 += G[g1 + j] * v[j]; }
+    out[i] = a0 + a1;
+    out[i + 1] = b0 + b1;
+  }
+  if (i < K) out[i] = dotD(G.subarray(i * K, i * K + K), v, K);
+}
+
+/**
+ * In-place Cholesky factorisation A = L·Lᵀ of a row-major K × K matrix whose lower triangle holds A
+ * (the upper triangle is ignored). Returns false when A is not positive definite.
+ */
+function cholesky(A: Float64Array, K: number): boolean {
+  for (let j = 0; j < K; j++) {
+    const jo = j * K;
+    let d = A[jo + j];
+    for (let k = 0; k < j; k++) d -= A[jo + k] * A[jo + k];
+    if (!(d > 0)) return false;
+    const ljj = Math.sqrt(d);
+    A[jo + j] = ljj;
+    const inv = 1 / ljj;
+    for (let i = j + 1; i < K; i++) {
+      const io = i * K;
+      let s0 = A[io + j], s1 = 0, k = 0;
+      for (; k + 1 < j; k += 2) { s0 -= A[io + k] * A[jo + k]; s1 -= A[io + k + 1] * A[jo + k + 1]; }
+      if (k < j) s0 -= A[io + k] * A[jo + k];
+      A[io + j] = (s0 + s1) * inv;
+    }
+  }
+  return true;
+}
+
+/** Solves L·Lᵀ·x = b in place (b becomes x) with the factor from {@link cholesky}. */
+function choleskySolve(L: Float64Array, K: number, b: Float64Array): void {
+  for (let i = 0; i < K; i++) {
+    const io = i * K;
+    let s = b[i];
+    for (let k = 0; k < i; k++) s -= L[io + k] * b[k];
+    b[i] = s / L[io + i];
+  }
+  for (let i = K - 1; i >= 0; i--) {
+    let s = b[i];
+    for (let k = i + 1; k < K; k++) s -= L[k * K + i] * b[k];
+    b[i] = s / L[i * K + i];
+  }
+}
+
+/** Lower triangle of A += w·y·yᵀ for the float32 row y at offset yo. */
+function rank1Lower(A: Float64Array, w: number, Y: Float32Array, yo: number, K: number): void {
+  for (let i = 0; i < K; i++) {
+    const wy = w * Y[yo + i], io = i * K;
+    let j = 0;
+    for (; j + 3 <= i; j += 4) {
+      A[io + j] += wy * Y[yo + j];
+      A[io + j + 1] += wy * Y[yo + j + 1];
+      A[io + j + 2] += wy * Y[yo + j + 2];
+      A[io + j + 3] += wy * Y[yo + j + 3];
+    }
+    for (; j <= i; j++) A[io + j] += wy * Y[yo + j];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels run by the pool (exported for the worker threads; not part of the API).
+
+/** @internal arguments of {@link alsGramKernel} */
+export type GramArgs = { F: Float32Array; K: number; chunk: number; partial: Float64Array };
+
+/**
+ * @internal Lower triangle of F[start:end]ᵀ·F[start:end] into partial[(start / chunk)·K·K ...], so
+ * the sum over chunks is the same whatever thread ran which chunk (reproducible to the last bit).
+ */
+export function alsGramKernel(a: GramArgs, start: number, end: number): void {
+  const { F, K, partial } = a;
+  const base = Math.floor(start / a.chunk) * K * K;
+  let r = start;
+  // four rows at a time: each partial entry is loaded and stored once per four products
+  for (; r + 3 < end; r += 4) {
+    const o0 = r * K, o1 = o0 + K, o2 = o1 + K, o3 = o2 + K;
+    for (let i = 0; i < K; i++) {
+      const x0 = F[o0 + i], x1 = F[o1 + i], x2 = F[o2 + i], x3 = F[o3 + i], io = base + i * K;
+      for (let j = 0; j <= i; j++) partial[io + j] += x0 * F[o0 + j] + x1 * F[o1 + j] + x2 * F[o2 + j] + x3 * F[o3 + j];
+    }
+  }
+  for (; r < end; r++) {
+    const o = r * K;
+    for (let i = 0; i < K; i++) {
+      const x = F[o + i], io = base + i * K;
+      for (let j = 0; j <= i; j++) partial[io + j] += x * F[o + j];
+    }
+  }
+}
+
+/** @internal arguments of {@link alsSolveKernel} */
+export type SolveArgs = {
+  indptr: Int32Array; indices: Int32Array; conf: Float32Array;
+  X: Float32Array; Y: Float32Array; G: Float64Array; K: number; cgSteps: number; exact: boolean;
+};
+
+/**
+ * @internal One half-step for rows [start, end): X[u] ← argmin for fixed Y, with G = YᵀY + λI.
+ * CG follows implicit's `_least_squares_cg` (residual from the previous X[u], cgSteps steps, stop when
+ * ‖r‖² < 1e-20); exact builds G + Σ (c−1)·y·yᵀ and solves by Cholesky like `_least_squares`.
+ * Rows with no interactions get zero factors.
+ */
+export function alsSolveKernel(a: SolveArgs, start: number, end: number): void {
+  const { indptr, indices, conf, X, Y, G, K, cgSteps, exact } = a;
+  const x = new Float64Array(K), r = new Float64Array(K), p = new Float64Array(K), Ap = new Float64Array(K);
+  const A = exact ? new Float64Array(K * K) : null;
+  for (let u = start; u < end; u++) {
+    const s = indptr[u], e = indptr[u + 1], xo = u * K;
+    if (s === e) {
+      X.fill(0, xo, xo + K);
+      continue;
+    }
+    if (A) {
+      A.set(G);
+      x.fill(0);
+      for (let k = s; k < e; k++) {
+        const c = conf[k], yo = indices[k] * K;
+        axpyF(x, c, Y, yo, K);
+        rank1Lower(A, c - 1, Y, yo, K);
+      }
+      if (!cholesky(A, K)) throw new RangeError(`ALS: the normal equations of row ${u} are not positive definite; use regularization > 0`);
+      choleskySolve(A, K, x);
+      for (let f = 0; f < K; f++) X[xo + f] = x[f];
+      continue;
+    }
+    for (let f = 0; f < K; f++) x[f] = X[xo + f];
+    // r = b − A·x = Σ c·y − (G + Σ (c−1)·y·yᵀ)·x
+    symv(G, x, r, K);
+    for (let f = 0; f < K; f++) r[f] = -r[f];
+    for (let k = s; k < e; k++) {
+      const c = conf[k], yo = indices[k] * K;
+      axpyF(r, c - (c - 1) * dotF(Y, yo, x, K), Y, yo, K);
+    }
+    let rsold = dotD(r, r, K);
+    if (rsold >= 1e-20) {
+      p.set(r);
+      for (let it = 0; it < cgSteps; it++) {
+        symv(G, p, Ap, K);
+        for (let k = s; k < e; k++) {
+          const yo = indices[k] * K;
+          axpyF(Ap, (conf[k] - 1) * dotF(Y, yo, p, K), Y, yo, K);
+        }
+        const pAp = dotD(p, Ap, K);
+        if (!(pAp > 0)) break;
+        const step = rsold / pAp;
+        let rsnew = 0;
+        for (let f = 0; f < K; f++) {
+          x[f] += step * p[f];
+          const rf = r[f] - step * Ap[f];
+          r[f] = rf;
+          rsnew += rf * rf;
+        }
+        if (rsnew < 1e-20) break;
+        const beta = rsnew / rsold;
+        for (let f = 0; f < K; f++) p[f] = r[f] + beta * p[f];
+        rsold = rsnew;
+      }
+    }
+    for (let f = 0; f < K; f++) X[xo + f] = x[f];
+  }
+}
+
+/** @internal arguments of {@link alsLossKernel} */
+export type LossArgs = {
+  indptr: Int32Array; indices: Int32Array; conf: Float32Array;
+  X: Float32Array; Y: Float32Array; G: Float64Array; K: number; chunk: number; partial: Float64Array;
+};
+
+/**
+ * @internal Per-chunk sums for {@link alsLoss}: [Σ_u (xᵀYᵀYx + Σ_i (c−1)s² − 2cs + c), Σ_u ‖x_u‖², Σ c].
+ */
+export function alsLossKernel(a: LossArgs, start: number, end: number): void {
+  const { indptr, indices, conf, X, Y, G, K, partial } = a;
+  const x = new Float64Array(K), gx = new Float64Array(K);
+  let loss = 0, norm = 0, total = 0;
+  for (let u = start; u < end; u++) {
+    const xo = u * K;
+    for (let f = 0; f < K; f++) x[f] = X[xo + f];
+    symv(G, x, gx, K);
+    loss += dotD(x, gx, K);
+    norm += dotD(x, x, K);
+    for (let k = indptr[u]; k < indptr[u + 1]; k++) {
+      const c = conf[k], sc = dotF(Y, indices[k] * K, x, K);
+      loss += (c - 1) * sc * sc - 2 * c * sc + c;
+      total += c;
+    }
+  }
+  const o = Math.floor(start / a.chunk) * 3;
+  partial[o] += loss;
+  partial[o + 1] += norm;
+  partial[o + 2] += total;
+}
+
+const self = import.meta.url;
+const GRAM: Kernel<GramArgs> = { module: self, name: 'alsGramKernel', fn: alsGramKernel };
+const SOLVE: Kernel<SolveArgs> = { module: self, name: 'alsSolveKernel', fn: alsSolveKernel };
+const LOSS: Kernel<LossArgs> = { module: self, name: 'alsLossKernel', fn: alsLossKernel };
+const RECOMMEND: Kernel<RecommendArgs> = { module: self, name: 'alsRecommendKernel', fn: alsRecommendKernel };
+
+// ---------------------------------------------------------------------------------------------
+// Driving the kernels
+
+/** Chunks for reductions: a fixed count independent of the thread count, so sums are reproducible. */
+function reductionChunk(n: number): number {
+  return Math.max(64, Math.ceil(n / 64));
+}
+
+/** Full symmetric FᵀF (+ λI on the diagonal) of the rows×K float32 matrix F. */
+async function gram(pool: Pool, F: Float32Array, rows: number, K: number, lambda: number): Promise<Float64Array> {
+  const chunk = reductionChunk(rows);
+  const chunks = Math.ceil(rows / chunk);
+  const partial = sharedArray(Float64Array, Math.max(1, chunks) * K * K);
+  await pool.parallelFor(GRAM, rows, { F, K, chunk, partial }, { chunk });
+  const G = sharedArray(Float64Array, K * K);
+  for (let c = 0; c < chunks; c++) {
+    const o = c * K * K;
+    for (let i = 0; i < K; i++) for (let j = 0; j <= i; j++) G[i * K + j] += partial[o + i * K + j];
+  }
+  for (let i = 0; i < K; i++) {
+    G[i * K + i] += lambda;
+    for (let j = 0; j < i; j++) G[j * K + i] = G[i * K + j];
+  }
+  return G;
+}
+
+/** Rows per chunk for row solves: small enough to balance power-law rows across threads. */
+function solveChunk(n: number, threads: number): number {
+  return Math.max(16, Math.min(1024, Math.ceil(n / (64 * threads))));
+}
+
+async function halfStep(pool: Pool, m: Csr, X: Float32Array, Y: Float32Array, nY: number, K: number, params: AlsParams, exact: boolean): Promise<void> {
+  const G = await gram(pool, Y, nY, K, params.regularization);
+  const args: SolveArgs = { indptr: m.indptr, indices: m.indices, conf: m.data, X, Y, G, K, cgSteps: params.cgSteps, exact };
+  await pool.parallelFor(SOLVE, m.nRows, args, { chunk: solveChunk(m.nRows, pool.threads) });
+}
+
+async function lossOf(pool: Pool, cui: Csr, X: Float32Array, Y: Float32Array, K: number, lambda: number): Promise<number> {
+  const nUsers = cui.nRows, nItems = cui.nCols;
+  const G = await gram(pool, Y, nItems, K, 0);
+  const chunk = reductionChunk(nUsers);
+  const partial = sharedArray(Float64Array, Math.max(1, Math.ceil(nUsers / chunk)) * 3);
+  await pool.parallelFor(LOSS, nUsers, { indptr: cui.indptr, indices: cui.indices, conf: cui.data, X, Y, G, K, chunk, partial }, { chunk });
+  let loss = 0, userNorm = 0, total = 0, itemNorm = 0;
+  for (let c = 0; c < partial.length; c += 3) { loss += partial[c]; userNorm += partial[c + 1]; total += partial[c + 2]; }
+  for (let k = 0; k < nItems * K; k++) itemNorm += Y[k] * Y[k];
+  const nnz = cui.indptr[nUsers];
+  return (loss + lambda * (userNorm + itemNorm)) / (total + nUsers * nItems - nnz);
+}
+
+/** Approximate multiply-adds of one ALS iteration: below a few tens of millions, threads cost more than they save. */
+function iterationWork(nUsers: number, nItems: number, nnz: number, K: number, steps: number): number {
+  return (nUsers + nItems) * K * K * (steps + 1) + 4 * nnz * K * (steps + 1);
+}
+const SERIAL_WORK = 3e7;
+
+function threadsFor(opts: ParallelOptions, work: number): number {
+  const t = opts.threads ?? defaultThreads();
+  if (!Number.isInteger(t) || t < 1) throw new RangeError(`threads must be a positive integer, got ${t}`);
+  return work < SERIAL_WORK ? 1 : t;
+}
+
+function shareCsr(a: Csr): Csr {
+  return { ...a, indptr: toShared(a.indptr), indices: toShared(a.indices), data: toShared(a.data) };
+}
+
+/**
+ * Fits implicit ALS to a users × items matrix of raw interaction strengths (purchase counts,
+ * quantities, ...). Deterministic for a given seed, whatever the thread count. Runs on `options.pool`,
+ * or on a temporary pool of `options.threads` threads (closed before returning) when the data is large.
+ */
+export async function fitAls(userItems: Csr, params: Partial<AlsParams> = {}, options: FitOptions = {}): Promise<AlsModel> {
+  const p = alsParams(params);
+  const { confidence: cui0, bm25ItemNorm } = confidenceMatrix(userItems, p);
+  const cui = shareCsr(cui0);
+  const ciu = transposeCsc(toCsc(cui));
+  const civ = shareCsr(ciu);
+  const nUsers = cui.nRows, nItems = cui.nCols, K = p.factors;
+  const X = sharedArray(Float32Array, nUsers * K), Y = sharedArray(Float32Array, nItems * K);
+  const rng = createRng(p.seed);
+  // implicit's initialisation: uniform in [0, 0.01), users first
+  for (let k = 0; k < X.length; k++) X[k] = rng.next() * 0.01;
+  for (let k = 0; k < Y.length; k++) Y[k] = rng.next() * 0.01;
+  const exact = p.solver === 'cholesky';
+  const losses: number[] = [];
+  const threads = threadsFor(options, iterationWork(nUsers, nItems, cui.indptr[nUsers], K, exact ? K : p.cgSteps));
+  await withPool(options.pool, threads, async (pool) => {
+    for (let it = 0; it < p.iterations; it++) {
+      const t0 = performance.now();
+      await halfStep(pool, cui, X, Y, nItems, K, p, exact);
+      await halfStep(pool, civ, Y, X, nUsers, K, p, exact);
+      const seconds = (performance.now() - t0) / 1000;
+      const loss = options.computeLoss ? await lossOf(pool, cui, X, Y, K, p.regularization) : NaN;
+      if (options.computeLoss) losses.push(loss);
+      options.onIteration?.({ iteration: it, seconds, loss });
+    }
+  });
+  return Object.freeze({
+    kind: 'als', params: p, factors: K, nUsers, nItems, userFactors: X, itemFactors: Y,
+    confidence: cui, bm25ItemNorm, lossHistory: Float64Array.from(losses),
+  });
+}
+
+function checkModel(model: AlsModel): void {
+  const { factors: K, nUsers, nItems } = model;
+  if (model.kind !== 'als') throw new TypeError(`expected an ALS model, got kind ${String(model.kind)}`);
+  if (model.userFactors.length !== nUsers * K || model.itemFactors.length !== nItems * K) {
+    throw new RangeError(`ALS model factor arrays do not match ${nUsers} users × ${nItems} items × ${K} factors`);
+  }
+}
+
+/**
+ * The training loss of implicit's `calculate_loss`:
+ * (Σ_{u,i} c_ui (p_ui − x_u·y_i)² + λ(Σ‖x_u‖² + Σ‖y_i‖²)) / (Σ c_ui over observed + number of unobserved pairs).
+ */
+export async function alsLoss(model: AlsModel, options: ParallelOptions = {}): Promise<number> {
+  checkModel(model);
+  const cui = shareCsr(model.confidence);
+  const threads = threadsFor(options, model.nUsers * model.factors ** 2 + 2 * cui.indptr[model.nUsers] * model.factors);
+  return withPool(options.pool, threads, (pool) =>
+    lossOf(pool, cui, toShared(model.userFactors), toShared(model.itemFactors), model.factors, model.params.regularization));
+}
+
+/**
+ * A final exact user half-step: every user's vector becomes the exact least-squares solution against
+ * the model's item factors (what {@link foldIn} computes for one user). After it, folding in a training
+ * user's interactions reproduces the stored vector. Returns a new model; the given one is unchanged.
+ */
+export async function exactUserStep(model: AlsModel, options: ParallelOptions = {}): Promise<AlsModel> {
+  checkModel(model);
+  const { nUsers, nItems, factors: K } = model;
+  const cui = shareCsr(model.confidence);
+  const X = sharedArray(Float32Array, nUsers * K);
+  const Y = toShared(model.itemFactors);
+  const threads = threadsFor(options, nUsers * K * K * 2 + cui.indptr[nUsers] * K * K);
+  await withPool(options.pool, threads, (pool) => halfStep(pool, cui, X, Y, nItems, K, model.params, true));
+  return Object.freeze({ ...model, userFactors: X });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serving: fold-in, recommend, similar items, explain
+
+interface ItemCache {
+  lambda: number;
+  /** YᵀY + λI, full symmetric */
+  G: Float64Array;
+  /** Cholesky factor of G */
+  L: Float64Array;
+  /** Z = Y·G⁻¹, nItems × K: row i is G⁻¹·y_i, for the Woodbury fold-in */
+  Z: Float64Array;
+  norms: Float32Array;
+}
+const itemCaches = new WeakMap<Float32Array, ItemCache>();
+
+/** Derived item-side arrays, computed once per item-factor matrix and cached. */
+function itemCache(model: AlsModel): ItemCache {
+  const hit = itemCaches.get(model.itemFactors);
+  const lambda = model.params.regularization;
+  if (hit && hit.lambda === lambda) return hit;
+  const { itemFactors: Y, nItems, factors: K } = model;
+  const G = new Float64Array(K * K);
+  alsGramKernel({ F: Y, K, chunk: Math.max(1, nItems), partial: G }, 0, nItems);
+  for (let i = 0; i < K; i++) {
+    G[i * K + i] += lambda;
+    for (let j = 0; j < i; j++) G[j * K + i] = G[i * K + j];
+  }
+  const L = G.slice();
+  const Z = new Float64Array(nItems * K);
+  const norms = new Float32Array(nItems);
+  const spd = cholesky(L, K);
+  const z = new Float64Array(K);
+  for (let i = 0; i < nItems; i++) {
+    let n2 = 0;
+    for (let f = 0; f < K; f++) { z[f] = Y[i * K + f]; n2 += z[f] * z[f]; }
+    norms[i] = Math.sqrt(n2);
+    if (spd) { choleskySolve(L, K, z); Z.set(z, i * K); }
+  }
+  const cache: ItemCache = { lambda, G, L: spd ? L : new Float64Array(0), Z: spd ? Z : new Float64Array(0), norms };
+  itemCaches.set(Y, cache);
+  return cache;
+}
+
+/** Sorted, summed, validated interactions of one user, weighted into confidences as in training. */
+function userConfidences(model: AlsModel, user: number | UserInteractions): { items: Int32Array; conf: Float64Array } {
+  if (typeof user === 'number') {
+    checkUser(model, user);
+    const { indptr, indices, data } = model.confidence;
+    const s = indptr[user], e = indptr[user + 1];
+    return { items: indices.slice(s, e), conf: Float64Array.from(data.subarray(s, e)) };
+  }
+  const { items, values } = user;
+  if (!items || !values || items.length !== values.length) {
+    throw new RangeError(`user interactions need items and values of equal length, got ${items?.length} and ${values?.length}`);
+  }
+  const n = items.length;
+  const order = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    const i = items[k], v = values[k];
+    if (!Number.isInteger(i) || i < 0 || i >= model.nItems) throw new RangeError(`interaction ${k}: item ${i} is outside 0..${model.nItems - 1}`);
+    if (!Number.isFinite(v) || v < 0) throw new RangeError(`interaction ${k}: strength ${v} of item ${i} must be a finite number ≥ 0`);
+    order[k] = k;
+  }
+  order.sort((a, b) => items[a] - items[b] || a - b);
+  const outItems = new Int32Array(n), sums = new Float64Array(n);
+  let m = 0;
+  for (let q = 0; q < n; q++) {
+    const k = order[q];
+    if (m > 0 && outItems[m - 1] === items[k]) sums[m - 1] += values[k];
+    else { outItems[m] = items[k]; sums[m] = values[k]; m++; }
+  }
+  let kept = 0;
+  for (let q = 0; q < m; q++) if (sums[q] > 0) kept++;
+  const p = model.params, norm = model.bm25ItemNorm;
+  const idf = p.weighting === 'bm25' ? bm25Idf(model.nItems, kept) : 0;
+  const keptItems = new Int32Array(kept), conf = new Float64Array(kept);
+  let o = 0;
+  for (let q = 0; q < m; q++) {
+    if (!(sums[q] > 0)) continue;
+    const i = outItems[q];
+    if (p.weighting === 'bm25' && !norm) throw new RangeError('the model uses BM25 weighting but has no bm25ItemNorm');
+    keptItems[o] = i;
+    // through float32, exactly as the training confidences were stored
+    conf[o] = Math.fround(1 + p.alpha * weight(p, Math.fround(sums[q]), norm ? norm[i] : 0, idf));
+    o++;
+  }
+  return { items: keptItems, conf };
+}
+
+function checkUser(model: AlsModel, user: number): void {
+  if (!Number.isInteger(user) || user < 0 || user >= model.nUsers) throw new RangeError(`user ${user} is outside 0..${model.nUsers - 1}`);
+}
+
+function checkItem(model: AlsModel, item: number): void {
+  if (!Number.isInteger(item) || item < 0 || item >= model.nItems) throw new RangeError(`item ${item} is outside 0..${model.nItems - 1}`);
+}
+
+/** A = YᵀY + λI + Σ (c−1)·y·yᵀ over the user's items, Cholesky-factored in place. */
+function userGramian(model: AlsModel, cache: ItemCache, items: Int32Array, conf: Float64Array): Float64Array {
+  const K = model.factors, Y = model.itemFactors;
+  const A = cache.G.slice();
+  for (let k = 0; k < items.length; k++) rank1Lower(A, conf[k] - 1, Y, items[k] * K, K);
+  if (!cholesky(A, K)) throw new RangeError('ALS: the user\'s normal equations are not positive definite; the model needs regularization > 0');
+  return A;
+}
+
+/**
+ * Folds a user into the model without retraining: the exact least-squares user vector for the given
+ * interactions against the trained item factors (implicit's `recalculate_user`). Accepts a training
+ * user's index (their training interactions) or fresh interactions of raw strengths, weighted as in
+ * training. For a user with few items it uses the Woodbury identity on the cached (YᵀY + λI)⁻¹·Y, so
+ * the cost is O(m²·K) rather than O(m·K² + K³).
+ */
+export function foldIn(model: AlsModel, user: number | UserInteractions): Float32Array {
+  checkModel(model);
+  const K = model.factors, Y = model.itemFactors;
+  const cache = itemCache(model);
+  const { items, conf } = userConfidences(model, user);
+  const out = new Float32Array(K);
+  const m = items.length;
+  if (m === 0) return out;
+  // b = Σ c·y; the low-rank part Σ (c−1)·y·yᵀ has one term per item with c > 1
+  let mw = 0;
+  for (let k = 0; k < m; k++) if (conf[k] > 1) mw++;
+  const direct = K * K * mw / 2 + K ** 3 / 6;
+  const woodbury = mw * mw * K / 2 + mw ** 3 / 6 + 3 * m * K;
+  if (cache.Z.length === 0 || direct <= woodbury) {
+    const A = userGramian(model, cache, items, conf);
+    const x = new Float64Array(K);
+    for (let k = 0; k < m; k++) axpyF(x, conf[k], Y, items[k] * K, K);
+    choleskySolve(A, K, x);
+    for (let f = 0; f < K; f++) out[f] = x[f];
+    return out;
+  }
+  // (G + Uᵀ·W·U)⁻¹·b = G⁻¹b − Zᵤᵀ·(W⁻¹ + U·Zᵤᵀ)⁻¹·U·G⁻¹b, with U the rows y_j (c_j > 1), Zᵤ their G⁻¹·y_j
+  const Z = cache.Z;
+  const g = new Float64Array(K); // G⁻¹·b = Σ c·z
+  for (let k = 0; k < m; k++) {
+    const zo = items[k] * K, c = conf[k];
+    for (let f = 0; f < K; f++) g[f] += c * Z[zo + f];
+  }
+  const wItems = new Int32Array(mw), w = new Float64Array(mw);
+  for (let k = 0, q = 0; k < m; k++) if (conf[k] > 1) { wItems[q] = items[k]; w[q] = conf[k] - 1; q++; }
+  const S = new Float64Array(mw * mw), t = new Float64Array(mw);
+  for (let a = 0; a < mw; a++) {
+    const ya = wItems[a] * K;
+    t[a] = dotF(Y, ya, g, K);
+    S[a * mw + a] = 1 / w[a] + dotZ(Y, ya, Z, ya, K);
+    for (let b = 0; b < a; b++) S[a * mw + b] = dotZ(Y, ya, Z, wItems[b] * K, K);
+  }
+  if (!cholesky(S, mw)) throw new RangeError('ALS: fold-in system is not positive definite');
+  choleskySolve(S, mw, t);
+  for (let a = 0; a < mw; a++) {
+    const zo = wItems[a] * K, ta = t[a];
+    for (let f = 0; f < K; f++) g[f] -= ta * Z[zo + f];
+  }
+  for (let f = 0; f < K; f++) out[f] = g[f];
+  return out;
+}
+
+function dotZ(Y: Float32Array, yo: number, Z: Float64Array, zo: number, K: number): number {
+  let s0 = 0, s1 = 0, f = 0;
+  for (; f + 1 < K; f += 2) { s0 += Y[yo + f] * Z[zo + f]; s1 += Y[yo + f + 1] * Z[zo + f + 1]; }
+  if (f < K) s0 += Y[yo + f] * Z[zo + f];
+  return s0 + s1;
+}
+
+/**
+ * Keeps the n best (score, item) pairs of a stream in a min-heap of typed arrays; ties go to the lower
+ * item index. Items pushed with score −Infinity or NaN are ignored.
+ */
+class TopN {
+  readonly items: Int32Array;
+  readonly scores: Float64Array;
+  size = 0;
+  constructor(readonly n: number) {
+    this.items = new Int32Array(n);
+    this.scores = new Float64Array(n);
+  }
+  reset(): void { this.size = 0; }
+  /** whether (s, i) ranks below (t, j) */
+  private worse(s: number, i: number, t: number, j: number): boolean {
+    return s < t || (s === t && i > j);
+  }
+  push(score: number, item: number): void {
+    if (!(score > -Infinity) || this.n === 0) return;
+    const { items, scores } = this;
+    if (this.size < this.n) {
+      let q = this.size++;
+      while (q > 0) {
+        const parent = (q - 1) >> 1;
+        if (!this.worse(score, item, scores[parent], items[parent])) break;
+        items[q] = items[parent]; scores[q] = scores[parent]; q = parent;
+      }
+      items[q] = item; scores[q] = score;
+      return;
+    }
+    if (!this.worse(scores[0], items[0], score, item)) return;
+    let q = 0;
+    const size = this.size;
+    while (true) {
+      let child = 2 * q + 1;
+      if (child >= size) break;
+      if (child + 1 < size && this.worse(scores[child + 1], items[child + 1], scores[child], items[child])) child++;
+      if (!this.worse(scores[child], items[child], score, item)) break;
+      items[q] = items[child]; scores[q] = scores[child]; q = child;
+    }
+    items[q] = item; scores[q] = score;
+  }
+  /** Writes the kept pairs best first into the outputs at offset; returns how many. */
+  drain(outItems: Int32Array, outScores: Float32Array, offset: number): number {
+    const m = this.size;
+    for (let q = m - 1; q >= 0; q--) {
+      outItems[offset + q] = this.items[0];
+      outScores[offset + q] = this.scores[0];
+      // pop the minimum
+      const lastItem = this.items[this.size - 1], lastScore = this.scores[this.size - 1];
+      this.size--;
+      if (this.size > 0) this.siftDown(lastScore, lastItem);
+    }
+    return m;
+  }
+  private siftDown(score: number, item: number): void {
+    const { items, scores, size } = this;
+    let q = 0;
+    while (true) {
+      let child = 2 * q + 1;
+      if (child >= size) break;
+      if (child + 1 < size && this.worse(scores[child + 1], items[child + 1], scores[child], items[child])) child++;
+      if (!this.worse(scores[child], items[child], score, item)) break;
+      items[q] = items[child]; scores[q] = scores[child]; q = child;
+    }
+    items[q] = item; scores[q] = score;
+  }
+}
+
+function checkN(n: number): void {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be a non-negative integer, got ${n}`);
+}
+
+function excludeMask(model: AlsModel, exclude: ArrayLike<number> | undefined): Uint8Array {
+  const mask = new Uint8Array(model.nItems);
+  if (exclude) {
+    for (let k = 0; k < exclude.length; k++) {
+      checkItem(model, exclude[k]);
+      mask[exclude[k]] = 1;
+    }
+  }
+  return mask;
+}
+
+/** Scores every item for vector x (x·y_i) and keeps the top n outside the mask and the bought row. */
+function rankItems(Y: Float32Array, nItems: number, K: number, x: Float64Array, mask: Uint8Array, bought: Int32Array | null, bs: number, be: number, top: TopN): void {
+  top.reset();
+  let b = bs;
+  for (let i = 0; i < nItems; i++) {
+    if (bought && b < be && bought[b] === i) { b++; continue; }
+    if (mask[i]) continue;
+    top.push(dotF(Y, i * K, x, K), i);
+  }
+}
+
+/**
+ * The n items with the highest score x_u·y_i for a user (an index, or a factor vector such as
+ * {@link foldIn} returns), best first. With a user index, items the user bought in training are left
+ * out unless filterAlreadyBought is false; `exclude` items are always left out.
+ */
+export function recommend(model: AlsModel, user: number | ArrayLike<number>, n: number, options: RecommendOptions = {}): Ranked {
+  checkModel(model);
+  checkN(n);
+  const K = model.factors;
+  const x = new Float64Array(K);
+  let bought: Int32Array | null = null, bs = 0, be = 0;
+  if (typeof user === 'number') {
+    checkUser(model, user);
+    for (let f = 0; f < K; f++) x[f] = model.userFactors[user * K + f];
+    if (options.filterAlreadyBought ?? true) {
+      bought = model.confidence.indices;
+      bs = model.confidence.indptr[user];
+      be = model.confidence.indptr[user + 1];
+    }
+  } else {
+    if (user.length !== K) throw new RangeError(`a user vector needs ${K} factors, got ${user.length}`);
+    for (let f = 0; f < K; f++) {
+      if (!Number.isFinite(user[f])) throw new RangeError(`user vector factor ${f} is ${user[f]}; factors must be finite`);
+      x[f] = user[f];
+    }
+  }
+  const top = new TopN(Math.min(n, model.nItems));
+  rankItems(model.itemFactors, model.nItems, K, x, excludeMask(model, options.exclude), bought, bs, be, top);
+  const items = new Int32Array(top.size), scores = new Float32Array(top.size);
+  top.drain(items, scores, 0);
+  return { items, scores };
+}
+
+/** @internal arguments of {@link alsRecommendKernel} */
+export type RecommendArgs = {
+  users: Int32Array; X: Float32Array; Y: Float32Array; nItems: number; K: number; n: number;
+  mask: Uint8Array; filter: boolean; indptr: Int32Array; indices: Int32Array;
+  outItems: Int32Array; outScores: Float32Array;
+};
+
+/** @internal Top-n for users[start:end] into rows of the outputs (padding: item −1, score −Infinity). */
+export function alsRecommendKernel(a: RecommendArgs, start: number, end: number): void {
+  const { users, X, Y, nItems, K, n, mask, filter, indptr, indices, outItems, outScores } = a;
+  const top = new TopN(Math.min(n, nItems));
+  const x = new Float64Array(K);
+  for (let q = start; q < end; q++) {
+    const u = users[q];
+    for (let f = 0; f < K; f++) x[f] = X[u * K + f];
+    rankItems(Y, nItems, K, x, mask, filter ? indices : null, indptr[u], indptr[u + 1], top);
+    const got = top.drain(outItems, outScores, q * n);
+    for (let k = got; k < n; k++) { outItems[q * n + k] = -1; outScores[q * n + k] = -Infinity; }
+  }
+}
+
+/**
+ * {@link recommend} for many users at once, over the worker pool when it pays. Row q of the result
+ * (entries q·n .. q·n + n − 1) holds users[q]'s top n, best first, padded with item −1 and score
+ * −Infinity when fewer items qualify.
+ */
+export async function recommendBatch(
+  model: AlsModel, users: ArrayLike<number>, n: number, options: RecommendOptions & ParallelOptions = {},
+): Promise<{ n: number; items: Int32Array; scores: Float32Array }> {
+  checkModel(model);
+  checkN(n);
+  const us = sharedArray(Int32Array, users.length);
+  for (let q = 0; q < users.length; q++) { checkUser(model, users[q]); us[q] = users[q]; }
+  const mask = toShared(excludeMask(model, options.exclude));
+  const outItems = sharedArray(Int32Array, users.length * n), outScores = sharedArray(Float32Array, users.length * n);
+  const cui = model.confidence;
+  const args: RecommendArgs = {
+    users: us, X: toShared(model.userFactors), Y: toShared(model.itemFactors), nItems: model.nItems, K: model.factors, n,
+    mask, filter: options.filterAlreadyBought ?? true, indptr: toShared(cui.indptr), indices: toShared(cui.indices), outItems, outScores,
+  };
+  const threads = threadsFor(options, users.length * model.nItems * model.factors);
+  await withPool(options.pool, threads, (pool) =>
+    pool.parallelFor(RECOMMEND, users.length, args, { chunk: Math.max(1, Math.min(256, Math.ceil(users.length / (8 * pool.threads)))) }));
+  return { n, items: outItems, scores: outScores };
+}
+
+/**
+ * The n items most similar to `item` by cosine similarity of item factors, best first; the item itself
+ * is left out, and so are items with all-zero factors (no interactions), whose cosine is undefined.
+ */
+export function similarItems(model: AlsModel, item: number, n: number): Ranked {
+  checkModel(model);
+  checkItem(model, item);
+  checkN(n);
+  const { itemFactors: Y, nItems, factors: K } = model;
+  const { norms } = itemCache(model);
+  const top = new TopN(Math.min(n, nItems));
+  if (norms[item] > 0) {
+    const x = new Float64Array(K);
+    for (let f = 0; f < K; f++) x[f] = Y[item * K + f] / norms[item];
+    for (let i = 0; i < nItems; i++) {
+      if (i === item || norms[i] === 0) continue;
+      top.push(dotF(Y, i * K, x, K) / norms[i], i);
+    }
+  }
+  const items = new Int32Array(top.size), scores = new Float32Array(top.size);
+  top.drain(items, scores, 0);
+  return { items, scores };
+}
+
+/** Why an item scores what it does for a user: see {@link explain}. */
+export interface Explanation {
+  /** y_i·x_u with x_u the exact least-squares user vector (= {@link foldIn}); the sum of the contributions */
+  readonly score: number;
+  /** the user's past items, by decreasing contribution */
+  readonly items: Int32Array;
+  /** contribution of each past item: c_uj · y_iᵀ·W_u·y_j with W_u = (YᵀY + λI + Σ (c−1)·y·yᵀ)⁻¹ */
+  readonly contributions: Float64Array;
+}
+
+/**
+ * Explains the score of `item` for a user as a sum over the user's past items (Hu, Koren & Volinsky,
+ * section 5; implicit's `explain`): with the Cholesky factor of the user's weighted Gramian W_u⁻¹,
+ * past item j contributes c_uj · y_iᵀ·W_u·y_j. The contributions sum to the exact score y_i·x_u.
+ */
+export function explain(model: AlsModel, user: number | UserInteractions, item: number): Explanation {
+  checkModel(model);
+  checkItem(model, item);
+  const K = model.factors, Y = model.itemFactors;
+  const { items, conf } = userConfidences(model, user);
+  const m = items.length;
+  if (m === 0) return { score: 0, items, contributions: new Float64Array(0) };
+  const L = userGramian(model, itemCache(model), items, conf);
+  const wy = new Float64Array(K);
+  for (let f = 0; f < K; f++) wy[f] = Y[item * K + f];
+  choleskySolve(L, K, wy);
+  const contrib = new Float64Array(m);
+  let score = 0;
+  for (let k = 0; k < m; k++) { contrib[k] = conf[k] * dotF(Y, items[k] * K, wy, K); score += contrib[k]; }
+  const order = Array.from({ length: m }, (_, k) => k).sort((a, b) => contrib[b] - contrib[a] || items[a] - items[b]);
+  return { score, items: Int32Array.from(order, (k) => items[k]), contributions: Float64Array.from(order, (k) => contrib[k]) };
+}
