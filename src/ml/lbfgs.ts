@@ -1,0 +1,381 @@
+// Limited-memory BFGS with the Moré–Thuente line search (MINPACK-2 dcsrch/dcstep, the search inside
+// L-BFGS-B and therefore inside scikit-learn's 'lbfgs' solver). Smooth, unconstrained minimisation;
+// the caller's objective writes its gradient into a buffer it is handed, so an iteration allocates
+// nothing proportional to the problem.
+
+/** Evaluates the objective at x: writes ∇f(x) into grad and returns f(x). Must not keep x or grad. */
+export type Objective = (x: Float64Array, grad: Float64Array) => number;
+
+/** Line-search parameters: sufficient decrease c1, curvature c2 (0 < c1 ≤ c2 < 1; c1 < c2 guarantees a step exists), interval tolerance xtol. */
+export interface LineSearchOptions {
+  /** sufficient-decrease (Armijo) constant, 0 < c1 ≤ c2; default 1e-4 */
+  c1?: number;
+  /** curvature constant of the strong Wolfe condition |φ'(α)| ≤ c2·|φ'(0)|; default 0.9 */
+  c2?: number;
+  /** stop when the bracketing interval is narrower than xtol·(its right end); default 0.1 (as L-BFGS-B) */
+  xtol?: number;
+  /** bounds on the step; defaults 0 and 1e10 */
+  stpMin?: number;
+  stpMax?: number;
+  /** most evaluations of φ; default 20 (as scipy) */
+  maxEval?: number;
+  /**
+   * Near a minimum the change in f along the line falls below f's rounding error and comparing
+   * values becomes a coin toss. Where |φ(α) − φ(0)| ≤ fNoise·max(1, |φ(0)|) the search uses
+   * φ(0) + α·(φ'(0) + φ'(α))/2 instead of φ(α) — the trapezoid integral of φ', exact for a quadratic.
+   * The sufficient-decrease test then reads φ'(α) ≤ (2·c1 − 1)·φ'(0): Hager and Zhang's approximate
+   * Wolfe condition. Default 1e-12; 0 turns it off.
+   */
+  fNoise?: number;
+}
+
+/**
+ * How the line search ended: 'converged' (strong Wolfe, or approximate Wolfe within f's rounding), or
+ * one of the ways it can fail, in which case `stp` is the last step evaluated.
+ */
+export type LineSearchStatus = 'converged' | 'maxEval' | 'rounding' | 'xtol' | 'stpMax' | 'stpMin' | 'nonFinite';
+
+export interface LineSearchResult {
+  readonly stp: number;
+  /** φ(stp) and φ'(stp) */
+  readonly f: number;
+  readonly g: number;
+  readonly nEval: number;
+  readonly status: LineSearchStatus;
+}
+
+/** φ(stp): writes [φ(stp), φ'(stp)] into out. */
+export type LineFunction = (stp: number, out: Float64Array) => void;
+
+interface Resolved { c1: number; c2: number; xtol: number; stpMin: number; stpMax: number; maxEval: number; fNoise: number }
+
+function resolveLineSearch(o: LineSearchOptions): Resolved {
+  const r: Resolved = {
+    c1: o.c1 ?? 1e-4, c2: o.c2 ?? 0.9, xtol: o.xtol ?? 0.1, stpMin: o.stpMin ?? 0, stpMax: o.stpMax ?? 1e10,
+    maxEval: o.maxEval ?? 20, fNoise: o.fNoise ?? 1e-12,
+  };
+  if (!(r.c1 > 0 && r.c1 <= r.c2 && r.c2 < 1)) throw new RangeError(`line search needs 0 < c1 ≤ c2 < 1, got c1=${r.c1}, c2=${r.c2}`);
+  if (!(r.xtol >= 0)) throw new RangeError(`line search xtol must be ≥ 0, got ${r.xtol}`);
+  if (!(r.stpMin >= 0 && r.stpMax > r.stpMin)) throw new RangeError(`line search needs 0 ≤ stpMin < stpMax, got ${r.stpMin}, ${r.stpMax}`);
+  if (!Number.isInteger(r.maxEval) || r.maxEval < 1) throw new RangeError(`line search maxEval must be an integer ≥ 1, got ${r.maxEval}`);
+  if (!(r.fNoise >= 0)) throw new RangeError(`line search fNoise must be ≥ 0, got ${r.fNoise}`);
+  return r;
+}
+
+/**
+ * Moré & Thuente (1994) line search: finds a step α > 0 satisfying the strong Wolfe conditions
+ *   φ(α) ≤ φ(0) + c1·α·φ'(0)   and   |φ'(α)| ≤ c2·|φ'(0)|,
+ * by safeguarded cubic/quadratic interpolation on an interval that is extrapolated until it
+ * brackets such a step. φ'(0) must be negative (a descent direction).
+ */
+export function moreThuente(phi: LineFunction, f0: number, g0: number, stp0: number, options: LineSearchOptions = {}): LineSearchResult {
+  return searchResolved(phi, f0, g0, stp0, resolveLineSearch(options), new Float64Array(2));
+}
+
+// A port of MINPACK-2's dcsrch with its reverse communication turned into a loop.
+function searchResolved(phi: LineFunction, finit: number, ginit: number, stpIn: number, o: Resolved, out: Float64Array): LineSearchResult {
+  if (!(ginit < 0)) throw new RangeError(`line search needs a descent direction (φ'(0) < 0), got φ'(0) = ${ginit}`);
+  if (!Number.isFinite(finit)) throw new RangeError(`line search needs a finite φ(0), got ${finit}`);
+  if (!(stpIn >= o.stpMin && stpIn <= o.stpMax)) throw new RangeError(`initial step ${stpIn} is outside [${o.stpMin}, ${o.stpMax}]`);
+  const xtrapl = 1.1, xtrapu = 4.0;
+  const gtest = o.c1 * ginit;
+  const fSlack = o.fNoise * Math.max(1, Math.abs(finit));
+  const st: StepState = { stx: 0, fx: finit, gx: ginit, sty: 0, fy: finit, gy: ginit, stp: stpIn, brackt: false };
+  let stage = 1;
+  let width = o.stpMax - o.stpMin, width1 = width / 0.5;
+  let stmin = 0, stmax = stpIn + xtrapu * stpIn;
+  let stp = stpIn;
+  let stpCap = Infinity; // trials stay below a step where φ overflowed
+  for (let nEval = 1; ; nEval++) {
+    phi(stp, out);
+    const fTrue = out[0], g = out[1];
+    if (!Number.isFinite(fTrue) || !Number.isFinite(g)) {
+      if (nEval >= o.maxEval) return { stp, f: fTrue, g, nEval, status: 'nonFinite' };
+      stpCap = stp;
+      stp = st.stx + 0.5 * (stp - st.stx);
+      continue;
+    }
+    const f = Math.abs(fTrue - finit) <= fSlack ? finit + 0.5 * stp * (ginit + g) : fTrue;
+    const ftest = finit + stp * gtest;
+    if (stage === 1 && f <= ftest && g >= 0) stage = 2;
+    const end = (status: LineSearchStatus): LineSearchResult => ({ stp, f: fTrue, g, nEval, status });
+    if (f <= ftest && Math.abs(g) <= -o.c2 * ginit) return end('converged');
+    if (st.brackt && (stp <= stmin || stp >= stmax)) return end('rounding');
+    if (st.brackt && stmax - stmin <= o.xtol * stmax) return end('xtol');
+    if (stp === o.stpMax && f <= ftest && g <= gtest) return end('stpMax');
+    if (stp === o.stpMin && (f > ftest || g >= gtest)) return end('stpMin');
+    if (nEval >= o.maxEval) return end('maxEval');
+
+    st.stp = stp;
+    if (stage === 1 && f <= st.fx && f > ftest) {
+      // The modified function ψ(α) = φ(α) − φ(0) − c1·α·φ'(0) has a lower value here but the
+      // sufficient decrease does not hold yet: interpolate ψ rather than φ.
+      const fx = st.fx, fy = st.fy, gx = st.gx, gy = st.gy;
+      st.fx = fx - st.stx * gtest; st.fy = fy - st.sty * gtest; st.gx = gx - gtest; st.gy = gy - gtest;
+      dcstep(st, f - stp * gtest, g - gtest, stmin, stmax);
+      st.fx += st.stx * gtest; st.fy += st.sty * gtest; st.gx += gtest; st.gy += gtest;
+    } else {
+      dcstep(st, f, g, stmin, stmax);
+    }
+    stp = st.stp;
+    if (st.brackt) {
+      // Force a sufficient shrink of the interval: bisect if the last two steps did not.
+      if (Math.abs(st.sty - st.stx) >= 0.66 * width1) stp = st.stx + 0.5 * (st.sty - st.stx);
+      width1 = width;
+      width = Math.abs(st.sty - st.stx);
+      stmin = Math.min(st.stx, st.sty);
+      stmax = Math.max(st.stx, st.sty);
+    } else {
+      stmin = stp + xtrapl * (stp - st.stx);
+      stmax = stp + xtrapu * (stp - st.stx);
+    }
+    stp = Math.min(Math.max(stp, o.stpMin), o.stpMax);
+    if (stp >= stpCap) stp = st.stx + 0.5 * (stpCap - st.stx);
+    // If further progress is impossible, let the last evaluation be the best step so far.
+    if ((st.brackt && (stp <= stmin || stp >= stmax)) || (st.brackt && stmax - stmin <= o.xtol * stmax)) stp = st.stx;
+  }
+}
+
+interface StepState { stx: number; fx: number; gx: number; sty: number; fy: number; gy: number; stp: number; brackt: boolean }
+
+// MINPACK-2 dcstep: one safeguarded step. (stx, fx, gx) is the best step so far, (sty, fy, gy) the other
+// end of the interval, (stp, fp, dp) the new trial. Updates the interval and puts the next trial in st.stp.
+function dcstep(st: StepState, fp: number, dp: number, stpmin: number, stpmax: number): void {
+  const { stx, fx, gx: dx, sty, fy, gy: dy, stp } = st;
+  const sgnd = dp * Math.sign(dx);
+  let stpf: number;
+  if (fp > fx) {
+    // Case 1: a higher function value; the minimum is bracketed. Cubic step if closer to stx, else halfway to the quadratic one.
+    const theta = (3 * (fx - fp)) / (stp - stx) + dx + dp;
+    const s = Math.max(Math.abs(theta), Math.abs(dx), Math.abs(dp));
+    let gamma = s * Math.sqrt(Math.max(0, (theta / s) * (theta / s) - (dx / s) * (dp / s)));
+    if (stp < stx) gamma = -gamma;
+    const p = gamma - dx + theta;
+    const q = gamma - dx + gamma + dp;
+    const stpc = stx + (p / q) * (stp - stx);
+    const stpq = stx + (dx / ((fx - fp) / (stp - stx) + dx) / 2) * (stp - stx);
+    stpf = Math.abs(stpc - stx) < Math.abs(stpq - stx) ? stpc : stpc + (stpq - stpc) / 2;
+    st.brackt = true;
+  } else if (sgnd < 0) {
+    // Case 2: lower value, derivatives of opposite sign; bracketed. The step farther from stp (cubic or secant).
+    const theta = (3 * (fx - fp)) / (stp - stx) + dx + dp;
+    const s = Math.max(Math.abs(theta), Math.abs(dx), Math.abs(dp));
+    let gamma = s * Math.sqrt(Math.max(0, (theta / s) * (theta / s) - (dx / s) * (dp / s)));
+    if (stp > stx) gamma = -gamma;
+    const p = gamma - dp + theta;
+    const q = gamma - dp + gamma + dx;
+    const stpc = stp + (p / q) * (stx - stp);
+    const stpq = stp + (dp / (dp - dx)) * (stx - stp);
+    stpf = Math.abs(stpc - stp) > Math.abs(stpq - stp) ? stpc : stpq;
+    st.brackt = true;
+  } else if (Math.abs(dp) < Math.abs(dx)) {
+    // Case 3: lower value, same-sign derivative of smaller magnitude. The cubic may not have a minimiser
+    // in the direction of the step; fall back to the secant step and keep it inside the safeguards.
+    const theta = (3 * (fx - fp)) / (stp - stx) + dx + dp;
+    const s = Math.max(Math.abs(theta), Math.abs(dx), Math.abs(dp));
+    let gamma = s * Math.sqrt(Math.max(0, (theta / s) * (theta / s) - (dx / s) * (dp / s)));
+    if (stp > stx) gamma = -gamma;
+    const p = gamma - dp + theta;
+    const q = gamma + (dx - dp) + gamma;
+    const r = p / q;
+    let stpc: number;
+    if (r < 0 && gamma !== 0) stpc = stp + r * (stx - stp);
+    else if (stp > stx) stpc = stpmax;
+    else stpc = stpmin;
+    const stpq = stp + (dp / (dp - dx)) * (stx - stp);
+    if (st.brackt) {
+      stpf = Math.abs(stpc - stp) < Math.abs(stpq - stp) ? stpc : stpq;
+      stpf = stp > stx ? Math.min(stp + 0.66 * (sty - stp), stpf) : Math.max(stp + 0.66 * (sty - stp), stpf);
+    } else {
+      stpf = Math.abs(stpc - stp) > Math.abs(stpq - stp) ? stpc : stpq;
+      stpf = Math.max(stpmin, Math.min(stpmax, stpf));
+    }
+  } else if (st.brackt) {
+    // Case 4: lower value, same-sign derivative that does not decrease; bracketed: cubic step towards sty.
+    const theta = (3 * (fp - fy)) / (sty - stp) + dy + dp;
+    const s = Math.max(Math.abs(theta), Math.abs(dy), Math.abs(dp));
+    let gamma = s * Math.sqrt(Math.max(0, (theta / s) * (theta / s) - (dy / s) * (dp / s)));
+    if (stp > sty) gamma = -gamma;
+    const p = gamma - dp + theta;
+    const q = gamma - dp + gamma + dy;
+    stpf = stp + (p / q) * (sty - stp);
+  } else {
+    stpf = stp > stx ? stpmax : stpmin;
+  }
+  if (fp > fx) {
+    st.sty = stp; st.fy = fp; st.gy = dp;
+  } else {
+    if (sgnd < 0) { st.sty = stx; st.fy = fx; st.gy = dx; }
+    st.stx = stp; st.fx = fp; st.gx = dp;
+  }
+  st.stp = stpf;
+}
+
+/** L-BFGS settings. */
+export interface LbfgsOptions {
+  /** stop when max_i |∂f/∂x_i| ≤ tol (the infinity norm, as L-BFGS-B's pgtol); default 1e-5 */
+  tol?: number;
+  /** most iterations (line searches that moved x); default 1000 */
+  maxIter?: number;
+  /** number of correction pairs kept; default 10 (as L-BFGS-B) */
+  memory?: number;
+  /** line-search settings; defaults as in moreThuente */
+  lineSearch?: LineSearchOptions;
+}
+
+/**
+ * Why L-BFGS stopped: 'gradient' — the gradient norm reached tol (the only converged outcome);
+ * 'maxIter' — the iteration budget ran out; 'lineSearch' — no step along the steepest-descent
+ * direction lowered f (typically tol below what rounding allows); 'nonFinite' — the objective
+ * returned NaN/Infinity at every trial step.
+ */
+export type LbfgsStop = 'gradient' | 'maxIter' | 'lineSearch' | 'nonFinite';
+
+export interface LbfgsResult {
+  readonly x: Float64Array;
+  readonly f: number;
+  readonly grad: Float64Array;
+  /** max_i |∂f/∂x_i| at x */
+  readonly gradNorm: number;
+  readonly nIter: number;
+  /** objective evaluations, including the one at x0 */
+  readonly nEval: number;
+  /** true iff gradNorm ≤ tol */
+  readonly converged: boolean;
+  readonly stop: LbfgsStop;
+}
+
+/**
+ * Minimises a smooth function by L-BFGS (Nocedal 1980; Liu & Nocedal 1989): the two-loop recursion
+ * over the last `memory` correction pairs with the initial scaling γ = sᵀy/yᵀy, steps from the
+ * Moré–Thuente strong-Wolfe line search, the first step (and the first after a restart) of length
+ * 1/‖g‖₂ along −g. Pairs with sᵀy ≤ ε·yᵀy are skipped so the inverse-Hessian approximation stays
+ * positive definite. A failed line search restarts once from steepest descent with the memory
+ * cleared, as L-BFGS-B does; failing again ends the run, reported in `stop` — never hidden.
+ */
+export function minimizeLbfgs(fn: Objective, x0: ArrayLike<number>, options: LbfgsOptions = {}): LbfgsResult {
+  const tol = options.tol ?? 1e-5;
+  const maxIter = options.maxIter ?? 1000;
+  const m = options.memory ?? 10;
+  if (!(tol >= 0)) throw new RangeError(`tol must be a number ≥ 0, got ${tol}`);
+  if (!Number.isInteger(maxIter) || maxIter < 0) throw new RangeError(`maxIter must be an integer ≥ 0, got ${maxIter}`);
+  if (!Number.isInteger(m) || m < 1) throw new RangeError(`memory must be an integer ≥ 1, got ${m}`);
+  const ls = resolveLineSearch(options.lineSearch ?? {});
+  const n = x0.length;
+  const x = Float64Array.from(x0);
+  const g = new Float64Array(n);
+  let f = fn(x, g);
+  let nEval = 1;
+  if (!Number.isFinite(f) || !allFinite(g)) throw new RangeError(`the objective is not finite at the starting point (f = ${f})`);
+  let gnorm = maxAbs(g);
+
+  const S = new Float64Array(m * n), Y = new Float64Array(m * n);
+  const rho = new Float64Array(m), alpha = new Float64Array(m);
+  const d = new Float64Array(n), xPrev = new Float64Array(n), gPrev = new Float64Array(n);
+  const out = new Float64Array(2);
+  let head = 0, count = 0; // ring buffer: the newest pair is at (head − 1) mod m
+  let nIter = 0;
+  let stop: LbfgsStop = gnorm <= tol ? 'gradient' : 'maxIter';
+  let fPrev = f;
+  const phi: LineFunction = (stp, o) => {
+    for (let i = 0; i < n; i++) x[i] = xPrev[i] + stp * d[i];
+    o[0] = fn(x, g);
+    o[1] = dot(g, d, n);
+    nEval++;
+  };
+
+  while (stop !== 'gradient' && nIter < maxIter) {
+    // d = −H·g by the two-loop recursion.
+    for (let i = 0; i < n; i++) d[i] = -g[i];
+    for (let k = 0; k < count; k++) {
+      const j = (head - 1 - k + m) % m;
+      const a = rho[j] * dotAt(S, j * n, d, n);
+      alpha[j] = a;
+      axpyAt(-a, Y, j * n, d, n);
+    }
+    if (count > 0) {
+      const j = (head - 1 + m) % m;
+      const gamma = 1 / (rho[j] * dotAt(Y, j * n, Y, n, j * n));
+      for (let i = 0; i < n; i++) d[i] *= gamma;
+    }
+    for (let k = count - 1; k >= 0; k--) {
+      const j = (head - 1 - k + m) % m;
+      const b = rho[j] * dotAt(Y, j * n, d, n);
+      axpyAt(alpha[j] - b, S, j * n, d, n);
+    }
+    let dg = dot(g, d, n);
+    if (!(dg < 0)) {
+      // Rounding made H·g lose descent: forget the curvature pairs and go downhill.
+      count = 0;
+      for (let i = 0; i < n; i++) d[i] = -g[i];
+      dg = dot(g, d, n);
+    }
+    const stp0 = count === 0 ? Math.min(1 / Math.sqrt(-dg), ls.stpMax) : 1;
+    xPrev.set(x);
+    gPrev.set(g);
+    fPrev = f;
+    const r = searchResolved(phi, fPrev, dg, stp0, ls, out);
+    f = r.f;
+    const moved = r.status === 'converged' || (Number.isFinite(f) && f < fPrev && allFinite(g));
+    if (!moved) {
+      x.set(xPrev);
+      g.set(gPrev);
+      f = fPrev;
+      if (count === 0) {
+        stop = r.status === 'nonFinite' ? 'nonFinite' : 'lineSearch';
+        break;
+      }
+      count = 0;
+      continue;
+    }
+    nIter++;
+    // Store the correction pair s = x − xPrev, y = g − gPrev when its curvature is usable.
+    const off = head * n;
+    let sy = 0, yy = 0;
+    for (let i = 0; i < n; i++) {
+      const si = x[i] - xPrev[i], yi = g[i] - gPrev[i];
+      S[off + i] = si;
+      Y[off + i] = yi;
+      sy += si * yi;
+      yy += yi * yi;
+    }
+    if (sy > 2.220446049250313e-16 * yy && yy > 0) {
+      rho[head] = 1 / sy;
+      head = (head + 1) % m;
+      if (count < m) count++;
+    }
+    gnorm = maxAbs(g);
+    if (gnorm <= tol) stop = 'gradient';
+  }
+  return { x, f, grad: g, gradNorm: maxAbs(g), nIter, nEval, converged: stop === 'gradient', stop };
+}
+
+function dot(a: Float64Array, b: Float64Array, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+function dotAt(a: Float64Array, aOff: number, b: Float64Array, n: number, bOff = 0): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += a[aOff + i] * b[bOff + i];
+  return s;
+}
+
+function axpyAt(alpha: number, a: Float64Array, aOff: number, y: Float64Array, n: number): void {
+  for (let i = 0; i < n; i++) y[i] += alpha * a[aOff + i];
+}
+
+function maxAbs(a: Float64Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = Math.abs(a[i]);
+    if (v > m || v !== v) m = v;
+  }
+  return m;
+}
+
+function allFinite(a: Float64Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
+}

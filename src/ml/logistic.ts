@@ -1,0 +1,262 @@
+// Binary logistic regression with an L2 penalty, fitted by L-BFGS: the model behind churn risk.
+// It minimises scikit-learn's objective, so on the same data it gives scikit-learn's coefficients.
+import { assertFinite, type Matrix } from './matrix.js';
+import { minimizeLbfgs, type LbfgsStop } from './lbfgs.js';
+
+/** Class weights: 'balanced' (n / (2·count of the class), counted without sample weights, as scikit-learn) or [weight of class 0, weight of class 1]. */
+export type ClassWeight = 'balanced' | readonly [number, number];
+
+/** Settings of fitLogistic; every one is optional. */
+export interface LogisticParams {
+  /** inverse regularisation strength, > 0; default 1 (as scikit-learn) */
+  C?: number;
+  /** stop when max_i |∂f/∂θ_i| ≤ tol, f the objective normalised by the total weight (see fitLogistic); default 1e-4 */
+  tol?: number;
+  /** most L-BFGS iterations; default 100 (as scikit-learn) */
+  maxIter?: number;
+  /** default none (every class weighs 1) */
+  classWeight?: ClassWeight | null;
+  /** one weight ≥ 0 per row; default all 1 */
+  sampleWeight?: ArrayLike<number> | null;
+  /** fit an (unpenalised) intercept; default true */
+  fitIntercept?: boolean;
+  /** L-BFGS correction pairs; default 10 (as scikit-learn's L-BFGS-B) */
+  memory?: number;
+}
+
+/** A fitted model: plain data. */
+export interface LogisticModel {
+  /** one coefficient per feature */
+  readonly coef: Float64Array;
+  /** 0 when fitIntercept is false */
+  readonly intercept: number;
+  readonly nFeatures: number;
+  /** L-BFGS iterations and objective evaluations */
+  readonly nIter: number;
+  readonly nEval: number;
+  /** true iff the gradient norm reached tol within maxIter; a model that did not converge is still returned, marked so */
+  readonly converged: boolean;
+  /** why the optimiser stopped ('gradient' is convergence) */
+  readonly stop: LbfgsStop;
+  /** max_i |∂f/∂θ_i| of the normalised objective at the solution */
+  readonly gradNorm: number;
+  /** the normalised objective at the solution: weighted mean log-loss + ‖w‖²/(2·C·Σweights) */
+  readonly objective: number;
+  /** the settings it was fitted with; class weights resolved to numbers */
+  readonly params: { readonly C: number; readonly tol: number; readonly maxIter: number; readonly fitIntercept: boolean; readonly classWeight: readonly [number, number] | null };
+}
+
+interface Resolved {
+  C: number; tol: number; maxIter: number; fitIntercept: boolean; memory: number;
+  classWeight: readonly [number, number] | null;
+}
+
+function resolveParams(params: LogisticParams): Resolved {
+  const C = params.C ?? 1;
+  const tol = params.tol ?? 1e-4;
+  const maxIter = params.maxIter ?? 100;
+  const fitIntercept = params.fitIntercept ?? true;
+  const memory = params.memory ?? 10;
+  if (typeof C !== 'number' || !Number.isFinite(C) || C <= 0) throw new RangeError(`logistic regression: C must be a finite number > 0, got ${C}`);
+  if (typeof tol !== 'number' || !(tol >= 0) || !Number.isFinite(tol)) throw new RangeError(`logistic regression: tol must be a finite number ≥ 0, got ${tol}`);
+  if (!Number.isInteger(maxIter) || maxIter < 1) throw new RangeError(`logistic regression: maxIter must be an integer ≥ 1, got ${maxIter}`);
+  if (typeof fitIntercept !== 'boolean') throw new TypeError(`logistic regression: fitIntercept must be true or false, got ${String(fitIntercept)}`);
+  if (!Number.isInteger(memory) || memory < 1) throw new RangeError(`logistic regression: memory must be an integer ≥ 1, got ${memory}`);
+  const cw = params.classWeight ?? null;
+  if (cw !== null && cw !== 'balanced') {
+    if (!Array.isArray(cw) || cw.length !== 2 || !cw.every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+      throw new RangeError(`logistic regression: classWeight must be 'balanced', null or [weight of class 0, weight of class 1] with finite weights ≥ 0, got ${JSON.stringify(cw)}`);
+    }
+  }
+  return { C, tol, maxIter, fitIntercept, memory, classWeight: cw === 'balanced' ? null : cw };
+}
+
+function checkMatrix(X: Matrix, what: string): void {
+  if (!X || !(X.data instanceof Float64Array) || !Number.isInteger(X.rows) || !Number.isInteger(X.cols) || X.data.length !== X.rows * X.cols) {
+    throw new TypeError(`${what} must be a Matrix (rows, cols, a Float64Array of rows·cols values)`);
+  }
+}
+
+/** The prepared fitting problem: labels as 0/1 bytes and one combined weight (sample × class) per row. */
+interface Problem { X: Matrix; y: Uint8Array; weight: Float64Array; totalWeight: number; classWeight: readonly [number, number] | null }
+
+function prepare(X: Matrix, yIn: ArrayLike<number>, params: LogisticParams, r: Resolved): Problem {
+  checkMatrix(X, 'logistic regression: X');
+  const n = X.rows;
+  if (n === 0) throw new RangeError('logistic regression: X has no rows; fitting needs at least one sample of each class');
+  if (X.cols === 0) throw new RangeError('logistic regression: X has no columns; fitting needs at least one feature');
+  if (!yIn || typeof yIn.length !== 'number') throw new TypeError('logistic regression: y must be an array of 0/1 labels');
+  if (yIn.length !== n) throw new RangeError(`logistic regression: y has ${yIn.length} labels but X has ${n} rows`);
+  assertFinite(X.data, X.cols, 'logistic regression: X');
+  const y = new Uint8Array(n);
+  const counts = [0, 0];
+  for (let i = 0; i < n; i++) {
+    const v = yIn[i];
+    if (v !== 0 && v !== 1) throw new RangeError(`logistic regression: labels must be 0 or 1, got ${v} at index ${i}`);
+    y[i] = v;
+    counts[v]++;
+  }
+  if (counts[0] === 0 || counts[1] === 0) {
+    throw new RangeError(`logistic regression: y holds a single class (${counts[0] === 0 ? 1 : 0}) in all ${n} rows; fitting needs samples of both classes 0 and 1`);
+  }
+  let classWeight = r.classWeight;
+  if (params.classWeight === 'balanced') classWeight = [n / (2 * counts[0]), n / (2 * counts[1])];
+  const weight = new Float64Array(n);
+  const sw = params.sampleWeight ?? null;
+  if (sw !== null) {
+    if (typeof sw.length !== 'number') throw new TypeError('logistic regression: sampleWeight must be an array of numbers');
+    if (sw.length !== n) throw new RangeError(`logistic regression: sampleWeight has ${sw.length} values but X has ${n} rows`);
+  }
+  const classTotal = [0, 0];
+  for (let i = 0; i < n; i++) {
+    let w = 1;
+    if (sw !== null) {
+      w = sw[i];
+      if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) throw new RangeError(`logistic regression: sampleWeight must be finite and ≥ 0, got ${w} at index ${i}`);
+    }
+    if (classWeight !== null) w *= classWeight[y[i]];
+    weight[i] = w;
+    classTotal[y[i]] += w;
+  }
+  if (!(classTotal[0] > 0) || !(classTotal[1] > 0)) {
+    throw new RangeError(`logistic regression: the weights of class ${classTotal[0] > 0 ? 1 : 0} sum to 0; both classes need positive total weight`);
+  }
+  return { X, y, weight, totalWeight: classTotal[0] + classTotal[1], classWeight };
+}
+
+function makeObjective(p: Problem, r: Resolved): (theta: Float64Array, grad: Float64Array) => number {
+  const { rows: n, cols: d, data } = p.X;
+  const { weight } = p;
+  // With u = z for y = 0 and u = −z for y = 1:  ℓ(y, z) = ln(1 + e^(−|u|)) + max(u, 0)  and
+  // ∂ℓ/∂z = σ(z) − y = sgn·σ(u) — one branch-free form for both labels, overflow-free for any z.
+  const sgn = new Float64Array(n);
+  for (let i = 0; i < n; i++) sgn[i] = p.y[i] === 1 ? -1 : 1;
+  const invS = 1 / p.totalWeight;
+  const invCS = 1 / (r.C * p.totalWeight);
+  const fitIntercept = r.fitIntercept;
+  const d4 = d - (d & 3);
+  const resid = new Float64Array(n); // weighted ∂ℓ/∂z per row, reused by every evaluation
+  return (theta, grad) => {
+    const b = fitIntercept ? theta[d] : 0;
+    let loss = 0, gb = 0;
+    // Pass 1: margins (four accumulators to break the add latency chain), loss and residuals.
+    for (let i = 0, off = 0; i < n; i++, off += d) {
+      let z0 = b, z1 = 0, z2 = 0, z3 = 0, j = 0;
+      for (; j < d4; j += 4) {
+        z0 += data[off + j] * theta[j];
+        z1 += data[off + j + 1] * theta[j + 1];
+        z2 += data[off + j + 2] * theta[j + 2];
+        z3 += data[off + j + 3] * theta[j + 3];
+      }
+      for (; j < d; j++) z0 += data[off + j] * theta[j];
+      const s = sgn[i], wi = weight[i];
+      const u = s * (z0 + z1 + (z2 + z3));
+      const e = Math.exp(-Math.abs(u));
+      loss += wi * (Math.log1p(e) + (u > 0 ? u : 0));
+      const rw = (wi * s * (u >= 0 ? 1 : e)) / (1 + e);
+      resid[i] = rw;
+      gb += rw;
+    }
+    // Pass 2: grad_w = Xᵀ·resid, four rows at a time to amortise the loads and stores of grad.
+    for (let j = 0; j < d; j++) grad[j] = 0;
+    let i = 0, off = 0;
+    for (; i + 3 < n; i += 4, off += 4 * d) {
+      const r0 = resid[i], r1 = resid[i + 1], r2 = resid[i + 2], r3 = resid[i + 3];
+      const o1 = off + d, o2 = o1 + d, o3 = o2 + d;
+      for (let j = 0; j < d; j++) grad[j] += r0 * data[off + j] + r1 * data[o1 + j] + (r2 * data[o2 + j] + r3 * data[o3 + j]);
+    }
+    for (; i < n; i++, off += d) {
+      const ri = resid[i];
+      for (let j = 0; j < d; j++) grad[j] += ri * data[off + j];
+    }
+    let ww = 0;
+    for (let j = 0; j < d; j++) {
+      const w = theta[j];
+      ww += w * w;
+      grad[j] = grad[j] * invS + w * invCS;
+    }
+    if (fitIntercept) grad[d] = gb * invS;
+    return loss * invS + 0.5 * invCS * ww;
+  };
+}
+
+/**
+ * The objective fitLogistic minimises, over θ = [w₁…w_d, b] (b only when fitIntercept):
+ *
+ *   f(θ) = (1/S)·Σᵢ sᵢ·ℓ(yᵢ, xᵢ·w + b) + ‖w‖² / (2·C·S),   ℓ(y, z) = ln(1 + eᶻ) − y·z,
+ *
+ * sᵢ the sample weight times the class weight of yᵢ, S = Σᵢ sᵢ. It is scikit-learn's
+ * C·Σ sᵢ·ℓᵢ + ½‖w‖² divided by C·S — the same minimiser; the normalisation makes `tol` mean the
+ * same at any n (as scikit-learn ≥ 1.4 does). The returned function writes ∇f(θ) into grad and
+ * returns f(θ). Validates its input exactly as fitLogistic does.
+ */
+export function logisticObjective(X: Matrix, y: ArrayLike<number>, params: LogisticParams = {}): (theta: Float64Array, grad: Float64Array) => number {
+  const r = resolveParams(params);
+  return makeObjective(prepare(X, y, params, r), r);
+}
+
+/**
+ * Fits L2-regularised binary logistic regression by L-BFGS from θ = 0 (see logisticObjective for
+ * the objective). The intercept is not penalised. Throws on: empty X, NaN/Infinity, labels other
+ * than 0/1, a single class, mismatched lengths, negative weights, invalid settings. A fit that hits
+ * maxIter (or cannot make progress) is returned with `converged: false` and the reason in `stop`.
+ */
+export function fitLogistic(X: Matrix, y: ArrayLike<number>, params: LogisticParams = {}): LogisticModel {
+  const r = resolveParams(params);
+  const problem = prepare(X, y, params, r);
+  const d = X.cols;
+  const result = minimizeLbfgs(makeObjective(problem, r), new Float64Array(d + (r.fitIntercept ? 1 : 0)), {
+    tol: r.tol, maxIter: r.maxIter, memory: r.memory,
+  });
+  return {
+    coef: result.x.slice(0, d),
+    intercept: r.fitIntercept ? result.x[d] : 0,
+    nFeatures: d,
+    nIter: result.nIter,
+    nEval: result.nEval,
+    converged: result.converged,
+    stop: result.stop,
+    gradNorm: result.gradNorm,
+    objective: result.f,
+    params: { C: r.C, tol: r.tol, maxIter: r.maxIter, fitIntercept: r.fitIntercept, classWeight: problem.classWeight },
+  };
+}
+
+function checkPredictInput(model: LogisticModel, X: Matrix): void {
+  checkMatrix(X, 'logistic regression: X');
+  if (X.cols !== model.nFeatures) throw new RangeError(`logistic regression: X has ${X.cols} columns but the model was fitted on ${model.nFeatures} features`);
+  assertFinite(X.data, X.cols, 'logistic regression: X');
+}
+
+/** The margin xᵢ·w + b of each row. */
+export function decisionFunction(model: LogisticModel, X: Matrix): Float64Array {
+  checkPredictInput(model, X);
+  const { rows: n, cols: d, data } = X;
+  const w = model.coef, b = model.intercept;
+  const out = new Float64Array(n);
+  for (let i = 0, off = 0; i < n; i++, off += d) {
+    let z = b;
+    for (let j = 0; j < d; j++) z += data[off + j] * w[j];
+    out[i] = z;
+  }
+  return out;
+}
+
+/** P(y = 1 | xᵢ) = σ(xᵢ·w + b) for each row, computed without overflow for any margin. */
+export function predictProba(model: LogisticModel, X: Matrix): Float64Array {
+  const z = decisionFunction(model, X);
+  for (let i = 0; i < z.length; i++) {
+    const e = Math.exp(-Math.abs(z[i]));
+    z[i] = z[i] >= 0 ? 1 / (1 + e) : e / (1 + e);
+  }
+  return z;
+}
+
+/** 1 where P(y = 1 | xᵢ) > threshold (default 0.5, i.e. a positive margin), else 0. */
+export function predict(model: LogisticModel, X: Matrix, threshold = 0.5): Uint8Array {
+  if (typeof threshold !== 'number' || !(threshold >= 0 && threshold <= 1)) throw new RangeError(`logistic regression: threshold must be in [0, 1], got ${threshold}`);
+  const p = predictProba(model, X);
+  const out = new Uint8Array(p.length);
+  for (let i = 0; i < p.length; i++) out[i] = p[i] > threshold ? 1 : 0;
+  return out;
+}
