@@ -1,6 +1,8 @@
 // The `floyo` command: parses arguments and calls the layers below. One file per command.
 import { Command } from 'commander';
 import { register as config } from './config.js';
+import { register as ingest } from './ingest.js';
+import { register as features } from './features.js';
 import { VERSION } from '../version.js';
 
 const program = new Command('floyo')
@@ -8,6 +10,6 @@ const program = new Command('floyo')
   .version(VERSION)
   .showHelpAfterError('(run with --help for usage)');
 
-for (const register of [config]) register(program);
+for (const register of [config, ingest, features]) register(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,345 @@
+// Ingestion: locations → sources (identified by content) → records → canonical lines → the warehouse.
+// Every source is all-or-nothing, and its counts reconcile: read = accepted + quarantined + excluded.
+import { createHash } from 'node:crypto';
+import { appendFileSync, closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { ProgressFactory } from '../cli/progress.js';
+import { FloyoError } from '../errors.js';
+import { resolveLocalLocation, isS3, type SourceRef } from './locations.js';
+import { referencedColumns, type Mapping } from './mapping.js';
+import { detectFormat, openRecords, type Format } from './records.js';
+import { createRowMapper, type CanonicalLine, type Quarantined, type RowRules } from './rows.js';
+import type { S3Settings } from './s3.js';
+import { sqlString, type Warehouse } from './warehouse.js';
+
+export interface IngestRequest {
+  locations: string[];
+  mapping: Mapping;
+  /** 'auto' or a format name; the mapping's own format is used when this is 'auto' */
+  format: string;
+  s3: S3Settings;
+  rules: RowRules;
+  progress: ProgressFactory;
+  cwd?: string;
+}
+
+export interface SourceSummary {
+  location: string;
+  fingerprint: string | null;
+  format: string | null;
+  bytes: number;
+  status: 'ingested' | 'already ingested' | 'failed';
+  rowsRead: number;
+  rowsAccepted: number;
+  rowsQuarantined: number;
+  rowsExcluded: number;
+  quarantinedByReason: Record<string, number>;
+  excludedByReason: Record<string, number>;
+  ordersReplaced: number;
+  linesReplaced: number;
+  error?: string;
+  /** where the time went: reading and mapping the rows, and loading them into the warehouse */
+  timingsMs?: { read: number; load: number };
+  /** for 'already ingested': the location it was first ingested from */
+  firstIngestedFrom?: string;
+}
+
+export interface IngestSummary {
+  rowsRead: number;
+  rowsAccepted: number;
+  rowsQuarantined: number;
+  rowsExcluded: number;
+  quarantinedByReason: Record<string, number>;
+  excludedByReason: Record<string, number>;
+  ordersReplaced: number;
+  linesReplaced: number;
+  quarantineFile: string | null;
+  sourcesIngested: number;
+  sourcesSkipped: number;
+  sourcesFailed: number;
+  sources: SourceSummary[];
+  warehouse: WarehouseTotals;
+  seconds: number;
+}
+
+export interface WarehouseTotals {
+  path: string;
+  rows: number;
+  orders: number;
+  customers: number;
+  products: number;
+  from: string | null;
+  to: string | null;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+}
+
+/** Text for the staged TSV that DuckDB bulk-loads: quoted only when needed, \N for NULL. */
+function cell(value: string | null): string {
+  if (value === null) return '\\N';
+  if (value === '\\N' || /[\t\n\r"]/.test(value)) return `"${value.replace(/"/g, '""')}"`;
+  return value;
+}
+
+const STAGED_COLUMNS =
+  "{'row_number':'BIGINT','order_id':'VARCHAR','customer_id':'VARCHAR','product_id':'VARCHAR','product_name':'VARCHAR'," +
+  "'quantity':'DOUBLE','unit_price':'DOUBLE','refunded':'DOUBLE','is_return':'BOOLEAN','ts_ms':'BIGINT','country':'VARCHAR','currency':'VARCHAR'}";
+
+export async function ingest(warehouse: Warehouse, request: IngestRequest): Promise<IngestSummary> {
+  const started = Date.now();
+  const tmp = join(warehouse.home, 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  const runId = new Date().toISOString().replace(/[:.]/g, '-');
+  const quarantineFile = join(warehouse.home, 'quarantine', `ingest-${runId}.ndjson`);
+
+  // Resolve every location first: a typo in the third location should not leave two ingested.
+  const refs: SourceRef[] = [];
+  let s3: S3 | null = null;
+  for (const location of request.locations) {
+    if (isS3(location)) {
+      // loaded on demand: the AWS SDK adds noticeable start-up time to purely local ingests
+      s3 ??= await loadS3(request.s3);
+      const { parseS3Url, listS3Objects, client: s3client } = s3;
+      const { bucket, prefix } = parseS3Url(location);
+      const found: SourceRef[] = [];
+      for await (const obj of listS3Objects(s3client, bucket, prefix)) {
+        found.push({ kind: 's3', location: `s3://${bucket}/${obj.key}`, bucket, key: obj.key, bytes: obj.size, etag: obj.etag });
+      }
+      if (found.length === 0) throw new FloyoError(`no objects under ${location}`);
+      refs.push(...found);
+    } else {
+      refs.push(...resolveLocalLocation(location, request.cwd));
+    }
+  }
+
+  const sources: SourceSummary[] = [];
+  for (const ref of refs) {
+    sources.push(await ingestSource(warehouse, ref, request, { tmp, quarantineFile, s3 }));
+  }
+
+  const total: IngestSummary = {
+    rowsRead: 0, rowsAccepted: 0, rowsQuarantined: 0, rowsExcluded: 0,
+    quarantinedByReason: {}, excludedByReason: {}, ordersReplaced: 0, linesReplaced: 0,
+    quarantineFile: existsSync(quarantineFile) ? quarantineFile : null,
+    sourcesIngested: sources.filter((s) => s.status === 'ingested').length,
+    sourcesSkipped: sources.filter((s) => s.status === 'already ingested').length,
+    sourcesFailed: sources.filter((s) => s.status === 'failed').length,
+    sources,
+    warehouse: await warehouseTotals(warehouse),
+    seconds: (Date.now() - started) / 1000,
+  };
+  for (const s of sources) {
+    if (s.status !== 'ingested') continue;
+    total.rowsRead += s.rowsRead;
+    total.rowsAccepted += s.rowsAccepted;
+    total.rowsQuarantined += s.rowsQuarantined;
+    total.rowsExcluded += s.rowsExcluded;
+    total.ordersReplaced += s.ordersReplaced;
+    total.linesReplaced += s.linesReplaced;
+    addCounts(total.quarantinedByReason, s.quarantinedByReason);
+    addCounts(total.excludedByReason, s.excludedByReason);
+  }
+  return total;
+}
+
+type S3Module = typeof import('./s3.js');
+interface S3 extends S3Module {
+  client: ReturnType<S3Module['createS3Client']>;
+}
+
+async function loadS3(settings: S3Settings): Promise<S3> {
+  const mod = await import('./s3.js');
+  return { ...mod, client: mod.createS3Client(settings) };
+}
+
+interface RunPaths {
+  tmp: string;
+  quarantineFile: string;
+  s3: S3 | null;
+}
+
+async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: IngestRequest, run: RunPaths): Promise<SourceSummary> {
+  const summary: SourceSummary = {
+    location: ref.location, fingerprint: null, format: null, bytes: ref.bytes, status: 'failed',
+    rowsRead: 0, rowsAccepted: 0, rowsQuarantined: 0, rowsExcluded: 0,
+    quarantinedByReason: {}, excludedByReason: {}, ordersReplaced: 0, linesReplaced: 0,
+  };
+  let downloaded: string | null = null;
+  try {
+    let path: string;
+    let sha256: string;
+    if (ref.kind === 's3') {
+      // An object already ingested under the same key, size and ETag is not downloaded again.
+      const known = await warehouse.query<{ sha256: string }>(
+        `SELECT sha256 FROM sources WHERE location = ${sqlString(ref.location)} AND etag = ${sqlString(ref.etag)} AND bytes = ${ref.bytes} LIMIT 1`,
+      );
+      if (known.length) {
+        summary.fingerprint = known[0].sha256.slice(0, 16);
+        summary.status = 'already ingested';
+        summary.firstIngestedFrom = ref.location;
+        return summary;
+      }
+      downloaded = join(run.tmp, `download-${process.pid}-${basename(ref.key).replace(/[^\w.-]/g, '_')}`);
+      const bar = request.progress(`download ${ref.location}`, 'bytes');
+      const result = await run.s3!.downloadS3Object(run.s3!.client, ref.bucket, ref.key, downloaded, (b, t) => bar.update(b, t));
+      bar.done(`${result.bytes} bytes`);
+      path = downloaded;
+      sha256 = result.sha256;
+      summary.bytes = result.bytes;
+    } else {
+      path = ref.path;
+      sha256 = await sha256File(path);
+    }
+    const fingerprint = sha256.slice(0, 16);
+    summary.fingerprint = fingerprint;
+    const seen = await warehouse.query<{ location: string }>(`SELECT location FROM sources WHERE sha256 = ${sqlString(sha256)}`);
+    if (seen.length) {
+      summary.status = 'already ingested';
+      summary.firstIngestedFrom = seen[0].location;
+      if (ref.kind === 's3') {
+        // remember this key's ETag too, so the next run skips it without a download
+        await warehouse.run(`UPDATE sources SET etag = ${sqlString(ref.etag)} WHERE sha256 = ${sqlString(sha256)} AND location = ${sqlString(ref.location)}`);
+      }
+      return summary;
+    }
+    if (summary.bytes === 0) throw new FloyoError(`${ref.location}: the file is empty (0 bytes)`, { file: ref.location });
+
+    const format: Format = detectFormat(path, ref.location, request.format !== 'auto' ? request.format : (request.mapping.format ?? 'auto'));
+    summary.format = format;
+    await loadSource(warehouse, path, format, ref, sha256, request, run, summary);
+    summary.status = 'ingested';
+    return summary;
+  } catch (err) {
+    if (!(err instanceof FloyoError)) throw err;
+    summary.status = 'failed';
+    summary.error = err.message;
+    summary.rowsRead = summary.rowsAccepted = summary.rowsQuarantined = summary.rowsExcluded = 0;
+    summary.quarantinedByReason = {};
+    summary.excludedByReason = {};
+    return summary;
+  } finally {
+    if (downloaded) rmSync(downloaded, { force: true });
+  }
+}
+
+async function loadSource(
+  warehouse: Warehouse, path: string, format: Format, ref: SourceRef, sha256: string,
+  request: IngestRequest, run: RunPaths, summary: SourceSummary,
+): Promise<void> {
+  const fingerprint = sha256.slice(0, 16);
+  const staged = join(run.tmp, `stage-${process.pid}-${fingerprint}.tsv`);
+  const quarantined = join(run.tmp, `quarantine-${process.pid}-${fingerprint}.ndjson`);
+  const { required, optional } = referencedColumns(request.mapping);
+  const readStart = performance.now();
+  const bar = request.progress(`ingest ${ref.location}`, 'bytes');
+  const reader = await openRecords(path, format, {
+    name: ref.location,
+    delimiter: request.mapping.csv.delimiter,
+    quote: request.mapping.csv.quote,
+    encoding: request.mapping.csv.encoding,
+    ndjsonColumns: [...required, ...optional],
+    onBytes: (b, t) => bar.update(b, t),
+    connection: warehouse.connection,
+  });
+
+  // Lines are collected in arrays and joined once per ~16k lines: cheaper than growing one string.
+  const stageFd = openSync(staged, 'w');
+  let qFd: number | null = null;
+  let lines: string[] = [];
+  let qLines: string[] = [];
+  const flush = () => {
+    if (lines.length) { writeSync(stageFd, lines.join('')); lines = []; }
+    if (qLines.length) {
+      qFd ??= openSync(quarantined, 'w');
+      writeSync(qFd, qLines.join(''));
+      qLines = [];
+    }
+  };
+  const sink = {
+    accept(l: CanonicalLine) {
+      summary.rowsAccepted++;
+      lines.push(`${l.row}\t${cell(l.orderId)}\t${cell(l.customerId)}\t${cell(l.productId)}\t${cell(l.productName)}\t${l.quantity}\t${l.unitPrice}\t${l.refunded}\t${l.isReturn ? 1 : 0}\t${l.ts}\t${cell(l.country)}\t${cell(l.currency)}\n`);
+      if (lines.length >= 16384) flush();
+    },
+    quarantine(q: Quarantined) {
+      summary.rowsQuarantined++;
+      const key = q.field ? `${q.reason}: ${q.field}` : q.reason;
+      summary.quarantinedByReason[key] = (summary.quarantinedByReason[key] ?? 0) + 1;
+      qLines.push(JSON.stringify({ source: ref.location, fingerprint, row: q.row, line: q.line, field: q.field, reason: q.reason, value: q.value, raw: q.raw ?? null }) + '\n');
+      if (qLines.length >= 4096) flush();
+    },
+    exclude(reason: string) {
+      summary.rowsExcluded++;
+      summary.excludedByReason[reason] = (summary.excludedByReason[reason] ?? 0) + 1;
+    },
+  };
+  try {
+    const mapper = createRowMapper(request.mapping, reader.columns, ref.location, request.rules, sink);
+    for await (const batch of reader.batches) {
+      summary.rowsRead += batch.length;
+      for (const rec of batch) mapper.push(rec);
+    }
+    mapper.end();
+    flush();
+  } finally {
+    closeSync(stageFd);
+    if (qFd !== null) closeSync(qFd);
+  }
+  bar.done(`${summary.rowsRead.toLocaleString('en-US')} rows`);
+
+  const loadStart = performance.now();
+  const db = warehouse;
+  try {
+    await db.run('BEGIN TRANSACTION');
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE staged AS SELECT * FROM read_csv(${sqlString(staged)}, delim='\t', header=false, quote='"', escape='"', ` +
+        `nullstr='\\N', auto_detect=false, columns=${STAGED_COLUMNS})`,
+    );
+    const [replaced] = await db.query<{ orders: number; lines: number }>(
+      `SELECT count(DISTINCT order_id)::BIGINT AS orders, count(*)::BIGINT AS lines FROM transactions WHERE order_id IN (SELECT order_id FROM staged)`,
+    );
+    summary.ordersReplaced = replaced.orders;
+    summary.linesReplaced = replaced.lines;
+    if (replaced.lines > 0) await db.run(`DELETE FROM transactions WHERE order_id IN (SELECT order_id FROM staged)`);
+    await db.run(
+      `INSERT INTO transactions SELECT ${sqlString(fingerprint)}, row_number, order_id, customer_id, product_id, product_name, quantity, unit_price, ` +
+        `quantity * unit_price, refunded, is_return, epoch_ms(ts_ms), country, currency FROM staged`,
+    );
+    const quarantineFile = summary.rowsQuarantined ? run.quarantineFile : null;
+    await db.run(
+      `INSERT INTO sources VALUES (${sqlString(fingerprint)}, ${sqlString(sha256)}, ${sqlString(ref.location)}, ${sqlString(format)}, ${summary.bytes}, ` +
+        `${ref.kind === 's3' ? sqlString(ref.etag) : 'NULL'}, ${request.mapping.name ? sqlString(request.mapping.name) : 'NULL'}, ` +
+        `${summary.rowsRead}, ${summary.rowsAccepted}, ${summary.rowsQuarantined}, ${summary.rowsExcluded}, ${summary.ordersReplaced}, ${summary.linesReplaced}, ` +
+        `${quarantineFile ? sqlString(quarantineFile) : 'NULL'}, now()::TIMESTAMP)`,
+    );
+    await db.run('DROP TABLE staged');
+    await db.run('COMMIT');
+    summary.timingsMs = { read: Math.round(loadStart - readStart), load: Math.round(performance.now() - loadStart) };
+    if (quarantineFile) {
+      mkdirSync(join(warehouse.home, 'quarantine'), { recursive: true });
+      appendFileSync(quarantineFile, readFileSync(quarantined));
+    }
+  } catch (err) {
+    await db.run('ROLLBACK').catch(() => undefined);
+    throw err instanceof FloyoError ? err : new FloyoError(`${ref.location}: loading into the warehouse failed: ${(err as Error).message.split('\n')[0]}`);
+  } finally {
+    rmSync(staged, { force: true });
+    rmSync(quarantined, { force: true });
+  }
+}
+
+export async function warehouseTotals(warehouse: Warehouse): Promise<WarehouseTotals> {
+  const [t] = await warehouse.query<Omit<WarehouseTotals, 'path'>>(
+    `SELECT count(*)::BIGINT AS rows, count(DISTINCT order_id)::BIGINT AS orders, count(DISTINCT customer_id)::BIGINT AS customers, ` +
+      `count(DISTINCT product_id)::BIGINT AS products, strftime(min(ts), '%Y-%m-%d %H:%M:%S') AS "from", strftime(max(ts), '%Y-%m-%d %H:%M:%S') AS "to" FROM transactions`,
+  );
+  return { path: warehouse.path, ...t };
+}

@@ -1,0 +1,207 @@
+// A shop's own columns → Floyo's canonical transaction line, with its conventions and business rules.
+// A mapping is data (JSON or YAML), so a shop with another layout writes a file, not code.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { FORMATS } from '../config.js';
+import { FloyoError } from '../errors.js';
+
+export const CANONICAL_FIELDS = [
+  'orderId', 'customerId', 'productId', 'productName', 'quantity', 'unitPrice', 'timestamp', 'country', 'currency', 'refundedAmount',
+] as const;
+export type CanonicalField = (typeof CANONICAL_FIELDS)[number];
+export const REQUIRED_FIELDS: CanonicalField[] = ['orderId', 'productId', 'quantity', 'unitPrice', 'timestamp'];
+
+const ColumnRef = z.union([
+  z.string().min(1),
+  z
+    .object({
+      column: z.string().min(1).optional().describe('source column'),
+      fallback: z.string().min(1).optional().describe('column used when `column` is blank'),
+      value: z.string().optional().describe('a constant instead of a column'),
+      lowercase: z.boolean().optional().describe('lower-case the value (e.g. e-mail addresses as customer ids)'),
+    })
+    .strict()
+    .refine((r) => (r.column === undefined) !== (r.value === undefined), { message: 'give exactly one of "column" or "value"' }),
+]);
+export type ColumnRef = z.infer<typeof ColumnRef>;
+
+const Condition = z
+  .object({
+    field: z.enum(CANONICAL_FIELDS).optional().describe('a canonical field (its parsed value for numbers)'),
+    column: z.string().min(1).optional().describe('a source column (raw text)'),
+    matches: z.string().optional().describe('regular expression the text matches'),
+    notMatches: z.string().optional().describe('regular expression the text does not match'),
+    in: z.array(z.string()).optional().describe('one of these texts (case-insensitive)'),
+    equals: z.union([z.string(), z.number()]).optional(),
+    lessThan: z.number().optional(),
+    greaterThan: z.number().optional(),
+    empty: z.boolean().optional().describe('true: blank; false: not blank'),
+  })
+  .strict()
+  .refine((c) => (c.field === undefined) !== (c.column === undefined), { message: 'give exactly one of "field" or "column"' });
+export type Condition = z.infer<typeof Condition>;
+
+export const MappingSchema = z
+  .object({
+    name: z.string().optional(),
+    description: z.string().optional(),
+    format: z.enum(FORMATS).optional(),
+    csv: z
+      .object({
+        delimiter: z.string().length(1).default(','),
+        quote: z.string().length(1).default('"'),
+        encoding: z.enum(['utf-8', 'latin1']).default('utf-8'),
+      })
+      .strict()
+      .prefault({}),
+    columns: z
+      .object({
+        orderId: ColumnRef,
+        customerId: ColumnRef.optional(),
+        productId: ColumnRef,
+        productName: ColumnRef.optional(),
+        quantity: ColumnRef,
+        unitPrice: ColumnRef,
+        timestamp: ColumnRef,
+        country: ColumnRef.optional(),
+        currency: ColumnRef.optional(),
+        refundedAmount: ColumnRef.optional().describe("an order's refunded amount, spread over its lines by value"),
+      })
+      .strict(),
+    orderLevelColumns: z.array(z.string()).default([]).describe('columns written only on the first line of an order'),
+    timestamp: z
+      .object({ format: z.string().default('auto'), timezone: z.string().default('UTC') })
+      .strict()
+      .prefault({}),
+    numbers: z
+      .object({ decimal: z.enum(['.', ',']).default('.'), thousands: z.enum(['', ',', '.', ' ', "'"]).default('') })
+      .strict()
+      .prefault({}),
+    returns: z
+      .object({ orderIdPattern: z.string().optional().describe('orders whose id matches are credit notes (returns)') })
+      .strict()
+      .prefault({}),
+    exclude: z
+      .array(z.object({ reason: z.string().min(1), when: z.array(Condition).min(1) }).strict())
+      .default([])
+      .describe('business rules: a line matching every condition of a rule is excluded and counted under its reason'),
+  })
+  .strict();
+export type Mapping = z.infer<typeof MappingSchema>;
+
+export const PRESETS: Record<string, unknown> = {
+  'online-retail': {
+    name: 'online-retail',
+    description: 'UCI Online Retail (InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country)',
+    columns: {
+      orderId: 'InvoiceNo',
+      customerId: 'CustomerID',
+      productId: 'StockCode',
+      productName: 'Description',
+      quantity: 'Quantity',
+      unitPrice: 'UnitPrice',
+      timestamp: 'InvoiceDate',
+      country: 'Country',
+      currency: { value: 'GBP' },
+    },
+    // ISO in the UCI export; the widely copied Kaggle CSV writes 12/1/2010 8:26 — use a mapping with 'M/D/YYYY H:mm' for it.
+    timestamp: { format: 'auto', timezone: 'UTC' },
+    returns: { orderIdPattern: '^C' },
+    exclude: [
+      // Stock adjustments: negative lines on normal invoices with no price and no customer (damages, lost, ...).
+      { reason: 'stock adjustment', when: [{ field: 'orderId', notMatches: '^C' }, { field: 'quantity', lessThan: 0 }, { field: 'unitPrice', equals: 0 }] },
+      // Postage, fees, manual adjustments, vouchers, samples: codes that do not start with five digits.
+      { reason: 'non-product code', when: [{ field: 'productId', notMatches: '^\\d{5}' }] },
+    ],
+  },
+  shopify: {
+    name: 'shopify',
+    description: 'Shopify admin orders export (one row per line item; order fields on the first row only)',
+    columns: {
+      orderId: 'Name',
+      customerId: { column: 'Email', lowercase: true },
+      productId: { column: 'Lineitem sku', fallback: 'Lineitem name' },
+      productName: 'Lineitem name',
+      quantity: 'Lineitem quantity',
+      unitPrice: 'Lineitem price',
+      timestamp: 'Created at',
+      country: 'Billing Country',
+      currency: 'Currency',
+      refundedAmount: 'Refunded Amount',
+    },
+    orderLevelColumns: ['Financial Status', 'Currency', 'Refunded Amount', 'Billing Country', 'Cancelled at'],
+    timestamp: { format: 'auto', timezone: 'UTC' },
+    exclude: [
+      { reason: 'voided order', when: [{ column: 'Financial Status', in: ['voided'] }] },
+      { reason: 'gift card', when: [{ field: 'productName', matches: '^Gift Card\\b' }] },
+    ],
+  },
+};
+
+/** Validates a mapping object; errors name the key and what is allowed. */
+export function parseMapping(value: unknown, origin: string): Mapping {
+  const result = MappingSchema.safeParse(value);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(top)'}: ${i.message}`);
+    throw new FloyoError(`mapping ${origin} is invalid:\n${lines.join('\n')}`);
+  }
+  const mapping = result.data;
+  const checkRegex = (re: string | undefined, where: string) => {
+    if (re === undefined) return;
+    try {
+      new RegExp(re);
+    } catch (err) {
+      throw new FloyoError(`mapping ${origin}: ${where} is not a valid regular expression: ${(err as Error).message}`);
+    }
+  };
+  checkRegex(mapping.returns.orderIdPattern, 'returns.orderIdPattern');
+  mapping.exclude.forEach((rule, r) =>
+    rule.when.forEach((c, k) => {
+      checkRegex(c.matches, `exclude[${r}].when[${k}].matches`);
+      checkRegex(c.notMatches, `exclude[${r}].when[${k}].notMatches`);
+    }),
+  );
+  return mapping;
+}
+
+export function presetMapping(name: string): Mapping {
+  const preset = PRESETS[name];
+  if (!preset) throw new FloyoError(`unknown preset "${name}"; presets: ${Object.keys(PRESETS).join(', ')}`);
+  return parseMapping(preset, `preset ${name}`);
+}
+
+export function loadMappingFile(path: string): Mapping {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new FloyoError(`cannot read mapping file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+  } catch (err) {
+    throw new FloyoError(`mapping file ${path} is not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
+  }
+  return parseMapping(value, `file ${path}`);
+}
+
+/** The source columns a mapping reads (for header checks and for NDJSON/Parquet projection). */
+export function referencedColumns(mapping: Mapping): { required: string[]; optional: string[] } {
+  const required = new Set<string>();
+  const optional = new Set<string>();
+  for (const field of CANONICAL_FIELDS) {
+    const ref = mapping.columns[field];
+    if (ref === undefined) continue;
+    if (typeof ref === 'string') (REQUIRED_FIELDS.includes(field) ? required : optional).add(ref);
+    else {
+      if (ref.column) (REQUIRED_FIELDS.includes(field) && !ref.fallback ? required : optional).add(ref.column);
+      if (ref.fallback) optional.add(ref.fallback);
+    }
+  }
+  for (const c of mapping.orderLevelColumns) optional.add(c);
+  for (const rule of mapping.exclude) for (const c of rule.when) if (c.column) optional.add(c.column);
+  for (const c of required) optional.delete(c);
+  return { required: [...required], optional: [...optional] };
+}

@@ -1,0 +1,158 @@
+// The embedded warehouse: one DuckDB file in the home folder.
+// Process model: DuckDB lets one process hold a database file for writing, so a Floyo process takes the
+// home's lock (home/lock.json: pid, command, since) before opening it. A second process is told who holds
+// it — never a raw DuckDB lock error. A lock left by a dead process is taken over.
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { FloyoError } from '../errors.js';
+
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS sources (
+  fingerprint VARCHAR PRIMARY KEY,  -- first 16 hex digits of sha256: the id in transactions.source
+  sha256 VARCHAR NOT NULL,
+  location VARCHAR NOT NULL,
+  format VARCHAR NOT NULL,
+  bytes BIGINT NOT NULL,
+  etag VARCHAR,
+  mapping VARCHAR,
+  rows_read BIGINT NOT NULL,
+  rows_accepted BIGINT NOT NULL,
+  rows_quarantined BIGINT NOT NULL,
+  rows_excluded BIGINT NOT NULL,
+  orders_replaced BIGINT NOT NULL,
+  lines_replaced BIGINT NOT NULL,
+  quarantine_file VARCHAR,
+  ingested_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transactions (
+  source VARCHAR NOT NULL,        -- sources.fingerprint
+  row_number BIGINT NOT NULL,     -- data row in that source (header not counted)
+  order_id VARCHAR NOT NULL,
+  customer_id VARCHAR,            -- NULL: an anonymous (guest) order
+  product_id VARCHAR NOT NULL,
+  product_name VARCHAR,
+  quantity DOUBLE NOT NULL,       -- negative for returned units
+  unit_price DOUBLE NOT NULL,
+  amount DOUBLE NOT NULL,         -- quantity * unit_price, negative for returns
+  refunded DOUBLE NOT NULL,       -- share of an order-level refund (Shopify-style), >= 0
+  is_return BOOLEAN NOT NULL,
+  ts TIMESTAMP NOT NULL,          -- UTC
+  country VARCHAR,
+  currency VARCHAR
+);
+`;
+
+interface LockInfo {
+  pid: number;
+  command: string;
+  host: string;
+  since: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function acquireLock(home: string, command: string): () => void {
+  const path = join(home, 'lock.json');
+  const mine: LockInfo = { pid: process.pid, command, host: hostname(), since: new Date().toISOString() };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, JSON.stringify(mine));
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let holder: LockInfo | null = null;
+    try {
+      holder = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+    } catch {
+      holder = null; // being written right now, or garbage: look again
+    }
+    if (holder && holder.host === mine.host && !alive(holder.pid)) {
+      rmSync(path, { force: true }); // left by a process that died
+      continue;
+    }
+    if (holder) {
+      throw new FloyoError(
+        `the Floyo home ${home} is in use by \`${holder.command}\` (pid ${holder.pid} on ${holder.host}, since ${holder.since}); ` +
+          `wait for it to finish, or use another --home`,
+        {},
+        3,
+      );
+    }
+  }
+  throw new FloyoError(`cannot take the lock ${path}; if no Floyo process is running, delete that file`, {}, 3);
+}
+
+export class Warehouse {
+  private constructor(
+    readonly home: string,
+    readonly path: string,
+    readonly connection: DuckDBConnection,
+    private readonly instance: DuckDBInstance,
+    private readonly release: () => void,
+  ) {}
+
+  /** Opens (creating if needed) the home's warehouse, holding the home lock until close(). */
+  static async open(home: string, command: string): Promise<Warehouse> {
+    mkdirSync(home, { recursive: true });
+    const release = acquireLock(home, command);
+    const path = join(home, 'warehouse.duckdb');
+    try {
+      // A bounded buffer pool keeps a 10M-row ingest well under 1 GB of memory; DuckDB spills beyond it.
+      const instance = await DuckDBInstance.create(path, { memory_limit: '512MB', temp_directory: join(home, 'tmp', 'duckdb') });
+      const connection = await instance.connect();
+      await connection.run(SCHEMA);
+      await connection.run(`INSERT OR REPLACE INTO meta VALUES ('schema_version', '${SCHEMA_VERSION}')`);
+      return new Warehouse(home, path, connection, instance, release);
+    } catch (err) {
+      release();
+      const message = (err as Error).message;
+      if (/lock/i.test(message)) {
+        throw new FloyoError(`the warehouse ${path} is locked by another program: ${message.split('\n')[0]}`, {}, 3);
+      }
+      throw new FloyoError(`cannot open the warehouse ${path}: ${message.split('\n')[0]}`);
+    }
+  }
+
+  /** Rows as plain JS objects (BIGINT → number when safe). */
+  async query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+    const reader = await this.connection.runAndReadAll(sql);
+    return reader.getRowObjectsJS().map((row) => {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(row)) out[k] = typeof v === 'bigint' && Number.isSafeInteger(Number(v)) ? Number(v) : v;
+      return out as T;
+    });
+  }
+
+  async run(sql: string): Promise<void> {
+    await this.connection.run(sql);
+  }
+
+  close(): void {
+    try {
+      this.connection.closeSync();
+      this.instance.closeSync();
+    } finally {
+      this.release();
+    }
+  }
+}
+
+/** A SQL string literal. */
+export function sqlString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

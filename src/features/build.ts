@@ -1,0 +1,197 @@
+// Features as of a cutoff date, in SQL on the warehouse.
+// The cutoff day belongs to the past: the past is every line with ts < cutoff + 1 day; the label window is
+// (cutoff, cutoff + horizon] in whole days. Nothing after the cutoff feeds a feature (no leakage).
+import { FloyoError } from '../errors.js';
+import { sqlString, type Warehouse } from '../data/warehouse.js';
+
+export interface FeatureRequest {
+  /** YYYY-MM-DD; default: the date of the last line minus the horizon */
+  asOf?: string;
+  horizonDays: number;
+}
+
+export interface FeatureSummary {
+  cutoff: string;
+  horizonDays: number;
+  /** the label window, inclusive dates */
+  window: { from: string; to: string };
+  dataFrom: string;
+  dataTo: string;
+  /** false when the data ends before the window does: churn labels then overstate churn */
+  labelsComplete: boolean;
+  customers: number;
+  churned: number;
+  churnRate: number;
+  interactions: { pairs: number; users: number; items: number };
+  holdout: { pairs: number; users: number; droppedNewItems: number };
+}
+
+/** The features a churn model reads, in this order (all numeric, computed as of the cutoff). */
+export const CUSTOMER_FEATURES = [
+  'recency_days', 'frequency', 'monetary', 'tenure_days', 'avg_order_value', 'avg_units_per_order', 'avg_lines_per_order',
+  'distinct_products', 'returns_rate', 'mean_days_between_orders', 'orders_last_30d', 'orders_last_90d',
+  'spend_last_90d', 'spend_prev_90d', 'active_months', 'days_since_prev_order',
+] as const;
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+export async function dataSpan(warehouse: Warehouse): Promise<{ from: string; to: string } | null> {
+  const [row] = await warehouse.query<{ from: string | null; to: string | null }>(
+    `SELECT strftime(min(ts), '%Y-%m-%d') AS "from", strftime(max(ts), '%Y-%m-%d') AS "to" FROM transactions`,
+  );
+  return row.from && row.to ? { from: row.from, to: row.to } : null;
+}
+
+/**
+ * Builds the temp tables `customer_features` (one row per customer with a purchase in the past, with the
+ * churn label), `interactions` (customer × product in the past) and `holdout` (new customer × product pairs
+ * in the window, restricted to products seen in the past).
+ */
+export async function buildFeatures(warehouse: Warehouse, request: FeatureRequest): Promise<FeatureSummary> {
+  const span = await dataSpan(warehouse);
+  if (!span) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions yet; run \`floyo ingest\` first`);
+  const h = request.horizonDays;
+  if (!Number.isInteger(h) || h <= 0) throw new FloyoError(`--horizon-days must be a positive whole number of days, got ${h}`);
+  let cutoff = request.asOf;
+  if (cutoff === undefined) {
+    const [row] = await warehouse.query<{ d: string }>(`SELECT strftime(DATE ${sqlString(span.to)} - INTERVAL ${h} DAY, '%Y-%m-%d') AS d`);
+    cutoff = row.d;
+  }
+  if (!DATE.test(cutoff) || Number.isNaN(Date.parse(cutoff))) throw new FloyoError(`--as-of must be a date YYYY-MM-DD, got "${cutoff}"`);
+  if (cutoff < span.from) throw new FloyoError(`--as-of ${cutoff} is before the first transaction (${span.from}): there is no past to learn from`);
+
+  const C = `DATE ${sqlString(cutoff)}`;
+  const pastEnd = `(${C} + INTERVAL 1 DAY)`; // exclusive
+  const windowEnd = `(${C} + INTERVAL ${h + 1} DAY)`; // exclusive
+  const db = warehouse;
+
+  // Purchases are orders with at least one non-return line; returns and refunds reduce net spend.
+  await db.run(`
+    CREATE OR REPLACE TEMP TABLE past_orders AS
+    SELECT customer_id, order_id, min(ts) AS ts,
+           sum(CASE WHEN NOT is_return THEN amount ELSE 0 END) AS gross,
+           sum(amount) - sum(refunded) AS net,
+           sum(CASE WHEN is_return THEN -amount ELSE 0 END) + sum(refunded) AS returned,
+           sum(CASE WHEN NOT is_return THEN quantity ELSE 0 END) AS units,
+           count(*) FILTER (WHERE NOT is_return) AS lines,
+           bool_or(NOT is_return) AS is_purchase
+    FROM transactions
+    WHERE customer_id IS NOT NULL AND ts < ${pastEnd}
+    GROUP BY customer_id, order_id`);
+
+  await db.run(`
+    CREATE OR REPLACE TEMP TABLE customer_features AS
+    WITH p AS (
+      SELECT customer_id,
+             max(ts) FILTER (WHERE is_purchase) AS last_ts,
+             min(ts) FILTER (WHERE is_purchase) AS first_ts,
+             count(*) FILTER (WHERE is_purchase) AS frequency,
+             sum(net) AS monetary,
+             sum(gross) AS gross,
+             sum(returned) AS returned,
+             sum(units) AS units,
+             sum(lines) AS lines,
+             count(*) FILTER (WHERE is_purchase AND ts >= ${pastEnd} - INTERVAL 30 DAY) AS orders_last_30d,
+             count(*) FILTER (WHERE is_purchase AND ts >= ${pastEnd} - INTERVAL 90 DAY) AS orders_last_90d,
+             coalesce(sum(net) FILTER (WHERE ts >= ${pastEnd} - INTERVAL 90 DAY), 0) AS spend_last_90d,
+             coalesce(sum(net) FILTER (WHERE ts >= ${pastEnd} - INTERVAL 180 DAY AND ts < ${pastEnd} - INTERVAL 90 DAY), 0) AS spend_prev_90d,
+             count(DISTINCT date_trunc('month', ts)) FILTER (WHERE is_purchase) AS active_months
+      FROM past_orders GROUP BY customer_id HAVING count(*) FILTER (WHERE is_purchase) > 0
+    ),
+    prev AS (
+      SELECT customer_id, max(ts) AS prev_ts FROM (
+        SELECT customer_id, ts, row_number() OVER (PARTITION BY customer_id ORDER BY ts DESC) AS k
+        FROM past_orders WHERE is_purchase) WHERE k = 2 GROUP BY customer_id
+    ),
+    products AS (
+      SELECT customer_id, count(DISTINCT product_id) AS distinct_products
+      FROM transactions WHERE customer_id IS NOT NULL AND ts < ${pastEnd} AND NOT is_return GROUP BY customer_id
+    ),
+    future AS (
+      SELECT DISTINCT customer_id FROM transactions
+      WHERE customer_id IS NOT NULL AND NOT is_return AND ts >= ${pastEnd} AND ts < ${windowEnd}
+    )
+    SELECT p.customer_id,
+           date_diff('day', p.last_ts::DATE, ${C})::DOUBLE AS recency_days,
+           p.frequency::DOUBLE AS frequency,
+           p.monetary,
+           date_diff('day', p.first_ts::DATE, ${C})::DOUBLE AS tenure_days,
+           p.gross / p.frequency AS avg_order_value,
+           p.units / p.frequency AS avg_units_per_order,
+           p.lines / p.frequency AS avg_lines_per_order,
+           coalesce(pr.distinct_products, 0)::DOUBLE AS distinct_products,
+           CASE WHEN p.gross > 0 THEN least(p.returned / p.gross, 1.0) ELSE 0 END AS returns_rate,
+           CASE WHEN p.frequency > 1 THEN date_diff('minute', p.first_ts, p.last_ts) / 1440.0 / (p.frequency - 1) END AS mean_days_between_orders,
+           p.orders_last_30d::DOUBLE AS orders_last_30d,
+           p.orders_last_90d::DOUBLE AS orders_last_90d,
+           p.spend_last_90d,
+           p.spend_prev_90d,
+           p.active_months::DOUBLE AS active_months,
+           CASE WHEN prev.prev_ts IS NOT NULL THEN date_diff('day', prev.prev_ts::DATE, ${C})::DOUBLE END AS days_since_prev_order,
+           p.first_ts, p.last_ts,
+           (f.customer_id IS NULL)::INTEGER AS churned
+    FROM p
+    LEFT JOIN prev USING (customer_id)
+    LEFT JOIN products pr USING (customer_id)
+    LEFT JOIN future f USING (customer_id)
+    ORDER BY p.customer_id`);
+
+  await db.run(`
+    CREATE OR REPLACE TEMP TABLE interactions AS
+    SELECT customer_id, product_id, count(DISTINCT order_id)::DOUBLE AS orders, sum(quantity) AS units, max(ts) AS last_ts
+    FROM transactions
+    WHERE customer_id IS NOT NULL AND NOT is_return AND ts < ${pastEnd}
+    GROUP BY customer_id, product_id
+    ORDER BY customer_id, product_id`);
+
+  // Holdout: what a customer bought in the window that they had not bought before; products the past never
+  // saw cannot be recommended by any model, so they are dropped (and counted).
+  await db.run(`
+    CREATE OR REPLACE TEMP TABLE holdout_all AS
+    SELECT DISTINCT w.customer_id, w.product_id
+    FROM transactions w
+    WHERE w.customer_id IS NOT NULL AND NOT w.is_return AND w.ts >= ${pastEnd} AND w.ts < ${windowEnd}
+      AND w.customer_id IN (SELECT customer_id FROM customer_features)
+      AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.customer_id = w.customer_id AND i.product_id = w.product_id)`);
+  await db.run(`
+    CREATE OR REPLACE TEMP TABLE holdout AS
+    SELECT * FROM holdout_all WHERE product_id IN (SELECT DISTINCT product_id FROM interactions) ORDER BY customer_id, product_id`);
+
+  const [c] = await db.query<{ customers: number; churned: number }>(
+    `SELECT count(*)::BIGINT AS customers, coalesce(sum(churned), 0)::BIGINT AS churned FROM customer_features`,
+  );
+  const [i] = await db.query<{ pairs: number; users: number; items: number }>(
+    `SELECT count(*)::BIGINT AS pairs, count(DISTINCT customer_id)::BIGINT AS users, count(DISTINCT product_id)::BIGINT AS items FROM interactions`,
+  );
+  const [ho] = await db.query<{ pairs: number; users: number; all_pairs: number }>(
+    `SELECT (SELECT count(*) FROM holdout)::BIGINT AS pairs, (SELECT count(DISTINCT customer_id) FROM holdout)::BIGINT AS users, ` +
+      `(SELECT count(*) FROM holdout_all)::BIGINT AS all_pairs`,
+  );
+  const [w] = await db.query<{ from: string; to: string }>(
+    `SELECT strftime(${C} + INTERVAL 1 DAY, '%Y-%m-%d') AS "from", strftime(${C} + INTERVAL ${h} DAY, '%Y-%m-%d') AS "to"`,
+  );
+  return {
+    cutoff,
+    horizonDays: h,
+    window: w,
+    dataFrom: span.from,
+    dataTo: span.to,
+    labelsComplete: w.to <= span.to,
+    customers: c.customers,
+    churned: c.churned,
+    churnRate: c.customers ? c.churned / c.customers : 0,
+    interactions: i,
+    holdout: { pairs: ho.pairs, users: ho.users, droppedNewItems: ho.all_pairs - ho.pairs },
+  };
+}
+
+/** Writes one of the feature tables to a .parquet or .csv file. */
+export async function exportTable(warehouse: Warehouse, table: 'customer_features' | 'interactions' | 'holdout', path: string): Promise<void> {
+  const format = /\.parquet$/i.test(path) ? '(FORMAT parquet, COMPRESSION zstd)' : /\.csv$/i.test(path) ? '(FORMAT csv, HEADER true)' : null;
+  if (!format) throw new FloyoError(`cannot tell the format of ${path}: name it .parquet or .csv`);
+  try {
+    await warehouse.run(`COPY ${table} TO ${sqlString(path)} ${format}`);
+  } catch (err) {
+    throw new FloyoError(`cannot write ${path}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}

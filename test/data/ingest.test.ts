@@ -1,0 +1,310 @@
+// End to end through the CLI: every row is accounted for, bad input gets a clear error or a quarantined row.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { floyo, tempDir, FIXTURES, SHARED_DATASETS } from '../support/cli.js';
+import type { IngestSummary } from '../../src/data/ingest.js';
+
+const HEADER = 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country';
+
+async function ingestJson(home: string, args: string[], env: Record<string, string> = {}) {
+  const r = await floyo(['ingest', ...args, '--home', home, '--json', '-q'], { env });
+  return { r, s: r.json<IngestSummary>() };
+}
+
+function reconciles(s: IngestSummary) {
+  assert.equal(s.rowsRead, s.rowsAccepted + s.rowsQuarantined + s.rowsExcluded, 'rows read = accepted + quarantined + excluded');
+  for (const src of s.sources) assert.equal(src.rowsRead, src.rowsAccepted + src.rowsQuarantined + src.rowsExcluded, src.location);
+  const q = Object.values(s.quarantinedByReason).reduce((a, b) => a + b, 0);
+  const e = Object.values(s.excludedByReason).reduce((a, b) => a + b, 0);
+  assert.equal(q, s.rowsQuarantined);
+  assert.equal(e, s.rowsExcluded);
+}
+
+test('the committed UCI fixture: every row accounted for; returns kept; postage and adjustments excluded', async () => {
+  const home = tempDir();
+  const { r, s } = await ingestJson(home, [join(FIXTURES, 'online_retail_sample.csv')]);
+  assert.equal(r.code, 0, r.stderr);
+  reconciles(s);
+  assert.equal(s.rowsRead, 12303);
+  assert.equal(s.rowsQuarantined, 0);
+  assert.ok(s.excludedByReason['non-product code'] > 0);
+  assert.equal(s.excludedByReason['stock adjustment'], 24); // counted in the fixture: not a credit note, quantity < 0, price 0
+  assert.equal(s.sources[0].status, 'ingested');
+  assert.match(s.sources[0].fingerprint!, /^[0-9a-f]{16}$/);
+  assert.equal(s.warehouse.rows, s.rowsAccepted);
+  // cancellations are kept as returns with negative quantities
+  const db = await (await DuckDBInstance.create(join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' })).connect();
+  const rows = (await db.runAndReadAll(`SELECT count(*) FILTER (WHERE is_return) AS r, count(*) FILTER (WHERE is_return AND quantity >= 0) AS bad,
+    count(*) FILTER (WHERE order_id LIKE 'C%' AND NOT is_return) AS c, min(row_number) AS first_row FROM transactions`)).getRowObjectsJS()[0];
+  assert.ok(Number(rows.r) > 200);
+  assert.equal(Number(rows.bad), 0);
+  assert.equal(Number(rows.c), 0);
+  assert.equal(Number(rows.first_row), 1);
+  db.closeSync();
+});
+
+test('the same file twice adds nothing; a copy under another name is recognised; a new file appends', async () => {
+  const home = tempDir();
+  const dir = tempDir();
+  const a = join(dir, 'a.csv');
+  writeFileSync(a, `${HEADER}\n536365,85123A,HEART,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n536365,71053,LANTERN,6,2010-12-01 08:26:00,3.39,17850,United Kingdom\n`);
+  const first = await ingestJson(home, [a]);
+  assert.equal(first.s.rowsAccepted, 2);
+  const again = await ingestJson(home, [a]);
+  assert.equal(again.s.sources[0].status, 'already ingested');
+  assert.equal(again.s.rowsRead, 0);
+  assert.equal(again.s.warehouse.rows, 2);
+  copyFileSync(a, join(dir, 'copy.csv'));
+  const copy = await ingestJson(home, [join(dir, 'copy.csv')]);
+  assert.equal(copy.s.sources[0].status, 'already ingested');
+  assert.equal(copy.s.sources[0].firstIngestedFrom, a);
+  const b = join(dir, 'b.csv');
+  writeFileSync(b, `${HEADER}\n536366,22633,HAND WARMER,6,2010-12-01 08:28:00,1.85,17850,United Kingdom\n536366,22633,HAND WARMER,6,2010-12-01 08:28:00,1.85,17850,United Kingdom\n`);
+  const next = await ingestJson(home, [b]);
+  assert.equal(next.s.rowsAccepted, 2, 'identical lines are both kept: rows are never deduplicated by content');
+  assert.equal(next.s.warehouse.rows, 4);
+});
+
+test('an order that arrives again from a later source replaces its earlier lines, and the summary says so', async () => {
+  const home = tempDir();
+  const dir = tempDir();
+  writeFileSync(join(dir, 'day.csv'), `${HEADER}\n1001,10001,A,1,2011-01-01 10:00:00,5,42,UK\n1001,10002,B,1,2011-01-01 10:00:00,5,42,UK\n1002,10001,A,2,2011-01-01 11:00:00,5,43,UK\n`);
+  await ingestJson(home, [join(dir, 'day.csv')]);
+  writeFileSync(join(dir, 'nightly.csv'), `${HEADER}\n1001,10001,A,1,2011-01-01 10:00:00,5,42,UK\n1001,10002,B,1,2011-01-01 10:00:00,5,42,UK\n1001,10003,C,3,2011-01-01 10:00:00,5,42,UK\n1003,10004,D,1,2011-01-02 09:00:00,7,44,UK\n`);
+  const { s } = await ingestJson(home, [join(dir, 'nightly.csv')]);
+  assert.equal(s.ordersReplaced, 1);
+  assert.equal(s.linesReplaced, 2);
+  assert.equal(s.warehouse.rows, 5, 'order 1001 now has the 3 nightly lines, plus 1002 and 1003');
+  assert.equal(s.warehouse.orders, 3);
+});
+
+test('bad rows are quarantined with file, row, line, field and reason; the rest lands', async () => {
+  const home = tempDir();
+  const dir = tempDir();
+  const file = join(dir, 'messy.csv');
+  const future = new Date(Date.now() + 30 * 86400_000).toISOString().slice(0, 19).replace('T', ' ');
+  writeFileSync(
+    file,
+    '\ufeff' + [
+      HEADER,
+      '1,10001,OK ROW,1,2011-01-01 10:00:00,1.5,42,UK',
+      '2,10001,BAD QTY,two,2011-01-01 10:00:00,1.5,42,UK',
+      '3,10001,BAD DATE,1,not a date,1.5,42,UK',
+      `4,10001,FUTURE,1,${future},1.5,42,UK`,
+      '5,10001,ABSURD,99999999999,2011-01-01 10:00:00,1.5,42,UK',
+      '6,10001,NEG PRICE,1,2011-01-01 10:00:00,-3,42,UK',
+      '7,10001,"BROKEN QUOTE,1,2011-01-01 10:00:00,1.5,42,UK',
+      '8,10001,TOO FEW,1',
+      '9,,NO PRODUCT,1,2011-01-01 10:00:00,1.5,42,UK',
+      '10,10001,"Crème brûlée, ""deluxe"" 日本",2,2011-01-01 10:00:00,1.5,42,Österreich',
+      '11,POST,POSTAGE,1,2011-01-01 10:00:00,18,42,UK',
+      '12,10001,ZERO,0,2011-01-01 10:00:00,1.5,42,UK',
+    ].join('\r\n') + '\r\n',
+  );
+  const { r, s } = await ingestJson(home, [file]);
+  assert.equal(r.code, 0, r.stderr);
+  reconciles(s);
+  assert.equal(s.rowsRead, 12);
+  assert.equal(s.rowsAccepted, 2);
+  assert.equal(s.rowsExcluded, 1);
+  assert.equal(s.rowsQuarantined, 9);
+  assert.deepEqual(s.quarantinedByReason, {
+    'not a number: quantity': 1, 'not a timestamp: timestamp': 1, 'in the future: timestamp': 1, 'out of range: quantity': 1,
+    'negative price: unitPrice': 1, 'unbalanced quote': 1, 'wrong number of fields (expected 8, got 4)': 1,
+    'missing value: productId': 1, 'zero quantity: quantity': 1,
+  });
+  assert.ok(s.quarantineFile && existsSync(s.quarantineFile));
+  const entries = readFileSync(s.quarantineFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(entries.length, 9);
+  const qty = entries.find((e) => e.field === 'quantity' && e.reason === 'not a number');
+  assert.deepEqual([qty.source, qty.row, qty.line, qty.value], [file, 2, 3, 'two']);
+  const broken = entries.find((e) => e.reason === 'unbalanced quote');
+  assert.equal(broken.line, 8);
+  assert.match(broken.raw, /BROKEN QUOTE/);
+  // unicode survives
+  const db = await (await DuckDBInstance.create(join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' })).connect();
+  const names = (await db.runAndReadAll(`SELECT product_name, country FROM transactions ORDER BY row_number`)).getRowObjectsJS();
+  assert.deepEqual(names.map((n) => n.product_name), ['OK ROW', 'Crème brûlée, "deluxe" 日本']);
+  assert.equal(names[1].country, 'Österreich');
+  db.closeSync();
+  // the human summary names the reasons and the quarantine file
+  const human = await floyo(['ingest', file, '--home', tempDir(), '-q']);
+  assert.match(human.stdout, /rows read 12 = accepted 2 \+ quarantined 9 \+ excluded 1/);
+  assert.match(human.stdout, /quarantine file: .*\.ndjson/);
+});
+
+test('whole-file problems get one clear error naming the file, nothing lands, exit code 2, other files still ingest', async () => {
+  const home = tempDir();
+  const dir = tempDir();
+  writeFileSync(join(dir, 'empty.csv'), '');
+  writeFileSync(join(dir, 'header-only.csv'), HEADER + '\n');
+  writeFileSync(join(dir, 'wrong-columns.csv'), 'order,sku,qty\n1,2,3\n');
+  const good = `${HEADER}\n` + Array.from({ length: 2000 }, (_, i) => `${5000 + i},10001,X,1,2011-01-01 10:00:00,1.5,42,UK`).join('\n') + '\n';
+  writeFileSync(join(dir, 'truncated.csv.gz'), gzipSync(good).subarray(0, 3000));
+  writeFileSync(join(dir, 'fake.parquet'), 'this is not parquet');
+  writeFileSync(join(dir, 'good.csv'), `${HEADER}\n1,10001,X,1,2011-01-01 10:00:00,1.5,42,UK\n`);
+  const { r, s } = await ingestJson(home, [dir]);
+  assert.equal(r.code, 2);
+  const by = Object.fromEntries(s.sources.map((x) => [x.location.split('/').pop(), x]));
+  assert.match(by['empty.csv'].error!, /empty\.csv: the file is empty/);
+  assert.equal(by['header-only.csv'].status, 'ingested');
+  assert.equal(by['header-only.csv'].rowsRead, 0);
+  assert.match(by['wrong-columns.csv'].error!, /wrong-columns\.csv: missing required columns "InvoiceNo", "StockCode", .*the file has "order", "sku", "qty"/);
+  assert.match(by['truncated.csv.gz'].error!, /truncated\.csv\.gz: the gzip data is truncated/);
+  assert.equal(by['truncated.csv.gz'].rowsAccepted, 0);
+  assert.match(by['fake.parquet'].error!, /fake\.parquet: .*not a Parquet file/);
+  assert.equal(by['good.csv'].status, 'ingested');
+  assert.equal(s.warehouse.rows, 1, 'nothing from the truncated file landed');
+  assert.equal(s.sourcesFailed, 4);
+  // no stack traces on stderr in human mode
+  const human = await floyo(['ingest', join(dir, 'wrong-columns.csv'), '--home', tempDir(), '-q']);
+  assert.equal(human.code, 2);
+  assert.match(human.stderr, /failed .*wrong-columns\.csv: .*missing required columns/);
+  assert.doesNotMatch(human.stderr, /\n\s+at /);
+});
+
+test('locations that do not exist, and bad options, are refused clearly', async () => {
+  const home = tempDir();
+  const missing = await floyo(['ingest', '/no/such/file.csv', '--home', home]);
+  assert.equal(missing.code, 2);
+  assert.equal(missing.stderr.trim(), 'floyo: no such file or folder: /no/such/file.csv');
+  const noMatch = await floyo(['ingest', join(tempDir(), '*.csv'), '--home', home]);
+  assert.match(noMatch.stderr, /no files match/);
+  const both = await floyo(['ingest', 'x.csv', '--preset', 'shopify', '--mapping', 'm.json', '--home', home]);
+  assert.match(both.stderr, /either --preset or --mapping/);
+  const preset = await floyo(['ingest', 'x.csv', '--preset', 'woo', '--home', home]);
+  assert.match(preset.stderr, /ingest\.preset .*"online-retail"\|"shopify"/);
+});
+
+test('gzip CSV, NDJSON and Parquet give the same canonical rows as the CSV; folders and globs expand', async () => {
+  const dir = tempDir();
+  const csv = readFileSync(join(FIXTURES, 'online_retail_sample.csv'));
+  mkdirSync(join(dir, 'in'));
+  writeFileSync(join(dir, 'in', 'sample.csv.gz'), gzipSync(csv));
+  // NDJSON and Parquet copies made by DuckDB from the CSV (all columns as text, like an export would)
+  const inst = await DuckDBInstance.create(':memory:');
+  const db = await inst.connect();
+  const src = `read_csv('${join(FIXTURES, 'online_retail_sample.csv')}', all_varchar=true)`;
+  await db.run(`COPY (SELECT * FROM ${src}) TO '${join(dir, 'sample.ndjson')}' (FORMAT json)`);
+  await db.run(`COPY (SELECT * REPLACE (CAST(Quantity AS INTEGER) AS Quantity, CAST(UnitPrice AS DOUBLE) AS UnitPrice, CAST(InvoiceDate AS TIMESTAMP) AS InvoiceDate) FROM ${src}) TO '${join(dir, 'sample.parquet')}' (FORMAT parquet)`);
+  db.closeSync();
+  const totals = [];
+  for (const location of [join(FIXTURES, 'online_retail_sample.csv'), join(dir, 'in'), join(dir, '*.ndjson'), join(dir, 'sample.parquet')]) {
+    const { r, s } = await ingestJson(tempDir(), [location]);
+    assert.equal(r.code, 0, r.stderr);
+    reconciles(s);
+    totals.push([s.rowsRead, s.rowsAccepted, s.rowsExcluded, s.warehouse.orders, s.warehouse.customers, s.warehouse.from, s.warehouse.to]);
+  }
+  for (const t of totals.slice(1)) assert.deepEqual(t, totals[0]);
+});
+
+test('a Parquet file with the wrong schema names the missing columns', async () => {
+  const dir = tempDir();
+  const inst = await DuckDBInstance.create(':memory:');
+  const db = await inst.connect();
+  await db.run(`COPY (SELECT 1 AS id, 'x' AS thing) TO '${join(dir, 'other.parquet')}' (FORMAT parquet)`);
+  db.closeSync();
+  const { r, s } = await ingestJson(tempDir(), [join(dir, 'other.parquet')]);
+  assert.equal(r.code, 2);
+  assert.match(s.sources[0].error!, /other\.parquet: missing required columns "InvoiceNo".* \(the file has "id", "thing"\)/);
+});
+
+test('the shopify preset: line items of one order share its order-level fields; customers are e-mails', async () => {
+  const { r, s } = await ingestJson(tempDir(), [join(FIXTURES, 'shopify_orders_export_sample.csv'), '--preset', 'shopify']);
+  assert.equal(r.code, 0, r.stderr);
+  reconciles(s);
+  assert.equal(s.rowsRead, 40);
+  assert.equal(s.warehouse.orders + 0, s.warehouse.orders);
+  assert.ok(s.excludedByReason['gift card'] > 0);
+  assert.ok(s.warehouse.customers > 0);
+});
+
+test('shopify refunds: an order-level refunded amount is spread over the order\'s lines by value', async () => {
+  const dir = tempDir();
+  const header = 'Name,Email,Financial Status,Currency,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Refunded Amount,Billing Country';
+  writeFileSync(join(dir, 'orders.csv'), [
+    header,
+    '#1,Ann@Example.com,partially_refunded,EUR,2025-05-11 09:55:16 -0400,1,Board,300.00,B-1,100.00,DE',
+    '#1,Ann@Example.com,,,2025-05-11 09:55:16 -0400,2,Wax,50.00,,,',
+    '#2,bob@example.com,voided,EUR,2025-05-12 10:00:00 -0400,1,Board,300.00,B-1,0.00,FR',
+  ].join('\n') + '\n');
+  const home = tempDir();
+  const { s } = await ingestJson(home, [join(dir, 'orders.csv'), '--preset', 'shopify']);
+  reconciles(s);
+  assert.equal(s.rowsAccepted, 2);
+  assert.deepEqual(s.excludedByReason, { 'voided order': 1 });
+  const db = await (await DuckDBInstance.create(join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' })).connect();
+  const rows = (await db.runAndReadAll(`SELECT customer_id, product_id, amount, refunded, currency, country, ts FROM transactions ORDER BY row_number`)).getRowObjectsJS();
+  db.closeSync();
+  assert.deepEqual(rows.map((x) => [x.customer_id, x.product_id, x.amount, Math.round(Number(x.refunded) * 100) / 100, x.currency, x.country]), [
+    ['ann@example.com', 'B-1', 300, 75, 'EUR', 'DE'],
+    ['ann@example.com', 'Wax', 100, 25, 'EUR', 'DE'],
+  ]);
+  assert.equal(new Date(String(rows[0].ts)).toISOString(), '2025-05-11T13:55:16.000Z');
+});
+
+test('a mapping file for another layout: semicolons, decimal commas, day-first dates, a constant currency', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'woo.yaml'), [
+    'name: woocommerce-de',
+    'csv: { delimiter: ";" }',
+    'columns:',
+    '  orderId: Bestellnummer',
+    '  customerId: { column: E-Mail, lowercase: true }',
+    '  productId: Artikelnummer',
+    '  productName: Artikel',
+    '  quantity: Menge',
+    '  unitPrice: Preis',
+    '  timestamp: Datum',
+    '  currency: { value: EUR }',
+    'timestamp: { format: "DD.MM.YYYY HH:mm", timezone: "+01:00" }',
+    'numbers: { decimal: ",", thousands: "." }',
+    'exclude:',
+    '  - { reason: shipping, when: [ { field: productId, matches: "^VERSAND$" } ] }',
+  ].join('\n'));
+  writeFileSync(join(dir, 'export.csv'), 'Bestellnummer;E-Mail;Artikelnummer;Artikel;Menge;Preis;Datum\n77;A@B.DE;S-1;Schal;2;1.234,50;24.12.2024 18:30\n77;a@b.de;VERSAND;Versand;1;4,90;24.12.2024 18:30\n');
+  const home = tempDir();
+  const { r, s } = await ingestJson(home, [join(dir, 'export.csv'), '--mapping', join(dir, 'woo.yaml')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(s.rowsAccepted, 1);
+  assert.deepEqual(s.excludedByReason, { shipping: 1 });
+  const db = await (await DuckDBInstance.create(join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' })).connect();
+  const [row] = (await db.runAndReadAll(`SELECT customer_id, unit_price, amount, currency, strftime(ts, '%Y-%m-%d %H:%M') AS ts FROM transactions`)).getRowObjectsJS();
+  db.closeSync();
+  assert.deepEqual(row, { customer_id: 'a@b.de', unit_price: 1234.5, amount: 2469, currency: 'EUR', ts: '2024-12-24 17:30' });
+  // an invalid mapping names the key
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify({ columns: { orderId: 'a', productId: 'b', quantity: 'c', unitPrice: 'd', timestamp: 'e', colour: 'f' } }));
+  const bad = await floyo(['ingest', join(dir, 'export.csv'), '--mapping', join(dir, 'bad.json'), '--home', tempDir()]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /mapping file .*bad\.json is invalid:\n\s+columns: Unrecognized key: "colour"/);
+});
+
+test('a second process on the same home is told who holds it', async () => {
+  const home = tempDir();
+  writeFileSync(join(home, 'lock.json'), JSON.stringify({ pid: process.pid, command: 'floyo ingest', host: (await import('node:os')).hostname(), since: '2026-01-01T00:00:00Z' }));
+  const r = await floyo(['ingest', join(FIXTURES, 'online_retail_sample.csv'), '--home', home]);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /in use by `floyo ingest` \(pid \d+ on .*since 2026-01-01/);
+  // a lock left by a dead process is taken over
+  writeFileSync(join(home, 'lock.json'), JSON.stringify({ pid: 2 ** 22 + 12345, command: 'floyo ingest', host: (await import('node:os')).hostname(), since: 'x' }));
+  const ok = await floyo(['ingest', join(FIXTURES, 'online_retail_sample.csv'), '--home', home, '-q']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(existsSync(join(home, 'lock.json')), false, 'the lock is released at exit');
+});
+
+test('the full UCI Online Retail file (when ../shared/datasets is present)', { skip: !existsSync(join(SHARED_DATASETS, 'online_retail.csv.gz')) && 'needs ../shared/datasets/online_retail.csv.gz' }, async () => {
+  const { r, s } = await ingestJson(tempDir(), [join(SHARED_DATASETS, 'online_retail.csv.gz')]);
+  assert.equal(r.code, 0, r.stderr);
+  reconciles(s);
+  assert.equal(s.rowsRead, 541909);
+  // the dataset's README: 1,336 stock adjustments (negative, no price, no customer, not a credit note)
+  assert.equal(s.excludedByReason['stock adjustment'], 1336);
+  assert.equal(s.rowsQuarantined, 0);
+  assert.equal(s.warehouse.customers, 4363);
+  assert.equal(s.warehouse.from, '2010-12-01 08:26:00');
+  assert.equal(s.warehouse.to, '2011-12-09 12:50:00');
+});

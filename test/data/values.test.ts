@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseNumber, parseOffset, timestampParser } from '../../src/data/values.js';
+
+test('numbers: plain, signed, exponent; junk is NaN, never 0', () => {
+  assert.equal(parseNumber('2.55'), 2.55);
+  assert.equal(parseNumber(' -12 '), -12);
+  assert.equal(parseNumber('+1e3'), 1000);
+  assert.equal(parseNumber('.5'), 0.5);
+  for (const bad of ['', ' ', 'abc', '1,5', '0x10', 'Infinity', 'NaN', '1.2.3', '--1']) assert.ok(Number.isNaN(parseNumber(bad)), bad);
+});
+
+test('numbers: decimal comma and thousands separators', () => {
+  assert.equal(parseNumber('1.234,56', { decimal: ',', thousands: '.' }), 1234.56);
+  assert.equal(parseNumber('1 234,5', { decimal: ',', thousands: ' ' }), 1234.5);
+  assert.equal(parseNumber('1,234.5', { decimal: '.', thousands: ',' }), 1234.5);
+  assert.equal(parseNumber("1'000", { decimal: '.', thousands: "'" }), 1000);
+});
+
+test('timestamps: ISO variants with and without zones', () => {
+  const p = timestampParser({ format: 'auto', timezone: 'UTC' });
+  assert.equal(p('2011-12-09 12:50:00'), Date.UTC(2011, 11, 9, 12, 50));
+  assert.equal(p('2011-12-09 12:50'), Date.UTC(2011, 11, 9, 12, 50));
+  assert.equal(p('2011-12-09'), Date.UTC(2011, 11, 9));
+  assert.equal(p('2011-12-09T12:50:00.250Z'), Date.UTC(2011, 11, 9, 12, 50, 0, 250));
+  assert.equal(p('2025-05-11 09:55:16 -0400'), Date.UTC(2025, 4, 11, 13, 55, 16));
+  assert.equal(p('2025-05-11T09:55:16+02:00'), Date.UTC(2025, 4, 11, 7, 55, 16));
+  for (const bad of ['', '2011-13-01', '2011-02-30', '2011-02-29 10:00', '2011-12-09 25:00', 'yesterday', '2011-12-09 12:50 +99x']) {
+    assert.ok(Number.isNaN(p(bad)), bad);
+  }
+  assert.equal(p('2012-02-29'), Date.UTC(2012, 1, 29));
+});
+
+test('timestamps: a naive time in a fixed-offset zone', () => {
+  const p = timestampParser({ format: 'auto', timezone: '+01:00' });
+  assert.equal(p('2011-06-01 10:00:00'), Date.UTC(2011, 5, 1, 9, 0));
+  assert.throws(() => timestampParser({ format: 'auto', timezone: 'Mars/Olympus' }), /timezone "Mars\/Olympus"/);
+});
+
+test('timestamps: patterns such as the Kaggle copy of the UCI data (M/D/YYYY H:mm)', () => {
+  const us = timestampParser({ format: 'M/D/YYYY H:mm', timezone: 'UTC' });
+  assert.equal(us('12/1/2010 8:26'), Date.UTC(2010, 11, 1, 8, 26));
+  assert.ok(Number.isNaN(us('2010-12-01 08:26')));
+  const eu = timestampParser({ format: 'DD.MM.YYYY HH:mm:ss', timezone: 'UTC' });
+  assert.equal(eu('09.12.2011 12:50:30'), Date.UTC(2011, 11, 9, 12, 50, 30));
+  const ampm = timestampParser({ format: 'M/D/YY h:mm A'.replace('h', 'H'), timezone: 'UTC' });
+  assert.equal(ampm('12/9/11 1:05 PM'), Date.UTC(2011, 11, 9, 13, 5));
+  assert.equal(timestampParser({ format: 'unix', timezone: 'UTC' })('1323435000'), 1323435000000);
+  assert.equal(timestampParser({ format: 'unix-ms', timezone: 'UTC' })('1323435000000'), 1323435000000);
+  assert.throws(() => timestampParser({ format: 'HH:mm', timezone: 'UTC' }), /no year/);
+});
+
+test('zone offsets', () => {
+  assert.equal(parseOffset('Z'), 0);
+  assert.equal(parseOffset('-0400'), -240);
+  assert.equal(parseOffset('+05:30'), 330);
+  assert.ok(Number.isNaN(parseOffset('EST')));
+});
