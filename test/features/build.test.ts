@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { floyo, tempDir, FIXTURES } from '../support/cli.js';
+
+const HEADER = 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country';
+
+// Cutoff 2011-03-31, horizon 30 days → window 2011-04-01 .. 2011-04-30.
+const LINES = [
+  // customer A: two orders before the cutoff (one on the cutoff day itself, 23:59), buys again in the window
+  '1,10001,P1,2,2011-01-01 10:00:00,5,A,UK',
+  '1,10002,P2,1,2011-01-01 10:00:00,10,A,UK',
+  '2,10001,P1,1,2011-03-31 23:59:00,5,A,UK',
+  'C3,10002,P2,-1,2011-03-15 09:00:00,10,A,UK', // returns P2
+  '4,10003,P3,1,2011-04-10 10:00:00,7,A,UK', // window: a new product for A → holdout
+  '4,10001,P1,1,2011-04-10 10:00:00,5,A,UK', // window: P1 already bought → not holdout
+  '4,10009,P9,1,2011-04-10 10:00:00,3,A,UK', // window: P9 never seen in the past → dropped from holdout
+  // customer B: one order, nothing after → churned
+  '5,10003,P3,4,2011-02-01 10:00:00,7,B,UK',
+  // customer C: first purchase after the cutoff → not a customer as of the cutoff
+  '6,10001,P1,1,2011-04-02 10:00:00,5,C,UK',
+  // customer D: buys only after the window → churned (the window is (cutoff, cutoff + 30])
+  '7,10001,P1,1,2011-03-01 10:00:00,5,D,UK',
+  '8,10001,P1,1,2011-05-01 00:00:00,5,D,UK',
+  // anonymous line: never a customer
+  '9,10001,P1,1,2011-02-01 10:00:00,5,,UK',
+];
+
+async function features(home: string, args: string[]) {
+  const r = await floyo(['features', '--home', home, '--json', '-q', ...args]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.json<Record<string, any>>();
+}
+
+test('features as of a cutoff: the cutoff day is past, labels look only at the window, holdout rules hold', async () => {
+  const home = tempDir();
+  const file = join(tempDir(), 'tx.csv');
+  writeFileSync(file, [HEADER, ...LINES].join('\n') + '\n');
+  const ing = await floyo(['ingest', file, '--home', home, '-q']);
+  assert.equal(ing.code, 0, ing.stderr);
+  const out = join(tempDir(), 'f.csv');
+  const s = await features(home, ['--as-of', '2011-03-31', '--horizon-days', '30', '--out', out, '--holdout', join(tempDir(), 'h.parquet')]);
+  assert.equal(s.cutoff, '2011-03-31');
+  assert.deepEqual(s.window, { from: '2011-04-01', to: '2011-04-30' });
+  assert.equal(s.customers, 3); // A, B, D
+  assert.equal(s.churned, 2); // B, D
+  assert.deepEqual(s.holdout, { pairs: 1, users: 1, droppedNewItems: 1 });
+  assert.equal(s.interactions.pairs, 4); // A×P1, A×P2, B×P3, D×P1; no anonymous pairs
+  const db = await (await DuckDBInstance.create(':memory:')).connect();
+  const rows = (await db.runAndReadAll(`SELECT * FROM read_csv('${out}') ORDER BY customer_id`))
+    .getRowObjectsJS()
+    .map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
+  const a = rows[0];
+  assert.equal(a.customer_id, 'A');
+  assert.equal(a.recency_days, 0); // last purchase on the cutoff day
+  assert.equal(a.frequency, 2); // the credit note is not a purchase
+  assert.equal(a.monetary, 20 - 10 + 5); // 2×5 + 10, minus the return of 10, plus 5
+  assert.equal(a.tenure_days, 89);
+  assert.equal(a.avg_order_value, (20 + 5) / 2);
+  assert.equal(a.distinct_products, 2);
+  assert.equal(a.returns_rate, 10 / 25);
+  assert.equal(a.churned, 0);
+  assert.equal(rows[1].customer_id, 'B');
+  assert.equal(rows[1].churned, 1);
+  assert.equal(rows[1].mean_days_between_orders, null);
+  assert.equal(rows[2].customer_id, 'D');
+  assert.equal(rows[2].churned, 1);
+  db.closeSync();
+});
+
+test('default cutoff is the last date minus the horizon; a cutoff too late is flagged as incomplete labels', async () => {
+  const home = tempDir();
+  assert.equal((await floyo(['ingest', join(FIXTURES, 'online_retail_sample.csv'), '--home', home, '-q'])).code, 0);
+  const s = await features(home, []);
+  assert.equal(s.dataTo, '2011-12-08'); // the fixture's last line
+  assert.equal(s.cutoff, '2011-09-09'); // 90 days earlier
+  assert.equal(s.horizonDays, 90);
+  assert.equal(s.labelsComplete, true);
+  assert.ok(s.customers > 100 && s.churned > 0 && s.churned < s.customers);
+  const late = await features(home, ['--as-of', '2011-11-30']);
+  assert.equal(late.labelsComplete, false);
+  const early = await floyo(['features', '--home', home, '--as-of', '2009-01-01']);
+  assert.equal(early.code, 2);
+  assert.match(early.stderr, /before the first transaction/);
+  const bad = await floyo(['features', '--home', home, '--as-of', '31/12/2011']);
+  assert.match(bad.stderr, /--as-of must be a date YYYY-MM-DD/);
+  const empty = await floyo(['features', '--home', tempDir()]);
+  assert.match(empty.stderr, /holds no transactions yet; run `floyo ingest` first/);
+});
+
+test('features never look past the cutoff: changing only the future leaves them unchanged', async () => {
+  const base = [HEADER, ...LINES];
+  const changed = [...base, '99,10001,P1,50,2011-04-05 10:00:00,100,B,UK', '98,10005,P5,1,2011-04-20 10:00:00,1,D,UK'];
+  const results = [];
+  for (const lines of [base, changed]) {
+    const home = tempDir();
+    const file = join(tempDir(), 'tx.csv');
+    writeFileSync(file, lines.join('\n') + '\n');
+    await floyo(['ingest', file, '--home', home, '-q']);
+    const out = join(tempDir(), 'f.csv');
+    await features(home, ['--as-of', '2011-03-31', '--horizon-days', '30', '--out', out]);
+    const db = await (await DuckDBInstance.create(':memory:')).connect();
+    results.push((await db.runAndReadAll(`SELECT * EXCLUDE (churned) FROM read_csv('${out}') ORDER BY customer_id`)).getRowObjectsJson());
+    db.closeSync();
+  }
+  assert.deepEqual(results[1], results[0]);
+});
