@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { register as config } from './config.js';
 import { register as ingest } from './ingest.js';
 import { register as features } from './features.js';
+import { register as presets } from './presets.js';
 import { VERSION } from '../version.js';
 
 const program = new Command('floyo')
@@ -10,6 +11,6 @@ const program = new Command('floyo')
   .version(VERSION)
   .showHelpAfterError('(run with --help for usage)');
 
-for (const register of [config, ingest, features]) register(program);
+for (const register of [config, ingest, features, presets]) register(program);
 
 await program.parseAsync(process.argv);

@@ -300,19 +300,18 @@ async function loadSource(
   try {
     await db.run('BEGIN TRANSACTION');
     await db.run(
-      `CREATE OR REPLACE TEMP TABLE staged AS SELECT * FROM read_csv(${sqlString(staged)}, delim='\t', header=false, quote='"', escape='"', ` +
-        `nullstr='\\N', auto_detect=false, columns=${STAGED_COLUMNS})`,
+      `INSERT INTO transactions SELECT ${sqlString(fingerprint)}, row_number, order_id, customer_id, product_id, product_name, quantity, unit_price, ` +
+        `quantity * unit_price, refunded, is_return, epoch_ms(ts_ms), country, currency ` +
+        `FROM read_csv(${sqlString(staged)}, delim='\t', header=false, quote='"', escape='"', nullstr='\\N', auto_detect=false, columns=${STAGED_COLUMNS})`,
     );
+    // Orders are the unit of identity: lines of these orders from earlier sources give way to this source's.
+    const earlier = `source <> ${sqlString(fingerprint)} AND order_id IN (SELECT DISTINCT order_id FROM transactions WHERE source = ${sqlString(fingerprint)})`;
     const [replaced] = await db.query<{ orders: number; lines: number }>(
-      `SELECT count(DISTINCT order_id)::BIGINT AS orders, count(*)::BIGINT AS lines FROM transactions WHERE order_id IN (SELECT order_id FROM staged)`,
+      `SELECT count(DISTINCT order_id)::BIGINT AS orders, count(*)::BIGINT AS lines FROM transactions WHERE ${earlier}`,
     );
     summary.ordersReplaced = replaced.orders;
     summary.linesReplaced = replaced.lines;
-    if (replaced.lines > 0) await db.run(`DELETE FROM transactions WHERE order_id IN (SELECT order_id FROM staged)`);
-    await db.run(
-      `INSERT INTO transactions SELECT ${sqlString(fingerprint)}, row_number, order_id, customer_id, product_id, product_name, quantity, unit_price, ` +
-        `quantity * unit_price, refunded, is_return, epoch_ms(ts_ms), country, currency FROM staged`,
-    );
+    if (replaced.lines > 0) await db.run(`DELETE FROM transactions WHERE ${earlier}`);
     const quarantineFile = summary.rowsQuarantined ? run.quarantineFile : null;
     await db.run(
       `INSERT INTO sources VALUES (${sqlString(fingerprint)}, ${sqlString(sha256)}, ${sqlString(ref.location)}, ${sqlString(format)}, ${summary.bytes}, ` +
@@ -320,7 +319,6 @@ async function loadSource(
         `${summary.rowsRead}, ${summary.rowsAccepted}, ${summary.rowsQuarantined}, ${summary.rowsExcluded}, ${summary.ordersReplaced}, ${summary.linesReplaced}, ` +
         `${quarantineFile ? sqlString(quarantineFile) : 'NULL'}, now()::TIMESTAMP)`,
     );
-    await db.run('DROP TABLE staged');
     await db.run('COMMIT');
     summary.timingsMs = { read: Math.round(loadStart - readStart), load: Math.round(performance.now() - loadStart) };
     if (quarantineFile) {

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { PRESETS, presetMapping } from '../data/mapping.js';
+import { action, makeContext, withCommonOptions, type CommonOptions } from './common.js';
+
+export function register(program: Command): void {
+  withCommonOptions(
+    program
+      .command('presets')
+      .description('list the column-mapping presets, or print one as a starting point for your own mapping file')
+      .argument('[name]', 'a preset to print (online-retail, shopify)')
+      .addHelpText(
+        'after',
+        `
+A mapping file (JSON or YAML) tells Floyo how to read a shop's own export:
+  columns     canonical field → your column: orderId, customerId, productId, productName, quantity,
+              unitPrice, timestamp, country, currency, refundedAmount. A column can be a name, or
+              { column, fallback, lowercase } or a constant { value }.
+  orderLevelColumns  columns written only on an order's first line (filled down within the order)
+  timestamp   { format: auto | unix | unix-ms | a pattern like 'DD.MM.YYYY HH:mm', timezone: UTC | +01:00 }
+  numbers     { decimal: '.' | ',', thousands: '' | ',' | '.' | ' ' }
+  csv         { delimiter, quote, encoding: utf-8 | latin1 }
+  returns     { orderIdPattern: '^C' }   credit notes; negative quantities are always returns
+  exclude     business rules: [{ reason, when: [{ field | column, matches | notMatches | in | equals |
+              lessThan | greaterThan | empty }] }] — matching rows are excluded and counted by reason
+
+Example: floyo presets shopify > my-shop.yaml; edit it; floyo ingest export.csv --mapping my-shop.yaml`,
+      ),
+  ).action(
+    action((name: string | undefined, opts: CommonOptions) => {
+      const ctx = makeContext(opts);
+      if (name) {
+        presetMapping(name); // refuses an unknown name, listing the presets
+        if (ctx.json) ctx.emitJson(PRESETS[name]);
+        else process.stdout.write(stringify(PRESETS[name]));
+        return;
+      }
+      if (ctx.json) {
+        ctx.emitJson(Object.keys(PRESETS).map((n) => ({ name: n, description: presetMapping(n).description ?? '' })));
+        return;
+      }
+      for (const n of Object.keys(PRESETS)) ctx.say(`${n.padEnd(15)} ${presetMapping(n).description ?? ''}`);
+    }),
+  );
+}
