@@ -302,6 +302,422 @@ function rank1Lower(A: Float64Array, w: number, Y: Float32Array, yo: number, K: 
 }
 
 // ---------------------------------------------------------------------------------------------
+// The CG half-step in WebAssembly SIMD. Plain JS cannot use the CPU's vector units, and the CG inner
+// loops (a K×K symmetric product and a dot + axpy per interaction, four times per row) are what an
+// iteration costs; 128-bit SIMD does four float32 lanes at a time, like implicit's float32 BLAS calls.
+// There is no WebAssembly toolchain on the build machines, so the module is assembled here from its
+// opcodes: a few dozen instructions, validated by WebAssembly.Module when this file loads. All arrays
+// of a fit live in one shared WebAssembly.Memory, so every worker runs the same module over them.
+
+interface WasmMemory { readonly buffer: SharedArrayBuffer }
+interface WasmApi {
+  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
+type ValType = typeof I32 | typeof F32 | typeof V128;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; out.push(b); } while (n);
+  return out;
+}
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  while (true) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) { out.push(b); return out; }
+    out.push(b | 0x80);
+  }
+}
+function str(s: string): number[] {
+  return [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
+}
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+/** One function body: structured control flow with named labels, locals by index. */
+class Asm {
+  readonly code: number[] = [];
+  readonly locals: ValType[] = [];
+  private readonly labels: symbol[] = [];
+  constructor(readonly params: ValType[], readonly results: ValType[]) {}
+  local(t: ValType): number { this.locals.push(t); return this.params.length + this.locals.length - 1; }
+  op(...bytes: number[]): this { this.code.push(...bytes); return this; }
+  get(i: number): this { return this.op(0x20, ...uleb(i)); }
+  set(i: number): this { return this.op(0x21, ...uleb(i)); }
+  tee(i: number): this { return this.op(0x22, ...uleb(i)); }
+  i32(n: number): this { return this.op(0x41, ...sleb(n)); }
+  f32(x: number): this { const b = new Uint8Array(Float32Array.of(x).buffer); return this.op(0x43, ...b); }
+  simd(code: number, ...imm: number[]): this { return this.op(0xfd, ...uleb(code), ...imm); }
+  call(fn: number): this { return this.op(0x10, ...uleb(fn)); }
+  private depth(l: symbol): number[] { return uleb(this.labels.length - 1 - this.labels.lastIndexOf(l)); }
+  br(l: symbol): this { return this.op(0x0c, ...this.depth(l)); }
+  brIf(l: symbol): this { return this.op(0x0d, ...this.depth(l)); }
+  private nest(opcode: number, body: (label: symbol) => void): this {
+    const l = Symbol();
+    this.op(opcode, 0x40);
+    this.labels.push(l);
+    body(l);
+    this.labels.pop();
+    return this.op(0x0b);
+  }
+  block(body: (exit: symbol) => void): this { return this.nest(0x02, body); }
+  loop(body: (top: symbol) => void): this { return this.nest(0x03, body); }
+  /** if the i32 on the stack is non-zero */
+  when(body: () => void): this { return this.nest(0x04, () => body()); }
+  /** for (i = from; i < to; i += step) body(exit, next), with from/to pushing i32s */
+  for(i: number, from: () => void, to: () => void, step: number, body: (exit: symbol, next: symbol) => void): this {
+    from(); this.set(i);
+    return this.block((exit) => this.loop((top) => {
+      this.get(i); to(); this.op(0x4e /* i32.ge_s */).brIf(exit);
+      this.block((next) => body(exit, next));
+      this.get(i).i32(step).op(0x6a /* i32.add */).set(i).br(top);
+    }));
+  }
+  bytes(): number[] {
+    const locals = this.locals.flatMap((t) => [1, t]);
+    const body = [...uleb(this.locals.length), ...locals, ...this.code, 0x0b];
+    return [...uleb(body.length), ...body];
+  }
+}
+
+// opcodes used below
+const I32_LOAD = [0x28, 2, 0], F32_LOAD = [0x2a, 2, 0], F32_STORE = [0x38, 2, 0];
+const V128_LOAD = 0x00, V128_STORE = 0x0b, F32X4_SPLAT = 0x13, F32X4_EXTRACT = 0x1f, F32X4_ADD = 0xe4, F32X4_MUL = 0xe6;
+const I32_ADD = 0x6a, I32_SUB = 0x6b, I32_MUL = 0x6c, I32_SHL = 0x74, I32_AND = 0x71, I32_EQ = 0x46;
+const F32_ADD = 0x92, F32_SUB = 0x93, F32_MUL = 0x94, F32_DIV = 0x95, F32_NEG = 0x8c, F32_LT = 0x5d, F32_GT = 0x5e;
+const MEM = [2, 0]; // memarg: 4-byte alignment hint, offset 0 (hints never affect results)
+
+// function indices
+const F_DOT = 0, F_AXPY = 1, F_XPBY = 2, F_SYMV = 3, F_ACCUM = 4, F_CG = 5, F_GRAM = 6;
+
+/** dot(a, b, n) = Σ a[f]·b[f] over float32 arrays at byte addresses a, b */
+function asmDot(): Asm {
+  const A = new Asm([I32, I32, I32], [F32]);
+  const a = 0, b = 1, n = 2, end = A.local(I32), acc0 = A.local(V128), acc1 = A.local(V128), s = A.local(F32);
+  // a runs to a + 4·(n & ~7) in steps of two vectors, one vector more if n & 4, then scalars
+  A.get(a).get(n).i32(~7).op(I32_AND).i32(2).op(I32_SHL).op(I32_ADD).set(end);
+  A.f32(0).simd(F32X4_SPLAT).tee(acc0).set(acc1);
+  A.block((exit) => A.loop((top) => {
+    A.get(a).get(end).op(0x4f /* i32.ge_u */).brIf(exit);
+    A.get(acc0).get(a).simd(V128_LOAD, ...MEM).get(b).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD).set(acc0);
+    A.get(acc1).get(a).simd(V128_LOAD, 2, 16).get(b).simd(V128_LOAD, 2, 16).simd(F32X4_MUL).simd(F32X4_ADD).set(acc1);
+    A.get(a).i32(32).op(I32_ADD).set(a).get(b).i32(32).op(I32_ADD).set(b).br(top);
+  }));
+  A.get(n).i32(4).op(I32_AND).when(() => {
+    A.get(acc0).get(a).simd(V128_LOAD, ...MEM).get(b).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD).set(acc0);
+    A.get(a).i32(16).op(I32_ADD).set(a).get(b).i32(16).op(I32_ADD).set(b);
+  });
+  A.get(acc0).get(acc1).simd(F32X4_ADD).set(acc0);
+  A.get(acc0).simd(F32X4_EXTRACT, 0).get(acc0).simd(F32X4_EXTRACT, 1).op(F32_ADD)
+    .get(acc0).simd(F32X4_EXTRACT, 2).get(acc0).simd(F32X4_EXTRACT, 3).op(F32_ADD).op(F32_ADD).set(s);
+  A.get(n).i32(3).op(I32_AND).i32(2).op(I32_SHL).get(a).op(I32_ADD).set(end);
+  A.block((exit) => A.loop((top) => {
+    A.get(a).get(end).op(0x4f).brIf(exit);
+    A.get(s).get(a).op(...F32_LOAD).get(b).op(...F32_LOAD).op(F32_MUL).op(F32_ADD).set(s);
+    A.get(a).i32(4).op(I32_ADD).set(a).get(b).i32(4).op(I32_ADD).set(b).br(top);
+  }));
+  A.get(s);
+  return A;
+}
+
+/**
+ * y[f] = α·x[f] + β·y[f] for f < n, float32 arrays at byte addresses y, x. With β = 1 this is axpy;
+ * with α = 1 it is CG's p ← r + β·p.
+ */
+function asmLinear(beta1: boolean): Asm {
+  // (y, alpha, x, n) for axpy; (y, beta, x, n) for xpby
+  const A = new Asm([I32, F32, I32, I32], []);
+  const y = 0, coef = 1, x = 2, n = 3, end = A.local(I32), vc = A.local(V128);
+  A.get(coef).simd(F32X4_SPLAT).set(vc);
+  A.get(y).get(n).i32(~3).op(I32_AND).i32(2).op(I32_SHL).op(I32_ADD).set(end);
+  const vec = (): void => {
+    A.get(y);
+    if (beta1) A.get(y).simd(V128_LOAD, ...MEM).get(vc).get(x).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD);
+    else A.get(x).simd(V128_LOAD, ...MEM).get(vc).get(y).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD);
+    A.simd(V128_STORE, ...MEM);
+  };
+  const scalar = (): void => {
+    A.get(y);
+    if (beta1) A.get(y).op(...F32_LOAD).get(coef).get(x).op(...F32_LOAD).op(F32_MUL).op(F32_ADD);
+    else A.get(x).op(...F32_LOAD).get(coef).get(y).op(...F32_LOAD).op(F32_MUL).op(F32_ADD);
+    A.op(...F32_STORE);
+  };
+  A.block((exit) => A.loop((top) => {
+    A.get(y).get(end).op(0x4f).brIf(exit);
+    vec();
+    A.get(y).i32(16).op(I32_ADD).set(y).get(x).i32(16).op(I32_ADD).set(x).br(top);
+  }));
+  A.get(n).i32(3).op(I32_AND).i32(2).op(I32_SHL).get(y).op(I32_ADD).set(end);
+  A.block((exit) => A.loop((top) => {
+    A.get(y).get(end).op(0x4f).brIf(exit);
+    scalar();
+    A.get(y).i32(4).op(I32_ADD).set(y).get(x).i32(4).op(I32_ADD).set(x).br(top);
+  }));
+  return A;
+}
+
+/**
+ * symv(G, v, out, n): out = G·v for the full n × n float32 matrix G, n a multiple of 4 (G and v are
+ * zero-padded to it). Four rows per pass, so each load of v feeds four products.
+ */
+function asmSymv(): Asm {
+  const A = new Asm([I32, I32, I32, I32], []);
+  const G = 0, v = 1, out = 2, n = 3;
+  const i = A.local(I32), jb = A.local(I32), rowBytes = A.local(I32), vv = A.local(V128);
+  const g = [A.local(I32), A.local(I32), A.local(I32), A.local(I32)];
+  const acc = [A.local(V128), A.local(V128), A.local(V128), A.local(V128)];
+  A.get(n).i32(2).op(I32_SHL).set(rowBytes);
+  A.for(i, () => A.i32(0), () => A.get(n), 4, () => {
+    A.get(G).get(i).get(rowBytes).op(I32_MUL).op(I32_ADD).set(g[0]);
+    for (let r = 1; r < 4; r++) A.get(g[r - 1]).get(rowBytes).op(I32_ADD).set(g[r]);
+    for (const a of acc) A.f32(0).simd(F32X4_SPLAT).set(a);
+    A.for(jb, () => A.i32(0), () => A.get(rowBytes), 16, () => {
+      A.get(v).get(jb).op(I32_ADD).simd(V128_LOAD, ...MEM).set(vv);
+      acc.forEach((a, r) => {
+        A.get(a).get(g[r]).get(jb).op(I32_ADD).simd(V128_LOAD, ...MEM).get(vv).simd(F32X4_MUL).simd(F32X4_ADD).set(a);
+      });
+    });
+    acc.forEach((a, r) => {
+      A.get(out).get(i).i32(2).op(I32_SHL).op(I32_ADD);
+      A.get(a).simd(F32X4_EXTRACT, 0).get(a).simd(F32X4_EXTRACT, 1).op(F32_ADD)
+        .get(a).simd(F32X4_EXTRACT, 2).get(a).simd(F32X4_EXTRACT, 3).op(F32_ADD).op(F32_ADD);
+      A.op(0x38, 2, r * 4 /* f32.store offset=4r */);
+    });
+  });
+  return A;
+}
+
+/**
+ * gram(F, start, end, K, Kp, out): out[i·Kp + j] += Σ_r F[r·K + i]·F[r·K + j] over rows [start, end),
+ * i, j < K. Four rows per pass, so each load and store of out carries four products.
+ */
+function asmGram(): Asm {
+  const A = new Asm([I32, I32, I32, I32, I32, I32], []);
+  const F = 0, start = 1, end = 2, K = 3, Kp = 4, out = 5;
+  const r = A.local(I32), i = A.local(I32), jb = A.local(I32), rowBytes = A.local(I32), vecBytes = A.local(I32), go = A.local(I32), last = A.local(I32);
+  const x = [A.local(I32), A.local(I32), A.local(I32), A.local(I32)];
+  const sv = [A.local(V128), A.local(V128), A.local(V128), A.local(V128)];
+  const ss = [A.local(F32), A.local(F32), A.local(F32), A.local(F32)];
+  A.get(K).i32(2).op(I32_SHL).set(rowBytes);
+  A.get(K).i32(~3).op(I32_AND).i32(2).op(I32_SHL).set(vecBytes);
+  const rows = (B: number, step: () => void): void => {
+    // rows r .. r + B − 1 at x[0..B)
+    A.get(F).get(r).get(rowBytes).op(I32_MUL).op(I32_ADD).set(x[0]);
+    for (let b = 1; b < B; b++) A.get(x[b - 1]).get(rowBytes).op(I32_ADD).set(x[b]);
+    A.for(i, () => A.i32(0), () => A.get(K), 1, () => {
+      A.get(out).get(i).get(Kp).op(I32_MUL).i32(2).op(I32_SHL).op(I32_ADD).set(go);
+      for (let b = 0; b < B; b++) {
+        A.get(x[b]).get(i).i32(2).op(I32_SHL).op(I32_ADD).op(...F32_LOAD).tee(ss[b]).simd(F32X4_SPLAT).set(sv[b]);
+      }
+      A.for(jb, () => A.i32(0), () => A.get(vecBytes), 16, () => {
+        A.get(go).get(jb).op(I32_ADD);
+        A.get(go).get(jb).op(I32_ADD).simd(V128_LOAD, ...MEM);
+        for (let b = 0; b < B; b++) A.get(sv[b]).get(x[b]).get(jb).op(I32_ADD).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD);
+        A.simd(V128_STORE, ...MEM);
+      });
+      A.for(jb, () => A.get(vecBytes), () => A.get(rowBytes), 4, () => {
+        A.get(go).get(jb).op(I32_ADD);
+        A.get(go).get(jb).op(I32_ADD).op(...F32_LOAD);
+        for (let b = 0; b < B; b++) A.get(ss[b]).get(x[b]).get(jb).op(I32_ADD).op(...F32_LOAD).op(F32_MUL).op(F32_ADD);
+        A.op(...F32_STORE);
+      });
+    });
+    step();
+  };
+  A.get(end).i32(3).op(I32_SUB).set(last);
+  A.get(start).set(r);
+  A.block((exit) => A.loop((top) => {
+    A.get(r).get(last).op(0x4e /* i32.ge_s */).brIf(exit);
+    rows(4, () => A.get(r).i32(4).op(I32_ADD).set(r));
+    A.br(top);
+  }));
+  A.block((exit) => A.loop((top) => {
+    A.get(r).get(end).op(0x4e).brIf(exit);
+    rows(1, () => A.get(r).i32(1).op(I32_ADD).set(r));
+    A.br(top);
+  }));
+  return A;
+}
+
+/**
+ * accum(s, e, indices, conf, Y, K, v, out, mode): for the interactions k in [s, e) of one row,
+ * out += t·y_k with t = c − (c − 1)·(y_k·v) (mode 0, the residual) or (c − 1)·(y_k·v) (mode 1, A·p).
+ */
+function asmAccum(): Asm {
+  const A = new Asm([I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
+  const s = 0, e = 1, indices = 2, conf = 3, Y = 4, K = 5, v = 6, out = 7, mode = 8;
+  const k = A.local(I32), yo = A.local(I32), c = A.local(F32), t = A.local(F32);
+  A.for(k, () => A.get(s), () => A.get(e), 1, () => {
+    A.get(Y).get(indices).get(k).i32(2).op(I32_SHL).op(I32_ADD).op(...I32_LOAD).get(K).op(I32_MUL).i32(2).op(I32_SHL).op(I32_ADD).set(yo);
+    A.get(conf).get(k).i32(2).op(I32_SHL).op(I32_ADD).op(...F32_LOAD).set(c);
+    A.get(c).f32(1).op(F32_SUB).get(yo).get(v).get(K).call(F_DOT).op(F32_MUL).set(t);
+    A.get(mode).op(0x45 /* i32.eqz */).when(() => { A.get(c).get(t).op(F32_SUB).set(t); });
+    A.get(out).get(t).get(yo).get(K).call(F_AXPY);
+  });
+  return A;
+}
+
+/**
+ * cg(start, end, indptr, indices, conf, X, Y, G, K, Kp, steps, scratch): implicit's
+ * `_least_squares_cg` for rows [start, end), X updated in place. G is Kp × Kp, zero-padded from K to
+ * Kp = K rounded up to 4; scratch holds r, p, A·p and a copy of x, Kp floats each, zero beyond K.
+ */
+function asmCg(): Asm {
+  const A = new Asm([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
+  const start = 0, end = 1, indptr = 2, indices = 3, conf = 4, X = 5, Y = 6, G = 7, K = 8, Kp = 9, steps = 10, scratch = 11;
+  const u = A.local(I32), s = A.local(I32), e = A.local(I32), x = A.local(I32), r = A.local(I32), p = A.local(I32), ap = A.local(I32);
+  const xs = A.local(I32), padBytes = A.local(I32);
+  const it = A.local(I32), rowBytes = A.local(I32), rsold = A.local(F32), rsnew = A.local(F32), alpha = A.local(F32), pap = A.local(F32);
+  A.get(K).i32(2).op(I32_SHL).set(rowBytes);
+  A.get(Kp).i32(2).op(I32_SHL).set(padBytes);
+  A.get(scratch).set(r);
+  A.get(r).get(padBytes).op(I32_ADD).set(p);
+  A.get(p).get(padBytes).op(I32_ADD).set(ap);
+  A.get(ap).get(padBytes).op(I32_ADD).set(xs);
+  A.for(u, () => A.get(start), () => A.get(end), 1, (_exit, next) => {
+    A.get(indptr).get(u).i32(2).op(I32_SHL).op(I32_ADD).tee(s).i32(4).op(I32_ADD).op(...I32_LOAD).set(e);
+    A.get(s).op(...I32_LOAD).set(s);
+    A.get(X).get(u).get(rowBytes).op(I32_MUL).op(I32_ADD).set(x);
+    // no interactions: zero factors
+    A.get(s).get(e).op(I32_EQ).when(() => { A.get(x).i32(0).get(rowBytes).op(0xfc, 11, 0 /* memory.fill */).br(next); });
+    // r = Σ c·y − (G + Σ (c−1)·y·yᵀ)·x
+    A.get(xs).get(x).get(rowBytes).op(0xfc, 10, 0, 0 /* memory.copy */);
+    A.get(G).get(xs).get(r).get(Kp).call(F_SYMV);
+    A.get(r).f32(-2).get(r).get(K).call(F_XPBY); // r ← r − 2·r = −G·x, exactly
+    A.get(s).get(e).get(indices).get(conf).get(Y).get(K).get(x).get(r).i32(0).call(F_ACCUM);
+    A.get(p).get(r).get(padBytes).op(0xfc, 10, 0, 0 /* memory.copy */);
+    A.get(r).get(r).get(K).call(F_DOT).tee(rsold).f32(1e-20).op(F32_LT).brIf(next);
+    A.for(it, () => A.i32(0), () => A.get(steps), 1, (stop) => {
+      A.get(G).get(p).get(ap).get(Kp).call(F_SYMV);
+      A.get(s).get(e).get(indices).get(conf).get(Y).get(K).get(p).get(ap).i32(1).call(F_ACCUM);
+      A.get(p).get(ap).get(K).call(F_DOT).tee(pap).f32(0).op(F32_GT).op(0x45).brIf(stop);
+      A.get(rsold).get(pap).op(F32_DIV).set(alpha);
+      A.get(x).get(alpha).get(p).get(K).call(F_AXPY);
+      A.get(r).get(alpha).op(F32_NEG).get(ap).get(K).call(F_AXPY);
+      A.get(r).get(r).get(K).call(F_DOT).tee(rsnew).f32(1e-20).op(F32_LT).brIf(stop);
+      A.get(p).get(rsnew).get(rsold).op(F32_DIV).get(r).get(K).call(F_XPBY);
+      A.get(rsnew).set(rsold);
+    });
+  });
+  return A;
+}
+
+function buildCgModule(): Uint8Array {
+  const fns = [asmDot(), asmLinear(true), asmLinear(false), asmSymv(), asmAccum(), asmCg(), asmGram()];
+  const types = fns.flatMap((f) => [0x60, ...uleb(f.params.length), ...f.params, ...uleb(f.results.length), ...f.results]);
+  return Uint8Array.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [...uleb(fns.length), ...types]),
+    // imports env.memory: shared, 1 to 65536 pages
+    ...section(2, [1, ...str('env'), ...str('memory'), 0x02, 0x03, ...uleb(1), ...uleb(65536)]),
+    ...section(3, [...uleb(fns.length), ...fns.map((_, i) => i)]),
+    ...section(7, [2, ...str('cg'), 0x00, F_CG, ...str('gram'), 0x00, F_GRAM]),
+    ...section(10, [...uleb(fns.length), ...fns.flatMap((f) => f.bytes())]),
+  ]);
+}
+
+let cgModule: object | null = null;
+interface CgExports {
+  cg(start: number, end: number, indptr: number, indices: number, conf: number, X: number, Y: number, G: number, K: number, Kp: number, steps: number, scratch: number): void;
+  gram(F: number, start: number, end: number, K: number, Kp: number, out: number): void;
+}
+const cgInstances = new WeakMap<object, CgExports>();
+
+/** The module instantiated over the args' memory, once per args object (one loop) and thread. */
+function instanceFor(args: { memory: WasmMemory }): CgExports {
+  let inst = cgInstances.get(args);
+  if (!inst) {
+    cgModule ??= new WA.Module(buildCgModule());
+    inst = new WA.Instance(cgModule, { env: { memory: args.memory } }).exports as unknown as CgExports;
+    cgInstances.set(args, inst);
+  }
+  return inst;
+}
+
+/** K rounded up to a multiple of 4, the SIMD width: the stride of G and of the CG scratch vectors. */
+function padded(K: number): number {
+  return Math.ceil(K / 4) * 4;
+}
+
+/** @internal arguments of {@link alsCgKernel}: views into `memory`, whose byte offsets the module uses */
+export type CgArgs = {
+  memory: WasmMemory; indptr: Int32Array; indices: Int32Array; conf: Float32Array;
+  X: Float32Array; Y: Float32Array; G: Float32Array; K: number; cgSteps: number; scratch: Float32Array;
+};
+
+/**
+ * @internal One CG half-step for rows [start, end), as implicit's `_least_squares_cg` (residual from
+ * the previous X[u], cgSteps steps, stop when ‖r‖² < 1e-20), in float32 SIMD. Rows with no
+ * interactions get zero factors. Each thread uses its own slice of scratch.
+ */
+export function alsCgKernel(a: CgArgs, start: number, end: number, thread: number): void {
+  const Kp = padded(a.K);
+  instanceFor(a).cg(start, end, a.indptr.byteOffset, a.indices.byteOffset, a.conf.byteOffset, a.X.byteOffset, a.Y.byteOffset,
+    a.G.byteOffset, a.K, Kp, a.cgSteps, a.scratch.byteOffset + thread * 4 * Kp * 4);
+}
+
+/** @internal arguments of {@link alsGramSimdKernel} */
+export type GramSimdArgs = { memory: WasmMemory; F: Float32Array; K: number; chunk: number; partial: Float32Array };
+
+/** @internal float32 FᵀF of rows [start, end) into the chunk's K × Kp slice of partial (zeroed before the loop). */
+export function alsGramSimdKernel(a: GramSimdArgs, start: number, end: number): void {
+  const Kp = padded(a.K);
+  const out = a.partial.byteOffset + Math.floor(start / a.chunk) * a.K * Kp * 4;
+  instanceFor(a).gram(a.F.byteOffset, start, end, a.K, Kp, out);
+}
+
+/** The arrays of one CG fit, carved from one shared WebAssembly.Memory. */
+interface Arena {
+  memory: WasmMemory;
+  cui: Csr;
+  ciu: Csr;
+  X: Float32Array;
+  Y: Float32Array;
+  /** YᵀY + λI (or XᵀX + λI), Kp × Kp, zero-padded */
+  G: Float32Array;
+  /** per-chunk Gram partials, at most 64 chunks of K × Kp */
+  partial: Float32Array;
+  /** per-thread CG vectors, 4·Kp floats each */
+  scratch: Float32Array;
+}
+
+const MAX_REDUCTION_CHUNKS = 64;
+
+function fitArena(cui: Csr, ciu: Csr, K: number, threads: number): Arena {
+  const nU = cui.nRows, nI = cui.nCols, nnz = cui.indptr[nU], Kp = padded(K);
+  const lengths = [nU + 1, nnz, nnz, nI + 1, nnz, nnz, nU * K, nI * K, Kp * Kp, MAX_REDUCTION_CHUNKS * K * Kp, threads * 4 * Kp];
+  const bytesOf = (n: number): number => Math.ceil((n * 4) / 16) * 16;
+  const bytes = lengths.reduce((s, n) => s + bytesOf(n), 0);
+  if (bytes > 2 ** 32 - 2 ** 16) {
+    throw new RangeError(`this fit needs ${(bytes / 2 ** 30).toFixed(1)} GiB of WebAssembly memory and at most 4 GiB is possible; use fewer factors or split the data`);
+  }
+  const pages = Math.max(1, Math.ceil(bytes / 2 ** 16));
+  const memory = new WA.Memory({ initial: pages, maximum: pages, shared: true });
+  let offset = 0;
+  const take = <T extends Int32Array | Float32Array>(ctor: new (b: SharedArrayBuffer, o: number, n: number) => T, src: ArrayLike<number> | null, n: number): T => {
+    const a = new ctor(memory.buffer, offset, n);
+    if (src) a.set(src);
+    offset += bytesOf(n);
+    return a;
+  };
+  const copy = (m: Csr): Csr => ({
+    ...m, indptr: take(Int32Array, m.indptr, m.nRows + 1), indices: take(Int32Array, m.indices, nnz), data: take(Float32Array, m.data, nnz),
+  });
+  return {
+    memory, cui: copy(cui), ciu: copy(ciu), X: take(Float32Array, null, nU * K), Y: take(Float32Array, null, nI * K),
+    G: take(Float32Array, null, Kp * Kp), partial: take(Float32Array, null, MAX_REDUCTION_CHUNKS * K * Kp),
+    scratch: take(Float32Array, null, threads * 4 * Kp),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Kernels run by the pool (exported for the worker threads; not part of the API).
 
 /** @internal arguments of {@link alsGramKernel} */
@@ -332,74 +748,34 @@ export function alsGramKernel(a: GramArgs, start: number, end: number): void {
   }
 }
 
-/** @internal arguments of {@link alsSolveKernel} */
-export type SolveArgs = {
-  indptr: Int32Array; indices: Int32Array; conf: Float32Array;
-  X: Float32Array; Y: Float32Array; G: Float64Array; K: number; cgSteps: number; exact: boolean;
+/** @internal arguments of {@link alsExactKernel} */
+export type ExactArgs = {
+  indptr: Int32Array; indices: Int32Array; conf: Float32Array; X: Float32Array; Y: Float32Array; G: Float64Array; K: number;
 };
 
 /**
- * @internal One half-step for rows [start, end): X[u] ← argmin for fixed Y, with G = YᵀY + λI.
- * CG follows implicit's `_least_squares_cg` (residual from the previous X[u], cgSteps steps, stop when
- * ‖r‖² < 1e-20); exact builds G + Σ (c−1)·y·yᵀ and solves by Cholesky like `_least_squares`.
- * Rows with no interactions get zero factors.
+ * @internal The exact half-step for rows [start, end), as implicit's `_least_squares`: build
+ * G + Σ (c−1)·y·yᵀ (G = YᵀY + λI) and b = Σ c·y in float64 and solve by Cholesky. Rows with no
+ * interactions get zero factors.
  */
-export function alsSolveKernel(a: SolveArgs, start: number, end: number): void {
-  const { indptr, indices, conf, X, Y, G, K, cgSteps, exact } = a;
-  const x = new Float64Array(K), r = new Float64Array(K), p = new Float64Array(K), Ap = new Float64Array(K);
-  const A = exact ? new Float64Array(K * K) : null;
+export function alsExactKernel(a: ExactArgs, start: number, end: number): void {
+  const { indptr, indices, conf, X, Y, G, K } = a;
+  const x = new Float64Array(K), A = new Float64Array(K * K);
   for (let u = start; u < end; u++) {
     const s = indptr[u], e = indptr[u + 1], xo = u * K;
     if (s === e) {
       X.fill(0, xo, xo + K);
       continue;
     }
-    if (A) {
-      A.set(G);
-      x.fill(0);
-      for (let k = s; k < e; k++) {
-        const c = conf[k], yo = indices[k] * K;
-        axpyF(x, c, Y, yo, K);
-        rank1Lower(A, c - 1, Y, yo, K);
-      }
-      if (!cholesky(A, K)) throw new RangeError(`ALS: the normal equations of row ${u} are not positive definite; use regularization > 0`);
-      choleskySolve(A, K, x);
-      for (let f = 0; f < K; f++) X[xo + f] = x[f];
-      continue;
-    }
-    for (let f = 0; f < K; f++) x[f] = X[xo + f];
-    // r = b − A·x = Σ c·y − (G + Σ (c−1)·y·yᵀ)·x
-    symv(G, x, r, K);
-    for (let f = 0; f < K; f++) r[f] = -r[f];
+    A.set(G);
+    x.fill(0);
     for (let k = s; k < e; k++) {
       const c = conf[k], yo = indices[k] * K;
-      axpyF(r, c - (c - 1) * dotF(Y, yo, x, K), Y, yo, K);
+      axpyF(x, c, Y, yo, K);
+      rank1Lower(A, c - 1, Y, yo, K);
     }
-    let rsold = dotD(r, r, K);
-    if (rsold >= 1e-20) {
-      p.set(r);
-      for (let it = 0; it < cgSteps; it++) {
-        symv(G, p, Ap, K);
-        for (let k = s; k < e; k++) {
-          const yo = indices[k] * K;
-          axpyF(Ap, (conf[k] - 1) * dotF(Y, yo, p, K), Y, yo, K);
-        }
-        const pAp = dotD(p, Ap, K);
-        if (!(pAp > 0)) break;
-        const step = rsold / pAp;
-        let rsnew = 0;
-        for (let f = 0; f < K; f++) {
-          x[f] += step * p[f];
-          const rf = r[f] - step * Ap[f];
-          r[f] = rf;
-          rsnew += rf * rf;
-        }
-        if (rsnew < 1e-20) break;
-        const beta = rsnew / rsold;
-        for (let f = 0; f < K; f++) p[f] = r[f] + beta * p[f];
-        rsold = rsnew;
-      }
-    }
+    if (!cholesky(A, K)) throw new RangeError(`ALS: the normal equations of row ${u} are not positive definite; use regularization > 0`);
+    choleskySolve(A, K, x);
     for (let f = 0; f < K; f++) X[xo + f] = x[f];
   }
 }
@@ -437,16 +813,18 @@ export function alsLossKernel(a: LossArgs, start: number, end: number): void {
 
 const self = import.meta.url;
 const GRAM: Kernel<GramArgs> = { module: self, name: 'alsGramKernel', fn: alsGramKernel };
-const SOLVE: Kernel<SolveArgs> = { module: self, name: 'alsSolveKernel', fn: alsSolveKernel };
+const EXACT: Kernel<ExactArgs> = { module: self, name: 'alsExactKernel', fn: alsExactKernel };
+const CG: Kernel<CgArgs> = { module: self, name: 'alsCgKernel', fn: alsCgKernel };
+const GRAM_SIMD: Kernel<GramSimdArgs> = { module: self, name: 'alsGramSimdKernel', fn: alsGramSimdKernel };
 const LOSS: Kernel<LossArgs> = { module: self, name: 'alsLossKernel', fn: alsLossKernel };
 const RECOMMEND: Kernel<RecommendArgs> = { module: self, name: 'alsRecommendKernel', fn: alsRecommendKernel };
 
 // ---------------------------------------------------------------------------------------------
 // Driving the kernels
 
-/** Chunks for reductions: a fixed count independent of the thread count, so sums are reproducible. */
+/** Chunks for reductions: at most 64, independent of the thread count, so sums are reproducible. */
 function reductionChunk(n: number): number {
-  return Math.max(64, Math.ceil(n / 64));
+  return Math.max(64, Math.ceil(n / MAX_REDUCTION_CHUNKS));
 }
 
 /** Full symmetric FᵀF (+ λI on the diagonal) of the rows×K float32 matrix F. */
@@ -472,10 +850,40 @@ function solveChunk(n: number, threads: number): number {
   return Math.max(16, Math.min(1024, Math.ceil(n / (64 * threads))));
 }
 
-async function halfStep(pool: Pool, m: Csr, X: Float32Array, Y: Float32Array, nY: number, K: number, params: AlsParams, exact: boolean): Promise<void> {
-  const G = await gram(pool, Y, nY, K, params.regularization);
-  const args: SolveArgs = { indptr: m.indptr, indices: m.indices, conf: m.data, X, Y, G, K, cgSteps: params.cgSteps, exact };
-  await pool.parallelFor(SOLVE, m.nRows, args, { chunk: solveChunk(m.nRows, pool.threads) });
+/** X ← the exact least-squares rows of m against Y (YᵀY from nY rows of Y). */
+async function exactHalfStep(pool: Pool, m: Csr, X: Float32Array, Y: Float32Array, nY: number, K: number, lambda: number): Promise<void> {
+  const G = await gram(pool, Y, nY, K, lambda);
+  const args: ExactArgs = { indptr: m.indptr, indices: m.indices, conf: m.data, X, Y, G, K };
+  await pool.parallelFor(EXACT, m.nRows, args, { chunk: solveChunk(m.nRows, pool.threads) });
+}
+
+/**
+ * arena.G ← FᵀF + λI (F: rows × K), zero-padded to Kp × Kp: float32 SIMD products per chunk, the
+ * chunks summed in float64 in chunk order, so the result does not depend on the thread count.
+ */
+async function simdGram(pool: Pool, arena: Arena, F: Float32Array, rows: number, K: number, lambda: number): Promise<void> {
+  const Kp = padded(K), chunk = reductionChunk(rows), chunks = Math.ceil(rows / chunk);
+  arena.partial.fill(0, 0, chunks * K * Kp);
+  await pool.parallelFor(GRAM_SIMD, rows, { memory: arena.memory, F, K, chunk, partial: arena.partial }, { chunk });
+  const sum = new Float64Array(K * K);
+  for (let c = 0; c < chunks; c++) {
+    const o = c * K * Kp;
+    for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) sum[i * K + j] += arena.partial[o + i * Kp + j];
+  }
+  arena.G.fill(0);
+  for (let i = 0; i < K; i++) {
+    for (let j = 0; j < K; j++) arena.G[i * Kp + j] = sum[i * K + j];
+    arena.G[i * Kp + i] += lambda;
+  }
+}
+
+/** X ← cgSteps warm-started CG steps per row of m against Y; every array lives in arena.memory. */
+async function cgHalfStep(pool: Pool, arena: Arena, m: Csr, X: Float32Array, Y: Float32Array, nY: number, K: number, params: AlsParams): Promise<void> {
+  await simdGram(pool, arena, Y, nY, K, params.regularization);
+  const args: CgArgs = {
+    memory: arena.memory, indptr: m.indptr, indices: m.indices, conf: m.data, X, Y, G: arena.G, K, cgSteps: params.cgSteps, scratch: arena.scratch,
+  };
+  await pool.parallelFor(CG, m.nRows, args, { chunk: solveChunk(m.nRows, pool.threads) });
 }
 
 async function lossOf(pool: Pool, cui: Csr, X: Float32Array, Y: Float32Array, K: number, lambda: number): Promise<number> {
@@ -515,32 +923,43 @@ function shareCsr(a: Csr): Csr {
 export async function fitAls(userItems: Csr, params: Partial<AlsParams> = {}, options: FitOptions = {}): Promise<AlsModel> {
   const p = alsParams(params);
   const { confidence: cui0, bm25ItemNorm } = confidenceMatrix(userItems, p);
-  const cui = shareCsr(cui0);
-  const ciu = transposeCsc(toCsc(cui));
-  const civ = shareCsr(ciu);
-  const nUsers = cui.nRows, nItems = cui.nCols, K = p.factors;
-  const X = sharedArray(Float32Array, nUsers * K), Y = sharedArray(Float32Array, nItems * K);
-  const rng = createRng(p.seed);
-  // implicit's initialisation: uniform in [0, 0.01), users first
-  for (let k = 0; k < X.length; k++) X[k] = rng.next() * 0.01;
-  for (let k = 0; k < Y.length; k++) Y[k] = rng.next() * 0.01;
+  const ciu0 = transposeCsc(toCsc(cui0));
+  const nUsers = cui0.nRows, nItems = cui0.nCols, K = p.factors;
   const exact = p.solver === 'cholesky';
   const losses: number[] = [];
-  const threads = threadsFor(options, iterationWork(nUsers, nItems, cui.indptr[nUsers], K, exact ? K : p.cgSteps));
+  const threads = threadsFor(options, iterationWork(nUsers, nItems, cui0.indptr[nUsers], K, exact ? K : p.cgSteps));
+  const userFactors = sharedArray(Float32Array, nUsers * K), itemFactors = sharedArray(Float32Array, nItems * K);
   await withPool(options.pool, threads, async (pool) => {
+    // CG runs in WebAssembly over one shared memory; the exact solver in JS over shared arrays
+    const arena = exact ? null : fitArena(cui0, ciu0, K, pool.threads);
+    const cui = arena ? arena.cui : shareCsr(cui0), ciu = arena ? arena.ciu : shareCsr(ciu0);
+    const X = arena ? arena.X : userFactors, Y = arena ? arena.Y : itemFactors;
+    const rng = createRng(p.seed);
+    // implicit's initialisation: uniform in [0, 0.01), users first
+    for (let k = 0; k < X.length; k++) X[k] = rng.next() * 0.01;
+    for (let k = 0; k < Y.length; k++) Y[k] = rng.next() * 0.01;
     for (let it = 0; it < p.iterations; it++) {
       const t0 = performance.now();
-      await halfStep(pool, cui, X, Y, nItems, K, p, exact);
-      await halfStep(pool, civ, Y, X, nUsers, K, p, exact);
+      if (arena) {
+        await cgHalfStep(pool, arena, cui, X, Y, nItems, K, p);
+        await cgHalfStep(pool, arena, ciu, Y, X, nUsers, K, p);
+      } else {
+        await exactHalfStep(pool, cui, X, Y, nItems, K, p.regularization);
+        await exactHalfStep(pool, ciu, Y, X, nUsers, K, p.regularization);
+      }
       const seconds = (performance.now() - t0) / 1000;
       const loss = options.computeLoss ? await lossOf(pool, cui, X, Y, K, p.regularization) : NaN;
       if (options.computeLoss) losses.push(loss);
       options.onIteration?.({ iteration: it, seconds, loss });
     }
+    if (arena) {
+      userFactors.set(X);
+      itemFactors.set(Y);
+    }
   });
   return Object.freeze({
-    kind: 'als', params: p, factors: K, nUsers, nItems, userFactors: X, itemFactors: Y,
-    confidence: cui, bm25ItemNorm, lossHistory: Float64Array.from(losses),
+    kind: 'als', params: p, factors: K, nUsers, nItems, userFactors, itemFactors,
+    confidence: shareCsr(cui0), bm25ItemNorm, lossHistory: Float64Array.from(losses),
   });
 }
 
@@ -576,7 +995,7 @@ export async function exactUserStep(model: AlsModel, options: ParallelOptions = 
   const X = sharedArray(Float32Array, nUsers * K);
   const Y = toShared(model.itemFactors);
   const threads = threadsFor(options, nUsers * K * K * 2 + cui.indptr[nUsers] * K * K);
-  await withPool(options.pool, threads, (pool) => halfStep(pool, cui, X, Y, nItems, K, model.params, true));
+  await withPool(options.pool, threads, (pool) => exactHalfStep(pool, cui, X, Y, nItems, K, model.params.regularization));
   return Object.freeze({ ...model, userFactors: X });
 }
 

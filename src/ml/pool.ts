@@ -5,8 +5,10 @@
 // that processes items [start, end) of a loop, reading and writing typed arrays in `args`. The pool
 // runs one loop at a time: the calling thread and every worker claim chunks of the loop from a shared
 // atomic counter until it is exhausted, so uneven rows (power-law users) balance themselves. `thread`
-// (0 = the caller, 1.. = workers) lets a kernel keep per-thread partial sums (say, a Gram matrix or a
-// k-means centroid sum) in a shared array without locks. Workers import the kernel's module by URL,
+// (0 = the caller, 1.. = workers) lets a kernel keep per-thread scratch in a shared array without
+// locks. For reductions (a Gram matrix, k-means centroid sums) index partial sums by chunk
+// (start / chunk) instead and add them up in chunk order: the result is then the same bit for bit
+// whatever the number of threads, because ranges are always chunk-aligned, serial or not. Workers import the kernel's module by URL,
 // so any module can provide kernels (ALS today, k-means' assignment step tomorrow).
 //
 // Shutdown: workers are unref'd whenever no loop is running, so a forgotten pool never keeps the
@@ -17,8 +19,16 @@ import { Worker } from 'node:worker_threads';
 /** The typed arrays a kernel can receive. */
 export type SharedArray = Float64Array | Float32Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
 
-/** Kernel arguments: flat, structured-clonable values; every typed array must sit on a SharedArrayBuffer. */
-export type KernelArgs = Readonly<Record<string, SharedArray | number | string | boolean>>;
+/** A shared WebAssembly.Memory: kernels can run WebAssembly over data every thread sees. */
+export interface SharedWasmMemory {
+  readonly buffer: SharedArrayBuffer;
+}
+
+/**
+ * Kernel arguments: flat, structured-clonable values. Every typed array must sit on a
+ * SharedArrayBuffer and every WebAssembly.Memory must be shared, so workers see the caller's data.
+ */
+export type KernelArgs = Readonly<Record<string, SharedArray | SharedWasmMemory | number | string | boolean>>;
 
 /** A kernel function as exported by its module. */
 export type KernelFn<A extends KernelArgs = KernelArgs> = (args: A, start: number, end: number, thread: number) => void;
@@ -78,14 +88,18 @@ export function isShared(a: SharedArray): boolean {
   return a.buffer instanceof SharedArrayBuffer;
 }
 
+const wasmMemory = (globalThis as unknown as { WebAssembly?: { Memory: abstract new (...args: never[]) => { buffer: ArrayBufferLike } } }).WebAssembly?.Memory;
+
 function checkArgs(args: KernelArgs): void {
   for (const [key, v] of Object.entries(args)) {
-    if (ArrayBuffer.isView(v)) {
+    if (wasmMemory && v instanceof wasmMemory) {
+      if (!(v.buffer instanceof SharedArrayBuffer)) throw new TypeError(`kernel argument '${key}' is a WebAssembly.Memory that is not shared; create it with shared: true`);
+    } else if (ArrayBuffer.isView(v)) {
       if (!(v.buffer instanceof SharedArrayBuffer)) {
         throw new TypeError(`kernel argument '${key}' is a typed array on a plain ArrayBuffer; workers would get a copy. Use sharedArray() or toShared()`);
       }
     } else if (typeof v !== 'number' && typeof v !== 'string' && typeof v !== 'boolean') {
-      throw new TypeError(`kernel argument '${key}' must be a shared typed array, number, string or boolean, got ${typeof v}`);
+      throw new TypeError(`kernel argument '${key}' must be a shared typed array, shared WebAssembly.Memory, number, string or boolean, got ${typeof v}`);
     }
   }
 }
@@ -94,9 +108,12 @@ function defaultChunk(n: number, threads: number): number {
   return Math.max(1, Math.ceil(n / (16 * threads)));
 }
 
-/** Runs a whole loop on the calling thread, chunk by chunk, as thread 0. */
-function runSerial<A extends KernelArgs>(kernel: Kernel<A>, n: number, args: A): void {
-  if (n > 0) kernel.fn(args, 0, n, 0);
+/**
+ * Runs a whole loop on the calling thread as thread 0, chunk by chunk like the parallel path, so a
+ * kernel that keeps per-chunk partial sums (indexed by start / chunk) gets the same ranges either way.
+ */
+function runSerial<A extends KernelArgs>(kernel: Kernel<A>, n: number, args: A, chunk: number): void {
+  for (let s = 0; s < n; s += chunk) kernel.fn(args, s, Math.min(n, s + chunk), 0);
 }
 
 /**
@@ -182,7 +199,7 @@ export function createPool(options: { threads?: number } = {}): Pool {
       const chunk = opts.chunk ?? defaultChunk(n, threads);
       if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`chunk must be a positive integer, got ${chunk}`);
       if (threads === 1 || n <= (opts.serialBelow ?? 0) || n <= chunk) {
-        runSerial(kernel, n, args);
+        runSerial(kernel, n, args, chunk);
         return;
       }
       busy = true;

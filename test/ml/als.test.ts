@@ -187,6 +187,16 @@ test('the CG solver\'s loss matches the exact solver\'s at every iteration', asy
   }
 });
 
+test('factor counts that are not a multiple of the SIMD width give the same CG as the exact solver', async () => {
+  const data = sample(400, 90, 4, 40);
+  for (const factors of [1, 6, 7]) {
+    const params: Partial<AlsParams> = { factors, regularization: 0.01, alpha: 1, iterations: 6, seed: 2 };
+    const exact = (await fitAls(data, { ...params, solver: 'cholesky' }, { computeLoss: true })).lossHistory;
+    const cg = (await fitAls(data, { ...params, cgSteps: factors }, { computeLoss: true })).lossHistory;
+    for (let it = 0; it < 6; it++) assert.ok(Math.abs(cg[it] - exact[it]) <= 1e-4 * exact[it], `${factors} factors, iteration ${it}: CG ${cg[it]} vs exact ${exact[it]}`);
+  }
+});
+
 test('after a final exact user half-step, fold-in of a training user reproduces its trained vector', async () => {
   for (const weighting of ['none', 'log', 'bm25'] as const) {
     const data = sample(60, 40, 5);
