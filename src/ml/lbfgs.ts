@@ -69,11 +69,17 @@ function resolveLineSearch(o: LineSearchOptions): Resolved {
  * brackets such a step. φ'(0) must be negative (a descent direction).
  */
 export function moreThuente(phi: LineFunction, f0: number, g0: number, stp0: number, options: LineSearchOptions = {}): LineSearchResult {
-  return searchResolved(phi, f0, g0, stp0, resolveLineSearch(options), new Float64Array(2));
+  const out = new Float64Array(2);
+  const search = lineSearch(f0, g0, stp0, resolveLineSearch(options), out);
+  for (let step = search.next(); ; step = search.next()) {
+    if (step.done) return step.value;
+    phi(step.value, out);
+  }
 }
 
-// A port of MINPACK-2's dcsrch with its reverse communication turned into a loop.
-function searchResolved(phi: LineFunction, finit: number, ginit: number, stpIn: number, o: Resolved, out: Float64Array): LineSearchResult {
+// A port of MINPACK-2's dcsrch, keeping its reverse communication: the generator yields each trial
+// step, and the caller writes [φ(stp), φ'(stp)] into `out` before resuming it.
+function* lineSearch(finit: number, ginit: number, stpIn: number, o: Resolved, out: Float64Array): Generator<number, LineSearchResult, void> {
   if (!(ginit < 0)) throw new RangeError(`line search needs a descent direction (φ'(0) < 0), got φ'(0) = ${ginit}`);
   if (!Number.isFinite(finit)) throw new RangeError(`line search needs a finite φ(0), got ${finit}`);
   if (!(stpIn >= o.stpMin && stpIn <= o.stpMax)) throw new RangeError(`initial step ${stpIn} is outside [${o.stpMin}, ${o.stpMax}]`);
@@ -87,7 +93,7 @@ function searchResolved(phi: LineFunction, finit: number, ginit: number, stpIn: 
   let stp = stpIn;
   let stpCap = Infinity; // trials stay below a step where φ overflowed
   for (let nEval = 1; ; nEval++) {
-    phi(stp, out);
+    yield stp;
     const fTrue = out[0], g = out[1];
     if (!Number.isFinite(fTrue) || !Number.isFinite(g)) {
       if (nEval >= o.maxEval) return { stp, f: fTrue, g, nEval, status: 'nonFinite' };
@@ -254,6 +260,21 @@ export interface LbfgsResult {
  * cleared, as L-BFGS-B does; failing again ends the run, reported in `stop` — never hidden.
  */
 export function minimizeLbfgs(fn: Objective, x0: ArrayLike<number>, options: LbfgsOptions = {}): LbfgsResult {
+  const x = Float64Array.from(x0), g = new Float64Array(x.length);
+  const run = lbfgs(x, g, options);
+  for (let step = run.next(0); ; step = run.next(fn(x, g))) if (step.done) return step.value;
+}
+
+/** minimizeLbfgs for an objective that is computed asynchronously (say, on a pool of worker threads). */
+export async function minimizeLbfgsAsync(fn: (x: Float64Array, grad: Float64Array) => Promise<number>, x0: ArrayLike<number>, options: LbfgsOptions = {}): Promise<LbfgsResult> {
+  const x = Float64Array.from(x0), g = new Float64Array(x.length);
+  const run = lbfgs(x, g, options);
+  for (let step = run.next(0); ; step = run.next(await fn(x, g))) if (step.done) return step.value;
+}
+
+// The algorithm, by reverse communication: each yield asks the driver to evaluate the objective at
+// x, write the gradient into g and resume with f(x). The same code serves sync and async objectives.
+function* lbfgs(x: Float64Array, g: Float64Array, options: LbfgsOptions): Generator<void, LbfgsResult, number> {
   const tol = options.tol ?? 1e-5;
   const maxIter = options.maxIter ?? 1000;
   const m = options.memory ?? 10;
@@ -261,10 +282,8 @@ export function minimizeLbfgs(fn: Objective, x0: ArrayLike<number>, options: Lbf
   if (!Number.isInteger(maxIter) || maxIter < 0) throw new RangeError(`maxIter must be an integer ≥ 0, got ${maxIter}`);
   if (!Number.isInteger(m) || m < 1) throw new RangeError(`memory must be an integer ≥ 1, got ${m}`);
   const ls = resolveLineSearch(options.lineSearch ?? {});
-  const n = x0.length;
-  const x = Float64Array.from(x0);
-  const g = new Float64Array(n);
-  let f = fn(x, g);
+  const n = x.length;
+  let f: number = yield;
   let nEval = 1;
   if (!Number.isFinite(f) || !allFinite(g)) throw new RangeError(`the objective is not finite at the starting point (f = ${f})`);
   let gnorm = maxAbs(g);
@@ -277,12 +296,6 @@ export function minimizeLbfgs(fn: Objective, x0: ArrayLike<number>, options: Lbf
   let nIter = 0;
   let stop: LbfgsStop = gnorm <= tol ? 'gradient' : 'maxIter';
   let fPrev = f;
-  const phi: LineFunction = (stp, o) => {
-    for (let i = 0; i < n; i++) x[i] = xPrev[i] + stp * d[i];
-    o[0] = fn(x, g);
-    o[1] = dot(g, d, n);
-    nEval++;
-  };
 
   while (stop !== 'gradient' && nIter < maxIter) {
     // d = −H·g by the two-loop recursion.
@@ -314,7 +327,17 @@ export function minimizeLbfgs(fn: Objective, x0: ArrayLike<number>, options: Lbf
     xPrev.set(x);
     gPrev.set(g);
     fPrev = f;
-    const r = searchResolved(phi, fPrev, dg, stp0, ls, out);
+    const search = lineSearch(fPrev, dg, stp0, ls, out);
+    let step = search.next();
+    while (!step.done) {
+      const stp = step.value;
+      for (let i = 0; i < n; i++) x[i] = xPrev[i] + stp * d[i];
+      out[0] = yield;
+      out[1] = dot(g, d, n);
+      nEval++;
+      step = search.next();
+    }
+    const r = step.value;
     f = r.f;
     const moved = r.status === 'converged' || (Number.isFinite(f) && f < fPrev && allFinite(g));
     if (!moved) {

@@ -1,7 +1,8 @@
 // Binary logistic regression with an L2 penalty, fitted by L-BFGS: the model behind churn risk.
 // It minimises scikit-learn's objective, so on the same data it gives scikit-learn's coefficients.
 import { assertFinite, type Matrix } from './matrix.js';
-import { minimizeLbfgs, type LbfgsStop } from './lbfgs.js';
+import { minimizeLbfgs, minimizeLbfgsAsync, type LbfgsResult, type LbfgsStop } from './lbfgs.js';
+import { defaultThreads, sharedArray, toShared, withPool, type Kernel, type Pool } from './pool.js';
 
 /** Class weights: 'balanced' (n / (2·count of the class), counted without sample weights, as scikit-learn) or [weight of class 0, weight of class 1]. */
 export type ClassWeight = 'balanced' | readonly [number, number];
@@ -124,23 +125,40 @@ function prepare(X: Matrix, yIn: ArrayLike<number>, params: LogisticParams, r: R
   return { X, y, weight, totalWeight: classTotal[0] + classTotal[1], classWeight };
 }
 
-function makeObjective(p: Problem, r: Resolved): (theta: Float64Array, grad: Float64Array) => number {
-  const { rows: n, cols: d, data } = p.X;
-  const { weight } = p;
-  // With u = z for y = 0 and u = −z for y = 1:  ℓ(y, z) = ln(1 + e^(−|u|)) + max(u, 0)  and
-  // ∂ℓ/∂z = σ(z) − y = sgn·σ(u) — one branch-free form for both labels, overflow-free for any z.
-  const sgn = new Float64Array(n);
-  for (let i = 0; i < n; i++) sgn[i] = p.y[i] === 1 ? -1 : 1;
-  const invS = 1 / p.totalWeight;
-  const invCS = 1 / (r.C * p.totalWeight);
-  const fitIntercept = r.fitIntercept;
-  const d4 = d - (d & 3);
-  const resid = new Float64Array(n); // weighted ∂ℓ/∂z per row, reused by every evaluation
-  return (theta, grad) => {
-    const b = fitIntercept ? theta[d] : 0;
+// The loss loop runs over fixed chunks of rows, each leaving its gradient, intercept gradient and loss
+// in its own slot of `partial`; the slots are then summed in chunk order. So the result is the same
+// bits whether the chunks run on one thread or on many, in any order. A chunk holds about 256 KB of X:
+// its second pass (the gradient) reads rows the first pass has just brought into cache.
+function chunkRows(d: number): number {
+  return Math.max(64, Math.min(65536, Math.floor(32768 / Math.max(1, d))));
+}
+
+/** Arguments of logisticLossKernel (exported for the pool's workers; not part of the API). */
+export type LogisticLossArgs = {
+  X: Float64Array; d: number; fitIntercept: boolean; chunk: number;
+  /** −1 for label 1, +1 for label 0 */
+  sgn: Float64Array; weight: Float64Array; theta: Float64Array;
+  /** per row: weighted ∂ℓ/∂z (scratch) */
+  resid: Float64Array;
+  /** per chunk: d gradient sums, the intercept's, the loss */
+  partial: Float64Array;
+};
+
+/**
+ * Loss and gradient sums of rows [start, end) (start a multiple of args.chunk) into their chunks'
+ * slots of args.partial. With u = z for y = 0 and u = −z for y = 1: ℓ(y, z) = ln(1 + e^(−|u|)) +
+ * max(u, 0) and ∂ℓ/∂z = σ(z) − y = sgn·σ(u) — one overflow-free form for both labels.
+ */
+export function logisticLossKernel(a: LogisticLossArgs, start: number, end: number): void {
+  const { X: data, d, sgn, weight, theta, resid, partial, chunk } = a;
+  if (start % chunk !== 0) throw new RangeError(`logisticLossKernel: start ${start} is not a multiple of the chunk ${chunk}`);
+  const b = a.fitIntercept ? theta[d] : 0;
+  const d4 = d - (d & 3), P = d + 2;
+  for (let c0 = start; c0 < end; c0 += chunk) {
+    const c1 = Math.min(end, c0 + chunk), base = (c0 / chunk) * P;
     let loss = 0, gb = 0;
     // Pass 1: margins (four accumulators to break the add latency chain), loss and residuals.
-    for (let i = 0, off = 0; i < n; i++, off += d) {
+    for (let i = c0, off = c0 * d; i < c1; i++, off += d) {
       let z0 = b, z1 = 0, z2 = 0, z3 = 0, j = 0;
       for (; j < d4; j += 4) {
         z0 += data[off + j] * theta[j];
@@ -157,26 +175,66 @@ function makeObjective(p: Problem, r: Resolved): (theta: Float64Array, grad: Flo
       resid[i] = rw;
       gb += rw;
     }
-    // Pass 2: grad_w = Xᵀ·resid, four rows at a time to amortise the loads and stores of grad.
-    for (let j = 0; j < d; j++) grad[j] = 0;
-    let i = 0, off = 0;
-    for (; i + 3 < n; i += 4, off += 4 * d) {
+    // Pass 2: the chunk's Xᵀ·resid, four rows at a time to amortise the loads and stores of the sums.
+    for (let j = 0; j < d; j++) partial[base + j] = 0;
+    let i = c0, off = c0 * d;
+    for (; i + 3 < c1; i += 4, off += 4 * d) {
       const r0 = resid[i], r1 = resid[i + 1], r2 = resid[i + 2], r3 = resid[i + 3];
       const o1 = off + d, o2 = o1 + d, o3 = o2 + d;
-      for (let j = 0; j < d; j++) grad[j] += r0 * data[off + j] + r1 * data[o1 + j] + (r2 * data[o2 + j] + r3 * data[o3 + j]);
+      for (let j = 0; j < d; j++) partial[base + j] += r0 * data[off + j] + r1 * data[o1 + j] + (r2 * data[o2 + j] + r3 * data[o3 + j]);
     }
-    for (; i < n; i++, off += d) {
+    for (; i < c1; i++, off += d) {
       const ri = resid[i];
-      for (let j = 0; j < d; j++) grad[j] += ri * data[off + j];
+      for (let j = 0; j < d; j++) partial[base + j] += ri * data[off + j];
     }
-    let ww = 0;
-    for (let j = 0; j < d; j++) {
-      const w = theta[j];
-      ww += w * w;
-      grad[j] = grad[j] * invS + w * invCS;
-    }
-    if (fitIntercept) grad[d] = gb * invS;
-    return loss * invS + 0.5 * invCS * ww;
+    partial[base + d] = gb;
+    partial[base + d + 1] = loss;
+  }
+}
+
+const LOSS_KERNEL: Kernel<LogisticLossArgs> = { module: import.meta.url, name: 'logisticLossKernel', fn: logisticLossKernel };
+
+function lossArgs(p: Problem, r: Resolved, shared: boolean): LogisticLossArgs {
+  const { rows: n, cols: d } = p.X;
+  const chunk = chunkRows(d);
+  const alloc = (len: number) => (shared ? sharedArray(Float64Array, len) : new Float64Array(len));
+  const sgn = alloc(n);
+  for (let i = 0; i < n; i++) sgn[i] = p.y[i] === 1 ? -1 : 1;
+  const weight = alloc(n);
+  weight.set(p.weight);
+  return {
+    X: shared ? toShared(p.X.data) : p.X.data, d, fitIntercept: r.fitIntercept, chunk, sgn, weight,
+    theta: alloc(d + 1), resid: alloc(n), partial: alloc(Math.ceil(n / chunk) * (d + 2)),
+  };
+}
+
+/** After the kernel ran over every row: sums the chunks in order, adds the penalty, normalises. */
+function reduce(a: LogisticLossArgs, p: Problem, r: Resolved, grad: Float64Array): number {
+  const { d, partial, theta } = a;
+  const P = d + 2, nChunks = partial.length / P;
+  const invS = 1 / p.totalWeight, invCS = 1 / (r.C * p.totalWeight);
+  let loss = 0, gb = 0, ww = 0;
+  for (let j = 0; j < d; j++) grad[j] = 0;
+  for (let c = 0, base = 0; c < nChunks; c++, base += P) {
+    for (let j = 0; j < d; j++) grad[j] += partial[base + j];
+    gb += partial[base + d];
+    loss += partial[base + d + 1];
+  }
+  for (let j = 0; j < d; j++) {
+    const w = theta[j];
+    ww += w * w;
+    grad[j] = grad[j] * invS + w * invCS;
+  }
+  if (r.fitIntercept) grad[d] = gb * invS;
+  return loss * invS + 0.5 * invCS * ww;
+}
+
+function makeObjective(p: Problem, r: Resolved): (theta: Float64Array, grad: Float64Array) => number {
+  const args = lossArgs(p, r, false);
+  return (theta, grad) => {
+    args.theta.set(theta);
+    logisticLossKernel(args, 0, p.X.rows);
+    return reduce(args, p, r, grad);
   };
 }
 
@@ -204,10 +262,47 @@ export function logisticObjective(X: Matrix, y: ArrayLike<number>, params: Logis
 export function fitLogistic(X: Matrix, y: ArrayLike<number>, params: LogisticParams = {}): LogisticModel {
   const r = resolveParams(params);
   const problem = prepare(X, y, params, r);
-  const d = X.cols;
-  const result = minimizeLbfgs(makeObjective(problem, r), new Float64Array(d + (r.fitIntercept ? 1 : 0)), {
-    tol: r.tol, maxIter: r.maxIter, memory: r.memory,
+  const result = minimizeLbfgs(makeObjective(problem, r), new Float64Array(X.cols + (r.fitIntercept ? 1 : 0)), lbfgsOptions(r));
+  return toModel(result, problem, r);
+}
+
+/** Where fitLogisticParallel runs. */
+export interface LogisticParallelOptions {
+  /** a pool to run on (left open); without one, a temporary pool of `threads` threads is made and closed */
+  readonly pool?: Pool;
+  /** threads when no pool is given (default: os.availableParallelism()) */
+  readonly threads?: number;
+}
+
+/**
+ * fitLogistic with each evaluation of the loss spread over a pool of worker threads. Gives the very
+ * same model, bit for bit, as fitLogistic on the same input — whatever the number of threads —
+ * because the loss is summed over fixed chunks of rows in a fixed order. Small inputs (under about
+ * 200k values) are computed on the calling thread, where the threads would cost more than they save.
+ */
+export async function fitLogisticParallel(X: Matrix, y: ArrayLike<number>, params: LogisticParams = {}, options: LogisticParallelOptions = {}): Promise<LogisticModel> {
+  const r = resolveParams(params);
+  const problem = prepare(X, y, params, r);
+  const threads = options.threads ?? defaultThreads();
+  return withPool(options.pool, threads, async (pool) => {
+    const args = lossArgs(problem, r, true);
+    const serialBelow = Math.floor(200_000 / X.cols);
+    const objective = async (theta: Float64Array, grad: Float64Array): Promise<number> => {
+      args.theta.set(theta);
+      await pool.parallelFor(LOSS_KERNEL, X.rows, args, { chunk: args.chunk, serialBelow });
+      return reduce(args, problem, r, grad);
+    };
+    const result = await minimizeLbfgsAsync(objective, new Float64Array(X.cols + (r.fitIntercept ? 1 : 0)), lbfgsOptions(r));
+    return toModel(result, problem, r);
   });
+}
+
+function lbfgsOptions(r: Resolved): { tol: number; maxIter: number; memory: number } {
+  return { tol: r.tol, maxIter: r.maxIter, memory: r.memory };
+}
+
+function toModel(result: LbfgsResult, problem: Problem, r: Resolved): LogisticModel {
+  const d = problem.X.cols;
   return {
     coef: result.x.slice(0, d),
     intercept: r.fitIntercept ? result.x[d] : 0,

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { matrix, type Matrix } from '../../src/ml/matrix.js';
 import { createRng } from '../../src/ml/random.js';
 import { fitScaler, transform } from '../../src/ml/scaler.js';
-import { decisionFunction, fitLogistic, logisticObjective, predict, predictProba, type LogisticParams } from '../../src/ml/logistic.js';
+import { decisionFunction, fitLogistic, fitLogisticParallel, logisticObjective, predict, predictProba, type LogisticParams } from '../../src/ml/logistic.js';
+import { createPool } from '../../src/ml/pool.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('../../bench/sklearn_logistic.py', import.meta.url));
@@ -160,6 +161,30 @@ test('integer sample weights equal repeated rows; balanced equals the explicit n
   const plain = fitLogistic(X, y, TIGHT);
   const count = (u: Uint8Array) => u.reduce((a, b) => a + b, 0);
   assert.ok(count(predict(balanced, X)) > count(predict(plain, X)));
+});
+
+test('the parallel fit gives the serial fit\'s model bit for bit, on any number of threads', async () => {
+  const { X, y } = synthetic(91, 15_000, 16, -1); // 240k values: large enough to go parallel
+  const rng = createRng(92);
+  const params: LogisticParams = { tol: 1e-8, maxIter: 500, classWeight: 'balanced', sampleWeight: Float64Array.from({ length: X.rows }, () => 0.5 + rng.next()) };
+  const serial = fitLogistic(X, y, params);
+  const pool = createPool({ threads: 2 });
+  try {
+    const onPool = await fitLogisticParallel(X, y, params, { pool });
+    const onThree = await fitLogisticParallel(X, y, params, { threads: 3 });
+    for (const m of [onPool, onThree]) {
+      assert.deepEqual([...m.coef], [...serial.coef]);
+      assert.equal(m.intercept, serial.intercept);
+      assert.equal(m.nEval, serial.nEval);
+      assert.equal(m.converged, true);
+    }
+    // small input stays on the calling thread, with the same answer
+    const small = synthetic(93, 200, 3);
+    assert.deepEqual([...(await fitLogisticParallel(small.X, small.y, {}, { pool })).coef], [...fitLogistic(small.X, small.y).coef]);
+    await assert.rejects(fitLogisticParallel(small.X, small.y.map(() => 0), {}, { pool }), /single class/);
+  } finally {
+    await pool.close();
+  }
 });
 
 test('predictProba is σ(decisionFunction), stable at extreme margins; predict thresholds it', () => {
