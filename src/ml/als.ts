@@ -286,6 +286,23 @@ function choleskySolve(L: Float64Array, K: number, b: Float64Array): void {
   }
 }
 
+/**
+ * Lower triangle of A += Σ_k w[k]·y_k·y_kᵀ over rows items[s..e) of Y: four rows per pass, so each
+ * entry of A is loaded and stored once per four products.
+ */
+function gramianLower(A: Float64Array, Y: Float32Array, K: number, items: Int32Array, w: ArrayLike<number>, s: number, e: number, wShift: number): void {
+  let k = s;
+  for (; k + 3 < e; k += 4) {
+    const o0 = items[k] * K, o1 = items[k + 1] * K, o2 = items[k + 2] * K, o3 = items[k + 3] * K;
+    const w0 = w[k] - wShift, w1 = w[k + 1] - wShift, w2 = w[k + 2] - wShift, w3 = w[k + 3] - wShift;
+    for (let i = 0; i < K; i++) {
+      const a0 = w0 * Y[o0 + i], a1 = w1 * Y[o1 + i], a2 = w2 * Y[o2 + i], a3 = w3 * Y[o3 + i], io = i * K;
+      for (let j = 0; j <= i; j++) A[io + j] += a0 * Y[o0 + j] + a1 * Y[o1 + j] + a2 * Y[o2 + j] + a3 * Y[o3 + j];
+    }
+  }
+  for (; k < e; k++) rank1Lower(A, w[k] - wShift, Y, items[k] * K, K);
+}
+
 /** Lower triangle of A += w·y·yᵀ for the float32 row y at offset yo. */
 function rank1Lower(A: Float64Array, w: number, Y: Float32Array, yo: number, K: number): void {
   for (let i = 0; i < K; i++) {
@@ -549,17 +566,52 @@ function asmGram(): Asm {
 /**
  * accum(s, e, indices, conf, Y, K, v, out, mode): for the interactions k in [s, e) of one row,
  * out += t·y_k with t = c − (c − 1)·(y_k·v) (mode 0, the residual) or (c − 1)·(y_k·v) (mode 1, A·p).
+ * The dot product and the update are inlined: this loop is where an iteration spends most of its time.
  */
 function asmAccum(): Asm {
   const A = new Asm([I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
   const s = 0, e = 1, indices = 2, conf = 3, Y = 4, K = 5, v = 6, out = 7, mode = 8;
-  const k = A.local(I32), yo = A.local(I32), c = A.local(F32), t = A.local(F32);
+  const k = A.local(I32), yo = A.local(I32), c = A.local(F32), t = A.local(F32), d = A.local(F32);
+  const rowBytes = A.local(I32), vecBytes = A.local(I32), fb = A.local(I32);
+  const acc0 = A.local(V128), acc1 = A.local(V128), vt = A.local(V128);
+  A.get(K).i32(2).op(I32_SHL).set(rowBytes);
+  A.get(K).i32(~3).op(I32_AND).i32(2).op(I32_SHL).set(vecBytes);
   A.for(k, () => A.get(s), () => A.get(e), 1, () => {
-    A.get(Y).get(indices).get(k).i32(2).op(I32_SHL).op(I32_ADD).op(...I32_LOAD).get(K).op(I32_MUL).i32(2).op(I32_SHL).op(I32_ADD).set(yo);
+    A.get(Y).get(indices).get(k).i32(2).op(I32_SHL).op(I32_ADD).op(...I32_LOAD).get(rowBytes).op(I32_MUL).op(I32_ADD).set(yo);
     A.get(conf).get(k).i32(2).op(I32_SHL).op(I32_ADD).op(...F32_LOAD).set(c);
-    A.get(c).f32(1).op(F32_SUB).get(yo).get(v).get(K).call(F_DOT).op(F32_MUL).set(t);
+    // d = y·v: two vector accumulators, then the scalar tail
+    A.f32(0).simd(F32X4_SPLAT).tee(acc0).set(acc1);
+    A.i32(0).set(fb);
+    A.block((exit) => A.loop((top) => {
+      A.get(fb).i32(32).op(I32_ADD).get(vecBytes).op(0x4a /* i32.gt_s */).brIf(exit);
+      A.get(acc0).get(yo).get(fb).op(I32_ADD).simd(V128_LOAD, ...MEM).get(v).get(fb).op(I32_ADD).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD).set(acc0);
+      A.get(acc1).get(yo).get(fb).op(I32_ADD).simd(V128_LOAD, 2, 16).get(v).get(fb).op(I32_ADD).simd(V128_LOAD, 2, 16).simd(F32X4_MUL).simd(F32X4_ADD).set(acc1);
+      A.get(fb).i32(32).op(I32_ADD).set(fb).br(top);
+    }));
+    // whole vector pairs are done; one vector is left when their count is odd
+    A.get(fb).i32(16).op(I32_ADD).get(vecBytes).op(0x4c /* i32.le_s */).when(() => {
+      A.get(acc0).get(yo).get(fb).op(I32_ADD).simd(V128_LOAD, ...MEM).get(v).get(fb).op(I32_ADD).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD).set(acc0);
+    });
+    A.get(acc0).get(acc1).simd(F32X4_ADD).set(acc0);
+    A.get(acc0).simd(F32X4_EXTRACT, 0).get(acc0).simd(F32X4_EXTRACT, 1).op(F32_ADD)
+      .get(acc0).simd(F32X4_EXTRACT, 2).get(acc0).simd(F32X4_EXTRACT, 3).op(F32_ADD).op(F32_ADD).set(d);
+    A.for(fb, () => A.get(vecBytes), () => A.get(rowBytes), 4, () => {
+      A.get(d).get(yo).get(fb).op(I32_ADD).op(...F32_LOAD).get(v).get(fb).op(I32_ADD).op(...F32_LOAD).op(F32_MUL).op(F32_ADD).set(d);
+    });
+    A.get(c).f32(1).op(F32_SUB).get(d).op(F32_MUL).set(t);
     A.get(mode).op(0x45 /* i32.eqz */).when(() => { A.get(c).get(t).op(F32_SUB).set(t); });
-    A.get(out).get(t).get(yo).get(K).call(F_AXPY);
+    // out += t·y
+    A.get(t).simd(F32X4_SPLAT).set(vt);
+    A.for(fb, () => A.i32(0), () => A.get(vecBytes), 16, () => {
+      A.get(out).get(fb).op(I32_ADD);
+      A.get(out).get(fb).op(I32_ADD).simd(V128_LOAD, ...MEM).get(vt).get(yo).get(fb).op(I32_ADD).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD);
+      A.simd(V128_STORE, ...MEM);
+    });
+    A.for(fb, () => A.get(vecBytes), () => A.get(rowBytes), 4, () => {
+      A.get(out).get(fb).op(I32_ADD);
+      A.get(out).get(fb).op(I32_ADD).op(...F32_LOAD).get(t).get(yo).get(fb).op(I32_ADD).op(...F32_LOAD).op(F32_MUL).op(F32_ADD);
+      A.op(...F32_STORE);
+    });
   });
   return A;
 }
@@ -769,11 +821,8 @@ export function alsExactKernel(a: ExactArgs, start: number, end: number): void {
     }
     A.set(G);
     x.fill(0);
-    for (let k = s; k < e; k++) {
-      const c = conf[k], yo = indices[k] * K;
-      axpyF(x, c, Y, yo, K);
-      rank1Lower(A, c - 1, Y, yo, K);
-    }
+    for (let k = s; k < e; k++) axpyF(x, conf[k], Y, indices[k] * K, K);
+    gramianLower(A, Y, K, indices, conf, s, e, 1);
     if (!cholesky(A, K)) throw new RangeError(`ALS: the normal equations of row ${u} are not positive definite; use regularization > 0`);
     choleskySolve(A, K, x);
     for (let f = 0; f < K; f++) X[xo + f] = x[f];
@@ -1100,7 +1149,7 @@ function checkItem(model: AlsModel, item: number): void {
 function userGramian(model: AlsModel, cache: ItemCache, items: Int32Array, conf: Float64Array): Float64Array {
   const K = model.factors, Y = model.itemFactors;
   const A = cache.G.slice();
-  for (let k = 0; k < items.length; k++) rank1Lower(A, conf[k] - 1, Y, items[k] * K, K);
+  gramianLower(A, Y, K, items, conf, 0, items.length, 1);
   if (!cholesky(A, K)) throw new RangeError('ALS: the user\'s normal equations are not positive definite; the model needs regularization > 0');
   return A;
 }
