@@ -126,12 +126,29 @@ function workerUrl(): URL {
 }
 
 /**
+ * The parent's Node flags minus those that describe the parent's own entry point (`-e`/`--eval`,
+ * `-p`/`--print` with their script, `--input-type`): a worker inheriting them fails to start.
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print' || a === '-pe' || a === '--input-type') { i++; continue; }
+    if (a.startsWith('--eval=') || a.startsWith('--print=') || a.startsWith('--input-type=')) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+/**
  * Node 20 does not apply a loader given with `--import` to a worker's own entry file, so for
  * TypeScript sources the worker starts from a one-line bootstrap that registers tsx (the loader the
  * sources already run under) before importing the entry. Compiled code starts the .js entry directly.
  */
 function startWorker(url: URL, thread: number): Worker {
-  if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData: { thread } });
+  const execArgv = workerExecArgv();
+  if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData: { thread }, execArgv });
   let tsxApi: string;
   try {
     tsxApi = import.meta.resolve('tsx/esm/api');
@@ -139,7 +156,7 @@ function startWorker(url: URL, thread: number): Worker {
     throw new Error(`running the TypeScript worker ${url.href} needs the tsx package; build with tsc and run dist/ instead`);
   }
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData: { thread } });
+  return new Worker(bootstrap, { eval: true, workerData: { thread }, execArgv });
 }
 
 interface Pending { resolve: () => void; reject: (e: Error) => void }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createPool, isShared, sharedArray, toShared, withPool, type Kernel, type KernelFn } from '../../src/ml/pool.js';
 
@@ -129,4 +130,27 @@ test('a pool that is never closed does not keep the process alive', () => {
   assert.equal(r.signal, null, `the process hung and was killed; stderr: ${r.stderr}`);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /sum 1000/);
+});
+
+test('compiled to dist/, the pool starts its .js worker entry, also from node -e (plain node, no tsx)', (t) => {
+  const compiled = new URL('../../dist/ml/pool.js', import.meta.url);
+  if (!existsSync(compiled) || !existsSync(new URL('../../dist/ml/pool.worker.js', import.meta.url))) {
+    t.skip('dist/ is not built (npm test builds it before the unit tests)');
+    return;
+  }
+  const script = `
+    const { createPool, sharedArray } = await import(${JSON.stringify(compiled.href)});
+    const body = (a, s, e, thread) => { Atomics.add(a.byThread, thread, e - s); if (thread === 0) Atomics.wait(a.flag, 0, 0, 1000); else { Atomics.store(a.flag, 0, 1); Atomics.notify(a.flag, 0); } };
+    const k = { module: 'data:text/javascript,' + encodeURIComponent('export const f = ' + body.toString()), name: 'f', fn: body };
+    const pool = createPool({ threads: 2 });
+    const flag = sharedArray(Int32Array, 1), byThread = sharedArray(Int32Array, 2);
+    await pool.parallelFor(k, 32, { flag, byThread }, { chunk: 1 });
+    await pool.close();
+    console.log(JSON.stringify([...byThread]));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 60_000, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const [caller, worker] = JSON.parse(r.stdout) as number[];
+  assert.equal(caller + worker, 32);
+  assert.ok(worker > 0, 'the compiled worker took no chunk');
 });
