@@ -6,8 +6,10 @@
 // where w is r itself, log1p(r) or implicit's BM25 weight; every other pair has preference 0 and
 // confidence 1. Each half-step solves, for every user u with item factors Y fixed,
 //   (YᵀY + λI + Σ_{i∈u} (c_ui − 1) y_i y_iᵀ) x_u = Σ_{i∈u} c_ui y_i,
-// sharing YᵀY across users, then the same for items with X fixed. Factors are float32 (like implicit);
-// each row's arithmetic is float64. Rows are independent, so results do not depend on the thread count.
+// sharing YᵀY across users, then the same for items with X fixed. Factors are float32 (like implicit).
+// The CG solver runs in float32 WebAssembly SIMD, as implicit's float32 BLAS calls do; the exact
+// solver, fold-in and explain work in float64. Rows are independent and Gram matrices are summed over
+// fixed chunks in a fixed order, so a fit is the same bit for bit on any number of threads.
 import { createRng } from './random.js';
 import { checkSparse, toCsc, transposeCsc, type Csr } from './sparse.js';
 import { defaultThreads, sharedArray, toShared, withPool, type Kernel, type Pool } from './pool.js';
@@ -41,7 +43,10 @@ export interface AlsParams {
   readonly seed: number;
 }
 
-/** A fitted model: plain data. Factor matrices are row-major, `factors` floats per user / item. */
+/**
+ * A fitted model: plain data. Factor matrices are row-major, `factors` floats per user / item; a fit
+ * returns them on SharedArrayBuffers so batch scoring on the worker pool shares them without a copy.
+ */
 export interface AlsModel {
   readonly kind: 'als';
   readonly params: AlsParams;
