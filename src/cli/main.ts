@@ -4,6 +4,8 @@ import { register as config } from './config.js';
 import { register as ingest } from './ingest.js';
 import { register as features } from './features.js';
 import { register as presets } from './presets.js';
+import { register as generate } from './generate.js';
+import { register as demo } from './demo.js';
 import { VERSION } from '../version.js';
 
 const program = new Command('floyo')
@@ -11,6 +13,6 @@ const program = new Command('floyo')
   .version(VERSION)
   .showHelpAfterError('(run with --help for usage)');
 
-for (const register of [config, ingest, features, presets]) register(program);
+for (const register of [demo, ingest, features, generate, presets, config]) register(program);
 
 await program.parseAsync(process.argv);
