@@ -96,7 +96,8 @@ function openFile(path: string): Sink {
   let head: Writable = file;
   let done: Promise<void>;
   if (isGzipPath(path)) {
-    const gzip = createGzip({ chunkSize: 1 << 16 });
+    // level 4: half the time of the default 6 for a ratio (~6.4) like the UCI file's own (6.3)
+    const gzip = createGzip({ level: 4, chunkSize: 1 << 18 });
     head = gzip;
     done = pipeline(gzip, file);
   } else {

@@ -117,10 +117,6 @@ export class WeightTree {
     return this.sum;
   }
 
-  get(i: number): number {
-    return this.weight[i];
-  }
-
   /** Sets the weight of item i (an integer >= 0). */
   set(i: number, w: number): void {
     const delta = w - this.weight[i];

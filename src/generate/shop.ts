@@ -426,9 +426,9 @@ export class ShopStream {
     let k = 0;
     for (let i = pop.arrivalStart[d]; i < pop.arrivalStart[d + 1]; i++) this.ordCustomer[k++] = i;
     for (let r = 0; r < repeats; r++) {
-      let c = tree.sample(rng.next());
+      // integer weights: a churned customer (weight 0) has an empty range and cannot be drawn
+      const c = tree.sample(rng.next());
       if (c < 0) throw new Error(`day ${d}: repeat orders planned but no customer is active`);
-      while (tree.get(c) === 0) c = tree.sample(rng.next());
       this.ordCustomer[k++] = c;
     }
     for (let o = 0; o < n; o++) {
@@ -637,14 +637,6 @@ export class ShopStream {
     this.sorted = new Int32Array(size);
   }
 
-  /** Orders planned so far (for progress). */
-  get ordersPlanned(): number {
-    return this.orders;
-  }
-
-  get spanText(): string {
-    return `${formatDay(this.world.options.firstDay)}..${formatDay(this.world.options.lastDay)}`;
-  }
 }
 
 function returnedQuantity(quantity: number, rng: Rng): number {
