@@ -13,15 +13,8 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const PRODUCTS = 4000;
 const SEED = 1;
 
-// the command registered on a fresh program, as src/cli/main.ts does; reports its peak RSS on exit
-const PROGRAM = `
-import { Command } from 'commander';
-import { register } from './src/cli/generate.ts';
-process.on('exit', () => { const u = process.resourceUsage(); process.stderr.write('maxRSS ' + u.maxRSS + ' cpu ' + (u.userCPUTime + u.systemCPUTime) + '\\n'); });
-const program = new Command('floyo');
-register(program);
-await program.parseAsync(process.argv.slice(1), { from: 'user' });
-`;
+// the real CLI through tsx, with a hook that reports the process's own peak RSS and CPU time on exit
+const USAGE_HOOK = `data:text/javascript,process.on('exit', () => { const u = process.resourceUsage(); process.stderr.write('maxRSS ' + u.maxRSS + ' cpu ' + (u.userCPUTime + u.systemCPUTime) + '\\n'); });`;
 
 /**
  * Rows per order for this catalogue, measured on a mid-size run, so --orders can be set for a row target.
@@ -40,7 +33,7 @@ async function run(targetRows: number, file: string, ordersPerCustomer: number, 
   const customers = Math.round(orders / ordersPerCustomer);
   const args = ['generate', '--customers', String(customers), '--products', String(PRODUCTS), '--orders', String(orders), '--seed', String(SEED), '--out', file, '--json', '--quiet'];
   const load = loadavg()[0];
-  const { ms, value: r } = await time(() => spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', PROGRAM, '--', ...args], { cwd: ROOT, encoding: 'utf8' }));
+  const { ms, value: r } = await time(() => spawnSync(process.execPath, ['--import', 'tsx', '--import', USAGE_HOOK, 'src/cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8' }));
   if (r.status !== 0) throw new Error(`floyo generate failed (${r.status}): ${r.stderr}`);
   const s = JSON.parse(r.stdout) as Summary;
   const usage = /maxRSS (\d+) cpu (\d+)/.exec(r.stderr);

@@ -17,15 +17,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'floyo-generate-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-// the command registered on a fresh program, as src/cli/main.ts does with every command
-const PROGRAM = `
-import { Command } from 'commander';
-import { register } from './src/cli/generate.ts';
-const program = new Command('floyo');
-register(program);
-await program.parseAsync(process.argv.slice(1), { from: 'user' });
-`;
-const ARGS = (...args: string[]) => [process.execPath, ['--import', 'tsx', '--input-type=module', '-e', PROGRAM, '--', 'generate', ...args]] as const;
+// the real `floyo` program, as a user runs it (through tsx, so no build is needed)
+const ARGS = (...args: string[]) => [process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'generate', ...args]] as const;
 
 function floyo(...args: string[]) {
   const [cmd, argv] = ARGS(...args);
@@ -53,7 +46,7 @@ async function floyoHere(...args: string[]): Promise<{ status: number; stderr: s
   return { status, stderr };
 }
 
-let firstSummary: { rows: number; orders: number; returns: number } | undefined;
+let firstSummary: { rows: number; orders: number; returns: number; nonProductLines: number; customers: number } | undefined;
 
 test('writes plain and gzip CSV with the same content, and --json describes it with the ground truth', () => {
   const plain = join(dir, 'shop.csv');
@@ -166,6 +159,22 @@ test('--help lists every flag', () => {
   register(program);
   const help = program.commands.find((c) => c.name() === 'generate')!.helpInformation();
   for (const flag of ['--customers', '--products', '--orders', '--seed', '--from', '--to', '--out', '--truth', '--json', '--quiet']) assert.ok(help.includes(flag), flag);
+});
+
+test('the online-retail ingestion preset takes a generated file whole: nothing quarantined, only non-product lines excluded', () => {
+  assert.ok(firstSummary, 'the first test wrote the files');
+  const s = firstSummary;
+  const home = join(dir, 'home');
+  const [cmd] = ARGS();
+  const r = spawnSync(cmd, ['--import', 'tsx', 'src/cli/main.ts', 'ingest', join(dir, 'shop.csv.gz'), '--preset', 'online-retail', '--home', home, '--json', '--quiet'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const ingested = JSON.parse(r.stdout);
+  assert.equal(ingested.rowsRead, s.rows);
+  assert.equal(ingested.rowsQuarantined, 0, JSON.stringify(ingested.quarantinedByReason));
+  assert.equal(ingested.rowsExcluded, s.nonProductLines);
+  assert.equal(ingested.rowsAccepted, s.rows - s.nonProductLines);
+  assert.equal(ingested.warehouse.orders, s.orders + s.returns);
+  assert.equal(ingested.warehouse.customers, s.customers);
 });
 
 test('a real CSV reader (DuckDB) reads the file with the expected column types', async () => {
