@@ -8,6 +8,12 @@ import { register as generate } from './generate.js';
 import { register as demo } from './demo.js';
 import { VERSION } from '../version.js';
 
+// `floyo ... | head` closes stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command('floyo')
   .description('Turns an online shop\'s sales data into segments, churn risk and recommendations.')
   .version(VERSION)
