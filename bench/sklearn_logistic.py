@@ -3,7 +3,8 @@
 Usage: /usr/bin/python3 bench/sklearn_logistic.py '{"jobs": [<job>, ...]}'
 Each job names a little-endian float64 file ("data") holding X (rows*cols, row-major), then y (rows),
 then, if "sample_weight" is true, the sample weights (rows); and the estimator settings: C, tol,
-max_iter, class_weight (null, "balanced" or [w0, w1]), fit_intercept, solver (default lbfgs), and
+max_iter, class_weight (null, "balanced" or [w0, w1]), fit_intercept, solver (default lbfgs),
+penalty (default l2) and l1_ratio, and
 "repeats" (fits of the same job, for timing). Prints {"results": [...]}, one per job: coef, intercept,
 n_iter and the seconds of each fit (timed around fit() alone), and the library versions. One process
 for all jobs, so the import cost is paid once.
@@ -40,6 +41,8 @@ def run(job: dict) -> dict:
             max_iter=job.get("max_iter", 10000),
             class_weight=cw,
             fit_intercept=fit_intercept,
+            penalty=job.get("penalty", "l2"),
+            l1_ratio=job.get("l1_ratio"),
         )
         t0 = time.perf_counter()
         model.fit(X, y, sample_weight=sw)

@@ -288,42 +288,23 @@ function* lbfgs(x: Float64Array, g: Float64Array, options: LbfgsOptions): Genera
   if (!Number.isFinite(f) || !allFinite(g)) throw new RangeError(`the objective is not finite at the starting point (f = ${f})`);
   let gnorm = maxAbs(g);
 
-  const S = new Float64Array(m * n), Y = new Float64Array(m * n);
-  const rho = new Float64Array(m), alpha = new Float64Array(m);
+  const mem = createMemory(m, n);
   const d = new Float64Array(n), xPrev = new Float64Array(n), gPrev = new Float64Array(n);
   const out = new Float64Array(2);
-  let head = 0, count = 0; // ring buffer: the newest pair is at (head − 1) mod m
   let nIter = 0;
   let stop: LbfgsStop = gnorm <= tol ? 'gradient' : 'maxIter';
   let fPrev = f;
 
   while (stop !== 'gradient' && nIter < maxIter) {
-    // d = −H·g by the two-loop recursion.
-    for (let i = 0; i < n; i++) d[i] = -g[i];
-    for (let k = 0; k < count; k++) {
-      const j = (head - 1 - k + m) % m;
-      const a = rho[j] * dotAt(S, j * n, d, n);
-      alpha[j] = a;
-      axpyAt(-a, Y, j * n, d, n);
-    }
-    if (count > 0) {
-      const j = (head - 1 + m) % m;
-      const gamma = 1 / (rho[j] * dotAt(Y, j * n, Y, n, j * n));
-      for (let i = 0; i < n; i++) d[i] *= gamma;
-    }
-    for (let k = count - 1; k >= 0; k--) {
-      const j = (head - 1 - k + m) % m;
-      const b = rho[j] * dotAt(Y, j * n, d, n);
-      axpyAt(alpha[j] - b, S, j * n, d, n);
-    }
+    searchDirection(mem, g, d);
     let dg = dot(g, d, n);
     if (!(dg < 0)) {
       // Rounding made H·g lose descent: forget the curvature pairs and go downhill.
-      count = 0;
+      mem.count = 0;
       for (let i = 0; i < n; i++) d[i] = -g[i];
       dg = dot(g, d, n);
     }
-    const stp0 = count === 0 ? Math.min(1 / Math.sqrt(-dg), ls.stpMax) : 1;
+    const stp0 = mem.count === 0 ? Math.min(1 / Math.sqrt(-dg), ls.stpMax) : 1;
     xPrev.set(x);
     gPrev.set(g);
     fPrev = f;
@@ -344,33 +325,189 @@ function* lbfgs(x: Float64Array, g: Float64Array, options: LbfgsOptions): Genera
       x.set(xPrev);
       g.set(gPrev);
       f = fPrev;
-      if (count === 0) {
+      if (mem.count === 0) {
         stop = r.status === 'nonFinite' ? 'nonFinite' : 'lineSearch';
         break;
       }
-      count = 0;
+      mem.count = 0;
       continue;
     }
     nIter++;
-    // Store the correction pair s = x − xPrev, y = g − gPrev when its curvature is usable.
-    const off = head * n;
-    let sy = 0, yy = 0;
-    for (let i = 0; i < n; i++) {
-      const si = x[i] - xPrev[i], yi = g[i] - gPrev[i];
-      S[off + i] = si;
-      Y[off + i] = yi;
-      sy += si * yi;
-      yy += yi * yi;
-    }
-    if (sy > 2.220446049250313e-16 * yy && yy > 0) {
-      rho[head] = 1 / sy;
-      head = (head + 1) % m;
-      if (count < m) count++;
-    }
+    remember(mem, x, xPrev, g, gPrev);
     gnorm = maxAbs(g);
     if (gnorm <= tol) stop = 'gradient';
   }
   return { x, f, grad: g, gradNorm: maxAbs(g), nIter, nEval, converged: stop === 'gradient', stop };
+}
+
+/**
+ * Minimises f(x) + Σᵢ λᵢ·|xᵢ| — f smooth, λᵢ ≥ 0 (0 leaves a coordinate unpenalised) — by OWL-QN
+ * (Andrew & Gao 2007): L-BFGS driven by the pseudo-gradient ◇F (the steepest-descent direction of
+ * the non-smooth F), each step confined to the orthant the current point lies in (or ◇F points to),
+ * so coordinates reach exactly 0 and stay there until the gradient pulls them out. Curvature pairs
+ * use the smooth gradient only. The step is found by backtracking from 1 on the projected path with
+ * F(x⁺) ≤ F(x) + c1·◇Fᵀ(x⁺ − x); where F's change is within its rounding the test falls back on
+ * the trapezoid of the directional derivative, as moreThuente does. Convergence: max|◇Fᵢ| ≤ tol.
+ * The result's f is F and its grad the pseudo-gradient. The objective computes f alone.
+ */
+export function minimizeOwlqn(fn: Objective, x0: ArrayLike<number>, l1: ArrayLike<number>, options: LbfgsOptions = {}): LbfgsResult {
+  const x = Float64Array.from(x0), g = new Float64Array(x.length);
+  const run = owlqn(x, g, l1, options);
+  for (let step = run.next(0); ; step = run.next(fn(x, g))) if (step.done) return step.value;
+}
+
+/** minimizeOwlqn for an objective that is computed asynchronously. */
+export async function minimizeOwlqnAsync(fn: (x: Float64Array, grad: Float64Array) => Promise<number>, x0: ArrayLike<number>, l1: ArrayLike<number>, options: LbfgsOptions = {}): Promise<LbfgsResult> {
+  const x = Float64Array.from(x0), g = new Float64Array(x.length);
+  const run = owlqn(x, g, l1, options);
+  for (let step = run.next(0); ; step = run.next(await fn(x, g))) if (step.done) return step.value;
+}
+
+function* owlqn(x: Float64Array, g: Float64Array, l1In: ArrayLike<number>, options: LbfgsOptions): Generator<void, LbfgsResult, number> {
+  const tol = options.tol ?? 1e-5;
+  const maxIter = options.maxIter ?? 1000;
+  const m = options.memory ?? 10;
+  if (!(tol >= 0)) throw new RangeError(`tol must be a number ≥ 0, got ${tol}`);
+  if (!Number.isInteger(maxIter) || maxIter < 0) throw new RangeError(`maxIter must be an integer ≥ 0, got ${maxIter}`);
+  if (!Number.isInteger(m) || m < 1) throw new RangeError(`memory must be an integer ≥ 1, got ${m}`);
+  const ls = resolveLineSearch(options.lineSearch ?? {});
+  const n = x.length;
+  if (l1In.length !== n) throw new RangeError(`l1 has ${l1In.length} weights but x has ${n} coordinates`);
+  const l1 = Float64Array.from(l1In);
+  for (let i = 0; i < n; i++) if (!(Number.isFinite(l1[i]) && l1[i] >= 0)) throw new RangeError(`l1 weights must be finite and ≥ 0, got ${l1[i]} at ${i}`);
+  const maxTries = Math.max(ls.maxEval, 40);
+
+  let fs: number = yield;
+  let nEval = 1;
+  if (!Number.isFinite(fs) || !allFinite(g)) throw new RangeError(`the objective is not finite at the starting point (f = ${fs})`);
+  let F = fs + l1Norm(x, l1);
+  const pg = new Float64Array(n);
+  pseudoGradient(x, g, l1, pg);
+  const mem = createMemory(m, n);
+  const d = new Float64Array(n), xPrev = new Float64Array(n), gPrev = new Float64Array(n), orth = new Float64Array(n);
+  let nIter = 0;
+  let stop: LbfgsStop = maxAbs(pg) <= tol ? 'gradient' : 'maxIter';
+
+  while (stop !== 'gradient' && nIter < maxIter) {
+    searchDirection(mem, pg, d);
+    for (let i = 0; i < n; i++) if (d[i] * pg[i] >= 0) d[i] = 0; // only components that descend
+    let dpg = dot(d, pg, n);
+    if (!(dpg < 0)) {
+      mem.count = 0;
+      for (let i = 0; i < n; i++) d[i] = -pg[i];
+      dpg = dot(d, pg, n);
+    }
+    for (let i = 0; i < n; i++) orth[i] = x[i] !== 0 ? Math.sign(x[i]) : -Math.sign(pg[i]);
+    let stp = mem.count === 0 ? 1 / Math.sqrt(dot(d, d, n)) : 1;
+    xPrev.set(x);
+    gPrev.set(g);
+    const FPrev = F, slack = ls.fNoise * Math.max(1, Math.abs(FPrev));
+    let accepted = false;
+    for (let tries = 0; tries < maxTries; tries++, stp *= 0.5) {
+      for (let i = 0; i < n; i++) {
+        const v = xPrev[i] + stp * d[i];
+        x[i] = v * orth[i] > 0 ? v : 0; // leaving the orthant means stopping at 0
+      }
+      fs = yield;
+      nEval++;
+      F = fs + l1Norm(x, l1);
+      if (!Number.isFinite(F) || !allFinite(g)) continue;
+      let decrease = 0, slopeNew = 0;
+      for (let i = 0; i < n; i++) {
+        const step = x[i] - xPrev[i];
+        decrease += pg[i] * step;
+        slopeNew += (g[i] + l1[i] * orth[i]) * step;
+      }
+      if (F <= FPrev + ls.c1 * decrease || (Math.abs(F - FPrev) <= slack && 0.5 * (decrease + slopeNew) <= ls.c1 * decrease)) {
+        accepted = true;
+        break;
+      }
+    }
+    if (!accepted) {
+      x.set(xPrev);
+      g.set(gPrev);
+      F = FPrev;
+      if (mem.count === 0) {
+        stop = 'lineSearch';
+        break;
+      }
+      mem.count = 0;
+      continue;
+    }
+    nIter++;
+    remember(mem, x, xPrev, g, gPrev);
+    pseudoGradient(x, g, l1, pg);
+    if (maxAbs(pg) <= tol) stop = 'gradient';
+  }
+  pseudoGradient(x, g, l1, pg);
+  return { x, f: F, grad: pg, gradNorm: maxAbs(pg), nIter, nEval, converged: stop === 'gradient', stop };
+}
+
+/** ◇F: the gradient of f + Σλ|x| where x ≠ 0; at 0, the one-sided derivative that descends, or 0 if neither does. */
+function pseudoGradient(x: Float64Array, g: Float64Array, l1: Float64Array, pg: Float64Array): void {
+  for (let i = 0; i < x.length; i++) {
+    const gi = g[i], l = l1[i];
+    if (x[i] > 0) pg[i] = gi + l;
+    else if (x[i] < 0) pg[i] = gi - l;
+    else if (gi + l < 0) pg[i] = gi + l;
+    else if (gi - l > 0) pg[i] = gi - l;
+    else pg[i] = 0;
+  }
+}
+
+function l1Norm(x: Float64Array, l1: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += l1[i] * Math.abs(x[i]);
+  return s;
+}
+
+// The last m correction pairs s = x_{k+1} − x_k, y = ∇f_{k+1} − ∇f_k, in a ring buffer whose newest
+// pair is at (head − 1) mod m.
+interface Memory { m: number; n: number; S: Float64Array; Y: Float64Array; rho: Float64Array; alpha: Float64Array; head: number; count: number }
+
+function createMemory(m: number, n: number): Memory {
+  return { m, n, S: new Float64Array(m * n), Y: new Float64Array(m * n), rho: new Float64Array(m), alpha: new Float64Array(m), head: 0, count: 0 };
+}
+
+/** d = −H·v by the two-loop recursion, H₀ = γI with γ = sᵀy/yᵀy of the newest pair. */
+function searchDirection(mem: Memory, v: Float64Array, d: Float64Array): void {
+  const { m, n, S, Y, rho, alpha, head, count } = mem;
+  for (let i = 0; i < n; i++) d[i] = -v[i];
+  for (let k = 0; k < count; k++) {
+    const j = (head - 1 - k + m) % m;
+    const a = rho[j] * dotAt(S, j * n, d, n);
+    alpha[j] = a;
+    axpyAt(-a, Y, j * n, d, n);
+  }
+  if (count > 0) {
+    const j = (head - 1 + m) % m;
+    const gamma = 1 / (rho[j] * dotAt(Y, j * n, Y, n, j * n));
+    for (let i = 0; i < n; i++) d[i] *= gamma;
+  }
+  for (let k = count - 1; k >= 0; k--) {
+    const j = (head - 1 - k + m) % m;
+    const b = rho[j] * dotAt(Y, j * n, d, n);
+    axpyAt(alpha[j] - b, S, j * n, d, n);
+  }
+}
+
+/** Stores the pair (x − xPrev, g − gPrev) when its curvature sᵀy is safely positive. */
+function remember(mem: Memory, x: Float64Array, xPrev: Float64Array, g: Float64Array, gPrev: Float64Array): void {
+  const { n, S, Y } = mem;
+  const off = mem.head * n;
+  let sy = 0, yy = 0;
+  for (let i = 0; i < n; i++) {
+    const si = x[i] - xPrev[i], yi = g[i] - gPrev[i];
+    S[off + i] = si;
+    Y[off + i] = yi;
+    sy += si * yi;
+    yy += yi * yi;
+  }
+  if (sy > 2.220446049250313e-16 * yy && yy > 0) {
+    mem.rho[mem.head] = 1 / sy;
+    mem.head = (mem.head + 1) % mem.m;
+    if (mem.count < mem.m) mem.count++;
+  }
 }
 
 function dot(a: Float64Array, b: Float64Array, n: number): number {

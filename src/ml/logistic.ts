@@ -1,7 +1,7 @@
-// Binary logistic regression with an L2 penalty, fitted by L-BFGS: the model behind churn risk.
-// It minimises scikit-learn's objective, so on the same data it gives scikit-learn's coefficients.
+// Binary logistic regression with an L2 (L-BFGS) or L1 / elastic-net (OWL-QN) penalty: the model behind
+// churn risk. It minimises scikit-learn's objective, so on the same data it gives scikit-learn's coefficients.
 import { assertFinite, type Matrix } from './matrix.js';
-import { minimizeLbfgs, minimizeLbfgsAsync, type LbfgsResult, type LbfgsStop } from './lbfgs.js';
+import { minimizeLbfgs, minimizeLbfgsAsync, minimizeOwlqn, minimizeOwlqnAsync, type LbfgsResult, type LbfgsStop } from './lbfgs.js';
 import { defaultThreads, sharedArray, toShared, withPool, type Kernel, type Pool } from './pool.js';
 
 /** Class weights: 'balanced' (n / (2·count of the class), counted without sample weights, as scikit-learn) or [weight of class 0, weight of class 1]. */
@@ -23,6 +23,14 @@ export interface LogisticParams {
   fitIntercept?: boolean;
   /** L-BFGS correction pairs; default 10 (as scikit-learn's L-BFGS-B) */
   memory?: number;
+  /**
+   * 'l2' (default), 'l1' or 'elasticnet', as scikit-learn: the penalty is ρ‖w‖₁ + (1 − ρ)/2·‖w‖²
+   * with ρ = 0, 1 or l1Ratio. With an L1 part the fit uses OWL-QN, which handles the kink at 0 and
+   * gives exact zeros; tol then bounds the pseudo-gradient.
+   */
+  penalty?: 'l2' | 'l1' | 'elasticnet';
+  /** ρ ∈ [0, 1] for penalty 'elasticnet' (scikit-learn's l1_ratio); required there, not allowed otherwise */
+  l1Ratio?: number;
 }
 
 /** A fitted model: plain data. */
@@ -39,17 +47,23 @@ export interface LogisticModel {
   readonly converged: boolean;
   /** why the optimiser stopped ('gradient' is convergence) */
   readonly stop: LbfgsStop;
-  /** max_i |∂f/∂θ_i| of the normalised objective at the solution */
+  /** max_i |∂f/∂θ_i| of the normalised objective at the solution (the pseudo-gradient's with an L1 part) */
   readonly gradNorm: number;
-  /** the normalised objective at the solution: weighted mean log-loss + ‖w‖²/(2·C·Σweights) */
+  /** the normalised objective at the solution: weighted mean log-loss + (ρ‖w‖₁ + (1 − ρ)/2·‖w‖²)/(C·Σweights) */
   readonly objective: number;
   /** the settings it was fitted with; class weights resolved to numbers */
-  readonly params: { readonly C: number; readonly tol: number; readonly maxIter: number; readonly fitIntercept: boolean; readonly classWeight: readonly [number, number] | null };
+  readonly params: {
+    readonly C: number; readonly tol: number; readonly maxIter: number; readonly fitIntercept: boolean;
+    readonly classWeight: readonly [number, number] | null; readonly penalty: 'l2' | 'l1' | 'elasticnet'; readonly l1Ratio: number;
+  };
 }
 
 interface Resolved {
   C: number; tol: number; maxIter: number; fitIntercept: boolean; memory: number;
   classWeight: readonly [number, number] | null;
+  penalty: 'l2' | 'l1' | 'elasticnet';
+  /** ρ: the L1 share of the penalty */
+  l1Ratio: number;
 }
 
 function resolveParams(params: LogisticParams): Resolved {
@@ -69,7 +83,16 @@ function resolveParams(params: LogisticParams): Resolved {
       throw new RangeError(`logistic regression: classWeight must be 'balanced', null or [weight of class 0, weight of class 1] with finite weights ≥ 0, got ${JSON.stringify(cw)}`);
     }
   }
-  return { C, tol, maxIter, fitIntercept, memory, classWeight: cw === 'balanced' ? null : cw };
+  const penalty = params.penalty ?? 'l2';
+  if (penalty !== 'l2' && penalty !== 'l1' && penalty !== 'elasticnet') throw new RangeError(`logistic regression: penalty must be 'l2', 'l1' or 'elasticnet', got ${String(penalty)}`);
+  const ratio = params.l1Ratio;
+  if (penalty === 'elasticnet') {
+    if (typeof ratio !== 'number' || !(ratio >= 0 && ratio <= 1)) throw new RangeError(`logistic regression: penalty 'elasticnet' needs l1Ratio in [0, 1], got ${ratio}`);
+  } else if (ratio !== undefined) {
+    throw new RangeError(`logistic regression: l1Ratio applies only with penalty 'elasticnet', not '${penalty}'`);
+  }
+  const l1Ratio = penalty === 'l1' ? 1 : penalty === 'elasticnet' ? (ratio as number) : 0;
+  return { C, tol, maxIter, fitIntercept, memory, classWeight: cw === 'balanced' ? null : cw, penalty, l1Ratio };
 }
 
 function checkMatrix(X: Matrix, what: string): void {
@@ -212,7 +235,7 @@ function lossArgs(p: Problem, r: Resolved, shared: boolean): LogisticLossArgs {
 function reduce(a: LogisticLossArgs, p: Problem, r: Resolved, grad: Float64Array): number {
   const { d, partial, theta } = a;
   const P = d + 2, nChunks = partial.length / P;
-  const invS = 1 / p.totalWeight, invCS = 1 / (r.C * p.totalWeight);
+  const invS = 1 / p.totalWeight, l2 = (1 - r.l1Ratio) / (r.C * p.totalWeight);
   let loss = 0, gb = 0, ww = 0;
   for (let j = 0; j < d; j++) grad[j] = 0;
   for (let c = 0, base = 0; c < nChunks; c++, base += P) {
@@ -223,10 +246,18 @@ function reduce(a: LogisticLossArgs, p: Problem, r: Resolved, grad: Float64Array
   for (let j = 0; j < d; j++) {
     const w = theta[j];
     ww += w * w;
-    grad[j] = grad[j] * invS + w * invCS;
+    grad[j] = grad[j] * invS + w * l2;
   }
   if (r.fitIntercept) grad[d] = gb * invS;
-  return loss * invS + 0.5 * invCS * ww;
+  return loss * invS + 0.5 * l2 * ww;
+}
+
+/** The L1 weight of each parameter for OWL-QN: ρ/(C·S) on the coefficients, 0 on the intercept. */
+function l1Weights(p: Problem, r: Resolved): Float64Array {
+  const d = p.X.cols;
+  const w = new Float64Array(d + (r.fitIntercept ? 1 : 0));
+  w.fill(r.l1Ratio / (r.C * p.totalWeight), 0, d);
+  return w;
 }
 
 function makeObjective(p: Problem, r: Resolved): (theta: Float64Array, grad: Float64Array) => number {
@@ -241,12 +272,13 @@ function makeObjective(p: Problem, r: Resolved): (theta: Float64Array, grad: Flo
 /**
  * The objective fitLogistic minimises, over θ = [w₁…w_d, b] (b only when fitIntercept):
  *
- *   f(θ) = (1/S)·Σᵢ sᵢ·ℓ(yᵢ, xᵢ·w + b) + ‖w‖² / (2·C·S),   ℓ(y, z) = ln(1 + eᶻ) − y·z,
+ *   F(θ) = (1/S)·Σᵢ sᵢ·ℓ(yᵢ, xᵢ·w + b) + (ρ‖w‖₁ + (1 − ρ)/2·‖w‖²) / (C·S),   ℓ(y, z) = ln(1 + eᶻ) − y·z,
  *
- * sᵢ the sample weight times the class weight of yᵢ, S = Σᵢ sᵢ. It is scikit-learn's
- * C·Σ sᵢ·ℓᵢ + ½‖w‖² divided by C·S — the same minimiser; the normalisation makes `tol` mean the
- * same at any n (as scikit-learn ≥ 1.4 does). The returned function writes ∇f(θ) into grad and
- * returns f(θ). Validates its input exactly as fitLogistic does.
+ * sᵢ the sample weight times the class weight of yᵢ, S = Σᵢ sᵢ, ρ the L1 share of the penalty (0 for
+ * 'l2'). It is scikit-learn's C·Σ sᵢ·ℓᵢ + ρ‖w‖₁ + (1 − ρ)/2·‖w‖² divided by C·S — the same minimiser;
+ * the normalisation makes `tol` mean the same at any n (as scikit-learn ≥ 1.4 does). The returned
+ * function computes the smooth part (all but ρ‖w‖₁/(C·S), which the solver handles): it writes the
+ * gradient into grad and returns the value. Validates its input exactly as fitLogistic does.
  */
 export function logisticObjective(X: Matrix, y: ArrayLike<number>, params: LogisticParams = {}): (theta: Float64Array, grad: Float64Array) => number {
   const r = resolveParams(params);
@@ -254,15 +286,17 @@ export function logisticObjective(X: Matrix, y: ArrayLike<number>, params: Logis
 }
 
 /**
- * Fits L2-regularised binary logistic regression by L-BFGS from θ = 0 (see logisticObjective for
- * the objective). The intercept is not penalised. Throws on: empty X, NaN/Infinity, labels other
+ * Fits regularised binary logistic regression from θ = 0 (see logisticObjective for the objective):
+ * by L-BFGS for the L2 penalty, by OWL-QN when the penalty has an L1 part. The intercept is not
+ * penalised. Throws on: empty X, NaN/Infinity, labels other
  * than 0/1, a single class, mismatched lengths, negative weights, invalid settings. A fit that hits
  * maxIter (or cannot make progress) is returned with `converged: false` and the reason in `stop`.
  */
 export function fitLogistic(X: Matrix, y: ArrayLike<number>, params: LogisticParams = {}): LogisticModel {
   const r = resolveParams(params);
   const problem = prepare(X, y, params, r);
-  const result = minimizeLbfgs(makeObjective(problem, r), new Float64Array(X.cols + (r.fitIntercept ? 1 : 0)), lbfgsOptions(r));
+  const objective = makeObjective(problem, r), x0 = new Float64Array(X.cols + (r.fitIntercept ? 1 : 0));
+  const result = r.l1Ratio > 0 ? minimizeOwlqn(objective, x0, l1Weights(problem, r), lbfgsOptions(r)) : minimizeLbfgs(objective, x0, lbfgsOptions(r));
   return toModel(result, problem, r);
 }
 
@@ -292,7 +326,10 @@ export async function fitLogisticParallel(X: Matrix, y: ArrayLike<number>, param
       await pool.parallelFor(LOSS_KERNEL, X.rows, args, { chunk: args.chunk, serialBelow });
       return reduce(args, problem, r, grad);
     };
-    const result = await minimizeLbfgsAsync(objective, new Float64Array(X.cols + (r.fitIntercept ? 1 : 0)), lbfgsOptions(r));
+    const x0 = new Float64Array(X.cols + (r.fitIntercept ? 1 : 0));
+    const result = r.l1Ratio > 0
+      ? await minimizeOwlqnAsync(objective, x0, l1Weights(problem, r), lbfgsOptions(r))
+      : await minimizeLbfgsAsync(objective, x0, lbfgsOptions(r));
     return toModel(result, problem, r);
   });
 }
@@ -313,7 +350,7 @@ function toModel(result: LbfgsResult, problem: Problem, r: Resolved): LogisticMo
     stop: result.stop,
     gradNorm: result.gradNorm,
     objective: result.f,
-    params: { C: r.C, tol: r.tol, maxIter: r.maxIter, fitIntercept: r.fitIntercept, classWeight: problem.classWeight },
+    params: { C: r.C, tol: r.tol, maxIter: r.maxIter, fitIntercept: r.fitIntercept, classWeight: problem.classWeight, penalty: r.penalty, l1Ratio: r.l1Ratio },
   };
 }
 

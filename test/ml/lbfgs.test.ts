@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { minimizeLbfgs, moreThuente, type LineFunction, type Objective } from '../../src/ml/lbfgs.js';
+import { minimizeLbfgs, minimizeOwlqn, moreThuente, type LineFunction, type Objective } from '../../src/ml/lbfgs.js';
+import { createRng } from '../../src/ml/random.js';
 
 // The one-dimensional test functions of Moré & Thuente (1994), with the (c1, c2) they used.
 const yanai = (b1: number, b2: number): LineFunction => {
@@ -139,4 +140,51 @@ test('L-BFGS validates its settings', () => {
   assert.throws(() => minimizeLbfgs(rosenbrock, [0, 0], { tol: -1 }), /tol/);
   assert.throws(() => minimizeLbfgs(rosenbrock, [0, 0], { maxIter: 1.5 }), /maxIter/);
   assert.throws(() => minimizeLbfgs(rosenbrock, [0, 0], { memory: 0 }), /memory/);
+});
+
+test('OWL-QN solves a separable lasso exactly: soft-thresholding, with exact zeros', () => {
+  // f = ½ Σ a_i (x_i − c_i)² + Σ λ_i |x_i|  →  x_i = sign(c_i)·max(|c_i| − λ_i/a_i, 0)
+  const a = [1, 4, 0.5, 2, 10, 3], c = [3, -0.2, 1, -5, 0.05, 0.7], l1 = [1, 1, 1, 0, 1, 0.5];
+  const f: Objective = (x, g) => {
+    let v = 0;
+    for (let i = 0; i < x.length; i++) { const t = x[i] - c[i]; v += 0.5 * a[i] * t * t; g[i] = a[i] * t; }
+    return v;
+  };
+  const r = minimizeOwlqn(f, new Float64Array(6), l1, { tol: 1e-10 });
+  assert.equal(r.converged, true, r.stop);
+  for (let i = 0; i < 6; i++) {
+    const expected = Math.sign(c[i]) * Math.max(Math.abs(c[i]) - l1[i] / a[i], 0);
+    if (expected === 0) assert.equal(r.x[i], 0, `x[${i}] should be exactly 0, got ${r.x[i]}`);
+    else assert.ok(Math.abs(r.x[i] - expected) < 1e-10, `x[${i}] = ${r.x[i]}, expected ${expected}`);
+  }
+});
+
+test('OWL-QN meets the lasso optimality conditions on a correlated problem; λ = 0 is plain L-BFGS', () => {
+  // f = ½ xᵀAx − bᵀx with A = BᵀB + I (correlated), λ = 2 on all but the last coordinate
+  const n = 12, rng = createRng(3);
+  const B = Array.from({ length: n * n }, () => rng.normal());
+  const A = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) { let s = i === j ? 1 : 0; for (let k = 0; k < n; k++) s += B[k * n + i] * B[k * n + j]; A[i * n + j] = s; }
+  const b = Array.from({ length: n }, () => 3 * rng.normal());
+  const f: Objective = (x, g) => {
+    let v = 0;
+    for (let i = 0; i < n; i++) { let ax = 0; for (let j = 0; j < n; j++) ax += A[i * n + j] * x[j]; g[i] = ax - b[i]; v += 0.5 * x[i] * ax - b[i] * x[i]; }
+    return v;
+  };
+  const lambda = Array.from({ length: n }, (_, i) => (i === n - 1 ? 0 : 2));
+  const r = minimizeOwlqn(f, new Float64Array(n), lambda, { tol: 1e-9, maxIter: 2000 });
+  assert.equal(r.converged, true, r.stop);
+  const g = new Float64Array(n);
+  f(r.x, g);
+  let zeros = 0;
+  for (let i = 0; i < n; i++) {
+    if (r.x[i] !== 0) assert.ok(Math.abs(g[i] + lambda[i] * Math.sign(r.x[i])) < 1e-8, `stationarity at ${i}`);
+    else { zeros++; assert.ok(Math.abs(g[i]) <= lambda[i] + 1e-8, `subgradient condition at ${i}: |g| = ${Math.abs(g[i])}`); }
+  }
+  assert.ok(zeros > 0 && zeros < n - 1, `${zeros} zeros: the penalty should select some coordinates, not all or none`);
+  const plain = minimizeOwlqn(f, new Float64Array(n), new Float64Array(n), { tol: 1e-9, maxIter: 2000 });
+  const lbfgs = minimizeLbfgs(f, new Float64Array(n), { tol: 1e-9, maxIter: 2000 });
+  for (let i = 0; i < n; i++) assert.ok(Math.abs(plain.x[i] - lbfgs.x[i]) < 1e-8);
+  assert.throws(() => minimizeOwlqn(f, new Float64Array(n), [1]), /l1 has 1 weights but x has 12 coordinates/);
+  assert.throws(() => minimizeOwlqn(f, new Float64Array(n), new Float64Array(n).fill(-1)), /l1 weights must be finite and ≥ 0/);
 });

@@ -33,10 +33,28 @@ function synthetic(seed: number, n: number, d: number, positiveShift = -0.5): { 
   return { X, y };
 }
 
-interface SkResult { coef: number[]; intercept: number; n_iter: number }
-interface SkJob { X: Matrix; y: ArrayLike<number>; class_weight?: 'balanced' | [number, number]; sampleWeight?: ArrayLike<number>; C?: number; solver?: string; fit_intercept?: boolean }
+/** Standardised features of which only the first three carry signal: what an L1 penalty is for. */
+function sparseSignal(seed: number, n: number, d: number): { X: Matrix; y: Float64Array } {
+  const rng = createRng(seed);
+  const X = matrix(n, d);
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const base = rng.normal();
+    let z = -0.5;
+    for (let j = 0; j < d; j++) {
+      const v = 0.7 * rng.normal() + 0.5 * base;
+      X.data[i * d + j] = v;
+      z += (j < 3 ? 1 : 0.05) * v;
+    }
+    y[i] = rng.next() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
+  }
+  return { X: transform(fitScaler(X), X), y };
+}
 
-/** Fits every job with scikit-learn (tol=1e-10, max_iter=10000) in one Python process. */
+interface SkResult { coef: number[]; intercept: number; n_iter: number }
+interface SkJob { X: Matrix; y: ArrayLike<number>; class_weight?: 'balanced' | [number, number]; sampleWeight?: ArrayLike<number>; C?: number; solver?: string; fit_intercept?: boolean; penalty?: string; l1_ratio?: number; tol?: number; max_iter?: number }
+
+/** Fits every job with scikit-learn (tol=1e-10 and max_iter=10000 unless given) in one Python process. */
 function sklearn(jobs: SkJob[]): SkResult[] {
   const dir = mkdtempSync(join(tmpdir(), 'floyo-logistic-'));
   try {
@@ -49,8 +67,9 @@ function sklearn(jobs: SkJob[]): SkResult[] {
       const data = join(dir, `job${k}.f64`);
       writeFileSync(data, new Uint8Array(buf.buffer));
       return {
-        rows: n, cols: X.cols, data, sample_weight: Boolean(job.sampleWeight), C: job.C ?? 1.0, tol: 1e-10, max_iter: 10000,
+        rows: n, cols: X.cols, data, sample_weight: Boolean(job.sampleWeight), C: job.C ?? 1.0, tol: job.tol ?? 1e-10, max_iter: job.max_iter ?? 10000,
         class_weight: job.class_weight ?? null, solver: job.solver ?? 'lbfgs', fit_intercept: job.fit_intercept ?? true,
+        penalty: job.penalty ?? 'l2', l1_ratio: job.l1_ratio ?? null,
       };
     });
     const r = spawnSync(PYTHON, [SCRIPT, JSON.stringify({ jobs: specs })], { encoding: 'utf8' });
@@ -114,7 +133,7 @@ test('the objective is stable at huge margins: finite loss, no NaN', () => {
   assert.ok(Number.isFinite(g[0]));
 });
 
-test('coefficients agree with scikit-learn: plain, balanced, sample weights, explicit class weights, no intercept, unscaled', () => {
+test('coefficients agree with scikit-learn: plain, balanced, sample weights, explicit class weights, no intercept, unscaled, L1, elastic net', () => {
   const { X: raw, y } = synthetic(11, 3000, 8, -1.5); // about 1 in 4 positive: the class weights matter
   const X = transform(fitScaler(raw), raw);
   const rng = createRng(12);
@@ -122,6 +141,8 @@ test('coefficients agree with scikit-learn: plain, balanced, sample weights, exp
   // Unscaled, correlated features: scikit-learn's lbfgs stops on its relative-decrease test
   // (ftol ≈ 2.2e-9) before tol=1e-10; its newton-cholesky solver gets there, and is the reference.
   const { X: rawB, y: yB } = synthetic(21, 2000, 6);
+  // For the L1 references: saga converges slowly on correlated features, so a sparse, well-conditioned problem.
+  const { X: Xs, y: ys } = sparseSignal(5, 1000, 8);
   const cases: { label: string; X: Matrix; y: Float64Array; params: LogisticParams; job: Omit<SkJob, 'X' | 'y'> }[] = [
     { label: 'plain', X, y, params: {}, job: {} },
     { label: 'balanced', X, y, params: { classWeight: 'balanced' }, job: { class_weight: 'balanced' } },
@@ -130,6 +151,10 @@ test('coefficients agree with scikit-learn: plain, balanced, sample weights, exp
     { label: 'no intercept', X, y, params: { fitIntercept: false }, job: { fit_intercept: false } },
     { label: 'unscaled vs newton-cholesky', X: rawB, y: yB, params: {}, job: { solver: 'newton-cholesky' } },
     { label: 'unscaled vs lbfgs (optimality only)', X: rawB, y: yB, params: {}, job: {} },
+    // L1 parts: scikit-learn's saga (and liblinear, which penalises its intercept, so without one).
+    { label: 'L1 (saga)', X: Xs, y: ys, params: { penalty: 'l1', C: 0.05 }, job: { penalty: 'l1', solver: 'saga', C: 0.05, tol: 1e-12, max_iter: 5000 } },
+    { label: 'elastic net ρ=0.5, balanced (saga)', X: Xs, y: ys, params: { penalty: 'elasticnet', l1Ratio: 0.5, C: 0.05, classWeight: 'balanced' }, job: { penalty: 'elasticnet', l1_ratio: 0.5, solver: 'saga', C: 0.05, class_weight: 'balanced', tol: 1e-12, max_iter: 5000 } },
+    { label: 'L1 without intercept (liblinear)', X: Xs, y: ys, params: { penalty: 'l1', C: 0.05, fitIntercept: false }, job: { penalty: 'l1', solver: 'liblinear', C: 0.05, fit_intercept: false, tol: 1e-12 } },
   ];
   const refs = sklearn(cases.map((c) => ({ X: c.X, y: c.y, ...c.job })));
   cases.forEach((c, k) => {
@@ -138,7 +163,13 @@ test('coefficients agree with scikit-learn: plain, balanced, sample weights, exp
     assert.ok(model.gradNorm <= 1e-10);
     if (c.params.fitIntercept === false) assert.equal(model.intercept, 0);
     if (!c.label.includes('optimality only')) assertAgrees(model, refs[k], c.label);
-    assertAtLeastAsOptimal(c.X, c.y, c.params, model, refs[k]);
+    if (c.params.penalty === undefined) assertAtLeastAsOptimal(c.X, c.y, c.params, model, refs[k]);
+    else {
+      // the L1 penalty selects features: the same coefficients are exactly zero on both sides
+      const zeros = (v: ArrayLike<number>) => Array.from(v, (w) => w === 0);
+      assert.deepEqual(zeros(model.coef), zeros(refs[k].coef), `${c.label}: zero pattern`);
+      assert.ok(model.coef.some((w) => w === 0) && model.coef.some((w) => w !== 0), `${c.label}: expected some but not all coefficients to be 0`);
+    }
   });
 });
 
@@ -178,6 +209,10 @@ test('the parallel fit gives the serial fit\'s model bit for bit, on any number 
       assert.equal(m.nEval, serial.nEval);
       assert.equal(m.converged, true);
     }
+    const l1 = { ...params, penalty: 'l1' as const, C: 0.001 };
+    const l1Serial = fitLogistic(X, y, l1), l1Parallel = await fitLogisticParallel(X, y, l1, { pool });
+    assert.deepEqual([...l1Parallel.coef], [...l1Serial.coef]);
+    assert.ok(l1Serial.coef.some((w) => w === 0));
     // small input stays on the calling thread, with the same answer
     const small = synthetic(93, 200, 3);
     assert.deepEqual([...(await fitLogisticParallel(small.X, small.y, {}, { pool })).coef], [...fitLogistic(small.X, small.y).coef]);
@@ -265,4 +300,8 @@ test('degenerate input fails with a message that says what is wrong', () => {
   assert.throws(() => fitLogistic(X, y, { classWeight: [1] as unknown as [number, number] }), /classWeight must be 'balanced', null or \[weight of class 0, weight of class 1\]/);
   assert.throws(() => fitLogistic(X, y, { classWeight: 'auto' as unknown as 'balanced' }), /classWeight must be/);
   assert.throws(() => fitLogistic({ rows: 2, cols: 2, data: new Float64Array(3) }, [0, 1]), /must be a Matrix/);
+  assert.throws(() => fitLogistic(X, y, { penalty: 'l3' as 'l1' }), /penalty must be 'l2', 'l1' or 'elasticnet', got l3/);
+  assert.throws(() => fitLogistic(X, y, { penalty: 'elasticnet' }), /penalty 'elasticnet' needs l1Ratio in \[0, 1\], got undefined/);
+  assert.throws(() => fitLogistic(X, y, { penalty: 'elasticnet', l1Ratio: 1.5 }), /needs l1Ratio in \[0, 1\], got 1.5/);
+  assert.throws(() => fitLogistic(X, y, { l1Ratio: 0.5 }), /l1Ratio applies only with penalty 'elasticnet', not 'l2'/);
 });
