@@ -61,14 +61,14 @@ export interface ReadOptions {
 
 function byteStream(path: string, gz: boolean, options: ReadOptions): Readable {
   const total = statSync(path).size;
-  const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+  const raw = createReadStream(path, { highWaterMark: 1 << 16 });
   let read = 0;
   raw.on('data', (chunk) => {
     read += chunk.length;
     options.onBytes?.(read, total);
   });
   if (!gz) return raw;
-  const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  const gunzip = createGunzip({ chunkSize: 1 << 16 });
   raw.on('error', (err) => gunzip.destroy(err));
   return raw.pipe(gunzip);
 }

@@ -167,6 +167,21 @@ test('whole-file problems get one clear error naming the file, nothing lands, ex
   assert.doesNotMatch(human.stderr, /\n\s+at /);
 });
 
+test('a large source that fails after some of it was loaded leaves nothing behind', async () => {
+  const dir = tempDir();
+  const home = tempDir();
+  // 400k lines: several staged parts are loaded inside the transaction before the truncation shows up
+  const body = Array.from({ length: 400_000 }, (_, i) => `${100000 + (i >> 3)},1${String(i % 9000).padStart(4, '0')},ITEM,1,2011-01-01 10:00:00,1.5,${i % 500},UK`).join('\n');
+  const gz = gzipSync(`${HEADER}\n${body}\n`);
+  writeFileSync(join(dir, 'big.csv.gz'), gz.subarray(0, Math.floor(gz.length * 0.9)));
+  const { r, s } = await ingestJson(home, [join(dir, 'big.csv.gz')]);
+  assert.equal(r.code, 2);
+  assert.match(s.sources[0].error!, /truncated/);
+  assert.equal(s.warehouse.rows, 0);
+  const ok = await ingestJson(home, [join(FIXTURES, 'online_retail_sample.csv')]);
+  assert.equal(ok.s.warehouse.rows, ok.s.rowsAccepted, 'the warehouse is usable afterwards');
+});
+
 test('locations that do not exist, and bad options, are refused clearly', async () => {
   const home = tempDir();
   const missing = await floyo(['ingest', '/no/such/file.csv', '--home', home]);
