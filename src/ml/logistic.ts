@@ -11,9 +11,9 @@ export type ClassWeight = 'balanced' | readonly [number, number];
 export interface LogisticParams {
   /** inverse regularisation strength, > 0; default 1 (as scikit-learn) */
   C?: number;
-  /** stop when max_i |∂f/∂θ_i| ≤ tol, f the objective normalised by the total weight (see fitLogistic); default 1e-4 */
+  /** stop when max_i |∂F/∂θ_i| ≤ tol, F the objective normalised by the total weight (see logisticObjective); default 1e-4 */
   tol?: number;
-  /** most L-BFGS iterations; default 100 (as scikit-learn) */
+  /** most iterations of L-BFGS (or OWL-QN); default 100 (as scikit-learn) */
   maxIter?: number;
   /** default none (every class weighs 1) */
   classWeight?: ClassWeight | null;
@@ -40,7 +40,7 @@ export interface LogisticModel {
   /** 0 when fitIntercept is false */
   readonly intercept: number;
   readonly nFeatures: number;
-  /** L-BFGS iterations and objective evaluations */
+  /** optimiser iterations and objective evaluations */
   readonly nIter: number;
   readonly nEval: number;
   /** true iff the gradient norm reached tol within maxIter; a model that did not converge is still returned, marked so */
