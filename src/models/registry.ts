@@ -1,0 +1,994 @@
+// The registry of model versions: where `floyo train` publishes and everything that scores reads.
+//
+// Layout (a local folder or an s3://bucket/prefix, the same either way):
+//   <location>/<version>/manifest.json   what the version holds, with a sha256 and length per file;
+//                                         its presence marks the version complete
+//   <location>/<version>/<name>.bin       one typed array, little-endian, nothing else in the file
+//   <location>/<version>/<name>.json      one JSON document (id → index maps, segment names, ...)
+//   <location>/CURRENT                    { version, history }: the version served, and the ones
+//                                         served before it (most recent first) for rollback
+//
+// Publishing writes the data files, then the manifest, then CURRENT, each step only after the one
+// before succeeded. A crash at any point leaves CURRENT naming the previous version, and a version
+// whose manifest never got written is invisible. Reading verifies every file against the manifest,
+// so a corrupted or truncated artifact is refused instead of silently serving wrong numbers.
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { createS3Client, formatS3Url, listS3Objects, parseS3Url, s3Error } from '../data/s3.js';
+import type { S3ClientOptions, S3Settings } from '../data/s3.js';
+import { FloyoError } from '../errors.js';
+import { VERSION } from '../version.js';
+
+/**
+ * The manifest format this Floyo writes and the newest it reads.
+ *   0: arrays only (no `documents`, no `gate`)
+ *   1: adds `documents` (JSON files beside the arrays) and the optional quality `gate`
+ */
+export const FORMAT_VERSION = 1;
+
+export type ArrayDtype = 'float32' | 'float64' | 'int32' | 'uint32' | 'uint8';
+export type TypedArray = Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array;
+
+export interface ArrayEntry {
+  name: string;
+  dtype: ArrayDtype;
+  /** number of elements */
+  length: number;
+  /** size of the file: length × bytes per element */
+  bytes: number;
+  /** of the file's bytes (little-endian), hex */
+  sha256: string;
+  /** file name inside the version's folder */
+  file: string;
+}
+
+export interface DocumentEntry {
+  name: string;
+  bytes: number;
+  sha256: string;
+  file: string;
+}
+
+export interface ModelInfo {
+  algorithm: string;
+  params: Record<string, unknown>;
+  metrics: Record<string, number | null>;
+}
+
+export interface Manifest {
+  formatVersion: number;
+  floyoVersion: string;
+  /** sortable by time: `20261125T031500Z-1a2b3c4d` (UTC second, then 8 random hex digits) */
+  version: string;
+  /** ISO 8601 with milliseconds; orders versions published within the same second */
+  createdAt: string;
+  models: Record<string, ModelInfo>;
+  data: Record<string, unknown>;
+  report: Record<string, unknown>;
+  arrays: ArrayEntry[];
+  documents: DocumentEntry[];
+  gate?: { passed: boolean; reasons: string[] };
+  /** set when reading a manifest stored in an older format (never written): the format on disk */
+  upgradedFrom?: number;
+}
+
+export interface PublishInput {
+  models: Manifest['models'];
+  data: Manifest['data'];
+  report: Manifest['report'];
+  arrays: Record<string, TypedArray>;
+  documents: Record<string, unknown>;
+  gate?: Manifest['gate'];
+}
+
+export interface LoadedModels {
+  manifest: Manifest;
+  /** each backed by its own, exactly sized ArrayBuffer (byteOffset 0) */
+  arrays: Record<string, TypedArray>;
+  documents: Record<string, unknown>;
+}
+
+export interface VersionSummary {
+  version: string;
+  createdAt: string;
+  /** CURRENT names this version */
+  current: boolean;
+  /** on the promotion chain: current, or in CURRENT's history (where rollback can return to) */
+  promoted: boolean;
+  gate?: Manifest['gate'];
+  models: Record<string, { algorithm: string; metrics: Record<string, number | null> }>;
+  /** why the manifest could not be read (unparseable, invalid, newer format); the other fields are then empty */
+  error?: string;
+}
+
+export interface Registry {
+  /** a resolved local folder, or s3://bucket/prefix/ */
+  readonly location: string;
+  /** Writes a new version atomically; with `promote`, makes it current. Returns its manifest. */
+  publish(input: PublishInput, options: { promote: boolean }): Promise<Manifest>;
+  /** Complete versions (those with a manifest), newest first. */
+  list(): Promise<VersionSummary[]>;
+  /** The version CURRENT names, or null when nothing was promoted yet. */
+  current(): Promise<string | null>;
+  /** Reads a version (default: the current one), verifying every file's length and checksum. */
+  load(version?: string): Promise<LoadedModels>;
+  /** A version's manifest (default: the current one), without reading its files. */
+  show(version?: string): Promise<Manifest>;
+  /** Verifies the version, then makes it current; the previous current goes to the history. */
+  promote(version: string): Promise<void>;
+  /** Makes the version that was current before the current one current again; returns it. */
+  rollback(): Promise<string>;
+  /** Releases the S3 client the registry created (no-op for a local folder or a client passed in). */
+  close(): void;
+}
+
+export interface RegistryOptions {
+  /** an S3 client to use instead of creating one from the settings (it is not closed by close()) */
+  s3Client?: S3Client;
+  /** options for the client created from the settings (e.g. fixed credentials) */
+  s3ClientOptions?: S3ClientOptions;
+  /** the clock for version names and createdAt */
+  now?: () => Date;
+  /**
+   * Called before each file is written, with its path relative to the location
+   * (`<version>/<file>` or `CURRENT`). Throwing stops the write, as a crash or full disk would:
+   * tests use it to check that publishing is atomic.
+   */
+  beforeWrite?: (file: string) => void | Promise<void>;
+  /** the byte order of typed arrays in memory; default os.endianness() (tests simulate a big-endian host) */
+  hostEndianness?: 'LE' | 'BE';
+}
+
+/** Where models live when no location is configured: `<home>/models`. */
+export function defaultRegistryLocation(home: string): string {
+  return join(home, 'models');
+}
+
+// ---------------------------------------------------------------------------------------------
+// dtypes and byte order
+
+const DTYPES = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  uint8: Uint8Array,
+} as const;
+
+const DTYPE_OF_TAG: Record<string, ArrayDtype> = {
+  '[object Float32Array]': 'float32',
+  '[object Float64Array]': 'float64',
+  '[object Int32Array]': 'int32',
+  '[object Uint32Array]': 'uint32',
+  '[object Uint8Array]': 'uint8',
+};
+
+/** The dtype of a supported typed array (by its tag, so arrays from another realm count too), or undefined. */
+export function dtypeOf(value: unknown): ArrayDtype | undefined {
+  return DTYPE_OF_TAG[Object.prototype.toString.call(value)];
+}
+
+function bytesPerElement(dtype: ArrayDtype): number {
+  return DTYPES[dtype].BYTES_PER_ELEMENT;
+}
+
+/** Reverses the byte order of every `width`-byte element, in place. */
+export function swapByteOrder(bytes: Uint8Array, width: number): void {
+  if (width === 1) return;
+  for (let i = 0; i + width <= bytes.length; i += width) {
+    for (let a = i, b = i + width - 1; a < b; a++, b--) {
+      const t = bytes[a];
+      bytes[a] = bytes[b];
+      bytes[b] = t;
+    }
+  }
+}
+
+function bytesOf(array: TypedArray): Uint8Array {
+  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+}
+
+// ---------------------------------------------------------------------------------------------
+// manifest schema, validation and upgrades
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const VERSION_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+
+const fileName = z.string().regex(NAME, 'must be a plain file name (letters, digits, ".", "_", "-")');
+const count = z.number().int().nonnegative();
+const sha256 = z.string().regex(SHA256, 'must be 64 lowercase hex digits');
+const arrayEntry = z.object({
+  name: fileName,
+  dtype: z.enum(['float32', 'float64', 'int32', 'uint32', 'uint8']),
+  length: count,
+  bytes: count,
+  sha256,
+  file: fileName,
+});
+const documentEntry = z.object({ name: fileName, bytes: count, sha256, file: fileName });
+// loose: a model may carry more than these (kept as written)
+const modelInfo = z.looseObject({
+  algorithm: z.string(),
+  params: z.record(z.string(), z.unknown()),
+  metrics: z.record(z.string(), z.number().nullable()),
+});
+const manifestV0 = z.object({
+  formatVersion: z.literal(0),
+  floyoVersion: z.string(),
+  version: z.string(),
+  createdAt: z.string(),
+  models: z.record(z.string(), modelInfo),
+  data: z.record(z.string(), z.unknown()),
+  report: z.record(z.string(), z.unknown()),
+  arrays: z.array(arrayEntry),
+});
+const manifestV1 = manifestV0.extend({
+  formatVersion: z.literal(1),
+  documents: z.array(documentEntry),
+  gate: z.object({ passed: z.boolean(), reasons: z.array(z.string()) }).optional(),
+});
+
+type ManifestV0 = z.infer<typeof manifestV0>;
+
+/** One step per older format: format N → N + 1. */
+const UPGRADES: Record<number, { schema: z.ZodType; upgrade: (manifest: never) => unknown }> = {
+  0: {
+    schema: manifestV0,
+    upgrade: (m: ManifestV0) => ({ ...m, formatVersion: 1, documents: [] }),
+  },
+};
+
+/**
+ * A parsed manifest of any format this Floyo reads → the current format. `problem` builds the error
+ * for what is wrong (the caller knows the version and the file).
+ */
+export function upgradeManifest(raw: unknown, problem: (what: string) => FloyoError = (what) => new FloyoError(what)): Manifest {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw problem('is not a JSON object');
+  const format = (raw as { formatVersion?: unknown }).formatVersion;
+  if (typeof format !== 'number' || !Number.isInteger(format) || format < 0) {
+    throw problem(`has no valid formatVersion (got ${JSON.stringify(format) ?? 'nothing'})`);
+  }
+  if (format > FORMAT_VERSION) {
+    throw problem(`was written by a newer Floyo (format ${format}); this Floyo reads up to ${FORMAT_VERSION}: upgrade Floyo to read it`);
+  }
+  let manifest: unknown = raw;
+  for (let from = format; from < FORMAT_VERSION; from++) {
+    const step = UPGRADES[from];
+    manifest = step.upgrade(parseWith(step.schema, manifest, problem) as never);
+  }
+  const current = parseWith(manifestV1, manifest, problem) as Manifest;
+  checkEntries(current, problem);
+  if (format < FORMAT_VERSION) current.upgradedFrom = format;
+  return current;
+}
+
+function parseWith(schema: z.ZodType, value: unknown, problem: (what: string) => FloyoError): unknown {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(top)'}: ${issue.message}`);
+  const more = result.error.issues.length > 3 ? ` (and ${result.error.issues.length - 3} more)` : '';
+  throw problem(`is invalid: ${issues.join('; ')}${more}`);
+}
+
+function checkEntries(manifest: Manifest, problem: (what: string) => FloyoError): void {
+  const files = new Set<string>();
+  const claim = (file: string, where: string) => {
+    // case-insensitively, so the version can be copied to a case-insensitive file system
+    const key = file.toLowerCase();
+    if (key === 'manifest.json' || files.has(key)) throw problem(`is invalid: ${where} uses the file name "${file}" twice or for the manifest`);
+    files.add(key);
+  };
+  const arrayNames = new Set<string>();
+  manifest.arrays.forEach((entry, i) => {
+    if (arrayNames.has(entry.name)) throw problem(`is invalid: two arrays are named "${entry.name}"`);
+    arrayNames.add(entry.name);
+    if (entry.bytes !== entry.length * bytesPerElement(entry.dtype)) {
+      throw problem(`is invalid: arrays.${i} ("${entry.name}") says ${entry.length} ${entry.dtype} values but ${entry.bytes} bytes`);
+    }
+    claim(entry.file, `arrays.${i}`);
+  });
+  const documentNames = new Set<string>();
+  manifest.documents.forEach((entry, i) => {
+    if (documentNames.has(entry.name)) throw problem(`is invalid: two documents are named "${entry.name}"`);
+    documentNames.add(entry.name);
+    claim(entry.file, `documents.${i}`);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// storage: a local folder or an S3 prefix, behind one small interface
+
+type ReadResult = { kind: 'ok'; bytes: Uint8Array<ArrayBuffer> } | { kind: 'missing' } | { kind: 'size'; actual: number };
+
+interface Store {
+  readonly location: string;
+  /** files go one at a time (local disk) or several in flight (S3, where each request waits on the network) */
+  readonly concurrency: number;
+  /** the full path or URL of a file, for messages */
+  where(file: string): string;
+  /** a whole (small) file, or null when it does not exist */
+  read(file: string): Promise<Buffer | null>;
+  /** a file that must be exactly `bytes` long, into a fresh ArrayBuffer of that size; a wrong size is reported before reading */
+  readExact(file: string, bytes: number): Promise<ReadResult>;
+  /** makes room for a new version; false when the name is taken */
+  createVersion(version: string): Promise<boolean>;
+  /** a data file of a version being published (nothing refers to it yet) */
+  write(file: string, data: Uint8Array): Promise<void>;
+  /** a file that readers must never see half-written (manifest, CURRENT) */
+  writeAtomic(file: string, data: Uint8Array): Promise<void>;
+  /** names of the versions whose manifest exists */
+  versions(): Promise<string[]>;
+  /** anything stored under the version (complete or not) */
+  exists(version: string): Promise<boolean>;
+  /** removes what a failed publish left behind (best effort is the caller's business) */
+  removeVersion(version: string): Promise<void>;
+  close(): void;
+}
+
+function errnoCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+class LocalStore implements Store {
+  readonly concurrency = 1;
+  constructor(readonly location: string) {}
+
+  where(file: string): string {
+    return join(this.location, file);
+  }
+
+  private ioError(action: string, file: string, err: unknown): Error {
+    if (err instanceof FloyoError) return err;
+    if (!errnoCode(err)) return err as Error;
+    return new FloyoError(`cannot ${action} ${this.where(file)}: ${(err as Error).message}`, { file: this.where(file) });
+  }
+
+  async read(file: string): Promise<Buffer | null> {
+    let handle;
+    try {
+      handle = await open(this.where(file), 'r');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return null;
+      throw this.ioError('read', file, err);
+    }
+    try {
+      return await handle.readFile();
+    } catch (err) {
+      throw this.ioError('read', file, err);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async readExact(file: string, bytes: number): Promise<ReadResult> {
+    let handle;
+    try {
+      handle = await open(this.where(file), 'r');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return { kind: 'missing' };
+      throw this.ioError('read', file, err);
+    }
+    try {
+      const { size } = await handle.stat();
+      if (size !== bytes) return { kind: 'size', actual: size };
+      const target = new Uint8Array(new ArrayBuffer(bytes));
+      let offset = 0;
+      while (offset < bytes) {
+        const { bytesRead } = await handle.read(target, offset, bytes - offset, offset);
+        if (bytesRead === 0) return { kind: 'size', actual: offset }; // shrank while we read
+        offset += bytesRead;
+      }
+      return { kind: 'ok', bytes: target };
+    } catch (err) {
+      throw this.ioError('read', file, err);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async createVersion(version: string): Promise<boolean> {
+    try {
+      await mkdir(this.location, { recursive: true });
+      await mkdir(this.where(version));
+      return true;
+    } catch (err) {
+      if (errnoCode(err) === 'EEXIST') return false;
+      throw this.ioError('create', version, err);
+    }
+  }
+
+  async write(file: string, data: Uint8Array): Promise<void> {
+    await this.writeDurably(this.where(file), file, data);
+  }
+
+  async writeAtomic(file: string, data: Uint8Array): Promise<void> {
+    const path = this.where(file);
+    const dir = dirname(path);
+    const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      await mkdir(dir, { recursive: true });
+      await this.writeDurably(temp, file, data);
+      await rename(temp, path);
+      await syncDirectory(dir);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw this.ioError('write', file, err);
+    }
+  }
+
+  /** written and flushed to the disk before the caller goes on, so a later rename never points at lost data */
+  private async writeDurably(path: string, file: string, data: Uint8Array): Promise<void> {
+    let handle;
+    try {
+      handle = await open(path, 'wx');
+      await handle.writeFile(data);
+      await handle.datasync();
+    } catch (err) {
+      throw this.ioError('write', file, err);
+    } finally {
+      await handle?.close();
+    }
+  }
+
+  async versions(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.location);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return [];
+      throw this.ioError('list', '', err);
+    }
+    const found: string[] = [];
+    for (const name of names) {
+      if (!VERSION_NAME.test(name)) continue;
+      try {
+        if ((await stat(join(this.location, name, 'manifest.json'))).isFile()) found.push(name);
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'ENOTDIR') throw this.ioError('read', join(name, 'manifest.json'), err);
+      }
+    }
+    return found;
+  }
+
+  async exists(version: string): Promise<boolean> {
+    try {
+      return (await stat(this.where(version))).isDirectory();
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return false;
+      throw this.ioError('read', version, err);
+    }
+  }
+
+  async removeVersion(version: string): Promise<void> {
+    await rm(this.where(version), { recursive: true, force: true });
+  }
+
+  close(): void {}
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  // makes the rename itself durable; some file systems cannot fsync a directory, and that is all right
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // best effort
+  } finally {
+    await handle?.close();
+  }
+}
+
+class S3Store implements Store {
+  readonly concurrency = 4;
+  readonly location: string;
+  private readonly prefix: string;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    prefix: string,
+    private readonly ownsClient: boolean,
+  ) {
+    this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+    this.location = formatS3Url(bucket, this.prefix);
+  }
+
+  private key(file: string): string {
+    return this.prefix + file;
+  }
+
+  where(file: string): string {
+    return formatS3Url(this.bucket, this.key(file));
+  }
+
+  private error(err: unknown, file: string): Error {
+    return s3Error(err, { bucket: this.bucket, key: this.key(file), client: this.client });
+  }
+
+  private async get(file: string): Promise<{ body: Readable; length: number | undefined } | null> {
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(file) }));
+      const body = response.Body as Readable | undefined;
+      if (!body) throw new FloyoError(`S3 returned no content for ${this.where(file)}`, { file: this.where(file) });
+      return { body, length: response.ContentLength };
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404) return null;
+      throw this.error(err, file);
+    }
+  }
+
+  async read(file: string): Promise<Buffer | null> {
+    const object = await this.get(file);
+    if (!object) return null;
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of object.body) chunks.push(chunk as Buffer);
+    } catch (err) {
+      throw this.error(err, file);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  async readExact(file: string, bytes: number): Promise<ReadResult> {
+    const object = await this.get(file);
+    if (!object) return { kind: 'missing' };
+    const { body, length } = object;
+    if (length !== undefined && length !== bytes) {
+      body.destroy();
+      return { kind: 'size', actual: length };
+    }
+    const target = new Uint8Array(new ArrayBuffer(bytes));
+    let offset = 0;
+    try {
+      for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        if (offset + chunk.byteLength > bytes) {
+          body.destroy();
+          return { kind: 'size', actual: offset + chunk.byteLength };
+        }
+        target.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+    } catch (err) {
+      throw this.error(err, file);
+    }
+    return offset === bytes ? { kind: 'ok', bytes: target } : { kind: 'size', actual: offset };
+  }
+
+  private async keysUnder(prefix: string, limit = Infinity): Promise<string[]> {
+    const keys: string[] = [];
+    try {
+      for await (const object of listS3Objects(this.client, this.bucket, prefix)) {
+        keys.push(object.key);
+        if (keys.length >= limit) break;
+      }
+    } catch (err) {
+      // listS3Objects refuses an empty prefix, which for the registry just means "nothing yet"
+      if (err instanceof FloyoError && err.message === `no objects under ${formatS3Url(this.bucket, prefix)}`) return [];
+      throw err;
+    }
+    return keys;
+  }
+
+  async createVersion(version: string): Promise<boolean> {
+    return (await this.keysUnder(this.key(`${version}/`), 1)).length === 0;
+  }
+
+  async write(file: string, data: Uint8Array): Promise<void> {
+    // a view over the same memory (a SharedArrayBuffer too); the SDK sends it as is
+    const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.key(file),
+          Body: body,
+          ContentLength: data.byteLength,
+          ContentType: file.endsWith('.json') || file === 'CURRENT' ? 'application/json' : 'application/octet-stream',
+        }),
+      );
+    } catch (err) {
+      throw this.error(err, file);
+    }
+  }
+
+  writeAtomic(file: string, data: Uint8Array): Promise<void> {
+    // one PutObject replaces an object atomically: readers see the old or the new, never a mix
+    return this.write(file, data);
+  }
+
+  async versions(): Promise<string[]> {
+    const found: string[] = [];
+    for (const key of await this.keysUnder(this.prefix)) {
+      const rest = key.slice(this.prefix.length);
+      const slash = rest.indexOf('/');
+      if (slash > 0 && rest.slice(slash + 1) === 'manifest.json' && VERSION_NAME.test(rest.slice(0, slash))) found.push(rest.slice(0, slash));
+    }
+    return found;
+  }
+
+  async exists(version: string): Promise<boolean> {
+    return (await this.keysUnder(this.key(`${version}/`), 1)).length > 0;
+  }
+
+  async removeVersion(version: string): Promise<void> {
+    for (const key of await this.keysUnder(this.key(`${version}/`))) {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+      } catch (err) {
+        throw this.error(err, key.slice(this.prefix.length));
+      }
+    }
+  }
+
+  close(): void {
+    if (this.ownsClient) this.client.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the registry
+
+interface CurrentFile {
+  version: string;
+  /** versions that were current before, most recent first */
+  history: string[];
+}
+
+const CURRENT = 'CURRENT';
+const MANIFEST = 'manifest.json';
+
+/** A local folder (a path or file:// URL), or s3://bucket/prefix with Floyo's s3 settings. */
+export function openRegistry(location: string, s3?: S3Settings, options: RegistryOptions = {}): Registry {
+  if (/^s3:\/\//i.test(location.trim())) {
+    const { bucket, prefix } = parseS3Url(location);
+    const client = options.s3Client ?? createS3Client(s3 ?? { region: 'us-east-1', forcePathStyle: false }, options.s3ClientOptions);
+    return new ModelRegistry(new S3Store(client, bucket, prefix, !options.s3Client), options);
+  }
+  if (location.trim() === '') throw new FloyoError('the model registry location is empty (expected a folder or s3://bucket/prefix)');
+  const path = /^file:\/\//i.test(location) ? fileURLToPath(location) : location;
+  return new ModelRegistry(new LocalStore(isAbsolute(path) ? path : resolve(path)), options);
+}
+
+class ModelRegistry implements Registry {
+  readonly location: string;
+  private readonly now: () => Date;
+  private readonly bigEndianHost: boolean;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: RegistryOptions,
+  ) {
+    this.location = store.location;
+    this.now = options.now ?? (() => new Date());
+    this.bigEndianHost = (options.hostEndianness ?? endianness()) === 'BE';
+  }
+
+  close(): void {
+    this.store.close();
+  }
+
+  // -- publishing
+
+  async publish(input: PublishInput, options: { promote: boolean }): Promise<Manifest> {
+    const files = this.prepareFiles(input);
+    const createdAt = this.now();
+    const manifestFor = (version: string) => {
+      const manifest: Manifest = {
+        formatVersion: FORMAT_VERSION,
+        floyoVersion: VERSION,
+        version,
+        createdAt: createdAt.toISOString(),
+        models: input.models,
+        data: input.data,
+        report: input.report,
+        arrays: files.arrays.map(({ entry }) => entry),
+        documents: files.documents.map(({ entry }) => entry),
+        ...(input.gate ? { gate: input.gate } : {}),
+      };
+      const bytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
+      // what readers will see (JSON turns NaN into null, drops undefined), checked before anything is written
+      const written = upgradeManifest(JSON.parse(bytes.toString('utf8')), (what) =>
+        new FloyoError(`cannot publish to ${this.location}: the manifest ${what}`, { file: this.location }),
+      );
+      return { bytes, written };
+    };
+
+    let version = versionName(createdAt);
+    let manifest = manifestFor(version);
+    for (let attempt = 1; !(await this.store.createVersion(version)); attempt++) {
+      // the same second and the same 32 random bits: practically never, but never overwrite a version
+      if (attempt === 5) throw new FloyoError(`could not find a free version name in ${this.location}`, { file: this.location });
+      version = versionName(createdAt);
+      manifest = manifestFor(version);
+    }
+
+    try {
+      const writes = [...files.arrays, ...files.documents].map(({ entry, bytes }) => () => this.write(`${version}/${entry.file}`, bytes));
+      await inParallel(writes, this.store.concurrency);
+      await this.write(`${version}/${MANIFEST}`, manifest.bytes, true);
+    } catch (err) {
+      // a crash would leave these behind too, invisible without a manifest; tidy up when we can
+      await this.store.removeVersion(version).catch(() => undefined);
+      throw err;
+    }
+    // from here the version is complete: a failure to promote leaves it listed but not current
+    if (options.promote) await this.makeCurrent(version);
+    return manifest.written;
+  }
+
+  private prepareFiles(input: PublishInput): {
+    arrays: Array<{ entry: ArrayEntry; bytes: Uint8Array }>;
+    documents: Array<{ entry: DocumentEntry; bytes: Uint8Array }>;
+  } {
+    const refuse = (what: string) => new FloyoError(`cannot publish to ${this.location}: ${what}`, { file: this.location });
+    const taken = new Set<string>([MANIFEST]);
+    const claim = (name: string, extension: string, kind: string) => {
+      if (!NAME.test(name)) {
+        throw refuse(`${kind} name "${name}" is not allowed (1–128 letters, digits, ".", "_" or "-", starting with a letter or digit)`);
+      }
+      const file = `${name}${extension}`;
+      if (taken.has(file.toLowerCase())) throw refuse(`${kind} "${name}" would be stored as ${file}, which is taken`);
+      taken.add(file.toLowerCase());
+      return file;
+    };
+    const arrays = Object.entries(input.arrays).map(([name, array]) => {
+      const dtype = dtypeOf(array);
+      if (!dtype) {
+        const got = Object.prototype.toString.call(array).slice(8, -1);
+        throw refuse(`array "${name}" is a ${got}; allowed: Float32Array, Float64Array, Int32Array, Uint32Array, Uint8Array`);
+      }
+      const file = claim(name, '.bin', 'array');
+      let bytes = bytesOf(array);
+      if (this.bigEndianHost && array.BYTES_PER_ELEMENT > 1) {
+        bytes = bytes.slice();
+        swapByteOrder(bytes, array.BYTES_PER_ELEMENT);
+      }
+      const entry: ArrayEntry = { name, dtype, length: array.length, bytes: bytes.byteLength, sha256: sha256Of(bytes), file };
+      return { entry, bytes };
+    });
+    const documents = Object.entries(input.documents).map(([name, value]) => {
+      const file = claim(name, '.json', 'document');
+      let text: string | undefined;
+      try {
+        text = JSON.stringify(value);
+      } catch (err) {
+        throw refuse(`document "${name}" cannot be written as JSON: ${(err as Error).message}`);
+      }
+      if (text === undefined) throw refuse(`document "${name}" cannot be written as JSON (it is ${typeof value})`);
+      const bytes = Buffer.from(text);
+      const entry: DocumentEntry = { name, bytes: bytes.byteLength, sha256: sha256Of(bytes), file };
+      return { entry, bytes };
+    });
+    return { arrays, documents };
+  }
+
+  private async write(file: string, bytes: Uint8Array, atomic = false): Promise<void> {
+    await this.options.beforeWrite?.(file);
+    await (atomic ? this.store.writeAtomic(file, bytes) : this.store.write(file, bytes));
+  }
+
+  // -- CURRENT
+
+  private async readCurrent(): Promise<CurrentFile | null> {
+    const bytes = await this.store.read(CURRENT);
+    if (bytes === null) return null;
+    const where = this.store.where(CURRENT);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      throw new FloyoError(`${where} is not valid JSON (${(err as Error).message}); promote a version to rewrite it`, { file: where });
+    }
+    const p = parsed as Partial<CurrentFile> | null;
+    if (
+      !p ||
+      typeof p.version !== 'string' ||
+      !VERSION_NAME.test(p.version) ||
+      !Array.isArray(p.history) ||
+      !p.history.every((v) => typeof v === 'string' && VERSION_NAME.test(v))
+    ) {
+      throw new FloyoError(`${where} is invalid: expected { "version": "...", "history": [...] }; promote a version to rewrite it`, { file: where });
+    }
+    return { version: p.version, history: p.history };
+  }
+
+  private async writeCurrent(current: CurrentFile): Promise<void> {
+    await this.write(CURRENT, Buffer.from(JSON.stringify(current, null, 2) + '\n'), true);
+  }
+
+  private async makeCurrent(version: string): Promise<void> {
+    const before = await this.readCurrent();
+    if (before?.version === version) return;
+    const history = before ? [before.version, ...before.history.filter((v) => v !== version)] : [];
+    await this.writeCurrent({ version, history });
+  }
+
+  async current(): Promise<string | null> {
+    return (await this.readCurrent())?.version ?? null;
+  }
+
+  async promote(version: string): Promise<void> {
+    this.checkVersionName(version);
+    await this.load(version); // never make a version current that would not load
+    await this.makeCurrent(version);
+  }
+
+  async rollback(): Promise<string> {
+    const current = await this.readCurrent();
+    if (!current) throw new FloyoError(`nothing to roll back in ${this.location}: no version has been promoted`, { file: this.location });
+    const previous = current.history[0];
+    if (previous === undefined) {
+      throw new FloyoError(
+        `cannot roll back in ${this.location}: ${current.version} is current and no version was current before it`,
+        { file: this.store.where(CURRENT) },
+      );
+    }
+    try {
+      await this.load(previous);
+    } catch (err) {
+      if (!(err instanceof FloyoError)) throw err;
+      throw new FloyoError(`cannot roll back to ${previous}: ${err.message}`, err.context);
+    }
+    await this.writeCurrent({ version: previous, history: current.history.slice(1) });
+    return previous;
+  }
+
+  // -- reading
+
+  private checkVersionName(version: string): void {
+    if (!VERSION_NAME.test(version)) {
+      throw new FloyoError(`"${version}" is not a model version name (expected something like 20261125T031500Z-1a2b3c4d)`, { file: this.location });
+    }
+  }
+
+  private async resolveVersion(version: string | undefined): Promise<string> {
+    if (version !== undefined) {
+      this.checkVersionName(version);
+      return version;
+    }
+    const current = await this.current();
+    if (current === null) {
+      throw new FloyoError(`no model version is current in ${this.location}: run floyo train, or floyo models promote <version>`, {
+        file: this.location,
+      });
+    }
+    return current;
+  }
+
+  private async readManifest(version: string): Promise<Manifest> {
+    const file = `${version}/${MANIFEST}`;
+    const where = this.store.where(file);
+    const bytes = await this.store.read(file);
+    if (bytes === null) {
+      if (await this.store.exists(version)) {
+        throw new FloyoError(
+          `model version ${version} in ${this.location} is incomplete: ${MANIFEST} is missing (a publish was interrupted, or the file was deleted)`,
+          { file: where },
+        );
+      }
+      // list() orders by createdAt, which also orders versions published within the same second
+      const known = (await this.list()).slice(0, 5).map((v) => v.version);
+      const hint = known.length ? `; versions there, newest first: ${known.join(', ')}` : '; it holds no versions';
+      throw new FloyoError(`no model version ${version} in ${this.location}${hint}`, { file: this.location });
+    }
+    const problem = (what: string) => new FloyoError(`model version ${version} in ${this.location}: ${MANIFEST} ${what}`, { file: where });
+    let raw: unknown;
+    try {
+      raw = JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      throw problem(`is not valid JSON (${(err as Error).message})`);
+    }
+    const manifest = upgradeManifest(raw, problem);
+    if (manifest.version !== version) throw problem(`belongs to version ${manifest.version}, not to the folder it is in`);
+    return manifest;
+  }
+
+  async show(version?: string): Promise<Manifest> {
+    return this.readManifest(await this.resolveVersion(version));
+  }
+
+  async load(version?: string): Promise<LoadedModels> {
+    const name = await this.resolveVersion(version);
+    const manifest = await this.readManifest(name);
+    const broken = (file: string, what: string) =>
+      new FloyoError(`model version ${name} in ${this.location}: ${file} ${what}`, { file: this.store.where(`${name}/${file}`) });
+
+    const read = async (file: string, bytes: number, sha256: string, describe: string): Promise<Uint8Array<ArrayBuffer>> => {
+      const result = await this.store.readExact(`${name}/${file}`, bytes);
+      if (result.kind === 'missing') throw broken(file, 'is missing');
+      if (result.kind === 'size') {
+        throw broken(file, `${result.actual < bytes ? 'is truncated' : 'is too long'}: ${result.actual} bytes, the manifest says ${bytes} (${describe})`);
+      }
+      const actual = sha256Of(result.bytes);
+      if (actual !== sha256) throw broken(file, `is corrupted: its sha256 is ${actual}, the manifest says ${sha256}`);
+      return result.bytes;
+    };
+
+    const loadedArrays = await mapLimited(manifest.arrays, this.store.concurrency, async (entry) => {
+      const bytes = await read(entry.file, entry.bytes, entry.sha256, `${entry.length} ${entry.dtype} values`);
+      if (this.bigEndianHost) swapByteOrder(bytes, bytesPerElement(entry.dtype));
+      return new DTYPES[entry.dtype](bytes.buffer, 0, entry.length);
+    });
+    const loadedDocuments = await mapLimited(manifest.documents, this.store.concurrency, async (entry) => {
+      const bytes = await read(entry.file, entry.bytes, entry.sha256, 'JSON');
+      try {
+        return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as unknown;
+      } catch (err) {
+        throw broken(entry.file, `is not valid JSON (${(err as Error).message})`);
+      }
+    });
+    const arrays: Record<string, TypedArray> = {};
+    manifest.arrays.forEach((entry, i) => (arrays[entry.name] = loadedArrays[i]));
+    const documents: Record<string, unknown> = {};
+    manifest.documents.forEach((entry, i) => (documents[entry.name] = loadedDocuments[i]));
+    return { manifest, arrays, documents };
+  }
+
+  async list(): Promise<VersionSummary[]> {
+    const [names, current] = await Promise.all([this.store.versions(), this.readCurrent()]);
+    const onChain = new Set(current ? [current.version, ...current.history] : []);
+    const summaries = await mapLimited(names, 8, async (version): Promise<VersionSummary> => {
+      const base = { version, current: current?.version === version, promoted: onChain.has(version) };
+      try {
+        const m = await this.readManifest(version);
+        const models = Object.fromEntries(Object.entries(m.models).map(([k, v]) => [k, { algorithm: v.algorithm, metrics: v.metrics }]));
+        return { ...base, createdAt: m.createdAt, models, ...(m.gate ? { gate: m.gate } : {}) };
+      } catch (err) {
+        if (!(err instanceof FloyoError)) throw err;
+        return { ...base, createdAt: '', models: {}, error: err.message };
+      }
+    });
+    // newest first by creation time; versions whose manifest cannot be read go last
+    return summaries.sort((a, b) => compareDesc(a.createdAt, b.createdAt) || compareDesc(a.version, b.version));
+  }
+}
+
+function compareDesc(a: string, b: string): number {
+  return a < b ? 1 : a > b ? -1 : 0;
+}
+
+function versionName(at: Date): string {
+  const stamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return `${stamp}-${randomBytes(4).toString('hex')}`;
+}
+
+function sha256Of(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+async function inParallel(tasks: Array<() => Promise<void>>, limit: number): Promise<void> {
+  await mapLimited(tasks, limit, (task) => task());
+}
+
+/** Like Promise.all over `items.map(fn)` with at most `limit` in flight; stops starting new ones after a failure. */
+async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.min(limit, items.length) }, worker);
+  const settled = await Promise.allSettled(workers);
+  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  return results;
+}
