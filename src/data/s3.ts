@@ -1,0 +1,318 @@
+// The s3:// location: list the objects under a prefix and stream each one to a local file.
+// DuckDB cannot read S3 here (httpfs is not installable offline), so objects are downloaded to a
+// file first and read locally; the download hashes as it streams, so the fingerprint costs no extra pass.
+import { GetObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FloyoError } from '../errors.js';
+
+/** Floyo's `s3.*` settings (see src/config.ts). Credentials never live in config: the standard AWS chain finds them. */
+export interface S3Settings {
+  region: string;
+  endpoint?: string;
+  forcePathStyle: boolean;
+}
+
+export interface S3ObjectInfo {
+  key: string;
+  size: number;
+  /** the ETag without its surrounding quotes ("…-N" for multipart uploads) */
+  etag: string;
+  lastModified?: Date;
+}
+
+export interface S3ClientOptions {
+  /** fixed credentials instead of the standard chain (tests against a local server; tools that hold a key) */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** attempts per request, including the first (SDK default 3) */
+  maxAttempts?: number;
+}
+
+const SCHEME = /^s3:\/\//i;
+// The endpoint override of each client made by createS3Client, for error messages.
+const ENDPOINTS = new WeakMap<S3Client, string>();
+// AWS's rules for bucket names; S3-compatible servers follow them too.
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+export function formatS3Url(bucket: string, prefix = ''): string {
+  return `s3://${bucket}/${prefix}`;
+}
+
+/**
+ * `s3://bucket/prefix` → { bucket, prefix }. The prefix is taken literally (S3 keys may hold any
+ * character, so nothing is percent-decoded); it may be empty (the whole bucket).
+ */
+export function parseS3Url(url: string): { bucket: string; prefix: string } {
+  const text = url.trim();
+  if (!SCHEME.test(text)) {
+    throw new FloyoError(`not an S3 location: "${url}" (expected s3://bucket/prefix)`, { file: url });
+  }
+  const rest = text.slice('s3://'.length);
+  const slash = rest.indexOf('/');
+  const bucket = slash < 0 ? rest : rest.slice(0, slash);
+  const prefix = slash < 0 ? '' : rest.slice(slash + 1);
+  if (bucket === '') {
+    throw new FloyoError(`S3 location "${url}" has no bucket name (expected s3://bucket/prefix)`, { file: url });
+  }
+  if (!BUCKET.test(bucket) || bucket.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(bucket)) {
+    throw new FloyoError(
+      `S3 location "${url}": "${bucket}" is not a valid bucket name ` +
+        '(3–63 characters: lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit)',
+      { file: url },
+    );
+  }
+  return { bucket, prefix };
+}
+
+/**
+ * An S3 client for Floyo's settings. Credentials come from the standard chain (environment,
+ * AWS_PROFILE / shared files, SSO, container or instance role) unless `options.credentials` is given.
+ */
+export function createS3Client(settings: S3Settings, options: S3ClientOptions = {}): S3Client {
+  const client = new S3Client({
+    region: settings.region,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    forcePathStyle: settings.forcePathStyle,
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
+    // The SDK's default (aws-chunked bodies with trailing CRC32) is not understood by S3-compatible
+    // servers: RGW rejects streamed uploads with MissingContentLength, s3rver stores the framing.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    // A silent endpoint (firewall, wrong host) fails in seconds instead of the OS's two minutes;
+    // a stalled transfer is cut after two idle minutes. Neither limits how long a large download takes.
+    requestHandler: { connectionTimeout: 10_000, socketTimeout: 120_000 },
+  });
+  if (settings.endpoint) ENDPOINTS.set(client, settings.endpoint);
+  return client;
+}
+
+/**
+ * Every object under `prefix`, page by page (ListObjectsV2 with continuation tokens), in key order.
+ * "Folder" placeholders (keys ending in '/') are skipped. When the prefix is itself the key of an
+ * object, that object alone is the location (so `s3://b/data/sales.csv` does not also pick up
+ * `data/sales.csv.bak`); otherwise the prefix is matched as S3 does, character by character.
+ * Throws a FloyoError when nothing is there.
+ */
+export async function* listS3Objects(client: S3Client, bucket: string, prefix: string): AsyncIterable<S3ObjectInfo> {
+  const location = formatS3Url(bucket, prefix);
+  let token: string | undefined;
+  let found = 0;
+  let firstPage = true;
+  const seenTokens = new Set<string>();
+  do {
+    let page;
+    try {
+      page = await client.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix === '' ? undefined : prefix, ContinuationToken: token }),
+      );
+    } catch (err) {
+      throw s3Error(err, { bucket, prefix, client });
+    }
+    const contents = page.Contents ?? [];
+    if (firstPage && prefix !== '' && !prefix.endsWith('/') && contents[0]?.Key === prefix) {
+      // Keys are listed in byte order, so an object named exactly `prefix` comes first.
+      yield toInfo(contents[0]);
+      return;
+    }
+    firstPage = false;
+    for (const object of contents) {
+      if (!object.Key || object.Key.endsWith('/')) continue;
+      found++;
+      yield toInfo(object);
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    if (page.IsTruncated && !token) {
+      throw new FloyoError(`listing ${location} stopped: the server said there is more but gave no continuation token`, { file: location });
+    }
+    if (token !== undefined) {
+      if (seenTokens.has(token)) {
+        throw new FloyoError(`listing ${location} stopped: the server repeated a continuation token`, { file: location });
+      }
+      seenTokens.add(token);
+    }
+  } while (token !== undefined);
+  if (found === 0) throw new FloyoError(`no objects under ${location}`, { file: location });
+}
+
+function toInfo(object: { Key?: string; Size?: number; ETag?: string; LastModified?: Date }): S3ObjectInfo {
+  return {
+    key: object.Key ?? '',
+    size: object.Size ?? 0,
+    etag: (object.ETag ?? '').replace(/^"|"$/g, ''),
+    ...(object.LastModified ? { lastModified: object.LastModified } : {}),
+  };
+}
+
+/**
+ * Streams one object to `destPath`, hashing the raw bytes (sha256, hex) on the way; memory use does
+ * not depend on the object's size. The bytes go to a temporary file beside `destPath` that is renamed
+ * into place only when complete, so a failed download leaves nothing behind. `onProgress` gets the
+ * bytes so far and the object's size (0 when the server did not say); an error thrown by it aborts
+ * the download and is passed through unchanged.
+ */
+export async function downloadS3Object(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  destPath: string,
+  onProgress?: (bytes: number, total: number) => void,
+): Promise<{ bytes: number; sha256: string }> {
+  const location = formatS3Url(bucket, key);
+  const temp = join(dirname(destPath), `.${basename(destPath)}.${process.pid}.${randomBytes(4).toString('hex')}.part`);
+  let response;
+  try {
+    response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  } catch (err) {
+    throw s3Error(err, { bucket, key, client });
+  }
+  const total = response.ContentLength ?? 0;
+  const body = response.Body as Readable | undefined;
+  if (!body) throw new FloyoError(`S3 returned no content for ${location}`, { file: location });
+
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let callbackError: unknown;
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      if (onProgress) {
+        try {
+          onProgress(bytes, total);
+        } catch (err) {
+          callbackError = err;
+          callback(err as Error);
+          return;
+        }
+      }
+      callback(null, chunk);
+    },
+  });
+  const file = createWriteStream(temp, { flags: 'wx' });
+  // pipeline passes the first error to every stream, so remember which side failed first
+  let failedSide: 'network' | 'disk' | undefined;
+  body.once('error', () => (failedSide ??= 'network'));
+  file.once('error', () => (failedSide ??= 'disk'));
+  try {
+    await pipeline(body, meter, file);
+    if (total > 0 && bytes !== total) {
+      throw new FloyoError(`download of ${location} was cut short: got ${bytes} of ${total} bytes`, { file: location });
+    }
+  } catch (err) {
+    await rm(temp, { force: true });
+    if (err === callbackError || err instanceof FloyoError) throw err;
+    if (failedSide === 'disk') {
+      throw new FloyoError(`cannot write ${destPath} (downloading ${location}): ${(err as Error).message}`, { file: destPath });
+    }
+    const reason = networkCode(err) ?? (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new FloyoError(`download of ${location} was cut short after ${bytes} of ${total} bytes (${reason}); try again`, { file: location });
+  }
+  try {
+    await rename(temp, destPath);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw new FloyoError(`cannot write ${destPath} (downloading ${location}): ${(err as Error).message}`, { file: destPath });
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ECONNABORTED',
+]);
+
+const ACCESS_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'AllAccessDisabled']);
+
+interface Where {
+  bucket: string;
+  prefix?: string;
+  key?: string;
+  client?: S3Client;
+}
+
+/**
+ * Any failure of an S3 call → a FloyoError with one line that names the location and says what to do.
+ * Errors that are not about S3 (a bug) are returned unchanged.
+ */
+export function s3Error(err: unknown, where: Where): Error {
+  if (err instanceof FloyoError) return err;
+  const location = formatS3Url(where.bucket, where.key ?? where.prefix ?? '');
+  const context = { file: location };
+  const e = err as { name?: string; message?: string; Code?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  const name = e?.name ?? '';
+  const message = (e?.message ?? '').split('\n')[0];
+
+  if (name === 'CredentialsProviderError') {
+    return new FloyoError(
+      `no AWS credentials found for ${location}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, ` +
+        'or run where a container or instance role is available',
+      context,
+    );
+  }
+  const network = networkCode(err);
+  if (network) {
+    return new FloyoError(`cannot reach S3 endpoint ${endpointOf(where.client, err)} (${network}) for ${location}; check s3.endpoint and that the server is up`, context);
+  }
+  if (name === 'TimeoutError' || name === 'RequestTimeout') {
+    return new FloyoError(`S3 endpoint ${endpointOf(where.client, err)} timed out for ${location}: ${message}`, context);
+  }
+  if (err instanceof S3ServiceException || e?.$metadata !== undefined) {
+    const code = e.Code ?? name;
+    const status = e.$metadata?.httpStatusCode;
+    const detail = message && message !== code && message !== 'UnknownError' ? `${code}: ${message}` : code;
+    if (code === 'NoSuchBucket') return new FloyoError(`bucket ${where.bucket} does not exist (${location})`, context);
+    if (code === 'NoSuchKey') return new FloyoError(`object ${location} does not exist`, context);
+    if (ACCESS_CODES.has(code) || status === 403) {
+      return new FloyoError(
+        `access to ${location} was refused (${detail}); check credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) ` +
+          'and that they may read this bucket',
+        context,
+      );
+    }
+    if (code === 'PermanentRedirect' || code === 'AuthorizationHeaderMalformed' || status === 301) {
+      return new FloyoError(`bucket ${where.bucket} is in another region than the configured s3.region (${detail}) for ${location}`, context);
+    }
+    return new FloyoError(`S3 request for ${location} failed: ${detail}${status ? ` (HTTP ${status})` : ''}`, context);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function networkCode(err: unknown): string | undefined {
+  const e = err as { code?: string; errors?: unknown[]; cause?: unknown } | undefined;
+  if (!e) return undefined;
+  if (e.code && NETWORK_CODES.has(e.code)) return e.code;
+  // Node's happy-eyeballs connect reports an AggregateError with one error per address tried.
+  for (const inner of e.errors ?? []) {
+    const code = networkCode(inner);
+    if (code) return code;
+  }
+  return e.cause ? networkCode(e.cause) : undefined;
+}
+
+function endpointOf(client: S3Client | undefined, err: unknown): string {
+  const fromError = (e: unknown): string | undefined => {
+    const x = e as { address?: string; port?: number; hostname?: string; errors?: unknown[]; cause?: unknown } | undefined;
+    if (!x) return undefined;
+    if (x.hostname) return x.hostname;
+    if (x.address) return x.port ? `${x.address}:${x.port}` : x.address;
+    for (const inner of x.errors ?? []) {
+      const found = fromError(inner);
+      if (found) return found;
+    }
+    return fromError(x.cause);
+  };
+  return (client && ENDPOINTS.get(client)) ?? fromError(err) ?? '(the AWS default for the region)';
+}

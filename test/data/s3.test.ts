@@ -1,0 +1,323 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createS3Client, downloadS3Object, listS3Objects, parseS3Url } from '../../src/data/s3.js';
+import type { S3ObjectInfo } from '../../src/data/s3.js';
+import { FloyoError } from '../../src/errors.js';
+import { freshBucket, putObjects, s3TestClient, s3TestCredentials, s3TestSettings } from '../support/s3.js';
+
+const MiB = 1 << 20;
+
+async function collect(objects: AsyncIterable<S3ObjectInfo>): Promise<S3ObjectInfo[]> {
+  const all: S3ObjectInfo[] = [];
+  for await (const object of objects) all.push(object);
+  return all;
+}
+
+/** A FloyoError whose message matches, with no stack frames in the message. */
+function floyoError(pattern: RegExp) {
+  return (err: unknown) => {
+    assert.ok(err instanceof FloyoError, `expected a FloyoError, got ${String(err)}`);
+    assert.match(err.message, pattern);
+    assert.doesNotMatch(err.message, /\n|\bat .*\.(js|ts):\d+/);
+    return true;
+  };
+}
+
+/** Counts the ListObjectsV2 requests a client sends, to see that listing really paged. */
+function countListRequests(client: S3Client): { count: number } {
+  const counter = { count: 0 };
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      if (context.commandName === 'ListObjectsV2Command') counter.count++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countListRequests' },
+  );
+  return counter;
+}
+
+/** `size` bytes of deterministic, incompressible data in 1 MiB chunks, hashed as they are produced. */
+function generatedStream(size: number): { stream: Readable; sha256: () => string } {
+  const block = randomBytes(MiB);
+  const hash = createHash('sha256');
+  let produced = 0;
+  let index = 0;
+  const stream = new Readable({
+    read() {
+      if (produced >= size) {
+        this.push(null);
+        return;
+      }
+      const chunk = Buffer.from(block.subarray(0, Math.min(MiB, size - produced)));
+      chunk.writeUInt32LE(index++, 0); // every chunk differs, so a misplaced part changes the hash
+      hash.update(chunk);
+      produced += chunk.length;
+      this.push(chunk);
+    },
+  });
+  return { stream, sha256: () => hash.digest('hex') };
+}
+
+describe('parseS3Url', () => {
+  test('splits bucket and prefix, keeping the prefix literally', () => {
+    assert.deepEqual(parseS3Url('s3://sales-data/exports/2024/'), { bucket: 'sales-data', prefix: 'exports/2024/' });
+    assert.deepEqual(parseS3Url('s3://sales-data'), { bucket: 'sales-data', prefix: '' });
+    assert.deepEqual(parseS3Url('s3://sales-data/'), { bucket: 'sales-data', prefix: '' });
+    assert.deepEqual(parseS3Url('S3://my.bucket.1/a b/%20x?y#z'), { bucket: 'my.bucket.1', prefix: 'a b/%20x?y#z' });
+  });
+
+  test('refuses what is not an S3 location, saying what is expected', () => {
+    for (const bad of ['sales-data/x.csv', 'http://sales-data/x', 's3:/sales-data/x', 's3:sales-data', '']) {
+      assert.throws(() => parseS3Url(bad), floyoError(/not an S3 location: ".*" \(expected s3:\/\/bucket\/prefix\)/));
+    }
+    assert.throws(() => parseS3Url('s3://'), floyoError(/has no bucket name/));
+    assert.throws(() => parseS3Url('s3:///x.csv'), floyoError(/has no bucket name/));
+  });
+
+  test('refuses invalid bucket names with the rule', () => {
+    for (const bad of ['ab', 'Sales', 'sales_data', '-sales', 'sales-', 'a'.repeat(64), 'a..b', '192.168.1.1']) {
+      assert.throws(() => parseS3Url(`s3://${bad}/x`), floyoError(/is not a valid bucket name \(3–63 characters: lowercase/));
+    }
+  });
+});
+
+describe('against a real S3 server (Ceph RADOS Gateway)', () => {
+  let client: S3Client;
+  let work: string;
+
+  before(() => {
+    client = s3TestClient();
+    work = mkdtempSync(join(tmpdir(), 'floyo-s3-test-'));
+  });
+  after(() => {
+    client.destroy();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('lists 1,100 objects over several pages, each key exactly once, skipping folder placeholders', async () => {
+    const bucket = await freshBucket(client, 'paging');
+    const keys = Array.from({ length: 1100 }, (_, i) => `exports/day-${String(i).padStart(5, '0')}.csv`);
+    await putObjects(client, bucket, [
+      ...keys.map((key, i) => ({ key, body: `order,qty\n${i},1\n` })),
+      { key: 'exports/', body: '' },
+      { key: 'exports/archive/', body: '' },
+      { key: 'elsewhere/x.csv', body: 'not under the prefix' },
+    ]);
+
+    const lister = s3TestClient();
+    const requests = countListRequests(lister);
+    const listed = await collect(listS3Objects(lister, bucket, 'exports/'));
+    lister.destroy();
+
+    assert.ok(requests.count >= 2, `expected 2+ ListObjectsV2 pages, saw ${requests.count}`);
+    const seen = new Map<string, number>();
+    for (const o of listed) seen.set(o.key, (seen.get(o.key) ?? 0) + 1);
+    assert.deepEqual([...seen.keys()].sort(), keys);
+    assert.ok([...seen.values()].every((n) => n === 1), 'a key was listed twice');
+    const first = listed.find((o) => o.key === keys[7])!;
+    assert.equal(first.size, 'order,qty\n7,1\n'.length);
+    assert.equal(first.etag, createHash('md5').update('order,qty\n7,1\n').digest('hex'));
+    assert.ok(first.lastModified instanceof Date);
+  });
+
+  test('a large multipart object streams to disk with the right sha256 and size, in bounded memory', async (t) => {
+    const bucket = await freshBucket(client, 'large');
+    const size = 160 * MiB + 12345; // not a multiple of the part size
+    const source = generatedStream(size);
+    await new Upload({
+      client,
+      params: { Bucket: bucket, Key: 'big/orders.csv', Body: source.stream },
+      partSize: 8 * MiB,
+      queueSize: 4,
+    }).done();
+    const expected = source.sha256();
+
+    const [info] = await collect(listS3Objects(client, bucket, 'big/'));
+    assert.equal(info.size, size);
+    assert.match(info.etag, /-\d+$/, 'a multipart ETag');
+
+    const memory = () => {
+      const m = process.memoryUsage();
+      return m.heapUsed + m.arrayBuffers;
+    };
+    const baseline = memory();
+    let peak = baseline;
+    let calls = 0;
+    let lastBytes = 0;
+    let lastTotal = 0;
+    const dest = join(work, 'orders.csv');
+    const result = await downloadS3Object(client, bucket, 'big/orders.csv', dest, (bytes, total) => {
+      assert.ok(bytes > lastBytes, 'progress only moves forward');
+      calls++;
+      lastBytes = bytes;
+      lastTotal = total;
+      if (calls % 16 === 0) peak = Math.max(peak, memory());
+    });
+    peak = Math.max(peak, memory());
+
+    assert.equal(result.bytes, size);
+    assert.equal(result.sha256, expected);
+    assert.equal(statSync(dest).size, size);
+    assert.ok(calls > 10, `progress called ${calls} times`);
+    assert.equal(lastBytes, size);
+    assert.equal(lastTotal, size);
+    const growth = peak - baseline;
+    t.diagnostic(`memory grew by ${(growth / MiB).toFixed(1)} MiB while streaming ${(size / MiB).toFixed(0)} MiB`);
+    assert.ok(growth < 96 * MiB, `memory grew by ${(growth / MiB).toFixed(0)} MiB while downloading a ${(size / MiB).toFixed(0)} MiB object`);
+    assert.deepEqual(readdirSync(work), ['orders.csv'], 'no temporary file is left behind');
+  });
+
+  test('a prefix that names one object is that object alone, not its longer-named neighbours', async () => {
+    const bucket = await freshBucket(client, 'single');
+    await putObjects(client, bucket, [
+      { key: 'data/sales.csv', body: 'a,b\n1,2\n' },
+      { key: 'data/sales.csv.bak', body: 'old' },
+      { key: 'data/sales.csv2', body: 'other' },
+    ]);
+    const listed = await collect(listS3Objects(client, bucket, 'data/sales.csv'));
+    assert.deepEqual(listed.map((o) => [o.key, o.size]), [['data/sales.csv', 8]]);
+
+    const dest = join(work, 'sales.csv');
+    const { bytes, sha256 } = await downloadS3Object(client, bucket, 'data/sales.csv', dest);
+    assert.equal(bytes, 8);
+    assert.equal(sha256, createHash('sha256').update('a,b\n1,2\n').digest('hex'));
+    assert.equal(readFileSync(dest, 'utf8'), 'a,b\n1,2\n');
+
+    // a partial name is an S3 prefix as usual
+    const byPrefix = await collect(listS3Objects(client, bucket, 'data/sales'));
+    assert.deepEqual(byPrefix.map((o) => o.key), ['data/sales.csv', 'data/sales.csv.bak', 'data/sales.csv2']);
+  });
+
+  test('a download that fails midway leaves no partial file', async () => {
+    const bucket = await freshBucket(client, 'partial');
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'two-mib.bin', Body: randomBytes(2 * MiB) }));
+    const dir = mkdtempSync(join(work, 'partial-'));
+    const stop = new Error('stopped by the progress callback');
+    await assert.rejects(
+      downloadS3Object(client, bucket, 'two-mib.bin', join(dir, 'two-mib.bin'), (bytes) => {
+        if (bytes > 0) throw stop;
+      }),
+      (err) => err === stop,
+    );
+    assert.deepEqual(readdirSync(dir), []);
+
+    await assert.rejects(
+      downloadS3Object(client, bucket, 'missing.csv', join(dir, 'missing.csv')),
+      floyoError(/^object s3:\/\/floyo-partial-.*\/missing\.csv does not exist$/),
+    );
+    assert.deepEqual(readdirSync(dir), []);
+
+    await assert.rejects(
+      downloadS3Object(client, bucket, 'two-mib.bin', join(dir, 'no-such-dir', 'x.bin')),
+      floyoError(/^cannot write .*no-such-dir\/x\.bin \(downloading s3:\/\/.*\/two-mib\.bin\)/),
+    );
+  });
+
+  test('a connection that breaks in the middle of the body: cut short, nothing left behind', async () => {
+    // RGW cannot be told to drop a connection halfway, so this endpoint answers like S3 and then hangs up.
+    const server = createHttpServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(MiB), etag: '"x"' });
+      response.write(Buffer.alloc(64 * 1024, 1), () => response.socket?.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const flaky = createS3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true }, { credentials: s3TestCredentials() });
+    const dir = mkdtempSync(join(work, 'broken-'));
+    try {
+      await assert.rejects(
+        downloadS3Object(flaky, 'sales', 'orders.csv', join(dir, 'orders.csv')),
+        floyoError(/^download of s3:\/\/sales\/orders\.csv was cut short after \d+ of 1048576 bytes \(.+\); try again$/),
+      );
+      assert.deepEqual(readdirSync(dir), []);
+    } finally {
+      flaky.destroy();
+      server.close();
+    }
+  });
+
+  test('a bucket that does not exist', async () => {
+    await assert.rejects(
+      collect(listS3Objects(client, 'floyo-no-such-bucket', 'exports/')),
+      floyoError(/^bucket floyo-no-such-bucket does not exist \(s3:\/\/floyo-no-such-bucket\/exports\/\)$/),
+    );
+  });
+
+  test('wrong credentials: access refused, saying to check credentials', async () => {
+    const bucket = await freshBucket(client, 'refused');
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'a.csv', Body: 'x' }));
+    const { accessKeyId } = s3TestCredentials();
+    for (const credentials of [
+      { accessKeyId, secretAccessKey: 'not-the-secret' },
+      { accessKeyId: 'NOSUCHKEY', secretAccessKey: 'whatever' },
+    ]) {
+      const wrong = createS3Client(s3TestSettings(), { credentials });
+      await assert.rejects(
+        collect(listS3Objects(wrong, bucket, '')),
+        floyoError(/^access to s3:\/\/floyo-refused-\S+\/ was refused \((SignatureDoesNotMatch|InvalidAccessKeyId)\b.*check credentials \(AWS_ACCESS_KEY_ID/),
+      );
+      await assert.rejects(downloadS3Object(wrong, bucket, 'a.csv', join(work, 'refused.csv')), floyoError(/^access to s3:\/\/.*\/a\.csv was refused/));
+      wrong.destroy();
+    }
+  });
+
+  test('no credentials anywhere: says where credentials come from', async () => {
+    const saved = Object.entries(process.env).filter(([name]) => name.startsWith('AWS_'));
+    try {
+      for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_CONTAINER_CREDENTIALS_FULL_URI']) {
+        delete process.env[name];
+      }
+      process.env.AWS_SHARED_CREDENTIALS_FILE = join(work, 'no-credentials');
+      process.env.AWS_CONFIG_FILE = join(work, 'no-config');
+      process.env.AWS_EC2_METADATA_DISABLED = 'true';
+      const anonymous = createS3Client(s3TestSettings());
+      await assert.rejects(
+        collect(listS3Objects(anonymous, 'floyo-any', '')),
+        floyoError(/^no AWS credentials found for s3:\/\/floyo-any\/: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE/),
+      );
+      anonymous.destroy();
+    } finally {
+      for (const name of Object.keys(process.env)) if (name.startsWith('AWS_')) delete process.env[name];
+      for (const [name, value] of saved) process.env[name] = value;
+    }
+  });
+
+  test('an endpoint nothing listens on, and a host that does not resolve', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const dead = createS3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true }, { credentials: s3TestCredentials() });
+    await assert.rejects(
+      collect(listS3Objects(dead, 'sales', 'exports/')),
+      floyoError(new RegExp(`^cannot reach S3 endpoint http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\) for s3://sales/exports/`)),
+    );
+    dead.destroy();
+
+    const nowhere = createS3Client({ region: 'us-east-1', endpoint: 'http://floyo-test.invalid:7480', forcePathStyle: true }, { credentials: s3TestCredentials(), maxAttempts: 1 });
+    await assert.rejects(
+      downloadS3Object(nowhere, 'sales', 'a.csv', join(work, 'nowhere.csv')),
+      floyoError(/^cannot reach S3 endpoint http:\/\/floyo-test\.invalid:7480 \((ENOTFOUND|EAI_AGAIN)\) for s3:\/\/sales\/a\.csv/),
+    );
+    nowhere.destroy();
+  });
+
+  test('an empty prefix, and a bucket with nothing but folder placeholders', async () => {
+    const bucket = await freshBucket(client, 'empty');
+    await assert.rejects(collect(listS3Objects(client, bucket, 'exports/')), floyoError(new RegExp(`^no objects under s3://${bucket}/exports/$`)));
+    await putObjects(client, bucket, [{ key: 'exports/', body: '' }, { key: 'exports/2024/', body: '' }]);
+    await assert.rejects(collect(listS3Objects(client, bucket, 'exports/')), floyoError(/^no objects under s3:\/\/.*\/exports\/$/));
+    await assert.rejects(collect(listS3Objects(client, bucket, '')), floyoError(new RegExp(`^no objects under s3://${bucket}/$`)));
+  });
+});
