@@ -149,6 +149,8 @@ function sqDist(a: Float64Array, ao: number, b: Float64Array, bo: number, d: num
 // the column count, k and the number of seeding trials, and validated by WebAssembly.Module.
 // Every kernel has a JavaScript twin (used for more than MAX_WASM_COLS columns) doing the same
 // arithmetic in the same order: both paths give the same model.
+// The little assembler (Asm and the LEB128 helpers) is the one src/ml/als.ts carries for its
+// float32 kernels; both would be better served by one shared src/ml/wasm.ts.
 
 interface WasmApi {
   Memory: new (d: { initial: number; maximum: number; shared: boolean }) => SharedWasmMemory;
@@ -189,9 +191,10 @@ function section(id: number, body: number[]): number[] {
 
 // opcodes
 const I32_ADD = 0x6a, I32_MUL = 0x6c, I32_SHL = 0x74, I32_EQ = 0x46, I32_NE = 0x47, I32_GE_U = 0x4f;
-const F64_ADD = 0xa0, F64_SUB = 0xa1, F64_MUL = 0xa2, F64_MIN = 0xa4, F64_MAX = 0xa5, F64_SQRT = 0x9f, F64_LT = 0x63, F64_LE = 0x65;
-const SELECT = 0x1b;
-const V128_LOAD = 0x00, F64X2_EXTRACT = 0x21, F64X2_ADD = 0xf0, F64X2_SUB = 0xf1, F64X2_MUL = 0xf2;
+const F64_ADD = 0xa0, F64_SUB = 0xa1, F64_MUL = 0xa2, F64_MIN = 0xa4, F64_MAX = 0xa5, F64_SQRT = 0x9f;
+const F64_EQ = 0x61, F64_LT = 0x63, F64_GT = 0x64, SELECT = 0x1b;
+const V128_LOAD = 0x00, V128_STORE = 0x0b, F64X2_SPLAT = 0x14, F64X2_EXTRACT = 0x21;
+const F64X2_SQRT = 0xef, F64X2_ADD = 0xf0, F64X2_SUB = 0xf1, F64X2_MUL = 0xf2;
 
 /** One function body: structured control flow with named labels, locals by index. */
 class Asm {
@@ -212,6 +215,7 @@ class Asm {
   i32Load(offset = 0): this { return this.op(0x28, 2, ...uleb(offset)); }
   i32Store(offset = 0): this { return this.op(0x36, 2, ...uleb(offset)); }
   v128Load(offset = 0): this { return this.simd(V128_LOAD, 3, ...uleb(offset)); }
+  v128Store(offset = 0): this { return this.simd(V128_STORE, 3, ...uleb(offset)); }
   /** pushes base + (index << shift) */
   addr(base: number, index: number, shift: number): this { return this.get(base).get(index).i32(shift).op(I32_SHL).op(I32_ADD); }
   inc(local: number, by: number): this { return this.get(local).i32(by).op(I32_ADD).set(local); }
@@ -286,10 +290,18 @@ function emitDist(A: Asm, r: RowRegs, ptr: number, offset = 0): void {
 }
 
 /**
+ * Multiplies the f64 on the stack by w[i] — in a module for weighted fits; for unweighted ones every
+ * weight is 1 and the product would be the same number, so nothing is emitted.
+ */
+function timesWeight(A: Asm, weighted: boolean, w: number, i: number): void {
+  if (weighted) A.addr(w, i, 3).f64Load().op(F64_MUL);
+}
+
+/**
  * seedFirst(x, n, c, dist2, second2, labels, w, cum) → Σ w·D²: the distance of every row to the first
  * centre (at c), with labels = 0, second2 = ∞ and the running potential in cum.
  */
-function asmSeedFirst(d: number): Asm {
+function asmSeedFirst(d: number, weighted: boolean): Asm {
   const A = new Asm([I32, I32, I32, I32, I32, I32, I32, I32], [F64]);
   const [x, n, c, dist2, second2, labels, w, cum] = [0, 1, 2, 3, 4, 5, 6, 7];
   const i = A.local(I32), xo = A.local(I32), s = A.local(F64), run = A.local(F64);
@@ -302,7 +314,9 @@ function asmSeedFirst(d: number): Asm {
     A.addr(dist2, i, 3).get(s).f64Store();
     A.addr(second2, i, 3).f64(Infinity).f64Store();
     A.addr(labels, i, 2).i32(0).i32Store();
-    A.get(run).addr(w, i, 3).f64Load().get(s).op(F64_MUL).op(F64_ADD).set(run);
+    A.get(run).get(s);
+    timesWeight(A, weighted, w, i);
+    A.op(F64_ADD).set(run);
     A.addr(cum, i, 3).get(run).f64Store();
     A.inc(xo, 8 * d);
   });
@@ -311,14 +325,14 @@ function asmSeedFirst(d: number): Asm {
 }
 
 /**
- * seedTrials(x, n, cands, dist2, w, trialDist, gains): for T candidate rows (their byte addresses at
- * cands, held in registers), trialDist[i·T + t] = D²(row i, candidate t) and
- * gains[t] = Σ w·max(0, dist2 − D²), the potential candidate t would remove.
+ * seedTrials(x, n, cands, dist2, w, gains): for T candidate rows (their byte addresses at cands, held
+ * in registers), gains[t] = Σ w·max(0, dist2 − D²(row, candidate t)), the potential candidate t would
+ * remove. (Keeping the distances for the winner was measured slower than computing them again.)
  */
-function asmSeedTrials(d: number, T: number): Asm {
-  const A = new Asm([I32, I32, I32, I32, I32, I32, I32], []);
-  const [x, n, cands, dist2, w, trialDist, gains] = [0, 1, 2, 3, 4, 5, 6];
-  const i = A.local(I32), xo = A.local(I32), to = A.local(I32), ptr = A.local(I32), di = A.local(F64), wi = A.local(F64), s = A.local(F64);
+function asmSeedTrials(d: number, T: number, weighted: boolean): Asm {
+  const A = new Asm([I32, I32, I32, I32, I32, I32], []);
+  const [x, n, cands, dist2, w, gains] = [0, 1, 2, 3, 4, 5];
+  const i = A.local(I32), xo = A.local(I32), ptr = A.local(I32), di = A.local(F64), s = A.local(F64);
   const cand = Array.from({ length: T }, () => rowRegs(A, d));
   const g = Array.from({ length: T }, () => A.local(F64));
   for (let t = 0; t < T; t++) {
@@ -326,57 +340,70 @@ function asmSeedTrials(d: number, T: number): Asm {
     loadRow(A, cand[t], ptr);
     A.f64(0).set(g[t]);
   }
-  A.get(x).set(xo).get(trialDist).set(to);
+  A.get(x).set(xo);
   A.each(i, n, () => {
     A.addr(dist2, i, 3).f64Load().set(di);
-    A.addr(w, i, 3).f64Load().set(wi);
     for (let t = 0; t < T; t++) {
       // the distance is symmetric: the candidate sits in registers, the row is read from memory
       emitDist(A, cand[t], xo);
       A.set(s);
-      A.get(to).get(s).f64Store(8 * t);
-      A.get(g[t]).get(wi).get(di).get(s).op(F64_SUB).f64(0).op(F64_MAX).op(F64_MUL).op(F64_ADD).set(g[t]);
+      A.get(g[t]).get(di).get(s).op(F64_SUB).f64(0).op(F64_MAX);
+      timesWeight(A, weighted, w, i);
+      A.op(F64_ADD).set(g[t]);
     }
-    A.inc(xo, 8 * d).inc(to, 8 * T);
+    A.inc(xo, 8 * d);
   });
   for (let t = 0; t < T; t++) A.get(gains).get(g[t]).f64Store(8 * t);
   return A;
 }
 
 /**
- * hamerly(x, n, centers, labels, upper, lower, half, shift, m1, m2, top, w, sums, cw, track) → changed:
- * Hamerly's E-step (see hamerlyJs, its twin). With track, a relabelled row's weight moves between the
- * clusters' running sums (sums, cw) while the row is still in registers.
+ * hamerly(x, n, centers, labels, upper, lower, half, shift, m1, m2, top, w, sums, cw, track, list) →
+ * changed: Hamerly's E-step (see hamerlyJs, its twin, for the rule). In three passes, so that no
+ * branch depends on the data: moving every row's bounds and listing the rows they do not settle,
+ * making those rows' upper bounds exact and listing the rows still unsettled, then comparing those
+ * with every centre. `list` is scratch for n row indices. With track, a relabelled row's weight moves
+ * between the clusters' running sums (sums, cw) while the row is in registers.
  */
-function asmHamerly(d: number, k: number): Asm {
-  const A = new Asm([I32, I32, I32, I32, I32, I32, I32, I32, F64, F64, I32, I32, I32, I32, I32], [I32]);
-  const [x, n, centers, labels, upper, lower, half, shift, m1, m2, top, w, sums, cw, track] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
-  const i = A.local(I32), xo = A.local(I32), a = A.local(I32), co = A.local(I32), j = A.local(I32), j1 = A.local(I32), lt = A.local(I32), changed = A.local(I32), kk = A.local(I32);
-  const u = A.local(F64), l = A.local(F64), m = A.local(F64), s = A.local(F64), b1 = A.local(F64), b2 = A.local(F64), wi = A.local(F64);
+function asmHamerly(d: number, k: number, weighted: boolean): Asm {
+  const A = new Asm([I32, I32, I32, I32, I32, I32, I32, I32, F64, F64, I32, I32, I32, I32, I32, I32], [I32]);
+  const [x, n, centers, labels, upper, lower, half, shift, m1, m2, top, w, sums, cw, track, list] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const i = A.local(I32), p = A.local(I32), xo = A.local(I32), a = A.local(I32), co = A.local(I32), j = A.local(I32), j1 = A.local(I32), lt = A.local(I32);
+  const changed = A.local(I32), kk = A.local(I32), open = A.local(I32), still = A.local(I32);
+  const u = A.local(F64), l = A.local(F64), s = A.local(F64), b1 = A.local(F64), b2 = A.local(F64), wi = A.local(F64);
   const sa = A.local(I32), sb = A.local(I32), wv = A.local(V128), v = A.local(V128), vt = A.local(F64);
   const r = rowRegs(A, d);
   const rowBytes = 8 * d;
-  A.i32(0).set(changed).i32(k).set(kk);
-  A.each(i, n, (next) => {
+  A.i32(0).set(changed).i32(k).set(kk).i32(0).set(open).i32(0).set(still);
+  // 1: move the bounds; list the rows they leave open
+  A.each(i, n, () => {
     A.addr(labels, i, 2).i32Load().set(a);
     A.addr(upper, i, 3).f64Load().addr(shift, a, 3).f64Load().op(F64_ADD).set(u);
     A.addr(lower, i, 3).f64Load().get(m2).get(m1).get(a).get(top).op(I32_EQ).op(SELECT).op(F64_SUB).set(l);
-    A.get(l).addr(half, a, 3).f64Load().op(F64_MAX).set(m);
-    const settle = (): void => {
-      A.get(u).get(m).op(F64_LE).when(() => {
-        A.addr(upper, i, 3).get(u).f64Store();
-        A.addr(lower, i, 3).get(l).f64Store();
-        A.br(next);
-      });
-    };
-    settle();
+    A.addr(upper, i, 3).get(u).f64Store();
+    A.addr(lower, i, 3).get(l).f64Store();
+    A.addr(list, open, 2).get(i).i32Store();
+    A.get(open).get(u).get(l).addr(half, a, 3).f64Load().op(F64_MAX).op(F64_GT).op(I32_ADD).set(open);
+  });
+  // 2: exact distance to the own centre; keep the rows it does not settle (compacting the list in place)
+  A.each(p, open, () => {
+    A.addr(list, p, 2).i32Load().set(i);
+    A.addr(labels, i, 2).i32Load().set(a);
     A.get(x).get(i).i32(rowBytes).op(I32_MUL).op(I32_ADD).set(xo);
-    loadRow(A, r, xo);
     A.get(centers).get(a).i32(rowBytes).op(I32_MUL).op(I32_ADD).set(co);
+    loadRow(A, r, xo);
     emitDist(A, r, co);
     A.op(F64_SQRT).set(u);
-    settle();
-    // every centre, in order; strict < keeps the lowest index on ties
+    A.addr(upper, i, 3).get(u).f64Store();
+    A.addr(list, still, 2).get(i).i32Store();
+    A.get(still).get(u).addr(lower, i, 3).f64Load().addr(half, a, 3).f64Load().op(F64_MAX).op(F64_GT).op(I32_ADD).set(still);
+  });
+  // 3: every centre, in order; strict < keeps the lowest index on ties
+  A.each(p, still, () => {
+    A.addr(list, p, 2).i32Load().set(i);
+    A.addr(labels, i, 2).i32Load().set(a);
+    A.get(x).get(i).i32(rowBytes).op(I32_MUL).op(I32_ADD).set(xo);
+    loadRow(A, r, xo);
     A.f64(Infinity).set(b1).f64(Infinity).set(b2).i32(0).set(j1).get(centers).set(co);
     A.each(j, kk, () => {
       emitDist(A, r, co);
@@ -394,20 +421,22 @@ function asmHamerly(d: number, k: number): Asm {
       A.inc(changed, 1);
       A.get(track).when(() => {
         // move(): cw[a] −= w, cw[j1] += w, sums[a] −= w·row, sums[j1] += w·row
-        A.addr(w, i, 3).f64Load().set(wi);
+        if (weighted) A.addr(w, i, 3).f64Load().set(wi); else A.f64(1).set(wi);
         A.addr(cw, a, 3).addr(cw, a, 3).f64Load().get(wi).op(F64_SUB).f64Store();
         A.addr(cw, j1, 3).addr(cw, j1, 3).f64Load().get(wi).op(F64_ADD).f64Store();
         A.get(sums).get(a).i32(rowBytes).op(I32_MUL).op(I32_ADD).set(sa);
         A.get(sums).get(j1).i32(rowBytes).op(I32_MUL).op(I32_ADD).set(sb);
-        A.get(wi).simd(0x14 /* f64x2.splat */).set(wv);
-        r.pairs.forEach((p, q) => {
-          A.get(wv).get(p).simd(F64X2_MUL).set(v);
-          A.get(sa).get(sa).v128Load(16 * q).get(v).simd(F64X2_SUB).simd(0x0b /* v128.store */, 3, ...uleb(16 * q));
-          A.get(sb).get(sb).v128Load(16 * q).get(v).simd(F64X2_ADD).simd(0x0b, 3, ...uleb(16 * q));
+        if (weighted) A.get(wi).simd(F64X2_SPLAT).set(wv);
+        r.pairs.forEach((pair, q) => {
+          if (weighted) A.get(wv).get(pair).simd(F64X2_MUL).set(v); else A.get(pair).set(v);
+          A.get(sa).get(sa).v128Load(16 * q).get(v).simd(F64X2_SUB).v128Store(16 * q);
+          A.get(sb).get(sb).v128Load(16 * q).get(v).simd(F64X2_ADD).v128Store(16 * q);
         });
         if (r.tail !== null) {
           const off = 8 * 2 * r.pairs.length;
-          A.get(wi).get(r.tail).op(F64_MUL).set(vt);
+          A.get(r.tail);
+          if (weighted) A.get(wi).op(F64_MUL);
+          A.set(vt);
           A.get(sa).get(sa).f64Load(off).get(vt).op(F64_SUB).f64Store(off);
           A.get(sb).get(sb).f64Load(off).get(vt).op(F64_ADD).f64Store(off);
         }
@@ -419,7 +448,7 @@ function asmHamerly(d: number, k: number): Asm {
 }
 
 /** inertia(x, n, centers, labels, w) → Σ w·‖row − its centre‖². */
-function asmInertia(d: number): Asm {
+function asmInertia(d: number, weighted: boolean): Asm {
   const A = new Asm([I32, I32, I32, I32, I32], [F64]);
   const [x, n, centers, labels, w] = [0, 1, 2, 3, 4];
   const i = A.local(I32), xo = A.local(I32), co = A.local(I32), total = A.local(F64);
@@ -428,9 +457,10 @@ function asmInertia(d: number): Asm {
   A.each(i, n, () => {
     loadRow(A, r, xo);
     A.get(centers).addr(labels, i, 2).i32Load().i32(8 * d).op(I32_MUL).op(I32_ADD).set(co);
-    A.get(total).addr(w, i, 3).f64Load();
+    A.get(total);
     emitDist(A, r, co);
-    A.op(F64_MUL).op(F64_ADD).set(total);
+    timesWeight(A, weighted, w, i);
+    A.op(F64_ADD).set(total);
     A.inc(xo, 8 * d);
   });
   A.get(total);
@@ -438,27 +468,31 @@ function asmInertia(d: number): Asm {
 }
 
 /**
- * seedUpdate(n, T, bt, c, dist2, second2, labels, trialDist, w, cum) → Σ w·D²: takes candidate bt as
- * centre c: each row's nearest and second-nearest squared distances and label, and the running
- * potential in cum (the twin of seedUpdateJs).
+ * seedUpdate(x, n, cand, c, dist2, second2, labels, w, cum) → Σ w·D²: takes the row at cand as centre
+ * c: each row's nearest and second-nearest squared distances and label, and the running potential in
+ * cum (the twin of seedUpdateJs).
  */
-function asmSeedUpdate(): Asm {
-  const A = new Asm([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [F64]);
-  const [n, T, bt, c, dist2, second2, labels, trialDist, w, cum] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const i = A.local(I32), lt = A.local(I32), tp = A.local(I32), di = A.local(F64), v = A.local(F64), run = A.local(F64);
-  A.f64(0).set(run);
-  A.get(trialDist).get(bt).i32(3).op(I32_SHL).op(I32_ADD).set(tp);
+function asmSeedUpdate(d: number, weighted: boolean): Asm {
+  const A = new Asm([I32, I32, I32, I32, I32, I32, I32, I32, I32], [F64]);
+  const [x, n, cand, c, dist2, second2, labels, w, cum] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const i = A.local(I32), lt = A.local(I32), xo = A.local(I32), di = A.local(F64), v = A.local(F64), run = A.local(F64);
+  const r = rowRegs(A, d);
+  loadRow(A, r, cand);
+  A.f64(0).set(run).get(x).set(xo);
   A.each(i, n, () => {
     A.addr(dist2, i, 3).f64Load().set(di);
-    A.get(tp).f64Load().set(v);
+    emitDist(A, r, xo);
+    A.set(v);
     A.get(v).get(di).op(F64_LT).set(lt);
     A.addr(second2, i, 3).get(di).addr(second2, i, 3).f64Load().get(v).op(F64_MIN).get(lt).op(SELECT).f64Store();
     A.addr(labels, i, 2).get(c).addr(labels, i, 2).i32Load().get(lt).op(SELECT).i32Store();
     A.get(v).get(di).get(lt).op(SELECT).set(v);
     A.addr(dist2, i, 3).get(v).f64Store();
-    A.get(run).addr(w, i, 3).f64Load().get(v).op(F64_MUL).op(F64_ADD).set(run);
+    A.get(run).get(v);
+    timesWeight(A, weighted, w, i);
+    A.op(F64_ADD).set(run);
     A.addr(cum, i, 3).get(run).f64Store();
-    A.get(tp).get(T).i32(3).op(I32_SHL).op(I32_ADD).set(tp);
+    A.inc(xo, 8 * d);
   });
   A.get(run);
   return A;
@@ -468,7 +502,7 @@ function asmSeedUpdate(): Asm {
  * accumulate(x, n, labels, w, sums, cw): per-cluster weighted sums of the rows and total weights,
  * from zero; rows of weight 0 are skipped (the twin of accumulateJs).
  */
-function asmAccumulate(d: number, k: number): Asm {
+function asmAccumulate(d: number, k: number, weighted: boolean): Asm {
   const A = new Asm([I32, I32, I32, I32, I32, I32], []);
   const [x, n, labels, w, sums, cw] = [0, 1, 2, 3, 4, 5];
   const i = A.local(I32), xo = A.local(I32), so = A.local(I32), a = A.local(I32), q = A.local(I32), end = A.local(I32), wi = A.local(F64), wv = A.local(V128);
@@ -484,17 +518,31 @@ function asmAccumulate(d: number, k: number): Asm {
     A.get(q).f64(0).f64Store().inc(q, 8).br(top);
   }));
   A.each(i, n, (next) => {
-    A.addr(w, i, 3).f64Load().set(wi);
-    A.get(wi).f64(0).op(0x61 /* f64.eq */).brIf(next);
+    if (weighted) {
+      A.addr(w, i, 3).f64Load().set(wi);
+      A.get(wi).f64(0).op(F64_EQ).brIf(next);
+    } else {
+      A.f64(1).set(wi);
+    }
     A.addr(labels, i, 2).i32Load().set(a);
     A.addr(cw, a, 3).addr(cw, a, 3).f64Load().get(wi).op(F64_ADD).f64Store();
     A.get(x).get(i).i32(8 * d).op(I32_MUL).op(I32_ADD).set(xo);
     A.get(sums).get(a).i32(8 * d).op(I32_MUL).op(I32_ADD).set(so);
-    A.get(wi).simd(0x14 /* f64x2.splat */).set(wv);
+    A.get(wi).simd(F64X2_SPLAT).set(wv);
     for (let p = 0; p < d >> 1; p++) {
-      A.get(so).get(so).v128Load(16 * p).get(wv).get(xo).v128Load(16 * p).simd(F64X2_MUL).simd(F64X2_ADD).simd(0x0b /* v128.store */, 3, ...uleb(16 * p));
+      A.get(so).get(so).v128Load(16 * p);
+      if (weighted) A.get(wv);
+      A.get(xo).v128Load(16 * p);
+      if (weighted) A.simd(F64X2_MUL);
+      A.simd(F64X2_ADD).v128Store(16 * p);
     }
-    if (d & 1) A.get(so).get(so).f64Load(8 * (d - 1)).get(wi).get(xo).f64Load(8 * (d - 1)).op(F64_MUL).op(F64_ADD).f64Store(8 * (d - 1));
+    if (d & 1) {
+      A.get(so).get(so).f64Load(8 * (d - 1));
+      if (weighted) A.get(wi);
+      A.get(xo).f64Load(8 * (d - 1));
+      if (weighted) A.op(F64_MUL);
+      A.op(F64_ADD).f64Store(8 * (d - 1));
+    }
   });
   return A;
 }
@@ -507,23 +555,26 @@ function asmSqrtAll(): Asm {
   A.get(p).get(count).i32(3).op(I32_SHL).op(I32_ADD).set(end);
   A.block((exit) => A.loop((top) => {
     A.get(p).get(end).op(I32_GE_U).brIf(exit);
-    A.get(p).get(p).v128Load().simd(0xef /* f64x2.sqrt */).simd(0x0b /* v128.store */, 3, 0).inc(p, 16).br(top);
+    A.get(p).get(p).v128Load().simd(F64X2_SQRT).v128Store().inc(p, 16).br(top);
   }));
   return A;
 }
 
 interface WasmKernels {
   seedFirst(x: number, n: number, c: number, dist2: number, second2: number, labels: number, w: number, cum: number): number;
-  seedTrials(x: number, n: number, cands: number, dist2: number, w: number, trialDist: number, gains: number): void;
-  hamerly(x: number, n: number, centers: number, labels: number, upper: number, lower: number, half: number, shift: number, m1: number, m2: number, top: number, w: number, sums: number, cw: number, track: number): number;
+  seedTrials(x: number, n: number, cands: number, dist2: number, w: number, gains: number): void;
+  hamerly(x: number, n: number, centers: number, labels: number, upper: number, lower: number, half: number, shift: number, m1: number, m2: number, top: number, w: number, sums: number, cw: number, track: number, list: number): number;
   inertia(x: number, n: number, centers: number, labels: number, w: number): number;
-  seedUpdate(n: number, T: number, bt: number, c: number, dist2: number, second2: number, labels: number, trialDist: number, w: number, cum: number): number;
+  seedUpdate(x: number, n: number, cand: number, c: number, dist2: number, second2: number, labels: number, w: number, cum: number): number;
   accumulate(x: number, n: number, labels: number, w: number, sums: number, cw: number): void;
   sqrtAll(p: number, count: number): void;
 }
 
-function buildModule(d: number, k: number, trials: number): Uint8Array {
-  const fns = [asmSeedFirst(d), asmSeedTrials(d, trials), asmHamerly(d, k), asmInertia(d), asmSeedUpdate(), asmAccumulate(d, k), asmSqrtAll()];
+function buildModule(d: number, k: number, trials: number, weighted: boolean): Uint8Array {
+  const fns = [
+    asmSeedFirst(d, weighted), asmSeedTrials(d, trials, weighted), asmHamerly(d, k, weighted), asmInertia(d, weighted),
+    asmSeedUpdate(d, weighted), asmAccumulate(d, k, weighted), asmSqrtAll(),
+  ];
   const names = ['seedFirst', 'seedTrials', 'hamerly', 'inertia', 'seedUpdate', 'accumulate', 'sqrtAll'];
   const types = fns.flatMap((f) => [0x60, ...uleb(f.params.length), ...f.params, ...uleb(f.results.length), ...f.results]);
   return Uint8Array.from([
@@ -537,15 +588,15 @@ function buildModule(d: number, k: number, trials: number): Uint8Array {
   ]);
 }
 
-/** Compiled modules by (cols, k, trials), per thread: a fit compiles once, restarts reuse. */
+/** Compiled modules by (cols, k, trials, weighted), per thread: a fit compiles once, restarts reuse. */
 const modules = new Map<string, object>();
 
-function kernelsFor(memory: SharedWasmMemory, d: number, k: number, trials: number): WasmKernels {
+function kernelsFor(memory: SharedWasmMemory, d: number, k: number, trials: number, weighted: boolean): WasmKernels {
   if (!WA) throw new Error('WebAssembly is not available'); // callers check wasmFits first
-  const key = `${d}:${k}:${trials}`;
+  const key = `${d}:${k}:${trials}:${weighted}`;
   let mod = modules.get(key);
   if (!mod) {
-    mod = new WA.Module(buildModule(d, k, trials));
+    mod = new WA.Module(buildModule(d, k, trials, weighted));
     modules.set(key, mod);
   }
   return new WA.Instance(mod, { env: { memory } }).exports as unknown as WasmKernels;
@@ -558,7 +609,7 @@ function kernelsFor(memory: SharedWasmMemory, d: number, k: number, trials: numb
 /** Byte offsets of one thread's buffers, relative to the start of its work area. */
 interface WorkLayout {
   readonly labels: number; readonly upper: number; readonly lower: number; readonly cum: number;
-  readonly trialDist: number; readonly centers: number; readonly half: number;
+  readonly centers: number; readonly half: number;
   readonly shift: number; readonly cand: number; readonly gains: number; readonly sums: number; readonly cw: number;
   readonly bytes: number;
 }
@@ -569,7 +620,7 @@ function workLayout(n: number, d: number, k: number, trials: number): WorkLayout
   let bytes = 0;
   const take = (size: number): number => { const at = bytes; bytes += align16(size); return at; };
   const at = {
-    labels: take(4 * n), upper: take(8 * n), lower: take(8 * n), cum: take(8 * n), trialDist: take(8 * n * trials),
+    labels: take(4 * n), upper: take(8 * n), lower: take(8 * n), cum: take(8 * n),
     centers: take(8 * k * d), half: take(8 * k), shift: take(8 * k), cand: take(4 * trials), gains: take(8 * trials), sums: take(8 * k * d), cw: take(8 * k),
   };
   return { ...at, bytes };
@@ -578,8 +629,9 @@ function workLayout(n: number, d: number, k: number, trials: number): WorkLayout
 /** Where x, w and the work areas sit in a fit's memory. */
 interface MemoryPlan { readonly x: number; readonly w: number; readonly work: number; readonly workBytes: number; readonly bytes: number }
 
-function memoryPlan(n: number, d: number, k: number, trials: number, threads: number): MemoryPlan {
-  const x = 0, w = align16(8 * n * d), work = w + align16(8 * n);
+function memoryPlan(n: number, d: number, k: number, trials: number, threads: number, weighted: boolean): MemoryPlan {
+  // unweighted fits need no weights in memory: their kernels multiply by nothing
+  const x = 0, w = align16(8 * n * d), work = w + (weighted ? align16(8 * n) : 0);
   const workBytes = workLayout(n, d, k, trials).bytes;
   return { x, w, work, workBytes, bytes: work + threads * workBytes };
 }
@@ -612,8 +664,6 @@ interface Work {
   readonly lower: Float64Array;
   /** k-means++: running sum of weight·D² */
   readonly cum: Float64Array;
-  /** k-means++: rows × trials squared distances to the candidate centres */
-  readonly trialDist: Float64Array;
   readonly centers: Float64Array;
   /** half the distance from each centre to its closest other centre */
   readonly half: Float64Array;
@@ -630,13 +680,13 @@ interface Work {
   readonly wasm: { readonly fns: WasmKernels; readonly x: number; readonly w: number; readonly at: WorkLayout; readonly base: number } | null;
 }
 
-function makeWork(x: Float64Array, w: Float64Array, n: number, d: number, k: number, trials: number, place: Placement | null): Work {
+function makeWork(x: Float64Array, w: Float64Array, n: number, d: number, k: number, trials: number, weighted: boolean, place: Placement | null): Work {
   const common = { n, d, k, trials, candRows: new Int32Array(trials) };
   if (place === null) {
     return {
       ...common, x, w, wasm: null,
       labels: new Int32Array(n), upper: new Float64Array(n), lower: new Float64Array(n), cum: new Float64Array(n),
-      trialDist: new Float64Array(n * trials), centers: new Float64Array(k * d),
+      centers: new Float64Array(k * d),
       half: new Float64Array(k), shift: new Float64Array(k), cand: new Int32Array(trials), gains: new Float64Array(trials),
       sums: new Float64Array(k * d), cw: new Float64Array(k),
     };
@@ -647,24 +697,24 @@ function makeWork(x: Float64Array, w: Float64Array, n: number, d: number, k: num
   const i32 = (off: number, len: number): Int32Array => new Int32Array(buf, base + off, len);
   return {
     ...common,
-    x: new Float64Array(buf, plan.x, n * d), w: new Float64Array(buf, plan.w, n),
+    x: new Float64Array(buf, plan.x, n * d), w: weighted ? new Float64Array(buf, plan.w, n) : w,
     labels: i32(at.labels, n), upper: f64(at.upper, n), lower: f64(at.lower, n), cum: f64(at.cum, n),
-    trialDist: f64(at.trialDist, n * trials), centers: f64(at.centers, k * d),
+    centers: f64(at.centers, k * d),
     half: f64(at.half, k), shift: f64(at.shift, k), cand: i32(at.cand, trials), gains: f64(at.gains, trials),
     sums: f64(at.sums, k * d), cw: f64(at.cw, k),
-    wasm: { fns: kernelsFor(memory, d, k, trials), x: plan.x, w: plan.w, at, base },
+    wasm: { fns: kernelsFor(memory, d, k, trials, weighted), x: plan.x, w: plan.w, at, base },
   };
 }
 
-/** A one-thread Work for X: on WebAssembly when it fits (X and w are copied into its memory). */
-function workFor(X: Matrix, w: Float64Array, k: number, trials: number): Work {
+/** A one-thread Work for X: on WebAssembly when it fits (X and the weights are copied into its memory). */
+function workFor(X: Matrix, w: Float64Array, k: number, trials: number, weighted: boolean): Work {
   const n = X.rows, d = X.cols;
-  const plan = memoryPlan(n, d, k, trials, 1);
-  if (!wasmFits(plan, d)) return makeWork(X.data, w, n, d, k, trials, null);
+  const plan = memoryPlan(n, d, k, trials, 1, weighted);
+  if (!wasmFits(plan, d)) return makeWork(X.data, w, n, d, k, trials, weighted, null);
   const memory = createMemory(plan.bytes);
   new Float64Array(memory.buffer, plan.x, n * d).set(X.data);
-  new Float64Array(memory.buffer, plan.w, n).set(w);
-  return makeWork(X.data, w, n, d, k, trials, { memory, plan, thread: 0 });
+  if (weighted) new Float64Array(memory.buffer, plan.w, n).set(w);
+  return makeWork(X.data, w, n, d, k, trials, weighted, { memory, plan, thread: 0 });
 }
 
 // JavaScript twins of the kernels: the same arithmetic in the same order.
@@ -684,15 +734,11 @@ function seedFirstJs(work: Work, first: number): number {
 }
 
 function seedTrialsJs(work: Work): void {
-  const { n, d, x, w, upper: dist2, trialDist, candRows, gains, trials } = work;
+  const { n, d, x, w, upper: dist2, candRows, gains, trials } = work;
   gains.fill(0);
   for (let i = 0, o = 0; i < n; i++, o += d) {
     const di = dist2[i], wi = w[i];
-    for (let t = 0; t < trials; t++) {
-      const s = sqDist(x, o, x, candRows[t] * d, d);
-      gains[t] += wi * Math.max(di - s, 0);
-      trialDist[i * trials + t] = s;
-    }
+    for (let t = 0; t < trials; t++) gains[t] += Math.max(di - sqDist(x, o, x, candRows[t] * d, d), 0) * wi;
   }
 }
 
@@ -789,7 +835,7 @@ function seedPlusPlus(work: Work, rng: Rng, weighted: boolean): Int32Array {
     for (let t = 0; t < trials; t++) candRows[t] = searchCumulative(cum, rng.next() * pot);
     if (wasm) {
       for (let t = 0; t < trials; t++) cand[t] = wasm.x + 8 * d * candRows[t];
-      wasm.fns.seedTrials(wasm.x, n, wasm.base + wasm.at.cand, wasm.base + wasm.at.upper, wasm.w, wasm.base + wasm.at.trialDist, wasm.base + wasm.at.gains);
+      wasm.fns.seedTrials(wasm.x, n, wasm.base + wasm.at.cand, wasm.base + wasm.at.upper, wasm.w, wasm.base + wasm.at.gains);
     } else {
       seedTrialsJs(work);
     }
@@ -799,17 +845,17 @@ function seedPlusPlus(work: Work, rng: Rng, weighted: boolean): Int32Array {
     indices[c] = chosen;
     centers.set(x.subarray(chosen * d, chosen * d + d), c * d);
     running = wasm
-      ? wasm.fns.seedUpdate(n, trials, bt, c, wasm.base + wasm.at.upper, wasm.base + wasm.at.lower, wasm.base + wasm.at.labels, wasm.base + wasm.at.trialDist, wasm.w, wasm.base + wasm.at.cum)
-      : seedUpdateJs(work, bt, c);
+      ? wasm.fns.seedUpdate(wasm.x, n, wasm.x + 8 * d * chosen, c, wasm.base + wasm.at.upper, wasm.base + wasm.at.lower, wasm.base + wasm.at.labels, wasm.w, wasm.base + wasm.at.cum)
+      : seedUpdateJs(work, chosen, c);
   }
   return indices;
 }
 
-function seedUpdateJs(work: Work, bt: number, c: number): number {
-  const { n, trials, w, labels, upper: dist2, lower: second2, trialDist, cum } = work;
+function seedUpdateJs(work: Work, chosen: number, c: number): number {
+  const { n, d, x, w, labels, upper: dist2, lower: second2, cum } = work;
   let running = 0;
   for (let i = 0; i < n; i++) {
-    const di = dist2[i], v = trialDist[i * trials + bt];
+    const di = dist2[i], v = sqDist(x, i * d, x, chosen * d, d);
     if (v < di) { second2[i] = di; dist2[i] = v; labels[i] = c; running += w[i] * v; }
     else { second2[i] = Math.min(second2[i], v); running += w[i] * di; }
     cum[i] = running;
@@ -927,7 +973,7 @@ function assignHamerly(work: Work, track: boolean): number {
   if (!wasm) return hamerlyJs(work, m1, m2, top, track);
   const at = (off: number): number => wasm.base + off;
   return wasm.fns.hamerly(wasm.x, work.n, at(wasm.at.centers), at(wasm.at.labels), at(wasm.at.upper), at(wasm.at.lower), at(wasm.at.half),
-    at(wasm.at.shift), m1, m2, top, wasm.w, at(wasm.at.sums), at(wasm.at.cw), track ? 1 : 0);
+    at(wasm.at.shift), m1, m2, top, wasm.w, at(wasm.at.sums), at(wasm.at.cw), track ? 1 : 0, at(wasm.at.cum) /* free after seeding */);
 }
 
 /** Plain Lloyd E-step: every point against every centre, in JavaScript. Returns how many labels changed. */
@@ -1000,9 +1046,9 @@ export function kmeansPlusPlus(X: Matrix, params: { k: number; seed?: number; sa
   checkInt('k', params.k, 1, X.rows, ` (the number of rows of X)`);
   const trials = params.nLocalTrials ?? localTrials(params.k);
   checkInt('nLocalTrials', trials, 1);
-  const w = checkWeights(params.sampleWeight, X.rows);
-  const work = workFor(X, w, params.k, trials);
-  const indices = seedPlusPlus(work, createRng(params.seed ?? DEFAULTS.seed), params.sampleWeight !== undefined);
+  const w = checkWeights(params.sampleWeight, X.rows), weighted = params.sampleWeight !== undefined;
+  const work = workFor(X, w, params.k, trials, weighted);
+  const indices = seedPlusPlus(work, createRng(params.seed ?? DEFAULTS.seed), weighted);
   return { indices, centers: work.centers.slice() };
 }
 
@@ -1070,7 +1116,7 @@ function toModel(X: Matrix, p: Resolved, runs: KMeansRun[], best: number, center
  */
 export function fitKMeans(X: Matrix, params: KMeansParams): KMeansModel {
   const p = resolve(X, params);
-  const work = workFor(X, p.w, p.k, localTrials(p.k));
+  const work = workFor(X, p.w, p.k, localTrials(p.k), p.weighted);
   const runs: KMeansRun[] = [];
   let best = 0;
   const centers = new Float64Array(p.k * X.cols), labels = new Int32Array(X.rows);
@@ -1122,8 +1168,8 @@ export function kmeansRestartKernel(args: RestartArgs, start: number, end: numbe
   const { rows: n, cols: d, k, stats } = args;
   const algorithm = args.algorithm as Resolved['algorithm'];
   const trials = localTrials(k);
-  const place = args.wasm ? { memory: args.memory, plan: memoryPlan(n, d, k, trials, 0), thread } : null;
-  const work = makeWork(args.x, args.w, n, d, k, trials, place);
+  const place = args.wasm ? { memory: args.memory, plan: memoryPlan(n, d, k, trials, 0, args.weighted), thread } : null;
+  const work = makeWork(args.x, args.w, n, d, k, trials, args.weighted, place);
   for (let r = start; r < end; r++) {
     let run: KMeansRun;
     try {
@@ -1163,11 +1209,11 @@ export async function fitKMeansParallel(X: Matrix, params: KMeansParams, options
   const { k, nInit } = p;
   const n = X.rows, d = X.cols, trials = localTrials(k);
   return withPool(options.pool, options.threads ?? defaultThreads(), async (pool) => {
-    const plan = memoryPlan(n, d, k, trials, pool.threads);
+    const plan = memoryPlan(n, d, k, trials, pool.threads, p.weighted);
     const wasm = wasmFits(plan, d);
     const memory = createMemory(wasm ? plan.bytes : PAGE);
     const x = wasm ? new Float64Array(memory.buffer, plan.x, n * d) : sharedArray(Float64Array, n * d);
-    const w = wasm ? new Float64Array(memory.buffer, plan.w, n) : sharedArray(Float64Array, n);
+    const w = wasm && p.weighted ? new Float64Array(memory.buffer, plan.w, n) : sharedArray(Float64Array, n);
     x.set(X.data);
     w.set(p.w);
     const args: RestartArgs = {

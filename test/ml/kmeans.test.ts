@@ -187,13 +187,16 @@ test('the WebAssembly kernels and their JavaScript twins give the same model, bi
   const wide = matrix(X.rows, 65);
   for (let i = 0; i < X.rows; i++) wide.data.set(X.data.subarray(64 * i, 64 * i + 64), 65 * i);
   const w = Float64Array.from({ length: X.rows }, (_, i) => 1 + (i % 3));
-  const params = { k: 5, nInit: 3, seed: 2, tol: 0, sampleWeight: w };
-  const narrow = fitKMeans(X, params), padded = fitKMeans(wide, params);
-  assert.deepEqual(padded.runs, narrow.runs);
-  assert.deepEqual(padded.labels, narrow.labels);
-  for (let c = 0; c < 5; c++) {
-    assert.deepEqual(padded.centers.subarray(65 * c, 65 * c + 64), narrow.centers.subarray(64 * c, 64 * c + 64));
-    assert.equal(padded.centers[65 * c + 64], 0);
+  // weighted and unweighted fits run differently specialised kernels
+  for (const sampleWeight of [w, undefined]) {
+    const params = { k: 5, nInit: 3, seed: 2, tol: 0, sampleWeight };
+    const narrow = fitKMeans(X, params), padded = fitKMeans(wide, params);
+    assert.deepEqual(padded.runs, narrow.runs);
+    assert.deepEqual(padded.labels, narrow.labels);
+    for (let c = 0; c < 5; c++) {
+      assert.deepEqual(padded.centers.subarray(65 * c, 65 * c + 64), narrow.centers.subarray(64 * c, 64 * c + 64));
+      assert.equal(padded.centers[65 * c + 64], 0);
+    }
   }
   assert.deepEqual(kmeansPlusPlus(wide, { k: 7, seed: 3 }).indices, kmeansPlusPlus(X, { k: 7, seed: 3 }).indices);
 });
@@ -283,9 +286,11 @@ test('the same seed gives the same model; restarts are kept by lowest inertia', 
 
 test('fitKMeansParallel returns the very model fitKMeans returns', async () => {
   const { X } = mixture(91, 5000, randomCenters(10, 6, 5, 1.2), 1, true);
-  const params = { k: 6, nInit: 6, seed: 5 };
-  const parallel = await fitKMeansParallel(X, params, { threads: 2 });
-  assert.deepEqual(parallel, fitKMeans(X, params));
+  for (const sampleWeight of [undefined, Float64Array.from({ length: X.rows }, (_, i) => (i % 7) / 2)]) {
+    const params = { k: 6, nInit: 6, seed: 5, sampleWeight };
+    const parallel = await fitKMeansParallel(X, params, { threads: 2 });
+    assert.deepEqual(parallel, fitKMeans(X, params));
+  }
   await assert.rejects(fitKMeansParallel(fromRows([[1, 1], [1, 1], [2, 2]]), { k: 3 }, { threads: 2 }), (e: Error) => e instanceof RangeError && /larger than the number of distinct rows \(2\)/.test(e.message));
 });
 
