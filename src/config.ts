@@ -37,6 +37,34 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    segmentation: z
+      .object({
+        k: z.number().int().min(2).max(20).optional().describe('a fixed number of segments (default: chosen by silhouette)'),
+        kMin: z.number().int().min(2).max(20).default(4).describe('smallest k tried by silhouette'),
+        kMax: z.number().int().min(2).max(20).default(8).describe('largest k tried by silhouette'),
+      })
+      .strict()
+      .prefault({}),
+    churn: z
+      .object({
+        costMissedChurner: z.number().positive().default(5).describe('cost of a churner who gets no offer (relative)'),
+        costWastedOffer: z.number().positive().default(1).describe('cost of an offer to a customer who would have stayed'),
+        maxAucDrop: z.number().nonnegative().default(0.02).describe('quality gate: a new version may lose at most this much ROC-AUC'),
+      })
+      .strict()
+      .prefault({}),
+    recommendations: z
+      .object({
+        exclude: z.array(z.string()).default([]).describe('product ids never recommended (unavailable, blacklisted)'),
+      })
+      .strict()
+      .prefault({}),
+    models: z
+      .object({
+        location: z.string().min(1).optional().describe('model registry: a folder or s3://bucket/prefix (default <home>/models)'),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
