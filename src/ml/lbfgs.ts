@@ -1,7 +1,8 @@
 // Limited-memory BFGS with the Moré–Thuente line search (MINPACK-2 dcsrch/dcstep, the search inside
-// L-BFGS-B and therefore inside scikit-learn's 'lbfgs' solver). Smooth, unconstrained minimisation;
-// the caller's objective writes its gradient into a buffer it is handed, so an iteration allocates
-// nothing proportional to the problem.
+// L-BFGS-B and therefore inside scikit-learn's 'lbfgs' solver), and OWL-QN for an added L1 term.
+// Unconstrained minimisation; the caller's objective writes its gradient into a buffer it is handed,
+// so an iteration allocates nothing proportional to the problem. Both run as generators (reverse
+// communication), so one implementation serves synchronous and asynchronous objectives.
 
 /** Evaluates the objective at x: writes ∇f(x) into grad and returns f(x). Must not keep x or grad. */
 export type Objective = (x: Float64Array, grad: Float64Array) => number;
@@ -217,15 +218,15 @@ function dcstep(st: StepState, fp: number, dp: number, stpmin: number, stpmax: n
   st.stp = stpf;
 }
 
-/** L-BFGS settings. */
+/** L-BFGS (and OWL-QN) settings. */
 export interface LbfgsOptions {
-  /** stop when max_i |∂f/∂x_i| ≤ tol (the infinity norm, as L-BFGS-B's pgtol); default 1e-5 */
+  /** stop when max_i |∂f/∂x_i| ≤ tol (the infinity norm, as L-BFGS-B's pgtol; OWL-QN: of the pseudo-gradient); default 1e-5 */
   tol?: number;
   /** most iterations (line searches that moved x); default 1000 */
   maxIter?: number;
   /** number of correction pairs kept; default 10 (as L-BFGS-B) */
   memory?: number;
-  /** line-search settings; defaults as in moreThuente */
+  /** line-search settings; defaults as in moreThuente (OWL-QN uses c1, fNoise and maxEval, at least 40, of its backtracking) */
   lineSearch?: LineSearchOptions;
 }
 
@@ -239,9 +240,11 @@ export type LbfgsStop = 'gradient' | 'maxIter' | 'lineSearch' | 'nonFinite';
 
 export interface LbfgsResult {
   readonly x: Float64Array;
+  /** the objective at x (OWL-QN: including the L1 term) */
   readonly f: number;
+  /** the gradient at x (OWL-QN: the pseudo-gradient) */
   readonly grad: Float64Array;
-  /** max_i |∂f/∂x_i| at x */
+  /** max_i |grad_i| */
   readonly gradNorm: number;
   readonly nIter: number;
   /** objective evaluations, including the one at x0 */
