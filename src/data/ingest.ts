@@ -9,6 +9,7 @@ import { resolveLocalLocation, isS3, type SourceRef } from './locations.js';
 import { referencedColumns, type Mapping } from './mapping.js';
 import { detectFormat, openRecords, type Format } from './records.js';
 import { createRowMapper, type CanonicalLine, type Quarantined, type RowRules } from './rows.js';
+import type * as S3Module from './s3.js';
 import type { S3Settings } from './s3.js';
 import { sqlString, type Warehouse } from './warehouse.js';
 
@@ -153,9 +154,9 @@ export async function ingest(warehouse: Warehouse, request: IngestRequest): Prom
   return total;
 }
 
-type S3Module = typeof import('./s3.js');
-interface S3 extends S3Module {
-  client: ReturnType<S3Module['createS3Client']>;
+type S3Functions = typeof S3Module;
+interface S3 extends S3Functions {
+  client: ReturnType<S3Functions['createS3Client']>;
 }
 
 async function loadS3(settings: S3Settings): Promise<S3> {

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { floyo, tempDir, FIXTURES } from '../support/cli.js';
+import type { FeatureSummary } from '../../src/features/build.js';
 
 const HEADER = 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country';
 
@@ -31,7 +32,7 @@ const LINES = [
 async function features(home: string, args: string[]) {
   const r = await floyo(['features', '--home', home, '--json', '-q', ...args]);
   assert.equal(r.code, 0, r.stderr);
-  return r.json<Record<string, any>>();
+  return r.json<FeatureSummary>();
 }
 
 test('features as of a cutoff: the cutoff day is past, labels look only at the window, holdout rules hold', async () => {

@@ -1,0 +1,178 @@
+// Churn: L2 logistic regression on the customer features (log-scaled, standardised), regularisation chosen
+// by cross-validation, a decision threshold from the cost of a missed churner versus a wasted offer, and
+// each customer's top reasons in plain words.
+import { CUSTOMER_FEATURES } from '../features/build.js';
+import { fitLogistic, predictProba, type LogisticModel } from '../ml/logistic.js';
+import { matrix, type Matrix } from '../ml/matrix.js';
+import { brierScore, logLoss, averagePrecision, rocAuc } from '../ml/metrics.js';
+import { createRng } from '../ml/random.js';
+import { fitScaler, transform, type Scaler } from '../ml/scaler.js';
+
+const F = CUSTOMER_FEATURES;
+const idx = (name: (typeof F)[number]) => F.indexOf(name);
+/** features whose scale spans orders of magnitude: log-transformed (signed for money that can be negative) */
+const LOGGED = new Set<string>([
+  'recency_days', 'frequency', 'monetary', 'tenure_days', 'avg_order_value', 'avg_units_per_order', 'avg_lines_per_order',
+  'distinct_products', 'mean_days_between_orders', 'orders_last_30d', 'orders_last_90d', 'spend_last_90d', 'spend_prev_90d',
+  'active_months', 'days_since_prev_order',
+]);
+
+/** Inputs derived from the features: how overdue a customer is against their own rhythm, and how often they buy. */
+export const DERIVED_INPUTS = ['overdue_ratio', 'orders_per_month'] as const;
+export const CHURN_INPUTS = [...F, ...DERIVED_INPUTS] as const;
+
+/** Imputation and log scaling, before the scaler. One-order customers have no gaps: their tenure stands in. */
+export function churnInputs(features: Matrix): Matrix {
+  const d = F.length;
+  const out = matrix(features.rows, CHURN_INPUTS.length);
+  const w = CHURN_INPUTS.length;
+  const tenure = idx('tenure_days'), recency = idx('recency_days'), gap = idx('mean_days_between_orders'), freq = idx('frequency');
+  for (let i = 0; i < features.rows; i++) {
+    const row = features.data.subarray(i * d, (i + 1) * d);
+    for (let j = 0; j < d; j++) {
+      let v = row[j];
+      if (Number.isNaN(v)) v = row[tenure];
+      if (LOGGED.has(F[j])) v = Math.sign(v) * Math.log1p(Math.abs(v));
+      out.data[i * w + j] = v;
+    }
+    const meanGap = Number.isNaN(row[gap]) ? Math.max(row[tenure], 1) : Math.max(row[gap], 1);
+    out.data[i * w + d] = Math.log1p(Math.max(0, row[recency]) / meanGap);
+    out.data[i * w + d + 1] = Math.log1p((30 * row[freq]) / Math.max(row[tenure], 30));
+  }
+  return out;
+}
+
+export interface ChurnModel {
+  scaler: Scaler;
+  logistic: LogisticModel;
+  C: number;
+  threshold: number;
+}
+
+export function fitChurn(features: Matrix, y: Uint8Array, C: number, threshold: number, rows?: Int32Array): ChurnModel {
+  const inputs = churnInputs(rows ? subset(features, rows) : features);
+  const labels = rows ? Uint8Array.from(rows, (r) => y[r]) : y;
+  const scaler = fitScaler(inputs);
+  const logistic = fitLogistic(transform(scaler, inputs), labels, { C, maxIter: 1000, tol: 1e-6 });
+  return { scaler, logistic, C, threshold };
+}
+
+export function churnProbability(model: Pick<ChurnModel, 'scaler' | 'logistic'>, features: Matrix): Float64Array {
+  return predictProba(model.logistic, transform(model.scaler, churnInputs(features)));
+}
+
+export function subset(X: Matrix, rows: ArrayLike<number>): Matrix {
+  const out = matrix(rows.length, X.cols);
+  for (let k = 0; k < rows.length; k++) out.data.set(X.data.subarray(rows[k] * X.cols, (rows[k] + 1) * X.cols), k * X.cols);
+  return out;
+}
+
+/** Stratified assignment of rows to `folds` folds, seeded: each fold keeps the churn rate. */
+export function stratifiedFolds(y: Uint8Array, folds: number, seed: number): Int32Array {
+  const rng = createRng(seed);
+  const fold = new Int32Array(y.length);
+  for (const cls of [0, 1]) {
+    const rows = [...y.keys()].filter((i) => y[i] === cls);
+    for (let i = rows.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [rows[i], rows[j]] = [rows[j], rows[i]];
+    }
+    rows.forEach((r, k) => (fold[r] = k % folds));
+  }
+  return fold;
+}
+
+/** Mean and spread of the ROC-AUC over stratified folds. */
+export function crossValidatedAuc(features: Matrix, y: Uint8Array, C: number, folds: number, seed: number): { mean: number; std: number; aucs: number[] } {
+  const fold = stratifiedFolds(y, folds, seed);
+  const aucs: number[] = [];
+  for (let f = 0; f < folds; f++) {
+    const train = Int32Array.from([...fold.keys()].filter((i) => fold[i] !== f));
+    const test = Int32Array.from([...fold.keys()].filter((i) => fold[i] === f));
+    if (new Set(Array.from(train, (i) => y[i])).size < 2 || new Set(Array.from(test, (i) => y[i])).size < 2) continue;
+    const model = fitChurn(features, y, C, 0.5, train);
+    aucs.push(rocAuc(Array.from(test, (i) => y[i]), churnProbability(model, subset(features, test))));
+  }
+  const mean = aucs.reduce((a, b) => a + b, 0) / Math.max(1, aucs.length);
+  const std = Math.sqrt(aucs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, aucs.length));
+  return { mean, std, aucs };
+}
+
+/** The regularisation with the best cross-validated ROC-AUC on (validation) data. */
+export function chooseC(features: Matrix, y: Uint8Array, grid: number[], seed: number): { C: number; scores: Array<{ C: number; rocAuc: number }> } {
+  const scores = grid.map((C) => ({ C, rocAuc: crossValidatedAuc(features, y, C, 5, seed).mean }));
+  const best = scores.reduce((a, b) => (b.rocAuc > a.rocAuc + 1e-9 ? b : a));
+  return { C: best.C, scores };
+}
+
+/**
+ * With calibrated probabilities, flagging a customer costs `wastedOffer` when they would have stayed and
+ * saves `missedChurner` when they would have left: flag when p·missed > (1 − p)·wasted.
+ */
+export function costThreshold(missedChurner: number, wastedOffer: number): number {
+  return wastedOffer / (wastedOffer + missedChurner);
+}
+
+export interface ChurnMetrics {
+  rocAuc: number;
+  prAuc: number;
+  logLoss: number;
+  brier: number;
+  positiveRate: number;
+}
+
+export function churnMetrics(y: ArrayLike<number>, p: ArrayLike<number>): ChurnMetrics {
+  let pos = 0;
+  for (let i = 0; i < y.length; i++) pos += y[i];
+  return { rocAuc: rocAuc(y, p), prAuc: averagePrecision(y, p), logLoss: logLoss(y, p), brier: brierScore(y, p), positiveRate: pos / Math.max(1, y.length) };
+}
+
+export interface Reason {
+  feature: string;
+  text: string;
+  contribution: number;
+}
+
+const money = (v: number) => Math.round(v).toLocaleString('en-US');
+const plural = (n: number, one: string, many: string) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+
+/** Words for a feature's value, as a marketer would say why it points towards churn. */
+function explainFeature(name: string, v: number, all: Float64Array): string {
+  const get = (f: (typeof F)[number]) => all[idx(f)];
+  switch (name) {
+    case 'recency_days': return `no purchase for ${plural(Math.round(v), 'day', 'days')}`;
+    case 'frequency': return `only ${plural(Math.round(v), 'order', 'orders')} so far`;
+    case 'monetary': return `low total spend (${money(v)})`;
+    case 'tenure_days': return `a customer for ${plural(Math.round(v), 'day', 'days')}`;
+    case 'avg_order_value': return `small orders (average ${money(v)})`;
+    case 'avg_units_per_order': return `few units per order (${v.toFixed(1)})`;
+    case 'avg_lines_per_order': return `few products per order (${v.toFixed(1)})`;
+    case 'distinct_products': return `bought only ${plural(Math.round(v), 'product', 'different products')}`;
+    case 'returns_rate': return `returns ${(v * 100).toFixed(0)}% of what they buy`;
+    case 'mean_days_between_orders': return Number.isNaN(v) ? 'has ordered only once' : `orders only every ${Math.round(v)} days on average`;
+    case 'orders_last_30d': return `${plural(Math.round(v), 'order', 'orders')} in the last 30 days`;
+    case 'orders_last_90d': return `${plural(Math.round(v), 'order', 'orders')} in the last 90 days`;
+    case 'spend_last_90d': return `spent ${money(v)} in the last 90 days (${money(get('spend_prev_90d'))} in the 90 before)`;
+    case 'spend_prev_90d': return `spent ${money(v)} in the 90 days before last quarter`;
+    case 'active_months': return `active in only ${plural(Math.round(v), 'month', 'months')}`;
+    case 'days_since_prev_order': return Number.isNaN(v) ? 'has ordered only once' : `${Math.round(v)} days since the order before last`;
+    case 'overdue_ratio': {
+      const gap = Number.isNaN(get('mean_days_between_orders')) ? get('tenure_days') : get('mean_days_between_orders');
+      return `overdue: ${Math.round(get('recency_days'))} days since the last order, against a usual ${Math.round(gap)}`;
+    }
+    case 'orders_per_month': return `orders rarely (${((30 * get('frequency')) / Math.max(get('tenure_days'), 30)).toFixed(1)} orders a month)`;
+    default: return `${name} = ${v}`;
+  }
+}
+
+/** The features pushing this customer's churn score up the most: coefficient × standardised value, largest first. */
+export function churnReasons(model: Pick<ChurnModel, 'scaler' | 'logistic'>, raw: Float64Array, top = 3): Reason[] {
+  const d = F.length;
+  const z = transform(model.scaler, churnInputs({ rows: 1, cols: d, data: raw }));
+  const contributions: Reason[] = [];
+  for (let j = 0; j < CHURN_INPUTS.length; j++) {
+    const c = model.logistic.coef[j] * z.data[j];
+    if (c > 0) contributions.push({ feature: CHURN_INPUTS[j], text: explainFeature(CHURN_INPUTS[j], j < d ? raw[j] : NaN, raw), contribution: c });
+  }
+  return contributions.sort((a, b) => b.contribution - a.contribution).slice(0, top);
+}

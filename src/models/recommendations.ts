@@ -1,0 +1,108 @@
+// Recommendations: implicit-feedback ALS against the popularity baseline. Both are evaluated the same way;
+// the one that wins on the validation split is served, so Floyo never ships a recommender worse than popularity.
+import { fitAls, recommendBatch, type AlsModel, type AlsParams } from '../ml/als.js';
+import { catalogueCoverage, rankingMetrics, type RankingMetrics } from '../ml/metrics.js';
+import type { Csr } from '../ml/sparse.js';
+
+export const K = 10;
+
+/** Items ranked by how many distinct customers bought them (ties: lower index first). */
+export function popularityRanking(interactions: Csr): Int32Array {
+  const counts = new Float64Array(interactions.nCols);
+  for (let k = 0; k < interactions.indices.length; k++) if (interactions.data[k] > 0) counts[interactions.indices[k]]++;
+  return Int32Array.from([...counts.keys()].sort((a, b) => counts[b] - counts[a] || a - b));
+}
+
+/** Top-n popular items for each user, leaving out what the user bought and the excluded items. */
+export function recommendPopular(ranking: Int32Array, interactions: Csr, users: ArrayLike<number>, n: number, exclude: ReadonlySet<number> = new Set()): Int32Array[] {
+  const out: Int32Array[] = [];
+  for (let u = 0; u < users.length; u++) {
+    const user = users[u];
+    const bought = new Set<number>();
+    if (user >= 0 && user < interactions.nRows) {
+      for (let k = interactions.indptr[user]; k < interactions.indptr[user + 1]; k++) bought.add(interactions.indices[k]);
+    }
+    const picks: number[] = [];
+    for (let r = 0; r < ranking.length && picks.length < n; r++) {
+      const item = ranking[r];
+      if (!bought.has(item) && !exclude.has(item)) picks.push(item);
+    }
+    out.push(Int32Array.from(picks));
+  }
+  return out;
+}
+
+export interface RankedItems {
+  items: Int32Array;
+  /** ALS: the predicted preference; popularity: the share of customers who bought the item */
+  scores: Float32Array;
+}
+
+export async function recommendAlsScored(model: AlsModel, users: ArrayLike<number>, n: number, exclude: ArrayLike<number> = []): Promise<RankedItems[]> {
+  const batch = await recommendBatch(model, users, n, { filterAlreadyBought: true, exclude });
+  const out: RankedItems[] = [];
+  for (let u = 0; u < users.length; u++) {
+    const row = batch.items.subarray(u * batch.n, (u + 1) * batch.n);
+    let len = row.indexOf(-1);
+    if (len < 0) len = row.length;
+    out.push({ items: row.slice(0, len), scores: batch.scores.slice(u * batch.n, u * batch.n + len) });
+  }
+  return out;
+}
+
+export async function recommendAls(model: AlsModel, users: ArrayLike<number>, n: number, exclude: ArrayLike<number> = []): Promise<Int32Array[]> {
+  return (await recommendAlsScored(model, users, n, exclude)).map((r) => r.items);
+}
+
+/** Share of customers who bought each item: the popularity recommender's score. */
+export function popularityShare(interactions: Csr): Float32Array {
+  const counts = new Float32Array(interactions.nCols);
+  for (let k = 0; k < interactions.indices.length; k++) if (interactions.data[k] > 0) counts[interactions.indices[k]]++;
+  return counts.map((c) => c / Math.max(1, interactions.nRows));
+}
+
+export interface Holdout {
+  /** evaluated users (indices into the interaction matrix's rows) */
+  users: Int32Array;
+  /** the items each went on to buy (new to them, seen in the past) */
+  items: Int32Array[];
+}
+
+export interface RecommenderMetrics extends RankingMetrics {
+  coverage: number;
+}
+
+export function evaluate(recommended: Int32Array[], holdout: Holdout, nItems: number): RecommenderMetrics {
+  return { ...rankingMetrics(recommended, holdout.items, K), coverage: catalogueCoverage(recommended, K, nItems) };
+}
+
+export const ALS_GRID: Array<Partial<AlsParams>> = [
+  { factors: 32, regularization: 0.05, alpha: 2, weighting: 'bm25', iterations: 15 },
+  { factors: 64, regularization: 0.05, alpha: 2, weighting: 'bm25', iterations: 15 },
+  { factors: 64, regularization: 0.1, alpha: 10, weighting: 'log', iterations: 15 },
+];
+
+export interface RecommenderChoice {
+  params: Partial<AlsParams>;
+  als: RecommenderMetrics;
+  popularity: RecommenderMetrics;
+  grid: Array<{ params: Partial<AlsParams>; precisionAt10: number; ndcgAt10: number }>;
+  /** which recommender is served: ALS only when it beats popularity on validation */
+  served: 'als' | 'popularity';
+}
+
+/** Picks ALS parameters on a validation split by NDCG@10 and compares the best with popularity. */
+export async function chooseRecommender(interactions: Csr, holdout: Holdout, seed: number): Promise<RecommenderChoice> {
+  const ranking = popularityRanking(interactions);
+  const popularity = evaluate(recommendPopular(ranking, interactions, holdout.users, K), holdout, interactions.nCols);
+  let best: { params: Partial<AlsParams>; metrics: RecommenderMetrics } | null = null;
+  const grid: RecommenderChoice['grid'] = [];
+  for (const params of ALS_GRID) {
+    const model = await fitAls(interactions, { ...params, seed });
+    const metrics = evaluate(await recommendAls(model, holdout.users, K), holdout, interactions.nCols);
+    grid.push({ params, precisionAt10: metrics.precision, ndcgAt10: metrics.ndcg });
+    if (!best || metrics.ndcg > best.metrics.ndcg) best = { params, metrics };
+  }
+  const served = best && best.metrics.ndcg > popularity.ndcg ? 'als' : 'popularity';
+  return { params: best!.params, als: best!.metrics, popularity, grid, served };
+}

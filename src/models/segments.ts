@@ -1,0 +1,174 @@
+// Segmentation: k-means++ on standardised log1p(recency, frequency, monetary), k chosen by silhouette,
+// clusters named the way marketers name them, plus the classic R×F quintile grid as an explainable second view.
+import { CUSTOMER_FEATURES } from '../features/build.js';
+import { chooseK, fitKMeans, predictKMeans, type KMeansModel } from '../ml/kmeans.js';
+import { matrix, type Matrix } from '../ml/matrix.js';
+import { fitScaler, transform, type Scaler } from '../ml/scaler.js';
+import { silhouetteScore } from '../ml/silhouette.js';
+
+const col = (name: (typeof CUSTOMER_FEATURES)[number]) => CUSTOMER_FEATURES.indexOf(name);
+const RECENCY = col('recency_days'), FREQUENCY = col('frequency'), MONETARY = col('monetary');
+const AOV = col('avg_order_value'), TENURE = col('tenure_days'), UNITS = col('avg_units_per_order');
+
+export interface SegmentationParams {
+  /** a fixed k; otherwise chosen by silhouette in [kMin, kMax] */
+  k?: number;
+  kMin: number;
+  kMax: number;
+  nInit: number;
+  seed: number;
+}
+
+export interface SegmentProfile {
+  name: string;
+  size: number;
+  /** medians of the cluster's customers, in the data's units */
+  centroid: { recencyDays: number; frequency: number; monetary: number; avgOrderValue: number; avgUnitsPerOrder: number; tenureDays: number };
+}
+
+export interface SegmentationModel {
+  k: number;
+  scaler: Scaler;
+  kmeans: KMeansModel;
+  names: string[];
+  profiles: SegmentProfile[];
+  /** inertia and silhouette (exact up to 10k customers, else on a seeded sample) of the fitted k */
+  inertia: number;
+  silhouette: number;
+  scores: Array<{ k: number; silhouette: number; inertia: number }>;
+  /** quintile cut points for the R×F grid (4 each) */
+  recencyCuts: number[];
+  frequencyCuts: number[];
+}
+
+/** log1p of recency, frequency and (non-negative) monetary: the heavy tails of wholesale data, tamed. */
+export function rfmMatrix(features: Matrix): Matrix {
+  const d = CUSTOMER_FEATURES.length;
+  const out = matrix(features.rows, 3);
+  for (let i = 0; i < features.rows; i++) {
+    out.data[i * 3] = Math.log1p(Math.max(0, features.data[i * d + RECENCY]));
+    out.data[i * 3 + 1] = Math.log1p(Math.max(0, features.data[i * d + FREQUENCY]));
+    out.data[i * 3 + 2] = Math.log1p(Math.max(0, features.data[i * d + MONETARY]));
+  }
+  return out;
+}
+
+/** Prototype profiles in percentile space (0 = lowest in the shop, 1 = highest); R is recentness (1 = most recent). */
+const PROTOTYPES: Array<{ name: string; profile: Partial<Record<'R' | 'F' | 'M' | 'A' | 'T', number>> }> = [
+  { name: 'champions', profile: { R: 0.9, F: 0.92, M: 0.92 } },
+  { name: 'loyal', profile: { R: 0.75, F: 0.75, M: 0.6, T: 0.8 } },
+  { name: 'big spenders', profile: { A: 0.92, M: 0.75, F: 0.45 } },
+  { name: 'small baskets', profile: { A: 0.12, F: 0.5, R: 0.6 } },
+  { name: 'new', profile: { T: 0.08, R: 0.85, F: 0.15 } },
+  { name: 'at risk', profile: { R: 0.22, F: 0.65, M: 0.65 } },
+  { name: 'infrequent shoppers', profile: { F: 0.25, R: 0.5, A: 0.5 } },
+  { name: 'hibernating', profile: { R: 0.2, F: 0.25, M: 0.3 } },
+  { name: 'lost', profile: { R: 0.04, F: 0.08, M: 0.1 } },
+];
+
+function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Fraction of `sorted` strictly below v plus half the ties: a percentile that treats ties fairly. */
+function percentile(sorted: Float64Array, v: number): number {
+  let lo = 0, hi = sorted.length;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (sorted[mid] < v) lo = mid + 1; else hi = mid; }
+  let eq = lo;
+  while (eq < sorted.length && sorted[eq] === v) eq++;
+  return (lo + (eq - lo) / 2) / Math.max(1, sorted.length);
+}
+
+function column(features: Matrix, j: number): Float64Array {
+  const out = new Float64Array(features.rows);
+  for (let i = 0; i < features.rows; i++) out[i] = features.data[i * features.cols + j];
+  return out;
+}
+
+/**
+ * Names clusters deterministically: every (cluster, name) pair is scored by how close the cluster's median
+ * profile is to the name's prototype; the best pair is assigned, both are removed, and so on. No two
+ * clusters share a name; clusters beyond the vocabulary are "segment N".
+ */
+export function nameSegments(features: Matrix, labels: Int32Array, k: number): { names: string[]; profiles: SegmentProfile[] } {
+  const sortedCol = (j: number) => column(features, j).sort();
+  const sorted = { R: sortedCol(RECENCY), F: sortedCol(FREQUENCY), M: sortedCol(MONETARY), A: sortedCol(AOV), T: sortedCol(TENURE) };
+  const members: number[][] = Array.from({ length: k }, () => []);
+  labels.forEach((c, i) => members[c].push(i));
+  const med = (c: number, j: number) => median(members[c].map((i) => features.data[i * features.cols + j]));
+  const profiles = members.map((_, c) => ({
+    recencyDays: med(c, RECENCY), frequency: med(c, FREQUENCY), monetary: med(c, MONETARY),
+    avgOrderValue: med(c, AOV), avgUnitsPerOrder: med(c, UNITS), tenureDays: med(c, TENURE),
+  }));
+  const pct = profiles.map((p) => ({
+    R: 1 - percentile(sorted.R, p.recencyDays), F: percentile(sorted.F, p.frequency), M: percentile(sorted.M, p.monetary),
+    A: percentile(sorted.A, p.avgOrderValue), T: percentile(sorted.T, p.tenureDays),
+  }));
+  const pairs: Array<{ c: number; n: number; score: number }> = [];
+  for (let c = 0; c < k; c++) {
+    PROTOTYPES.forEach((proto, n) => {
+      let d = 0, w = 0;
+      for (const [dim, target] of Object.entries(proto.profile) as Array<[keyof (typeof pct)[number], number]>) {
+        d += (pct[c][dim] - target) ** 2;
+        w++;
+      }
+      pairs.push({ c, n, score: -Math.sqrt(d / w) });
+    });
+  }
+  pairs.sort((a, b) => b.score - a.score || a.c - b.c || a.n - b.n);
+  const names: string[] = new Array(k).fill('');
+  const usedNames = new Set<number>();
+  for (const { c, n } of pairs) {
+    if (names[c] || usedNames.has(n)) continue;
+    names[c] = PROTOTYPES[n].name;
+    usedNames.add(n);
+  }
+  names.forEach((n, c) => { if (!n) names[c] = `segment ${c + 1}`; });
+  return { names, profiles: profiles.map((centroid, c) => ({ name: names[c], size: members[c].length, centroid })) };
+}
+
+function quintileCuts(values: Float64Array): number[] {
+  const s = Float64Array.from(values).sort();
+  return [0.2, 0.4, 0.6, 0.8].map((q) => s[Math.min(s.length - 1, Math.floor(q * s.length))]);
+}
+
+/** R×F cell such as "R5F1": R5 = most recent fifth, F5 = most frequent fifth; equal values share a score. */
+export function rfCell(model: Pick<SegmentationModel, 'recencyCuts' | 'frequencyCuts'>, recencyDays: number, frequency: number): string {
+  let r = 5;
+  for (const cut of model.recencyCuts) if (recencyDays > cut) r--;
+  let f = 1;
+  for (const cut of model.frequencyCuts) if (frequency > cut) f++;
+  return `R${Math.max(1, r)}F${f}`;
+}
+
+export function fitSegmentation(features: Matrix, params: SegmentationParams): SegmentationModel {
+  const rfm = rfmMatrix(features);
+  const scaler = fitScaler(rfm);
+  const Z = transform(scaler, rfm);
+  let kmeans: KMeansModel;
+  let scores: SegmentationModel['scores'] = [];
+  if (params.k !== undefined) {
+    kmeans = fitKMeans(Z, { k: params.k, nInit: params.nInit, seed: params.seed });
+  } else {
+    const kMax = Math.min(params.kMax, Z.rows - 1);
+    const chosen = chooseK(Z, { kMin: Math.min(params.kMin, kMax), kMax, nInit: params.nInit, seed: params.seed });
+    kmeans = chosen.model;
+    scores = chosen.scores.map((s) => ({ k: s.k, silhouette: s.silhouette, inertia: s.inertia }));
+  }
+  const silhouette = kmeans.k > 1 ? silhouetteScore(Z, kmeans.labels, { sampleSize: 10_000, seed: params.seed }) : 0;
+  const { names, profiles } = nameSegments(features, kmeans.labels, kmeans.k);
+  return {
+    k: kmeans.k, scaler, kmeans, names, profiles, inertia: kmeans.inertia, silhouette, scores,
+    recencyCuts: quintileCuts(column(features, RECENCY)), frequencyCuts: quintileCuts(column(features, FREQUENCY)),
+  };
+}
+
+/** Segment of each customer (features in CUSTOMER_FEATURES order). */
+export function assignSegments(model: Pick<SegmentationModel, 'scaler' | 'kmeans'>, features: Matrix): Int32Array {
+  return predictKMeans(model.kmeans, transform(model.scaler, rfmMatrix(features)));
+}
+
+export const SEGMENT_FEATURE_INDEX = { RECENCY, FREQUENCY, MONETARY };

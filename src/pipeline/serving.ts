@@ -1,0 +1,145 @@
+// Trained models ↔ registry artifacts (typed arrays + JSON documents), and the quality gate between versions.
+// What is loaded back is exactly what scoring needs: the same functions score at train time and at serve time.
+import type { Config } from '../config.js';
+import { CUSTOMER_FEATURES } from '../features/build.js';
+import type { AlsModel, AlsParams } from '../ml/als.js';
+import type { KMeansModel } from '../ml/kmeans.js';
+import type { LogisticModel } from '../ml/logistic.js';
+import type { Scaler } from '../ml/scaler.js';
+import { CHURN_INPUTS } from '../models/churn.js';
+import type { LoadedModels, Manifest, PublishInput, Registry } from '../models/registry.js';
+import type { SegmentProfile } from '../models/segments.js';
+import type { TrainResult } from './train.js';
+import { idIndex, type IdIndex } from './tables.js';
+
+export interface ServingModels {
+  version: string;
+  manifest: Manifest;
+  customers: IdIndex;
+  products: IdIndex;
+  productNames: Record<string, string>;
+  segmentation: { scaler: Scaler; kmeans: Pick<KMeansModel, 'k' | 'cols' | 'centers'>; names: string[]; profiles: SegmentProfile[]; recencyCuts: number[]; frequencyCuts: number[] };
+  churn: { scaler: Scaler; logistic: LogisticModel; threshold: number };
+  als: AlsModel;
+  popularity: Int32Array;
+  served: 'als' | 'popularity';
+}
+
+function scalerArrays(prefix: string, s: Scaler): Record<string, Float64Array> {
+  return { [`${prefix}.mean`]: s.mean, [`${prefix}.scale`]: s.scale };
+}
+
+function scalerFrom(arrays: LoadedModels['arrays'], prefix: string, nSamples: number): Scaler {
+  const mean = arrays[`${prefix}.mean`] as Float64Array;
+  const scale = arrays[`${prefix}.scale`] as Float64Array;
+  return { mean, scale, variance: scale.map((x) => x * x), nSamples, withMean: true, withStd: true };
+}
+
+export function publishInput(result: TrainResult, data: Record<string, unknown>, gate: Manifest['gate']): PublishInput {
+  const f = result.final;
+  const seg = f.segmentation;
+  const items = f.scoring.interactions.items;
+  const names: Record<string, string> = {};
+  for (const id of items.ids) {
+    const n = f.productNames.get(id);
+    if (n) names[id] = n;
+  }
+  const { final: _final, timingsMs: _t, ...report } = result;
+  return {
+    models: {
+      segmentation: { algorithm: 'kmeans++ on standardised log1p(recency, frequency, monetary)', params: { k: seg.k }, metrics: { inertia: seg.inertia, silhouette: seg.silhouette } },
+      churn: {
+        algorithm: 'L2 logistic regression (L-BFGS)', params: { C: f.churn.C, threshold: f.churn.threshold },
+        metrics: { rocAuc: result.churn.rocAuc, prAuc: result.churn.prAuc, logLoss: result.churn.logLoss, brier: result.churn.brier, cvRocAucMean: result.churn.cvRocAucMean },
+      },
+      recommendations: {
+        algorithm: f.served === 'als' ? 'implicit ALS (conjugate gradient)' : 'popularity', params: { ...f.als.params },
+        metrics: { precisionAt10: result.recommendations.precisionAt10, ndcgAt10: result.recommendations.ndcgAt10, popularityPrecisionAt10: result.recommendations.popularity.precisionAt10 },
+      },
+    },
+    data,
+    report: report as unknown as Record<string, unknown>,
+    gate,
+    arrays: {
+      ...scalerArrays('segmentation.scaler', seg.scaler),
+      'segmentation.centers': seg.kmeans.centers,
+      'segmentation.recencyCuts': Float64Array.from(seg.recencyCuts),
+      'segmentation.frequencyCuts': Float64Array.from(seg.frequencyCuts),
+      ...scalerArrays('churn.scaler', f.churn.scaler),
+      'churn.coef': f.churn.logistic.coef,
+      'als.userFactors': f.als.userFactors,
+      'als.itemFactors': f.als.itemFactors,
+      'als.confidence.indptr': f.als.confidence.indptr,
+      'als.confidence.indices': f.als.confidence.indices,
+      'als.confidence.data': f.als.confidence.data,
+      ...(f.als.bm25ItemNorm ? { 'als.bm25ItemNorm': f.als.bm25ItemNorm } : {}),
+      popularity: f.popularity,
+    },
+    documents: {
+      customers: f.scoring.customers.ids,
+      products: items.ids,
+      productNames: names,
+      segmentation: { k: seg.k, cols: seg.kmeans.cols, names: seg.names, profiles: seg.profiles, nSamples: f.scoring.customers.ids.length },
+      churn: { intercept: f.churn.logistic.intercept, C: f.churn.C, threshold: f.churn.threshold, inputs: CHURN_INPUTS, features: CUSTOMER_FEATURES, nSamples: f.churn.scaler.nSamples },
+      als: { params: f.als.params, factors: f.als.factors, nUsers: f.als.nUsers, nItems: f.als.nItems },
+      serving: { recommender: f.served },
+    },
+  };
+}
+
+export async function loadServing(registry: Registry, version?: string): Promise<ServingModels> {
+  const loaded = await registry.load(version);
+  const { arrays, documents: docs, manifest } = loaded;
+  const seg = docs.segmentation as { k: number; cols: number; names: string[]; profiles: SegmentProfile[]; nSamples: number };
+  const churn = docs.churn as { intercept: number; C: number; threshold: number; nSamples: number };
+  const als = docs.als as { params: AlsParams; factors: number; nUsers: number; nItems: number };
+  const coef = arrays['churn.coef'] as Float64Array;
+  const logistic = {
+    coef, intercept: churn.intercept, nFeatures: coef.length, nIter: 0, nEval: 0, converged: true, stop: 'gradient', gradNorm: 0, objective: 0,
+    params: { C: churn.C, tol: 0, maxIter: 0, fitIntercept: true, classWeight: null, penalty: 'l2', l1Ratio: 0 },
+  } as unknown as LogisticModel;
+  return {
+    version: manifest.version,
+    manifest,
+    customers: idIndex(docs.customers as string[]),
+    products: idIndex(docs.products as string[]),
+    productNames: docs.productNames as Record<string, string>,
+    segmentation: {
+      scaler: scalerFrom(arrays, 'segmentation.scaler', seg.nSamples),
+      kmeans: { k: seg.k, cols: seg.cols, centers: arrays['segmentation.centers'] as Float64Array },
+      names: seg.names, profiles: seg.profiles,
+      recencyCuts: Array.from(arrays['segmentation.recencyCuts']), frequencyCuts: Array.from(arrays['segmentation.frequencyCuts']),
+    },
+    churn: { scaler: scalerFrom(arrays, 'churn.scaler', churn.nSamples), logistic, threshold: churn.threshold },
+    als: {
+      kind: 'als', params: als.params, factors: als.factors, nUsers: als.nUsers, nItems: als.nItems,
+      userFactors: arrays['als.userFactors'] as Float32Array, itemFactors: arrays['als.itemFactors'] as Float32Array,
+      confidence: {
+        format: 'csr', nRows: als.nUsers, nCols: als.nItems,
+        indptr: arrays['als.confidence.indptr'] as Int32Array, indices: arrays['als.confidence.indices'] as Int32Array, data: arrays['als.confidence.data'] as Float32Array,
+      },
+      bm25ItemNorm: (arrays['als.bm25ItemNorm'] as Float32Array | undefined) ?? null,
+      lossHistory: new Float64Array(0),
+    },
+    popularity: arrays.popularity as Int32Array,
+    served: (docs.serving as { recommender: 'als' | 'popularity' }).recommender,
+  };
+}
+
+/**
+ * The quality gate: a new version is promoted unless its churn ROC-AUC falls more than `maxAucDrop` below
+ * the current version's, or its served recommender is below popularity on the reported window.
+ */
+export function qualityGate(result: TrainResult, current: Manifest | null, config: Config): NonNullable<Manifest['gate']> {
+  const reasons: string[] = [];
+  const rec = result.recommendations;
+  if (rec.model === 'als' && rec.precisionAt10 < rec.popularity.precisionAt10) {
+    reasons.push(`recommendations: ALS precision@10 ${rec.precisionAt10.toFixed(4)} is below popularity's ${rec.popularity.precisionAt10.toFixed(4)}`);
+  }
+  const previous = current?.models.churn?.metrics.rocAuc;
+  if (typeof previous === 'number' && result.churn.rocAuc < previous - config.churn.maxAucDrop) {
+    reasons.push(`churn: ROC-AUC ${result.churn.rocAuc.toFixed(4)} is more than ${config.churn.maxAucDrop} below the current version's ${previous.toFixed(4)}`);
+  }
+  if (!result.churn.converged) reasons.push('churn: the optimiser did not converge');
+  return { passed: reasons.length === 0, reasons };
+}

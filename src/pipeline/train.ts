@@ -1,0 +1,252 @@
+// `floyo train`: features → hyperparameters on a validation cutoff → honest evaluation on the reported
+// cutoff → refit on all the data → publish a model version → score every customer → predictions.
+//
+// Cutoffs (whole days; each cutoff day belongs to its past):
+//   V = C − horizon   validation: hyperparameters are chosen here, labels in (V, C] — never the reported window
+//   C                 evaluation: the reported metrics, labels in (C, C + horizon]
+//   S = --now or the data's last day   scoring: every customer, with models refit on all the data
+import type { Config } from '../config.js';
+import type { Warehouse } from '../data/warehouse.js';
+import { FloyoError } from '../errors.js';
+import { buildFeatures, dataSpan, CUSTOMER_FEATURES, type FeatureSummary } from '../features/build.js';
+import { fitAls, type AlsModel, type AlsParams } from '../ml/als.js';
+import { rocAuc } from '../ml/metrics.js';
+import {
+  chooseC, churnMetrics, churnProbability, churnReasons, costThreshold, crossValidatedAuc, fitChurn, stratifiedFolds, subset,
+  type ChurnMetrics, type ChurnModel,
+} from '../models/churn.js';
+import {
+  chooseRecommender, evaluate, K, popularityRanking, popularityShare, recommendAls, recommendAlsScored, recommendPopular,
+  type Holdout, type RankedItems, type RecommenderMetrics,
+} from '../models/recommendations.js';
+import { assignSegments, fitSegmentation, rfCell, SEGMENT_FEATURE_INDEX, type SegmentationModel } from '../models/segments.js';
+import { idIndex, readCustomers, readInteractions, readProductNames, type CustomerTable, type IdIndex, type Interactions } from './tables.js';
+
+export interface TrainOptions {
+  asOf?: string;
+  horizonDays: number;
+  /** scoring time: YYYY-MM-DD or an ISO timestamp; default the data's last timestamp */
+  now?: string;
+  seed: number;
+  config: Config;
+  onStep?: (step: string) => void;
+}
+
+export interface Snapshot {
+  features: FeatureSummary;
+  customers: CustomerTable;
+  users: IdIndex;
+  interactions: Interactions;
+  holdout: Holdout;
+}
+
+/** Features, interactions and holdout as of one cutoff, read into arrays. */
+export async function snapshot(warehouse: Warehouse, asOf: string | undefined, horizonDays: number, items?: IdIndex): Promise<Snapshot> {
+  const features = await buildFeatures(warehouse, { asOf, horizonDays });
+  const customers = await readCustomers(warehouse);
+  const users = idIndex(customers.ids);
+  const interactions = await readInteractions(warehouse, 'SELECT customer_id, product_id, orders FROM interactions', users, items);
+  const held = await readInteractions(warehouse, 'SELECT customer_id, product_id, 1 AS orders FROM holdout', users, interactions.items);
+  const hUsers: number[] = [];
+  const hItems: Int32Array[] = [];
+  const m = held.matrix;
+  for (let u = 0; u < m.nRows; u++) {
+    if (m.indptr[u + 1] > m.indptr[u]) {
+      hUsers.push(u);
+      hItems.push(m.indices.slice(m.indptr[u], m.indptr[u + 1]));
+    }
+  }
+  return { features, customers, users, interactions, holdout: { users: Int32Array.from(hUsers), items: hItems } };
+}
+
+export interface TrainResult {
+  cutoff: string;
+  validationCutoff: string;
+  horizonDays: number;
+  scoredAsOf: string;
+  segmentation: {
+    k: number; inertia: number; silhouette: number; kScores: SegmentationModel["scores"];
+    segments: Array<{ name: string; size: number; centroid: { recencyDays: number; frequency: number; monetary: number; avgOrderValue: number } }>;
+  };
+  churn: ChurnMetrics & {
+    nTrain: number; nTest: number; cvRocAucMean: number; cvRocAucStd: number; baselineRecencyRocAuc: number; threshold: number;
+    C: number; cGrid: Array<{ C: number; rocAuc: number }>; converged: boolean;
+  };
+  recommendations: {
+    model: 'als' | 'popularity'; params: Partial<AlsParams>;
+    precisionAt10: number; recallAt10: number; mapAt10: number; ndcgAt10: number; hitRateAt10: number; coverage: number;
+    users: number; items: number; evaluatedUsers: number; holdoutDroppedNewItems: number;
+    popularity: { precisionAt10: number; recallAt10: number; mapAt10: number; ndcgAt10: number; hitRateAt10: number; coverage: number };
+    als: { precisionAt10: number; ndcgAt10: number };
+    validation: { als: { precisionAt10: number; ndcgAt10: number }; popularity: { precisionAt10: number; ndcgAt10: number }; grid: Array<{ params: Partial<AlsParams>; precisionAt10: number; ndcgAt10: number }> };
+  };
+  /** the final models and the scored customers, for publishing and the prediction store */
+  final: FinalModels;
+  timingsMs: Record<string, number>;
+}
+
+export interface FinalModels {
+  segmentation: SegmentationModel;
+  churn: ChurnModel;
+  als: AlsModel;
+  served: 'als' | 'popularity';
+  popularity: Int32Array;
+  scoring: Snapshot;
+  productNames: Map<string, string>;
+  scores: ScoredCustomers;
+}
+
+export interface ScoredCustomers {
+  segment: Int32Array;
+  churn: Float64Array;
+  /** top-K recommended items per customer, best first */
+  recommendations: RankedItems[];
+}
+
+function asDay(text: string, flag: string): string {
+  const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
+  if (Number.isNaN(d.getTime())) throw new FloyoError(`${flag} must be a date (YYYY-MM-DD) or an ISO timestamp, got "${text}"`);
+  return d.toISOString().slice(0, 10);
+}
+
+function rankingSummary(m: RecommenderMetrics) {
+  return { precisionAt10: m.precision, recallAt10: m.recall, mapAt10: m.map, ndcgAt10: m.ndcg, hitRateAt10: m.hitRate, coverage: m.coverage };
+}
+
+function shiftDays(day: string, days: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** Product indices the business rules keep out of every recommendation. */
+export function excludedItems(items: IdIndex, config: Config): number[] {
+  return config.recommendations.exclude.map((id) => items.index.get(id)).filter((i): i is number => i !== undefined);
+}
+
+export async function train(warehouse: Warehouse, options: TrainOptions): Promise<TrainResult> {
+  const { horizonDays: h, seed, config } = options;
+  const step = options.onStep ?? (() => undefined);
+  const timings: Record<string, number> = {};
+  const timed = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      timings[name] = (timings[name] ?? 0) + Math.round(performance.now() - t0);
+    }
+  };
+  const span = await dataSpan(warehouse);
+  if (!span) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; give --data or run \`floyo ingest\` first`);
+  const C = options.asOf ?? shiftDays(span.to, -h);
+  const V = shiftDays(C, -h);
+  if (V <= span.from) {
+    throw new FloyoError(`the data (${span.from} .. ${span.to}) is too short for a ${h}-day horizon: evaluation needs a validation cutoff ${V} after the first day; use a shorter --horizon-days`);
+  }
+  const [last] = await warehouse.query<{ ts: string }>(`SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS ts FROM transactions`);
+  const scoredAsOf = options.now ? new Date(/^\d{4}-\d{2}-\d{2}$/.test(options.now) ? `${options.now}T23:59:59Z` : options.now).toISOString() : last.ts;
+  const S = asDay(scoredAsOf, '--now');
+
+  // 1. validation cutoff: choose hyperparameters
+  step(`validation cutoff ${V}: choosing k, regularisation and recommender`);
+  const val = await timed('features', () => snapshot(warehouse, V, h));
+  if (val.customers.ids.length < 20) throw new FloyoError(`only ${val.customers.ids.length} customers before ${V}: too few to train on`);
+  const segParams = { kMin: config.segmentation.kMin, kMax: config.segmentation.kMax, nInit: 10, seed, k: config.segmentation.k };
+  const kChosen = await timed('segmentation', () => fitSegmentation(val.customers.features, segParams).k);
+  const cChoice = await timed('churn', () => chooseC(val.customers.features, val.customers.churned, [0.01, 0.1, 1, 10], seed));
+  const recChoice = await timed('recommendations', () => chooseRecommender(val.interactions.matrix, val.holdout, seed));
+
+  // 2. reported cutoff: evaluate
+  step(`evaluation cutoff ${C}: churn on a stratified 80/20 split, recommendations on the window`);
+  const ev = await timed('features', () => snapshot(warehouse, C, h));
+  const threshold = costThreshold(config.churn.costMissedChurner, config.churn.costWastedOffer);
+  const churnEval = await timed('churn', () => {
+    const y = ev.customers.churned;
+    const fold = stratifiedFolds(y, 5, seed); // fold 0 is the 20% test split
+    const trainRows = Int32Array.from([...fold.keys()].filter((i) => fold[i] !== 0));
+    const testRows = Int32Array.from([...fold.keys()].filter((i) => fold[i] === 0));
+    const model = fitChurn(ev.customers.features, y, cChoice.C, threshold, trainRows);
+    const yTest = Array.from(testRows, (i) => y[i]);
+    const testFeatures = subset(ev.customers.features, testRows);
+    const p = churnProbability(model, testFeatures);
+    const recency = Array.from(testRows, (i) => ev.customers.features.data[i * CUSTOMER_FEATURES.length + SEGMENT_FEATURE_INDEX.RECENCY]);
+    const cv = crossValidatedAuc(ev.customers.features, y, cChoice.C, 5, seed);
+    return { metrics: churnMetrics(yTest, p), nTrain: trainRows.length, nTest: testRows.length, cv, baseline: rocAuc(yTest, recency), converged: model.logistic.converged };
+  });
+  const recEval = await timed('recommendations', async () => {
+    const m = ev.interactions.matrix;
+    const als = await fitAls(m, { ...recChoice.params, seed });
+    return {
+      als: evaluate(await recommendAls(als, ev.holdout.users, K), ev.holdout, m.nCols),
+      popularity: evaluate(recommendPopular(popularityRanking(m), m, ev.holdout.users, K), ev.holdout, m.nCols),
+    };
+  });
+
+  // 3. refit on all the data and score every customer as of S
+  step(`scoring as of ${scoredAsOf}: refitting on all the data`);
+  const churnFinal = await timed('churn', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold));
+  const scoring = await timed('features', () => snapshot(warehouse, S, h));
+  const segmentation = await timed('segmentation', () => fitSegmentation(scoring.customers.features, { ...segParams, k: kChosen }));
+  const als = await timed('recommendations', () => fitAls(scoring.interactions.matrix, { ...recChoice.params, seed }));
+  const popularity = popularityRanking(scoring.interactions.matrix);
+  const productNames = await readProductNames(warehouse);
+  const scores = await timed('scoring', async () => {
+    const all = Int32Array.from(scoring.customers.ids.keys());
+    const exclude = excludedItems(scoring.interactions.items, config);
+    return {
+      segment: assignSegments(segmentation, scoring.customers.features),
+      churn: churnProbability(churnFinal, scoring.customers.features),
+      recommendations: recChoice.served === 'als'
+        ? await recommendAlsScored(als, all, K, exclude)
+        : scorePopular(recommendPopular(popularity, scoring.interactions.matrix, all, K, new Set(exclude)), popularityShare(scoring.interactions.matrix)),
+    };
+  });
+
+  const prof = segmentation.profiles;
+  return {
+    cutoff: C,
+    validationCutoff: V,
+    horizonDays: h,
+    scoredAsOf,
+    segmentation: {
+      k: segmentation.k, inertia: segmentation.inertia,
+      silhouette: segmentation.silhouette,
+      kScores: segmentation.scores,
+      segments: prof.map((p) => ({ name: p.name, size: p.size, centroid: { recencyDays: p.centroid.recencyDays, frequency: p.centroid.frequency, monetary: p.centroid.monetary, avgOrderValue: p.centroid.avgOrderValue } })),
+    },
+    churn: {
+      ...churnEval.metrics, nTrain: churnEval.nTrain, nTest: churnEval.nTest, cvRocAucMean: churnEval.cv.mean, cvRocAucStd: churnEval.cv.std,
+      baselineRecencyRocAuc: churnEval.baseline, threshold, C: cChoice.C, cGrid: cChoice.scores, converged: churnEval.converged && churnFinal.logistic.converged,
+    },
+    recommendations: {
+      model: recChoice.served, params: recChoice.params,
+      ...rankingSummary(recChoice.served === 'als' ? recEval.als : recEval.popularity),
+      users: ev.interactions.matrix.nRows, items: ev.interactions.matrix.nCols, evaluatedUsers: ev.holdout.users.length,
+      holdoutDroppedNewItems: ev.features.holdout.droppedNewItems,
+      popularity: rankingSummary(recEval.popularity),
+      als: { precisionAt10: recEval.als.precision, ndcgAt10: recEval.als.ndcg },
+      validation: {
+        als: { precisionAt10: recChoice.als.precision, ndcgAt10: recChoice.als.ndcg },
+        popularity: { precisionAt10: recChoice.popularity.precision, ndcgAt10: recChoice.popularity.ndcg },
+        grid: recChoice.grid,
+      },
+    },
+    final: { segmentation, churn: churnFinal, als, served: recChoice.served, popularity, scoring, productNames, scores },
+    timingsMs: timings,
+  };
+}
+
+function scorePopular(lists: Int32Array[], share: Float32Array): RankedItems[] {
+  return lists.map((items) => ({ items, scores: Float32Array.from(items, (i) => share[i]) }));
+}
+
+/** Plain-word reasons for one scored customer. */
+export function reasonsFor(final: FinalModels, customer: number) {
+  const d = CUSTOMER_FEATURES.length;
+  return churnReasons(final.churn, final.scoring.customers.features.data.slice(customer * d, (customer + 1) * d));
+}
+
+export function rfCellFor(final: FinalModels, customer: number): string {
+  const d = CUSTOMER_FEATURES.length;
+  const x = final.scoring.customers.features.data;
+  return rfCell(final.segmentation, x[customer * d + SEGMENT_FEATURE_INDEX.RECENCY], x[customer * d + SEGMENT_FEATURE_INDEX.FREQUENCY]);
+}
+
