@@ -11,8 +11,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fitKMeans, fitKMeansParallel, type KMeansModel } from '../src/ml/kmeans.js';
-import type { Matrix } from '../src/ml/matrix.js';
-import { createPool, sharedArray } from '../src/ml/pool.js';
+import { matrix, type Matrix } from '../src/ml/matrix.js';
+import { createPool } from '../src/ml/pool.js';
+import { fitScaler, transform } from '../src/ml/scaler.js';
 import { createRng } from '../src/ml/random.js';
 import { report, time, type Row } from './harness.js';
 
@@ -20,27 +21,19 @@ const PYTHON = '/usr/bin/python3';
 const K = 6, N_INIT = 10, COLS = 8, ROUNDS = 3;
 const SIZES = (process.env.FLOYO_BENCH_SIZES ?? '100000,1000000').split(',').map(Number);
 
-/** The benchmark mixture, on a SharedArrayBuffer so the worker threads read it in place. */
+/** The benchmark mixture, standardised. */
 function mixture(n: number, seed: number): Matrix {
   const rng = createRng(seed);
   const share = [0.3, 0.25, 0.15, 0.12, 0.1, 0.08];
   const means = Array.from({ length: K * COLS }, () => 2 * rng.normal());
   const scales = Array.from({ length: K * COLS }, () => 0.5 + rng.next());
-  const data = sharedArray(Float64Array, n * COLS);
+  const X = matrix(n, COLS);
   for (let i = 0; i < n; i++) {
     let u = rng.next(), c = 0;
     while (c < K - 1 && u >= share[c]) u -= share[c++];
-    for (let f = 0; f < COLS; f++) data[i * COLS + f] = means[c * COLS + f] + scales[c * COLS + f] * rng.normal();
+    for (let f = 0; f < COLS; f++) X.data[i * COLS + f] = means[c * COLS + f] + scales[c * COLS + f] * rng.normal();
   }
-  for (let f = 0; f < COLS; f++) {
-    let m = 0, v = 0;
-    for (let i = 0; i < n; i++) m += data[i * COLS + f];
-    m /= n;
-    for (let i = 0; i < n; i++) v += (data[i * COLS + f] - m) ** 2;
-    const sd = Math.sqrt(v / n);
-    for (let i = 0; i < n; i++) data[i * COLS + f] = (data[i * COLS + f] - m) / sd;
-  }
-  return { rows: n, cols: COLS, data };
+  return transform(fitScaler(X), X);
 }
 
 interface SklearnFit { sklearn: string; threads: Record<string, number>; fit_seconds: number; inertia: number; n_iter: number }
@@ -83,8 +76,8 @@ try {
     const skMs = sk.fit_seconds * 1000;
     const row = (impl: string, threads: number, ms: number, m: { inertia: number; nIter: number; runs?: readonly { nIter: number }[] }): Row => ({
       rows: n, impl, threads, fit_ms: Math.round(ms), 'time / sklearn': +(ms / skMs).toFixed(2), inertia: +m.inertia.toFixed(2),
-      'inertia vs sklearn %': +((m.inertia / sk.inertia - 1) * 100).toFixed(4),
-      'iterations (kept run / all runs)': m.runs ? `${m.nIter} / ${m.runs.reduce((a, r) => a + r.nIter, 0)}` : `${m.nIter} / ?`,
+      'inertia / sklearn − 1': (m.inertia / sk.inertia - 1).toExponential(1),
+      'iterations (kept run / all runs)': m.runs ? `${m.nIter} / ${m.runs.reduce((a, r) => a + r.nIter, 0)}` : `${m.nIter} / (not reported)`,
     });
     rows.push(row(`scikit-learn ${sk.sklearn} KMeans (lloyd)`, sk.threads.openmp ?? 0, skMs, { inertia: sk.inertia, nIter: sk.n_iter }));
     rows.push(row('Floyo fitKMeansParallel (hamerly)', pool.threads, parallel.ms, parallel.model));

@@ -6,6 +6,7 @@
 // Pure: plain data in, plain data out.
 import { assertFinite, type Matrix } from './matrix.js';
 import { createRng, type Rng } from './random.js';
+import { fitScaler } from './scaler.js';
 import { defaultThreads, sharedArray, withPool, type Kernel, type Pool, type SharedWasmMemory } from './pool.js';
 import { silhouetteScore } from './silhouette.js';
 
@@ -113,15 +114,8 @@ function checkWeights(sampleWeight: ArrayLike<number> | undefined, n: number): F
 /** scikit-learn's tolerance: tol × mean over columns of the (population, unweighted) column variance. */
 function absoluteTolerance(X: Matrix, tol: number): number {
   if (tol === 0) return 0;
-  const { rows: n, cols: d, data } = X;
-  const mean = new Float64Array(d);
-  for (let i = 0, o = 0; i < n; i++) for (let f = 0; f < d; f++, o++) mean[f] += data[o];
-  for (let f = 0; f < d; f++) mean[f] /= n;
-  let ss = 0;
-  for (let i = 0, o = 0; i < n; i++) {
-    for (let f = 0; f < d; f++, o++) { const t = data[o] - mean[f]; ss += t * t; }
-  }
-  return (ss / n / d) * tol;
+  const { variance } = fitScaler(X);
+  return (variance.reduce((a, b) => a + b, 0) / X.cols) * tol;
 }
 
 /**

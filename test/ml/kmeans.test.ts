@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { chooseK, fitKMeans, fitKMeansParallel, kmeansPlusPlus, localTrials, predictKMeans, type KMeansModel } from '../../src/ml/kmeans.js';
 import { fromRows, matrix, type Matrix } from '../../src/ml/matrix.js';
 import { createRng } from '../../src/ml/random.js';
+import { fitScaler, transform } from '../../src/ml/scaler.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = new URL('../../bench/sklearn_kmeans.py', import.meta.url).pathname;
@@ -21,17 +22,7 @@ function mixture(seed: number, n: number, centers: number[][], spread: number, s
     truth[i] = c;
     for (let f = 0; f < d; f++) X.data[i * d + f] = centers[c][f] + spread * (1 + (c % 3) / 2) * rng.normal();
   }
-  if (standardise) {
-    for (let f = 0; f < d; f++) {
-      let m = 0, v = 0;
-      for (let i = 0; i < n; i++) m += X.data[i * d + f];
-      m /= n;
-      for (let i = 0; i < n; i++) v += (X.data[i * d + f] - m) ** 2;
-      const sd = Math.sqrt(v / n);
-      for (let i = 0; i < n; i++) X.data[i * d + f] = (X.data[i * d + f] - m) / sd;
-    }
-  }
-  return { X, truth };
+  return { X: standardise ? transform(fitScaler(X), X) : X, truth };
 }
 
 function randomCenters(seed: number, k: number, d: number, scale: number): number[][] {
