@@ -66,13 +66,15 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
   const db = warehouse;
 
   // Purchases are orders with at least one non-return line; returns and refunds reduce net spend.
+  // Sums are rounded to 1e-6: DuckDB adds doubles in parallel in no fixed order, and features (so models)
+  // must be the same bit for bit on every run.
   await db.run(`
     CREATE OR REPLACE TEMP TABLE past_orders AS
     SELECT customer_id, order_id, min(ts) AS ts,
-           sum(CASE WHEN NOT is_return THEN amount ELSE 0 END) AS gross,
-           sum(amount) - sum(refunded) AS net,
-           sum(CASE WHEN is_return THEN -amount ELSE 0 END) + sum(refunded) AS returned,
-           sum(CASE WHEN NOT is_return THEN quantity ELSE 0 END) AS units,
+           round(sum(CASE WHEN NOT is_return THEN amount ELSE 0 END), 6) AS gross,
+           round(sum(amount) - sum(refunded), 6) AS net,
+           round(sum(CASE WHEN is_return THEN -amount ELSE 0 END) + sum(refunded), 6) AS returned,
+           round(sum(CASE WHEN NOT is_return THEN quantity ELSE 0 END), 6) AS units,
            count(*) FILTER (WHERE NOT is_return) AS lines,
            bool_or(NOT is_return) AS is_purchase
     FROM transactions
@@ -86,15 +88,15 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
              max(ts) FILTER (WHERE is_purchase) AS last_ts,
              min(ts) FILTER (WHERE is_purchase) AS first_ts,
              count(*) FILTER (WHERE is_purchase) AS frequency,
-             sum(net) AS monetary,
-             sum(gross) AS gross,
-             sum(returned) AS returned,
-             sum(units) AS units,
+             round(sum(net), 6) AS monetary,
+             round(sum(gross), 6) AS gross,
+             round(sum(returned), 6) AS returned,
+             round(sum(units), 6) AS units,
              sum(lines) AS lines,
              count(*) FILTER (WHERE is_purchase AND ts >= ${pastEnd} - INTERVAL 30 DAY) AS orders_last_30d,
              count(*) FILTER (WHERE is_purchase AND ts >= ${pastEnd} - INTERVAL 90 DAY) AS orders_last_90d,
-             coalesce(sum(net) FILTER (WHERE ts >= ${pastEnd} - INTERVAL 90 DAY), 0) AS spend_last_90d,
-             coalesce(sum(net) FILTER (WHERE ts >= ${pastEnd} - INTERVAL 180 DAY AND ts < ${pastEnd} - INTERVAL 90 DAY), 0) AS spend_prev_90d,
+             round(coalesce(sum(net) FILTER (WHERE ts >= ${pastEnd} - INTERVAL 90 DAY), 0), 6) AS spend_last_90d,
+             round(coalesce(sum(net) FILTER (WHERE ts >= ${pastEnd} - INTERVAL 180 DAY AND ts < ${pastEnd} - INTERVAL 90 DAY), 0), 6) AS spend_prev_90d,
              count(DISTINCT date_trunc('month', ts)) FILTER (WHERE is_purchase) AS active_months
       FROM past_orders GROUP BY customer_id HAVING count(*) FILTER (WHERE is_purchase) > 0
     ),
@@ -138,7 +140,7 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
 
   await db.run(`
     CREATE OR REPLACE TEMP TABLE interactions AS
-    SELECT customer_id, product_id, count(DISTINCT order_id)::DOUBLE AS orders, sum(quantity) AS units, max(ts) AS last_ts
+    SELECT customer_id, product_id, count(DISTINCT order_id)::DOUBLE AS orders, round(sum(quantity), 6) AS units, max(ts) AS last_ts
     FROM transactions
     WHERE customer_id IS NOT NULL AND NOT is_return AND ts < ${pastEnd}
     GROUP BY customer_id, product_id
