@@ -32,33 +32,54 @@ function denseLabels(labels: ArrayLike<number>): { ids: Int32Array; counts: Int3
 /** The silhouette of every row of X (exact: all pairs). Needs from 2 to rows − 1 distinct labels. */
 export function silhouetteSamples(X: Matrix, labels: ArrayLike<number>): Float64Array {
   checkInputs(X, labels);
-  const n = X.rows, d = X.cols, x = X.data;
+  const n = X.rows, d = X.cols;
   const { ids, counts } = denseLabels(labels);
   const L = counts.length;
   if (L < 2 || L > n - 1) {
     throw new RangeError(`the silhouette needs from 2 to rows − 1 = ${n - 1} distinct labels, got ${L} for ${n} rows`);
   }
-  // sum of distances from each row to each cluster; every pair is computed once and added both ways
-  const acc = new Float64Array(n * L);
+  // rows sorted by cluster (a counting sort), so each row meets each cluster as one contiguous run
+  const start = new Int32Array(L + 1);
+  for (let c = 0; c < L; c++) start[c + 1] = start[c] + counts[c];
+  const fill = start.slice(0, L), rowAt = new Int32Array(n), y = new Float64Array(n * d);
   for (let i = 0; i < n; i++) {
-    const oi = i * d, ai = i * L, li = ids[i];
-    for (let j = i + 1; j < n; j++) {
-      let s = 0;
-      for (let f = 0, oj = j * d; f < d; f++) { const t = x[oi + f] - x[oj + f]; s += t * t; }
-      const dist = Math.sqrt(s);
-      acc[ai + ids[j]] += dist;
-      acc[j * L + li] += dist;
+    const p = fill[ids[i]]++;
+    rowAt[p] = i;
+    y.set(X.data.subarray(i * d, i * d + d), p * d);
+  }
+  // sum of distances from each (sorted) row to each cluster; every pair is computed once, used both ways
+  const acc = new Float64Array(n * L);
+  for (let c = 0, p = 0; c < L; c++) {
+    for (; p < start[c + 1]; p++) {
+      const op = p * d, ap = p * L;
+      for (let e = c; e < L; e++) {
+        let sum = 0;
+        for (let q = Math.max(p + 1, start[e]), end = start[e + 1]; q < end; q++) {
+          const oq = q * d;
+          let s0 = 0, s1 = 0, f = 0;
+          for (; f + 1 < d; f += 2) {
+            const t0 = y[op + f] - y[oq + f], t1 = y[op + f + 1] - y[oq + f + 1];
+            s0 += t0 * t0;
+            s1 += t1 * t1;
+          }
+          if (f < d) { const t = y[op + f] - y[oq + f]; s0 += t * t; }
+          const dist = Math.sqrt(s0 + s1);
+          sum += dist;
+          acc[q * L + c] += dist;
+        }
+        acc[ap + e] += sum;
+      }
     }
   }
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const li = ids[i];
-    if (counts[li] === 1) continue; // a lone point scores 0
-    const a = acc[i * L + li] / (counts[li] - 1);
+  for (let p = 0, c = 0; p < n; p++) {
+    while (p >= start[c + 1]) c++;
+    if (counts[c] === 1) continue; // a lone point scores 0
+    const a = acc[p * L + c] / (counts[c] - 1);
     let b = Infinity;
-    for (let c = 0; c < L; c++) if (c !== li) b = Math.min(b, acc[i * L + c] / counts[c]);
+    for (let e = 0; e < L; e++) if (e !== c) b = Math.min(b, acc[p * L + e] / counts[e]);
     const m = Math.max(a, b);
-    out[i] = m > 0 ? (b - a) / m : 0;
+    out[rowAt[p]] = m > 0 ? (b - a) / m : 0;
   }
   return out;
 }
