@@ -656,7 +656,7 @@ interface Work {
   readonly upper: Float64Array;
   /** k-means++: squared distance to the second-closest chosen centre; Lloyd: lower bound on the distance to the second-closest centre */
   readonly lower: Float64Array;
-  /** k-means++: running sum of weight·D² */
+  /** k-means++: running sum of weight·D²; afterwards the Hamerly kernel's scratch list of rows */
   readonly cum: Float64Array;
   readonly centers: Float64Array;
   /** half the distance from each centre to its closest other centre */
