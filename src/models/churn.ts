@@ -136,31 +136,36 @@ export interface Reason {
 const money = (v: number) => Math.round(v).toLocaleString('en-US');
 const plural = (n: number, one: string, many: string) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 
-/** Words for a feature's value, as a marketer would say why it points towards churn. */
-function explainFeature(name: string, v: number, all: Float64Array): string {
+/**
+ * Words for a feature's value. `low` says whether the value is below the shop's average: a reason can
+ * point towards churn from either side (few orders, or many returns), and the words must say which.
+ */
+function explainFeature(name: string, v: number, all: Float64Array, low: boolean): string {
   const get = (f: (typeof F)[number]) => all[idx(f)];
+  const few = low ? 'only ' : '';
+  const size = low ? 'low' : 'high';
   switch (name) {
     case 'recency_days': return `no purchase for ${plural(Math.round(v), 'day', 'days')}`;
-    case 'frequency': return `only ${plural(Math.round(v), 'order', 'orders')} so far`;
-    case 'monetary': return `low total spend (${money(v)})`;
+    case 'frequency': return `${few}${plural(Math.round(v), 'order', 'orders')} so far`;
+    case 'monetary': return `${size} total spend (${money(v)})`;
     case 'tenure_days': return `a customer for ${plural(Math.round(v), 'day', 'days')}`;
-    case 'avg_order_value': return `small orders (average ${money(v)})`;
-    case 'avg_units_per_order': return `few units per order (${v.toFixed(1)})`;
-    case 'avg_lines_per_order': return `few products per order (${v.toFixed(1)})`;
-    case 'distinct_products': return `bought only ${plural(Math.round(v), 'product', 'different products')}`;
+    case 'avg_order_value': return `${low ? 'small' : 'large'} orders (average ${money(v)})`;
+    case 'avg_units_per_order': return `${low ? 'few' : 'many'} units per order (${v.toFixed(1)})`;
+    case 'avg_lines_per_order': return `${low ? 'few' : 'many'} products per order (${v.toFixed(1)})`;
+    case 'distinct_products': return `bought ${few}${plural(Math.round(v), 'different product', 'different products')}`;
     case 'returns_rate': return `returns ${(v * 100).toFixed(0)}% of what they buy`;
-    case 'mean_days_between_orders': return Number.isNaN(v) ? 'has ordered only once' : `orders only every ${Math.round(v)} days on average`;
+    case 'mean_days_between_orders': return Number.isNaN(v) ? 'has ordered only once' : `orders every ${Math.round(v)} days on average`;
     case 'orders_last_30d': return `${plural(Math.round(v), 'order', 'orders')} in the last 30 days`;
     case 'orders_last_90d': return `${plural(Math.round(v), 'order', 'orders')} in the last 90 days`;
     case 'spend_last_90d': return `spent ${money(v)} in the last 90 days (${money(get('spend_prev_90d'))} in the 90 before)`;
     case 'spend_prev_90d': return `spent ${money(v)} in the 90 days before last quarter`;
-    case 'active_months': return `active in only ${plural(Math.round(v), 'month', 'months')}`;
+    case 'active_months': return `active in ${few}${plural(Math.round(v), 'month', 'months')}`;
     case 'days_since_prev_order': return Number.isNaN(v) ? 'has ordered only once' : `${Math.round(v)} days since the order before last`;
     case 'overdue_ratio': {
       const gap = Number.isNaN(get('mean_days_between_orders')) ? get('tenure_days') : get('mean_days_between_orders');
-      return `overdue: ${Math.round(get('recency_days'))} days since the last order, against a usual ${Math.round(gap)}`;
+      return `${Math.round(get('recency_days'))} days since the last order, against a usual ${Math.round(gap)}`;
     }
-    case 'orders_per_month': return `orders rarely (${((30 * get('frequency')) / Math.max(get('tenure_days'), 30)).toFixed(1)} orders a month)`;
+    case 'orders_per_month': return `${(30 * get('frequency') / Math.max(get('tenure_days'), 30)).toFixed(2)} orders a month`;
     default: return `${name} = ${v}`;
   }
 }
@@ -172,7 +177,7 @@ export function churnReasons(model: Pick<ChurnModel, 'scaler' | 'logistic'>, raw
   const contributions: Reason[] = [];
   for (let j = 0; j < CHURN_INPUTS.length; j++) {
     const c = model.logistic.coef[j] * z.data[j];
-    if (c > 0) contributions.push({ feature: CHURN_INPUTS[j], text: explainFeature(CHURN_INPUTS[j], j < d ? raw[j] : NaN, raw), contribution: c });
+    if (c > 0) contributions.push({ feature: CHURN_INPUTS[j], text: explainFeature(CHURN_INPUTS[j], j < d ? raw[j] : NaN, raw, z.data[j] < 0), contribution: c });
   }
   return contributions.sort((a, b) => b.contribution - a.contribution).slice(0, top);
 }

@@ -77,7 +77,8 @@ export interface TrainResult {
     precisionAt10: number; recallAt10: number; mapAt10: number; ndcgAt10: number; hitRateAt10: number; coverage: number;
     users: number; items: number; evaluatedUsers: number; holdoutDroppedNewItems: number;
     popularity: { precisionAt10: number; recallAt10: number; mapAt10: number; ndcgAt10: number; hitRateAt10: number; coverage: number };
-    als: { precisionAt10: number; ndcgAt10: number };
+    /** ALS on the reported window, whether or not it is served */
+    als: { precisionAt10: number; recallAt10: number; mapAt10: number; ndcgAt10: number; hitRateAt10: number; coverage: number };
     validation: { als: { precisionAt10: number; ndcgAt10: number }; popularity: { precisionAt10: number; ndcgAt10: number }; grid: Array<{ params: Partial<AlsParams>; precisionAt10: number; ndcgAt10: number }> };
   };
   /** the final models and the scored customers, for publishing and the prediction store */
@@ -222,7 +223,7 @@ export async function train(warehouse: Warehouse, options: TrainOptions): Promis
       users: ev.interactions.matrix.nRows, items: ev.interactions.matrix.nCols, evaluatedUsers: ev.holdout.users.length,
       holdoutDroppedNewItems: ev.features.holdout.droppedNewItems,
       popularity: rankingSummary(recEval.popularity),
-      als: { precisionAt10: recEval.als.precision, ndcgAt10: recEval.als.ndcg },
+      als: rankingSummary(recEval.als),
       validation: {
         als: { precisionAt10: recChoice.als.precision, ndcgAt10: recChoice.als.ndcg },
         popularity: { precisionAt10: recChoice.popularity.precision, ndcgAt10: recChoice.popularity.ndcg },
