@@ -5,8 +5,10 @@ Inputs are raw little-endian float64 files (row-major), so a million rows cross 
 Prints JSON on stdout.
 
   kmeans      --data F --rows N --cols D --k K[,K...] [--n-init 10] [--seed 0] [--max-iter 300] [--tol 1e-4]
-              [--weights F] [--repeat R] [--centers]
-              One JSON line per k. fit_seconds is the wall time of KMeans.fit alone (the best of R fits).
+              [--weights F [--weighted-k K[,K...]]] [--repeat R] [--centers]
+              One JSON line per fit: each --k with the weights if given, then each --weighted-k with
+              them (so one process can fit both ways). fit_seconds is the wall time of KMeans.fit
+              alone (the best of R fits).
   silhouette  --data F --rows N --cols D --labels F (int32)
 """
 import argparse
@@ -31,13 +33,18 @@ def kmeans(args):
 
     X = read_matrix(args.data, args.rows, args.cols)
     weights = np.fromfile(args.weights, dtype="<f8") if args.weights else None
-    for k in (int(v) for v in args.k.split(",")):
+    jobs = [(int(v), weights) for v in args.k.split(",") if v]
+    if args.weighted_k:
+        if weights is None:
+            sys.exit("--weighted-k needs --weights")
+        jobs = [(k, None) for k, _ in jobs] + [(int(v), weights) for v in args.weighted_k.split(",")]
+    for k, w in jobs:
         best = None
         for _ in range(args.repeat):
             km = KMeans(n_clusters=k, init="k-means++", n_init=args.n_init, random_state=args.seed,
                         max_iter=args.max_iter, tol=args.tol)
             t0 = time.perf_counter()
-            km.fit(X, sample_weight=weights)
+            km.fit(X, sample_weight=w)
             seconds = time.perf_counter() - t0
             if best is None or seconds < best[0]:
                 best = (seconds, km)
@@ -46,6 +53,7 @@ def kmeans(args):
             "sklearn": sklearn.__version__,
             "threads": {p["internal_api"]: p["num_threads"] for p in threadpool_info()},
             "k": k,
+            "weighted": w is not None,
             "fit_seconds": seconds,
             "inertia": float(km.inertia_),
             "n_iter": int(km.n_iter_),
@@ -81,6 +89,7 @@ def main():
     k.add_argument("--max-iter", type=int, default=300)
     k.add_argument("--tol", type=float, default=1e-4)
     k.add_argument("--weights")
+    k.add_argument("--weighted-k", help="with --weights: fit these k with the weights and --k without")
     k.add_argument("--repeat", type=int, default=1)
     k.add_argument("--centers", action="store_true")
     s.add_argument("--labels", required=True)

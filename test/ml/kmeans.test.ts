@@ -37,18 +37,22 @@ function requireSklearn(): void {
   }
 }
 
-type SklearnFit = { k: number; inertia: number; n_iter: number; centers: number[] };
+type SklearnFit = { k: number; weighted: boolean; inertia: number; n_iter: number; centers: number[] };
 
-/** scikit-learn's KMeans(init='k-means++', n_init=10, random_state=0) for each k, in one Python process. */
-function sklearnKMeans(X: Matrix, ks: number[], weights?: Float64Array): SklearnFit[] {
+/**
+ * scikit-learn's KMeans(init='k-means++', n_init=10, random_state=0) for each k in ks, and with the
+ * weights for each k in weightedKs, in one Python process.
+ */
+function sklearnKMeans(X: Matrix, ks: number[], weighted?: { weights: Float64Array; ks: number[] }): SklearnFit[] {
   requireSklearn();
   const dir = mkdtempSync(join(tmpdir(), 'floyo-kmeans-'));
   try {
     writeFileSync(join(dir, 'x.f64'), Buffer.from(X.data.buffer, X.data.byteOffset, X.data.byteLength));
     const args = [SCRIPT, 'kmeans', '--data', join(dir, 'x.f64'), '--rows', String(X.rows), '--cols', String(X.cols), '--k', ks.join(','), '--n-init', '10', '--seed', '0', '--centers'];
-    if (weights) {
+    if (weighted) {
+      const { weights } = weighted;
       writeFileSync(join(dir, 'w.f64'), Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength));
-      args.push('--weights', join(dir, 'w.f64'));
+      args.push('--weights', join(dir, 'w.f64'), '--weighted-k', weighted.ks.join(','));
     }
     // one OpenMP thread: the same answer, and quick even on a busy machine
     const r = spawnSync(PYTHON, args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
@@ -84,28 +88,21 @@ function bruteInertia(X: Matrix, centers: Float64Array, labels: Int32Array, w?: 
   return total;
 }
 
-test('inertia within 0.5% of scikit-learn KMeans(k-means++, n_init=10) on a standardised mixture', () => {
+test('inertia within 0.5% of scikit-learn KMeans(k-means++, n_init=10) on a standardised mixture, with and without weights', () => {
   const { X } = mixture(11, 4000, randomCenters(3, 5, 6, 1.6), 1, true);
-  const fits = sklearnKMeans(X, [3, 5, 8]);
-  assert.equal(fits.length, 3);
-  for (const sk of fits) {
-    const { k } = sk;
-    const model = fitKMeans(X, { k, nInit: 10, seed: 0 });
-    assert.ok(model.inertia <= sk.inertia * 1.005, `k=${k}: Floyo inertia ${model.inertia} vs scikit-learn ${sk.inertia}`);
-    assert.ok(model.converged, `k=${k} did not converge in ${model.nIter} iterations`);
-    // the reported inertia is the real one
-    assert.ok(Math.abs(bruteInertia(X, model.centers, model.labels) - model.inertia) <= 1e-9 * model.inertia);
-  }
-});
-
-test('weighted fit: inertia within 0.5% of scikit-learn with the same sample_weight', () => {
-  const { X } = mixture(12, 3000, randomCenters(4, 4, 5, 1.8), 1, true);
   const rng = createRng(5);
   const w = Float64Array.from({ length: X.rows }, () => (rng.next() < 0.1 ? 0 : 0.2 + 3 * rng.next()));
-  const [sk] = sklearnKMeans(X, [4], w);
-  const model = fitKMeans(X, { k: 4, sampleWeight: w });
-  assert.ok(model.inertia <= sk.inertia * 1.005, `Floyo ${model.inertia} vs scikit-learn ${sk.inertia}`);
-  assert.ok(Math.abs(bruteInertia(X, model.centers, model.labels, w) - model.inertia) <= 1e-9 * model.inertia);
+  const fits = sklearnKMeans(X, [3, 5, 8], { weights: w, ks: [4] });
+  assert.deepEqual(fits.map((f) => [f.k, f.weighted]), [[3, false], [5, false], [8, false], [4, true]]);
+  for (const sk of fits) {
+    const { k } = sk;
+    const sampleWeight = sk.weighted ? w : undefined;
+    const model = fitKMeans(X, { k, nInit: 10, seed: 0, sampleWeight });
+    assert.ok(model.inertia <= sk.inertia * 1.005, `k=${k}${sk.weighted ? ' weighted' : ''}: Floyo inertia ${model.inertia} vs scikit-learn ${sk.inertia}`);
+    assert.ok(model.converged, `k=${k} did not converge in ${model.nIter} iterations`);
+    // the reported inertia is the real one
+    assert.ok(Math.abs(bruteInertia(X, model.centers, model.labels, sampleWeight) - model.inertia) <= 1e-9 * model.inertia);
+  }
 });
 
 test('well-separated blobs: the true centres and the true partition are recovered', () => {
