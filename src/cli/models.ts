@@ -1,0 +1,218 @@
+// `floyo models list | show | promote | rollback`: the versions in the model registry, and which one is
+// current (the one `floyo recommend` and `floyo similar` load, and the one future scoring uses).
+import type { Command } from 'commander';
+import type { Config } from '../config.js';
+import { FloyoError } from '../errors.js';
+import { defaultRegistryLocation, openRegistry, type Manifest, type Registry, type VersionSummary } from '../models/registry.js';
+import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+
+/** The registry the config points at: `models.location`, or `<home>/models`. */
+export function registryLocation(config: Config): string {
+  return config.models.location ?? defaultRegistryLocation(config.home);
+}
+
+/** Runs `fn` with the configured registry open, and closes it afterwards. */
+export async function withRegistry<T>(config: Config, fn: (registry: Registry) => Promise<T>): Promise<T> {
+  const registry = openRegistry(registryLocation(config), config.s3);
+  try {
+    return await fn(registry);
+  } finally {
+    registry.close();
+  }
+}
+
+export function noVersionsYet(registry: Registry): FloyoError {
+  return new FloyoError(`no model versions yet; run floyo train (registry: ${registry.location})`, { file: registry.location });
+}
+
+/**
+ * The current version's name. When nothing is current, says why in one line: no versions at all (train
+ * first), or versions of which none is current (every one failed the quality gate: promote one).
+ */
+export async function requireCurrent(registry: Registry): Promise<string> {
+  const current = await registry.current();
+  if (current !== null) return current;
+  const versions = await registry.list();
+  if (versions.length === 0) throw noVersionsYet(registry);
+  throw new FloyoError(
+    `no model version is current in ${registry.location} (it holds ${versions.length}, none promoted); ` +
+      `see floyo models list, then floyo models promote <version>`,
+    { file: registry.location },
+  );
+}
+
+/** What changing the current version does and does not change, said after promote and rollback. */
+export const STORED_PREDICTIONS_NOTE =
+  'floyo recommend and floyo similar use it from now on; predictions already stored in the warehouse are from the version that wrote them: ' +
+  'run floyo train again to refresh them';
+
+const metric = (v: number | null | undefined, digits: number): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '-');
+const created = (iso: string): string => (iso ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}` : '-');
+
+/** 'als' or 'popularity', from the algorithm the recommendations model was published with. */
+function recommenderOf(models: VersionSummary['models'] | Manifest['models']): string {
+  const algorithm = models.recommendations?.algorithm;
+  if (!algorithm) return '-';
+  return algorithm === 'popularity' ? 'popularity' : /\bALS\b/i.test(algorithm) ? 'als' : algorithm;
+}
+
+function gateText(gate: Manifest['gate'] | undefined): string {
+  if (!gate) return '-';
+  return gate.passed ? 'passed' : `failed: ${gate.reasons.join('; ')}`;
+}
+
+function listRow(v: VersionSummary): Record<string, unknown> {
+  if (v.error) {
+    return { version: v.version, created: '-', current: v.current ? '*' : '', promoted: v.promoted ? 'yes' : 'no', gate: `unreadable: ${v.error}` };
+  }
+  const rec = v.models.recommendations?.metrics ?? {};
+  return {
+    version: v.version,
+    created: created(v.createdAt),
+    current: v.current ? '*' : '',
+    promoted: v.promoted ? 'yes' : 'no',
+    recommender: recommenderOf(v.models),
+    'churn ROC-AUC': metric(v.models.churn?.metrics.rocAuc, 3),
+    'precision@10': metric(rec.precisionAt10, 4),
+    'popularity p@10': metric(rec.popularityPrecisionAt10, 4),
+    gate: gateText(v.gate),
+  };
+}
+
+async function listVersions(ctx: CommandContext): Promise<void> {
+  await withRegistry(ctx.loaded.config, async (registry) => {
+    const versions = await registry.list();
+    if (versions.length === 0) throw noVersionsYet(registry);
+    const current = versions.find((v) => v.current)?.version ?? null;
+    if (ctx.json) {
+      ctx.emitJson({ location: registry.location, current, versions });
+      return;
+    }
+    ctx.say(`model versions in ${registry.location}, newest first (* = current)`);
+    ctx.say(table(versions.map(listRow), ['version', 'created', 'current', 'promoted', 'recommender', 'churn ROC-AUC', 'precision@10', 'popularity p@10', 'gate']));
+    if (current === null) ctx.say('no version is current: promote one with floyo models promote <version>');
+  });
+}
+
+function formatValue(v: unknown): string {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toPrecision(4).replace(/\.?0+$/, '');
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+
+const pairs = (o: Record<string, unknown>): string => {
+  const entries = Object.entries(o);
+  return entries.length ? entries.map(([k, v]) => `${k} ${formatValue(v)}`).join(', ') : '-';
+};
+
+function bytesText(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function printManifest(ctx: CommandContext, m: Manifest, current: string | null, location: string): void {
+  ctx.say(`model version ${m.version}${m.version === current ? ' (current)' : ''} in ${location}`);
+  ctx.say(`created ${created(m.createdAt)} UTC by Floyo ${m.floyoVersion}, format ${m.formatVersion}${m.upgradedFrom !== undefined ? ` (stored in format ${m.upgradedFrom})` : ''}`);
+  ctx.say(`quality gate: ${gateText(m.gate)}`);
+  ctx.say(`recommendations served by: ${recommenderOf(m.models)}`);
+  ctx.say();
+  ctx.say('DATA');
+  for (const [key, value] of Object.entries(m.data)) ctx.say(`  ${key}: ${formatValue(value)}`);
+  ctx.say();
+  ctx.say('MODELS');
+  for (const [name, info] of Object.entries(m.models)) {
+    ctx.say(`  ${name}: ${info.algorithm}`);
+    ctx.say(`    params:  ${pairs(info.params)}`);
+    ctx.say(`    metrics: ${pairs(info.metrics)}`);
+  }
+  ctx.say();
+  const total = m.arrays.reduce((s, a) => s + a.bytes, 0) + m.documents.reduce((s, d) => s + d.bytes, 0);
+  ctx.say(`ARRAYS AND DOCUMENTS (${m.arrays.length + m.documents.length} files, ${bytesText(total)})`);
+  ctx.say(table([
+    ...m.arrays.map((a) => ({ name: a.name, type: a.dtype, length: a.length, size: bytesText(a.bytes) })),
+    ...m.documents.map((d) => ({ name: d.name, type: 'json', length: '', size: bytesText(d.bytes) })),
+  ]));
+  ctx.say();
+  ctx.say('the full manifest, with the training report and checksums: floyo models show --json');
+}
+
+async function showVersion(ctx: CommandContext, version: string | undefined): Promise<void> {
+  await withRegistry(ctx.loaded.config, async (registry) => {
+    const name = version ?? (await requireCurrent(registry));
+    const manifest = await registry.show(name);
+    if (ctx.json) {
+      ctx.emitJson(manifest);
+      return;
+    }
+    printManifest(ctx, manifest, await registry.current(), registry.location);
+  });
+}
+
+async function promoteVersion(ctx: CommandContext, version: string): Promise<void> {
+  await withRegistry(ctx.loaded.config, async (registry) => {
+    const previous = await registry.current();
+    if (previous === null && (await registry.list()).length === 0) throw noVersionsYet(registry);
+    await registry.promote(version);
+    const manifest = await registry.show(version);
+    const changed = previous !== version;
+    const gateWarning = manifest.gate && !manifest.gate.passed ? `it did not pass the quality gate when it was trained: ${manifest.gate.reasons.join('; ')}` : null;
+    if (ctx.json) {
+      ctx.emitJson({ current: version, previous, changed, gate: manifest.gate ?? null, note: STORED_PREDICTIONS_NOTE });
+      return;
+    }
+    if (!changed) {
+      ctx.say(`${version} is already current; nothing changed`);
+      return;
+    }
+    ctx.say(`${version} is now current (was ${previous ?? 'none'})`);
+    if (gateWarning) ctx.say(`note: ${gateWarning}`);
+    ctx.say(STORED_PREDICTIONS_NOTE);
+  });
+}
+
+async function rollbackVersion(ctx: CommandContext): Promise<void> {
+  await withRegistry(ctx.loaded.config, async (registry) => {
+    const previous = await registry.current();
+    if (previous === null && (await registry.list()).length === 0) throw noVersionsYet(registry);
+    const current = await registry.rollback();
+    if (ctx.json) {
+      ctx.emitJson({ current, previous, note: STORED_PREDICTIONS_NOTE });
+      return;
+    }
+    ctx.say(`rolled back: ${current} is current again (was ${previous})`);
+    ctx.say(STORED_PREDICTIONS_NOTE);
+  });
+}
+
+export function register(program: Command): void {
+  const models = program
+    .command('models')
+    .description('list, show, promote and roll back model versions in the registry')
+    .addHelpText(
+      'after',
+      `
+The registry is models.location (default <home>/models). The current version is what floyo recommend
+and floyo similar load; floyo train publishes a new version and makes it current unless the quality
+gate fails. Predictions already stored are from the version that wrote them.`,
+    );
+
+  withCommonOptions(models.command('list').description('the model versions, newest first, with their metrics and gate')).action(
+    action((opts: CommonOptions) => listVersions(makeContext(opts))),
+  );
+  withCommonOptions(
+    models
+      .command('show')
+      .argument('[version]', 'a version name (default: the current version)')
+      .description('a version\'s manifest: models, parameters, metrics, data window, gate and stored arrays'),
+  ).action(action((version: string | undefined, opts: CommonOptions) => showVersion(makeContext(opts), version)));
+  withCommonOptions(
+    models
+      .command('promote')
+      .argument('<version>', 'the version to make current')
+      .description('make a version current (also one that failed the quality gate)'),
+  ).action(action((version: string, opts: CommonOptions) => promoteVersion(makeContext(opts), version)));
+  withCommonOptions(models.command('rollback').description('make the version that was current before the current one current again')).action(
+    action((opts: CommonOptions) => rollbackVersion(makeContext(opts))),
+  );
+}

@@ -1,0 +1,152 @@
+// floyo models list | show | promote | rollback, through the CLI, on versions published by floyo train.
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Command } from 'commander';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { floyo, tempDir, FIXTURES, ROOT, type CliResult } from '../support/cli.js';
+import { register } from '../../src/cli/models.js';
+import type { TrainReport } from '../../src/cli/train.js';
+import type { VersionSummary } from '../../src/models/registry.js';
+
+const FIXTURE = join(FIXTURES, 'online_retail_sample.csv');
+
+// The real CLI once src/cli/main.ts wires `floyo models`; until then the same commands on a program
+// built from train's and this command's register functions, in a process of its own all the same.
+const WIRED = /from '\.\/models\.js'/.test(readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8'));
+function cli(args: string[]): Promise<CliResult> {
+  if (WIRED) return floyo(args);
+  const entry = `
+    import { Command } from 'commander';
+    const program = new Command('floyo').showHelpAfterError('(run with --help for usage)');
+    for (const name of ['train', 'models']) (await import(${JSON.stringify(join(ROOT, 'src/cli/'))} + name + '.ts')).register(program);
+    await program.parseAsync(process.argv.slice(1), { from: 'user' });`;
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FLOYO_') && v !== undefined) env[k] = v;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, ...args], { cwd: ROOT, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: <T>() => JSON.parse(stdout) as T }));
+  });
+}
+
+interface ListJson {
+  location: string;
+  current: string | null;
+  versions: VersionSummary[];
+}
+
+function assertOneLineError(r: CliResult, pattern: RegExp): void {
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^floyo: [^\n]+\n$/);
+  assert.match(r.stderr, pattern);
+}
+
+describe('floyo models', () => {
+  const home = tempDir();
+  let first: TrainReport;
+
+  before(async () => {
+    const r = await cli(['train', '--data', FIXTURE, '--home', home, '--json', '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    first = r.json<TrainReport>();
+    assert.equal(first.promoted, true, 'the first version passes the gate');
+  });
+
+  test('list shows the one current version with its metrics; show --json is the manifest as stored', async () => {
+    const [list, listText, show, showText, rollback] = await Promise.all([
+      cli(['models', 'list', '--home', home, '--json']),
+      cli(['models', 'list', '--home', home]),
+      cli(['models', 'show', '--home', home, '--json']),
+      cli(['models', 'show', first.modelVersion, '--home', home]),
+      cli(['models', 'rollback', '--home', home]),
+    ]);
+    assert.equal(list.code, 0, list.stderr);
+    const l = list.json<ListJson>();
+    assert.equal(l.location, join(home, 'models'));
+    assert.equal(l.current, first.modelVersion);
+    assert.equal(l.versions.length, 1);
+    const [v] = l.versions;
+    assert.equal(v.version, first.modelVersion);
+    assert.equal(v.current, true);
+    assert.equal(v.promoted, true);
+    assert.deepEqual(v.gate, { passed: true, reasons: [] });
+    assert.equal(v.models.churn.metrics.rocAuc, first.churn.rocAuc);
+    assert.equal(v.models.recommendations.metrics.precisionAt10, first.recommendations.precisionAt10);
+    assert.equal(v.models.recommendations.metrics.popularityPrecisionAt10, first.recommendations.popularity.precisionAt10);
+
+    assert.equal(listText.code, 0, listText.stderr);
+    const [header, , row] = listText.stdout.split('\n').slice(1);
+    for (const col of ['version', 'created', 'current', 'promoted', 'churn ROC-AUC', 'precision@10', 'popularity p@10', 'gate']) assert.ok(header.includes(col), col);
+    assert.match(row, new RegExp(`^${first.modelVersion} .* \\* +yes +${first.recommendations.model} +${first.churn.rocAuc.toFixed(3)} +${first.recommendations.precisionAt10.toFixed(4)} .* passed$`));
+
+    assert.equal(show.code, 0, show.stderr);
+    const stored = JSON.parse(readFileSync(join(home, 'models', first.modelVersion, 'manifest.json'), 'utf8'));
+    assert.deepEqual(show.json(), stored);
+
+    assert.equal(showText.code, 0, showText.stderr);
+    assert.match(showText.stdout, new RegExp(`^model version ${first.modelVersion} \\(current\\)`));
+    assert.match(showText.stdout, /quality gate: passed/);
+    assert.match(showText.stdout, /cutoff: 2011-09-09/);
+    assert.match(showText.stdout, /churn: L2 logistic regression/);
+    assert.match(showText.stdout, /als\.itemFactors +float32 +[\d,]+ /);
+
+    assertOneLineError(rollback, /no version was current before it/);
+  });
+
+  test('a second train publishes a second version; rollback returns to the first, promote brings the second back', async () => {
+    const r = await cli(['train', '--home', home, '--json', '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    const second = r.json<TrainReport>();
+    assert.notEqual(second.modelVersion, first.modelVersion);
+    assert.equal(second.promoted, true);
+
+    const l = (await cli(['models', 'list', '--home', home, '--json'])).json<ListJson>();
+    assert.deepEqual(l.versions.map((v) => [v.version, v.current, v.promoted]), [[second.modelVersion, true, true], [first.modelVersion, false, true]], 'newest first');
+
+    const back = await cli(['models', 'rollback', '--home', home]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stdout, new RegExp(`^rolled back: ${first.modelVersion} is current again \\(was ${second.modelVersion}\\)\n`));
+    assert.match(back.stdout, /predictions already stored .* are from the version that wrote them/);
+
+    // the JSON's `previous` shows that the rollback made the first version current
+    const [promote, unknown] = await Promise.all([
+      cli(['models', 'promote', second.modelVersion, '--home', home, '--json']),
+      cli(['models', 'promote', '20110101T000000Z-00000000', '--home', home]),
+    ]);
+    assert.equal(promote.code, 0, promote.stderr);
+    const p = promote.json<{ current: string; previous: string; changed: boolean; note: string }>();
+    assert.deepEqual([p.current, p.previous, p.changed], [second.modelVersion, first.modelVersion, true]);
+    assert.match(p.note, /from the version that wrote them/);
+    assertOneLineError(unknown, /no model version 20110101T000000Z-00000000 in .*; versions there, newest first: /);
+
+    const again = await cli(['models', 'promote', second.modelVersion, '--home', home]);
+    assert.equal(again.stdout, `${second.modelVersion} is already current; nothing changed\n`);
+  });
+
+  test('with no model versions yet, the subcommands say to run floyo train', async () => {
+    const empty = tempDir();
+    const results = await Promise.all([['list'], ['show'], ['rollback']].map((a) => cli(['models', ...a, '--home', empty])));
+    for (const r of results) assertOneLineError(r, /^floyo: no model versions yet; run floyo train \(registry: .*\)$/m);
+  });
+});
+
+test('every models subcommand has --help with the common options and --json', () => {
+  // the help text is static: read from the registered commands instead of starting a process for each
+  const program = new Command('floyo');
+  register(program);
+  const models = program.commands.find((c) => c.name() === 'models')!;
+  assert.deepEqual(models.commands.map((c) => c.name()), ['list', 'show', 'promote', 'rollback']);
+  assert.match(models.helpInformation(), /list .*\n.*show \[options\] \[version\].*\n.*promote \[options\] <version>.*\n.*rollback/s);
+  for (const sub of models.commands) {
+    const help = sub.helpInformation();
+    assert.match(help, new RegExp(`^Usage: floyo models ${sub.name()} `));
+    for (const option of ['--home <dir>', '--config <file>', '--json', '-q, --quiet', '-h, --help']) assert.ok(help.includes(option), `${sub.name()}: ${option}`);
+  }
+});
