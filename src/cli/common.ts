@@ -64,6 +64,8 @@ export function table(rows: Array<Record<string, unknown>>, columns?: string[]):
   const cols = columns ?? Object.keys(rows[0]);
   const cell = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString('en-US') : v.toFixed(3)) : String(v ?? ''));
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => (/^-?[\d,.]+$/.test(v) ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
+  // numbers right-aligned, text (ids that happen to be digits included) left-aligned
+  const numeric = cols.map((c) => rows.every((r) => typeof r[c] === 'number' || r[c] === undefined || r[c] === null));
+  const line = (vals: string[]) => vals.map((v, i) => (numeric[i] ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
   return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
 }

@@ -3,17 +3,17 @@
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import { FloyoError } from '../errors.js';
-import { defaultRegistryLocation, openRegistry, type Manifest, type Registry, type VersionSummary } from '../models/registry.js';
+import type { Manifest, Registry, VersionSummary } from '../models/registry.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 
-/** The registry the config points at: `models.location`, or `<home>/models`. */
-export function registryLocation(config: Config): string {
-  return config.models.location ?? defaultRegistryLocation(config.home);
-}
-
-/** Runs `fn` with the configured registry open, and closes it afterwards. */
+/**
+ * Runs `fn` with the configured registry (`models.location`, or `<home>/models`) open, and closes it
+ * afterwards. The registry module is loaded here, on demand: it brings the AWS SDK, which costs every
+ * other command ~0.4 s of start-up.
+ */
 export async function withRegistry<T>(config: Config, fn: (registry: Registry) => Promise<T>): Promise<T> {
-  const registry = openRegistry(registryLocation(config), config.s3);
+  const { defaultRegistryLocation, openRegistry } = await import('../models/registry.js');
+  const registry = openRegistry(config.models.location ?? defaultRegistryLocation(config.home), config.s3);
   try {
     return await fn(registry);
   } finally {

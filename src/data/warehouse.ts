@@ -5,7 +5,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { FloyoError } from '../errors.js';
 
 export const SCHEMA_VERSION = 1;
@@ -112,6 +112,9 @@ export class Warehouse {
     const release = acquireLock(home, command);
     const path = join(home, 'warehouse.duckdb');
     try {
+      // Loaded here, not at start-up: DuckDB's native library takes ~0.5 s to load, which commands that never
+      // open the warehouse (--help, generate, presets) should not pay.
+      const { DuckDBInstance } = await import('@duckdb/node-api');
       // A bounded buffer pool keeps a 10M-row ingest well under 1 GB of memory; DuckDB spills beyond it.
       const instance = await DuckDBInstance.create(path, { memory_limit: '512MB', temp_directory: join(home, 'tmp', 'duckdb') });
       const connection = await instance.connect();
