@@ -12,7 +12,12 @@
 // fixed chunks in a fixed order, so a fit is the same bit for bit on any number of threads.
 import { createRng } from './random.js';
 import { checkSparse, toCsc, transposeCsc, type Csr } from './sparse.js';
-import { defaultThreads, sharedArray, toShared, withPool, type Kernel, type Pool } from './pool.js';
+import { defaultThreads, sharedArray, toShared, withPool, type Kernel, type Pool, type SharedWasmMemory } from './pool.js';
+import {
+  Asm, compileModule, instantiate, moduleBytes, sharedMemory, F32, F32X4_ADD, F32X4_EXTRACT, F32X4_MUL, F32X4_SPLAT, F32_ADD, F32_DIV,
+  F32_GT, F32_LT, F32_MUL, F32_NEG, F32_SUB, I32, I32_ADD, I32_AND, I32_EQ, I32_EQZ, I32_GE_S, I32_GE_U, I32_GT_S, I32_LE_S, I32_MUL,
+  I32_SHL, I32_SUB, V128,
+} from './wasm.js';
 
 /** How interaction strengths r become weights w before confidence c = 1 + α·w. */
 export type AlsWeighting = 'none' | 'log' | 'bm25';
@@ -327,94 +332,12 @@ function rank1Lower(A: Float64Array, w: number, Y: Float32Array, yo: number, K: 
 // The CG half-step in WebAssembly SIMD. Plain JS cannot use the CPU's vector units, and the CG inner
 // loops (a K×K symmetric product and a dot + axpy per interaction, four times per row) are what an
 // iteration costs; 128-bit SIMD does four float32 lanes at a time, like implicit's float32 BLAS calls.
-// There is no WebAssembly toolchain on the build machines, so the module is assembled here from its
-// opcodes: a few dozen instructions, validated by WebAssembly.Module when this file loads. All arrays
-// of a fit live in one shared WebAssembly.Memory, so every worker runs the same module over them.
+// There is no WebAssembly toolchain on the build machines, so the module is assembled from its opcodes
+// with src/ml/wasm.ts: a few dozen instructions, validated by WebAssembly.Module on first use. All
+// arrays of a fit live in one shared WebAssembly.Memory, so every worker runs the same module over them.
 
-interface WasmMemory { readonly buffer: SharedArrayBuffer }
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
-}
-const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
-const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
-type ValType = typeof I32 | typeof F32 | typeof V128;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; out.push(b); } while (n);
-  return out;
-}
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  while (true) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) { out.push(b); return out; }
-    out.push(b | 0x80);
-  }
-}
-function str(s: string): number[] {
-  return [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
-}
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-/** One function body: structured control flow with named labels, locals by index. */
-class Asm {
-  readonly code: number[] = [];
-  readonly locals: ValType[] = [];
-  private readonly labels: symbol[] = [];
-  constructor(readonly params: ValType[], readonly results: ValType[]) {}
-  local(t: ValType): number { this.locals.push(t); return this.params.length + this.locals.length - 1; }
-  op(...bytes: number[]): this { this.code.push(...bytes); return this; }
-  get(i: number): this { return this.op(0x20, ...uleb(i)); }
-  set(i: number): this { return this.op(0x21, ...uleb(i)); }
-  tee(i: number): this { return this.op(0x22, ...uleb(i)); }
-  i32(n: number): this { return this.op(0x41, ...sleb(n)); }
-  f32(x: number): this { const b = new Uint8Array(Float32Array.of(x).buffer); return this.op(0x43, ...b); }
-  simd(code: number, ...imm: number[]): this { return this.op(0xfd, ...uleb(code), ...imm); }
-  call(fn: number): this { return this.op(0x10, ...uleb(fn)); }
-  private depth(l: symbol): number[] { return uleb(this.labels.length - 1 - this.labels.lastIndexOf(l)); }
-  br(l: symbol): this { return this.op(0x0c, ...this.depth(l)); }
-  brIf(l: symbol): this { return this.op(0x0d, ...this.depth(l)); }
-  private nest(opcode: number, body: (label: symbol) => void): this {
-    const l = Symbol();
-    this.op(opcode, 0x40);
-    this.labels.push(l);
-    body(l);
-    this.labels.pop();
-    return this.op(0x0b);
-  }
-  block(body: (exit: symbol) => void): this { return this.nest(0x02, body); }
-  loop(body: (top: symbol) => void): this { return this.nest(0x03, body); }
-  /** if the i32 on the stack is non-zero */
-  when(body: () => void): this { return this.nest(0x04, () => body()); }
-  /** for (i = from; i < to; i += step) body(exit, next), with from/to pushing i32s */
-  for(i: number, from: () => void, to: () => void, step: number, body: (exit: symbol, next: symbol) => void): this {
-    from(); this.set(i);
-    return this.block((exit) => this.loop((top) => {
-      this.get(i); to(); this.op(0x4e /* i32.ge_s */).brIf(exit);
-      this.block((next) => body(exit, next));
-      this.get(i).i32(step).op(0x6a /* i32.add */).set(i).br(top);
-    }));
-  }
-  bytes(): number[] {
-    const locals = this.locals.flatMap((t) => [1, t]);
-    const body = [...uleb(this.locals.length), ...locals, ...this.code, 0x0b];
-    return [...uleb(body.length), ...body];
-  }
-}
-
-// opcodes used below
-const I32_LOAD = [0x28, 2, 0], F32_LOAD = [0x2a, 2, 0], F32_STORE = [0x38, 2, 0];
-const V128_LOAD = 0x00, V128_STORE = 0x0b, F32X4_SPLAT = 0x13, F32X4_EXTRACT = 0x1f, F32X4_ADD = 0xe4, F32X4_MUL = 0xe6;
-const I32_ADD = 0x6a, I32_SUB = 0x6b, I32_MUL = 0x6c, I32_SHL = 0x74, I32_AND = 0x71, I32_EQ = 0x46;
-const F32_ADD = 0x92, F32_SUB = 0x93, F32_MUL = 0x94, F32_DIV = 0x95, F32_NEG = 0x8c, F32_LT = 0x5d, F32_GT = 0x5e;
-const MEM = [2, 0]; // memarg: 4-byte alignment hint, offset 0 (hints never affect results)
+/** log2 of the alignment the v128 accesses below hint: float32's 4 bytes (hints never affect results) */
+const F32_ALIGN = 2;
 
 // function indices
 const F_DOT = 0, F_AXPY = 1, F_XPBY = 2, F_SYMV = 3, F_ACCUM = 4, F_CG = 5, F_GRAM = 6;
@@ -427,13 +350,13 @@ function asmDot(): Asm {
   A.get(a).get(n).i32(~7).op(I32_AND).i32(2).op(I32_SHL).op(I32_ADD).set(end);
   A.f32(0).simd(F32X4_SPLAT).tee(acc0).set(acc1);
   A.block((exit) => A.loop((top) => {
-    A.get(a).get(end).op(0x4f /* i32.ge_u */).brIf(exit);
-    A.get(acc0).get(a).simd(V128_LOAD, ...MEM).get(b).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD).set(acc0);
-    A.get(acc1).get(a).simd(V128_LOAD, 2, 16).get(b).simd(V128_LOAD, 2, 16).simd(F32X4_MUL).simd(F32X4_ADD).set(acc1);
+    A.get(a).get(end).op(I32_GE_U).brIf(exit);
+    A.get(acc0).get(a).v128Load(0, F32_ALIGN).get(b).v128Load(0, F32_ALIGN).simd(F32X4_MUL).simd(F32X4_ADD).set(acc0);
+    A.get(acc1).get(a).v128Load(16, F32_ALIGN).get(b).v128Load(16, F32_ALIGN).simd(F32X4_MUL).simd(F32X4_ADD).set(acc1);
     A.get(a).i32(32).op(I32_ADD).set(a).get(b).i32(32).op(I32_ADD).set(b).br(top);
   }));
   A.get(n).i32(4).op(I32_AND).when(() => {
-    A.get(acc0).get(a).simd(V128_LOAD, ...MEM).get(b).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD).set(acc0);
+    A.get(acc0).get(a).v128Load(0, F32_ALIGN).get(b).v128Load(0, F32_ALIGN).simd(F32X4_MUL).simd(F32X4_ADD).set(acc0);
     A.get(a).i32(16).op(I32_ADD).set(a).get(b).i32(16).op(I32_ADD).set(b);
   });
   A.get(acc0).get(acc1).simd(F32X4_ADD).set(acc0);
@@ -441,8 +364,8 @@ function asmDot(): Asm {
     .get(acc0).simd(F32X4_EXTRACT, 2).get(acc0).simd(F32X4_EXTRACT, 3).op(F32_ADD).op(F32_ADD).set(s);
   A.get(n).i32(3).op(I32_AND).i32(2).op(I32_SHL).get(a).op(I32_ADD).set(end);
   A.block((exit) => A.loop((top) => {
-    A.get(a).get(end).op(0x4f).brIf(exit);
-    A.get(s).get(a).op(...F32_LOAD).get(b).op(...F32_LOAD).op(F32_MUL).op(F32_ADD).set(s);
+    A.get(a).get(end).op(I32_GE_U).brIf(exit);
+    A.get(s).get(a).f32Load().get(b).f32Load().op(F32_MUL).op(F32_ADD).set(s);
     A.get(a).i32(4).op(I32_ADD).set(a).get(b).i32(4).op(I32_ADD).set(b).br(top);
   }));
   A.get(s);
@@ -461,24 +384,24 @@ function asmLinear(beta1: boolean): Asm {
   A.get(y).get(n).i32(~3).op(I32_AND).i32(2).op(I32_SHL).op(I32_ADD).set(end);
   const vec = (): void => {
     A.get(y);
-    if (beta1) A.get(y).simd(V128_LOAD, ...MEM).get(vc).get(x).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD);
-    else A.get(x).simd(V128_LOAD, ...MEM).get(vc).get(y).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD);
-    A.simd(V128_STORE, ...MEM);
+    if (beta1) A.get(y).v128Load(0, F32_ALIGN).get(vc).get(x).v128Load(0, F32_ALIGN).simd(F32X4_MUL).simd(F32X4_ADD);
+    else A.get(x).v128Load(0, F32_ALIGN).get(vc).get(y).v128Load(0, F32_ALIGN).simd(F32X4_MUL).simd(F32X4_ADD);
+    A.v128Store(0, F32_ALIGN);
   };
   const scalar = (): void => {
     A.get(y);
-    if (beta1) A.get(y).op(...F32_LOAD).get(coef).get(x).op(...F32_LOAD).op(F32_MUL).op(F32_ADD);
-    else A.get(x).op(...F32_LOAD).get(coef).get(y).op(...F32_LOAD).op(F32_MUL).op(F32_ADD);
-    A.op(...F32_STORE);
+    if (beta1) A.get(y).f32Load().get(coef).get(x).f32Load().op(F32_MUL).op(F32_ADD);
+    else A.get(x).f32Load().get(coef).get(y).f32Load().op(F32_MUL).op(F32_ADD);
+    A.f32Store();
   };
   A.block((exit) => A.loop((top) => {
-    A.get(y).get(end).op(0x4f).brIf(exit);
+    A.get(y).get(end).op(I32_GE_U).brIf(exit);
     vec();
     A.get(y).i32(16).op(I32_ADD).set(y).get(x).i32(16).op(I32_ADD).set(x).br(top);
   }));
   A.get(n).i32(3).op(I32_AND).i32(2).op(I32_SHL).get(y).op(I32_ADD).set(end);
   A.block((exit) => A.loop((top) => {
-    A.get(y).get(end).op(0x4f).brIf(exit);
+    A.get(y).get(end).op(I32_GE_U).brIf(exit);
     scalar();
     A.get(y).i32(4).op(I32_ADD).set(y).get(x).i32(4).op(I32_ADD).set(x).br(top);
   }));
@@ -501,16 +424,16 @@ function asmSymv(): Asm {
     for (let r = 1; r < 4; r++) A.get(g[r - 1]).get(rowBytes).op(I32_ADD).set(g[r]);
     for (const a of acc) A.f32(0).simd(F32X4_SPLAT).set(a);
     A.for(jb, () => A.i32(0), () => A.get(rowBytes), 16, () => {
-      A.get(v).get(jb).op(I32_ADD).simd(V128_LOAD, ...MEM).set(vv);
+      A.get(v).get(jb).op(I32_ADD).v128Load(0, F32_ALIGN).set(vv);
       acc.forEach((a, r) => {
-        A.get(a).get(g[r]).get(jb).op(I32_ADD).simd(V128_LOAD, ...MEM).get(vv).simd(F32X4_MUL).simd(F32X4_ADD).set(a);
+        A.get(a).get(g[r]).get(jb).op(I32_ADD).v128Load(0, F32_ALIGN).get(vv).simd(F32X4_MUL).simd(F32X4_ADD).set(a);
       });
     });
     acc.forEach((a, r) => {
       A.get(out).get(i).i32(2).op(I32_SHL).op(I32_ADD);
       A.get(a).simd(F32X4_EXTRACT, 0).get(a).simd(F32X4_EXTRACT, 1).op(F32_ADD)
         .get(a).simd(F32X4_EXTRACT, 2).get(a).simd(F32X4_EXTRACT, 3).op(F32_ADD).op(F32_ADD);
-      A.op(0x38, 2, r * 4 /* f32.store offset=4r */);
+      A.f32Store(r * 4);
     });
   });
   return A;
@@ -536,19 +459,19 @@ function asmGram(): Asm {
     A.for(i, () => A.i32(0), () => A.get(K), 1, () => {
       A.get(out).get(i).get(Kp).op(I32_MUL).i32(2).op(I32_SHL).op(I32_ADD).set(go);
       for (let b = 0; b < B; b++) {
-        A.get(x[b]).get(i).i32(2).op(I32_SHL).op(I32_ADD).op(...F32_LOAD).tee(ss[b]).simd(F32X4_SPLAT).set(sv[b]);
+        A.get(x[b]).get(i).i32(2).op(I32_SHL).op(I32_ADD).f32Load().tee(ss[b]).simd(F32X4_SPLAT).set(sv[b]);
       }
       A.for(jb, () => A.i32(0), () => A.get(vecBytes), 16, () => {
         A.get(go).get(jb).op(I32_ADD);
-        A.get(go).get(jb).op(I32_ADD).simd(V128_LOAD, ...MEM);
-        for (let b = 0; b < B; b++) A.get(sv[b]).get(x[b]).get(jb).op(I32_ADD).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD);
-        A.simd(V128_STORE, ...MEM);
+        A.get(go).get(jb).op(I32_ADD).v128Load(0, F32_ALIGN);
+        for (let b = 0; b < B; b++) A.get(sv[b]).get(x[b]).get(jb).op(I32_ADD).v128Load(0, F32_ALIGN).simd(F32X4_MUL).simd(F32X4_ADD);
+        A.v128Store(0, F32_ALIGN);
       });
       A.for(jb, () => A.get(vecBytes), () => A.get(rowBytes), 4, () => {
         A.get(go).get(jb).op(I32_ADD);
-        A.get(go).get(jb).op(I32_ADD).op(...F32_LOAD);
-        for (let b = 0; b < B; b++) A.get(ss[b]).get(x[b]).get(jb).op(I32_ADD).op(...F32_LOAD).op(F32_MUL).op(F32_ADD);
-        A.op(...F32_STORE);
+        A.get(go).get(jb).op(I32_ADD).f32Load();
+        for (let b = 0; b < B; b++) A.get(ss[b]).get(x[b]).get(jb).op(I32_ADD).f32Load().op(F32_MUL).op(F32_ADD);
+        A.f32Store();
       });
     });
     step();
@@ -556,12 +479,12 @@ function asmGram(): Asm {
   A.get(end).i32(3).op(I32_SUB).set(last);
   A.get(start).set(r);
   A.block((exit) => A.loop((top) => {
-    A.get(r).get(last).op(0x4e /* i32.ge_s */).brIf(exit);
+    A.get(r).get(last).op(I32_GE_S).brIf(exit);
     rows(4, () => A.get(r).i32(4).op(I32_ADD).set(r));
     A.br(top);
   }));
   A.block((exit) => A.loop((top) => {
-    A.get(r).get(end).op(0x4e).brIf(exit);
+    A.get(r).get(end).op(I32_GE_S).brIf(exit);
     rows(1, () => A.get(r).i32(1).op(I32_ADD).set(r));
     A.br(top);
   }));
@@ -582,40 +505,40 @@ function asmAccum(): Asm {
   A.get(K).i32(2).op(I32_SHL).set(rowBytes);
   A.get(K).i32(~3).op(I32_AND).i32(2).op(I32_SHL).set(vecBytes);
   A.for(k, () => A.get(s), () => A.get(e), 1, () => {
-    A.get(Y).get(indices).get(k).i32(2).op(I32_SHL).op(I32_ADD).op(...I32_LOAD).get(rowBytes).op(I32_MUL).op(I32_ADD).set(yo);
-    A.get(conf).get(k).i32(2).op(I32_SHL).op(I32_ADD).op(...F32_LOAD).set(c);
+    A.get(Y).get(indices).get(k).i32(2).op(I32_SHL).op(I32_ADD).i32Load().get(rowBytes).op(I32_MUL).op(I32_ADD).set(yo);
+    A.get(conf).get(k).i32(2).op(I32_SHL).op(I32_ADD).f32Load().set(c);
     // d = y·v: two vector accumulators, then the scalar tail
     A.f32(0).simd(F32X4_SPLAT).tee(acc0).set(acc1);
     A.i32(0).set(fb);
     A.block((exit) => A.loop((top) => {
-      A.get(fb).i32(32).op(I32_ADD).get(vecBytes).op(0x4a /* i32.gt_s */).brIf(exit);
-      A.get(acc0).get(yo).get(fb).op(I32_ADD).simd(V128_LOAD, ...MEM).get(v).get(fb).op(I32_ADD).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD).set(acc0);
-      A.get(acc1).get(yo).get(fb).op(I32_ADD).simd(V128_LOAD, 2, 16).get(v).get(fb).op(I32_ADD).simd(V128_LOAD, 2, 16).simd(F32X4_MUL).simd(F32X4_ADD).set(acc1);
+      A.get(fb).i32(32).op(I32_ADD).get(vecBytes).op(I32_GT_S).brIf(exit);
+      A.get(acc0).get(yo).get(fb).op(I32_ADD).v128Load(0, F32_ALIGN).get(v).get(fb).op(I32_ADD).v128Load(0, F32_ALIGN).simd(F32X4_MUL).simd(F32X4_ADD).set(acc0);
+      A.get(acc1).get(yo).get(fb).op(I32_ADD).v128Load(16, F32_ALIGN).get(v).get(fb).op(I32_ADD).v128Load(16, F32_ALIGN).simd(F32X4_MUL).simd(F32X4_ADD).set(acc1);
       A.get(fb).i32(32).op(I32_ADD).set(fb).br(top);
     }));
     // whole vector pairs are done; one vector is left when their count is odd
-    A.get(fb).i32(16).op(I32_ADD).get(vecBytes).op(0x4c /* i32.le_s */).when(() => {
-      A.get(acc0).get(yo).get(fb).op(I32_ADD).simd(V128_LOAD, ...MEM).get(v).get(fb).op(I32_ADD).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD).set(acc0);
+    A.get(fb).i32(16).op(I32_ADD).get(vecBytes).op(I32_LE_S).when(() => {
+      A.get(acc0).get(yo).get(fb).op(I32_ADD).v128Load(0, F32_ALIGN).get(v).get(fb).op(I32_ADD).v128Load(0, F32_ALIGN).simd(F32X4_MUL).simd(F32X4_ADD).set(acc0);
     });
     A.get(acc0).get(acc1).simd(F32X4_ADD).set(acc0);
     A.get(acc0).simd(F32X4_EXTRACT, 0).get(acc0).simd(F32X4_EXTRACT, 1).op(F32_ADD)
       .get(acc0).simd(F32X4_EXTRACT, 2).get(acc0).simd(F32X4_EXTRACT, 3).op(F32_ADD).op(F32_ADD).set(d);
     A.for(fb, () => A.get(vecBytes), () => A.get(rowBytes), 4, () => {
-      A.get(d).get(yo).get(fb).op(I32_ADD).op(...F32_LOAD).get(v).get(fb).op(I32_ADD).op(...F32_LOAD).op(F32_MUL).op(F32_ADD).set(d);
+      A.get(d).get(yo).get(fb).op(I32_ADD).f32Load().get(v).get(fb).op(I32_ADD).f32Load().op(F32_MUL).op(F32_ADD).set(d);
     });
     A.get(c).f32(1).op(F32_SUB).get(d).op(F32_MUL).set(t);
-    A.get(mode).op(0x45 /* i32.eqz */).when(() => { A.get(c).get(t).op(F32_SUB).set(t); });
+    A.get(mode).op(I32_EQZ).when(() => { A.get(c).get(t).op(F32_SUB).set(t); });
     // out += t·y
     A.get(t).simd(F32X4_SPLAT).set(vt);
     A.for(fb, () => A.i32(0), () => A.get(vecBytes), 16, () => {
       A.get(out).get(fb).op(I32_ADD);
-      A.get(out).get(fb).op(I32_ADD).simd(V128_LOAD, ...MEM).get(vt).get(yo).get(fb).op(I32_ADD).simd(V128_LOAD, ...MEM).simd(F32X4_MUL).simd(F32X4_ADD);
-      A.simd(V128_STORE, ...MEM);
+      A.get(out).get(fb).op(I32_ADD).v128Load(0, F32_ALIGN).get(vt).get(yo).get(fb).op(I32_ADD).v128Load(0, F32_ALIGN).simd(F32X4_MUL).simd(F32X4_ADD);
+      A.v128Store(0, F32_ALIGN);
     });
     A.for(fb, () => A.get(vecBytes), () => A.get(rowBytes), 4, () => {
       A.get(out).get(fb).op(I32_ADD);
-      A.get(out).get(fb).op(I32_ADD).op(...F32_LOAD).get(t).get(yo).get(fb).op(I32_ADD).op(...F32_LOAD).op(F32_MUL).op(F32_ADD);
-      A.op(...F32_STORE);
+      A.get(out).get(fb).op(I32_ADD).f32Load().get(t).get(yo).get(fb).op(I32_ADD).f32Load().op(F32_MUL).op(F32_ADD);
+      A.f32Store();
     });
   });
   return A;
@@ -639,22 +562,22 @@ function asmCg(): Asm {
   A.get(p).get(padBytes).op(I32_ADD).set(ap);
   A.get(ap).get(padBytes).op(I32_ADD).set(xs);
   A.for(u, () => A.get(start), () => A.get(end), 1, (_exit, next) => {
-    A.get(indptr).get(u).i32(2).op(I32_SHL).op(I32_ADD).tee(s).i32(4).op(I32_ADD).op(...I32_LOAD).set(e);
-    A.get(s).op(...I32_LOAD).set(s);
+    A.get(indptr).get(u).i32(2).op(I32_SHL).op(I32_ADD).tee(s).i32(4).op(I32_ADD).i32Load().set(e);
+    A.get(s).i32Load().set(s);
     A.get(X).get(u).get(rowBytes).op(I32_MUL).op(I32_ADD).set(x);
     // no interactions: zero factors
-    A.get(s).get(e).op(I32_EQ).when(() => { A.get(x).i32(0).get(rowBytes).op(0xfc, 11, 0 /* memory.fill */).br(next); });
+    A.get(s).get(e).op(I32_EQ).when(() => { A.get(x).i32(0).get(rowBytes).memoryFill().br(next); });
     // r = Σ c·y − (G + Σ (c−1)·y·yᵀ)·x
-    A.get(xs).get(x).get(rowBytes).op(0xfc, 10, 0, 0 /* memory.copy */);
+    A.get(xs).get(x).get(rowBytes).memoryCopy();
     A.get(G).get(xs).get(r).get(Kp).call(F_SYMV);
     A.get(r).f32(-2).get(r).get(K).call(F_XPBY); // r ← r − 2·r = −G·x, exactly
     A.get(s).get(e).get(indices).get(conf).get(Y).get(K).get(x).get(r).i32(0).call(F_ACCUM);
-    A.get(p).get(r).get(padBytes).op(0xfc, 10, 0, 0 /* memory.copy */);
+    A.get(p).get(r).get(padBytes).memoryCopy();
     A.get(r).get(r).get(K).call(F_DOT).tee(rsold).f32(1e-20).op(F32_LT).brIf(next);
     A.for(it, () => A.i32(0), () => A.get(steps), 1, (stop) => {
       A.get(G).get(p).get(ap).get(Kp).call(F_SYMV);
       A.get(s).get(e).get(indices).get(conf).get(Y).get(K).get(p).get(ap).i32(1).call(F_ACCUM);
-      A.get(p).get(ap).get(K).call(F_DOT).tee(pap).f32(0).op(F32_GT).op(0x45).brIf(stop);
+      A.get(p).get(ap).get(K).call(F_DOT).tee(pap).f32(0).op(F32_GT).op(I32_EQZ).brIf(stop);
       A.get(rsold).get(pap).op(F32_DIV).set(alpha);
       A.get(x).get(alpha).get(p).get(K).call(F_AXPY);
       A.get(r).get(alpha).op(F32_NEG).get(ap).get(K).call(F_AXPY);
@@ -668,16 +591,7 @@ function asmCg(): Asm {
 
 function buildCgModule(): Uint8Array {
   const fns = [asmDot(), asmLinear(true), asmLinear(false), asmSymv(), asmAccum(), asmCg(), asmGram()];
-  const types = fns.flatMap((f) => [0x60, ...uleb(f.params.length), ...f.params, ...uleb(f.results.length), ...f.results]);
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [...uleb(fns.length), ...types]),
-    // imports env.memory: shared, 1 to 65536 pages
-    ...section(2, [1, ...str('env'), ...str('memory'), 0x02, 0x03, ...uleb(1), ...uleb(65536)]),
-    ...section(3, [...uleb(fns.length), ...fns.map((_, i) => i)]),
-    ...section(7, [2, ...str('cg'), 0x00, F_CG, ...str('gram'), 0x00, F_GRAM]),
-    ...section(10, [...uleb(fns.length), ...fns.flatMap((f) => f.bytes())]),
-  ]);
+  return moduleBytes(fns, [['cg', F_CG], ['gram', F_GRAM]]);
 }
 
 let cgModule: object | null = null;
@@ -688,11 +602,11 @@ interface CgExports {
 const cgInstances = new WeakMap<object, CgExports>();
 
 /** The module instantiated over the args' memory, once per args object (one loop) and thread. */
-function instanceFor(args: { memory: WasmMemory }): CgExports {
+function instanceFor(args: { memory: SharedWasmMemory }): CgExports {
   let inst = cgInstances.get(args);
   if (!inst) {
-    cgModule ??= new WA.Module(buildCgModule());
-    inst = new WA.Instance(cgModule, { env: { memory: args.memory } }).exports as unknown as CgExports;
+    cgModule ??= compileModule(buildCgModule());
+    inst = instantiate<CgExports>(cgModule, args.memory);
     cgInstances.set(args, inst);
   }
   return inst;
@@ -705,7 +619,7 @@ function padded(K: number): number {
 
 /** @internal arguments of {@link alsCgKernel}: views into `memory`, whose byte offsets the module uses */
 export type CgArgs = {
-  memory: WasmMemory; indptr: Int32Array; indices: Int32Array; conf: Float32Array;
+  memory: SharedWasmMemory; indptr: Int32Array; indices: Int32Array; conf: Float32Array;
   X: Float32Array; Y: Float32Array; G: Float32Array; K: number; cgSteps: number; scratch: Float32Array;
 };
 
@@ -721,7 +635,7 @@ export function alsCgKernel(a: CgArgs, start: number, end: number, thread: numbe
 }
 
 /** @internal arguments of {@link alsGramSimdKernel} */
-export type GramSimdArgs = { memory: WasmMemory; F: Float32Array; K: number; chunk: number; partial: Float32Array };
+export type GramSimdArgs = { memory: SharedWasmMemory; F: Float32Array; K: number; chunk: number; partial: Float32Array };
 
 /** @internal float32 FᵀF of rows [start, end) into the chunk's K × Kp slice of partial (zeroed before the loop). */
 export function alsGramSimdKernel(a: GramSimdArgs, start: number, end: number): void {
@@ -732,7 +646,7 @@ export function alsGramSimdKernel(a: GramSimdArgs, start: number, end: number): 
 
 /** The arrays of one CG fit, carved from one shared WebAssembly.Memory. */
 interface Arena {
-  memory: WasmMemory;
+  memory: SharedWasmMemory;
   cui: Csr;
   ciu: Csr;
   X: Float32Array;
@@ -755,8 +669,7 @@ function fitArena(cui: Csr, ciu: Csr, K: number, threads: number): Arena {
   if (bytes > 2 ** 32 - 2 ** 16) {
     throw new RangeError(`this fit needs ${(bytes / 2 ** 30).toFixed(1)} GiB of WebAssembly memory and at most 4 GiB is possible; use fewer factors or split the data`);
   }
-  const pages = Math.max(1, Math.ceil(bytes / 2 ** 16));
-  const memory = new WA.Memory({ initial: pages, maximum: pages, shared: true });
+  const memory = sharedMemory(bytes);
   let offset = 0;
   const take = <T extends Int32Array | Float32Array>(ctor: new (b: SharedArrayBuffer, o: number, n: number) => T, src: ArrayLike<number> | null, n: number): T => {
     const a = new ctor(memory.buffer, offset, n);

@@ -9,6 +9,11 @@ import { createRng, type Rng } from './random.js';
 import { fitScaler } from './scaler.js';
 import { defaultThreads, sharedArray, withPool, type Kernel, type Pool, type SharedWasmMemory } from './pool.js';
 import { silhouetteScore } from './silhouette.js';
+import {
+  Asm, compileModule, instantiate, moduleBytes, sharedMemory, wasmAvailable, WASM_PAGE, F64, F64X2_ADD, F64X2_EXTRACT, F64X2_MUL,
+  F64X2_SPLAT, F64X2_SQRT, F64X2_SUB, F64_ADD, F64_EQ, F64_GT, F64_LT, F64_MAX, F64_MIN, F64_MUL, F64_SQRT, F64_SUB, I32, I32_ADD,
+  I32_EQ, I32_GE_U, I32_MUL, I32_NE, I32_SHL, SELECT, V128,
+} from './wasm.js';
 
 /**
  * How the assignment step finds each point's nearest centre. Both give the same labels:
@@ -139,110 +144,16 @@ function sqDist(a: Float64Array, ao: number, b: Float64Array, bo: number, d: num
 // WebAssembly SIMD kernels. JavaScript has no vector arithmetic and checks every typed-array index;
 // the distance loops (k-means++ candidates, Hamerly's re-examined points, the inertia) are what a fit
 // costs, and f64x2 arithmetic over a row held in registers runs them about three times faster. No
-// WebAssembly toolchain is installed, so each module is assembled here from opcodes, specialised to
-// the column count, k and the number of seeding trials, and validated by WebAssembly.Module.
+// WebAssembly toolchain is installed, so each module is assembled from opcodes with src/ml/wasm.ts
+// (the assembler ALS's float32 kernels use too), specialised to the column count, k and the number of
+// seeding trials, and validated by WebAssembly.Module.
 // Every kernel has a JavaScript twin (used for more than MAX_WASM_COLS columns) doing the same
 // arithmetic in the same order: both paths give the same model.
-// The little assembler (Asm and the LEB128 helpers) is the one src/ml/als.ts carries for its
-// float32 kernels; both would be better served by one shared src/ml/wasm.ts.
-
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => SharedWasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
-}
-const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 /** Rows wider than this run in JavaScript: the kernels keep a row in SIMD registers. */
 const MAX_WASM_COLS = 64;
-const PAGE = 65536;
 /** WebAssembly memories are addressed by 32-bit offsets; larger fits run in JavaScript. */
 const MAX_WASM_BYTES = 2 ** 31;
-
-const I32 = 0x7f, F64 = 0x7c, V128 = 0x7b;
-type ValType = typeof I32 | typeof F64 | typeof V128;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; out.push(b); } while (n);
-  return out;
-}
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  while (true) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) { out.push(b); return out; }
-    out.push(b | 0x80);
-  }
-}
-function name(s: string): number[] {
-  return [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
-}
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-// opcodes
-const I32_ADD = 0x6a, I32_MUL = 0x6c, I32_SHL = 0x74, I32_EQ = 0x46, I32_NE = 0x47, I32_GE_U = 0x4f;
-const F64_ADD = 0xa0, F64_SUB = 0xa1, F64_MUL = 0xa2, F64_MIN = 0xa4, F64_MAX = 0xa5, F64_SQRT = 0x9f;
-const F64_EQ = 0x61, F64_LT = 0x63, F64_GT = 0x64, SELECT = 0x1b;
-const V128_LOAD = 0x00, V128_STORE = 0x0b, F64X2_SPLAT = 0x14, F64X2_EXTRACT = 0x21;
-const F64X2_SQRT = 0xef, F64X2_ADD = 0xf0, F64X2_SUB = 0xf1, F64X2_MUL = 0xf2;
-
-/** One function body: structured control flow with named labels, locals by index. */
-class Asm {
-  readonly code: number[] = [];
-  readonly locals: ValType[] = [];
-  private readonly labels: symbol[] = [];
-  constructor(readonly params: ValType[], readonly results: ValType[]) {}
-  local(t: ValType): number { this.locals.push(t); return this.params.length + this.locals.length - 1; }
-  op(...bytes: number[]): this { this.code.push(...bytes); return this; }
-  get(i: number): this { return this.op(0x20, ...uleb(i)); }
-  set(i: number): this { return this.op(0x21, ...uleb(i)); }
-  i32(n: number): this { return this.op(0x41, ...sleb(n)); }
-  f64(x: number): this { return this.op(0x44, ...new Uint8Array(Float64Array.of(x).buffer)); }
-  simd(code: number, ...imm: number[]): this { return this.op(0xfd, ...uleb(code), ...imm); }
-  /** typed loads and stores at the address on the stack plus a constant offset */
-  f64Load(offset = 0): this { return this.op(0x2b, 3, ...uleb(offset)); }
-  f64Store(offset = 0): this { return this.op(0x39, 3, ...uleb(offset)); }
-  i32Load(offset = 0): this { return this.op(0x28, 2, ...uleb(offset)); }
-  i32Store(offset = 0): this { return this.op(0x36, 2, ...uleb(offset)); }
-  v128Load(offset = 0): this { return this.simd(V128_LOAD, 3, ...uleb(offset)); }
-  v128Store(offset = 0): this { return this.simd(V128_STORE, 3, ...uleb(offset)); }
-  /** pushes base + (index << shift) */
-  addr(base: number, index: number, shift: number): this { return this.get(base).get(index).i32(shift).op(I32_SHL).op(I32_ADD); }
-  inc(local: number, by: number): this { return this.get(local).i32(by).op(I32_ADD).set(local); }
-  private depth(l: symbol): number[] { return uleb(this.labels.length - 1 - this.labels.lastIndexOf(l)); }
-  br(l: symbol): this { return this.op(0x0c, ...this.depth(l)); }
-  brIf(l: symbol): this { return this.op(0x0d, ...this.depth(l)); }
-  private nest(opcode: number, body: (label: symbol) => void): this {
-    const l = Symbol();
-    this.op(opcode, 0x40);
-    this.labels.push(l);
-    body(l);
-    this.labels.pop();
-    return this.op(0x0b);
-  }
-  block(body: (exit: symbol) => void): this { return this.nest(0x02, body); }
-  loop(body: (top: symbol) => void): this { return this.nest(0x03, body); }
-  /** if the i32 on the stack is non-zero */
-  when(body: () => void): this { return this.nest(0x04, () => body()); }
-  /** for (i = 0; i < n (unsigned); i++) body(next): `next` skips to the next i */
-  each(i: number, n: number, body: (next: symbol) => void): this {
-    this.i32(0).set(i);
-    return this.block((exit) => this.loop((top) => {
-      this.get(i).get(n).op(I32_GE_U).brIf(exit);
-      this.block((next) => body(next));
-      this.inc(i, 1).br(top);
-    }));
-  }
-  bytes(): number[] {
-    const locals = this.locals.flatMap((t) => [1, t]);
-    const body = [...uleb(this.locals.length), ...locals, ...this.code, 0x0b];
-    return [...uleb(body.length), ...body];
-  }
-}
 
 /** A row of d columns held in locals: ⌊d/2⌋ f64x2 pairs and, for odd d, one f64; plus scratch. */
 interface RowRegs { readonly pairs: number[]; readonly tail: number | null; readonly acc: number; readonly tmp: number; readonly tmpTail: number }
@@ -570,30 +481,20 @@ function buildModule(d: number, k: number, trials: number, weighted: boolean): U
     asmSeedUpdate(d, weighted), asmAccumulate(d, k, weighted), asmSqrtAll(),
   ];
   const names = ['seedFirst', 'seedTrials', 'hamerly', 'inertia', 'seedUpdate', 'accumulate', 'sqrtAll'];
-  const types = fns.flatMap((f) => [0x60, ...uleb(f.params.length), ...f.params, ...uleb(f.results.length), ...f.results]);
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [...uleb(fns.length), ...types]),
-    // imports env.memory: shared, 1 to 65536 pages
-    ...section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x03, ...uleb(1), ...uleb(65536)]),
-    ...section(3, [...uleb(fns.length), ...fns.map((_, i) => i)]),
-    ...section(7, [...uleb(fns.length), ...names.flatMap((s, i) => [...name(s), 0x00, i])]),
-    ...section(10, [...uleb(fns.length), ...fns.flatMap((f) => f.bytes())]),
-  ]);
+  return moduleBytes(fns, names.map((s, i) => [s, i]));
 }
 
 /** Compiled modules by (cols, k, trials, weighted), per thread: a fit compiles once, restarts reuse. */
 const modules = new Map<string, object>();
 
 function kernelsFor(memory: SharedWasmMemory, d: number, k: number, trials: number, weighted: boolean): WasmKernels {
-  if (!WA) throw new Error('WebAssembly is not available'); // callers check wasmFits first
   const key = `${d}:${k}:${trials}:${weighted}`;
   let mod = modules.get(key);
   if (!mod) {
-    mod = new WA.Module(buildModule(d, k, trials, weighted));
+    mod = compileModule(buildModule(d, k, trials, weighted)); // callers check wasmFits first
     modules.set(key, mod);
   }
-  return new WA.Instance(mod, { env: { memory } }).exports as unknown as WasmKernels;
+  return instantiate<WasmKernels>(mod, memory);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -632,12 +533,7 @@ function memoryPlan(n: number, d: number, k: number, trials: number, threads: nu
 
 /** Whether the WebAssembly kernels can run this fit. */
 function wasmFits(plan: MemoryPlan, d: number): boolean {
-  return WA !== undefined && d <= MAX_WASM_COLS && plan.bytes <= MAX_WASM_BYTES;
-}
-
-function createMemory(bytes: number): SharedWasmMemory {
-  const pages = Math.max(1, Math.ceil(bytes / PAGE));
-  return new (WA as WasmApi).Memory({ initial: pages, maximum: pages, shared: true });
+  return wasmAvailable && d <= MAX_WASM_COLS && plan.bytes <= MAX_WASM_BYTES;
 }
 
 /** The memory and addresses a Work lives at, when it runs on WebAssembly. */
@@ -705,7 +601,7 @@ function workFor(X: Matrix, w: Float64Array, k: number, trials: number, weighted
   const n = X.rows, d = X.cols;
   const plan = memoryPlan(n, d, k, trials, 1, weighted);
   if (!wasmFits(plan, d)) return makeWork(X.data, w, n, d, k, trials, weighted, null);
-  const memory = createMemory(plan.bytes);
+  const memory = sharedMemory(plan.bytes);
   new Float64Array(memory.buffer, plan.x, n * d).set(X.data);
   if (weighted) new Float64Array(memory.buffer, plan.w, n).set(w);
   return makeWork(X.data, w, n, d, k, trials, weighted, { memory, plan, thread: 0 });
@@ -1205,7 +1101,7 @@ export async function fitKMeansParallel(X: Matrix, params: KMeansParams, options
   return withPool(options.pool, options.threads ?? defaultThreads(), async (pool) => {
     const plan = memoryPlan(n, d, k, trials, pool.threads, p.weighted);
     const wasm = wasmFits(plan, d);
-    const memory = createMemory(wasm ? plan.bytes : PAGE);
+    const memory = sharedMemory(wasm ? plan.bytes : WASM_PAGE);
     const x = wasm ? new Float64Array(memory.buffer, plan.x, n * d) : sharedArray(Float64Array, n * d);
     const w = wasm && p.weighted ? new Float64Array(memory.buffer, plan.w, n) : sharedArray(Float64Array, n);
     x.set(X.data);
