@@ -4,10 +4,10 @@
 // S3 tests: a test file that imports test/support/s3.ts (e.g. `from '../support/s3.js'`) needs a real
 // S3 server. When any selected file does, this runner starts ONE Ceph RADOS Gateway for the whole run
 // (test/support/start-rgw.sh, ~15 s, ~250 MB) in a temporary folder on free ports, passes its address to
-// the tests in FLOYO_TEST_S3_ENDPOINT (credentials in FLOYO_TEST_S3_ACCESS_KEY / FLOYO_TEST_S3_SECRET_KEY),
+// the tests in S3_TEST_ENDPOINT (credentials in S3_TEST_ACCESS_KEY / S3_TEST_SECRET_KEY),
 // and stops it afterwards, also when tests fail or the run is interrupted. If the Debian packages are
 // missing the run fails with the command that installs them. To reuse a server you started yourself, set
-// FLOYO_TEST_S3_ENDPOINT (and the two credential variables if they are not TESTKEY/TESTSECRET).
+// S3_TEST_ENDPOINT (and the two credential variables if they are not TESTKEY/TESTSECRET).
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -175,7 +175,7 @@ async function main() {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => onSignal(signal));
   process.on('exit', () => rgw?.stopNow());
 
-  if (s3Files.length > 0 && !process.env.FLOYO_TEST_S3_ENDPOINT) {
+  if (s3Files.length > 0 && !process.env.S3_TEST_ENDPOINT) {
     const missing = Object.keys(RGW_COMMANDS).filter((command) => !onPath(command));
     if (missing.length > 0) {
       const packages = [...new Set(['radosgw', 'ceph-mon', 'ceph-osd', ...missing.map((c) => RGW_COMMANDS[c])])];
@@ -189,7 +189,7 @@ async function main() {
     }
     rgw = new Rgw();
     try {
-      env.FLOYO_TEST_S3_ENDPOINT = await rgw.start();
+      env.S3_TEST_ENDPOINT = await rgw.start();
     } catch (err) {
       if (interrupted) return 1;
       console.error(err.message);
@@ -197,12 +197,12 @@ async function main() {
       await rgw.stop();
       return 1;
     }
-    env.FLOYO_TEST_S3_ACCESS_KEY = 'TESTKEY';
-    env.FLOYO_TEST_S3_SECRET_KEY = 'TESTSECRET';
+    env.S3_TEST_ACCESS_KEY = 'TESTKEY';
+    env.S3_TEST_SECRET_KEY = 'TESTSECRET';
   } else if (s3Files.length > 0) {
-    env.FLOYO_TEST_S3_ACCESS_KEY ??= 'TESTKEY';
-    env.FLOYO_TEST_S3_SECRET_KEY ??= 'TESTSECRET';
-    process.stderr.write(`S3 tests: using the server at ${env.FLOYO_TEST_S3_ENDPOINT} (FLOYO_TEST_S3_ENDPOINT)\n`);
+    env.S3_TEST_ACCESS_KEY ??= 'TESTKEY';
+    env.S3_TEST_SECRET_KEY ??= 'TESTSECRET';
+    process.stderr.write(`S3 tests: using the server at ${env.S3_TEST_ENDPOINT} (S3_TEST_ENDPOINT)\n`);
   }
   if (interrupted) return 1;
 

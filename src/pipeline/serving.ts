@@ -53,7 +53,7 @@ export function publishInput(result: TrainResult, data: Record<string, unknown>,
         metrics: { rocAuc: result.churn.rocAuc, prAuc: result.churn.prAuc, logLoss: result.churn.logLoss, brier: result.churn.brier, cvRocAucMean: result.churn.cvRocAucMean },
       },
       recommendations: {
-        algorithm: f.served === 'als' ? 'implicit ALS (conjugate gradient)' : 'popularity (distinct customers per product)',
+        algorithm: f.served === 'als' ? 'implicit ALS (conjugate gradient)' : 'popularity',
         params: f.served === 'als' ? { ...f.als.params } : { ranking: 'distinct customers', alsNotServed: { ...f.als.params } },
         metrics: { precisionAt10: result.recommendations.precisionAt10, ndcgAt10: result.recommendations.ndcgAt10, popularityPrecisionAt10: result.recommendations.popularity.precisionAt10 },
       },

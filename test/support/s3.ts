@@ -1,6 +1,6 @@
 // The real S3 server of the test run. A test file that imports this module is an "S3 test file":
 // scripts/run-tests.mjs sees the import, starts one Ceph RADOS Gateway for the whole run and passes
-// its address in FLOYO_TEST_S3_ENDPOINT (credentials in FLOYO_TEST_S3_ACCESS_KEY/_SECRET_KEY).
+// its address in S3_TEST_ENDPOINT (credentials in S3_TEST_ACCESS_KEY/_SECRET_KEY).
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
@@ -20,11 +20,11 @@ function required(name: string): string {
 
 /** Floyo's s3.* settings pointing at the test server. */
 export function s3TestSettings(): S3Settings {
-  return { region: 'us-east-1', endpoint: required('FLOYO_TEST_S3_ENDPOINT'), forcePathStyle: true };
+  return { region: 'us-east-1', endpoint: required('S3_TEST_ENDPOINT'), forcePathStyle: true };
 }
 
 export function s3TestCredentials(): { accessKeyId: string; secretAccessKey: string } {
-  return { accessKeyId: required('FLOYO_TEST_S3_ACCESS_KEY'), secretAccessKey: required('FLOYO_TEST_S3_SECRET_KEY') };
+  return { accessKeyId: required('S3_TEST_ACCESS_KEY'), secretAccessKey: required('S3_TEST_SECRET_KEY') };
 }
 
 /** A client made by Floyo's own createS3Client, with the test server's credentials. */
