@@ -1,0 +1,166 @@
+// `floyo audience`: the customers of a segment and/or churn range, a page at a time (or all of them as
+// NDJSON for exports), by keyset pagination with an opaque cursor.
+import type { Command } from 'commander';
+import { FloyoError } from '../errors.js';
+import { DEFAULT_PAGE, MAX_PAGE, withPredictions, type AudiencePage, type AudienceQuery, type PredictionStore } from '../stores/predictions.js';
+import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { EXIT_CODES_HELP, percent } from './customer.js';
+
+export interface AudienceOptions extends CommonOptions {
+  segment?: string;
+  minChurn?: string;
+  maxChurn?: string;
+  risk?: string;
+  limit?: string;
+  cursor?: string;
+  all?: boolean;
+}
+
+export function register(program: Command): void {
+  withCommonOptions(
+    program
+      .command('audience')
+      .description('customers by segment, churn probability and risk, a page at a time; --all exports every page as NDJSON')
+      .option('--segment <name>', 'only this segment (see `floyo segments`)')
+      .option('--min-churn <p>', 'churn probability at least p: 0..1 or a percentage like 70%')
+      .option('--max-churn <q>', 'churn probability at most q: 0..1 or a percentage')
+      .option('--risk <level>', 'high or low churn risk, by the churn model\'s threshold')
+      .option('--limit <n>', `customers per page, 1..${MAX_PAGE.toLocaleString('en-US')} (default ${DEFAULT_PAGE}; with --all, the page size)`)
+      .option('--cursor <c>', 'continue after the page that printed this cursor (same filters)')
+      .option('--all', 'every page after the cursor as NDJSON on stdout, one customer per line; progress on stderr')
+      .addHelpText(
+        'after',
+        `
+Customers come in customer id order. Each page ends with the cursor of the next one; pass it with the
+same filters to continue. Paging is by customer id, not by position: customers scored between two pages
+neither repeat nor push others out. --json prints {customers, nextCursor, total}, total being every
+customer that matches the filters.
+${EXIT_CODES_HELP}
+
+Examples:
+  floyo audience --segment 'at risk' --min-churn 0.7
+  floyo audience --risk high --limit 500 --json
+  floyo audience --segment champions --cursor eyJ2Ijox...
+  floyo audience --min-churn 70% --all > at-risk.ndjson`,
+      ),
+  ).action(
+    action(async (opts: AudienceOptions) => {
+      const ctx = makeContext(opts);
+      const query = parseQuery(opts);
+      await withPredictions(ctx.loaded.config.home, 'floyo audience', async (store) => {
+        const known = (await store.segments()).map((s) => s.segment);
+        const unknownSegment = query.segment !== undefined && !known.includes(query.segment);
+        if (unknownSegment) {
+          // A name typed in another case still means that segment.
+          const match = known.filter((k) => k.toLowerCase() === query.segment?.toLowerCase());
+          if (match.length === 1) query.segment = match[0];
+        }
+        const stillUnknown = query.segment !== undefined && !known.includes(query.segment);
+        if (opts.all) {
+          await exportAll(ctx, store, query);
+        } else {
+          printPage(ctx, query, await store.audience(query));
+        }
+        if (stillUnknown) {
+          const note = `no segment is named ${JSON.stringify(query.segment)}; the segments are: ${known.map((k) => JSON.stringify(k)).join(', ')}`;
+          if (ctx.json || opts.all) process.stderr.write(`floyo: ${note}\n`);
+          else ctx.say(note);
+        }
+      });
+    }),
+  );
+}
+
+function probability(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const trimmed = text.trim();
+  const pct = trimmed.endsWith('%');
+  const n = Number(pct ? trimmed.slice(0, -1) : trimmed);
+  const p = pct ? n / 100 : n;
+  if (trimmed === '' || trimmed === '%' || !Number.isFinite(n) || p < 0 || p > 1) {
+    throw new FloyoError(`${flag} must be a churn probability from 0 to 1 (or a percentage like 70%), got ${JSON.stringify(text)}`);
+  }
+  return p;
+}
+
+/** The query from the command line, checked with the flags' names in the messages. */
+export function parseQuery(opts: AudienceOptions): AudienceQuery {
+  const query: AudienceQuery = {};
+  if (opts.segment !== undefined) {
+    if (opts.segment.trim() === '') throw new FloyoError('--segment needs a segment name (see `floyo segments`)');
+    query.segment = opts.segment;
+  }
+  query.minChurn = probability('--min-churn', opts.minChurn);
+  query.maxChurn = probability('--max-churn', opts.maxChurn);
+  if (query.minChurn !== undefined && query.maxChurn !== undefined && query.minChurn > query.maxChurn) {
+    throw new FloyoError(`--min-churn (${opts.minChurn}) is above --max-churn (${opts.maxChurn}): no customer can match`);
+  }
+  if (opts.risk !== undefined) {
+    if (opts.risk !== 'high' && opts.risk !== 'low') throw new FloyoError(`--risk must be high or low, got ${JSON.stringify(opts.risk)}`);
+    query.risk = opts.risk;
+  }
+  if (opts.limit !== undefined) {
+    const n = Number(opts.limit);
+    if (!/^\s*\d+\s*$/.test(opts.limit) || n < 1 || n > MAX_PAGE) {
+      throw new FloyoError(`--limit must be a whole number from 1 to ${MAX_PAGE.toLocaleString('en-US')}, got ${JSON.stringify(opts.limit)}`);
+    }
+    query.limit = n;
+  }
+  if (opts.cursor !== undefined) query.cursor = opts.cursor;
+  for (const key of Object.keys(query) as Array<keyof AudienceQuery>) if (query[key] === undefined) delete query[key];
+  return query;
+}
+
+function describe(q: AudienceQuery): string {
+  const parts: string[] = [];
+  if (q.segment !== undefined) parts.push(`segment ${JSON.stringify(q.segment)}`);
+  if (q.minChurn !== undefined) parts.push(`churn ≥ ${percent(q.minChurn)}`);
+  if (q.maxChurn !== undefined) parts.push(`churn ≤ ${percent(q.maxChurn)}`);
+  if (q.risk !== undefined) parts.push(`${q.risk} risk`);
+  return parts.length ? parts.join(', ') : 'all customers';
+}
+
+function printPage(ctx: CommandContext, query: AudienceQuery, page: AudiencePage): void {
+  if (ctx.json) {
+    ctx.emitJson(page);
+    return;
+  }
+  if (page.customers.length === 0) {
+    ctx.say(page.total === 0 ? `no customers match (${describe(query)})` : `no more customers after this cursor (${page.total.toLocaleString('en-US')} match ${describe(query)})`);
+    return;
+  }
+  ctx.say(
+    table(
+      page.customers.map((c) => ({
+        customer: c.customerId,
+        segment: c.segment,
+        'R×F': c.rfCell,
+        churn: percent(c.churnProbability),
+        risk: c.churnRisk,
+        'top reason': c.churnReasons[0]?.text ?? '',
+      })),
+    ),
+  );
+  ctx.say();
+  ctx.say(`${page.customers.length.toLocaleString('en-US')} customers on this page, ${page.total.toLocaleString('en-US')} match (${describe(query)})`);
+  ctx.say(page.nextCursor ? `next page: the same command with --cursor ${page.nextCursor}` : 'this is the last page');
+}
+
+/** Every page as NDJSON, waiting for stdout to drain so a slow reader does not grow memory. */
+async function exportAll(ctx: CommandContext, store: PredictionStore, query: AudienceQuery): Promise<void> {
+  const pageQuery: AudienceQuery = { ...query, limit: query.limit ?? 1000 };
+  const bar = ctx.progress('audience', 'rows');
+  let written = 0;
+  for (;;) {
+    const page = await store.audience(pageQuery);
+    if (page.customers.length) {
+      const text = page.customers.map((c) => JSON.stringify(c)).join('\n') + '\n';
+      if (!process.stdout.write(text)) await new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
+    }
+    written += page.customers.length;
+    bar.update(written, page.total);
+    if (page.nextCursor === null) break;
+    pageQuery.cursor = page.nextCursor;
+  }
+  bar.done(`${written.toLocaleString('en-US')} customers`);
+}

@@ -1,0 +1,98 @@
+// `floyo customer <id>`: one customer's prediction as the store holds it.
+import type { Command } from 'commander';
+import { FloyoError } from '../errors.js';
+import { NOT_FOUND_EXIT, withPredictions, type CustomerMove, type Prediction } from '../stores/predictions.js';
+import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+
+/** A probability as a percentage with one decimal: 0.1234 → "12.3%". */
+export function percent(p: number): string {
+  return `${(p * 100).toFixed(1)}%`;
+}
+
+export const EXIT_CODES_HELP = `
+Exit codes: 0 answered, 1 nothing to answer with (unknown customer, nothing scored yet),
+2 bad input, 3 the home is in use by another Floyo process.`;
+
+export interface CustomerReport extends Prediction {
+  /** the customer's moves between segments over model versions, oldest first */
+  segmentHistory: CustomerMove[];
+}
+
+export function register(program: Command): void {
+  withCommonOptions(
+    program
+      .command('customer')
+      .description("one customer's segment, R×F cell, churn risk with reasons, and recommendations")
+      .argument('<id>', 'customer id, exactly as in the sales data')
+      .addHelpText(
+        'after',
+        `
+Shows what the latest \`floyo train\` (or the stream scorer) stored for the customer: the segment and its
+history across model versions, the R×F quintile cell (R5F5: most recent and most frequent), the churn
+probability and risk by the model's threshold with the reasons behind it, the recommendations with why,
+the model version and the time the customer was scored as of.
+${EXIT_CODES_HELP}
+
+Examples:
+  floyo customer 12347
+  floyo customer 12347 --json`,
+      ),
+  ).action(
+    action(async (id: string, opts: CommonOptions) => {
+      const ctx = makeContext(opts);
+      const report = await withPredictions(ctx.loaded.config.home, `floyo customer ${id}`, async (store) => {
+        const prediction = await store.get(id);
+        if (prediction === null) {
+          const [customers, version] = [await store.count(), await store.latestVersion()];
+          throw new FloyoError(
+            `no prediction for customer ${JSON.stringify(id)}: ${customers.toLocaleString('en-US')} customers were scored` +
+              `${version ? ` (model ${version})` : ''}; ids must match the sales data exactly, and customers who bought ` +
+              'nothing on or before the cutoff are scored by the next `floyo train`',
+            {},
+            NOT_FOUND_EXIT,
+          );
+        }
+        return { ...prediction, segmentHistory: await store.customerMoves(id) };
+      });
+      printCustomer(ctx, report);
+    }),
+  );
+}
+
+export function printCustomer(ctx: CommandContext, c: CustomerReport): void {
+  if (ctx.json) {
+    ctx.emitJson(c);
+    return;
+  }
+  ctx.say(`customer ${c.customerId}`);
+  ctx.say(`  segment      ${c.segment} (cluster ${c.segmentId})`);
+  ctx.say(`  R×F cell     ${c.rfCell}`);
+  ctx.say(`  churn        ${percent(c.churnProbability)} probability, ${c.churnRisk} risk`);
+  if (c.segmentHistory.length) {
+    ctx.say(`  history      ${c.segmentHistory.map((m) => `${m.from} → ${m.to} (model ${m.toVersion}, ${m.movedAt.slice(0, 10)})`).join('; ')}`);
+  }
+  ctx.say(`  model        ${c.modelVersion}, scored as of ${c.scoredAt}`);
+  ctx.say();
+  if (c.churnReasons.length) {
+    ctx.say('why this churn risk (+ raises it, - lowers it):');
+    ctx.say(table(c.churnReasons.map((r) => ({ reason: r.text, contribution: signed(r.contribution) }))));
+  } else {
+    ctx.say('why this churn risk: no reasons were stored');
+  }
+  ctx.say();
+  if (c.recommendations.length) {
+    ctx.say('recommendations:');
+    ctx.say(
+      table(
+        c.recommendations.map((r, i) => ({ '#': i + 1, product: r.productId, name: r.productName ?? '', score: r.score, why: r.reason ?? '' })),
+        c.recommendations.some((r) => r.reason) ? ['#', 'product', 'name', 'score', 'why'] : ['#', 'product', 'name', 'score'],
+      ),
+    );
+  } else {
+    ctx.say('recommendations: none stored');
+  }
+}
+
+function signed(x: number): string {
+  return `${x >= 0 ? '+' : '-'}${Math.abs(x).toFixed(3)}`;
+}

@@ -1,0 +1,131 @@
+// `floyo segments`: the segments of the stored predictions, and how customers moved between them from the
+// previous model version to the latest.
+import type { Command } from 'commander';
+import { withPredictions, type SegmentMoves, type SegmentSummary, type SegmentTransition } from '../stores/predictions.js';
+import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { EXIT_CODES_HELP, percent } from './customer.js';
+
+export interface Movement {
+  fromVersion: string;
+  toVersion: string;
+  /** customers scored by both versions */
+  customers: number;
+  /** of those, customers whose segment changed */
+  moved: number;
+  /** the matrix: customers by segment under fromVersion (from) and under toVersion (to), stays included */
+  transitions: Array<{ from: string; to: string; customers: number }>;
+}
+
+export interface SegmentsReport {
+  /** the model version that most recently scored customers */
+  modelVersion: string | null;
+  customers: number;
+  segments: Array<SegmentSummary & { share: number }>;
+  /** into the latest version, one entry per earlier version its customers were scored by (usually one) */
+  movement: Movement[];
+  /** every recorded move between segments, grouped by versions and segments, newest versions first */
+  moves: SegmentMoves[];
+}
+
+export function register(program: Command): void {
+  withCommonOptions(
+    program
+      .command('segments')
+      .description('segments with their size, average churn and high-risk customers, and the latest movement between segments')
+      .addHelpText(
+        'after',
+        `
+One row per segment of the stored predictions: customers, share, average churn probability and customers
+at high churn risk (by the model's threshold). Below it, the movement matrix from the previous model
+version to the latest: rows are the segment a customer had before, columns the segment now; the
+diagonal is customers who stayed.
+${EXIT_CODES_HELP}
+
+Examples:
+  floyo segments
+  floyo segments --json`,
+      ),
+  ).action(
+    action(async (opts: CommonOptions) => {
+      const ctx = makeContext(opts);
+      const report = await withPredictions(ctx.loaded.config.home, 'floyo segments', async (store) => {
+        const segments = await store.segments();
+        const modelVersion = await store.latestVersion();
+        return buildReport(segments, modelVersion, await store.transitions(modelVersion ?? undefined), await store.moves());
+      });
+      printSegments(ctx, report);
+    }),
+  );
+}
+
+export function buildReport(segments: SegmentSummary[], modelVersion: string | null, transitions: SegmentTransition[], moves: SegmentMoves[]): SegmentsReport {
+  const customers = segments.reduce((sum, s) => sum + s.customers, 0);
+  const byFrom = new Map<string, Movement>();
+  for (const t of transitions) {
+    let m = byFrom.get(t.fromVersion);
+    if (!m) byFrom.set(t.fromVersion, (m = { fromVersion: t.fromVersion, toVersion: t.toVersion, customers: 0, moved: 0, transitions: [] }));
+    m.customers += t.customers;
+    if (t.from !== t.to) m.moved += t.customers;
+    m.transitions.push({ from: t.from, to: t.to, customers: t.customers });
+  }
+  return {
+    modelVersion,
+    customers,
+    segments: segments.map((s) => ({ ...s, share: customers ? s.customers / customers : 0 })),
+    movement: [...byFrom.values()].sort((a, b) => b.customers - a.customers),
+    moves,
+  };
+}
+
+export function printSegments(ctx: CommandContext, r: SegmentsReport): void {
+  if (ctx.json) {
+    ctx.emitJson(r);
+    return;
+  }
+  ctx.say(`${r.customers.toLocaleString('en-US')} customers${r.modelVersion ? `, latest model ${r.modelVersion}` : ''}`);
+  ctx.say(
+    table(
+      r.segments.map((s) => ({
+        segment: s.segment,
+        customers: s.customers,
+        share: percent(s.share),
+        'avg churn': percent(s.avgChurn),
+        'high risk': s.highRisk,
+        'high risk share': percent(s.customers ? s.highRisk / s.customers : 0),
+      })),
+    ),
+  );
+  ctx.say();
+  if (r.movement.length === 0) {
+    ctx.say(
+      r.modelVersion
+        ? `no movement yet: model ${r.modelVersion} is the first to score these customers; the next \`floyo train\` on newer data will show who moved`
+        : 'no movement yet',
+    );
+    return;
+  }
+  for (const m of r.movement) {
+    ctx.say(`movement from model ${m.fromVersion} to ${m.toVersion}: ${m.moved.toLocaleString('en-US')} of ${m.customers.toLocaleString('en-US')} customers (${percent(m.customers ? m.moved / m.customers : 0)}) changed segment`);
+    ctx.say('(rows: segment before; columns: segment now; the diagonal stayed)');
+    ctx.say(matrix(m));
+    ctx.say();
+  }
+}
+
+/** The movement matrix as a table, segments ordered by size now. */
+function matrix(m: Movement): string {
+  const size = new Map<string, number>();
+  for (const t of m.transitions) size.set(t.to, (size.get(t.to) ?? 0) + t.customers);
+  for (const t of m.transitions) if (!size.has(t.from)) size.set(t.from, 0);
+  const names = [...size.keys()].sort((a, b) => (size.get(b) ?? 0) - (size.get(a) ?? 0) || (a < b ? -1 : 1));
+  const cell = new Map(m.transitions.map((t) => [`${t.from}\u0000${t.to}`, t.customers]));
+  const corner = 'before \\ now';
+  const rows = names
+    .filter((from) => m.transitions.some((t) => t.from === from))
+    .map((from) => {
+      const row: Record<string, unknown> = { [corner]: from };
+      for (const to of names) row[to] = cell.get(`${from}\u0000${to}`) ?? 0;
+      return row;
+    });
+  return table(rows, [corner, ...names]);
+}

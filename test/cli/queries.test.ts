@@ -1,0 +1,271 @@
+// End-to-end tests of `floyo customer`, `floyo segments` and `floyo audience`, run as separate processes
+// through test/cli/queries.entry.ts (the query commands alone) on homes seeded through the store.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Warehouse } from '../../src/data/warehouse.js';
+import { PredictionStore, type AudiencePage, type Prediction } from '../../src/stores/predictions.js';
+import { parseQuery } from '../../src/cli/audience.js';
+import type { CustomerReport } from '../../src/cli/customer.js';
+import { FloyoError } from '../../src/errors.js';
+import type { SegmentsReport } from '../../src/cli/segments.js';
+import { ROOT, tempDir, type CliResult } from '../support/cli.js';
+
+const ENTRY = join(ROOT, 'test/cli/queries.entry.ts');
+
+function floyo(args: string[]): Promise<CliResult> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FLOYO_') && v !== undefined) env[k] = v;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { cwd: ROOT, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      resolve({
+        code: code ?? -1,
+        stdout,
+        stderr,
+        json<T>() {
+          try {
+            return JSON.parse(stdout) as T;
+          } catch {
+            throw new Error(`stdout is not JSON (exit ${code}):\n${stdout}\nstderr:\n${stderr}`);
+          }
+        },
+      }),
+    );
+  });
+}
+
+const SEGMENTS = ['champions', 'loyal', 'at risk', 'lost'];
+const CUSTOMERS = 40;
+
+function customer(i: number, version: string, shift: number): Prediction {
+  const segment = (i + (i % 4 === 0 ? shift : 0)) % SEGMENTS.length;
+  const p = ((i * 7) % 40) / 40 + 0.01;
+  return {
+    customerId: i === 0 ? 'Zoë 😀' : `${12340 + i}`,
+    segment: SEGMENTS[segment],
+    segmentId: segment,
+    rfCell: `R${(i % 5) + 1}F${((i * 3) % 5) + 1}`,
+    churnProbability: p,
+    churnRisk: p >= 0.5 ? 'high' : 'low',
+    churnReasons: [
+      { feature: 'recency_days', text: `no purchase for ${i * 9} days`, contribution: 0.8 },
+      { feature: 'frequency', text: `only ${(i % 3) + 1} orders`, contribution: -0.3 },
+    ],
+    recommendations: [
+      { productId: '85123A', productName: 'WHITE HANGING HEART T-LIGHT HOLDER', score: 0.91, reason: 'often bought with what you bought' },
+      { productId: '22423', productName: null, score: 0.42 },
+    ],
+    modelVersion: version,
+    scoredAt: version === 'v1' ? '2011-09-09T12:50:00.000Z' : '2011-12-09T12:50:00.000Z',
+  };
+}
+
+let seeded: string;
+const homes: string[] = [];
+
+/** A copy of the seeded home, so commands can run side by side (each holds its home's lock). */
+function home(): string {
+  const copy = tempDir('floyo-queries-');
+  cpSync(seeded, copy, { recursive: true });
+  homes.push(copy);
+  return copy;
+}
+
+before(async () => {
+  seeded = tempDir('floyo-queries-');
+  homes.push(seeded);
+  const warehouse = await Warehouse.open(seeded, 'queries test');
+  try {
+    const store = new PredictionStore(warehouse);
+    await store.init();
+    await store.upsert(Array.from({ length: CUSTOMERS }, (_, i) => customer(i, 'v1', 0)));
+    await store.upsert(Array.from({ length: CUSTOMERS }, (_, i) => customer(i, 'v2', 1)));
+  } finally {
+    warehouse.close();
+  }
+});
+
+after(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
+
+test('floyo customer: --json is the stored prediction with its segment history; the human view says it all', async () => {
+  const [json, human] = await Promise.all([
+    floyo(['customer', 'Zoë 😀', '--home', home(), '--json']),
+    floyo(['customer', '12344', '--home', home()]),
+  ]);
+  assert.equal(json.code, 0, json.stderr);
+  const report = json.json<CustomerReport>();
+  const { segmentHistory, ...prediction } = report;
+  assert.deepEqual(prediction, customer(0, 'v2', 1));
+  assert.deepEqual(segmentHistory, [{ from: 'champions', to: 'loyal', fromVersion: 'v1', toVersion: 'v2', movedAt: '2011-12-09T12:50:00.000Z' }]);
+
+  assert.equal(human.code, 0, human.stderr);
+  for (const expected of [/customer 12344/, /segment +loyal/, /R×F cell +R5F3/, /churn +71\.0% probability, high risk/, /champions → loyal \(model v2/,
+    /no purchase for 36 days +\+0\.800/, /only 2 orders +-0\.300/, /WHITE HANGING HEART T-LIGHT HOLDER +0\.910 +often bought/, /22423/,
+    /model +v2, scored as of 2011-12-09T12:50:00\.000Z/]) {
+    assert.match(human.stdout, expected);
+  }
+});
+
+test('floyo customer: an unknown customer, or a home where nothing was scored, exits 1 with what to do', async () => {
+  const parent = tempDir('floyo-queries-');
+  homes.push(parent);
+  const fresh = join(parent, 'fresh');
+  const [unknown, nothing] = await Promise.all([
+    floyo(['customer', '99999', '--home', home(), '--json']),
+    floyo(['customer', '12344', '--home', fresh]),
+  ]);
+  assert.equal(unknown.code, 1);
+  assert.equal(unknown.stdout, '');
+  assert.match(unknown.stderr, /no prediction for customer "99999": 40 customers were scored \(model v2\)/);
+  assert.equal(nothing.code, 1);
+  assert.match(nothing.stderr, /no predictions in .*fresh yet: run `floyo train` first/);
+  assert.equal(existsSync(fresh), false, 'a query does not create a home');
+});
+
+test('floyo segments: counts, average churn and high risk per segment, and the movement matrix from v1 to v2', async () => {
+  const [json, human] = await Promise.all([floyo(['segments', '--home', home(), '--json']), floyo(['segments', '--home', home()])]);
+  assert.equal(json.code, 0, json.stderr);
+  const report = json.json<SegmentsReport>();
+  const v2 = Array.from({ length: CUSTOMERS }, (_, i) => customer(i, 'v2', 1));
+  assert.equal(report.modelVersion, 'v2');
+  assert.equal(report.customers, CUSTOMERS);
+  for (const s of report.segments) {
+    const members = v2.filter((p) => p.segment === s.segment);
+    assert.equal(s.customers, members.length, s.segment);
+    assert.equal(s.highRisk, members.filter((p) => p.churnRisk === 'high').length);
+    assert.ok(Math.abs(s.avgChurn - members.reduce((a, p) => a + p.churnProbability, 0) / members.length) < 1e-9);
+    assert.equal(s.share, members.length / CUSTOMERS);
+  }
+  assert.equal(report.movement.length, 1);
+  const m = report.movement[0];
+  assert.deepEqual([m.fromVersion, m.toVersion, m.customers, m.moved], ['v1', 'v2', 40, 10]);
+  assert.equal(m.transitions.reduce((a, t) => a + t.customers, 0), 40);
+  assert.deepEqual(m.transitions.find((t) => t.from === 'champions' && t.to === 'loyal'), { from: 'champions', to: 'loyal', customers: 10 });
+  assert.deepEqual(report.moves, [{ from: 'champions', to: 'loyal', customers: 10, fromVersion: 'v1', toVersion: 'v2' }]);
+
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /40 customers, latest model v2/);
+  assert.match(human.stdout, /segment +customers +share +avg churn +high risk/);
+  assert.match(human.stdout, /movement from model v1 to v2: 10 of 40 customers \(25\.0%\) changed segment/);
+  assert.match(human.stdout, /before \\ now +loyal/);
+  assert.match(human.stdout, /^champions +10 +0 +0 +0$/m, 'the champions row: 10 moved to loyal, none stayed');
+});
+
+test('floyo audience: a page with its cursor, the next page from it, --all as NDJSON, and the human view', async () => {
+  const h = home();
+  const first = await floyo(['audience', '--home', h, '--min-churn', '0.5', '--limit', '7', '--json']);
+  assert.equal(first.code, 0, first.stderr);
+  const page1 = first.json<AudiencePage>();
+  assert.deepEqual(Object.keys(page1).sort(), ['customers', 'nextCursor', 'total']);
+  const expected = Array.from({ length: CUSTOMERS }, (_, i) => customer(i, 'v2', 1))
+    .filter((p) => p.churnProbability >= 0.5)
+    .sort((a, b) => Buffer.compare(Buffer.from(a.customerId), Buffer.from(b.customerId)));
+  assert.equal(page1.total, expected.length);
+  assert.deepEqual(page1.customers, expected.slice(0, 7));
+  assert.ok(page1.nextCursor);
+
+  const [second, all, human] = await Promise.all([
+    floyo(['audience', '--home', h, '--min-churn', '50%', '--limit', '100', '--cursor', page1.nextCursor, '--json']),
+    floyo(['audience', '--home', home(), '--min-churn', '0.5', '--all', '--limit', '3']),
+    floyo(['audience', '--home', home(), '--segment', 'loyal', '--risk', 'high', '--limit', '2']),
+  ]);
+  assert.equal(second.code, 0, second.stderr);
+  const page2 = second.json<AudiencePage>();
+  assert.deepEqual(page2.customers, expected.slice(7), '50% is the same filter as 0.5');
+  assert.equal(page2.nextCursor, null);
+
+  assert.equal(all.code, 0, all.stderr);
+  const lines = all.stdout.trimEnd().split('\n');
+  assert.deepEqual(lines.map((l) => JSON.parse(l) as Prediction), expected);
+
+  assert.equal(human.code, 0, human.stderr);
+  const loyalHigh = Array.from({ length: CUSTOMERS }, (_, i) => customer(i, 'v2', 1)).filter((p) => p.segment === 'loyal' && p.churnRisk === 'high');
+  assert.match(human.stdout, /customer +segment +R×F +churn +risk +top reason/);
+  assert.match(human.stdout, new RegExp(`2 customers on this page, ${loyalHigh.length} match \\(segment "loyal", high risk\\)`));
+  assert.match(human.stdout, /next page: the same command with --cursor [A-Za-z0-9_-]+/);
+});
+
+test('floyo audience: an unknown segment lists the known ones (on stderr under --json); a segment in another case is found', async () => {
+  const [json, cased] = await Promise.all([
+    floyo(['audience', '--home', home(), '--segment', 'vip', '--json']),
+    floyo(['audience', '--home', home(), '--segment', 'AT RISK', '--json']),
+  ]);
+  assert.equal(json.code, 0);
+  assert.deepEqual(json.json(), { customers: [], nextCursor: null, total: 0 });
+  assert.match(json.stderr, /no segment is named "vip"; the segments are: "loyal", "at risk", "lost"/);
+  assert.equal(cased.code, 0, cased.stderr);
+  assert.ok(cased.json<AudiencePage>().total > 0);
+  assert.ok(cased.json<AudiencePage>().customers.every((c) => c.segment === 'at risk'));
+});
+
+test('floyo audience: bad filters and a cursor from another query exit 2 with a clear message', async () => {
+  const h = home();
+  const page = (await floyo(['audience', '--home', h, '--segment', 'loyal', '--limit', '1', '--json'])).json<AudiencePage>();
+  assert.ok(page.nextCursor);
+  const [bad, misuse] = await Promise.all([
+    floyo(['audience', '--home', h, '--min-churn', '1.5']),
+    floyo(['audience', '--home', home(), '--segment', 'lost', '--cursor', page.nextCursor]),
+  ]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.equal(bad.stdout, '');
+  assert.match(bad.stderr, /^floyo: --min-churn must be a churn probability from 0 to 1 \(or a percentage like 70%\), got "1\.5"\n$/);
+  assert.equal(misuse.code, 2);
+  assert.match(misuse.stderr, /the cursor belongs to another audience \(segment "loyal".*\), not this one \(segment "lost"/);
+});
+
+test('the audience flags are checked with their names before the home is opened', () => {
+  assert.deepEqual(parseQuery({ segment: 'at risk', minChurn: '70%', maxChurn: '0.95', risk: 'high', limit: '250', cursor: 'abc' }),
+    { segment: 'at risk', minChurn: 0.7, maxChurn: 0.95, risk: 'high', limit: 250, cursor: 'abc' });
+  assert.deepEqual(parseQuery({}), {});
+  assert.deepEqual(parseQuery({ minChurn: '0', maxChurn: '100%' }), { minChurn: 0, maxChurn: 1 });
+  const refused: Array<[Parameters<typeof parseQuery>[0], RegExp]> = [
+    [{ minChurn: '1.5' }, /--min-churn must be a churn probability from 0 to 1/],
+    [{ minChurn: '-0.1' }, /--min-churn must be/],
+    [{ minChurn: 'lots' }, /--min-churn must be .*got "lots"/],
+    [{ minChurn: '' }, /--min-churn must be/],
+    [{ maxChurn: '120%' }, /--max-churn must be/],
+    [{ minChurn: '0.9', maxChurn: '0.1' }, /--min-churn \(0\.9\) is above --max-churn \(0\.1\): no customer can match/],
+    [{ limit: '0' }, /--limit must be a whole number from 1 to 100,000, got "0"/],
+    [{ limit: '-3' }, /--limit must be/],
+    [{ limit: '2.5' }, /--limit must be/],
+    [{ limit: '100001' }, /--limit must be/],
+    [{ risk: 'medium' }, /--risk must be high or low, got "medium"/],
+    [{ segment: '  ' }, /--segment needs a segment name/],
+  ];
+  for (const [opts, message] of refused) assert.throws(() => parseQuery(opts), (err: unknown) => err instanceof FloyoError && message.test(err.message), JSON.stringify(opts));
+});
+
+test('the query commands answer --help, and say who holds a busy home (exit 3)', async () => {
+  const h = home();
+  const warehouse = await Warehouse.open(h, 'floyo train --data sales.csv');
+  try {
+    const runs = await Promise.all([
+      floyo(['customer', '--help']),
+      floyo(['segments', '--help']),
+      floyo(['audience', '--help']),
+      floyo(['segments', '--home', h]),
+    ]);
+    for (const [i, command] of ['customer', 'segments', 'audience'].entries()) {
+      assert.equal(runs[i].code, 0, runs[i].stderr);
+      assert.match(runs[i].stdout, new RegExp(`Usage: floyo ${command}`));
+      assert.match(runs[i].stdout, /--home <dir>/);
+      assert.match(runs[i].stdout, /--json/);
+      assert.match(runs[i].stdout, /Exit codes: 0 answered, 1 nothing to answer with/);
+    }
+    assert.match(runs[2].stdout, /--all/);
+    assert.equal(runs[3].code, 3);
+    assert.match(runs[3].stderr, /in use by `floyo train --data sales\.csv` \(pid \d+/);
+  } finally {
+    warehouse.close();
+  }
+});

@@ -1,0 +1,379 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Warehouse } from '../../src/data/warehouse.js';
+import { FloyoError } from '../../src/errors.js';
+import { PredictionStore, withPredictions, type AudienceQuery, type Prediction } from '../../src/stores/predictions.js';
+import { tempDir } from '../support/cli.js';
+
+const SCORED_AT = '2011-12-09T12:50:00.000Z';
+const SEGMENTS = ['champions', 'loyal', 'at risk', 'hibernating', 'lost'];
+
+function prediction(id: string, overrides: Partial<Prediction> = {}): Prediction {
+  return {
+    customerId: id,
+    segment: 'loyal',
+    segmentId: 1,
+    rfCell: 'R4F3',
+    churnProbability: 0.25,
+    churnRisk: 'low',
+    churnReasons: [{ feature: 'recency_days', text: 'no purchase for 40 days', contribution: 0.31 }],
+    recommendations: [{ productId: '85123A', productName: 'WHITE HANGING HEART T-LIGHT HOLDER', score: 0.9, reason: 'bought with 22423' }],
+    modelVersion: 'v1',
+    scoredAt: SCORED_AT,
+    ...overrides,
+  };
+}
+
+/** n customers with ids in a scrambled order, a spread of churn probabilities and segments. */
+function synthetic(n: number, version = 'v1', segmentShift = 0): Prediction[] {
+  return Array.from({ length: n }, (_, k) => {
+    const i = (k * 7919) % n;
+    const p = ((i * 37) % 1000) / 1000;
+    const s = (i + (i % 3 === 0 ? segmentShift : 0)) % SEGMENTS.length;
+    return prediction(`C${String(i).padStart(6, '0')}`, {
+      segment: SEGMENTS[s],
+      segmentId: s,
+      churnProbability: p,
+      churnRisk: p >= 0.5 ? 'high' : 'low',
+      modelVersion: version,
+    });
+  });
+}
+
+/** UTF-8 byte order, the order DuckDB compares VARCHARs in. */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+async function withStore(fn: (store: PredictionStore, warehouse: Warehouse, home: string) => Promise<void>): Promise<void> {
+  const home = tempDir('floyo-predictions-');
+  const warehouse = await Warehouse.open(home, 'predictions test');
+  try {
+    const store = new PredictionStore(warehouse);
+    await store.init();
+    await fn(store, warehouse, home);
+  } finally {
+    warehouse.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+/** Every table of the store, rows in a fixed order: equal dumps mean equal states. */
+async function dump(warehouse: Warehouse): Promise<unknown> {
+  return {
+    predictions: await warehouse.query('SELECT * EXCLUDE (scored_at), epoch_ms(scored_at) AS scored_at FROM predictions ORDER BY customer_id'),
+    moves: await warehouse.query('SELECT * EXCLUDE (moved_at), epoch_ms(moved_at) AS moved_at FROM segment_moves ORDER BY ALL'),
+    versions: await warehouse.query('SELECT * FROM prediction_versions ORDER BY ALL'),
+  };
+}
+
+async function rejects(promise: Promise<unknown>, message: RegExp): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof FloyoError, `expected a FloyoError, got ${String(err)}`);
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
+async function pageThrough(store: PredictionStore, query: AudienceQuery, between?: (page: number) => Promise<void>): Promise<string[]> {
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; ; page++) {
+    const result = await store.audience({ ...query, cursor });
+    seen.push(...result.customers.map((c) => c.customerId));
+    if (result.nextCursor === null) return seen;
+    assert.ok(result.customers.length === query.limit, 'only the last page is short');
+    cursor = result.nextCursor;
+    await between?.(page);
+  }
+}
+
+test('upserting the same predictions twice leaves the same state and the same counts', async () => {
+  await withStore(async (store, warehouse) => {
+    const v1 = synthetic(500);
+    const v2 = synthetic(500, 'v2', 1);
+    assert.deepEqual(pick(await store.upsert(v1)), { written: 500, moved: 0 });
+    const afterV1 = await dump(warehouse);
+    assert.deepEqual(pick(await store.upsert(v1)), { written: 500, moved: 0 });
+    assert.deepEqual(await dump(warehouse), afterV1);
+
+    const first = pick(await store.upsert(v2));
+    assert.equal(first.written, 500);
+    assert.equal(first.moved, 167, 'every third customer changed segment');
+    const afterV2 = await dump(warehouse);
+    assert.deepEqual(pick(await store.upsert(v2)), first, 'a retried write reports the same');
+    assert.deepEqual(await dump(warehouse), afterV2);
+    assert.equal(await store.count(), 500);
+  });
+});
+
+function pick(r: { written: number; moved: number }): { written: number; moved: number } {
+  return { written: r.written, moved: r.moved };
+}
+
+test('get returns what was written, JSON fields and awkward ids included; null for an unknown customer', async () => {
+  await withStore(async (store) => {
+    const ids = [
+      'Zoë-ünïcødé', '顧客-42', '😀 emoji 👩‍👩‍👧', 'שלום', 'e\u0301 combining', ' padded ', 'tab\there', 'line\nbreak', 'cr\rreturn',
+      'quote"d', "apo'strophe", 'back\\slash', '\\N', 'soh\u0001inside', '\u0001', '\uFFFF', 'x'.repeat(500),
+    ];
+    const written = ids.map((id, i) =>
+      prediction(id, {
+        segment: i % 2 ? 'at risk 🔥' : 'loyal "regulars"',
+        segmentId: i,
+        churnProbability: [0, 1, 0.1 + 0.2, 1e-300, 0.999999999999][i % 5],
+        churnRisk: i % 2 ? 'high' : 'low',
+        churnReasons: i % 3 === 0 ? [] : [
+          { feature: 'recency_days', text: `no purchase for ${i * 30} days`, contribution: 1.5 - i / 7 },
+          { feature: 'returns_rate', text: 'returned 3 of 4 orders — "tabs\tand\nnewlines"', contribution: -0.25 },
+        ],
+        recommendations: [
+          { productId: 'P\t1', productName: null, score: 0.123456789012345 },
+          { productId: '22423', productName: 'REGENCY CAKESTAND 3 TIER ☕', score: -0.5, reason: 'customers like you \u0001 bought it' },
+        ],
+        modelVersion: i % 2 ? 'v1' : '2011-12-09T12:50:00Z#a1b2',
+        scoredAt: new Date(Date.UTC(2011, 11, 9, 12, 50, i)).toISOString(),
+      }),
+    );
+    await store.upsert(written);
+    for (const p of written) assert.deepEqual(await store.get(p.customerId), p, JSON.stringify(p.customerId));
+    assert.equal(await store.get('nobody'), null);
+    assert.equal(await store.get('padded'), null, 'ids are not trimmed');
+    assert.equal(await store.get("apo'"), null);
+  });
+});
+
+test('a batch is checked before anything is written: a bad prediction names its customer and field', async () => {
+  await withStore(async (store) => {
+    await store.upsert([prediction('A')]);
+    const cases: Array<[Partial<Prediction>, RegExp]> = [
+      [{ churnProbability: 1.5 }, /customer "B": churnProbability must be a number in \[0, 1\], got 1\.5/],
+      [{ churnProbability: Number.NaN }, /churnProbability/],
+      [{ churnRisk: 'medium' as 'high' }, /churnRisk must be "high" or "low"/],
+      [{ segment: '' }, /segment must be a non-empty string/],
+      [{ rfCell: 'R6F1' }, /rfCell must be an R×F quintile cell like "R5F4"/],
+      [{ segmentId: 1.5 }, /segmentId must be an integer/],
+      [{ scoredAt: 'yesterday' }, /scoredAt must be an ISO timestamp/],
+      [{ customerId: 'nul\u0000' }, /customerId must not contain a NUL character/],
+      [{ recommendations: [{ productId: 'P', productName: null, score: Infinity }] }, /recommendations must hold/],
+      [{ churnReasons: [{ feature: 'f', text: 't', contribution: Number.NaN }] }, /churnReasons must hold/],
+    ];
+    for (const [bad, message] of cases) {
+      await rejects(store.upsert([prediction('A', { segment: 'champions' }), prediction('B', bad), prediction('C')]), message);
+    }
+    assert.equal(await store.count(), 1, 'nothing of a rejected batch was written');
+    assert.equal((await store.get('A'))?.segment, 'loyal');
+  });
+});
+
+test('a customer twice in one batch: the last one wins; async iterables are accepted', async () => {
+  await withStore(async (store) => {
+    async function* stream(): AsyncGenerator<Prediction> {
+      yield prediction('A', { segment: 'champions' });
+      yield prediction('B');
+      yield prediction('A', { segment: 'lost', churnProbability: 0.9, churnRisk: 'high' });
+    }
+    assert.deepEqual(pick(await store.upsert(stream())), { written: 2, moved: 0 });
+    assert.equal((await store.get('A'))?.segment, 'lost');
+    assert.equal(await store.count(), 2);
+    assert.deepEqual(pick(await store.upsert([])), { written: 0, moved: 0 });
+  });
+});
+
+test('a few customers re-scored into a large table update in place of the rest', async () => {
+  await withStore(async (store, warehouse) => {
+    await store.upsert(synthetic(2000));
+    const before = await store.get('C000007');
+    assert.equal(before?.segment, SEGMENTS[7 % SEGMENTS.length]);
+    const result = await store.upsert([
+      prediction('C000007', { segment: 'champions', segmentId: 0, modelVersion: 'v2' }),
+      prediction('NEW-1', { modelVersion: 'v2' }),
+    ]);
+    assert.deepEqual(pick(result), { written: 2, moved: 1 });
+    assert.equal(await store.count(), 2001);
+    assert.equal((await store.get('C000007'))?.segment, 'champions');
+    assert.equal((await store.get('C000008'))?.modelVersion, 'v1', 'the others keep their prediction');
+    const [{ dupes }] = await warehouse.query<{ dupes: number }>('SELECT count(*) - count(DISTINCT customer_id) AS dupes FROM predictions');
+    assert.equal(dupes, 0);
+  });
+});
+
+test('segment moves between model versions are recorded, re-scores within a version replace them, and they are reportable', async () => {
+  await withStore(async (store) => {
+    const ids = ['a', 'b', 'c', 'd'];
+    const write = (version: string, segments: string[], scoredAt = SCORED_AT) =>
+      store.upsert(ids.map((id, i) => prediction(id, { segment: segments[i], modelVersion: version, scoredAt })));
+
+    assert.equal((await write('v1', ['loyal', 'loyal', 'lost', 'new'])).moved, 0);
+    assert.deepEqual(await store.moves(), []);
+    assert.deepEqual(await store.transitions(), [], 'nothing to compare the first version with');
+    assert.equal(await store.latestVersion(), 'v1');
+
+    assert.equal((await write('v2', ['champions', 'loyal', 'champions', 'new'], '2012-03-01T00:00:00.000Z')).moved, 2);
+    assert.equal(await store.latestVersion(), 'v2');
+    assert.deepEqual(await store.moves(), [
+      { from: 'lost', to: 'champions', customers: 1, fromVersion: 'v1', toVersion: 'v2' },
+      { from: 'loyal', to: 'champions', customers: 1, fromVersion: 'v1', toVersion: 'v2' },
+    ]);
+    assert.deepEqual(await store.transitions(), [
+      { from: 'lost', to: 'champions', customers: 1, fromVersion: 'v1', toVersion: 'v2' },
+      { from: 'loyal', to: 'champions', customers: 1, fromVersion: 'v1', toVersion: 'v2' },
+      { from: 'loyal', to: 'loyal', customers: 1, fromVersion: 'v1', toVersion: 'v2' },
+      { from: 'new', to: 'new', customers: 1, fromVersion: 'v1', toVersion: 'v2' },
+    ]);
+    assert.deepEqual(await store.customerMoves('a'), [{ from: 'loyal', to: 'champions', fromVersion: 'v1', toVersion: 'v2', movedAt: '2012-03-01T00:00:00.000Z' }]);
+
+    // Re-scored by v2 again: a changes its mind, c moves back to where it was under v1.
+    assert.equal((await write('v2', ['at risk', 'loyal', 'lost', 'new'])).moved, 1);
+    assert.deepEqual(await store.moves({ toVersion: 'v2' }), [{ from: 'loyal', to: 'at risk', customers: 1, fromVersion: 'v1', toVersion: 'v2' }]);
+    assert.deepEqual(await store.customerMoves('c'), []);
+
+    await write('v3', ['at risk', 'lost', 'lost', 'new']);
+    assert.equal(await store.latestVersion(), 'v3');
+    assert.deepEqual(await store.moves({ fromVersion: 'v2', toVersion: 'v3' }), [{ from: 'loyal', to: 'lost', customers: 1, fromVersion: 'v2', toVersion: 'v3' }]);
+    assert.deepEqual((await store.moves()).map((m) => m.toVersion), ['v3', 'v2'], 'newest versions first');
+    assert.deepEqual(await store.moves({ fromVersion: 'v9' }), []);
+
+    // A new customer scored by an older version (a stream scorer still on it) does not make it the latest.
+    await store.upsert([prediction('e', { modelVersion: 'v2' })]);
+    assert.equal(await store.latestVersion(), 'v3');
+    assert.deepEqual(await store.customerMoves('e'), []);
+
+    // A rollback re-scored with v1 makes v1 the latest again, and its moves do not erase v0→v1 history.
+    await write('v1', ['loyal', 'loyal', 'lost', 'new']);
+    assert.equal(await store.latestVersion(), 'v1');
+    assert.deepEqual(await store.moves({ fromVersion: 'v3', toVersion: 'v1' }), [
+      { from: 'at risk', to: 'loyal', customers: 1, fromVersion: 'v3', toVersion: 'v1' },
+      { from: 'lost', to: 'loyal', customers: 1, fromVersion: 'v3', toVersion: 'v1' },
+    ]);
+    assert.deepEqual((await store.customerMoves('b')).map((m) => `${m.fromVersion}→${m.toVersion}`), ['v2→v3', 'v3→v1']);
+    assert.deepEqual((await store.transitions('v1')).map((t) => t.fromVersion), ['v3', 'v3', 'v3', 'v3']);
+  });
+});
+
+test('segments: customers, average churn and high-risk customers per segment, largest first', async () => {
+  await withStore(async (store) => {
+    await store.upsert([
+      prediction('a', { segment: 'loyal', churnProbability: 0.2, churnRisk: 'low' }),
+      prediction('b', { segment: 'loyal', churnProbability: 0.6, churnRisk: 'high' }),
+      prediction('c', { segment: 'loyal', churnProbability: 0.4, churnRisk: 'low' }),
+      prediction('d', { segment: 'lost', churnProbability: 0.9, churnRisk: 'high' }),
+    ]);
+    const segments = await store.segments();
+    assert.deepEqual(segments.map((s) => [s.segment, s.customers, s.highRisk]), [['loyal', 3, 1], ['lost', 1, 1]]);
+    assert.ok(Math.abs(segments[0].avgChurn - 0.4) < 1e-12);
+    assert.equal(segments[1].avgChurn, 0.9);
+  });
+});
+
+test('paging through 20k customers with limit 1000 returns every match exactly once, in order, with the right total', async () => {
+  await withStore(async (store) => {
+    const all = synthetic(20_000);
+    await store.upsert(all);
+    for (const query of [{ limit: 1000 }, { minChurn: 0.3, maxChurn: 0.8, limit: 1000 }, { segment: 'at risk', risk: 'high' as const, limit: 1000 }]) {
+      const expected = all
+        .filter((p) => p.churnProbability >= (query.minChurn ?? 0) && p.churnProbability <= (query.maxChurn ?? 1))
+        .filter((p) => (query.segment === undefined || p.segment === query.segment) && (query.risk === undefined || p.churnRisk === query.risk))
+        .map((p) => p.customerId)
+        .sort(byteOrder);
+      const first = await store.audience(query);
+      assert.equal(first.total, expected.length, JSON.stringify(query));
+      assert.deepEqual(await pageThrough(store, query), expected, JSON.stringify(query));
+    }
+  });
+});
+
+test('customers written between pages cause no duplicates and no skips of the existing ones', async () => {
+  await withStore(async (store) => {
+    const all = synthetic(20_000);
+    await store.upsert(all);
+    const query = { minChurn: 0.5, limit: 1000 };
+    const existing = all.filter((p) => p.churnProbability >= 0.5).map((p) => p.customerId).sort(byteOrder);
+    let round = 0;
+    const seen = await pageThrough(store, query, async () => {
+      round++;
+      // New customers before and after the cursor, and existing ones re-scored without leaving the filter.
+      await store.upsert([
+        ...Array.from({ length: 50 }, (_, i) => prediction(`A-new-${round}-${i}`, { churnProbability: 0.9, churnRisk: 'high' })),
+        ...Array.from({ length: 50 }, (_, i) => prediction(`C${String(19_000 + round * 50 + i).padStart(6, '0')}x`, { churnProbability: 0.7, churnRisk: 'high' })),
+        ...existing.slice(round * 700, round * 700 + 300).map((id) => prediction(id, { churnProbability: 0.66, churnRisk: 'high', modelVersion: 'v2' })),
+      ]);
+    });
+    assert.equal(new Set(seen).size, seen.length, 'no customer twice');
+    const seenSet = new Set(seen);
+    assert.deepEqual(existing.filter((id) => !seenSet.has(id)), [], 'no existing customer skipped');
+    assert.deepEqual([...seen].sort(byteOrder), seen, 'in id order');
+    assert.ok(seen.some((id) => id.endsWith('x')), 'customers added after the cursor are reached');
+    assert.ok(!seen.some((id) => id.startsWith('A-new')), 'customers added before the cursor are not');
+  });
+});
+
+test('a cursor only continues the query it came from; malformed cursors and bad queries are refused clearly', async () => {
+  await withStore(async (store) => {
+    await store.upsert(synthetic(50));
+    const page = await store.audience({ segment: 'loyal', minChurn: 0.1, limit: 3 });
+    assert.ok(page.nextCursor);
+    const cursor = page.nextCursor;
+    // the same filter with defaults spelt out, or another page size, is the same query
+    const next = await store.audience({ segment: 'loyal', minChurn: 0.1, maxChurn: 1, limit: 5, cursor });
+    assert.ok(next.customers.every((c) => c.customerId > page.customers[2].customerId));
+    await rejects(store.audience({ segment: 'lost', minChurn: 0.1, cursor }), /cursor belongs to another audience \(segment "loyal", churn 0\.1\.\.1, any risk\), not this one \(segment "lost"/);
+    await rejects(store.audience({ segment: 'loyal', cursor }), /another audience/);
+    await rejects(store.audience({ segment: 'loyal', minChurn: 0.1, risk: 'high', cursor }), /another audience/);
+    for (const bad of ['garbage!', 'eyJmb28iOjF9', Buffer.from('{"v":2,"f":{},"a":"x"}').toString('base64url'), '']) {
+      await rejects(store.audience({ cursor: bad }), /not one Floyo made/);
+    }
+    await rejects(store.audience({ minChurn: -0.1 }), /minChurn must be a churn probability between 0 and 1, got -0\.1/);
+    await rejects(store.audience({ minChurn: 1.5 }), /minChurn must be/);
+    await rejects(store.audience({ maxChurn: Number.NaN }), /maxChurn must be/);
+    await rejects(store.audience({ minChurn: 0.8, maxChurn: 0.2 }), /above maxChurn/);
+    await rejects(store.audience({ limit: 0 }), /limit must be a whole number from 1 to 100,000, got 0/);
+    await rejects(store.audience({ limit: -5 }), /limit must be/);
+    await rejects(store.audience({ limit: 2.5 }), /limit must be/);
+    await rejects(store.audience({ limit: 100_001 }), /limit must be/);
+    await rejects(store.audience({ risk: 'medium' as 'high' }), /risk must be "high" or "low"/);
+    assert.deepEqual(await store.audience({ segment: 'no such segment' }), { customers: [], nextCursor: null, total: 0 });
+  });
+});
+
+test('reads wait for a write under way on the same warehouse instead of running inside its transaction', async () => {
+  await withStore(async (store) => {
+    await store.upsert(synthetic(100));
+    const write = store.upsert(synthetic(3000, 'v2'));
+    const [count, page] = await Promise.all([store.count(), store.audience({ limit: 5 })]);
+    await write;
+    assert.equal(count, 3000);
+    assert.equal(page.total, 3000);
+    assert.equal(page.customers[0].modelVersion, 'v2');
+  });
+});
+
+test('the staged file is removed after a write, and after a failed one', async () => {
+  await withStore(async (store, _warehouse, home) => {
+    await store.upsert(synthetic(10));
+    await assert.rejects(store.upsert([prediction('x', { churnProbability: 2 })]));
+    assert.deepEqual(readdirSync(join(home, 'tmp')).filter((f) => f.startsWith('predictions-')), []);
+  });
+});
+
+test('withPredictions refuses a home with nothing scored, without creating a warehouse there', async () => {
+  const parent = tempDir('floyo-predictions-');
+  try {
+    const home = join(parent, 'home');
+    await rejects(withPredictions(home, 'test', async () => undefined), /no predictions in .*home yet: run `floyo train` first/);
+    assert.equal(existsSync(home), false);
+    const warehouse = await Warehouse.open(home, 'test');
+    warehouse.close();
+    await assert.rejects(withPredictions(home, 'test', async () => undefined), (err: FloyoError) => err.exitCode === 1);
+    const w2 = await Warehouse.open(home, 'test');
+    const store = new PredictionStore(w2);
+    await store.init();
+    await store.upsert([prediction('a')]);
+    w2.close();
+    assert.equal(await withPredictions(home, 'test', (s) => s.count()), 1);
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
