@@ -276,7 +276,7 @@ async function loadSource(
         await db.run(
           `INSERT INTO transactions SELECT ${sqlString(fingerprint)}, row_number, order_id, customer_id, product_id, product_name, quantity, unit_price, ` +
             `quantity * unit_price, refunded, is_return, epoch_ms(ts_ms), country, currency ` +
-            `FROM read_csv(${sqlString(file)}, delim='\t', header=false, quote='"', escape='"', nullstr='\\N', auto_detect=false, columns=${STAGED_COLUMNS})`,
+            `FROM read_csv(${sqlString(file)}, delim='\t', header=false, quote='"', escape='"', nullstr='\\N', allow_quoted_nulls=false, auto_detect=false, columns=${STAGED_COLUMNS})`,
         );
       } catch (err) {
         loadError = err;
