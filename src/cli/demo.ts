@@ -1,13 +1,13 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { buildFeatures } from '../features/build.js';
 import { generateToFile } from '../generate/output.js';
 import { resolveShopOptions } from '../generate/shop.js';
 import { Warehouse } from '../data/warehouse.js';
-import { action, makeContext, table, withCommonOptions, type CommonOptions } from './common.js';
+import { action, makeContext, withCommonOptions, type CommonOptions } from './common.js';
 import { parseCount } from './generate.js';
-import { printIngest, runIngest } from './ingest.js';
+import { PredictionStore, type Prediction } from '../stores/predictions.js';
+import { printTrain, runTrain } from './train.js';
 
 interface DemoOptions extends CommonOptions {
   customers: string;
@@ -20,7 +20,7 @@ export function register(program: Command): void {
   withCommonOptions(
     program
       .command('demo')
-      .description('the whole path on a generated shop: generate, ingest, features — with nothing configured')
+      .description('the whole path on a generated shop with nothing configured: generate, train, score, show customers')
       .option('--customers <n>', 'customers in the generated shop', '2000')
       .option('--products <n>', 'products in the generated shop', '1500')
       .option('--orders <n>', 'orders in the generated shop', '20000')
@@ -49,37 +49,39 @@ export function register(program: Command): void {
       } else {
         ctx.say(`1. using the sample generated earlier: ${sample}`);
       }
-      ctx.say(`2. ingesting it into ${home}`);
-      const ingested = await runIngest(ctx, [sample]);
-      if (!ctx.json) {
-        printIngest(ctx, ingested);
-        ctx.say();
-      }
-      ctx.say(`3. features as of the default cutoff (last date minus ${ctx.loaded.config.features.horizonDays} days)`);
+      ctx.say(`2. training on it: ingest, features, segments, churn, recommendations (home ${home})`);
+      const report = await runTrain(ctx, { data: [sample], seed: 0 });
       const warehouse = await Warehouse.open(home, 'floyo demo');
-      let features;
+      const examples: Prediction[] = [];
       try {
-        features = await buildFeatures(warehouse, { horizonDays: ctx.loaded.config.features.horizonDays });
+        const store = new PredictionStore(warehouse);
+        await store.init();
+        // one customer from each of the largest segments, and the riskiest valuable customer
+        for (const seg of (await store.segments()).sort((a, b) => b.customers - a.customers).slice(0, 3)) {
+          const page = await store.audience({ segment: seg.segment, limit: 1 });
+          if (page.customers[0]) examples.push(page.customers[0]);
+        }
       } finally {
         warehouse.close();
       }
       if (ctx.json) {
-        ctx.emitJson({ sample, generated, ingest: ingested, features, seconds: (Date.now() - started) / 1000 });
+        ctx.emitJson({ sample, generated, train: report, examples, seconds: (Date.now() - started) / 1000 });
         return;
       }
-      ctx.say(table([
-        { what: 'cutoff', value: features.cutoff },
-        { what: 'churn window', value: `${features.window.from} .. ${features.window.to}` },
-        { what: 'customers as of the cutoff', value: features.customers },
-        { what: 'churned in the window', value: `${features.churned} (${(features.churnRate * 100).toFixed(1)}%)` },
-        { what: 'customer × product interactions', value: features.interactions.pairs },
-        { what: 'holdout pairs for evaluation', value: features.holdout.pairs },
-      ]));
+      ctx.say();
+      printTrain(ctx, report);
+      ctx.say();
+      ctx.say('3. a few customers, as the prediction store has them:');
+      for (const p of examples) {
+        ctx.say(`  customer ${p.customerId}: ${p.segment} (${p.rfCell}), churn risk ${(p.churnProbability * 100).toFixed(0)}% (${p.churnRisk})`);
+        if (p.churnReasons.length) ctx.say(`    why: ${p.churnReasons.map((r) => r.text).join('; ')}`);
+        ctx.say(`    recommend: ${p.recommendations.slice(0, 5).map((r) => r.productName ?? r.productId).join(', ')}`);
+      }
       ctx.say();
       ctx.say(`done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next:`);
-      ctx.say(`  npx floyo features --home ${home} --out features.parquet     # export the features`);
-      ctx.say(`  npx floyo ingest <your-export.csv> --preset shopify            # your own data (see: npx floyo presets)`);
-      ctx.say(`  npx floyo config                                              # what is configured, and from where`);
+      ctx.say(`  npx floyo customer ${examples[0]?.customerId ?? '<id>'} --home ${home}          # one customer's segment, churn risk and recommendations`);
+      ctx.say(`  npx floyo audience --segment "${examples[0]?.segment ?? 'champions'}" --min-churn 0.5 --home ${home}   # an audience to act on`);
+      ctx.say(`  npx floyo train --data <your-export.csv> --preset shopify    # your own data (see: npx floyo presets)`);
     }),
   );
 }

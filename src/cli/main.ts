@@ -6,6 +6,12 @@ import { register as features } from './features.js';
 import { register as presets } from './presets.js';
 import { register as generate } from './generate.js';
 import { register as demo } from './demo.js';
+import { register as trainCmd } from './train.js';
+import { register as models } from './models.js';
+import { register as recommend } from './recommend.js';
+import { register as customer } from './customer.js';
+import { register as segments } from './segments.js';
+import { register as audience } from './audience.js';
 import { VERSION } from '../version.js';
 
 // `floyo ... | head` closes stdout early: that is the reader's choice, not an error.
@@ -19,6 +25,6 @@ const program = new Command('floyo')
   .version(VERSION)
   .showHelpAfterError('(run with --help for usage)');
 
-for (const register of [demo, ingest, features, generate, presets, config]) register(program);
+for (const register of [demo, trainCmd, customer, segments, audience, recommend, models, ingest, features, generate, presets, config]) register(program);
 
 await program.parseAsync(process.argv);

@@ -1,34 +1,40 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { floyo, tempDir } from '../support/cli.js';
-import type { IngestSummary } from '../../src/data/ingest.js';
-import type { FeatureSummary } from '../../src/features/build.js';
+import type { TrainReport } from '../../src/cli/train.js';
+import type { Prediction } from '../../src/stores/predictions.js';
 
 interface DemoJson {
   generated: { rows: number } | null;
-  ingest: IngestSummary;
-  features: FeatureSummary;
+  train: TrainReport;
+  examples: Prediction[];
 }
 
-test('floyo demo: generate, ingest and features on a small shop with nothing configured; a rerun reuses them', async () => {
+test('floyo demo: generate, train and show customers on a small shop with nothing configured; a rerun reuses the sample', async () => {
   const home = tempDir();
   const args = ['demo', '--home', home, '--customers', '300', '--products', '200', '--orders', '2500', '--json', '-q'];
   const r = await floyo(args);
   assert.equal(r.code, 0, r.stderr);
   const out = r.json<DemoJson>();
   assert.ok(out.generated && out.generated.rows > 10_000);
-  assert.equal(out.ingest.rowsRead, out.generated?.rows);
-  assert.equal(out.ingest.rowsRead, out.ingest.rowsAccepted + out.ingest.rowsQuarantined + out.ingest.rowsExcluded);
-  assert.ok(out.features.customers > 100);
-  assert.ok(out.features.churned > 0 && out.features.churned < out.features.customers);
+  const t = out.train;
+  assert.equal(t.data.rowsRead, out.generated.rows);
+  assert.equal(t.data.rowsRead, t.data.rowsAccepted + t.data.rowsQuarantined + t.data.rowsExcluded);
+  assert.equal(t.promoted, true);
+  assert.ok(t.predictionsWritten > 100);
+  assert.ok(out.examples.length >= 2);
+  for (const p of out.examples) {
+    assert.ok(p.segment && p.rfCell.match(/^R[1-5]F[1-5]$/));
+    assert.ok(p.churnProbability >= 0 && p.churnProbability <= 1);
+    assert.ok(p.recommendations.length > 0);
+  }
   const again = (await floyo(args)).json<DemoJson>();
   assert.equal(again.generated, null, 'the sample is reused');
-  assert.equal(again.ingest.sources[0].status, 'already ingested');
-  assert.deepEqual(again.features, out.features);
+  assert.deepEqual(again.train.churn, t.churn, 'the same models again');
 });
 
 test('every command answers --help', async () => {
-  for (const command of ['demo', 'ingest', 'features', 'generate', 'presets', 'config']) {
+  for (const command of ['demo', 'train', 'ingest', 'features', 'generate', 'presets', 'config']) {
     const r = await floyo([command, '--help']);
     assert.equal(r.code, 0, `${command}: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`Usage: floyo ${command}`));

@@ -1,8 +1,7 @@
 // End-to-end tests of `floyo customer`, `floyo segments` and `floyo audience`, run as separate processes
-// through test/cli/queries.entry.ts (the query commands alone) on homes seeded through the store.
+// through the real CLI, on homes seeded through the store.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Warehouse } from '../../src/data/warehouse.js';
@@ -11,36 +10,8 @@ import { parseQuery } from '../../src/cli/audience.js';
 import type { CustomerReport } from '../../src/cli/customer.js';
 import { FloyoError } from '../../src/errors.js';
 import type { SegmentsReport } from '../../src/cli/segments.js';
-import { ROOT, tempDir, type CliResult } from '../support/cli.js';
+import { floyo, tempDir } from '../support/cli.js';
 
-const ENTRY = join(ROOT, 'test/cli/queries.entry.ts');
-
-function floyo(args: string[]): Promise<CliResult> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FLOYO_') && v !== undefined) env[k] = v;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code: code ?? -1,
-        stdout,
-        stderr,
-        json<T>() {
-          try {
-            return JSON.parse(stdout) as T;
-          } catch {
-            throw new Error(`stdout is not JSON (exit ${code}):\n${stdout}\nstderr:\n${stderr}`);
-          }
-        },
-      }),
-    );
-  });
-}
 
 const SEGMENTS = ['champions', 'loyal', 'at risk', 'lost'];
 const CUSTOMERS = 40;

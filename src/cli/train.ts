@@ -1,0 +1,204 @@
+import type { Command } from 'commander';
+import { FloyoError } from '../errors.js';
+import { ingest, warehouseTotals } from '../data/ingest.js';
+import { Warehouse } from '../data/warehouse.js';
+import type { Manifest } from '../models/registry.js';
+import { publishInput, qualityGate } from '../pipeline/serving.js';
+import { reasonsFor, rfCellFor, train, type TrainResult } from '../pipeline/train.js';
+import { PredictionStore, type Prediction } from '../stores/predictions.js';
+import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { chooseMapping } from './ingest.js';
+import { withRegistry } from './models.js';
+
+interface TrainOptions extends CommonOptions {
+  data?: string[];
+  preset?: string;
+  mapping?: string;
+  asOf?: string;
+  horizonDays?: string;
+  now?: string;
+  seed: string;
+}
+
+export interface TrainReport {
+  data: { rowsRead: number; rowsAccepted: number; rowsQuarantined: number; rowsExcluded: number; customers: number; products: number; from: string | null; to: string | null };
+  cutoff: string;
+  validationCutoff: string;
+  horizonDays: number;
+  scoredAsOf: string;
+  modelVersion: string;
+  promoted: boolean;
+  gate: NonNullable<Manifest['gate']>;
+  segmentation: TrainResult['segmentation'];
+  churn: TrainResult['churn'];
+  recommendations: TrainResult['recommendations'];
+  predictionsWritten: number;
+  segmentMoves: number;
+  timingsMs: Record<string, number>;
+}
+
+export function register(program: Command): void {
+  withCommonOptions(
+    program
+      .command('train')
+      .description('ingest (optional), evaluate, fit and publish the three models, and score every customer')
+      .option('--data <location...>', 'ingest these first: files, globs, folders or s3:// prefixes')
+      .option('--preset <name>', 'column mapping preset for --data: online-retail (default) or shopify')
+      .option('--mapping <file>', 'column mapping file for --data')
+      .option('--as-of <date>', 'the reported cutoff C (default: last date minus the horizon)')
+      .option('--horizon-days <n>', 'churn horizon in days (default 90)')
+      .option('--now <time>', 'score customers as of this date/time (default: the data\'s last timestamp, never the wall clock)')
+      .option('--seed <n>', 'seed for every random choice (splits, initialisations)', '0')
+      .addHelpText(
+        'after',
+        `
+Protocol (see README "The evaluation protocol"): hyperparameters are chosen at an earlier validation
+cutoff C − horizon; metrics are reported at C on the window (C, C + horizon]; the published models are
+refit on all the data and every customer is scored as of the data's last timestamp (or --now).
+A new model version becomes current unless the quality gate fails (churn ROC-AUC more than
+churn.maxAucDrop below the current version's, or a recommender below popularity).`,
+      ),
+  ).action(
+    action(async (opts: TrainOptions) => {
+      if (opts.preset && opts.mapping) throw new FloyoError('give either --preset or --mapping, not both');
+      const horizon = opts.horizonDays === undefined ? undefined : Number(opts.horizonDays);
+      if (horizon !== undefined && !Number.isInteger(horizon)) throw new FloyoError(`--horizon-days must be a whole number, got "${opts.horizonDays}"`);
+      const seed = Number(opts.seed);
+      if (!Number.isInteger(seed)) throw new FloyoError(`--seed must be a whole number, got "${opts.seed}"`);
+      const ctx = makeContext(opts, { 'ingest.preset': opts.preset, 'ingest.mapping': opts.mapping, 'features.horizonDays': horizon });
+      const report = await runTrain(ctx, { data: opts.data, asOf: opts.asOf, now: opts.now, seed });
+      printTrain(ctx, report);
+    }),
+  );
+}
+
+export async function runTrain(ctx: CommandContext, opts: { data?: string[]; asOf?: string; now?: string; seed: number }): Promise<TrainReport> {
+  const { config } = ctx.loaded;
+  const started = performance.now();
+  const warehouse = await Warehouse.open(config.home, 'floyo train');
+  try {
+    const t0 = performance.now();
+    let rows = { rowsRead: 0, rowsAccepted: 0, rowsQuarantined: 0, rowsExcluded: 0 };
+    if (opts.data?.length) {
+      const s = await ingest(warehouse, {
+        locations: opts.data, mapping: chooseMapping(config), format: config.ingest.format, s3: config.s3,
+        rules: { latestAllowedTs: Date.now() + config.ingest.futureToleranceHours * 3_600_000, maxAbsQuantity: config.ingest.maxAbsQuantity, maxUnitPrice: config.ingest.maxUnitPrice },
+        progress: ctx.progress,
+      });
+      const failed = s.sources.filter((x) => x.status === 'failed');
+      if (failed.length) throw new FloyoError(`ingest failed for ${failed.map((f) => `${f.location}: ${f.error}`).join('; ')}`);
+      rows = { rowsRead: s.rowsRead, rowsAccepted: s.rowsAccepted, rowsQuarantined: s.rowsQuarantined, rowsExcluded: s.rowsExcluded };
+    } else {
+      const [t] = await warehouse.query<typeof rows>(
+        `SELECT coalesce(sum(rows_read), 0)::BIGINT AS "rowsRead", coalesce(sum(rows_accepted), 0)::BIGINT AS "rowsAccepted", ` +
+          `coalesce(sum(rows_quarantined), 0)::BIGINT AS "rowsQuarantined", coalesce(sum(rows_excluded), 0)::BIGINT AS "rowsExcluded" FROM sources`,
+      );
+      rows = t;
+    }
+    const ingestMs = performance.now() - t0;
+    const totals = await warehouseTotals(warehouse);
+
+    const bar = ctx.progress('train', 'items');
+    let stepNo = 0;
+    const result = await train(warehouse, {
+      asOf: opts.asOf, horizonDays: config.features.horizonDays, now: opts.now, seed: opts.seed, config,
+      onStep: (s) => { bar.update(++stepNo, 3); if (!ctx.json) process.stderr.write(`  ${s}\n`); },
+    });
+    bar.done('models fitted');
+
+    const t1 = performance.now();
+    let manifest!: Manifest;
+    let gate!: NonNullable<Manifest['gate']>;
+    await withRegistry(config, async (registry) => {
+      const currentVersion = await registry.current();
+      const current = currentVersion ? await registry.show(currentVersion) : null;
+      gate = qualityGate(result, current, config);
+      const [fp] = await warehouse.query<{ fingerprint: string }>(`SELECT sha256(string_agg(sha256, ',' ORDER BY sha256)) AS fingerprint FROM sources`);
+      manifest = await registry.publish(
+        publishInput(result, { ...totals, fingerprint: fp.fingerprint, cutoff: result.cutoff, validationCutoff: result.validationCutoff, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf }, gate),
+        { promote: gate.passed },
+      );
+    });
+
+    let written = 0;
+    let moved = 0;
+    if (gate.passed) {
+      const store = new PredictionStore(warehouse);
+      await store.init();
+      const r = await store.upsert(predictions(result, manifest.version));
+      written = r.written;
+      moved = r.moved;
+    }
+    const publishMs = performance.now() - t1;
+    const tm = result.timingsMs;
+    return {
+      data: { ...rows, customers: totals.customers, products: totals.products, from: totals.from, to: totals.to },
+      cutoff: result.cutoff, validationCutoff: result.validationCutoff, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf,
+      modelVersion: manifest.version, promoted: gate.passed, gate,
+      segmentation: result.segmentation, churn: result.churn, recommendations: result.recommendations,
+      predictionsWritten: written, segmentMoves: moved,
+      timingsMs: {
+        ingest: Math.round(ingestMs), features: tm.features ?? 0, segmentation: tm.segmentation ?? 0, churn: tm.churn ?? 0,
+        recommendations: tm.recommendations ?? 0, scoring: Math.round((tm.scoring ?? 0) + publishMs), total: Math.round(performance.now() - started),
+      },
+    };
+  } finally {
+    warehouse.close();
+  }
+}
+
+function* predictions(result: TrainResult, version: string): Iterable<Prediction> {
+  const f = result.final;
+  const ids = f.scoring.customers.ids;
+  const items = f.scoring.interactions.items.ids;
+  for (let i = 0; i < ids.length; i++) {
+    const p = f.scores.churn[i];
+    const recs = f.scores.recommendations[i];
+    yield {
+      customerId: ids[i],
+      segment: f.segmentation.names[f.scores.segment[i]],
+      segmentId: f.scores.segment[i],
+      rfCell: rfCellFor(f, i),
+      churnProbability: p,
+      churnRisk: p >= f.churn.threshold ? 'high' : 'low',
+      churnReasons: reasonsFor(f, i),
+      recommendations: Array.from(recs.items, (item, r) => ({ productId: items[item], productName: f.productNames.get(items[item]) ?? null, score: recs.scores[r] })),
+      modelVersion: version,
+      scoredAt: result.scoredAsOf,
+    };
+  }
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+const num = (v: number, d = 3) => (Number.isFinite(v) ? v.toFixed(d) : '-');
+
+export function printTrain(ctx: CommandContext, r: TrainReport): void {
+  if (ctx.json) {
+    ctx.emitJson(r);
+    return;
+  }
+  const d = r.data;
+  ctx.say(`data: ${d.rowsRead.toLocaleString('en-US')} rows read (${d.rowsAccepted.toLocaleString('en-US')} accepted, ${d.rowsQuarantined} quarantined, ${d.rowsExcluded.toLocaleString('en-US')} excluded); ${d.customers.toLocaleString('en-US')} customers, ${d.products.toLocaleString('en-US')} products, ${d.from} .. ${d.to}`);
+  ctx.say(`cutoff ${r.cutoff} (hyperparameters chosen at ${r.validationCutoff}); window ${r.horizonDays} days; customers scored as of ${r.scoredAsOf}`);
+  ctx.say();
+  ctx.say(`SEGMENTS  k = ${r.segmentation.k} (silhouette ${num(r.segmentation.silhouette)}, inertia ${num(r.segmentation.inertia, 1)})`);
+  ctx.say(table(r.segmentation.segments.map((s) => ({
+    segment: s.name, customers: s.size, 'recency (days)': Math.round(s.centroid.recencyDays), orders: Math.round(s.centroid.frequency),
+    spend: Math.round(s.centroid.monetary), 'avg order': Math.round(s.centroid.avgOrderValue),
+  }))));
+  ctx.say();
+  const c = r.churn;
+  ctx.say(`CHURN  ROC-AUC ${num(c.rocAuc)} (5-fold CV ${num(c.cvRocAucMean)} ± ${num(c.cvRocAucStd)}; recency alone ${num(c.baselineRecencyRocAuc)}), PR-AUC ${num(c.prAuc)}, log loss ${num(c.logLoss)}, Brier ${num(c.brier)}`);
+  ctx.say(`       ${c.nTrain} train / ${c.nTest} test customers, churn rate ${pct(c.positiveRate)}, C = ${c.C}, offer threshold ${num(c.threshold)}`);
+  ctx.say();
+  const rec = r.recommendations;
+  ctx.say(`RECOMMENDATIONS  serving ${rec.model === 'als' ? `ALS (${rec.params.factors} factors)` : 'popularity (ALS did not beat it on validation)'}; ${rec.evaluatedUsers} customers evaluated`);
+  const row = (model: string, m: TrainResult['recommendations']['popularity']) => ({
+    model, 'precision@10': m.precisionAt10, 'recall@10': m.recallAt10, 'MAP@10': m.mapAt10, 'NDCG@10': m.ndcgAt10, 'hit rate@10': m.hitRateAt10, coverage: m.coverage,
+  });
+  ctx.say(table([row(rec.model === 'als' ? 'ALS (served)' : 'ALS', rec.als), row(rec.model === 'popularity' ? 'popularity (served)' : 'popularity', rec.popularity)]));
+  ctx.say();
+  ctx.say(`model version ${r.modelVersion}: ${r.promoted ? 'promoted (now current)' : `NOT promoted — ${r.gate.reasons.join('; ')}`}`);
+  if (r.promoted) ctx.say(`predictions written for ${r.predictionsWritten.toLocaleString('en-US')} customers (${r.segmentMoves} moved segment since the previous version)`);
+  ctx.say(`time: ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}s`).join(', ')}`);
+}
