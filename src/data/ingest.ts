@@ -24,12 +24,8 @@ export interface IngestRequest {
   cwd?: string;
 }
 
-export interface SourceSummary {
-  location: string;
-  fingerprint: string | null;
-  format: string | null;
-  bytes: number;
-  status: 'ingested' | 'already ingested' | 'failed';
+/** What happened to the rows: read = accepted + quarantined + excluded, always. */
+export interface RowCounts {
   rowsRead: number;
   rowsAccepted: number;
   rowsQuarantined: number;
@@ -38,6 +34,14 @@ export interface SourceSummary {
   excludedByReason: Record<string, number>;
   ordersReplaced: number;
   linesReplaced: number;
+}
+
+export interface SourceSummary extends RowCounts {
+  location: string;
+  fingerprint: string | null;
+  format: string | null;
+  bytes: number;
+  status: 'ingested' | 'already ingested' | 'failed';
   error?: string;
   /** where the time went: reading and mapping the rows, and loading them into the warehouse */
   timingsMs?: { read: number; load: number };
@@ -45,15 +49,7 @@ export interface SourceSummary {
   firstIngestedFrom?: string;
 }
 
-export interface IngestSummary {
-  rowsRead: number;
-  rowsAccepted: number;
-  rowsQuarantined: number;
-  rowsExcluded: number;
-  quarantinedByReason: Record<string, number>;
-  excludedByReason: Record<string, number>;
-  ordersReplaced: number;
-  linesReplaced: number;
+export interface IngestSummary extends RowCounts {
   quarantineFile: string | null;
   sourcesIngested: number;
   sourcesSkipped: number;
