@@ -87,7 +87,7 @@ function cell(value: string | null): string {
 }
 
 /** Lines per staged part: big enough for DuckDB's parallel reader, small enough to overlap with parsing. */
-const PART_LINES = 131_072;
+const PART_LINES = 65_536;
 
 const STAGED_COLUMNS =
   "{'row_number':'BIGINT','order_id':'VARCHAR','customer_id':'VARCHAR','product_id':'VARCHAR','product_name':'VARCHAR'," +
