@@ -9,7 +9,7 @@ export interface ErrorContext {
 
 export class FloyoError extends Error {
   readonly context: ErrorContext;
-  /** process exit code for the CLI: 2 = bad input or usage, 3 = resource busy */
+  /** process exit code for the CLI: 1 = nothing to answer with, 2 = bad input or usage, 3 = resource busy */
   readonly exitCode: number;
   constructor(message: string, context: ErrorContext = {}, exitCode = 2) {
     super(message);

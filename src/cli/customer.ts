@@ -27,7 +27,7 @@ export function register(program: Command): void {
       .addHelpText(
         'after',
         `
-Shows what the latest \`floyo train\` (or the stream scorer) stored for the customer: the segment and its
+Shows what the latest \`floyo train\` stored for the customer: the segment and its
 history across model versions, the R×F quintile cell (R5F5: most recent and most frequent), the churn
 probability and risk by the model's threshold with the reasons behind it, the recommendations with why,
 the model version and the time the customer was scored as of.
