@@ -2,38 +2,16 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { floyo, tempDir, FIXTURES, ROOT, type CliResult } from '../support/cli.js';
+import { floyo, tempDir, FIXTURES, type CliResult } from '../support/cli.js';
 import { register } from '../../src/cli/models.js';
 import type { TrainReport } from '../../src/cli/train.js';
 import type { VersionSummary } from '../../src/models/registry.js';
 
 const FIXTURE = join(FIXTURES, 'online_retail_sample.csv');
 
-// The real CLI once src/cli/main.ts wires `floyo models`; until then the same commands on a program
-// built from train's and this command's register functions, in a process of its own all the same.
-const WIRED = /from '\.\/models\.js'/.test(readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8'));
-function cli(args: string[]): Promise<CliResult> {
-  if (WIRED) return floyo(args);
-  const entry = `
-    import { Command } from 'commander';
-    const program = new Command('floyo').showHelpAfterError('(run with --help for usage)');
-    for (const name of ['train', 'models']) (await import(${JSON.stringify(join(ROOT, 'src/cli/'))} + name + '.ts')).register(program);
-    await program.parseAsync(process.argv.slice(1), { from: 'user' });`;
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FLOYO_') && v !== undefined) env[k] = v;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, ...args], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: <T>() => JSON.parse(stdout) as T }));
-  });
-}
+const cli = (args: string[]): Promise<CliResult> => floyo(args);
 
 interface ListJson {
   location: string;

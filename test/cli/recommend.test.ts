@@ -3,40 +3,16 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { floyo, tempDir, FIXTURES, ROOT, type CliResult } from '../support/cli.js';
+import { floyo, tempDir, FIXTURES, type CliResult } from '../support/cli.js';
 import type { TrainReport } from '../../src/cli/train.js';
 import { register, type RecommendResult, type SimilarResult } from '../../src/cli/recommend.js';
 import { openRegistry } from '../../src/models/registry.js';
 
 const FIXTURE = join(FIXTURES, 'online_retail_sample.csv');
 
-// The real CLI once src/cli/main.ts wires `floyo recommend`; until then the same commands on a program
-// built from train's and these commands' register functions, in a process of its own all the same.
-const WIRED = /from '\.\/recommend\.js'/.test(readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8'));
-function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  if (WIRED) return floyo(args, { env });
-  const entry = `
-    import { Command } from 'commander';
-    const program = new Command('floyo').showHelpAfterError('(run with --help for usage)');
-    for (const name of ['train', 'recommend']) (await import(${JSON.stringify(join(ROOT, 'src/cli/'))} + name + '.ts')).register(program);
-    await program.parseAsync(process.argv.slice(1), { from: 'user' });`;
-  const childEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FLOYO_') && v !== undefined) childEnv[k] = v;
-  Object.assign(childEnv, env);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, ...args], { cwd: ROOT, env: childEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: <T>() => JSON.parse(stdout) as T }));
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}): Promise<CliResult> => floyo(args, { env });
 
 function ok(r: CliResult): CliResult {
   assert.equal(r.code, 0, r.stderr);
