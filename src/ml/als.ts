@@ -1163,17 +1163,8 @@ class TopN {
       items[q] = item; scores[q] = score;
       return;
     }
-    if (!this.worse(scores[0], items[0], score, item)) return;
-    let q = 0;
-    const size = this.size;
-    while (true) {
-      let child = 2 * q + 1;
-      if (child >= size) break;
-      if (child + 1 < size && this.worse(scores[child + 1], items[child + 1], scores[child], items[child])) child++;
-      if (!this.worse(scores[child], items[child], score, item)) break;
-      items[q] = items[child]; scores[q] = scores[child]; q = child;
-    }
-    items[q] = item; scores[q] = score;
+    // full: the new pair replaces the worst kept one (the root) if it ranks above it
+    if (this.worse(scores[0], items[0], score, item)) this.siftDown(score, item);
   }
   /** Writes the kept pairs best first into the outputs at offset; returns how many. */
   drain(outItems: Int32Array, outScores: Float32Array, offset: number): number {
