@@ -275,16 +275,21 @@ export async function minimizeLbfgsAsync(fn: (x: Float64Array, grad: Float64Arra
   for (let step = run.next(0); ; step = run.next(await fn(x, g))) if (step.done) return step.value;
 }
 
-// The algorithm, by reverse communication: each yield asks the driver to evaluate the objective at
-// x, write the gradient into g and resume with f(x). The same code serves sync and async objectives.
-function* lbfgs(x: Float64Array, g: Float64Array, options: LbfgsOptions): Generator<void, LbfgsResult, number> {
+/** The settings both optimisers share, defaults filled in and checked. */
+function resolveOptions(options: LbfgsOptions) {
   const tol = options.tol ?? 1e-5;
   const maxIter = options.maxIter ?? 1000;
   const m = options.memory ?? 10;
   if (!(tol >= 0)) throw new RangeError(`tol must be a number ≥ 0, got ${tol}`);
   if (!Number.isInteger(maxIter) || maxIter < 0) throw new RangeError(`maxIter must be an integer ≥ 0, got ${maxIter}`);
   if (!Number.isInteger(m) || m < 1) throw new RangeError(`memory must be an integer ≥ 1, got ${m}`);
-  const ls = resolveLineSearch(options.lineSearch ?? {});
+  return { tol, maxIter, m, ls: resolveLineSearch(options.lineSearch ?? {}) };
+}
+
+// The algorithm, by reverse communication: each yield asks the driver to evaluate the objective at
+// x, write the gradient into g and resume with f(x). The same code serves sync and async objectives.
+function* lbfgs(x: Float64Array, g: Float64Array, options: LbfgsOptions): Generator<void, LbfgsResult, number> {
+  const { tol, maxIter, m, ls } = resolveOptions(options);
   const n = x.length;
   let f: number = yield;
   let nEval = 1;
@@ -367,13 +372,7 @@ export async function minimizeOwlqnAsync(fn: (x: Float64Array, grad: Float64Arra
 }
 
 function* owlqn(x: Float64Array, g: Float64Array, l1In: ArrayLike<number>, options: LbfgsOptions): Generator<void, LbfgsResult, number> {
-  const tol = options.tol ?? 1e-5;
-  const maxIter = options.maxIter ?? 1000;
-  const m = options.memory ?? 10;
-  if (!(tol >= 0)) throw new RangeError(`tol must be a number ≥ 0, got ${tol}`);
-  if (!Number.isInteger(maxIter) || maxIter < 0) throw new RangeError(`maxIter must be an integer ≥ 0, got ${maxIter}`);
-  if (!Number.isInteger(m) || m < 1) throw new RangeError(`memory must be an integer ≥ 1, got ${m}`);
-  const ls = resolveLineSearch(options.lineSearch ?? {});
+  const { tol, maxIter, m, ls } = resolveOptions(options);
   const n = x.length;
   if (l1In.length !== n) throw new RangeError(`l1 has ${l1In.length} weights but x has ${n} coordinates`);
   const l1 = Float64Array.from(l1In);
