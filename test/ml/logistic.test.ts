@@ -222,6 +222,35 @@ test('the parallel fit gives the serial fit\'s model bit for bit, on any number 
   }
 });
 
+test('the WebAssembly kernels and their JavaScript twins give the same model, bit for bit', () => {
+  // 64 columns run on WebAssembly, 65 in JavaScript; a zero 65th column adds exactly 0 to every margin
+  // and keeps a zero coefficient, so the two fits must agree to the last bit (with at most 504 rows,
+  // one chunk at either width: chunks are sized by the column count)
+  const { X, y } = synthetic(95, 500, 64, -1);
+  const pad = (M: Matrix, cols: number): Matrix => {
+    const out = matrix(M.rows, cols);
+    for (let i = 0; i < M.rows; i++) out.data.set(M.data.subarray(M.cols * i, M.cols * (i + 1)), cols * i);
+    return out;
+  };
+  const params: LogisticParams = { tol: 1e-8, maxIter: 500, classWeight: 'balanced' };
+  const narrow = fitLogistic(X, y, params), padded = fitLogistic(pad(X, 65), y, params);
+  assert.deepEqual([...padded.coef.subarray(0, 64)], [...narrow.coef]);
+  assert.equal(padded.coef[64], 0);
+  assert.equal(padded.intercept, narrow.intercept);
+  assert.equal(padded.nEval, narrow.nEval);
+  // an odd column count (the kernels' scalar last column) agrees with the JavaScript sums to rounding
+  const odd = matrix(X.rows, 63);
+  for (let i = 0; i < X.rows; i++) odd.data.set(X.data.subarray(64 * i, 64 * i + 63), 63 * i);
+  const theta = Float64Array.from({ length: 64 }, (_, j) => Math.sin(j) / 10), thetaPadded = new Float64Array(66);
+  thetaPadded.set(theta.subarray(0, 63));
+  thetaPadded[65] = theta[63];
+  const g = new Float64Array(64), gPadded = new Float64Array(66);
+  const f = logisticObjective(odd, y)(theta, g), fPadded = logisticObjective(pad(odd, 65), y)(thetaPadded, gPadded);
+  assert.ok(Math.abs(f - fPadded) <= 1e-14 * Math.abs(f), `objective ${f} vs ${fPadded}`);
+  for (let j = 0; j < 63; j++) assert.ok(Math.abs(g[j] - gPadded[j]) <= 1e-12 * (1 + Math.abs(g[j])), `gradient ${j}: ${g[j]} vs ${gPadded[j]}`);
+  assert.ok(Math.abs(g[63] - gPadded[65]) <= 1e-12 * (1 + Math.abs(g[63])));
+});
+
 test('predictProba is σ(decisionFunction), stable at extreme margins; predict thresholds it', () => {
   const { X, y } = synthetic(51, 300, 3);
   const model = fitLogistic(X, y);
