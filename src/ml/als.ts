@@ -14,7 +14,8 @@ import { createRng } from './random.js';
 import { checkSparse, toCsc, transposeCsc, type Csr } from './sparse.js';
 import { defaultThreads, sharedArray, toShared, withPool, type Kernel, type Pool, type SharedWasmMemory } from './pool.js';
 import {
-  Asm, compileModule, instantiate, moduleBytes, sharedMemory, F32, F32X4_ADD, F32X4_EXTRACT, F32X4_MUL, F32X4_SPLAT, F32_ADD, F32_DIV,
+  Asm, borrowMemory, compileModule, instantiate, moduleBytes, returnMemory, sharedMemory, wasmAvailable, WASM_PAGE, F32, F64, F64_ADD, F64_MUL, F64_PROMOTE_F32,
+  F64X2_ADD, F64X2_EXTRACT, F64X2_MUL, F64X2_PROMOTE_LOW_F32X4, F32X4_ADD, F32X4_EXTRACT, F32X4_MUL, F32X4_SPLAT, F32_ADD, F32_DIV,
   F32_GT, F32_LT, F32_MUL, F32_NEG, F32_SUB, I32, I32_ADD, I32_AND, I32_EQ, I32_EQZ, I32_GE_S, I32_GE_U, I32_GT_S, I32_LE_S, I32_MUL,
   I32_SHL, I32_SUB, V128,
 } from './wasm.js';
@@ -1208,14 +1209,127 @@ function excludeMask(model: AlsModel, exclude: ArrayLike<number> | undefined): U
   return mask;
 }
 
-/** Scores every item for vector x (x·y_i) and keeps the top n outside the mask and the bought row. */
-function rankItems(Y: Float32Array, nItems: number, K: number, x: Float64Array, mask: Uint8Array, bought: Int32Array | null, bs: number, be: number, top: TopN): void {
+// ---------------------------------------------------------------------------------------------
+// Scoring every item for a user: x_u·y_i over all items is what a recommendation costs (items × K
+// multiply-adds per user, for every customer when the pipeline scores them all). In WebAssembly SIMD the
+// user's vector sits in f64x2 registers and each item's float32 factors are widened two at a time: the
+// same float64 products as JavaScript, several times faster. scoresJs is the twin (for K above
+// MAX_SCORE_FACTORS, or without WebAssembly) with the same order of additions: both rank alike.
+
+/** Wider factor vectors are scored in JavaScript: the kernel keeps the user's vector in registers. */
+const MAX_SCORE_FACTORS = 64;
+
+/** scores(Y, n, x, out): out[i] = Σ_f Y[i·K + f]·x[f] for the n float32 item rows at Y and the float64 x. */
+function asmScores(K: number): Asm {
+  const A = new Asm([I32, I32, I32, I32], []);
+  const [Y, n, x, out] = [0, 1, 2, 3];
+  const i = A.local(I32), yo = A.local(I32), acc = A.local(V128);
+  const P = K >> 1, pairs = Array.from({ length: P }, () => A.local(V128)), tail = K & 1 ? A.local(F64) : -1;
+  pairs.forEach((r, q) => A.get(x).v128Load(16 * q).set(r));
+  if (tail >= 0) A.get(x).f64Load(16 * P).set(tail);
+  A.get(Y).set(yo);
+  A.each(i, n, () => {
+    A.addr(out, i, 3);
+    pairs.forEach((r, q) => {
+      A.get(yo).v128Load64Zero(8 * q, F32_ALIGN).simd(F64X2_PROMOTE_LOW_F32X4).get(r).simd(F64X2_MUL);
+      if (q > 0) A.get(acc).simd(F64X2_ADD);
+      A.set(acc);
+    });
+    if (P > 0) A.get(acc).simd(F64X2_EXTRACT, 0).get(acc).simd(F64X2_EXTRACT, 1).op(F64_ADD);
+    if (tail >= 0) {
+      A.get(yo).f32Load(8 * P).op(F64_PROMOTE_F32).get(tail).op(F64_MUL);
+      if (P > 0) A.op(F64_ADD);
+    }
+    A.f64Store();
+    A.inc(yo, 4 * K);
+  });
+  return A;
+}
+
+/** asmScores's twin. */
+function scoresJs(Y: Float32Array, nItems: number, K: number, x: Float64Array, out: Float64Array): void {
+  const P = K >> 1, odd = (K & 1) === 1;
+  for (let i = 0, o = 0; i < nItems; i++, o += K) {
+    let s = 0;
+    if (P > 0) {
+      let l0 = Y[o] * x[0], l1 = Y[o + 1] * x[1];
+      for (let q = 2; q < 2 * P; q += 2) {
+        l0 = Y[o + q] * x[q] + l0;
+        l1 = Y[o + q + 1] * x[q + 1] + l1;
+      }
+      s = l0 + l1;
+    }
+    if (odd) s = P > 0 ? s + Y[o + K - 1] * x[K - 1] : Y[o + K - 1] * x[K - 1];
+    out[i] = s;
+  }
+}
+
+interface ScoreExports { scores(Y: number, n: number, x: number, out: number): void }
+/** Compiled scoring modules by K, per thread. */
+const scoreModules = new Map<number, object>();
+const scoreInstances = new WeakMap<object, ScoreExports>();
+
+/**
+ * Where items are scored: with WebAssembly, one memory holding Y and, per thread, a slot of K + nItems
+ * float64s (the user's vector, then the scores); without, Y itself and plain slots.
+ */
+type ScoreArgs = { memory: SharedWasmMemory; wasm: boolean; Y: Float32Array; nItems: number; K: number; slots: Float64Array };
+
+/** Score arguments for `threads` threads; with WebAssembly, Y is copied into `memory` (borrowed: give it back with returnMemory). */
+function scoreArgs(model: AlsModel, threads: number, borrow: boolean): ScoreArgs {
+  const { itemFactors, nItems, factors: K } = model;
+  const yBytes = Math.ceil((4 * nItems * K) / 16) * 16, slotsLen = threads * (K + nItems);
+  const wasm = wasmAvailable && K <= MAX_SCORE_FACTORS && yBytes + 8 * slotsLen <= 2 ** 31;
+  if (!wasm) return { memory: sharedMemory(WASM_PAGE), wasm, Y: toShared(itemFactors), nItems, K, slots: sharedArray(Float64Array, slotsLen) };
+  const bytes = yBytes + 8 * slotsLen;
+  const memory = borrow ? borrowMemory(bytes) : sharedMemory(bytes);
+  const Y = new Float32Array(memory.buffer, 0, nItems * K);
+  Y.set(itemFactors);
+  return { memory, wasm, Y, nItems, K, slots: new Float64Array(memory.buffer, yBytes, slotsLen) };
+}
+
+/** Scores every item for the K values of `x` from offset xo on, in thread's slot; returns the scores (valid until the slot's next use). */
+function scoreItems(a: ScoreArgs, thread: number, x: ArrayLike<number>, xo: number): Float64Array {
+  const { K, nItems } = a, at = thread * (K + nItems);
+  const xs = a.slots.subarray(at, at + K), out = a.slots.subarray(at + K, at + K + nItems);
+  for (let f = 0; f < K; f++) xs[f] = x[xo + f];
+  if (!a.wasm) {
+    scoresJs(a.Y, nItems, K, xs, out);
+    return out;
+  }
+  let inst = scoreInstances.get(a);
+  if (!inst) {
+    let mod = scoreModules.get(K);
+    if (!mod) {
+      mod = compileModule(moduleBytes([asmScores(K)], [['scores', 0]]));
+      scoreModules.set(K, mod);
+    }
+    inst = instantiate<ScoreExports>(mod, a.memory);
+    scoreInstances.set(a, inst);
+  }
+  inst.scores(a.Y.byteOffset, nItems, xs.byteOffset, out.byteOffset);
+  return out;
+}
+
+/** The per-model scoring memory of one-user calls (recommend), made on first use. */
+const modelScorers = new WeakMap<Float32Array, ScoreArgs>();
+function modelScorer(model: AlsModel): ScoreArgs {
+  let a = modelScorers.get(model.itemFactors);
+  if (!a) {
+    a = scoreArgs(model, 1, false);
+    modelScorers.set(model.itemFactors, a);
+  }
+  return a;
+}
+
+/** Keeps the top n of the scores outside the mask and the bought row (indices bought[bs..be), sorted). */
+function rankScores(scores: Float64Array, nItems: number, mask: Uint8Array, bought: Int32Array | null, bs: number, be: number, top: TopN): void {
   top.reset();
   let b = bs;
   for (let i = 0; i < nItems; i++) {
     if (bought && b < be && bought[b] === i) { b++; continue; }
     if (mask[i]) continue;
-    top.push(dotF(Y, i * K, x, K), i);
+    top.push(scores[i], i);
   }
 }
 
@@ -1228,11 +1342,11 @@ export function recommend(model: AlsModel, user: number | ArrayLike<number>, n: 
   checkModel(model);
   checkN(n);
   const K = model.factors;
-  const x = new Float64Array(K);
+  let x: ArrayLike<number> = model.userFactors, xo = 0;
   let bought: Int32Array | null = null, bs = 0, be = 0;
   if (typeof user === 'number') {
     checkUser(model, user);
-    for (let f = 0; f < K; f++) x[f] = model.userFactors[user * K + f];
+    xo = user * K;
     if (options.filterAlreadyBought ?? true) {
       bought = model.confidence.indices;
       bs = model.confidence.indptr[user];
@@ -1242,32 +1356,31 @@ export function recommend(model: AlsModel, user: number | ArrayLike<number>, n: 
     if (user.length !== K) throw new RangeError(`a user vector needs ${K} factors, got ${user.length}`);
     for (let f = 0; f < K; f++) {
       if (!Number.isFinite(user[f])) throw new RangeError(`user vector factor ${f} is ${user[f]}; factors must be finite`);
-      x[f] = user[f];
     }
+    x = user;
   }
+  const mask = excludeMask(model, options.exclude);
   const top = new TopN(Math.min(n, model.nItems));
-  rankItems(model.itemFactors, model.nItems, K, x, excludeMask(model, options.exclude), bought, bs, be, top);
+  rankScores(scoreItems(modelScorer(model), 0, x, xo), model.nItems, mask, bought, bs, be, top);
   const items = new Int32Array(top.size), scores = new Float32Array(top.size);
   top.drain(items, scores, 0);
   return { items, scores };
 }
 
 /** @internal arguments of {@link alsRecommendKernel} */
-export type RecommendArgs = {
-  users: Int32Array; X: Float32Array; Y: Float32Array; nItems: number; K: number; n: number;
+export type RecommendArgs = ScoreArgs & {
+  users: Int32Array; X: Float32Array; n: number;
   mask: Uint8Array; filter: boolean; indptr: Int32Array; indices: Int32Array;
   outItems: Int32Array; outScores: Float32Array;
 };
 
 /** @internal Top-n for users[start:end] into rows of the outputs (padding: item −1, score −Infinity). */
-export function alsRecommendKernel(a: RecommendArgs, start: number, end: number): void {
-  const { users, X, Y, nItems, K, n, mask, filter, indptr, indices, outItems, outScores } = a;
+export function alsRecommendKernel(a: RecommendArgs, start: number, end: number, thread: number): void {
+  const { users, X, nItems, K, n, mask, filter, indptr, indices, outItems, outScores } = a;
   const top = new TopN(Math.min(n, nItems));
-  const x = new Float64Array(K);
   for (let q = start; q < end; q++) {
     const u = users[q];
-    for (let f = 0; f < K; f++) x[f] = X[u * K + f];
-    rankItems(Y, nItems, K, x, mask, filter ? indices : null, indptr[u], indptr[u + 1], top);
+    rankScores(scoreItems(a, thread, X, u * K), nItems, mask, filter ? indices : null, indptr[u], indptr[u + 1], top);
     const got = top.drain(outItems, outScores, q * n);
     for (let k = got; k < n; k++) { outItems[q * n + k] = -1; outScores[q * n + k] = -Infinity; }
   }
@@ -1288,13 +1401,19 @@ export async function recommendBatch(
   const mask = toShared(excludeMask(model, options.exclude));
   const outItems = sharedArray(Int32Array, users.length * n), outScores = sharedArray(Float32Array, users.length * n);
   const cui = model.confidence;
-  const args: RecommendArgs = {
-    users: us, X: toShared(model.userFactors), Y: toShared(model.itemFactors), nItems: model.nItems, K: model.factors, n,
-    mask, filter: options.filterAlreadyBought ?? true, indptr: toShared(cui.indptr), indices: toShared(cui.indices), outItems, outScores,
-  };
   const threads = threadsFor(options, users.length * model.nItems * model.factors);
-  await withPool(options.pool, threads, (pool) =>
-    pool.parallelFor(RECOMMEND, users.length, args, { chunk: Math.max(1, Math.min(256, Math.ceil(users.length / (8 * pool.threads)))) }));
+  await withPool(options.pool, threads, async (pool) => {
+    const scoring = scoreArgs(model, pool.threads, true);
+    try {
+      const args: RecommendArgs = {
+        ...scoring, users: us, X: toShared(model.userFactors), n,
+        mask, filter: options.filterAlreadyBought ?? true, indptr: toShared(cui.indptr), indices: toShared(cui.indices), outItems, outScores,
+      };
+      await pool.parallelFor(RECOMMEND, users.length, args, { chunk: Math.max(1, Math.min(256, Math.ceil(users.length / (8 * pool.threads)))) });
+    } finally {
+      if (scoring.wasm) returnMemory(scoring.memory);
+    }
+  });
   return { n, items: outItems, scores: outScores };
 }
 

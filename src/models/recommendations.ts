@@ -1,6 +1,6 @@
 // Recommendations: implicit-feedback ALS against the popularity baseline. Both are evaluated the same way;
 // the one that wins on the validation split is served, so Floyo never ships a recommender worse than popularity.
-import { fitAls, recommendBatch, type AlsModel, type AlsParams } from '../ml/als.js';
+import { fitAls, recommendBatch, type AlsModel, type AlsParams, type ParallelOptions } from '../ml/als.js';
 import { catalogueCoverage, rankingMetrics, type RankingMetrics } from '../ml/metrics.js';
 import type { Csr } from '../ml/sparse.js';
 
@@ -38,8 +38,8 @@ export interface RankedItems {
   scores: Float32Array;
 }
 
-export async function recommendAlsScored(model: AlsModel, users: ArrayLike<number>, n: number, exclude: ArrayLike<number> = []): Promise<RankedItems[]> {
-  const batch = await recommendBatch(model, users, n, { filterAlreadyBought: true, exclude });
+export async function recommendAlsScored(model: AlsModel, users: ArrayLike<number>, n: number, exclude: ArrayLike<number> = [], parallel: ParallelOptions = {}): Promise<RankedItems[]> {
+  const batch = await recommendBatch(model, users, n, { ...parallel, filterAlreadyBought: true, exclude });
   const out: RankedItems[] = [];
   for (let u = 0; u < users.length; u++) {
     const row = batch.items.subarray(u * batch.n, (u + 1) * batch.n);
@@ -50,8 +50,8 @@ export async function recommendAlsScored(model: AlsModel, users: ArrayLike<numbe
   return out;
 }
 
-export async function recommendAls(model: AlsModel, users: ArrayLike<number>, n: number, exclude: ArrayLike<number> = []): Promise<Int32Array[]> {
-  return (await recommendAlsScored(model, users, n, exclude)).map((r) => r.items);
+export async function recommendAls(model: AlsModel, users: ArrayLike<number>, n: number, exclude: ArrayLike<number> = [], parallel: ParallelOptions = {}): Promise<Int32Array[]> {
+  return (await recommendAlsScored(model, users, n, exclude, parallel)).map((r) => r.items);
 }
 
 /** Share of customers who bought each item: the popularity recommender's score. */
@@ -92,14 +92,14 @@ export interface RecommenderChoice {
 }
 
 /** Picks ALS parameters on a validation split by NDCG@10 and compares the best with popularity. */
-export async function chooseRecommender(interactions: Csr, holdout: Holdout, seed: number): Promise<RecommenderChoice> {
+export async function chooseRecommender(interactions: Csr, holdout: Holdout, seed: number, parallel: ParallelOptions = {}): Promise<RecommenderChoice> {
   const ranking = popularityRanking(interactions);
   const popularity = evaluate(recommendPopular(ranking, interactions, holdout.users, K), holdout, interactions.nCols);
   let best: { params: Partial<AlsParams>; metrics: RecommenderMetrics } | null = null;
   const grid: RecommenderChoice['grid'] = [];
   for (const params of ALS_GRID) {
-    const model = await fitAls(interactions, { ...params, seed });
-    const metrics = evaluate(await recommendAls(model, holdout.users, K), holdout, interactions.nCols);
+    const model = await fitAls(interactions, { ...params, seed }, parallel);
+    const metrics = evaluate(await recommendAls(model, holdout.users, K, [], parallel), holdout, interactions.nCols);
     grid.push({ params, precisionAt10: metrics.precision, ndcgAt10: metrics.ndcg });
     if (!best || metrics.ndcg > best.metrics.ndcg) best = { params, metrics };
   }

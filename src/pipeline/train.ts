@@ -10,6 +10,7 @@ import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
 import { buildFeatures, dataSpan, CUSTOMER_FEATURES, type FeatureSummary } from '../features/build.js';
 import { fitAls, type AlsModel, type AlsParams } from '../ml/als.js';
+import { defaultThreads, withPool, type Pool } from '../ml/pool.js';
 import { rocAuc } from '../ml/metrics.js';
 import {
   chooseC, churnMetrics, churnProbability, churnReasons, costThreshold, crossValidatedAuc, fitChurn, stratifiedFolds, subset,
@@ -124,6 +125,11 @@ export function excludedItems(items: IdIndex, config: Config): number[] {
 }
 
 export async function train(warehouse: Warehouse, options: TrainOptions): Promise<TrainResult> {
+  // one pool for the whole run: five ALS fits and their recommendations would otherwise each start workers
+  return withPool(undefined, defaultThreads(), (pool) => trainOn(warehouse, options, pool));
+}
+
+async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool): Promise<TrainResult> {
   const { horizonDays: h, seed, config } = options;
   const step = options.onStep ?? (() => undefined);
   const timings: Record<string, number> = {};
@@ -153,7 +159,7 @@ export async function train(warehouse: Warehouse, options: TrainOptions): Promis
   const segParams = { kMin: config.segmentation.kMin, kMax: config.segmentation.kMax, nInit: 10, seed, k: config.segmentation.k };
   const kChosen = await timed('segmentation', () => fitSegmentation(val.customers.features, segParams).k);
   const cChoice = await timed('churn', () => chooseC(val.customers.features, val.customers.churned, [0.01, 0.1, 1, 10], seed));
-  const recChoice = await timed('recommendations', () => chooseRecommender(val.interactions.matrix, val.holdout, seed));
+  const recChoice = await timed('recommendations', () => chooseRecommender(val.interactions.matrix, val.holdout, seed, { pool }));
 
   // 2. reported cutoff: evaluate
   step(`evaluation cutoff ${C}: churn on a stratified 80/20 split, recommendations on the window`);
@@ -174,9 +180,9 @@ export async function train(warehouse: Warehouse, options: TrainOptions): Promis
   });
   const recEval = await timed('recommendations', async () => {
     const m = ev.interactions.matrix;
-    const als = await fitAls(m, { ...recChoice.params, seed });
+    const als = await fitAls(m, { ...recChoice.params, seed }, { pool });
     return {
-      als: evaluate(await recommendAls(als, ev.holdout.users, K), ev.holdout, m.nCols),
+      als: evaluate(await recommendAls(als, ev.holdout.users, K, [], { pool }), ev.holdout, m.nCols),
       popularity: evaluate(recommendPopular(popularityRanking(m), m, ev.holdout.users, K), ev.holdout, m.nCols),
     };
   });
@@ -186,7 +192,7 @@ export async function train(warehouse: Warehouse, options: TrainOptions): Promis
   const churnFinal = await timed('churn', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold));
   const scoring = await timed('features', () => snapshot(warehouse, S, h));
   const segmentation = await timed('segmentation', () => fitSegmentation(scoring.customers.features, { ...segParams, k: kChosen }));
-  const als = await timed('recommendations', () => fitAls(scoring.interactions.matrix, { ...recChoice.params, seed }));
+  const als = await timed('recommendations', () => fitAls(scoring.interactions.matrix, { ...recChoice.params, seed }, { pool }));
   const popularity = popularityRanking(scoring.interactions.matrix);
   const productNames = await readProductNames(warehouse);
   const scores = await timed('scoring', async () => {
@@ -196,7 +202,7 @@ export async function train(warehouse: Warehouse, options: TrainOptions): Promis
       segment: assignSegments(segmentation, scoring.customers.features),
       churn: churnProbability(churnFinal, scoring.customers.features),
       recommendations: recChoice.served === 'als'
-        ? await recommendAlsScored(als, all, K, exclude)
+        ? await recommendAlsScored(als, all, K, exclude, { pool })
         : scorePopular(recommendPopular(popularity, scoring.interactions.matrix, all, K, new Set(exclude)), popularityShare(scoring.interactions.matrix)),
     };
   });

@@ -283,6 +283,25 @@ test('batch recommend, on worker threads, equals one-by-one recommend', async ()
   }
 });
 
+test('item scoring in WebAssembly and its JavaScript twin rank alike, to the last bit', async () => {
+  // 64 factors are scored in WebAssembly, 65 in JavaScript; a zero 65th factor adds exactly 0 to every score
+  const model = await fitAls(sample(80, 300, 4), { ...base, factors: 64, iterations: 3 });
+  const pad = (F: Float32Array, rows: number): Float32Array => {
+    const out = new Float32Array(rows * 65);
+    for (let r = 0; r < rows; r++) out.set(F.subarray(64 * r, 64 * r + 64), 65 * r);
+    return out;
+  };
+  const padded: AlsModel = { ...model, factors: 65, userFactors: pad(model.userFactors, model.nUsers), itemFactors: pad(model.itemFactors, model.nItems) };
+  for (const u of [0, 7, 33, 79]) {
+    const a = recommend(model, u, 50, { exclude: [3] }), b = recommend(padded, u, 50, { exclude: [3] });
+    assert.deepEqual([...b.items], [...a.items]);
+    assert.deepEqual([...b.scores], [...a.scores]);
+  }
+  const batch = await recommendBatch(model, [1, 2, 3], 20), paddedBatch = await recommendBatch(padded, [1, 2, 3], 20);
+  assert.deepEqual([...paddedBatch.items], [...batch.items]);
+  assert.deepEqual([...paddedBatch.scores], [...batch.scores]);
+});
+
 test('similarItems ranks by cosine of item factors, without the item itself or empty items', async () => {
   const model = await fitAls(sample(), base);
   const K = model.factors;
