@@ -49,29 +49,39 @@ export interface Interactions {
   matrix: Csr;
 }
 
-/** Reads customer × product pairs from a table/query with columns customer_id, product_id, orders. */
-export async function readInteractions(warehouse: Warehouse, source: string, users: IdIndex, items?: IdIndex): Promise<Interactions> {
-  const reader = await warehouse.connection.runAndReadAll(`SELECT customer_id, product_id, orders FROM (${source}) ORDER BY customer_id, product_id`);
-  const n = reader.currentRowCount;
-  const [cust, prod, orders] = reader.getColumnsJS();
-  let itemIndex = items;
-  if (!itemIndex) {
-    const seen = [...new Set(prod.map(String))].sort();
-    itemIndex = idIndex(seen);
-  }
-  const rows: number[] = [];
-  const colsArr: number[] = [];
-  const vals: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const u = users.index.get(String(cust[i]));
-    const it = itemIndex.index.get(String(prod[i]));
-    if (u === undefined || it === undefined) continue;
-    rows.push(u);
-    colsArr.push(it);
-    vals.push(Number(orders[i]));
-  }
-  const m = csrFromTriplets(users.ids.length, itemIndex.ids.length, Int32Array.from(rows), Int32Array.from(colsArr), Float32Array.from(vals));
-  return { users, items: itemIndex, matrix: m };
+/**
+ * Reads the `interactions` and `holdout` temp tables built by buildFeatures as CSR matrices over the
+ * customers of `customer_features` (`users`, in its customer_id order) and the products of
+ * `interactions` (ordered by product_id). The ids are mapped to indices in SQL, so only integers
+ * cross into JavaScript: reading strings for every pair cost more than building the tables.
+ */
+export async function readInteractionTables(warehouse: Warehouse, users: IdIndex): Promise<{ interactions: Interactions; holdout: Csr }> {
+  await warehouse.run(`
+    CREATE OR REPLACE TEMP TABLE item_index AS
+    SELECT product_id, (row_number() OVER (ORDER BY product_id) - 1)::INTEGER AS i FROM (SELECT DISTINCT product_id FROM interactions)`);
+  await warehouse.run(`
+    CREATE OR REPLACE TEMP TABLE user_index AS
+    SELECT customer_id, (row_number() OVER (ORDER BY customer_id) - 1)::INTEGER AS u FROM customer_features`);
+  const itemIds = (await warehouse.query<{ product_id: string }>('SELECT product_id FROM item_index ORDER BY i')).map((r) => String(r.product_id));
+  const items = idIndex(itemIds);
+  const read = async (source: string): Promise<Csr> => {
+    const result = await warehouse.connection.run(
+      `SELECT u.u, it.i, x.orders::DOUBLE AS v FROM (${source}) x JOIN user_index u USING (customer_id) JOIN item_index it USING (product_id) ORDER BY u.u, it.i`,
+    );
+    const rows: number[] = [], cols: number[] = [], vals: number[] = [];
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+      const [u, i, v] = [0, 1, 2].map((c) => chunk.getColumnVector(c));
+      for (let k = 0; k < chunk.rowCount; k++) {
+        rows.push(u.getItem(k) as number);
+        cols.push(i.getItem(k) as number);
+        vals.push(v.getItem(k) as number);
+      }
+    }
+    return csrFromTriplets(users.ids.length, itemIds.length, Int32Array.from(rows), Int32Array.from(cols), Float32Array.from(vals));
+  };
+  const matrix = await read('SELECT customer_id, product_id, orders FROM interactions');
+  const holdout = await read('SELECT customer_id, product_id, 1 AS orders FROM holdout');
+  return { interactions: { users, items, matrix }, holdout };
 }
 
 /** Product names by id (the most common name of each product), for reports and recommendations. */

@@ -21,7 +21,7 @@ import {
   type Holdout, type RankedItems, type RecommenderMetrics,
 } from '../models/recommendations.js';
 import { assignSegments, fitSegmentation, rfCell, SEGMENT_FEATURE_INDEX, type SegmentationModel } from '../models/segments.js';
-import { idIndex, readCustomers, readInteractions, readProductNames, type CustomerTable, type IdIndex, type Interactions } from './tables.js';
+import { idIndex, readCustomers, readInteractionTables, readProductNames, type CustomerTable, type IdIndex, type Interactions } from './tables.js';
 
 export interface TrainOptions {
   asOf?: string;
@@ -42,15 +42,13 @@ export interface Snapshot {
 }
 
 /** Features, interactions and holdout as of one cutoff, read into arrays. */
-export async function snapshot(warehouse: Warehouse, asOf: string | undefined, horizonDays: number, items?: IdIndex): Promise<Snapshot> {
+export async function snapshot(warehouse: Warehouse, asOf: string | undefined, horizonDays: number): Promise<Snapshot> {
   const features = await buildFeatures(warehouse, { asOf, horizonDays });
   const customers = await readCustomers(warehouse);
   const users = idIndex(customers.ids);
-  const interactions = await readInteractions(warehouse, 'SELECT customer_id, product_id, orders FROM interactions', users, items);
-  const held = await readInteractions(warehouse, 'SELECT customer_id, product_id, 1 AS orders FROM holdout', users, interactions.items);
+  const { interactions, holdout: m } = await readInteractionTables(warehouse, users);
   const hUsers: number[] = [];
   const hItems: Int32Array[] = [];
-  const m = held.matrix;
   for (let u = 0; u < m.nRows; u++) {
     if (m.indptr[u + 1] > m.indptr[u]) {
       hUsers.push(u);
