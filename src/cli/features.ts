@@ -28,7 +28,10 @@ export function register(program: Command): void {
 Features per customer (purchases on or before the cutoff only): recency_days, frequency (distinct orders),
 monetary (net spend after returns and refunds), tenure_days, avg_order_value, avg_units_per_order,
 avg_lines_per_order, distinct_products, returns_rate, mean_days_between_orders, orders_last_30d,
-orders_last_90d, spend_last_90d, spend_prev_90d, active_months, days_since_prev_order; label churned.`,
+orders_last_90d, spend_last_90d, spend_prev_90d, active_months, days_since_prev_order, last_order_lines
+(products in the last order), credit_notes (orders that only return or refund), last_basket_retention
+(of the customers who bought the last order's products before the cutoff − 60 days, the share who came
+back since, shrunk towards the shop's rate); label churned.`,
       ),
   ).action(
     action(async (opts: FeatureOptions) => {

@@ -30,8 +30,12 @@ export interface FeatureSummary {
 export const CUSTOMER_FEATURES = [
   'recency_days', 'frequency', 'monetary', 'tenure_days', 'avg_order_value', 'avg_units_per_order', 'avg_lines_per_order',
   'distinct_products', 'returns_rate', 'mean_days_between_orders', 'orders_last_30d', 'orders_last_90d',
-  'spend_last_90d', 'spend_prev_90d', 'active_months', 'days_since_prev_order',
+  'spend_last_90d', 'spend_prev_90d', 'active_months', 'days_since_prev_order', 'last_order_lines', 'credit_notes',
+  'last_basket_retention',
 ] as const;
+
+/** Days before the cutoff at which last_basket_retention's products are scored on who came back since. */
+const RETENTION_LAG_DAYS = 60;
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -97,8 +101,44 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
              count(*) FILTER (WHERE is_purchase AND ts >= ${pastEnd} - INTERVAL 90 DAY) AS orders_last_90d,
              round(coalesce(sum(net) FILTER (WHERE ts >= ${pastEnd} - INTERVAL 90 DAY), 0), 6) AS spend_last_90d,
              round(coalesce(sum(net) FILTER (WHERE ts >= ${pastEnd} - INTERVAL 180 DAY AND ts < ${pastEnd} - INTERVAL 90 DAY), 0), 6) AS spend_prev_90d,
-             count(DISTINCT date_trunc('month', ts)) FILTER (WHERE is_purchase) AS active_months
+             count(DISTINCT date_trunc('month', ts)) FILTER (WHERE is_purchase) AS active_months,
+             count(*) FILTER (WHERE NOT is_purchase) AS credit_notes
       FROM past_orders GROUP BY customer_id HAVING count(*) FILTER (WHERE is_purchase) > 0
+    ),
+    last_order AS (
+      SELECT customer_id, lines AS last_order_lines FROM (
+        SELECT customer_id, lines, row_number() OVER (PARTITION BY customer_id ORDER BY ts DESC, order_id DESC) AS k
+        FROM past_orders WHERE is_purchase) WHERE k = 1
+    ),
+    -- How often the buyers of each product came back, on the past alone: of the customers who bought it
+    -- before L = cutoff − ${RETENTION_LAG_DAYS} days, the share who bought again in (L, cutoff], shrunk
+    -- towards the shop's overall rate with 10 pseudo-customers. A customer's last basket scores the mean
+    -- over its products (products first sold after L score the overall rate).
+    lag_buyers AS (
+      SELECT DISTINCT customer_id, product_id FROM transactions
+      WHERE customer_id IS NOT NULL AND NOT is_return AND ts < ${pastEnd} - INTERVAL ${RETENTION_LAG_DAYS} DAY
+    ),
+    came_back AS (
+      SELECT DISTINCT customer_id FROM transactions
+      WHERE customer_id IS NOT NULL AND NOT is_return AND ts >= ${pastEnd} - INTERVAL ${RETENTION_LAG_DAYS} DAY AND ts < ${pastEnd}
+    ),
+    base AS (
+      SELECT coalesce(avg((cb.customer_id IS NOT NULL)::DOUBLE), 0) AS rate
+      FROM (SELECT DISTINCT customer_id FROM lag_buyers) b LEFT JOIN came_back cb USING (customer_id)
+    ),
+    product_rate AS (
+      SELECT b.product_id, (count(cb.customer_id) + 10 * any_value(base.rate)) / (count(*) + 10) AS rate
+      FROM lag_buyers b LEFT JOIN came_back cb USING (customer_id), base GROUP BY b.product_id
+    ),
+    last_basket AS (
+      SELECT customer_id, round(avg(coalesce(r.rate, base.rate)), 12) AS last_basket_retention
+      FROM (
+        SELECT DISTINCT customer_id, product_id FROM (
+          SELECT customer_id, product_id, ts, max(ts) OVER (PARTITION BY customer_id) AS last_ts
+          FROM transactions WHERE customer_id IS NOT NULL AND NOT is_return AND ts < ${pastEnd})
+        WHERE ts = last_ts
+      ) lp LEFT JOIN product_rate r USING (product_id), base
+      GROUP BY customer_id
     ),
     prev AS (
       SELECT customer_id, max(ts) AS prev_ts FROM (
@@ -130,10 +170,15 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
            p.spend_prev_90d,
            p.active_months::DOUBLE AS active_months,
            CASE WHEN prev.prev_ts IS NOT NULL THEN date_diff('day', prev.prev_ts::DATE, ${C})::DOUBLE END AS days_since_prev_order,
+           lo.last_order_lines::DOUBLE AS last_order_lines,
+           p.credit_notes::DOUBLE AS credit_notes,
+           lb.last_basket_retention,
            p.first_ts, p.last_ts,
            (f.customer_id IS NULL)::INTEGER AS churned
     FROM p
     LEFT JOIN prev USING (customer_id)
+    LEFT JOIN last_order lo USING (customer_id)
+    LEFT JOIN last_basket lb USING (customer_id)
     LEFT JOIN products pr USING (customer_id)
     LEFT JOIN future f USING (customer_id)
     ORDER BY p.customer_id`);

@@ -14,30 +14,41 @@ const idx = (name: (typeof F)[number]) => F.indexOf(name);
 const LOGGED = new Set<string>([
   'recency_days', 'frequency', 'monetary', 'tenure_days', 'avg_order_value', 'avg_units_per_order', 'avg_lines_per_order',
   'distinct_products', 'mean_days_between_orders', 'orders_last_30d', 'orders_last_90d', 'spend_last_90d', 'spend_prev_90d',
-  'active_months', 'days_since_prev_order',
+  'active_months', 'days_since_prev_order', 'credit_notes',
 ]);
 
-/** Inputs derived from the features: how overdue a customer is against their own rhythm, and how often they buy. */
-export const DERIVED_INPUTS = ['overdue_ratio', 'orders_per_month'] as const;
-export const CHURN_INPUTS = [...F, ...DERIVED_INPUTS] as const;
+/** Features that enter only through a derived input. */
+const INDIRECT = new Set<string>(['last_order_lines']);
+/** The features used as they are (after imputation and logs). */
+const DIRECT = F.filter((f) => !INDIRECT.has(f));
+const DIRECT_INDEX = DIRECT.map((f) => idx(f));
+/**
+ * Inputs derived from the features: how overdue a customer is against their own rhythm, how often they
+ * buy, and how their last basket compares with their usual one (log of (lines + 1) ratios).
+ */
+export const DERIVED_INPUTS = ['overdue_ratio', 'orders_per_month', 'last_order_size'] as const;
+export const CHURN_INPUTS = [...DIRECT, ...DERIVED_INPUTS] as const;
 
 /** Imputation and log scaling, before the scaler. One-order customers have no gaps: their tenure stands in. */
 export function churnInputs(features: Matrix): Matrix {
-  const d = F.length;
+  const d = F.length, nd = DIRECT.length;
   const out = matrix(features.rows, CHURN_INPUTS.length);
   const w = CHURN_INPUTS.length;
   const tenure = idx('tenure_days'), recency = idx('recency_days'), gap = idx('mean_days_between_orders'), freq = idx('frequency');
+  const lastLines = idx('last_order_lines'), avgLines = idx('avg_lines_per_order');
   for (let i = 0; i < features.rows; i++) {
     const row = features.data.subarray(i * d, (i + 1) * d);
-    for (let j = 0; j < d; j++) {
+    for (let k = 0; k < nd; k++) {
+      const j = DIRECT_INDEX[k];
       let v = row[j];
       if (Number.isNaN(v)) v = row[tenure];
       if (LOGGED.has(F[j])) v = Math.sign(v) * Math.log1p(Math.abs(v));
-      out.data[i * w + j] = v;
+      out.data[i * w + k] = v;
     }
     const meanGap = Number.isNaN(row[gap]) ? Math.max(row[tenure], 1) : Math.max(row[gap], 1);
-    out.data[i * w + d] = Math.log1p(Math.max(0, row[recency]) / meanGap);
-    out.data[i * w + d + 1] = Math.log1p((30 * row[freq]) / Math.max(row[tenure], 30));
+    out.data[i * w + nd] = Math.log1p(Math.max(0, row[recency]) / meanGap);
+    out.data[i * w + nd + 1] = Math.log1p((30 * row[freq]) / Math.max(row[tenure], 30));
+    out.data[i * w + nd + 2] = Math.log((Math.max(0, row[lastLines]) + 1) / (Math.max(0, row[avgLines]) + 1));
   }
   return out;
 }
@@ -165,6 +176,9 @@ function explainFeature(name: string, v: number, all: Float64Array, low: boolean
       const gap = Number.isNaN(get('mean_days_between_orders')) ? get('tenure_days') : get('mean_days_between_orders');
       return `${Math.round(get('recency_days'))} days since the last order, against a usual ${Math.round(gap)}`;
     }
+    case 'credit_notes': return `${plural(Math.round(v), 'credit note', 'credit notes')} (returns or refunds)`;
+    case 'last_basket_retention': return `${low ? 'a last basket of products whose buyers seldom come back' : 'a last basket of products whose buyers often come back'} (${(v * 100).toFixed(0)}% did lately)`;
+    case 'last_order_size': return `${plural(Math.round(get('last_order_lines')), 'product', 'products')} in the last order, against a usual ${get('avg_lines_per_order').toFixed(1)}`;
     case 'orders_per_month': return `${(30 * get('frequency') / Math.max(get('tenure_days'), 30)).toFixed(2)} orders a month`;
     default: return `${name} = ${v}`;
   }
@@ -177,7 +191,7 @@ export function churnReasons(model: Pick<ChurnModel, 'scaler' | 'logistic'>, raw
   const contributions: Reason[] = [];
   for (let j = 0; j < CHURN_INPUTS.length; j++) {
     const c = model.logistic.coef[j] * z.data[j];
-    if (c > 0) contributions.push({ feature: CHURN_INPUTS[j], text: explainFeature(CHURN_INPUTS[j], j < d ? raw[j] : NaN, raw, z.data[j] < 0), contribution: c });
+    if (c > 0) contributions.push({ feature: CHURN_INPUTS[j], text: explainFeature(CHURN_INPUTS[j], j < DIRECT.length ? raw[DIRECT_INDEX[j]] : NaN, raw, z.data[j] < 0), contribution: c });
   }
   return contributions.sort((a, b) => b.contribution - a.contribution).slice(0, top);
 }

@@ -25,6 +25,8 @@ const LINES = [
   // customer D: buys only after the window → churned (the window is (cutoff, cutoff + 30])
   '7,10001,P1,1,2011-03-01 10:00:00,5,D,UK',
   '8,10001,P1,1,2011-05-01 00:00:00,5,D,UK',
+  // customer E: bought P2 before the retention lag date (cutoff − 60 days = 2011-01-31) and never came back
+  '10,10002,P2,1,2011-01-10 10:00:00,10,E,UK',
   // anonymous line: never a customer
   '9,10001,P1,1,2011-02-01 10:00:00,5,,UK',
 ];
@@ -45,10 +47,10 @@ test('features as of a cutoff: the cutoff day is past, labels look only at the w
   const s = await features(home, ['--as-of', '2011-03-31', '--horizon-days', '30', '--out', out, '--holdout', join(tempDir(), 'h.parquet')]);
   assert.equal(s.cutoff, '2011-03-31');
   assert.deepEqual(s.window, { from: '2011-04-01', to: '2011-04-30' });
-  assert.equal(s.customers, 3); // A, B, D
-  assert.equal(s.churned, 2); // B, D
+  assert.equal(s.customers, 4); // A, B, D, E
+  assert.equal(s.churned, 3); // B, D, E
   assert.deepEqual(s.holdout, { pairs: 1, users: 1, droppedNewItems: 1 });
-  assert.equal(s.interactions.pairs, 4); // A×P1, A×P2, B×P3, D×P1; no anonymous pairs
+  assert.equal(s.interactions.pairs, 5); // A×P1, A×P2, B×P3, D×P1, E×P2; no anonymous pairs
   const db = await (await DuckDBInstance.create(':memory:')).connect();
   const rows = (await db.runAndReadAll(`SELECT * FROM read_csv('${out}') ORDER BY customer_id`))
     .getRowObjectsJS()
@@ -68,6 +70,17 @@ test('features as of a cutoff: the cutoff day is past, labels look only at the w
   assert.equal(rows[1].mean_days_between_orders, null);
   assert.equal(rows[2].customer_id, 'D');
   assert.equal(rows[2].churned, 1);
+  assert.equal(a.last_order_lines, 1); // order 2; order 1 had two lines
+  assert.equal(a.credit_notes, 1); // C3
+  // last_basket_retention: of the buyers before 2011-01-31 (A, E) only A came back: the shop's rate is
+  // 1/2. P1: 1 buyer who came back → (1 + 10·½)/(1 + 10) = 6/11; P2: 2 buyers, 1 back → (1 + 5)/12 = ½;
+  // P3 was first sold after the lag date → the shop's rate.
+  const retention = Object.fromEntries(rows.map((r) => [r.customer_id, r.last_basket_retention as number]));
+  for (const [id, want] of Object.entries({ A: 6 / 11, B: 0.5, D: 6 / 11, E: 0.5 })) {
+    assert.ok(Math.abs(retention[id] - want) < 1e-12, `${id}: ${retention[id]} vs ${want}`);
+  }
+  assert.equal(rows[3].customer_id, 'E');
+  assert.equal(rows[3].credit_notes, 0);
   db.closeSync();
 });
 
