@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Config } from '../config.js';
+import type { LoadedConfig, Source } from '../config.js';
 import { FloyoError } from '../errors.js';
 import { ingest, type IngestSummary } from '../data/ingest.js';
 import { loadMappingFile, presetMapping, type Mapping } from '../data/mapping.js';
@@ -12,10 +12,23 @@ interface IngestOptions extends CommonOptions {
   format?: string;
 }
 
-/** The mapping a command uses: --mapping FILE, else --preset NAME, else the config's, else online-retail. */
-export function chooseMapping(config: Config): Mapping {
-  if (config.ingest.mapping) return loadMappingFile(config.ingest.mapping);
-  return presetMapping(config.ingest.preset ?? 'online-retail');
+const LAYER_RANK = (source: Source | undefined): number =>
+  !source || source === 'default' ? 0 : source.startsWith('file ') ? 1 : source.startsWith('env ') ? 2 : 3;
+
+/**
+ * The mapping a command uses: ingest.mapping or ingest.preset, whichever comes from the later layer
+ * (a --preset flag overrides a mapping file named in the config file, and the other way round), else
+ * online-retail. Both set in the same layer is ambiguous and refused.
+ */
+export function chooseMapping(loaded: LoadedConfig): Mapping {
+  const { mapping, preset } = loaded.config.ingest;
+  const mappingRank = mapping ? LAYER_RANK(loaded.sources['ingest.mapping']) : -1;
+  const presetRank = preset ? LAYER_RANK(loaded.sources['ingest.preset']) : -1;
+  if (mapping && preset && mappingRank === presetRank) {
+    throw new FloyoError(`ingest.mapping and ingest.preset are both set (${loaded.sources['ingest.mapping']}, ${loaded.sources['ingest.preset']}); keep one`);
+  }
+  if (mapping && mappingRank > presetRank) return loadMappingFile(mapping);
+  return presetMapping(preset ?? 'online-retail');
 }
 
 export function register(program: Command): void {
@@ -48,7 +61,6 @@ Examples:
         'ingest.preset': opts.preset,
         'ingest.mapping': opts.mapping,
         'ingest.format': opts.format,
-        ...(opts.preset ? { 'ingest.mapping': undefined } : {}),
       });
       const summary = await runIngest(ctx, locations);
       printIngest(ctx, summary);
@@ -59,7 +71,7 @@ Examples:
 
 export async function runIngest(ctx: CommandContext, locations: string[]): Promise<IngestSummary> {
   const { config } = ctx.loaded;
-  const mapping = chooseMapping(config);
+  const mapping = chooseMapping(ctx.loaded);
   const warehouse = await Warehouse.open(config.home, `floyo ingest`);
   try {
     return await ingest(warehouse, {

@@ -81,7 +81,7 @@ export async function runTrain(ctx: CommandContext, opts: { data?: string[]; asO
     let rows = { rowsRead: 0, rowsAccepted: 0, rowsQuarantined: 0, rowsExcluded: 0 };
     if (opts.data?.length) {
       const s = await ingest(warehouse, {
-        locations: opts.data, mapping: chooseMapping(config), format: config.ingest.format, s3: config.s3,
+        locations: opts.data, mapping: chooseMapping(ctx.loaded), format: config.ingest.format, s3: config.s3,
         rules: { latestAllowedTs: Date.now() + config.ingest.futureToleranceHours * 3_600_000, maxAbsQuantity: config.ingest.maxAbsQuantity, maxUnitPrice: config.ingest.maxUnitPrice },
         progress: ctx.progress,
       });

@@ -298,6 +298,30 @@ test('a mapping file for another layout: semicolons, decimal commas, day-first d
   assert.match(bad.stderr, /mapping file .*bad\.json is invalid:\n\s+columns: Unrecognized key: "colour"/);
 });
 
+test('the later layer picks the mapping: --preset overrides a config file\'s mapping, and the reverse', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'uk.yaml'), 'name: uk\ncolumns: { orderId: InvoiceNo, customerId: CustomerID, productId: StockCode, quantity: Quantity, unitPrice: UnitPrice, timestamp: InvoiceDate }\n');
+  writeFileSync(join(dir, 'with-mapping.yaml'), `ingest:\n  mapping: ${join(dir, 'uk.yaml')}\n`);
+  writeFileSync(join(dir, 'with-preset.yaml'), 'ingest:\n  preset: shopify\n');
+  writeFileSync(join(dir, 'with-both.yaml'), `ingest:\n  preset: shopify\n  mapping: ${join(dir, 'uk.yaml')}\n`);
+  const shopify = join(FIXTURES, 'shopify_orders_export_sample.csv');
+  // the config file names a mapping for another layout; the flag wins
+  const viaFlag = await ingestJson(tempDir(), [shopify, '--preset', 'shopify', '--config', join(dir, 'with-mapping.yaml')]);
+  assert.equal(viaFlag.r.code, 0, viaFlag.r.stderr);
+  assert.equal(viaFlag.s.rowsRead, 40);
+  assert.ok(viaFlag.s.warehouse.customers > 0);
+  // the config file names a preset; a --mapping flag wins
+  const file = join(dir, 'tx.csv');
+  writeFileSync(file, [HEADER, '1,10001,P1,2,2011-01-01 10:00:00,5,A,UK'].join('\n') + '\n');
+  const viaMapping = await ingestJson(tempDir(), [file, '--mapping', join(dir, 'uk.yaml'), '--config', join(dir, 'with-preset.yaml')]);
+  assert.equal(viaMapping.r.code, 0, viaMapping.r.stderr);
+  assert.equal(viaMapping.s.rowsAccepted, 1);
+  // both in one layer cannot be told apart
+  const both = await floyo(['ingest', file, '--home', tempDir(), '--config', join(dir, 'with-both.yaml')]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /ingest\.mapping and ingest\.preset are both set \(file .*with-both\.yaml, file .*with-both\.yaml\); keep one/);
+});
+
 test('a second process on the same home is told who holds it', async () => {
   const home = tempDir();
   writeFileSync(join(home, 'lock.json'), JSON.stringify({ pid: process.pid, command: 'floyo ingest', host: (await import('node:os')).hostname(), since: '2026-01-01T00:00:00Z' }));
