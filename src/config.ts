@@ -77,6 +77,11 @@ export interface LoadedConfig {
   file?: string;
 }
 
+/** The layer a value came from, as a rank: later layers win (default 0 < file 1 < env 2 < flag 3). */
+export function sourceRank(source: Source): number {
+  return source === 'default' ? 0 : source.startsWith('file ') ? 1 : source.startsWith('env ') ? 2 : 3;
+}
+
 type Flat = Record<string, unknown>;
 
 /** Every leaf setting as a dotted key, from the schema itself. */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { LoadedConfig, Source } from '../config.js';
+import { sourceRank, type LoadedConfig } from '../config.js';
 import { FloyoError } from '../errors.js';
 import { ingest, type IngestSummary } from '../data/ingest.js';
 import { loadMappingFile, presetMapping, type Mapping } from '../data/mapping.js';
@@ -12,9 +12,6 @@ interface IngestOptions extends CommonOptions {
   format?: string;
 }
 
-const LAYER_RANK = (source: Source | undefined): number =>
-  !source || source === 'default' ? 0 : source.startsWith('file ') ? 1 : source.startsWith('env ') ? 2 : 3;
-
 /**
  * The mapping a command uses: ingest.mapping or ingest.preset, whichever comes from the later layer
  * (a --preset flag overrides a mapping file named in the config file, and the other way round), else
@@ -22,8 +19,8 @@ const LAYER_RANK = (source: Source | undefined): number =>
  */
 export function chooseMapping(loaded: LoadedConfig): Mapping {
   const { mapping, preset } = loaded.config.ingest;
-  const mappingRank = mapping ? LAYER_RANK(loaded.sources['ingest.mapping']) : -1;
-  const presetRank = preset ? LAYER_RANK(loaded.sources['ingest.preset']) : -1;
+  const mappingRank = mapping ? sourceRank(loaded.sources['ingest.mapping']) : -1;
+  const presetRank = preset ? sourceRank(loaded.sources['ingest.preset']) : -1;
   if (mapping && preset && mappingRank === presetRank) {
     throw new FloyoError(`ingest.mapping and ingest.preset are both set (${loaded.sources['ingest.mapping']}, ${loaded.sources['ingest.preset']}); keep one`);
   }

@@ -14,8 +14,8 @@ import { createRng } from './random.js';
 import { checkSparse, toCsc, transposeCsc, type Csr } from './sparse.js';
 import { defaultThreads, sharedArray, toShared, withPool, type Kernel, type Pool, type SharedWasmMemory } from './pool.js';
 import {
-  Asm, borrowMemory, compileModule, instantiate, moduleBytes, returnMemory, sharedMemory, wasmAvailable, WASM_PAGE, F32, F64, F64_ADD, F64_MUL, F64_PROMOTE_F32,
-  F64X2_ADD, F64X2_EXTRACT, F64X2_MUL, F64X2_PROMOTE_LOW_F32X4, F32X4_ADD, F32X4_EXTRACT, F32X4_MUL, F32X4_SPLAT, F32_ADD, F32_DIV,
+  Asm, borrowMemory, compileModule, emitPairwiseDot, instantiate, loadVector, moduleBytes, pairwiseDot, returnMemory, sharedMemory, vectorRegs,
+  wasmAvailable, WASM_PAGE, F32, F64_PROMOTE_F32, F64X2_PROMOTE_LOW_F32X4, F32X4_ADD, F32X4_EXTRACT, F32X4_MUL, F32X4_SPLAT, F32_ADD, F32_DIV,
   F32_GT, F32_LT, F32_MUL, F32_NEG, F32_SUB, I32, I32_ADD, I32_AND, I32_EQ, I32_EQZ, I32_GE_S, I32_GE_U, I32_GT_S, I32_LE_S, I32_MUL,
   I32_SHL, I32_SUB, V128,
 } from './wasm.js';
@@ -1219,27 +1219,18 @@ function excludeMask(model: AlsModel, exclude: ArrayLike<number> | undefined): U
 /** Wider factor vectors are scored in JavaScript: the kernel keeps the user's vector in registers. */
 const MAX_SCORE_FACTORS = 64;
 
-/** scores(Y, n, x, out): out[i] = Σ_f Y[i·K + f]·x[f] for the n float32 item rows at Y and the float64 x. */
+/** scores(Y, n, x, out): out[i] = Σ_f Y[i·K + f]·x[f] for the n float32 item rows at Y and the float64 x, in pairwiseDot's order. */
 function asmScores(K: number): Asm {
   const A = new Asm([I32, I32, I32, I32], []);
   const [Y, n, x, out] = [0, 1, 2, 3];
-  const i = A.local(I32), yo = A.local(I32), acc = A.local(V128);
-  const P = K >> 1, pairs = Array.from({ length: P }, () => A.local(V128)), tail = K & 1 ? A.local(F64) : -1;
-  pairs.forEach((r, q) => A.get(x).v128Load(16 * q).set(r));
-  if (tail >= 0) A.get(x).f64Load(16 * P).set(tail);
+  const i = A.local(I32), yo = A.local(I32), acc = A.local(V128), xr = vectorRegs(A, K);
+  loadVector(A, xr, x);
   A.get(Y).set(yo);
   A.each(i, n, () => {
     A.addr(out, i, 3);
-    pairs.forEach((r, q) => {
-      A.get(yo).v128Load64Zero(8 * q, F32_ALIGN).simd(F64X2_PROMOTE_LOW_F32X4).get(r).simd(F64X2_MUL);
-      if (q > 0) A.get(acc).simd(F64X2_ADD);
-      A.set(acc);
-    });
-    if (P > 0) A.get(acc).simd(F64X2_EXTRACT, 0).get(acc).simd(F64X2_EXTRACT, 1).op(F64_ADD);
-    if (tail >= 0) {
-      A.get(yo).f32Load(8 * P).op(F64_PROMOTE_F32).get(tail).op(F64_MUL);
-      if (P > 0) A.op(F64_ADD);
-    }
+    emitPairwiseDot(A, xr, acc,
+      (q) => A.get(yo).v128Load64Zero(8 * q, F32_ALIGN).simd(F64X2_PROMOTE_LOW_F32X4),
+      () => A.get(yo).f32Load(8 * xr.pairs.length).op(F64_PROMOTE_F32));
     A.f64Store();
     A.inc(yo, 4 * K);
   });
@@ -1248,20 +1239,7 @@ function asmScores(K: number): Asm {
 
 /** asmScores's twin. */
 function scoresJs(Y: Float32Array, nItems: number, K: number, x: Float64Array, out: Float64Array): void {
-  const P = K >> 1, odd = (K & 1) === 1;
-  for (let i = 0, o = 0; i < nItems; i++, o += K) {
-    let s = 0;
-    if (P > 0) {
-      let l0 = Y[o] * x[0], l1 = Y[o + 1] * x[1];
-      for (let q = 2; q < 2 * P; q += 2) {
-        l0 = Y[o + q] * x[q] + l0;
-        l1 = Y[o + q + 1] * x[q + 1] + l1;
-      }
-      s = l0 + l1;
-    }
-    if (odd) s = P > 0 ? s + Y[o + K - 1] * x[K - 1] : Y[o + K - 1] * x[K - 1];
-    out[i] = s;
-  }
+  for (let i = 0; i < nItems; i++) out[i] = pairwiseDot(Y, i * K, x, K);
 }
 
 interface ScoreExports { scores(Y: number, n: number, x: number, out: number): void }

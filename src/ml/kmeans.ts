@@ -10,9 +10,9 @@ import { fitScaler } from './scaler.js';
 import { defaultThreads, sharedArray, withPool, type Kernel, type Pool, type SharedWasmMemory } from './pool.js';
 import { silhouetteScore } from './silhouette.js';
 import {
-  Asm, compileModule, instantiate, moduleBytes, sharedMemory, wasmAvailable, WASM_PAGE, F64, F64X2_ADD, F64X2_EXTRACT, F64X2_MUL,
+  Asm, compileModule, instantiate, loadVector, moduleBytes, sharedMemory, vectorRegs, wasmAvailable, WASM_PAGE, F64, F64X2_ADD, F64X2_EXTRACT, F64X2_MUL,
   F64X2_SPLAT, F64X2_SQRT, F64X2_SUB, F64_ADD, F64_EQ, F64_GT, F64_LT, F64_MAX, F64_MIN, F64_MUL, F64_SQRT, F64_SUB, I32, I32_ADD,
-  I32_EQ, I32_GE_U, I32_MUL, I32_NE, I32_SHL, SELECT, V128,
+  I32_EQ, I32_GE_U, I32_MUL, I32_NE, I32_SHL, SELECT, V128, type VectorRegs,
 } from './wasm.js';
 
 /**
@@ -155,23 +155,11 @@ const MAX_WASM_COLS = 64;
 /** WebAssembly memories are addressed by 32-bit offsets; larger fits run in JavaScript. */
 const MAX_WASM_BYTES = 2 ** 31;
 
-/** A row of d columns held in locals: ⌊d/2⌋ f64x2 pairs and, for odd d, one f64; plus scratch. */
-interface RowRegs { readonly pairs: number[]; readonly tail: number | null; readonly acc: number; readonly tmp: number; readonly tmpTail: number }
+/** A row of d columns held in locals (see vectorRegs), plus scratch. */
+interface RowRegs extends VectorRegs { readonly acc: number; readonly tmp: number; readonly tmpTail: number }
 
 function rowRegs(A: Asm, d: number): RowRegs {
-  return {
-    pairs: Array.from({ length: d >> 1 }, () => A.local(V128)),
-    tail: d & 1 ? A.local(F64) : null,
-    acc: A.local(V128),
-    tmp: A.local(V128),
-    tmpTail: A.local(F64),
-  };
-}
-
-/** Loads the row at the address in local `ptr` (+ offset) into `r`. */
-function loadRow(A: Asm, r: RowRegs, ptr: number, offset = 0): void {
-  r.pairs.forEach((p, q) => A.get(ptr).v128Load(offset + 16 * q).set(p));
-  if (r.tail !== null) A.get(ptr).f64Load(offset + 8 * 2 * r.pairs.length).set(r.tail);
+  return { ...vectorRegs(A, d), acc: A.local(V128), tmp: A.local(V128), tmpTail: A.local(F64) };
 }
 
 /**
@@ -213,7 +201,7 @@ function asmSeedFirst(d: number, weighted: boolean): Asm {
   const r = rowRegs(A, d);
   A.get(x).set(xo).f64(0).set(run);
   A.each(i, n, () => {
-    loadRow(A, r, xo);
+    loadVector(A, r, xo);
     emitDist(A, r, c);
     A.set(s);
     A.addr(dist2, i, 3).get(s).f64Store();
@@ -242,7 +230,7 @@ function asmSeedTrials(d: number, T: number, weighted: boolean): Asm {
   const g = Array.from({ length: T }, () => A.local(F64));
   for (let t = 0; t < T; t++) {
     A.get(cands).i32Load(4 * t).set(ptr);
-    loadRow(A, cand[t], ptr);
+    loadVector(A, cand[t], ptr);
     A.f64(0).set(g[t]);
   }
   A.get(x).set(xo);
@@ -296,7 +284,7 @@ function asmHamerly(d: number, k: number, weighted: boolean): Asm {
     A.addr(labels, i, 2).i32Load().set(a);
     A.get(x).get(i).i32(rowBytes).op(I32_MUL).op(I32_ADD).set(xo);
     A.get(centers).get(a).i32(rowBytes).op(I32_MUL).op(I32_ADD).set(co);
-    loadRow(A, r, xo);
+    loadVector(A, r, xo);
     emitDist(A, r, co);
     A.op(F64_SQRT).set(u);
     A.addr(upper, i, 3).get(u).f64Store();
@@ -308,7 +296,7 @@ function asmHamerly(d: number, k: number, weighted: boolean): Asm {
     A.addr(list, p, 2).i32Load().set(i);
     A.addr(labels, i, 2).i32Load().set(a);
     A.get(x).get(i).i32(rowBytes).op(I32_MUL).op(I32_ADD).set(xo);
-    loadRow(A, r, xo);
+    loadVector(A, r, xo);
     A.f64(Infinity).set(b1).f64(Infinity).set(b2).i32(0).set(j1).get(centers).set(co);
     A.each(j, kk, () => {
       emitDist(A, r, co);
@@ -360,7 +348,7 @@ function asmInertia(d: number, weighted: boolean): Asm {
   const r = rowRegs(A, d);
   A.get(x).set(xo).f64(0).set(total);
   A.each(i, n, () => {
-    loadRow(A, r, xo);
+    loadVector(A, r, xo);
     A.get(centers).addr(labels, i, 2).i32Load().i32(8 * d).op(I32_MUL).op(I32_ADD).set(co);
     A.get(total);
     emitDist(A, r, co);
@@ -382,7 +370,7 @@ function asmSeedUpdate(d: number, weighted: boolean): Asm {
   const [x, n, cand, c, dist2, second2, labels, w, cum] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const i = A.local(I32), lt = A.local(I32), xo = A.local(I32), di = A.local(F64), v = A.local(F64), run = A.local(F64);
   const r = rowRegs(A, d);
-  loadRow(A, r, cand);
+  loadVector(A, r, cand);
   A.f64(0).set(run).get(x).set(xo);
   A.each(i, n, () => {
     A.addr(dist2, i, 3).f64Load().set(di);

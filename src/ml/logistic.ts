@@ -2,9 +2,10 @@
 // churn risk. It minimises scikit-learn's objective, so on the same data it gives scikit-learn's coefficients.
 import { assertFinite, type Matrix } from './matrix.js';
 import { minimizeLbfgs, minimizeLbfgsAsync, minimizeOwlqn, minimizeOwlqnAsync, type LbfgsResult, type LbfgsStop } from './lbfgs.js';
-import { defaultThreads, sharedArray, withPool, type Kernel, type Pool, type SharedWasmMemory } from './pool.js';
+import { defaultThreads, sharedArray, toShared, withPool, type Kernel, type Pool, type SharedWasmMemory } from './pool.js';
 import {
-  Asm, borrowMemory, compileModule, instantiate, moduleBytes, returnMemory, sharedMemory, wasmAvailable, WASM_PAGE, F64, F64_ADD, F64_MUL, F64X2_ADD, F64X2_EXTRACT, F64X2_MUL, F64X2_SPLAT, I32, V128,
+  Asm, borrowMemory, compileModule, emitPairwiseDot, instantiate, loadVector, moduleBytes, pairwiseDot, returnMemory, sharedMemory, vectorRegs, wasmAvailable,
+  WASM_PAGE, F64, F64_ADD, F64_MUL, F64X2_ADD, F64X2_MUL, F64X2_SPLAT, I32, V128,
 } from './wasm.js';
 
 /** Class weights: 'balanced' (n / (2·count of the class), counted without sample weights, as scikit-learn) or [weight of class 0, weight of class 1]. */
@@ -173,29 +174,18 @@ const MAX_WASM_COLS = 64;
 const MAX_WASM_BYTES = 2 ** 31;
 
 /**
- * margins(x, n, w, b, sgn, u): u[i] = sgn[i]·(b + x_i·w) for the n rows at x. The dot product sums
- * the column pairs lane-wise, then lane 0 + lane 1, then the odd last column (marginsJs's order).
+ * margins(x, n, w, b, sgn, u): u[i] = sgn[i]·(b + x_i·w) for the n rows at x, the dot product in
+ * pairwiseDot's order.
  */
 function asmMargins(d: number): Asm {
   const A = new Asm([I32, I32, I32, F64, I32, I32], []);
   const [x, n, w, b, sgn, u] = [0, 1, 2, 3, 4, 5];
-  const i = A.local(I32), xo = A.local(I32), acc = A.local(V128);
-  const P = d >> 1, pairs = Array.from({ length: P }, () => A.local(V128)), tail = d & 1 ? A.local(F64) : -1;
-  pairs.forEach((r, q) => A.get(w).v128Load(16 * q).set(r));
-  if (tail >= 0) A.get(w).f64Load(16 * P).set(tail);
+  const i = A.local(I32), xo = A.local(I32), acc = A.local(V128), wr = vectorRegs(A, d);
+  loadVector(A, wr, w);
   A.get(x).set(xo);
   A.each(i, n, () => {
     A.addr(u, i, 3).addr(sgn, i, 3).f64Load().get(b);
-    pairs.forEach((r, q) => {
-      A.get(xo).v128Load(16 * q).get(r).simd(F64X2_MUL);
-      if (q > 0) A.get(acc).simd(F64X2_ADD);
-      A.set(acc);
-    });
-    if (P > 0) A.get(acc).simd(F64X2_EXTRACT, 0).get(acc).simd(F64X2_EXTRACT, 1).op(F64_ADD);
-    if (tail >= 0) {
-      A.get(xo).f64Load(16 * P).get(tail).op(F64_MUL);
-      if (P > 0) A.op(F64_ADD);
-    }
+    emitPairwiseDot(A, wr, acc, (q) => A.get(xo).v128Load(16 * q), () => A.get(xo).f64Load(16 * wr.pairs.length));
     A.op(F64_ADD).op(F64_MUL).f64Store();
     A.inc(xo, 8 * d);
   });
@@ -241,20 +231,7 @@ function kernelsFor(memory: SharedWasmMemory, d: number): WasmKernels {
 
 /** marginsJs: asmMargins's twin. */
 function marginsJs(x: Float64Array, d: number, w: Float64Array, b: number, sgn: Float64Array, u: Float64Array, start: number, end: number): void {
-  const P = d >> 1, odd = (d & 1) === 1;
-  for (let i = start, off = start * d; i < end; i++, off += d) {
-    let dot = 0;
-    if (P > 0) {
-      let l0 = x[off] * w[0], l1 = x[off + 1] * w[1];
-      for (let q = 2; q < 2 * P; q += 2) {
-        l0 = x[off + q] * w[q] + l0;
-        l1 = x[off + q + 1] * w[q + 1] + l1;
-      }
-      dot = l0 + l1;
-    }
-    if (odd) dot = P > 0 ? dot + x[off + d - 1] * w[d - 1] : x[off + d - 1] * w[d - 1];
-    u[i] = sgn[i] * (b + dot);
-  }
+  for (let i = start, off = start * d; i < end; i++, off += d) u[i] = sgn[i] * (b + pairwiseDot(x, off, w, d));
 }
 
 /** gradientJs: asmGradient's twin, writing out[at..at+d). */
@@ -334,8 +311,8 @@ function lossArgs(p: Problem, r: Resolved, shared: boolean): LogisticLossArgs {
     if (wasm) { const v = new Float64Array(memory.buffer, at, len); at += align16(8 * len); return v; }
     return shared ? sharedArray(Float64Array, len) : new Float64Array(len);
   };
-  const X = wasm || shared ? alloc(lengths.X) : p.X.data;
-  if (X !== p.X.data) X.set(p.X.data);
+  const X = wasm ? alloc(lengths.X) : shared ? toShared(p.X.data) : p.X.data;
+  if (wasm) X.set(p.X.data);
   const sgn = alloc(n);
   for (let i = 0; i < n; i++) sgn[i] = p.y[i] === 1 ? -1 : 1;
   const weight = alloc(n);

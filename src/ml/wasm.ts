@@ -136,6 +136,61 @@ export class Asm {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// A float64 vector held in registers, and dot products with it in one fixed order, shared by the
+// kernels that keep a row or a weight vector in locals (k-means, logistic regression, ALS scoring).
+
+/** n float64s in locals: ⌊n/2⌋ f64x2 pairs and, for odd n, the last value in an f64. */
+export interface VectorRegs { readonly pairs: number[]; readonly tail: number | null }
+
+export function vectorRegs(A: Asm, n: number): VectorRegs {
+  return { pairs: Array.from({ length: n >> 1 }, () => A.local(V128)), tail: n & 1 ? A.local(F64) : null };
+}
+
+/** Loads the float64s at the address in local `ptr` (+ offset) into r. */
+export function loadVector(A: Asm, r: VectorRegs, ptr: number, offset = 0): void {
+  r.pairs.forEach((p, q) => A.get(ptr).v128Load(offset + 16 * q).set(p));
+  if (r.tail !== null) A.get(ptr).f64Load(offset + 16 * r.pairs.length).set(r.tail);
+}
+
+/**
+ * Pushes the dot product of r with a row, in pairwiseDot's order: lane-wise sums of the column pairs
+ * (in local `acc`, a v128), then lane 0 + lane 1, then the odd last column. pushPair(q) pushes the
+ * row's columns 2q and 2q + 1 as an f64x2; pushTail() pushes its last column as an f64.
+ */
+export function emitPairwiseDot(A: Asm, r: VectorRegs, acc: number, pushPair: (q: number) => void, pushTail: () => void): void {
+  const P = r.pairs.length;
+  r.pairs.forEach((p, q) => {
+    pushPair(q);
+    A.get(p).simd(F64X2_MUL);
+    if (q > 0) A.get(acc).simd(F64X2_ADD);
+    A.set(acc);
+  });
+  if (P > 0) A.get(acc).simd(F64X2_EXTRACT, 0).get(acc).simd(F64X2_EXTRACT, 1).op(F64_ADD);
+  if (r.tail !== null) {
+    pushTail();
+    A.get(r.tail).op(F64_MUL);
+    if (P > 0) A.op(F64_ADD);
+  }
+  if (P === 0 && r.tail === null) A.f64(0);
+}
+
+/** Σ x[xo + f]·w[f] over f < n, adding in emitPairwiseDot's order (its JavaScript twin, to the bit). */
+export function pairwiseDot(x: ArrayLike<number>, xo: number, w: ArrayLike<number>, n: number): number {
+  const P = n >> 1;
+  let s = 0;
+  if (P > 0) {
+    let l0 = x[xo] * w[0], l1 = x[xo + 1] * w[1];
+    for (let q = 2; q < 2 * P; q += 2) {
+      l0 = x[xo + q] * w[q] + l0;
+      l1 = x[xo + q + 1] * w[q + 1] + l1;
+    }
+    s = l0 + l1;
+  }
+  if (n & 1) s = P > 0 ? s + x[xo + n - 1] * w[n - 1] : x[xo + n - 1] * w[n - 1];
+  return s;
+}
+
 /**
  * A module of fns (function i is fns[i], one type each) importing its memory as env.memory (shared,
  * 1 to 65536 pages) and exporting the functions named in `exports`, as [name, function index] pairs.
