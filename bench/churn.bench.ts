@@ -12,7 +12,7 @@ import { Warehouse } from '../src/data/warehouse.js';
 import { silentProgress } from '../src/cli/progress.js';
 import { chooseC, churnInputs, churnProbability, fitChurn, stratifiedFolds, subset } from '../src/models/churn.js';
 import { rocAuc } from '../src/ml/metrics.js';
-import { snapshot } from '../src/pipeline/train.js';
+import { snapshot } from '../src/pipeline/tables.js';
 import { report } from './harness.js';
 
 const ROOT = new URL('../', import.meta.url).pathname;

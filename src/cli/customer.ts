@@ -47,7 +47,7 @@ Examples:
           throw new FloyoError(
             `no prediction for customer ${JSON.stringify(id)}: ${customers.toLocaleString('en-US')} customers were scored` +
               `${version ? ` (model ${version})` : ''}; ids must match the sales data exactly, and customers who bought ` +
-              'nothing on or before the cutoff are scored by the next `floyo train`',
+              'nothing by the time of the last scoring are scored by the next `floyo score` or `floyo train`',
             {},
             NOT_FOUND_EXIT,
           );

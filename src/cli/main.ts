@@ -8,6 +8,7 @@ import { register as generate } from './generate.js';
 import { register as demo } from './demo.js';
 import { register as trainCmd } from './train.js';
 import { register as models } from './models.js';
+import { register as score } from './score.js';
 import { register as recommend } from './recommend.js';
 import { register as customer } from './customer.js';
 import { register as segments } from './segments.js';
@@ -25,6 +26,6 @@ const program = new Command('floyo')
   .version(VERSION)
   .showHelpAfterError('(run with --help for usage)');
 
-for (const register of [demo, trainCmd, customer, segments, audience, recommend, models, ingest, features, generate, presets, config]) register(program);
+for (const register of [demo, trainCmd, score, customer, segments, audience, recommend, models, ingest, features, generate, presets, config]) register(program);
 
 await program.parseAsync(process.argv);

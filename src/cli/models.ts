@@ -1,50 +1,13 @@
 // `floyo models list | show | promote | rollback`: the versions in the model registry, and which one is
-// current (the one `floyo recommend` and `floyo similar` load, and the one future scoring uses).
+// current (the one `floyo recommend`, `floyo similar` and `floyo score` use).
 import type { Command } from 'commander';
-import type { Config } from '../config.js';
-import { FloyoError } from '../errors.js';
 import type { Manifest, Registry, VersionSummary } from '../models/registry.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { noVersionsYet, requireCurrent, withRegistry } from './registry.js';
+import { printScore, scoreCurrent, withStoredPredictions, type ScoreReport } from './score.js';
 
-/**
- * Runs `fn` with the configured registry (`models.location`, or `<home>/models`) open, and closes it
- * afterwards. The registry module is loaded here, on demand: it brings the AWS SDK, which costs every
- * other command ~0.4 s of start-up.
- */
-export async function withRegistry<T>(config: Config, fn: (registry: Registry) => Promise<T>): Promise<T> {
-  const { defaultRegistryLocation, openRegistry } = await import('../models/registry.js');
-  const registry = openRegistry(config.models.location ?? defaultRegistryLocation(config.home), config.s3);
-  try {
-    return await fn(registry);
-  } finally {
-    registry.close();
-  }
-}
-
-export function noVersionsYet(registry: Registry): FloyoError {
-  return new FloyoError(`no model versions yet; run floyo train (registry: ${registry.location})`, { file: registry.location });
-}
-
-/**
- * The current version's name. When nothing is current, says why in one line: no versions at all (train
- * first), or versions of which none is current (every one failed the quality gate: promote one).
- */
-export async function requireCurrent(registry: Registry): Promise<string> {
-  const current = await registry.current();
-  if (current !== null) return current;
-  const versions = await registry.list();
-  if (versions.length === 0) throw noVersionsYet(registry);
-  throw new FloyoError(
-    `no model version is current in ${registry.location} (it holds ${versions.length}, none promoted); ` +
-      `see floyo models list, then floyo models promote <version>`,
-    { file: registry.location },
-  );
-}
-
-/** What changing the current version does and does not change, said after promote and rollback. */
-export const STORED_PREDICTIONS_NOTE =
-  'floyo recommend and floyo similar use it from now on; predictions already stored in the warehouse are from the version that wrote them: ' +
-  'run floyo train again to refresh them';
+/** What changing the current version changes, said after promote and rollback. */
+const CURRENT_NOTE = 'floyo recommend and floyo similar use it from now on';
 
 const metric = (v: number | null | undefined, digits: number): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '-');
 const created = (iso: string): string => (iso ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}` : '-');
@@ -149,40 +112,67 @@ async function showVersion(ctx: CommandContext, version: string | undefined): Pr
   });
 }
 
+/**
+ * Makes a version current with `change`, then re-scores the customers stored in this home with it (as of
+ * the time they were last scored), so stored predictions never lag behind the current version. The home
+ * lock is taken first: a store that another command holds is refused before the registry changes.
+ */
+async function changeCurrent(
+  ctx: CommandContext, command: string, change: (registry: Registry) => Promise<{ current: string; previous: string | null }>,
+): Promise<{ current: string; previous: string | null; rescored: ScoreReport | null }> {
+  const { config } = ctx.loaded;
+  return withStoredPredictions(config.home, command, (warehouse) =>
+    withRegistry(config, async (registry) => {
+      const { current, previous } = await change(registry);
+      if (!warehouse || current === previous) return { current, previous, rescored: null };
+      const [last] = await warehouse.query<{ at: string }>(`SELECT strftime(max(scored_at), '%Y-%m-%dT%H:%M:%SZ') AS at FROM predictions`);
+      return { current, previous, rescored: await scoreCurrent(warehouse, registry, ctx, last.at) };
+    }),
+  );
+}
+
+function printRescored(ctx: CommandContext, rescored: ScoreReport | null): void {
+  ctx.say(`${CURRENT_NOTE}.`);
+  if (rescored) printScore(ctx, rescored);
+  else ctx.say(`no predictions are stored in ${ctx.loaded.config.home}, so none were re-scored`);
+}
+
 async function promoteVersion(ctx: CommandContext, version: string): Promise<void> {
-  await withRegistry(ctx.loaded.config, async (registry) => {
+  let manifest!: Manifest;
+  const r = await changeCurrent(ctx, 'floyo models promote', async (registry) => {
     const previous = await registry.current();
     if (previous === null && (await registry.list()).length === 0) throw noVersionsYet(registry);
     await registry.promote(version);
-    const manifest = await registry.show(version);
-    const changed = previous !== version;
-    const gateWarning = manifest.gate && !manifest.gate.passed ? `it did not pass the quality gate when it was trained: ${manifest.gate.reasons.join('; ')}` : null;
-    if (ctx.json) {
-      ctx.emitJson({ current: version, previous, changed, gate: manifest.gate ?? null, note: STORED_PREDICTIONS_NOTE });
-      return;
-    }
-    if (!changed) {
-      ctx.say(`${version} is already current; nothing changed`);
-      return;
-    }
-    ctx.say(`${version} is now current (was ${previous ?? 'none'})`);
-    if (gateWarning) ctx.say(`note: ${gateWarning}`);
-    ctx.say(STORED_PREDICTIONS_NOTE);
+    manifest = await registry.show(version);
+    return { current: version, previous };
   });
+  const changed = r.previous !== version;
+  const gateWarning = manifest.gate && !manifest.gate.passed ? `it did not pass the quality gate when it was trained: ${manifest.gate.reasons.join('; ')}` : null;
+  if (ctx.json) {
+    ctx.emitJson({ current: version, previous: r.previous, changed, gate: manifest.gate ?? null, rescored: r.rescored });
+    return;
+  }
+  if (!changed) {
+    ctx.say(`${version} is already current; nothing changed`);
+    return;
+  }
+  ctx.say(`${version} is now current (was ${r.previous ?? 'none'})`);
+  if (gateWarning) ctx.say(`note: ${gateWarning}`);
+  printRescored(ctx, r.rescored);
 }
 
 async function rollbackVersion(ctx: CommandContext): Promise<void> {
-  await withRegistry(ctx.loaded.config, async (registry) => {
+  const r = await changeCurrent(ctx, 'floyo models rollback', async (registry) => {
     const previous = await registry.current();
     if (previous === null && (await registry.list()).length === 0) throw noVersionsYet(registry);
-    const current = await registry.rollback();
-    if (ctx.json) {
-      ctx.emitJson({ current, previous, note: STORED_PREDICTIONS_NOTE });
-      return;
-    }
-    ctx.say(`rolled back: ${current} is current again (was ${previous})`);
-    ctx.say(STORED_PREDICTIONS_NOTE);
+    return { current: await registry.rollback(), previous };
   });
+  if (ctx.json) {
+    ctx.emitJson({ current: r.current, previous: r.previous, rescored: r.rescored });
+    return;
+  }
+  ctx.say(`rolled back: ${r.current} is current again (was ${r.previous})`);
+  printRescored(ctx, r.rescored);
 }
 
 export function register(program: Command): void {
@@ -194,7 +184,9 @@ export function register(program: Command): void {
       `
 The registry is models.location (default <home>/models). The current version is what floyo recommend
 and floyo similar load; floyo train publishes a new version and makes it current unless the quality
-gate fails. Predictions already stored are from the version that wrote them.`,
+gate fails. promote and rollback re-score the customers whose predictions are stored in this home
+with the version that becomes current (as of the time they were last scored), so stored predictions
+always come from the current version; floyo score refreshes them with new data.`,
     );
 
   withCommonOptions(models.command('list').description('the model versions, newest first, with their metrics and gate')).action(

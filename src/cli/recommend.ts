@@ -6,7 +6,7 @@ import { FloyoError } from '../errors.js';
 import { explain, recommend, similarItems, type Ranked } from '../ml/als.js';
 import { loadServing, type ServingModels } from '../pipeline/serving.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
-import { requireCurrent, withRegistry } from './models.js';
+import { requireCurrent, withRegistry } from './registry.js';
 
 /** How many past purchases an explanation names at most. */
 const EXPLAIN_TOP = 3;

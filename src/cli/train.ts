@@ -4,11 +4,12 @@ import { ingest, warehouseTotals } from '../data/ingest.js';
 import { Warehouse } from '../data/warehouse.js';
 import type { Manifest } from '../models/registry.js';
 import { publishInput, qualityGate } from '../pipeline/serving.js';
-import { reasonsFor, rfCellFor, train, type TrainResult } from '../pipeline/train.js';
+import { toPredictions } from '../pipeline/score.js';
+import { train, type TrainResult } from '../pipeline/train.js';
 import { PredictionStore, type Prediction } from '../stores/predictions.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { chooseMapping } from './ingest.js';
-import { withRegistry } from './models.js';
+import { withRegistry } from './registry.js';
 
 interface TrainOptions extends CommonOptions {
   data?: string[];
@@ -147,26 +148,9 @@ export async function runTrain(ctx: CommandContext, opts: { data?: string[]; asO
   }
 }
 
-function* predictions(result: TrainResult, version: string): Iterable<Prediction> {
+function predictions(result: TrainResult, version: string): Iterable<Prediction> {
   const f = result.final;
-  const ids = f.scoring.customers.ids;
-  const items = f.scoring.interactions.items.ids;
-  for (let i = 0; i < ids.length; i++) {
-    const p = f.scores.churn[i];
-    const recs = f.scores.recommendations[i];
-    yield {
-      customerId: ids[i],
-      segment: f.segmentation.names[f.scores.segment[i]],
-      segmentId: f.scores.segment[i],
-      rfCell: rfCellFor(f, i),
-      churnProbability: p,
-      churnRisk: p >= f.churn.threshold ? 'high' : 'low',
-      churnReasons: reasonsFor(f, i),
-      recommendations: Array.from(recs.items, (item, r) => ({ productId: items[item], productName: f.productNames.get(items[item]) ?? null, score: recs.scores[r] })),
-      modelVersion: version,
-      scoredAt: result.scoredAsOf,
-    };
-  }
+  return toPredictions(f.scores, f, (id) => f.productNames.get(id) ?? null, version, result.scoredAsOf);
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;

@@ -167,7 +167,7 @@ export function fitSegmentation(features: Matrix, params: SegmentationParams): S
 }
 
 /** Segment of each customer (features in CUSTOMER_FEATURES order). */
-export function assignSegments(model: Pick<SegmentationModel, 'scaler' | 'kmeans'>, features: Matrix): Int32Array {
+export function assignSegments(model: { scaler: Scaler; kmeans: Pick<KMeansModel, 'k' | 'cols' | 'centers'> }, features: Matrix): Int32Array {
   return predictKMeans(model.kmeans, transform(model.scaler, rfmMatrix(features)));
 }
 

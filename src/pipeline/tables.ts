@@ -1,9 +1,10 @@
 // Warehouse tables → typed arrays for the models: customer features as a Matrix, interactions as CSR.
 // Ids are mapped once to dense indices; the maps travel with the models.
 import type { Warehouse } from '../data/warehouse.js';
-import { CUSTOMER_FEATURES } from '../features/build.js';
+import { buildFeatures, CUSTOMER_FEATURES, type FeatureSummary } from '../features/build.js';
 import { matrix, type Matrix } from '../ml/matrix.js';
 import { csrFromTriplets, type Csr } from '../ml/sparse.js';
+import type { Holdout } from '../models/recommendations.js';
 
 export interface CustomerTable {
   ids: string[];
@@ -90,4 +91,29 @@ export async function readProductNames(warehouse: Warehouse): Promise<Map<string
     `SELECT product_id, mode(product_name) AS name FROM transactions GROUP BY product_id`,
   );
   return new Map(rows.filter((r) => r.name).map((r) => [r.product_id, String(r.name).trim()]));
+}
+
+export interface Snapshot {
+  features: FeatureSummary;
+  customers: CustomerTable;
+  users: IdIndex;
+  interactions: Interactions;
+  holdout: Holdout;
+}
+
+/** Features, interactions and holdout as of one cutoff, read into arrays. */
+export async function snapshot(warehouse: Warehouse, asOf: string | undefined, horizonDays: number): Promise<Snapshot> {
+  const features = await buildFeatures(warehouse, { asOf, horizonDays });
+  const customers = await readCustomers(warehouse);
+  const users = idIndex(customers.ids);
+  const { interactions, holdout: m } = await readInteractionTables(warehouse, users);
+  const hUsers: number[] = [];
+  const hItems: Int32Array[] = [];
+  for (let u = 0; u < m.nRows; u++) {
+    if (m.indptr[u + 1] > m.indptr[u]) {
+      hUsers.push(u);
+      hItems.push(m.indices.slice(m.indptr[u], m.indptr[u + 1]));
+    }
+  }
+  return { features, customers, users, interactions, holdout: { users: Int32Array.from(hUsers), items: hItems } };
 }

@@ -8,20 +8,21 @@
 import type { Config } from '../config.js';
 import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
-import { buildFeatures, dataSpan, CUSTOMER_FEATURES, type FeatureSummary } from '../features/build.js';
+import { dataSpan, CUSTOMER_FEATURES } from '../features/build.js';
 import { fitAls, type AlsModel, type AlsParams } from '../ml/als.js';
 import { defaultThreads, withPool, type Pool } from '../ml/pool.js';
 import { rocAuc } from '../ml/metrics.js';
 import {
-  chooseC, churnMetrics, churnProbability, churnReasons, costThreshold, crossValidatedAuc, fitChurn, stratifiedFolds, subset,
+  chooseC, churnMetrics, churnProbability, costThreshold, crossValidatedAuc, fitChurn, stratifiedFolds, subset,
   type ChurnMetrics, type ChurnModel,
 } from '../models/churn.js';
 import {
   chooseRecommender, evaluate, K, popularityRanking, popularityShare, recommendAls, recommendAlsScored, recommendPopular,
-  type Holdout, type RankedItems, type RecommenderMetrics,
+  type RankedItems, type RecommenderMetrics,
 } from '../models/recommendations.js';
-import { assignSegments, fitSegmentation, rfCell, SEGMENT_FEATURE_INDEX, type SegmentationModel } from '../models/segments.js';
-import { idIndex, readCustomers, readInteractionTables, readProductNames, type CustomerTable, type IdIndex, type Interactions } from './tables.js';
+import { assignSegments, fitSegmentation, SEGMENT_FEATURE_INDEX, type SegmentationModel } from '../models/segments.js';
+import { scoringTime, type ScoredCustomers } from './score.js';
+import { readProductNames, snapshot, type IdIndex, type Snapshot } from './tables.js';
 
 export interface TrainOptions {
   asOf?: string;
@@ -31,31 +32,6 @@ export interface TrainOptions {
   seed: number;
   config: Config;
   onStep?: (step: string) => void;
-}
-
-export interface Snapshot {
-  features: FeatureSummary;
-  customers: CustomerTable;
-  users: IdIndex;
-  interactions: Interactions;
-  holdout: Holdout;
-}
-
-/** Features, interactions and holdout as of one cutoff, read into arrays. */
-export async function snapshot(warehouse: Warehouse, asOf: string | undefined, horizonDays: number): Promise<Snapshot> {
-  const features = await buildFeatures(warehouse, { asOf, horizonDays });
-  const customers = await readCustomers(warehouse);
-  const users = idIndex(customers.ids);
-  const { interactions, holdout: m } = await readInteractionTables(warehouse, users);
-  const hUsers: number[] = [];
-  const hItems: Int32Array[] = [];
-  for (let u = 0; u < m.nRows; u++) {
-    if (m.indptr[u + 1] > m.indptr[u]) {
-      hUsers.push(u);
-      hItems.push(m.indices.slice(m.indptr[u], m.indptr[u + 1]));
-    }
-  }
-  return { features, customers, users, interactions, holdout: { users: Int32Array.from(hUsers), items: hItems } };
 }
 
 export interface TrainResult {
@@ -96,19 +72,6 @@ export interface FinalModels {
   scores: ScoredCustomers;
 }
 
-export interface ScoredCustomers {
-  segment: Int32Array;
-  churn: Float64Array;
-  /** top-K recommended items per customer, best first */
-  recommendations: RankedItems[];
-}
-
-function asDay(text: string, flag: string): string {
-  const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
-  if (Number.isNaN(d.getTime())) throw new FloyoError(`${flag} must be a date (YYYY-MM-DD) or an ISO timestamp, got "${text}"`);
-  return d.toISOString().slice(0, 10);
-}
-
 function rankingSummary(m: RecommenderMetrics) {
   return { precisionAt10: m.precision, recallAt10: m.recall, mapAt10: m.map, ndcgAt10: m.ndcg, hitRateAt10: m.hitRate, coverage: m.coverage };
 }
@@ -146,9 +109,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   if (V <= span.from) {
     throw new FloyoError(`the data (${span.from} .. ${span.to}) is too short for a ${h}-day horizon: evaluation needs a validation cutoff ${V} after the first day; use a shorter --horizon-days`);
   }
-  const [last] = await warehouse.query<{ ts: string }>(`SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS ts FROM transactions`);
-  const scoredAsOf = options.now ? new Date(/^\d{4}-\d{2}-\d{2}$/.test(options.now) ? `${options.now}T23:59:59Z` : options.now).toISOString() : last.ts;
-  const S = asDay(scoredAsOf, '--now');
+  const { scoredAsOf, day: S } = await scoringTime(warehouse, options.now);
 
   // 1. validation cutoff: choose hyperparameters
   step(`validation cutoff ${V}: choosing k, regularisation and recommender`);
@@ -197,11 +158,14 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
     const all = Int32Array.from(scoring.customers.ids.keys());
     const exclude = excludedItems(scoring.interactions.items, config);
     return {
+      ids: scoring.customers.ids,
+      features: scoring.customers.features,
       segment: assignSegments(segmentation, scoring.customers.features),
       churn: churnProbability(churnFinal, scoring.customers.features),
       recommendations: recChoice.served === 'als'
         ? await recommendAlsScored(als, all, K, exclude, { pool })
         : scorePopular(recommendPopular(popularity, scoring.interactions.matrix, all, K, new Set(exclude)), popularityShare(scoring.interactions.matrix)),
+      itemIds: scoring.interactions.items.ids,
     };
   });
 
@@ -242,16 +206,3 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
 function scorePopular(lists: Int32Array[], share: Float32Array): RankedItems[] {
   return lists.map((items) => ({ items, scores: Float32Array.from(items, (i) => share[i]) }));
 }
-
-/** Plain-word reasons for one scored customer. */
-export function reasonsFor(final: FinalModels, customer: number) {
-  const d = CUSTOMER_FEATURES.length;
-  return churnReasons(final.churn, final.scoring.customers.features.data.slice(customer * d, (customer + 1) * d));
-}
-
-export function rfCellFor(final: FinalModels, customer: number): string {
-  const d = CUSTOMER_FEATURES.length;
-  const x = final.scoring.customers.features.data;
-  return rfCell(final.segmentation, x[customer * d + SEGMENT_FEATURE_INDEX.RECENCY], x[customer * d + SEGMENT_FEATURE_INDEX.FREQUENCY]);
-}
-

@@ -34,7 +34,7 @@ test('floyo demo: generate, train and show customers on a small shop with nothin
 });
 
 test('every command answers --help', async () => {
-  for (const command of ['demo', 'train', 'ingest', 'features', 'generate', 'presets', 'config']) {
+  for (const command of ['demo', 'train', 'score', 'ingest', 'features', 'generate', 'presets', 'config']) {
     const r = await floyo([command, '--help']);
     assert.equal(r.code, 0, `${command}: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`Usage: floyo ${command}`));

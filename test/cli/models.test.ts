@@ -6,8 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { floyo, tempDir, FIXTURES, type CliResult } from '../support/cli.js';
 import { register } from '../../src/cli/models.js';
+import type { ScoreReport } from '../../src/cli/score.js';
 import type { TrainReport } from '../../src/cli/train.js';
 import type { VersionSummary } from '../../src/models/registry.js';
+import type { AudiencePage } from '../../src/stores/predictions.js';
 
 const FIXTURE = join(FIXTURES, 'online_retail_sample.csv');
 
@@ -91,17 +93,22 @@ describe('floyo models', () => {
     const back = await cli(['models', 'rollback', '--home', home]);
     assert.equal(back.code, 0, back.stderr);
     assert.match(back.stdout, new RegExp(`^rolled back: ${first.modelVersion} is current again \\(was ${second.modelVersion}\\)\n`));
-    assert.match(back.stdout, /predictions already stored .* are from the version that wrote them/);
+    // the stored predictions follow: every customer re-scored by the first version, as of the same time
+    assert.match(back.stdout, new RegExp(`\nscored ${second.predictionsWritten} customers with model version ${first.modelVersion} as of ${second.scoredAsOf} `));
+    const audience = await cli(['audience', '--home', home, '--json']);
+    assert.equal(audience.code, 0, audience.stderr);
+    const page = audience.json<AudiencePage>();
+    assert.equal(page.total, second.predictionsWritten);
+    for (const c of page.customers) assert.equal(c.modelVersion, first.modelVersion);
 
     // the JSON's `previous` shows that the rollback made the first version current
-    const [promote, unknown] = await Promise.all([
-      cli(['models', 'promote', second.modelVersion, '--home', home, '--json']),
-      cli(['models', 'promote', '20110101T000000Z-00000000', '--home', home]),
-    ]);
+    // one at a time: promote re-scores the stored predictions, so it holds the home
+    const promote = await cli(['models', 'promote', second.modelVersion, '--home', home, '--json']);
+    const unknown = await cli(['models', 'promote', '20110101T000000Z-00000000', '--home', home]);
     assert.equal(promote.code, 0, promote.stderr);
-    const p = promote.json<{ current: string; previous: string; changed: boolean; note: string }>();
+    const p = promote.json<{ current: string; previous: string; changed: boolean; rescored: ScoreReport }>();
     assert.deepEqual([p.current, p.previous, p.changed], [second.modelVersion, first.modelVersion, true]);
-    assert.match(p.note, /from the version that wrote them/);
+    assert.deepEqual([p.rescored.modelVersion, p.rescored.scoredAsOf, p.rescored.predictionsWritten], [second.modelVersion, second.scoredAsOf, second.predictionsWritten]);
     assertOneLineError(unknown, /no model version 20110101T000000Z-00000000 in .*; versions there, newest first: /);
 
     const again = await cli(['models', 'promote', second.modelVersion, '--home', home]);

@@ -1,0 +1,147 @@
+// Predictions: one row per customer (segment, R×F cell, churn risk with reasons, recommendations) for the
+// prediction store. `floyo train` builds them from the models it just fitted; `floyo score` (and a promote
+// or rollback) from a published version against the warehouse as it is now, so stored predictions can be
+// refreshed with new data, and always come from the current version.
+import type { Warehouse } from '../data/warehouse.js';
+import { FloyoError } from '../errors.js';
+import { CUSTOMER_FEATURES } from '../features/build.js';
+import { foldIn, recommend } from '../ml/als.js';
+import type { Matrix } from '../ml/matrix.js';
+import { csrFromTriplets, type Csr } from '../ml/sparse.js';
+import { churnProbability, churnReasons, type ChurnModel } from '../models/churn.js';
+import { K, popularityShare, recommendPopular, type RankedItems } from '../models/recommendations.js';
+import { assignSegments, rfCell, SEGMENT_FEATURE_INDEX, type SegmentationModel } from '../models/segments.js';
+import type { Prediction } from '../stores/predictions.js';
+import type { ServingModels } from './serving.js';
+import { snapshot } from './tables.js';
+
+/** Every scored customer of one run, in the order of `ids`. */
+export interface ScoredCustomers {
+  ids: string[];
+  /** customers × CUSTOMER_FEATURES as of the scoring time */
+  features: Matrix;
+  segment: Int32Array;
+  churn: Float64Array;
+  /** top-K recommended items per customer, best first */
+  recommendations: RankedItems[];
+  /** product id of each item index used in `recommendations` */
+  itemIds: string[];
+}
+
+/** What a prediction needs of the models, whether just fitted or loaded from the registry. */
+export interface PredictionModels {
+  segmentation: Pick<SegmentationModel, 'names' | 'recencyCuts' | 'frequencyCuts'>;
+  churn: Pick<ChurnModel, 'scaler' | 'logistic' | 'threshold'>;
+}
+
+/**
+ * The scoring time: `now` (a date means the end of that day, UTC) or the data's last timestamp — never the
+ * wall clock, or every customer of an old data set would look churned. `day` is its date, the features' cutoff.
+ */
+export async function scoringTime(warehouse: Warehouse, now?: string): Promise<{ scoredAsOf: string; day: string }> {
+  let scoredAsOf: string;
+  if (now !== undefined) {
+    const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(now) ? `${now}T23:59:59Z` : now);
+    if (Number.isNaN(d.getTime())) throw new FloyoError(`--now must be a date (YYYY-MM-DD) or an ISO timestamp, got "${now}"`);
+    scoredAsOf = d.toISOString().replace(/\.000Z$/, 'Z'); // whole seconds, as the data's timestamps
+  } else {
+    const [last] = await warehouse.query<{ ts: string | null }>(`SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS ts FROM transactions`);
+    if (!last.ts) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; run \`floyo ingest\` first`);
+    scoredAsOf = last.ts;
+  }
+  return { scoredAsOf, day: scoredAsOf.slice(0, 10) };
+}
+
+export function* toPredictions(
+  scored: ScoredCustomers, models: PredictionModels, productName: (id: string) => string | null, version: string, scoredAt: string,
+): Iterable<Prediction> {
+  const d = CUSTOMER_FEATURES.length;
+  const x = scored.features.data;
+  for (let i = 0; i < scored.ids.length; i++) {
+    const p = scored.churn[i];
+    const recs = scored.recommendations[i];
+    const segment = scored.segment[i];
+    yield {
+      customerId: scored.ids[i],
+      segment: models.segmentation.names[segment],
+      segmentId: segment,
+      rfCell: rfCell(models.segmentation, x[i * d + SEGMENT_FEATURE_INDEX.RECENCY], x[i * d + SEGMENT_FEATURE_INDEX.FREQUENCY]),
+      churnProbability: p,
+      churnRisk: p >= models.churn.threshold ? 'high' : 'low',
+      churnReasons: churnReasons(models.churn, x.slice(i * d, (i + 1) * d)),
+      recommendations: Array.from(recs.items, (item, r) => {
+        const productId = scored.itemIds[item];
+        return { productId, productName: productName(productId), score: recs.scores[r] };
+      }),
+      modelVersion: version,
+      scoredAt,
+    };
+  }
+}
+
+/** The interactions with their columns re-indexed to the model's products; products it does not know are dropped. */
+function inModelItems(interactions: Csr, itemIds: string[], models: ServingModels): Csr {
+  const toModel = Int32Array.from(itemIds, (id) => models.products.index.get(id) ?? -1);
+  const rows: number[] = [], cols: number[] = [], vals: number[] = [];
+  for (let u = 0; u < interactions.nRows; u++) {
+    for (let k = interactions.indptr[u]; k < interactions.indptr[u + 1]; k++) {
+      const item = toModel[interactions.indices[k]];
+      if (item < 0) continue;
+      rows.push(u);
+      cols.push(item);
+      vals.push(interactions.data[k]);
+    }
+  }
+  return csrFromTriplets(interactions.nRows, models.products.ids.length, Int32Array.from(rows), Int32Array.from(cols), Float32Array.from(vals));
+}
+
+/**
+ * Recommendations from the customers' purchases now: with ALS each customer is folded in from their current
+ * interactions (a fresh user vector, no retraining), so a purchase since training changes what they see;
+ * customers the model cannot place (nothing it knows bought) get popular products, as with popularity served.
+ * Already-bought and `exclude` products are left out.
+ */
+function recommendNow(models: ServingModels, bought: Csr, exclude: ReadonlySet<number>, onProgress: (done: number, total: number) => void): RankedItems[] {
+  const share = popularityShare(models.als.confidence);
+  const popular = (u: number): RankedItems => {
+    const [items] = recommendPopular(models.popularity, bought, [u], K, exclude);
+    return { items, scores: Float32Array.from(items, (i) => share[i]) };
+  };
+  const out: RankedItems[] = [];
+  for (let u = 0; u < bought.nRows; u++) {
+    if (u % 1000 === 0) onProgress(u, bought.nRows);
+    const start = bought.indptr[u], end = bought.indptr[u + 1];
+    if (models.served !== 'als' || end === start) {
+      out.push(popular(u));
+      continue;
+    }
+    const items = bought.indices.subarray(start, end);
+    const x = foldIn(models.als, { items, values: bought.data.subarray(start, end) });
+    out.push(recommend(models.als, x, K, { exclude: [...exclude, ...items] }));
+  }
+  onProgress(bought.nRows, bought.nRows);
+  return out;
+}
+
+/** Scores every customer with a purchase by `now` with a published model version. */
+export async function scoreWithVersion(
+  warehouse: Warehouse, models: ServingModels,
+  options: { now?: string; horizonDays: number; exclude: string[]; onProgress?: (done: number, total: number) => void },
+): Promise<{ scoredAsOf: string; scored: ScoredCustomers }> {
+  const { scoredAsOf, day } = await scoringTime(warehouse, options.now);
+  const snap = await snapshot(warehouse, day, options.horizonDays);
+  const features = snap.customers.features;
+  const exclude = new Set(options.exclude.map((id) => models.products.index.get(id)).filter((i): i is number => i !== undefined));
+  const bought = inModelItems(snap.interactions.matrix, snap.interactions.items.ids, models);
+  return {
+    scoredAsOf,
+    scored: {
+      ids: snap.customers.ids,
+      features,
+      segment: assignSegments(models.segmentation, features),
+      churn: churnProbability(models.churn, features),
+      recommendations: recommendNow(models, bought, exclude, options.onProgress ?? (() => undefined)),
+      itemIds: models.products.ids,
+    },
+  };
+}
