@@ -5,11 +5,11 @@
 import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
 import { CUSTOMER_FEATURES } from '../features/build.js';
-import { foldIn, recommend } from '../ml/als.js';
+import { foldIn, type AlsModel } from '../ml/als.js';
 import type { Matrix } from '../ml/matrix.js';
 import { csrFromTriplets, type Csr } from '../ml/sparse.js';
 import { churnProbability, churnReasons, type ChurnModel } from '../models/churn.js';
-import { K, popularityShare, recommendPopular, type RankedItems } from '../models/recommendations.js';
+import { K as K_TOP, popularityShare, recommendAlsScored, recommendPopular, type RankedItems } from '../models/recommendations.js';
 import { assignSegments, rfCell, SEGMENT_FEATURE_INDEX, type SegmentationModel } from '../models/segments.js';
 import type { Prediction } from '../stores/predictions.js';
 import type { ServingModels } from './serving.js';
@@ -101,25 +101,31 @@ function inModelItems(interactions: Csr, itemIds: string[], models: ServingModel
  * customers the model cannot place (nothing it knows bought) get popular products, as with popularity served.
  * Already-bought and `exclude` products are left out.
  */
-function recommendNow(models: ServingModels, bought: Csr, exclude: ReadonlySet<number>, onProgress: (done: number, total: number) => void): RankedItems[] {
+async function recommendNow(models: ServingModels, bought: Csr, exclude: ReadonlySet<number>, onProgress: (done: number, total: number) => void): Promise<RankedItems[]> {
+  const n = bought.nRows, K = models.als.factors;
   const share = popularityShare(models.als.confidence);
-  const popular = (u: number): RankedItems => {
-    const [items] = recommendPopular(models.popularity, bought, [u], K, exclude);
-    return { items, scores: Float32Array.from(items, (i) => share[i]) };
-  };
-  const out: RankedItems[] = [];
-  for (let u = 0; u < bought.nRows; u++) {
-    if (u % 1000 === 0) onProgress(u, bought.nRows);
+  const out: RankedItems[] = new Array(n);
+  const X = new Float32Array(n * K);
+  const placed: number[] = [];
+  for (let u = 0; u < n; u++) {
+    if (u % 1000 === 0) onProgress(u, n);
     const start = bought.indptr[u], end = bought.indptr[u + 1];
-    if (models.served !== 'als' || end === start) {
-      out.push(popular(u));
-      continue;
+    if (models.served === 'als' && end > start) {
+      X.set(foldIn(models.als, { items: bought.indices.subarray(start, end), values: bought.data.subarray(start, end) }), u * K);
+      placed.push(u);
+    } else {
+      const [items] = recommendPopular(models.popularity, bought, [u], K_TOP, exclude);
+      out[u] = { items, scores: Float32Array.from(items, (i) => share[i]) };
     }
-    const items = bought.indices.subarray(start, end);
-    const x = foldIn(models.als, { items, values: bought.data.subarray(start, end) });
-    out.push(recommend(models.als, x, K, { exclude: [...exclude, ...items] }));
   }
-  onProgress(bought.nRows, bought.nRows);
+  if (placed.length) {
+    // the customers as the users of a model with the trained item factors: batch scoring on the worker
+    // pool, leaving out each one's current purchases (only the rows' items are read, not their values)
+    const now: AlsModel = { ...models.als, nUsers: n, userFactors: X, confidence: bought };
+    const ranked = await recommendAlsScored(now, placed, K_TOP, [...exclude]);
+    placed.forEach((u, q) => (out[u] = ranked[q]));
+  }
+  onProgress(n, n);
   return out;
 }
 
@@ -140,7 +146,7 @@ export async function scoreWithVersion(
       features,
       segment: assignSegments(models.segmentation, features),
       churn: churnProbability(models.churn, features),
-      recommendations: recommendNow(models, bought, exclude, options.onProgress ?? (() => undefined)),
+      recommendations: await recommendNow(models, bought, exclude, options.onProgress ?? (() => undefined)),
       itemIds: models.products.ids,
     },
   };
