@@ -61,10 +61,35 @@ export class CsvParser {
     const out: CsvRecord[] = [];
     const s = this.buf;
     const n = s.length;
-    const delim = this.delim, quote = this.quote, quoteChar = String.fromCharCode(quote);
+    const delim = this.delim, quote = this.quote, quoteChar = String.fromCharCode(quote), delimChar = String.fromCharCode(delim);
     let pos = 0; // start of the first record not yet emitted
     let line = this.line; // physical line of pos
+    // Where the next quote, LF and CR are (n: none left); found with indexOf, which is much faster than a
+    // loop over the characters, and kept until pos passes them, so each is searched for once.
+    let nextQuote = -1, nextLf = -1, nextCr = -1, nextDelim = -1;
     records: while (pos < n) {
+      if (nextQuote < pos) nextQuote = indexOrEnd(s, quoteChar, pos);
+      if (nextLf < pos) nextLf = indexOrEnd(s, '\n', pos);
+      if (nextCr < pos) nextCr = indexOrEnd(s, '\r', pos);
+      if (nextLf < n && nextQuote > nextLf && nextCr >= nextLf - 1) {
+        // The common case: a whole record on one line (LF or CRLF) with no quote, split at the delimiters.
+        const end = nextCr === nextLf - 1 ? nextCr : nextLf;
+        if (end > pos) {
+          const fields: string[] = [];
+          let i = pos;
+          while (true) {
+            if (nextDelim < i) nextDelim = indexOrEnd(s, delimChar, i);
+            if (nextDelim >= end) break;
+            fields.push(s.slice(i, nextDelim));
+            i = nextDelim + 1;
+          }
+          fields.push(s.slice(i, end));
+          out.push({ fields, line });
+        } // else a blank line
+        line += 1;
+        pos = nextLf + 1;
+        continue;
+      }
       const fields: string[] = [];
       let i = pos;
       let newlines = 0; // inside quoted fields of this record
@@ -153,6 +178,11 @@ export class CsvParser {
     this.line = line;
     return out;
   }
+}
+
+function indexOrEnd(s: string, char: string, from: number): number {
+  const i = s.indexOf(char, from);
+  return i === -1 ? s.length : i;
 }
 
 function fieldEnd(s: string, from: number, delim: number): number {

@@ -2,7 +2,7 @@
 // accepted, quarantined (cannot be used: a reason and the field), or excluded (a business rule said so).
 import { FloyoError } from '../errors.js';
 import type { CanonicalField, ColumnRef, Condition, Mapping } from './mapping.js';
-import { referencedColumns } from './mapping.js';
+import { CANONICAL_FIELDS, referencedColumns } from './mapping.js';
 import { parseNumber, timestampParser, type NumberConvention } from './values.js';
 
 /** A record as a format reader yields it: cell texts aligned with the reader's columns. */
@@ -136,14 +136,14 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
 
   // Per-row state lives in these variables, so the hot path allocates nothing but the accepted line.
   const parsed: Record<string, number> = { quantity: NaN, unitPrice: NaN, refundedAmount: NaN };
-  let cur: string[] = [];
-  const textOf = (field: CanonicalField): string => {
-    const g = get[field];
-    return g === undefined ? '' : g(cur);
-  };
+  const texts = {} as Record<CanonicalField, string>;
+  for (const field of CANONICAL_FIELDS) texts[field] = '';
   const getProduct = get.productId!, getQuantity = get.quantity!, getPrice = get.unitPrice!, getTs = get.timestamp!;
   const getRefund = get.refundedAmount, getCustomer = get.customerId, getName = get.productName;
   const getCountry = get.country, getCurrency = get.currency;
+  // The lines of an order usually share its timestamp: parse each text once.
+  let lastTsText = '';
+  let lastTs = NaN;
 
   return {
     push(rec) {
@@ -159,7 +159,6 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
         });
         return;
       }
-      cur = v;
       const orderId = getOrder(v);
       if (orderLevel.length) {
         if (orderId !== currentOrder) {
@@ -178,12 +177,30 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       const tText = getTs(v);
       let quantity = parseNumber(qText, numbers);
       const unitPrice = parseNumber(pText, numbers);
-      const ts = parseTs(tText);
+      if (tText !== lastTsText) {
+        lastTsText = tText;
+        lastTs = parseTs(tText);
+      }
+      const ts = lastTs;
       const rText = getRefund === undefined ? '' : getRefund(v);
+      const customerId = getCustomer === undefined ? '' : getCustomer(v);
+      const productName = getName === undefined ? '' : getName(v);
+      const country = getCountry === undefined ? '' : getCountry(v);
+      const currency = getCurrency === undefined ? '' : getCurrency(v);
       const refund = rText === '' ? 0 : parseNumber(rText, numbers);
       parsed.quantity = quantity;
       parsed.unitPrice = unitPrice;
       parsed.refundedAmount = refund;
+      texts.orderId = orderId;
+      texts.customerId = customerId;
+      texts.productId = productId;
+      texts.productName = productName;
+      texts.quantity = qText;
+      texts.unitPrice = pText;
+      texts.timestamp = tText;
+      texts.country = country;
+      texts.currency = currency;
+      texts.refundedAmount = rText;
 
       // A row missing a required value cannot be judged by a business rule: it is quarantined.
       const missing: CanonicalField | null =
@@ -196,7 +213,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       for (let r = 0; r < rulesCompiled.length; r++) {
         const tests = rulesCompiled[r].tests;
         let all = true;
-        for (let k = 0; k < tests.length && all; k++) all = tests[k](v, textOf, parsed);
+        for (let k = 0; k < tests.length && all; k++) all = tests[k](v, texts, parsed);
         if (all) {
           sink.exclude(rulesCompiled[r].reason, rec.row);
           return;
@@ -221,10 +238,6 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       }
 
       if (creditNote !== null && quantity > 0 && creditNote.test(orderId)) quantity = -quantity;
-      const customerId = getCustomer === undefined ? '' : getCustomer(v);
-      const productName = getName === undefined ? '' : getName(v);
-      const country = getCountry === undefined ? '' : getCountry(v);
-      const currency = getCurrency === undefined ? '' : getCurrency(v);
       const line: CanonicalLine = {
         row: rec.row,
         orderId,
@@ -252,31 +265,32 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   };
 }
 
-type Test = (values: string[], text: (f: CanonicalField) => string, parsed: Record<string, number>) => boolean;
+/** A condition on a row: its source values, its canonical texts and its parsed numbers. */
+type Test = (values: string[], texts: Record<CanonicalField, string>, parsed: Record<string, number>) => boolean;
 const NUMERIC_FIELDS = new Set<string>(['quantity', 'unitPrice', 'refundedAmount']);
 
 function compileCondition(c: Condition, index: (name: string) => number): Test {
   const col = c.column !== undefined ? index(c.column) : -1;
   const field = c.field;
-  const textOf = (values: string[], text: (f: CanonicalField) => string) =>
-    field !== undefined ? text(field) : col >= 0 ? (values[col] ?? '').trim() : '';
+  const textOf = (values: string[], texts: Record<CanonicalField, string>) =>
+    field !== undefined ? texts[field] : col >= 0 ? (values[col] ?? '').trim() : '';
   const numeric = field !== undefined && NUMERIC_FIELDS.has(field);
-  const numberOf = (values: string[], text: (f: CanonicalField) => string, parsed: Record<string, number>) =>
-    numeric ? parsed[field!] : parseNumber(textOf(values, text));
+  const numberOf = (values: string[], texts: Record<CanonicalField, string>, parsed: Record<string, number>) =>
+    numeric ? parsed[field!] : parseNumber(textOf(values, texts));
   const matches = c.matches !== undefined ? new RegExp(c.matches) : null;
   const notMatches = c.notMatches !== undefined ? new RegExp(c.notMatches) : null;
   const oneOf = c.in ? new Set(c.in.map((s) => s.toLowerCase())) : null;
-  return (values, text, parsed) => {
-    const t = textOf(values, text);
+  return (values, texts, parsed) => {
+    const t = textOf(values, texts);
     if (matches && !matches.test(t)) return false;
     if (notMatches && notMatches.test(t)) return false;
     if (oneOf && !oneOf.has(t.toLowerCase())) return false;
     if (c.empty !== undefined && (t === '') !== c.empty) return false;
     if (c.equals !== undefined) {
-      if (typeof c.equals === 'number' ? numberOf(values, text, parsed) !== c.equals : t !== c.equals) return false;
+      if (typeof c.equals === 'number' ? numberOf(values, texts, parsed) !== c.equals : t !== c.equals) return false;
     }
-    if (c.lessThan !== undefined && !(numberOf(values, text, parsed) < c.lessThan)) return false;
-    if (c.greaterThan !== undefined && !(numberOf(values, text, parsed) > c.greaterThan)) return false;
+    if (c.lessThan !== undefined && !(numberOf(values, texts, parsed) < c.lessThan)) return false;
+    if (c.greaterThan !== undefined && !(numberOf(values, texts, parsed) > c.greaterThan)) return false;
     return true;
   };
 }

@@ -62,3 +62,11 @@ test('other delimiters and quotes; bad options are refused', () => {
 test('a trailing delimiter gives an empty last field', () => {
   assert.deepEqual(parseAll('a,b\n1,', 1).map((r) => r.fields), [['a', 'b'], ['1', '']]);
 });
+
+test('plain lines and lines with quotes or a lone CR mix freely; a file with one column has no delimiter to find', () => {
+  for (const chunk of CHUNKS) {
+    const recs = parseAll('a,b\n1,x"y\n2,"q"\r\n3,\r4\n,\n5,6', chunk);
+    assert.deepEqual(recs.map((r) => [r.line, ...r.fields]), [[1, 'a', 'b'], [2, '1', 'x"y'], [3, '2', 'q'], [4, '3', ''], [5, '4'], [6, '', ''], [7, '5', '6']], `chunk ${chunk}`);
+    assert.deepEqual(parseAll('id\n1\n\n2\r\n3', chunk).map((r) => [r.line, ...r.fields]), [[1, 'id'], [2, '1'], [4, '2'], [5, '3']], `chunk ${chunk}`);
+  }
+});
