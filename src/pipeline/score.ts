@@ -6,6 +6,7 @@ import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
 import { CUSTOMER_FEATURES } from '../features/build.js';
 import { foldIn, type AlsModel } from '../ml/als.js';
+import { defaultThreads, sharedArray, withPool } from '../ml/pool.js';
 import type { Matrix } from '../ml/matrix.js';
 import { csrFromTriplets, type Csr } from '../ml/sparse.js';
 import { churnProbability, churnReasons, type ChurnModel } from '../models/churn.js';
@@ -105,14 +106,18 @@ async function recommendNow(models: ServingModels, bought: Csr, exclude: Readonl
   const n = bought.nRows, K = models.als.factors;
   const share = popularityShare(models.als.confidence);
   const out: RankedItems[] = new Array(n);
-  const X = new Float32Array(n * K);
+  // shared from the start, so the worker pool reads the vectors without a copy
+  const X = sharedArray(Float32Array, n * K);
   const placed: number[] = [];
+  // progress counts each customer twice when ALS ranks them (fold-in, then ranking), once otherwise
+  let total = n;
   for (let u = 0; u < n; u++) {
-    if (u % 1000 === 0) onProgress(u, n);
+    if (u % 1000 === 0) onProgress(u, total);
     const start = bought.indptr[u], end = bought.indptr[u + 1];
     if (models.served === 'als' && end > start) {
       X.set(foldIn(models.als, { items: bought.indices.subarray(start, end), values: bought.data.subarray(start, end) }), u * K);
       placed.push(u);
+      total++;
     } else {
       const [items] = recommendPopular(models.popularity, bought, [u], K_TOP, exclude);
       out[u] = { items, scores: Float32Array.from(items, (i) => share[i]) };
@@ -120,14 +125,24 @@ async function recommendNow(models: ServingModels, bought: Csr, exclude: Readonl
   }
   if (placed.length) {
     // the customers as the users of a model with the trained item factors: batch scoring on the worker
-    // pool, leaving out each one's current purchases (only the rows' items are read, not their values)
+    // pool, leaving out each one's current purchases (only the rows' items are read, not their values),
+    // in blocks so that progress moves while a large shop is ranked
     const now: AlsModel = { ...models.als, nUsers: n, userFactors: X, confidence: bought };
-    const ranked = await recommendAlsScored(now, placed, K_TOP, [...exclude]);
-    placed.forEach((u, q) => (out[u] = ranked[q]));
+    await withPool(undefined, defaultThreads(), async (pool) => {
+      for (let q = 0; q < placed.length; q += RANK_BLOCK) {
+        onProgress(n + q, total);
+        const block = placed.slice(q, q + RANK_BLOCK);
+        const ranked = await recommendAlsScored(now, block, K_TOP, [...exclude], { pool });
+        block.forEach((u, k) => (out[u] = ranked[k]));
+      }
+    });
   }
-  onProgress(n, n);
+  onProgress(total, total);
   return out;
 }
+
+/** Customers ranked per batch call when scoring: a few seconds of work on a large catalogue. */
+const RANK_BLOCK = 10_000;
 
 /** Scores every customer with a purchase by `now` with a published model version. */
 export async function scoreWithVersion(
