@@ -1,13 +1,15 @@
 // `floyo models list | show | promote | rollback`: the versions in the model registry, and which one is
 // current (the one `floyo recommend`, `floyo similar` and `floyo score` use).
 import type { Command } from 'commander';
+import { sqlString } from '../data/warehouse.js';
+import { FloyoError } from '../errors.js';
 import type { Manifest, Registry, VersionSummary } from '../models/registry.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { noVersionsYet, requireCurrent, withRegistry } from './registry.js';
 import { printScore, scoreCurrent, withStoredPredictions, type ScoreReport } from './score.js';
 
 /** What changing the current version changes, said after promote and rollback. */
-const CURRENT_NOTE = 'floyo recommend and floyo similar use it from now on';
+const CURRENT_NOTE = 'floyo recommend, floyo similar and floyo score use it from now on';
 
 const metric = (v: number | null | undefined, digits: number): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '-');
 const created = (iso: string): string => (iso ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}` : '-');
@@ -124,9 +126,18 @@ async function changeCurrent(
   return withStoredPredictions(config.home, command, (warehouse) =>
     withRegistry(config, async (registry) => {
       const { current, previous } = await change(registry);
-      if (!warehouse || current === previous) return { current, previous, rescored: null };
-      const [last] = await warehouse.query<{ at: string }>(`SELECT strftime(max(scored_at), '%Y-%m-%dT%H:%M:%SZ') AS at FROM predictions`);
-      return { current, previous, rescored: await scoreCurrent(warehouse, registry, ctx, last.at) };
+      if (!warehouse) return { current, previous, rescored: null };
+      // also when nothing changed, if an earlier re-score failed and left predictions of another version
+      const [stored] = await warehouse.query<{ at: string; others: number }>(
+        `SELECT strftime(max(scored_at), '%Y-%m-%dT%H:%M:%SZ') AS at, count(*) FILTER (WHERE model_version <> ${sqlString(current)})::BIGINT AS others FROM predictions`,
+      );
+      if (current === previous && stored.others === 0) return { current, previous, rescored: null };
+      try {
+        return { current, previous, rescored: await scoreCurrent(warehouse, registry, ctx, stored.at) };
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        throw new FloyoError(`${current} is now current, but re-scoring the stored predictions with it failed: ${why}; run floyo score to retry`);
+      }
     }),
   );
 }
@@ -149,11 +160,12 @@ async function promoteVersion(ctx: CommandContext, version: string): Promise<voi
   const changed = r.previous !== version;
   const gateWarning = manifest.gate && !manifest.gate.passed ? `it did not pass the quality gate when it was trained: ${manifest.gate.reasons.join('; ')}` : null;
   if (ctx.json) {
-    ctx.emitJson({ current: version, previous: r.previous, changed, gate: manifest.gate ?? null, rescored: r.rescored });
+    ctx.emitJson({ current: version, previous: r.previous, changed, gate: manifest.gate ?? null, note: CURRENT_NOTE, rescored: r.rescored });
     return;
   }
   if (!changed) {
-    ctx.say(`${version} is already current; nothing changed`);
+    ctx.say(`${version} is already current; ${r.rescored ? 'stored predictions of other versions were re-scored with it' : 'nothing changed'}`);
+    if (r.rescored) printScore(ctx, r.rescored);
     return;
   }
   ctx.say(`${version} is now current (was ${r.previous ?? 'none'})`);
@@ -168,7 +180,7 @@ async function rollbackVersion(ctx: CommandContext): Promise<void> {
     return { current: await registry.rollback(), previous };
   });
   if (ctx.json) {
-    ctx.emitJson({ current: r.current, previous: r.previous, rescored: r.rescored });
+    ctx.emitJson({ current: r.current, previous: r.previous, note: CURRENT_NOTE, rescored: r.rescored });
     return;
   }
   ctx.say(`rolled back: ${r.current} is current again (was ${r.previous})`);
@@ -185,8 +197,8 @@ export function register(program: Command): void {
 The registry is models.location (default <home>/models). The current version is what floyo recommend
 and floyo similar load; floyo train publishes a new version and makes it current unless the quality
 gate fails. promote and rollback re-score the customers whose predictions are stored in this home
-with the version that becomes current (as of the time they were last scored), so stored predictions
-always come from the current version; floyo score refreshes them with new data.`,
+with the version that becomes current (as of the time they were last scored); floyo score refreshes
+them with new data.`,
     );
 
   withCommonOptions(models.command('list').description('the model versions, newest first, with their metrics and gate')).action(

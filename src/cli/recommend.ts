@@ -68,7 +68,7 @@ export interface SimilarResult {
   similar: SimilarProduct[];
 }
 
-const nameOf = (models: ServingModels, item: number): string | null => models.productNames[models.products.ids[item]] ?? null;
+const nameOf = (models: ServingModels, item: number): string | null => models.productNames.get(models.products.ids[item]) ?? null;
 
 /** Indices of the given product ids that the model knows (others cannot be recommended anyway). */
 function productIndices(models: ServingModels, ids: Iterable<string>): Set<number> {
@@ -159,8 +159,8 @@ function lookalikes(models: ServingModels, asked: string, limit = 5): string[] {
   const q = asked.trim().toLowerCase();
   if (q.length === 0) return [];
   const byId = models.products.ids.filter((id) => id.toLowerCase() === q);
-  const byName = q.length < 3 ? [] : models.products.ids.filter((id) => !byId.includes(id) && (models.productNames[id] ?? '').toLowerCase().includes(q));
-  return [...byId, ...byName].slice(0, limit).map((id) => (models.productNames[id] ? `${id} (${models.productNames[id]})` : id));
+  const byName = q.length < 3 ? [] : models.products.ids.filter((id) => !byId.includes(id) && (models.productNames.get(id) ?? '').toLowerCase().includes(q));
+  return [...byId, ...byName].slice(0, limit).map((id) => (models.productNames.has(id) ? `${id} (${models.productNames.get(id)})` : id));
 }
 
 /** The n products most similar to `product` by the ALS item factors, leaving out `exclude`. */

@@ -1,10 +1,11 @@
 // `floyo score`: every customer's stored prediction from the current model version and the warehouse as it
 // is now — new transactions since training included — without retraining. Promote and rollback use it too,
-// so the stored predictions always come from the current version.
+// so the stored predictions follow the current version.
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Warehouse } from '../data/warehouse.js';
+import { sqlString, Warehouse } from '../data/warehouse.js';
+import { FloyoError } from '../errors.js';
 import type { Registry } from '../models/registry.js';
 import { scoreWithVersion, toPredictions } from '../pipeline/score.js';
 import { loadServing } from '../pipeline/serving.js';
@@ -20,6 +21,8 @@ export interface ScoreReport {
   /** customers whose segment differs from the one they had under the version that scored them before */
   segmentMoves: number;
   segments: Array<{ segment: string; customers: number; highRisk: number }>;
+  /** stored predictions still from another version: customers with no purchase by the scoring time */
+  notRescored: number;
   timingsMs: { load: number; score: number; write: number; total: number };
 }
 
@@ -40,7 +43,10 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
   const t2 = performance.now();
   const store = new PredictionStore(warehouse);
   await store.init();
-  const written = await store.upsert(toPredictions(scored, models, (id) => models.productNames[id] ?? null, models.version, scoredAsOf));
+  const written = await store.upsert(toPredictions(scored, models, models.productNames, models.version, scoredAsOf));
+  const [{ n: notRescored }] = await warehouse.query<{ n: number }>(
+    `SELECT count(*)::BIGINT AS n FROM predictions WHERE model_version <> ${sqlString(models.version)}`,
+  );
   const t3 = performance.now();
   const bySegment = new Map<string, { customers: number; highRisk: number }>(models.segmentation.names.map((name) => [name, { customers: 0, highRisk: 0 }]));
   for (let i = 0; i < scored.ids.length; i++) {
@@ -54,6 +60,7 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
     predictionsWritten: written.written,
     segmentMoves: written.moved,
     segments: [...bySegment].map(([segment, s]) => ({ segment, ...s })),
+    notRescored,
     timingsMs: { load: Math.round(t1 - t0), score: Math.round(t2 - t1), write: Math.round(t3 - t2), total: Math.round(t3 - t0) },
   };
 }
@@ -80,6 +87,9 @@ export function printScore(ctx: CommandContext, r: ScoreReport): void {
   ctx.say(`scored ${r.predictionsWritten.toLocaleString('en-US')} customers with model version ${r.modelVersion} as of ${r.scoredAsOf} ` +
     `(${r.segmentMoves.toLocaleString('en-US')} moved segment)`);
   ctx.say(table(r.segments.map((s) => ({ segment: s.segment, customers: s.customers, 'high churn risk': s.highRisk }))));
+  if (r.notRescored > 0) {
+    ctx.say(`${r.notRescored.toLocaleString('en-US')} stored predictions are still from other versions: customers with no purchase by ${r.scoredAsOf}`);
+  }
   ctx.say(`time: ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}s`).join(', ')}`);
 }
 
@@ -99,8 +109,8 @@ export function register(program: Command): void {
 Run it after \`floyo ingest\` of new transactions: segments, churn risk and reasons come from the features as
 of --now; recommendations fold each customer's purchases into the current ALS model (no retraining), so a
 product bought since training is no longer recommended and shapes what is. Customers new since training
-are scored too. floyo models promote and rollback run the same scoring, so the stored predictions always
-come from the current version.
+are scored too. floyo models promote and rollback run the same scoring, so the stored predictions come
+from the current version (a customer with no purchase by --now keeps an older row; the output counts them).
 
 Examples:
   floyo ingest exports/today.csv && floyo score
@@ -112,6 +122,9 @@ Examples:
       const { config } = ctx.loaded;
       const report = await withRegistry(config, async (registry) => {
         await requireCurrent(registry); // "train first" before a warehouse is opened (or made) in the home
+        if (!existsSync(join(config.home, 'warehouse.duckdb'))) {
+          throw new FloyoError(`no warehouse in ${config.home}: ingest sales first (floyo ingest <location>), then score`);
+        }
         const warehouse = await Warehouse.open(config.home, 'floyo score');
         try {
           return await scoreCurrent(warehouse, registry, ctx, opts.now);

@@ -150,7 +150,7 @@ export async function runTrain(ctx: CommandContext, opts: { data?: string[]; asO
 
 function predictions(result: TrainResult, version: string): Iterable<Prediction> {
   const f = result.final;
-  return toPredictions(f.scores, f, (id) => f.productNames.get(id) ?? null, version, result.scoredAsOf);
+  return toPredictions(f.scores, f, f.productNames, version, result.scoredAsOf);
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;

@@ -54,6 +54,13 @@ export async function recommendAls(model: AlsModel, users: ArrayLike<number>, n:
   return (await recommendAlsScored(model, users, n, exclude, parallel)).map((r) => r.items);
 }
 
+/** {@link recommendPopular} with each item's share of customers (`popularityShare`) as its score. */
+export function recommendPopularScored(
+  ranking: Int32Array, interactions: Csr, users: ArrayLike<number>, n: number, exclude: ReadonlySet<number>, share: Float32Array,
+): RankedItems[] {
+  return recommendPopular(ranking, interactions, users, n, exclude).map((items) => ({ items, scores: Float32Array.from(items, (i) => share[i]) }));
+}
+
 /** Share of customers who bought each item: the popularity recommender's score. */
 export function popularityShare(interactions: Csr): Float32Array {
   const counts = new Float32Array(interactions.nCols);

@@ -1,20 +1,20 @@
 // Predictions: one row per customer (segment, R×F cell, churn risk with reasons, recommendations) for the
 // prediction store. `floyo train` builds them from the models it just fitted; `floyo score` (and a promote
 // or rollback) from a published version against the warehouse as it is now, so stored predictions can be
-// refreshed with new data, and always come from the current version.
+// refreshed with new data and follow the current version.
 import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
-import { CUSTOMER_FEATURES } from '../features/build.js';
+import { CUSTOMER_FEATURES, dataSpan } from '../features/build.js';
 import { foldIn, type AlsModel } from '../ml/als.js';
-import { defaultThreads, sharedArray, withPool } from '../ml/pool.js';
+import { defaultThreads, sharedArray, withPool, type Pool } from '../ml/pool.js';
 import type { Matrix } from '../ml/matrix.js';
 import { csrFromTriplets, type Csr } from '../ml/sparse.js';
 import { churnProbability, churnReasons, type ChurnModel } from '../models/churn.js';
-import { K as K_TOP, popularityShare, recommendAlsScored, recommendPopular, type RankedItems } from '../models/recommendations.js';
+import { K as K_TOP, popularityShare, recommendAlsScored, recommendPopularScored, type RankedItems } from '../models/recommendations.js';
 import { assignSegments, rfCell, SEGMENT_FEATURE_INDEX, type SegmentationModel } from '../models/segments.js';
 import type { Prediction } from '../stores/predictions.js';
 import type { ServingModels } from './serving.js';
-import { snapshot } from './tables.js';
+import { knownIndices, snapshot } from './tables.js';
 
 /** Every scored customer of one run, in the order of `ids`. */
 export interface ScoredCustomers {
@@ -50,11 +50,15 @@ export async function scoringTime(warehouse: Warehouse, now?: string): Promise<{
     if (!last.ts) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; run \`floyo ingest\` first`);
     scoredAsOf = last.ts;
   }
+  const span = await dataSpan(warehouse);
+  if (span && scoredAsOf.slice(0, 10) < span.from) {
+    throw new FloyoError(`--now ${now} is before the first transaction (${span.from}): no customer has bought anything by then`);
+  }
   return { scoredAsOf, day: scoredAsOf.slice(0, 10) };
 }
 
 export function* toPredictions(
-  scored: ScoredCustomers, models: PredictionModels, productName: (id: string) => string | null, version: string, scoredAt: string,
+  scored: ScoredCustomers, models: PredictionModels, productNames: ReadonlyMap<string, string>, version: string, scoredAt: string,
 ): Iterable<Prediction> {
   const d = CUSTOMER_FEATURES.length;
   const x = scored.features.data;
@@ -72,7 +76,7 @@ export function* toPredictions(
       churnReasons: churnReasons(models.churn, x.slice(i * d, (i + 1) * d)),
       recommendations: Array.from(recs.items, (item, r) => {
         const productId = scored.itemIds[item];
-        return { productId, productName: productName(productId), score: recs.scores[r] };
+        return { productId, productName: productNames.get(productId) ?? null, score: recs.scores[r] };
       }),
       modelVersion: version,
       scoredAt,
@@ -119,8 +123,7 @@ async function recommendNow(models: ServingModels, bought: Csr, exclude: Readonl
       placed.push(u);
       total++;
     } else {
-      const [items] = recommendPopular(models.popularity, bought, [u], K_TOP, exclude);
-      out[u] = { items, scores: Float32Array.from(items, (i) => share[i]) };
+      [out[u]] = recommendPopularScored(models.popularity, bought, [u], K_TOP, exclude, share);
     }
   }
   if (placed.length) {
@@ -128,14 +131,17 @@ async function recommendNow(models: ServingModels, bought: Csr, exclude: Readonl
     // pool, leaving out each one's current purchases (only the rows' items are read, not their values),
     // in blocks so that progress moves while a large shop is ranked
     const now: AlsModel = { ...models.als, nUsers: n, userFactors: X, confidence: bought };
-    await withPool(undefined, defaultThreads(), async (pool) => {
+    const rank = async (pool?: Pool) => {
       for (let q = 0; q < placed.length; q += RANK_BLOCK) {
         onProgress(n + q, total);
         const block = placed.slice(q, q + RANK_BLOCK);
         const ranked = await recommendAlsScored(now, block, K_TOP, [...exclude], { pool });
         block.forEach((u, k) => (out[u] = ranked[k]));
       }
-    });
+    };
+    // one block decides its own threads (none for a small shop); several share one pool
+    if (placed.length <= RANK_BLOCK) await rank();
+    else await withPool(undefined, defaultThreads(), rank);
   }
   onProgress(total, total);
   return out;
@@ -152,7 +158,7 @@ export async function scoreWithVersion(
   const { scoredAsOf, day } = await scoringTime(warehouse, options.now);
   const snap = await snapshot(warehouse, day, options.horizonDays);
   const features = snap.customers.features;
-  const exclude = new Set(options.exclude.map((id) => models.products.index.get(id)).filter((i): i is number => i !== undefined));
+  const exclude = new Set(knownIndices(models.products, options.exclude));
   const bought = inModelItems(snap.interactions.matrix, snap.interactions.items.ids, models);
   return {
     scoredAsOf,

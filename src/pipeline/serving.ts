@@ -17,7 +17,8 @@ export interface ServingModels {
   manifest: Manifest;
   customers: IdIndex;
   products: IdIndex;
-  productNames: Record<string, string>;
+  /** product id → its most common name (products without one are absent) */
+  productNames: ReadonlyMap<string, string>;
   segmentation: { scaler: Scaler; kmeans: Pick<KMeansModel, 'k' | 'cols' | 'centers'>; names: string[]; profiles: SegmentProfile[]; recencyCuts: number[]; frequencyCuts: number[] };
   churn: { scaler: Scaler; logistic: LogisticModel; threshold: number };
   als: AlsModel;
@@ -104,7 +105,7 @@ export async function loadServing(registry: Registry, version?: string): Promise
     manifest,
     customers: idIndex(docs.customers as string[]),
     products: idIndex(docs.products as string[]),
-    productNames: docs.productNames as Record<string, string>,
+    productNames: new Map(Object.entries(docs.productNames as Record<string, string>)),
     segmentation: {
       scaler: scalerFrom(arrays, 'segmentation.scaler', seg.nSamples),
       kmeans: { k: seg.k, cols: seg.cols, centers: arrays['segmentation.centers'] as Float64Array },

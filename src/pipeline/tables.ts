@@ -43,6 +43,16 @@ export function idIndex(ids: string[]): IdIndex {
   return { ids, index: new Map(ids.map((id, i) => [id, i])) };
 }
 
+/** The indices of those of `ids` that the index knows (others cannot appear in its results anyway). */
+export function knownIndices(index: IdIndex, ids: Iterable<string>): number[] {
+  const out: number[] = [];
+  for (const id of ids) {
+    const i = index.index.get(id);
+    if (i !== undefined) out.push(i);
+  }
+  return out;
+}
+
 export interface Interactions {
   users: IdIndex;
   items: IdIndex;

@@ -9,7 +9,7 @@ import type { Config } from '../config.js';
 import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
 import { dataSpan, CUSTOMER_FEATURES } from '../features/build.js';
-import { fitAls, type AlsModel, type AlsParams } from '../ml/als.js';
+import { exactUserStep, fitAls, type AlsModel, type AlsParams } from '../ml/als.js';
 import { defaultThreads, withPool, type Pool } from '../ml/pool.js';
 import { rocAuc } from '../ml/metrics.js';
 import {
@@ -17,12 +17,12 @@ import {
   type ChurnMetrics, type ChurnModel,
 } from '../models/churn.js';
 import {
-  chooseRecommender, evaluate, K, popularityRanking, popularityShare, recommendAls, recommendAlsScored, recommendPopular,
-  type RankedItems, type RecommenderMetrics,
+  chooseRecommender, evaluate, K, popularityRanking, popularityShare, recommendAls, recommendAlsScored, recommendPopular, recommendPopularScored,
+  type RecommenderMetrics,
 } from '../models/recommendations.js';
 import { assignSegments, fitSegmentation, SEGMENT_FEATURE_INDEX, type SegmentationModel } from '../models/segments.js';
 import { scoringTime, type ScoredCustomers } from './score.js';
-import { readProductNames, snapshot, type IdIndex, type Snapshot } from './tables.js';
+import { knownIndices, readProductNames, snapshot, type Snapshot } from './tables.js';
 
 export interface TrainOptions {
   asOf?: string;
@@ -78,11 +78,6 @@ function rankingSummary(m: RecommenderMetrics) {
 
 function shiftDays(day: string, days: number): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
-}
-
-/** Product indices the business rules keep out of every recommendation. */
-export function excludedItems(items: IdIndex, config: Config): number[] {
-  return config.recommendations.exclude.map((id) => items.index.get(id)).filter((i): i is number => i !== undefined);
 }
 
 export async function train(warehouse: Warehouse, options: TrainOptions): Promise<TrainResult> {
@@ -151,12 +146,14 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   const churnFinal = await timed('churn', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold));
   const scoring = await timed('features', () => snapshot(warehouse, S, h));
   const segmentation = await timed('segmentation', () => fitSegmentation(scoring.customers.features, { ...segParams, k: kChosen }));
-  const als = await timed('recommendations', () => fitAls(scoring.interactions.matrix, { ...recChoice.params, seed }, { pool }));
+  // A final exact user half-step: the published user vectors are then what folding in a customer's purchases
+  // gives (floyo score and the stream scorer do that), so re-scoring unchanged customers changes nothing.
+  const als = await timed('recommendations', async () => exactUserStep(await fitAls(scoring.interactions.matrix, { ...recChoice.params, seed }, { pool }), { pool }));
   const popularity = popularityRanking(scoring.interactions.matrix);
   const productNames = await readProductNames(warehouse);
   const scores = await timed('scoring', async () => {
     const all = Int32Array.from(scoring.customers.ids.keys());
-    const exclude = excludedItems(scoring.interactions.items, config);
+    const exclude = knownIndices(scoring.interactions.items, config.recommendations.exclude);
     return {
       ids: scoring.customers.ids,
       features: scoring.customers.features,
@@ -164,7 +161,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
       churn: churnProbability(churnFinal, scoring.customers.features),
       recommendations: recChoice.served === 'als'
         ? await recommendAlsScored(als, all, K, exclude, { pool })
-        : scorePopular(recommendPopular(popularity, scoring.interactions.matrix, all, K, new Set(exclude)), popularityShare(scoring.interactions.matrix)),
+        : recommendPopularScored(popularity, scoring.interactions.matrix, all, K, new Set(exclude), popularityShare(scoring.interactions.matrix)),
       itemIds: scoring.interactions.items.ids,
     };
   });
@@ -201,8 +198,4 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
     final: { segmentation, churn: churnFinal, als, served: recChoice.served, popularity, scoring, productNames, scores },
     timingsMs: timings,
   };
-}
-
-function scorePopular(lists: Int32Array[], share: Float32Array): RankedItems[] {
-  return lists.map((items) => ({ items, scores: Float32Array.from(items, (i) => share[i]) }));
 }

@@ -2,9 +2,10 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { floyo, tempDir, FIXTURES, type CliResult } from '../support/cli.js';
+import { Warehouse } from '../../src/data/warehouse.js';
 import { register } from '../../src/cli/models.js';
 import type { ScoreReport } from '../../src/cli/score.js';
 import type { TrainReport } from '../../src/cli/train.js';
@@ -113,6 +114,32 @@ describe('floyo models', () => {
 
     const again = await cli(['models', 'promote', second.modelVersion, '--home', home]);
     assert.equal(again.stdout, `${second.modelVersion} is already current; nothing changed\n`);
+  });
+
+  test('a home that stores no predictions (its registry elsewhere) is told none were re-scored; a busy home is refused before the registry changes', async () => {
+    const elsewhere = tempDir();
+    const env = { FLOYO_MODELS_LOCATION: join(home, 'models') };
+    const before = (await cli(['models', 'list', '--home', home, '--json'])).json<ListJson>().current!;
+    const other = (await cli(['models', 'list', '--home', home, '--json'])).json<ListJson>().versions.find((v) => v.version !== before)!.version;
+
+    const warehouse = await Warehouse.open(home, 'floyo train --data sales.csv');
+    try {
+      const busy = await cli(['models', 'promote', other, '--home', home]);
+      assert.equal(busy.code, 3, busy.stderr);
+      assert.match(busy.stderr, /in use by `floyo train --data sales\.csv`/);
+      assert.equal((await cli(['models', 'list', '--home', home, '--json'])).json<ListJson>().current, before, 'the refused promote changed nothing');
+      const idle = await floyo(['models', 'promote', other, '--home', elsewhere], { env });
+      assert.equal(idle.code, 0, idle.stderr);
+      assert.match(idle.stdout, new RegExp(`^${other} is now current \\(was ${before}\\)\n`));
+      assert.match(idle.stdout, /no predictions are stored in .*, so none were re-scored\n$/);
+      assert.deepEqual(readdirSync(elsewhere), [], 'nothing made in a home that stores nothing');
+    } finally {
+      warehouse.close();
+    }
+    // the busy promote changed nothing; the other home's promote did (they share the registry): put it back
+    const back = await cli(['models', 'promote', before, '--home', home, '--json']);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(back.json<{ previous: string }>().previous, other);
   });
 
   test('with no model versions yet, the subcommands say to run floyo train', async () => {
