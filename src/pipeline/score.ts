@@ -57,6 +57,7 @@ export async function scoringTime(warehouse: Warehouse, now?: string): Promise<{
   return { scoredAsOf, day: scoredAsOf.slice(0, 10) };
 }
 
+/** One stored prediction per scored customer, by model `version` as of `scoredAt`. */
 export function* toPredictions(
   scored: ScoredCustomers, models: PredictionModels, productNames: ReadonlyMap<string, string>, version: string, scoredAt: string,
 ): Iterable<Prediction> {
