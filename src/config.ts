@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from './yaml.js';
 import { FloyoError } from './errors.js';
 
 export const PRESET_NAMES = ['online-retail', 'shopify'] as const;
@@ -171,7 +171,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     let parsed: unknown;
     try {
       const text = readFileSync(file, 'utf8');
-      parsed = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+      parsed = /\.ya?ml$/i.test(file) ? yaml().parse(text) : JSON.parse(text);
     } catch (err) {
       throw new FloyoError(`config file ${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
     }

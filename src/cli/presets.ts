@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
+import { yaml } from '../yaml.js';
 import { PRESETS, presetMapping } from '../data/mapping.js';
 import { action, makeContext, withCommonOptions, type CommonOptions } from './common.js';
 
@@ -32,7 +32,7 @@ Example: floyo presets shopify > my-shop.yaml; edit it; floyo ingest export.csv 
       if (name) {
         presetMapping(name); // refuses an unknown name, listing the presets
         if (ctx.json) ctx.emitJson(PRESETS[name]);
-        else process.stdout.write(stringify(PRESETS[name]));
+        else process.stdout.write(yaml().stringify(PRESETS[name]));
         return;
       }
       if (ctx.json) {

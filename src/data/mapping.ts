@@ -2,7 +2,7 @@
 // A mapping is data (JSON or YAML), so a shop with another layout writes a file, not code.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../yaml.js';
 import { FORMATS } from '../config.js';
 import { FloyoError } from '../errors.js';
 
@@ -180,7 +180,7 @@ export function loadMappingFile(path: string): Mapping {
   }
   let value: unknown;
   try {
-    value = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+    value = /\.ya?ml$/i.test(path) ? yaml().parse(text) : JSON.parse(text);
   } catch (err) {
     throw new FloyoError(`mapping file ${path} is not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
   }
