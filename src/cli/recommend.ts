@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { FloyoError } from '../errors.js';
 import { explain, recommend, similarItems, type Ranked } from '../ml/als.js';
 import { loadServing, type ServingModels } from '../pipeline/serving.js';
+import { knownIndices } from '../pipeline/tables.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { requireCurrent, withRegistry } from './registry.js';
 
@@ -70,16 +71,6 @@ export interface SimilarResult {
 
 const nameOf = (models: ServingModels, item: number): string | null => models.productNames.get(models.products.ids[item]) ?? null;
 
-/** Indices of the given product ids that the model knows (others cannot be recommended anyway). */
-function productIndices(models: ServingModels, ids: Iterable<string>): Set<number> {
-  const out = new Set<number>();
-  for (const id of ids) {
-    const i = models.products.index.get(id);
-    if (i !== undefined) out.add(i);
-  }
-  return out;
-}
-
 /** Distinct customers per product in the training interactions. */
 function buyersPerProduct(models: ServingModels): Float64Array {
   const counts = new Float64Array(models.als.nItems);
@@ -116,7 +107,7 @@ const labelOf = (c: { productId: string; productName: string | null }): string =
  */
 export function recommendFor(models: ServingModels, customer: string, options: RecommendOptions): RecommendResult {
   const excludedIds = [...new Set(options.exclude)];
-  const exclude = productIndices(models, excludedIds);
+  const exclude = new Set(knownIndices(models.products, excludedIds));
   const userIndex = models.customers.index.get(customer);
   const c = models.als.confidence;
   const known = userIndex !== undefined && userIndex < models.als.nUsers && c.indptr[userIndex + 1] > c.indptr[userIndex];
@@ -174,7 +165,7 @@ export function similarTo(models: ServingModels, product: string, options: { n: 
     throw new FloyoError(`product "${product}" is not in model version ${models.version} (it knows the ${models.products.ids.length.toLocaleString('en-US')} products customers bought); ${hint}`);
   }
   const excludedIds = [...new Set(options.exclude)];
-  const exclude = productIndices(models, excludedIds);
+  const exclude = new Set(knownIndices(models.products, excludedIds));
   exclude.delete(item);
   const ranked = similarItems(models.als, item, Math.min(models.als.nItems, options.n + exclude.size));
   const similar: SimilarProduct[] = [];

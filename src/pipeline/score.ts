@@ -40,21 +40,18 @@ export interface PredictionModels {
  * wall clock, or every customer of an old data set would look churned. `day` is its date, the features' cutoff.
  */
 export async function scoringTime(warehouse: Warehouse, now?: string): Promise<{ scoredAsOf: string; day: string }> {
-  let scoredAsOf: string;
-  if (now !== undefined) {
-    const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(now) ? `${now}T23:59:59Z` : now);
-    if (Number.isNaN(d.getTime())) throw new FloyoError(`--now must be a date (YYYY-MM-DD) or an ISO timestamp, got "${now}"`);
-    scoredAsOf = d.toISOString().replace(/\.000Z$/, 'Z'); // whole seconds, as the data's timestamps
-  } else {
+  if (now === undefined) {
     const [last] = await warehouse.query<{ ts: string | null }>(`SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS ts FROM transactions`);
     if (!last.ts) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; run \`floyo ingest\` first`);
-    scoredAsOf = last.ts;
+    return { scoredAsOf: last.ts, day: last.ts.slice(0, 10) };
   }
+  const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(now) ? `${now}T23:59:59Z` : now);
+  if (Number.isNaN(d.getTime())) throw new FloyoError(`--now must be a date (YYYY-MM-DD) or an ISO timestamp, got "${now}"`);
+  const scoredAsOf = d.toISOString().replace(/\.000Z$/, 'Z'); // whole seconds, as the data's timestamps
+  const day = scoredAsOf.slice(0, 10);
   const span = await dataSpan(warehouse);
-  if (span && scoredAsOf.slice(0, 10) < span.from) {
-    throw new FloyoError(`--now ${now} is before the first transaction (${span.from}): no customer has bought anything by then`);
-  }
-  return { scoredAsOf, day: scoredAsOf.slice(0, 10) };
+  if (span && day < span.from) throw new FloyoError(`--now ${now} is before the first transaction (${span.from}): no customer has bought anything by then`);
+  return { scoredAsOf, day };
 }
 
 /** One stored prediction per scored customer, by model `version` as of `scoredAt`. */
