@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { envName, loadConfig } from '../src/config.js';
+import { tempDir } from './support/cli.js';
 
-const dir = () => mkdtempSync(join(tmpdir(), 'floyo-config-'));
+const dir = () => tempDir('floyo-config-');
 
 test('defaults < file < env < flags, each value remembers its source', () => {
   const cwd = dir();

@@ -2,8 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FloyoError } from '../../src/errors.js';
@@ -17,12 +16,11 @@ import {
 } from '../../src/models/registry.js';
 import type { PublishInput, Registry, RegistryOptions, TypedArray } from '../../src/models/registry.js';
 import { VERSION } from '../../src/version.js';
+import { tempDir as tempFolder } from '../support/cli.js';
 
 const REGISTRY_MODULE = pathToFileURL(new URL('../../src/models/registry.ts', import.meta.url).pathname).href;
 
-function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'floyo-registry-'));
-}
+const tempDir = () => tempFolder('floyo-registry-');
 
 /** A FloyoError whose one-line message matches every pattern. */
 function floyoError(...patterns: RegExp[]) {
@@ -420,7 +418,7 @@ console.log('published');
 `,
     );
     const crashes = killPoints.map(async (killAt) => {
-      const dir = join(base, '..', `${base.split('/').pop()}-crash-${killAt}`);
+      const dir = join(tempDir(), `crash-${killAt}`);
       cpSync(base, dir, { recursive: true });
       const child = spawn(process.execPath, ['--import', 'tsx', script, dir, String(killAt)], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';

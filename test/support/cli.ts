@@ -1,6 +1,6 @@
 // Runs the floyo CLI from source as a separate process, the way a user runs it.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -15,8 +15,14 @@ export interface CliResult {
   json<T = Record<string, unknown>>(): T;
 }
 
+const tempDirs: string[] = [];
+
+/** A fresh folder under the system's temp folder, removed when the test process exits. */
 export function tempDir(prefix = 'floyo-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  if (tempDirs.length === 0) process.once('exit', () => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
 }
 
 /** Runs `floyo ...args` with a clean FLOYO_* environment plus `env`. */
