@@ -28,14 +28,14 @@ try {
   const C = new Date(Date.parse(`${span.to}T00:00:00Z`) - h * 86_400_000).toISOString().slice(0, 10);
   const V = new Date(Date.parse(`${C}T00:00:00Z`) - h * 86_400_000).toISOString().slice(0, 10);
   const val = await snapshot(wh, V, h);
-  const { C: reg } = chooseC(val.customers.features, val.customers.churned, [0.01, 0.1, 1, 10], 0);
+  const { C: reg } = await chooseC(val.customers.features, val.customers.churned, [0.01, 0.1, 1, 10], 0);
   const ev = await snapshot(wh, C, h);
   const y = ev.customers.churned;
   const fold = stratifiedFolds(y, 5, 0);
   const trainRows = Int32Array.from([...fold.keys()].filter((i) => fold[i] !== 0));
   const testRows = Int32Array.from([...fold.keys()].filter((i) => fold[i] === 0));
   const t0 = performance.now();
-  const model = fitChurn(ev.customers.features, y, reg, 0.5, trainRows);
+  const model = await fitChurn(ev.customers.features, y, reg, 0.5, trainRows);
   const floyoMs = performance.now() - t0;
   const p = churnProbability(model, subset(ev.customers.features, testRows));
   const floyoAuc = rocAuc(Array.from(testRows, (i) => y[i]), p);

@@ -35,6 +35,11 @@ export interface LogisticParams {
   penalty?: 'l2' | 'l1' | 'elasticnet';
   /** ρ ∈ [0, 1] for penalty 'elasticnet' (scikit-learn's l1_ratio); required there, not allowed otherwise */
   l1Ratio?: number;
+  /**
+   * Where the fit starts: the coefficients, then the intercept when fitIntercept (scikit-learn's warm_start).
+   * Default 0. Along a path of C values each fit starting from the previous one's solution needs far fewer steps.
+   */
+  init?: ArrayLike<number> | null;
 }
 
 /** A fitted model: plain data. */
@@ -378,7 +383,7 @@ export function logisticObjective(X: Matrix, y: ArrayLike<number>, params: Logis
 }
 
 /**
- * Fits regularised binary logistic regression from θ = 0 (see logisticObjective for the objective):
+ * Fits regularised binary logistic regression from θ = 0 or params.init (see logisticObjective for the objective):
  * by L-BFGS for the L2 penalty, by OWL-QN when the penalty has an L1 part. The intercept is not
  * penalised. Throws on: empty X, NaN/Infinity, labels other
  * than 0/1, a single class, mismatched lengths, negative weights, invalid settings. A fit that hits
@@ -389,7 +394,7 @@ export function fitLogistic(X: Matrix, y: ArrayLike<number>, params: LogisticPar
   const problem = prepare(X, y, params, r);
   const args = lossArgs(problem, r, false);
   try {
-    const objective = objectiveOf(args, problem, r), x0 = new Float64Array(X.cols + (r.fitIntercept ? 1 : 0));
+    const objective = objectiveOf(args, problem, r), x0 = startingPoint(X.cols, params, r);
     const result = r.l1Ratio > 0 ? minimizeOwlqn(objective, x0, l1Weights(problem, r), lbfgsOptions(r)) : minimizeLbfgs(objective, x0, lbfgsOptions(r));
     return toModel(result, problem, r);
   } finally {
@@ -424,7 +429,7 @@ export async function fitLogisticParallel(X: Matrix, y: ArrayLike<number>, param
         await pool.parallelFor(LOSS_KERNEL, X.rows, args, { chunk: args.chunk, serialBelow });
         return reduce(args, problem, r, grad);
       };
-      const x0 = new Float64Array(X.cols + (r.fitIntercept ? 1 : 0));
+      const x0 = startingPoint(X.cols, params, r);
       const result = r.l1Ratio > 0
         ? await minimizeOwlqnAsync(objective, x0, l1Weights(problem, r), lbfgsOptions(r))
         : await minimizeLbfgsAsync(objective, x0, lbfgsOptions(r));
@@ -433,6 +438,21 @@ export async function fitLogisticParallel(X: Matrix, y: ArrayLike<number>, param
       if (args.wasm) returnMemory(args.memory);
     }
   });
+}
+
+/** θ₀: the warm start when given (checked), else zeros. */
+function startingPoint(d: number, params: LogisticParams, r: Resolved): Float64Array {
+  const x0 = new Float64Array(d + (r.fitIntercept ? 1 : 0));
+  const init = params.init;
+  if (init === undefined || init === null) return x0;
+  if (init.length !== x0.length) {
+    throw new RangeError(`logistic regression: init must hold ${d} coefficients${r.fitIntercept ? ' and the intercept' : ''} (${x0.length} values), got ${init.length}`);
+  }
+  for (let i = 0; i < x0.length; i++) {
+    if (!Number.isFinite(init[i])) throw new RangeError(`logistic regression: init[${i}] is ${init[i]}, not a finite number`);
+    x0[i] = init[i];
+  }
+  return x0;
 }
 
 function lbfgsOptions(r: Resolved): { tol: number; maxIter: number; memory: number } {

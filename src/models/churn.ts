@@ -2,7 +2,8 @@
 // by cross-validation, a decision threshold from the cost of a missed churner versus a wasted offer, and
 // each customer's top reasons in plain words.
 import { CUSTOMER_FEATURES } from '../features/build.js';
-import { fitLogistic, predictProba, type LogisticModel } from '../ml/logistic.js';
+import { fitLogisticParallel, predictProba, type LogisticModel } from '../ml/logistic.js';
+import type { Pool } from '../ml/pool.js';
 import { matrix, type Matrix } from '../ml/matrix.js';
 import { brierScore, logLoss, averagePrecision, rocAuc } from '../ml/metrics.js';
 import { createRng } from '../ml/random.js';
@@ -53,6 +54,9 @@ export function churnInputs(features: Matrix): Matrix {
   return out;
 }
 
+/** How every churn fit stops: tight enough that the C path's warm starts do not show in the AUC. */
+const FIT = { maxIter: 1000, tol: 1e-6 } as const;
+
 export interface ChurnModel {
   scaler: Scaler;
   logistic: LogisticModel;
@@ -60,11 +64,12 @@ export interface ChurnModel {
   threshold: number;
 }
 
-export function fitChurn(features: Matrix, y: Uint8Array, C: number, threshold: number, rows?: Int32Array): ChurnModel {
+/** Fits on `rows` (default all); on the pool when given (the same model, bit for bit, either way). */
+export async function fitChurn(features: Matrix, y: Uint8Array, C: number, threshold: number, rows?: Int32Array, pool?: Pool): Promise<ChurnModel> {
   const inputs = churnInputs(rows ? subset(features, rows) : features);
   const labels = rows ? Uint8Array.from(rows, (r) => y[r]) : y;
   const scaler = fitScaler(inputs);
-  const logistic = fitLogistic(transform(scaler, inputs), labels, { C, maxIter: 1000, tol: 1e-6 });
+  const logistic = await fitLogisticParallel(transform(scaler, inputs), labels, { C, ...FIT }, { pool, threads: 1 });
   return { scaler, logistic, C, threshold };
 }
 
@@ -93,25 +98,43 @@ export function stratifiedFolds(y: Uint8Array, folds: number, seed: number): Int
   return fold;
 }
 
-/** Mean and spread of the ROC-AUC over stratified folds. */
-export function crossValidatedAuc(features: Matrix, y: Uint8Array, C: number, folds: number, seed: number): { mean: number; std: number; aucs: number[] } {
+export interface CvAuc { C: number; mean: number; std: number; aucs: number[] }
+
+/**
+ * Mean and spread of the ROC-AUC over stratified folds, for each C of `grid`. Each fold is scaled once
+ * and its fits run along the grid in increasing C, each starting from the previous solution (as
+ * scikit-learn's LogisticRegressionCV): about a third fewer L-BFGS steps, the same models to the tolerance.
+ */
+export async function crossValidatedAuc(features: Matrix, y: Uint8Array, grid: number[], folds: number, seed: number, pool?: Pool): Promise<CvAuc[]> {
+  const path = [...grid].sort((a, b) => a - b);
+  const aucs = new Map(path.map((C) => [C, [] as number[]]));
   const fold = stratifiedFolds(y, folds, seed);
-  const aucs: number[] = [];
   for (let f = 0; f < folds; f++) {
     const train = Int32Array.from([...fold.keys()].filter((i) => fold[i] !== f));
     const test = Int32Array.from([...fold.keys()].filter((i) => fold[i] === f));
-    if (new Set(Array.from(train, (i) => y[i])).size < 2 || new Set(Array.from(test, (i) => y[i])).size < 2) continue;
-    const model = fitChurn(features, y, C, 0.5, train);
-    aucs.push(rocAuc(Array.from(test, (i) => y[i]), churnProbability(model, subset(features, test))));
+    const yTrain = Uint8Array.from(train, (i) => y[i]), yTest = Array.from(test, (i) => y[i]);
+    if (new Set(yTrain).size < 2 || new Set(yTest).size < 2) continue;
+    const inputs = churnInputs(subset(features, train));
+    const scaler = fitScaler(inputs);
+    const Xtrain = transform(scaler, inputs), Xtest = transform(scaler, churnInputs(subset(features, test)));
+    let init: Float64Array | null = null;
+    for (const C of path) {
+      const model = await fitLogisticParallel(Xtrain, yTrain, { C, ...FIT, init }, { pool, threads: 1 });
+      init = Float64Array.from([...model.coef, model.intercept]);
+      aucs.get(C)!.push(rocAuc(yTest, predictProba(model, Xtest)));
+    }
   }
-  const mean = aucs.reduce((a, b) => a + b, 0) / Math.max(1, aucs.length);
-  const std = Math.sqrt(aucs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, aucs.length));
-  return { mean, std, aucs };
+  return grid.map((C) => {
+    const a = aucs.get(C)!;
+    const mean = a.reduce((s, v) => s + v, 0) / Math.max(1, a.length);
+    const std = Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / Math.max(1, a.length));
+    return { C, mean, std, aucs: a };
+  });
 }
 
-/** The regularisation with the best cross-validated ROC-AUC on (validation) data. */
-export function chooseC(features: Matrix, y: Uint8Array, grid: number[], seed: number): { C: number; scores: Array<{ C: number; rocAuc: number }> } {
-  const scores = grid.map((C) => ({ C, rocAuc: crossValidatedAuc(features, y, C, 5, seed).mean }));
+/** The regularisation with the best cross-validated ROC-AUC on (validation) data; ties go to the earlier C of the grid. */
+export async function chooseC(features: Matrix, y: Uint8Array, grid: number[], seed: number, pool?: Pool): Promise<{ C: number; scores: Array<{ C: number; rocAuc: number }> }> {
+  const scores = (await crossValidatedAuc(features, y, grid, 5, seed, pool)).map(({ C, mean }) => ({ C, rocAuc: mean }));
   const best = scores.reduce((a, b) => (b.rocAuc > a.rocAuc + 1e-9 ? b : a));
   return { C: best.C, scores };
 }

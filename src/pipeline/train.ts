@@ -112,24 +112,24 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   if (val.customers.ids.length < 20) throw new FloyoError(`only ${val.customers.ids.length} customers before ${V}: too few to train on`);
   const segParams = { kMin: config.segmentation.kMin, kMax: config.segmentation.kMax, nInit: 10, seed, k: config.segmentation.k };
   const kChosen = await timed('segmentation', () => fitSegmentation(val.customers.features, segParams).k);
-  const cChoice = await timed('churn', () => chooseC(val.customers.features, val.customers.churned, [0.01, 0.1, 1, 10], seed));
+  const cChoice = await timed('churn', () => chooseC(val.customers.features, val.customers.churned, [0.01, 0.1, 1, 10], seed, pool));
   const recChoice = await timed('recommendations', () => chooseRecommender(val.interactions.matrix, val.holdout, seed, { pool }));
 
   // 2. reported cutoff: evaluate
   step(`evaluation cutoff ${C}: churn on a stratified 80/20 split, recommendations on the window`);
   const ev = await timed('features', () => snapshot(warehouse, C, h));
   const threshold = costThreshold(config.churn.costMissedChurner, config.churn.costWastedOffer);
-  const churnEval = await timed('churn', () => {
+  const churnEval = await timed('churn', async () => {
     const y = ev.customers.churned;
     const fold = stratifiedFolds(y, 5, seed); // fold 0 is the 20% test split
     const trainRows = Int32Array.from([...fold.keys()].filter((i) => fold[i] !== 0));
     const testRows = Int32Array.from([...fold.keys()].filter((i) => fold[i] === 0));
-    const model = fitChurn(ev.customers.features, y, cChoice.C, threshold, trainRows);
+    const model = await fitChurn(ev.customers.features, y, cChoice.C, threshold, trainRows, pool);
     const yTest = Array.from(testRows, (i) => y[i]);
     const testFeatures = subset(ev.customers.features, testRows);
     const p = churnProbability(model, testFeatures);
     const recency = Array.from(testRows, (i) => ev.customers.features.data[i * CUSTOMER_FEATURES.length + SEGMENT_FEATURE_INDEX.RECENCY]);
-    const cv = crossValidatedAuc(ev.customers.features, y, cChoice.C, 5, seed);
+    const [cv] = await crossValidatedAuc(ev.customers.features, y, [cChoice.C], 5, seed, pool);
     return { metrics: churnMetrics(yTest, p), nTrain: trainRows.length, nTest: testRows.length, cv, baseline: rocAuc(yTest, recency), converged: model.logistic.converged };
   });
   const recEval = await timed('recommendations', async () => {
@@ -143,7 +143,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
 
   // 3. refit on all the data and score every customer as of S
   step(`scoring as of ${scoredAsOf}: refitting on all the data`);
-  const churnFinal = await timed('churn', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold));
+  const churnFinal = await timed('churn', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold, undefined, pool));
   const scoring = await timed('features', () => snapshot(warehouse, S, h));
   const segmentation = await timed('segmentation', () => fitSegmentation(scoring.customers.features, { ...segParams, k: kChosen }));
   // A final exact user half-step: the published user vectors are then what folding in a customer's purchases

@@ -295,6 +295,24 @@ test('separable data gives a finite, regularised model', () => {
   assert.ok(weaker.coef[0] > model.coef[0]);
 });
 
+test('a warm start (init) reaches the same model in fewer steps; from the solution itself, at once', () => {
+  const { X, y } = synthetic(73, 2000, 8);
+  const Z = transform(fitScaler(X), X);
+  const tol = 1e-8;
+  const previous = fitLogistic(Z, y, { C: 0.1, tol });
+  const init = [...previous.coef, previous.intercept];
+  const cold = fitLogistic(Z, y, { C: 1, tol }), warm = fitLogistic(Z, y, { C: 1, tol, init });
+  assert.ok(cold.converged && warm.converged);
+  assert.ok(warm.nIter < cold.nIter, `warm ${warm.nIter} steps, cold ${cold.nIter}`);
+  for (let j = 0; j < 8; j++) assert.ok(Math.abs(warm.coef[j] - cold.coef[j]) <= 1e-6 * Math.max(1, Math.abs(cold.coef[j])), `coef ${j}`);
+  assert.ok(Math.abs(warm.intercept - cold.intercept) <= 1e-6);
+  const again = fitLogistic(Z, y, { C: 0.1, tol: 1e-4, init });
+  assert.equal(again.nIter, 0);
+  assert.deepEqual([...again.coef], [...previous.coef]);
+  assert.throws(() => fitLogistic(Z, y, { init: new Float64Array(8) }), /init must hold 8 coefficients and the intercept \(9 values\), got 8/);
+  assert.throws(() => fitLogistic(Z, y, { init: new Float64Array(9).fill(NaN) }), /init\[0\] is NaN, not a finite number/);
+});
+
 test('non-convergence is reported, not hidden', () => {
   const { X, y } = synthetic(71, 500, 6);
   const model = fitLogistic(X, y, { tol: 1e-12, maxIter: 2 });
