@@ -1,6 +1,7 @@
 // Features as of a cutoff date, in SQL on the warehouse.
 // The cutoff day belongs to the past: the past is every line with ts < cutoff + 1 day; the label window is
 // (cutoff, cutoff + horizon] in whole days. Nothing after the cutoff feeds a feature (no leakage).
+import { parseDay } from '../dates.js';
 import { FloyoError } from '../errors.js';
 import { sqlString, type Warehouse } from '../data/warehouse.js';
 
@@ -37,8 +38,6 @@ export const CUSTOMER_FEATURES = [
 /** Days before the cutoff at which last_basket_retention's products are scored on who came back since. */
 const RETENTION_LAG_DAYS = 60;
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-
 export async function dataSpan(warehouse: Warehouse): Promise<{ from: string; to: string } | null> {
   const [row] = await warehouse.query<{ from: string | null; to: string | null }>(
     `SELECT strftime(min(ts), '%Y-%m-%d') AS "from", strftime(max(ts), '%Y-%m-%d') AS "to" FROM transactions`,
@@ -61,7 +60,7 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
     const [row] = await warehouse.query<{ d: string }>(`SELECT strftime(DATE ${sqlString(span.to)} - INTERVAL ${h} DAY, '%Y-%m-%d') AS d`);
     cutoff = row.d;
   }
-  if (!DATE.test(cutoff) || Number.isNaN(Date.parse(cutoff))) throw new FloyoError(`--as-of must be a date YYYY-MM-DD, got "${cutoff}"`);
+  parseDay(cutoff, '--as-of');
   if (cutoff < span.from) throw new FloyoError(`--as-of ${cutoff} is before the first transaction (${span.from}): there is no past to learn from`);
 
   const C = `DATE ${sqlString(cutoff)}`;

@@ -2,6 +2,7 @@
 // prediction store. `floyo train` builds them from the models it just fitted; `floyo score` (and a promote
 // or rollback) from a published version against the warehouse as it is now, so stored predictions can be
 // refreshed with new data and follow the current version.
+import { parseInstant } from '../dates.js';
 import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
 import { CUSTOMER_FEATURES, dataSpan } from '../features/build.js';
@@ -45,9 +46,7 @@ export async function scoringTime(warehouse: Warehouse, now?: string): Promise<{
     if (!last.ts) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; run \`floyo ingest\` first`);
     return { scoredAsOf: last.ts, day: last.ts.slice(0, 10) };
   }
-  const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(now) ? `${now}T23:59:59Z` : now);
-  if (Number.isNaN(d.getTime())) throw new FloyoError(`--now must be a date (YYYY-MM-DD) or an ISO timestamp, got "${now}"`);
-  const scoredAsOf = d.toISOString().replace(/\.000Z$/, 'Z'); // whole seconds, as the data's timestamps
+  const scoredAsOf = parseInstant(now, '--now'); // whole seconds, as the data's timestamps
   const day = scoredAsOf.slice(0, 10);
   const span = await dataSpan(warehouse);
   if (span && day < span.from) throw new FloyoError(`--now ${now} is before the first transaction (${span.from}): no customer has bought anything by then`);

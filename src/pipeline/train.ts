@@ -5,6 +5,7 @@
 //   V = C − horizon   validation: hyperparameters are chosen here, labels in (V, C] — never the reported window
 //   C                 evaluation: the reported metrics, labels in (C, C + horizon]
 //   S = --now or the data's last day   scoring: every customer, with models refit on all the data
+import { shiftDays } from '../dates.js';
 import type { Config } from '../config.js';
 import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
@@ -74,10 +75,6 @@ export interface FinalModels {
 
 function rankingSummary(m: RecommenderMetrics) {
   return { precisionAt10: m.precision, recallAt10: m.recall, mapAt10: m.map, ndcgAt10: m.ndcg, hitRateAt10: m.hitRate, coverage: m.coverage };
-}
-
-function shiftDays(day: string, days: number): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 }
 
 export async function train(warehouse: Warehouse, options: TrainOptions): Promise<TrainResult> {
