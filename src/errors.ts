@@ -7,6 +7,9 @@ export interface ErrorContext {
   offset?: number;
 }
 
+/** Exit code of a FloyoError whose resource (the home, the warehouse) another process holds. */
+export const BUSY_EXIT = 3;
+
 export class FloyoError extends Error {
   readonly context: ErrorContext;
   /** process exit code for the CLI: 1 = nothing to answer with, 2 = bad input or usage, 3 = resource busy */

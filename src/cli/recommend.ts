@@ -2,16 +2,21 @@
 // Business rules (unavailable or blacklisted products, already-bought items) are applied here, at query
 // time, so changing them needs no retraining.
 import type { Command } from 'commander';
-import { FloyoError } from '../errors.js';
-import { explain, recommend, similarItems, type Ranked } from '../ml/als.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Warehouse } from '../data/warehouse.js';
+import { BUSY_EXIT, FloyoError } from '../errors.js';
+import { explain, foldIn, recommend, similarItems, type Ranked, type UserInteractions } from '../ml/als.js';
 import { loadServing, type ServingModels } from '../pipeline/serving.js';
-import { knownIndices } from '../pipeline/tables.js';
+import { knownIndices, readCustomerPurchases } from '../pipeline/tables.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { requireCurrent, withRegistry } from './registry.js';
 
 /** How many past purchases an explanation names at most. */
 const EXPLAIN_TOP = 3;
 const MAX_N = 1000;
+/** How long a query waits for the home when another command holds it: long enough for other queries, not for a train. */
+const QUERY_WAIT_MS = 3000;
 
 export interface Contribution {
   productId: string;
@@ -36,8 +41,12 @@ export interface Recommendation {
 
 export interface RecommendResult {
   customer: string;
-  /** the customer has purchases in the model; false: popular products instead */
+  /** the customer has purchases of products the model knows; false: popular products instead */
   known: boolean;
+  /** where the purchases came from: the warehouse now, or the model version's training data (warehouse busy or absent) */
+  purchasesFrom: 'warehouse' | 'training';
+  /** distinct products they bought that the model knows */
+  purchases: number;
   recommender: 'als' | 'popularity';
   modelVersion: string;
   /** product ids kept out (config recommendations.exclude and --exclude) */
@@ -79,9 +88,26 @@ function buyersPerProduct(models: ServingModels): Float64Array {
   return counts;
 }
 
-function boughtBy(models: ServingModels, user: number): Set<number> {
+/**
+ * The customer as ALS sees them, and the products they bought that the model knows: from `history` (the
+ * warehouse now: item index → distinct orders, folded in) when given, else the version's training row.
+ */
+function customerInModel(models: ServingModels, customer: string, history: ReadonlyMap<string, number> | undefined): { user: number | UserInteractions; bought: Int32Array } {
+  if (history) {
+    const items: number[] = [], values: number[] = [];
+    for (const [productId, orders] of history) {
+      const item = models.products.index.get(productId);
+      if (item !== undefined && orders > 0) {
+        items.push(item);
+        values.push(orders);
+      }
+    }
+    return { user: { items, values }, bought: Int32Array.from(items) };
+  }
+  const user = models.customers.index.get(customer);
   const c = models.als.confidence;
-  return new Set(c.indices.subarray(c.indptr[user], c.indptr[user + 1]));
+  if (user === undefined || user >= models.als.nUsers) return { user: { items: [], values: [] }, bought: new Int32Array(0) };
+  return { user, bought: c.indices.slice(c.indptr[user], c.indptr[user + 1]) };
 }
 
 function popular(models: ServingModels, leaveOut: ReadonlySet<number>, n: number, buyers: Float64Array): Ranked {
@@ -103,31 +129,30 @@ const labelOf = (c: { productId: string; productName: string | null }): string =
 /**
  * Top-n products for one customer from a loaded model version, with the business rules applied:
  * `exclude` products never appear, nor (unless includeBought) products the customer already bought.
- * A customer without purchases in the model gets the most popular products.
+ * `history` is the customer's purchases now (product id → distinct orders, from the warehouse): with ALS
+ * the customer is folded in from them, so purchases since training count and are not recommended again,
+ * and a customer new since training is placed too. Without it, the version's training data is used.
+ * A customer without purchases the model knows gets the most popular products.
  */
-export function recommendFor(models: ServingModels, customer: string, options: RecommendOptions): RecommendResult {
+export function recommendFor(models: ServingModels, customer: string, options: RecommendOptions, history?: ReadonlyMap<string, number>): RecommendResult {
   const excludedIds = [...new Set(options.exclude)];
   const exclude = new Set(knownIndices(models.products, excludedIds));
-  const userIndex = models.customers.index.get(customer);
-  const c = models.als.confidence;
-  const known = userIndex !== undefined && userIndex < models.als.nUsers && c.indptr[userIndex + 1] > c.indptr[userIndex];
+  const { user, bought } = customerInModel(models, customer, history);
+  const known = bought.length > 0;
   const recommender: 'als' | 'popularity' = known && models.served === 'als' ? 'als' : 'popularity';
   const buyers = recommender === 'popularity' ? buyersPerProduct(models) : new Float64Array(0);
+  const leaveOut = new Set(exclude);
+  if (!options.includeBought) for (const item of bought) leaveOut.add(item);
 
-  let ranked: Ranked;
-  if (recommender === 'als') {
-    ranked = recommend(models.als, userIndex!, options.n, { filterAlreadyBought: !options.includeBought, exclude: [...exclude] });
-  } else {
-    const leaveOut = new Set(exclude);
-    if (known && !options.includeBought) for (const item of boughtBy(models, userIndex!)) leaveOut.add(item);
-    ranked = popular(models, leaveOut, options.n, buyers);
-  }
+  const ranked = recommender === 'als'
+    ? recommend(models.als, typeof user === 'number' ? user : foldIn(models.als, user), options.n, { exclude: [...leaveOut], filterAlreadyBought: false })
+    : popular(models, leaveOut, options.n, buyers);
 
   const recommendations = Array.from(ranked.items, (item, r): Recommendation => {
     const rec: Recommendation = { productId: models.products.ids[item], productName: nameOf(models, item), score: ranked.scores[r] };
     if (!options.explain) return rec;
     if (recommender === 'als') {
-      const e = explain(models.als, userIndex!, item);
+      const e = explain(models.als, user, item);
       const because: Contribution[] = [];
       for (let k = 0; k < e.items.length && because.length < EXPLAIN_TOP; k++) {
         if (!(e.contributions[k] > 0)) break;
@@ -142,7 +167,10 @@ export function recommendFor(models: ServingModels, customer: string, options: R
     }
     return rec;
   });
-  return { customer, known, recommender, modelVersion: models.version, excluded: excludedIds, filterAlreadyBought: !options.includeBought, recommendations };
+  return {
+    customer, known, recommender, modelVersion: models.version, purchasesFrom: history ? 'warehouse' : 'training', purchases: bought.length,
+    excluded: excludedIds, filterAlreadyBought: !options.includeBought, recommendations,
+  };
 }
 
 /** Product ids that look like what was asked for (same id in another case, or the text in the name). */
@@ -204,6 +232,30 @@ async function loadCurrent(ctx: CommandContext): Promise<ServingModels> {
   return withRegistry(ctx.loaded.config, async (registry) => loadServing(registry, await requireCurrent(registry)));
 }
 
+/**
+ * The customer's purchases in the home's warehouse now, or undefined (with a warning) when there is no
+ * warehouse or another Floyo process holds the home: recommendations then rest on the training data.
+ */
+async function currentPurchases(home: string, customer: string): Promise<Map<string, number> | undefined> {
+  if (!existsSync(join(home, 'warehouse.duckdb'))) {
+    process.stderr.write(`floyo: warning: no warehouse in ${home}: recommending from the purchases the model version was trained on\n`);
+    return undefined;
+  }
+  let warehouse: Warehouse;
+  try {
+    warehouse = await Warehouse.open(home, `floyo recommend ${customer}`, QUERY_WAIT_MS);
+  } catch (err) {
+    if (!(err instanceof FloyoError) || err.exitCode !== BUSY_EXIT) throw err;
+    process.stderr.write(`floyo: warning: ${err.message}; recommending from the purchases the model version was trained on\n`);
+    return undefined;
+  }
+  try {
+    return await readCustomerPurchases(warehouse, customer);
+  } finally {
+    warehouse.close();
+  }
+}
+
 const score = (v: number): string => (Math.abs(v) >= 0.001 || v === 0 ? v.toFixed(3) : v.toExponential(2));
 
 function printRecommendations(ctx: CommandContext, r: RecommendResult): void {
@@ -212,12 +264,16 @@ function printRecommendations(ctx: CommandContext, r: RecommendResult): void {
     return;
   }
   if (!r.known) {
-    ctx.say(`customer ${r.customer} has no purchase history in model version ${r.modelVersion}: showing the most popular products`);
+    const none = r.purchasesFrom === 'warehouse'
+      ? `has bought nothing that model version ${r.modelVersion} knows (a customer id must match the sales data exactly)`
+      : `has no purchases in the data model version ${r.modelVersion} was trained on`;
+    ctx.say(`customer ${r.customer} ${none}: showing the most popular products`);
   } else if (r.recommender === 'popularity') {
     ctx.say(`customer ${r.customer}: the most popular products${r.filterAlreadyBought ? ' they have not bought' : ''} ` +
       `(model version ${r.modelVersion} serves popularity: ALS did not beat it when the version was trained)`);
   } else {
-    ctx.say(`customer ${r.customer}: ${r.recommendations.length} recommendations from model version ${r.modelVersion} (ALS)` +
+    ctx.say(`customer ${r.customer}: ${r.recommendations.length} ${r.recommendations.length === 1 ? 'recommendation' : 'recommendations'} from model version ${r.modelVersion} (ALS), ` +
+      `from their purchases of ${r.purchases.toLocaleString('en-US')} ${r.purchases === 1 ? 'product' : 'products'}${r.purchasesFrom === 'training' ? ' as of its training' : ''}` +
       `${r.filterAlreadyBought ? ', leaving out what they already bought' : ', including what they already bought'}`);
   }
   if (r.excluded.length) ctx.say(`excluded by the business rules: ${r.excluded.join(', ')}`);
@@ -242,17 +298,22 @@ export function registerRecommend(program: Command): void {
         `
 Business rules apply at query time, without retraining: products in config recommendations.exclude
 (env FLOYO_RECOMMENDATIONS_EXCLUDE='["85123A"]') and --exclude are never recommended, and neither are
-products the customer already bought unless --include-bought. A customer with no purchases in the model
-gets the most popular products. The current model version is used (floyo models list).`,
+products the customer already bought unless --include-bought. What they bought is read from the
+warehouse now and folded into the current model version (floyo models list), so purchases since
+training count and customers new since training are placed too; while another command holds the home
+the version's training data is used, with a warning. A customer without purchases the model knows gets
+the most popular products.`,
       ),
   ).action(
     action(async (customer: string, opts: RecommendCliOptions) => {
       const n = parseN(opts.n);
       const ctx = makeContext(opts);
       const models = await loadCurrent(ctx);
-      const result = recommendFor(models, customer.trim(), {
+      const id = customer.trim();
+      const history = await currentPurchases(ctx.loaded.config.home, id);
+      const result = recommendFor(models, id, {
         n, exclude: [...ctx.loaded.config.recommendations.exclude, ...opts.exclude], includeBought: Boolean(opts.includeBought), explain: Boolean(opts.explain),
-      });
+      }, history);
       printRecommendations(ctx, result);
     }),
   );

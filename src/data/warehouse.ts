@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as DuckDB from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { FloyoError } from '../errors.js';
+import { BUSY_EXIT, FloyoError } from '../errors.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -56,6 +56,8 @@ interface LockInfo {
   since: string;
 }
 
+const LOCK_POLL_MS = 50;
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -65,9 +67,11 @@ function alive(pid: number): boolean {
   }
 }
 
-function acquireLock(home: string, command: string): () => void {
+/** Takes the home lock; a live holder is waited for up to `waitMs` (short reads queue behind each other), then named. */
+async function acquireLock(home: string, command: string, waitMs: number): Promise<() => void> {
   const path = join(home, 'lock.json');
   const mine: LockInfo = { pid: process.pid, command, host: hostname(), since: new Date().toISOString() };
+  const deadline = Date.now() + waitMs;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(path, 'wx');
@@ -87,16 +91,21 @@ function acquireLock(home: string, command: string): () => void {
       rmSync(path, { force: true }); // left by a process that died
       continue;
     }
+    if (holder && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+      attempt--; // waiting is not a failed attempt
+      continue;
+    }
     if (holder) {
       throw new FloyoError(
         `the Floyo home ${home} is in use by \`${holder.command}\` (pid ${holder.pid} on ${holder.host}, since ${holder.since}); ` +
           `wait for it to finish, or use another --home`,
         {},
-        3,
+        BUSY_EXIT,
       );
     }
   }
-  throw new FloyoError(`cannot take the lock ${path}; if no Floyo process is running, delete that file`, {}, 3);
+  throw new FloyoError(`cannot take the lock ${path}; if no Floyo process is running, delete that file`, {}, BUSY_EXIT);
 }
 
 export class Warehouse {
@@ -108,10 +117,13 @@ export class Warehouse {
     private readonly release: () => void,
   ) {}
 
-  /** Opens (creating if needed) the home's warehouse, holding the home lock until close(). */
-  static async open(home: string, command: string): Promise<Warehouse> {
+  /**
+   * Opens (creating if needed) the home's warehouse, holding the home lock until close(). Another process
+   * holding it is waited for up to `waitMs` (default 0: refused at once, naming the holder).
+   */
+  static async open(home: string, command: string, waitMs = 0): Promise<Warehouse> {
     mkdirSync(home, { recursive: true });
-    const release = acquireLock(home, command);
+    const release = await acquireLock(home, command, waitMs);
     const path = join(home, 'warehouse.duckdb');
     try {
       // Loaded here, not at start-up: DuckDB's native library takes ~0.5 s to load, which commands that never
@@ -128,7 +140,7 @@ export class Warehouse {
       release();
       const message = (err as Error).message;
       if (/lock/i.test(message)) {
-        throw new FloyoError(`the warehouse ${path} is locked by another program: ${message.split('\n')[0]}`, {}, 3);
+        throw new FloyoError(`the warehouse ${path} is locked by another program: ${message.split('\n')[0]}`, {}, BUSY_EXIT);
       }
       throw new FloyoError(`cannot open the warehouse ${path}: ${message.split('\n')[0]}`);
     }

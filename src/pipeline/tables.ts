@@ -1,6 +1,6 @@
 // Warehouse tables → typed arrays for the models: customer features as a Matrix, interactions as CSR.
 // Ids are mapped once to dense indices; the maps travel with the models.
-import type { Warehouse } from '../data/warehouse.js';
+import { sqlString, type Warehouse } from '../data/warehouse.js';
 import { buildFeatures, CUSTOMER_FEATURES, type FeatureSummary } from '../features/build.js';
 import { matrix, type Matrix } from '../ml/matrix.js';
 import { csrFromTriplets, type Csr } from '../ml/sparse.js';
@@ -93,6 +93,18 @@ export async function readInteractionTables(warehouse: Warehouse, users: IdIndex
   const matrix = await read('SELECT customer_id, product_id, orders FROM interactions');
   const holdout = await read('SELECT customer_id, product_id, 1 AS orders FROM holdout');
   return { interactions: { users, items, matrix }, holdout };
+}
+
+/**
+ * A customer's purchases in the whole warehouse: distinct orders per product, the same measure as the
+ * training interactions (returns and credit notes are not purchases).
+ */
+export async function readCustomerPurchases(warehouse: Warehouse, customerId: string): Promise<Map<string, number>> {
+  const rows = await warehouse.query<{ product_id: string; orders: number }>(
+    `SELECT product_id, count(DISTINCT order_id)::DOUBLE AS orders FROM transactions
+     WHERE customer_id = ${sqlString(customerId)} AND NOT is_return GROUP BY product_id ORDER BY product_id`,
+  );
+  return new Map(rows.map((r) => [String(r.product_id), Number(r.orders)]));
 }
 
 /** Product names by id (the most common name of each product), for reports and recommendations. */

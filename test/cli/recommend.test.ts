@@ -3,6 +3,8 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { floyo, tempDir, FIXTURES, type CliResult } from '../support/cli.js';
@@ -36,7 +38,7 @@ describe('floyo recommend and floyo similar', () => {
   const home = tempDir();
   // a registry holding the trained version republished to serve ALS: on the small fixture ALS does not
   // beat popularity, so train serves popularity; this exercises the ALS path on genuinely fitted factors
-  const alsEnv = { FLOYO_MODELS_LOCATION: join(tempDir(), 'models') };
+  const alsEnv = { FLOYO_MODELS_LOCATION: join(tempDir(), 'models'), FLOYO_HOME: home };
   let report: TrainReport;
   let alsVersion: string;
   /** product ids each customer bought (not counting returns), from the warehouse */
@@ -164,6 +166,42 @@ describe('floyo recommend and floyo similar', () => {
     assert.match(text.stdout, /because they bought /);
     const u = ok(unknown).json<RecommendResult>();
     assert.deepEqual([u.known, u.recommender], [false, 'popularity'], 'no history: popular products even when ALS serves');
+  });
+
+  test('purchases since training count: not recommended again, a new customer is folded in; a busy home falls back to training data', async () => {
+    const home2 = tempDir();
+    cpSync(home, home2, { recursive: true });
+    const env = { ...alsEnv, FLOYO_HOME: home2 };
+    const before = ok(await cli(['recommend', customer, '-n', '10', '--json'], env)).json<RecommendResult>();
+    assert.deepEqual([before.recommender, before.purchasesFrom, before.purchases], ['als', 'warehouse', bought.get(customer)!.size]);
+    const [justBought, second] = ids(before);
+    const newcomer = 'new-since-training';
+    const later = join(home2, 'later.csv');
+    writeFileSync(later, [
+      'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country',
+      `900001,${justBought},LATER PURCHASE,2,2011-12-10 09:00:00,1.25,${customer},United Kingdom`,
+      `900002,${top},LATER PURCHASE,1,2011-12-10 10:00:00,2.55,${newcomer},United Kingdom`,
+      `900002,${second},LATER PURCHASE,1,2011-12-10 10:00:00,1.95,${newcomer},United Kingdom`,
+    ].join('\n') + '\n');
+    ok(await cli(['ingest', later, '-q'], env));
+
+    const after = ok(await cli(['recommend', customer, '-n', '10', '--json'], env)).json<RecommendResult>();
+    assert.equal(after.purchases, before.purchases + 1);
+    assert.ok(!ids(after).includes(justBought), `${customer} just bought ${justBought}`);
+    assert.equal(after.recommendations.length, 10);
+    const fresh = ok(await cli(['recommend', newcomer, '-n', '5', '--json', '--explain'], env)).json<RecommendResult>();
+    assert.deepEqual([fresh.known, fresh.recommender, fresh.purchases], [true, 'als', 2]);
+    assert.ok(!ids(fresh).includes(top) && !ids(fresh).includes(second), 'what the newcomer bought is left out');
+    for (const rec of fresh.recommendations) for (const b of rec.because!) assert.ok([top, second].includes(b.productId));
+
+    // another command holds the home: the query waits a little, then answers from the training data and says so
+    writeFileSync(join(home2, 'lock.json'), JSON.stringify({ pid: process.pid, command: 'floyo train', host: hostname(), since: new Date().toISOString() }));
+    const busy = await cli(['recommend', customer, '-n', '10', '--json'], env);
+    rmSync(join(home2, 'lock.json'));
+    const b = ok(busy).json<RecommendResult>();
+    assert.match(busy.stderr, /^floyo: warning: the Floyo home .* is in use by `floyo train` .*; recommending from the purchases the model version was trained on\n$/);
+    assert.deepEqual([b.purchasesFrom, b.purchases], ['training', before.purchases]);
+    assert.deepEqual(ids(b), ids(before), 'the training data does not know the later purchase');
   });
 
   test('similar: products other than itself, most similar first; an unknown product is one clear line', async () => {
