@@ -2,9 +2,9 @@
 // NDJSON for exports), by keyset pagination with an opaque cursor.
 import type { Command } from 'commander';
 import { FloyoError } from '../errors.js';
-import { DEFAULT_PAGE, MAX_PAGE, withPredictions, type AudiencePage, type AudienceQuery, type PredictionStore } from '../stores/predictions.js';
+import { DEFAULT_PAGE, MAX_PAGE, withPredictions, type AudiencePage, type AudienceQuery} from '../stores/predictions.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
-import { EXIT_CODES_HELP, percent } from './customer.js';
+import { EXIT_CODES_HELP, percent, withRules } from './customer.js';
 
 export interface AudienceOptions extends CommonOptions {
   segment?: string;
@@ -56,10 +56,16 @@ Examples:
           if (match.length === 1) query.segment = match[0];
         }
         const stillUnknown = query.segment !== undefined && !known.includes(query.segment);
+        // business rules apply at query time: stored recommendations of excluded products are dropped
+        const exclude = new Set(ctx.loaded.config.recommendations.exclude);
+        const read = async (q: AudienceQuery): Promise<AudiencePage> => {
+          const page = await store.audience(q);
+          return { ...page, customers: page.customers.map((c) => withRules(c, exclude).prediction) };
+        };
         if (opts.all) {
-          await exportAll(ctx, store, query);
+          await exportAll(ctx, read, query);
         } else {
-          printPage(ctx, query, await store.audience(query));
+          printPage(ctx, query, await read(query));
         }
         if (stillUnknown) {
           const note = `no segment is named ${JSON.stringify(query.segment)}; the segments are: ${known.map((k) => JSON.stringify(k)).join(', ')}`;
@@ -147,12 +153,12 @@ function printPage(ctx: CommandContext, query: AudienceQuery, page: AudiencePage
 }
 
 /** Every page as NDJSON, waiting for stdout to drain so a slow reader does not grow memory. */
-async function exportAll(ctx: CommandContext, store: PredictionStore, query: AudienceQuery): Promise<void> {
+async function exportAll(ctx: CommandContext, read: (q: AudienceQuery) => Promise<AudiencePage>, query: AudienceQuery): Promise<void> {
   const pageQuery: AudienceQuery = { ...query, limit: query.limit ?? 1000 };
   const bar = ctx.progress('audience', 'rows');
   let written = 0;
   for (;;) {
-    const page = await store.audience(pageQuery);
+    const page = await read(pageQuery);
     if (page.customers.length) {
       const text = page.customers.map((c) => JSON.stringify(c)).join('\n') + '\n';
       if (!process.stdout.write(text)) await new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));

@@ -16,6 +16,20 @@ Exit codes: 0 answered, 1 nothing to answer with (unknown customer, nothing scor
 export interface CustomerReport extends Prediction {
   /** the customer's moves between segments over model versions, oldest first */
   segmentHistory: CustomerMove[];
+  /** stored recommendations not shown because config recommendations.exclude now lists them */
+  excludedByRules: string[];
+}
+
+/**
+ * A stored prediction with today's business rules applied: recommendations of products in `exclude`
+ * (config recommendations.exclude) are dropped at query time, as floyo recommend does, so a product taken
+ * off sale disappears without re-scoring. Returns the prediction and the ids it dropped.
+ */
+export function withRules(prediction: Prediction, exclude: ReadonlySet<string>): { prediction: Prediction; dropped: string[] } {
+  if (exclude.size === 0) return { prediction, dropped: [] };
+  const dropped = prediction.recommendations.filter((r) => exclude.has(r.productId)).map((r) => r.productId);
+  if (dropped.length === 0) return { prediction, dropped };
+  return { prediction: { ...prediction, recommendations: prediction.recommendations.filter((r) => !exclude.has(r.productId)) }, dropped };
 }
 
 export function register(program: Command): void {
@@ -27,7 +41,7 @@ export function register(program: Command): void {
       .addHelpText(
         'after',
         `
-Shows what the latest \`floyo train\` stored for the customer: the segment and its
+Shows what is stored for the customer (by the latest \`floyo train\`, \`floyo score\`, promote or rollback): the segment and its
 history across model versions, the R×F quintile cell (R5F5: most recent and most frequent), the churn
 probability and risk by the model's threshold with the reasons behind it, the recommendations with why,
 the model version and the time the customer was scored as of.
@@ -52,7 +66,8 @@ Examples:
             NOT_FOUND_EXIT,
           );
         }
-        return { ...prediction, segmentHistory: await store.customerMoves(id) };
+        const { prediction: shown, dropped } = withRules(prediction, new Set(ctx.loaded.config.recommendations.exclude));
+        return { ...shown, segmentHistory: await store.customerMoves(id), excludedByRules: dropped };
       });
       printCustomer(ctx, report);
     }),
@@ -91,6 +106,7 @@ export function printCustomer(ctx: CommandContext, c: CustomerReport): void {
   } else {
     ctx.say('recommendations: none stored');
   }
+  if (c.excludedByRules.length) ctx.say(`not shown, excluded by config recommendations.exclude: ${c.excludedByRules.join(', ')}`);
 }
 
 function signed(x: number): string {

@@ -168,6 +168,8 @@ export interface Reason {
 }
 
 const money = (v: number) => Math.round(v).toLocaleString('en-US');
+/** Net spend in words: returns can outweigh purchases in a period. */
+const spent = (v: number) => (v < 0 ? `returned ${money(-v)} more than they bought` : `spent ${money(v)}`);
 const plural = (n: number, one: string, many: string) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 
 /**
@@ -188,16 +190,16 @@ function explainFeature(name: string, v: number, all: Float64Array, low: boolean
     case 'avg_lines_per_order': return `${low ? 'few' : 'many'} products per order (${v.toFixed(1)})`;
     case 'distinct_products': return `bought ${few}${plural(Math.round(v), 'different product', 'different products')}`;
     case 'returns_rate': return `returns ${(v * 100).toFixed(0)}% of what they buy`;
-    case 'mean_days_between_orders': return Number.isNaN(v) ? 'has ordered only once' : `orders every ${Math.round(v)} days on average`;
+    case 'mean_days_between_orders': return Number.isNaN(v) ? 'has ordered only once' : v < 1 ? 'orders less than a day apart on average' : `orders every ${plural(Math.round(v), 'day', 'days')} on average`;
     case 'orders_last_30d': return `${plural(Math.round(v), 'order', 'orders')} in the last 30 days`;
     case 'orders_last_90d': return `${plural(Math.round(v), 'order', 'orders')} in the last 90 days`;
-    case 'spend_last_90d': return `spent ${money(v)} in the last 90 days (${money(get('spend_prev_90d'))} in the 90 before)`;
-    case 'spend_prev_90d': return `spent ${money(v)} in the 90 days before last quarter`;
+    case 'spend_last_90d': return `${spent(v)} in the last 90 days (${spent(get('spend_prev_90d'))} in the 90 before)`;
+    case 'spend_prev_90d': return `${spent(v)} in the 90 days before the last 90`;
     case 'active_months': return `active in ${few}${plural(Math.round(v), 'month', 'months')}`;
     case 'days_since_prev_order': return Number.isNaN(v) ? 'has ordered only once' : `${Math.round(v)} days since the order before last`;
     case 'overdue_ratio': {
       const gap = Number.isNaN(get('mean_days_between_orders')) ? get('tenure_days') : get('mean_days_between_orders');
-      return `${Math.round(get('recency_days'))} days since the last order, against a usual ${Math.round(gap)}`;
+      return `${plural(Math.round(get('recency_days')), 'day', 'days')} since the last order, against ${gap < 1 ? 'orders usually less than a day apart' : `a usual ${plural(Math.round(gap), 'day', 'days')}`}`;
     }
     case 'credit_notes': return `${plural(Math.round(v), 'credit note', 'credit notes')} (returns or refunds)`;
     case 'last_basket_retention': return `${low ? 'a last basket of products whose buyers seldom come back' : 'a last basket of products whose buyers often come back'} (${(v * 100).toFixed(0)}% did lately)`;
@@ -207,14 +209,36 @@ function explainFeature(name: string, v: number, all: Float64Array, low: boolean
   }
 }
 
-/** The features pushing this customer's churn score up the most: coefficient × standardised value, largest first. */
-export function churnReasons(model: Pick<ChurnModel, 'scaler' | 'logistic'>, raw: Float64Array, top = 3): Reason[] {
+/** Inputs that say the same thing in words: a customer is given at most one reason from each group. */
+const SAME_STORY: ReadonlyArray<ReadonlySet<string>> = [
+  new Set(['recency_days', 'overdue_ratio']),
+  new Set(['spend_last_90d', 'spend_prev_90d']),
+  new Set(['frequency', 'orders_per_month']),
+];
+
+/**
+ * Why this customer's churn risk is what it is: each input's contribution to the logit (coefficient ×
+ * standardised value; they sum to the logit minus the intercept). A customer at or above `threshold` (the
+ * model's, unless given) gets the inputs raising the risk most, one below it those lowering it most, so the
+ * reasons always explain the verdict; the sign of `contribution` says which. At most one reason per
+ * SAME_STORY group.
+ */
+export function churnReasons(model: Pick<ChurnModel, 'scaler' | 'logistic'> & { threshold?: number }, raw: Float64Array, top = 3): Reason[] {
   const d = F.length;
   const z = transform(model.scaler, churnInputs({ rows: 1, cols: d, data: raw }));
-  const contributions: Reason[] = [];
-  for (let j = 0; j < CHURN_INPUTS.length; j++) {
-    const c = model.logistic.coef[j] * z.data[j];
-    if (c > 0) contributions.push({ feature: CHURN_INPUTS[j], text: explainFeature(CHURN_INPUTS[j], j < DIRECT.length ? raw[DIRECT_INDEX[j]] : NaN, raw, z.data[j] < 0), contribution: c });
+  const parts = CHURN_INPUTS.map((_, j) => model.logistic.coef[j] * z.data[j]);
+  const logit = model.logistic.intercept + parts.reduce((a, b) => a + b, 0);
+  const raising = 1 / (1 + Math.exp(-logit)) >= (model.threshold ?? 0.5);
+  const order = parts.map((_, j) => j).filter((j) => (raising ? parts[j] > 0 : parts[j] < 0)).sort((a, b) => Math.abs(parts[b]) - Math.abs(parts[a]));
+  const reasons: Reason[] = [];
+  const told = new Set<ReadonlySet<string>>();
+  for (const j of order) {
+    if (reasons.length === top) break;
+    const name = CHURN_INPUTS[j];
+    const group = SAME_STORY.find((g) => g.has(name));
+    if (group && told.has(group)) continue;
+    if (group) told.add(group);
+    reasons.push({ feature: name, text: explainFeature(name, j < DIRECT.length ? raw[DIRECT_INDEX[j]] : NaN, raw, z.data[j] < 0), contribution: parts[j] });
   }
-  return contributions.sort((a, b) => b.contribution - a.contribution).slice(0, top);
+  return reasons;
 }

@@ -75,8 +75,9 @@ test('floyo customer: --json is the stored prediction with its segment history; 
   ]);
   assert.equal(json.code, 0, json.stderr);
   const report = json.json<CustomerReport>();
-  const { segmentHistory, ...prediction } = report;
+  const { segmentHistory, excludedByRules, ...prediction } = report;
   assert.deepEqual(prediction, customer(0, 'v2', 1));
+  assert.deepEqual(excludedByRules, []);
   assert.deepEqual(segmentHistory, [{ from: 'champions', to: 'loyal', fromVersion: 'v1', toVersion: 'v2', movedAt: '2011-12-09T12:50:00.000Z' }]);
 
   assert.equal(human.code, 0, human.stderr);
@@ -85,6 +86,25 @@ test('floyo customer: --json is the stored prediction with its segment history; 
     /model +v2, scored as of 2011-12-09T12:50:00\.000Z/]) {
     assert.match(human.stdout, expected);
   }
+});
+
+test('floyo customer and audience apply recommendations.exclude at query time to the stored recommendations', async () => {
+  const stored = customer(0, 'v2', 1).recommendations.map((r) => r.productId);
+  const env = { FLOYO_RECOMMENDATIONS_EXCLUDE: JSON.stringify([stored[0]]) };
+  const [json, human, page] = await Promise.all([
+    floyo(['customer', 'Zoë 😀', '--home', home(), '--json'], { env }),
+    floyo(['customer', 'Zoë 😀', '--home', home()], { env }),
+    floyo(['audience', '--home', home(), '--all'], { env }),
+  ]);
+  const report = json.json<CustomerReport>();
+  assert.deepEqual(report.recommendations.map((r) => r.productId), stored.slice(1));
+  assert.deepEqual(report.excludedByRules, [stored[0]]);
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, new RegExp(`not shown, excluded by config recommendations.exclude: ${stored[0]}`));
+  assert.equal(page.code, 0, page.stderr);
+  const rows = page.stdout.trim().split('\n').map((l) => JSON.parse(l) as Prediction);
+  assert.ok(rows.length > 1);
+  for (const row of rows) assert.ok(!row.recommendations.some((r) => r.productId === stored[0]), row.customerId);
 });
 
 test('floyo customer: an unknown customer, or a home where nothing was scored, exits 1 with what to do', async () => {

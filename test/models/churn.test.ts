@@ -1,0 +1,76 @@
+// Churn reasons: contributions that add up to the model's logit, pointing the way of the verdict.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CUSTOMER_FEATURES } from '../../src/features/build.js';
+import { matrix } from '../../src/ml/matrix.js';
+import { createRng } from '../../src/ml/random.js';
+import { transform } from '../../src/ml/scaler.js';
+import { CHURN_INPUTS, churnInputs, churnProbability, churnReasons, fitChurn } from '../../src/models/churn.js';
+
+const F = CUSTOMER_FEATURES;
+const d = F.length;
+const col = (name: (typeof F)[number]) => F.indexOf(name);
+
+/** Customers whose churn follows recency and order count, as in a shop. */
+async function shop(n = 600) {
+  const rng = createRng(11);
+  const X = matrix(n, d);
+  const y = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = X.data.subarray(i * d, (i + 1) * d);
+    const orders = 1 + Math.floor(rng.next() * 20), recency = Math.floor(rng.next() * 300), tenure = recency + Math.floor(rng.next() * 300);
+    for (let j = 0; j < d; j++) row[j] = rng.next() * 10;
+    row[col('recency_days')] = recency;
+    row[col('frequency')] = orders;
+    row[col('tenure_days')] = tenure;
+    row[col('mean_days_between_orders')] = orders > 1 ? (tenure - recency) / (orders - 1) : NaN;
+    row[col('monetary')] = orders * (50 + rng.next() * 100);
+    row[col('spend_prev_90d')] = i % 7 === 0 ? -25 : rng.next() * 500;
+    y[i] = rng.next() < 1 / (1 + Math.exp(-(recency / 60 - orders / 5))) ? 1 : 0;
+  }
+  return { X, y, model: await fitChurn(X, y, 1, 0.3) };
+}
+
+test('reasons explain the verdict: raising the risk above the threshold, lowering it below; largest first, one per story', async () => {
+  const { X, model } = await shop();
+  const p = churnProbability(model, X);
+  let high = 0, low = 0;
+  for (let i = 0; i < X.rows; i++) {
+    const raw = X.data.slice(i * d, (i + 1) * d);
+    const reasons = churnReasons(model, raw);
+    assert.ok(reasons.length > 0 && reasons.length <= 3);
+    const up = p[i] >= model.threshold;
+    if (up) high++;
+    else low++;
+    for (const r of reasons) assert.ok(up ? r.contribution > 0 : r.contribution < 0, `customer ${i} (p ${p[i]}): ${r.feature} ${r.contribution}`);
+    for (let k = 1; k < reasons.length; k++) assert.ok(Math.abs(reasons[k].contribution) <= Math.abs(reasons[k - 1].contribution));
+    const features = reasons.map((r) => r.feature);
+    assert.ok(!(features.includes('recency_days') && features.includes('overdue_ratio')), 'recency told once');
+    for (const r of reasons) assert.doesNotMatch(r.text, /usual 0(?![.\d])|spent -/);
+
+    // each contribution is coefficient × standardised input: with the intercept they make the logit
+    const z = transform(model.scaler, churnInputs({ rows: 1, cols: d, data: raw }));
+    for (const r of reasons) {
+      const j = CHURN_INPUTS.indexOf(r.feature as (typeof CHURN_INPUTS)[number]);
+      assert.equal(r.contribution, model.logistic.coef[j] * z.data[j]);
+    }
+    const logit = model.logistic.intercept + CHURN_INPUTS.reduce((s, _, j) => s + model.logistic.coef[j] * z.data[j], 0);
+    assert.ok(Math.abs(1 / (1 + Math.exp(-logit)) - p[i]) < 1e-12);
+  }
+  assert.ok(high > 50 && low > 50, `both verdicts occur (${high} high, ${low} low)`);
+});
+
+test('reason texts: same-day orders and net returns in words', async () => {
+  const { X, model } = await shop();
+  const raw = X.data.slice(0, d);
+  raw[col('recency_days')] = 200;
+  raw[col('frequency')] = 2;
+  raw[col('mean_days_between_orders')] = 0;
+  raw[col('spend_prev_90d')] = -25;
+  // every input pointing either way (threshold 0: all raise; 1: all lower), one per story each time
+  const all = [0, 1].flatMap((threshold) => churnReasons({ ...model, threshold }, raw, CHURN_INPUTS.length));
+  const texts = all.map((r) => r.text);
+  assert.ok(texts.includes('200 days since the last order, against orders usually less than a day apart') || texts.includes('no purchase for 200 days'), texts.join(' | '));
+  assert.ok(texts.some((t) => /returned 25 more than they bought/.test(t)), texts.join(' | '));
+  assert.ok(texts.includes('orders less than a day apart on average'), texts.join(' | '));
+});
