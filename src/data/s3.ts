@@ -74,6 +74,10 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
  * AWS_PROFILE / shared files, SSO, container or instance role) unless `options.credentials` is given.
  */
 export function createS3Client(settings: S3Settings, options: S3ClientOptions = {}): S3Client {
+  // The SDK warns on every run under Node < 22 that its releases after January 2027 will need Node 22. The
+  // version package-lock.json pins supports Node 20, which Floyo supports; the multi-line warning on every
+  // S3 command told users nothing they could act on. An explicit setting of the variable still wins.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const client = new S3Client({
     region: settings.region,
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
