@@ -7,6 +7,8 @@ export interface ErrorContext {
   offset?: number;
 }
 
+/** Exit code of bad input or usage (the default of a FloyoError). */
+export const USAGE_EXIT = 2;
 /** Exit code of a FloyoError whose resource (the home, the warehouse) another process holds. */
 export const BUSY_EXIT = 3;
 
@@ -14,7 +16,7 @@ export class FloyoError extends Error {
   readonly context: ErrorContext;
   /** process exit code for the CLI: 1 = nothing to answer with, 2 = bad input or usage, 3 = resource busy */
   readonly exitCode: number;
-  constructor(message: string, context: ErrorContext = {}, exitCode = 2) {
+  constructor(message: string, context: ErrorContext = {}, exitCode = USAGE_EXIT) {
     super(message);
     this.name = 'FloyoError';
     this.context = context;

@@ -1,5 +1,5 @@
 // The `floyo` command: parses arguments and calls the layers below. One file per command.
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { register as config } from './config.js';
 import { register as ingest } from './ingest.js';
 import { register as features } from './features.js';
@@ -13,6 +13,7 @@ import { register as recommend } from './recommend.js';
 import { register as customer } from './customer.js';
 import { register as segments } from './segments.js';
 import { register as audience } from './audience.js';
+import { USAGE_EXIT } from '../errors.js';
 import { VERSION } from '../version.js';
 
 // `floyo ... | head` closes stdout early: that is the reader's choice, not an error.
@@ -24,8 +25,16 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 const program = new Command('floyo')
   .description('Turns an online shop\'s sales data into segments, churn risk and recommendations.')
   .version(VERSION)
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // usage errors (unknown option, missing argument) exit 2 like every other bad input, not commander's 1,
+  // which means "nothing to answer" here; set before the commands are added, which inherit it
+  .exitOverride();
 
 for (const register of [demo, trainCmd, score, customer, segments, audience, recommend, models, ingest, features, generate, presets, config]) register(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (!(err instanceof CommanderError)) throw err;
+  process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT; // commander has printed the message (or help, version)
+}
