@@ -117,11 +117,16 @@ export function parseQuery(opts: AudienceOptions): AudienceQuery {
   return query;
 }
 
+/** A filter bound as given: 0.9999 is "99.99%", not a rounded "100.0%" that reads as another filter. */
+function exactPercent(p: number): string {
+  return `${Number((p * 100).toPrecision(12))}%`;
+}
+
 function describe(q: AudienceQuery): string {
   const parts: string[] = [];
   if (q.segment !== undefined) parts.push(`segment ${JSON.stringify(q.segment)}`);
-  if (q.minChurn !== undefined) parts.push(`churn ≥ ${percent(q.minChurn)}`);
-  if (q.maxChurn !== undefined) parts.push(`churn ≤ ${percent(q.maxChurn)}`);
+  if (q.minChurn !== undefined) parts.push(`churn ≥ ${exactPercent(q.minChurn)}`);
+  if (q.maxChurn !== undefined) parts.push(`churn ≤ ${exactPercent(q.maxChurn)}`);
   if (q.risk !== undefined) parts.push(`${q.risk} risk`);
   return parts.length ? parts.join(', ') : 'all customers';
 }

@@ -176,7 +176,9 @@ export function loadMappingFile(path: string): Mapping {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new FloyoError(`cannot read mapping file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : (err as Error).message;
+    throw new FloyoError(`cannot read mapping file ${path}: ${why}`);
   }
   let value: unknown;
   try {

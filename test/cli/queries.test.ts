@@ -212,6 +212,8 @@ test('floyo audience: bad filters and a cursor from another query exit 2 with a 
   assert.match(bad.stderr, /^floyo: --min-churn must be a churn probability from 0 to 1 \(or a percentage like 70%\), got "1\.5"\n$/);
   assert.equal(misuse.code, 2);
   assert.match(misuse.stderr, /the cursor belongs to another audience \(segment "loyal".*\), not this one \(segment "lost"/);
+  const near = await floyo(['audience', '--home', h, '--min-churn', '0.9999']);
+  assert.match(near.stdout, /churn ≥ 99\.99%\)/, 'a bound is shown as given, not rounded to 100%');
 });
 
 test('the audience flags are checked with their names before the home is opened', () => {

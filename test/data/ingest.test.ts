@@ -296,6 +296,9 @@ test('a mapping file for another layout: semicolons, decimal commas, day-first d
   const bad = await floyo(['ingest', join(dir, 'export.csv'), '--mapping', join(dir, 'bad.json'), '--home', tempDir()]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /mapping file .*bad\.json is invalid:\n\s+columns: Unrecognized key: "colour"/);
+  const missing = await floyo(['ingest', join(dir, 'export.csv'), '--mapping', join(dir, 'nope.yaml'), '--home', tempDir()]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /^floyo: cannot read mapping file .*nope\.yaml: no such file\n$/);
 });
 
 test('the later layer picks the mapping: --preset overrides a config file\'s mapping, and the reverse', async () => {
