@@ -89,9 +89,27 @@ function column(features: Matrix, j: number): Float64Array {
 }
 
 /**
+ * Distance of a cluster's percentile profile from a prototype (0 = a perfect match). A target at an extreme
+ * (≥ 0.85 or ≤ 0.15) is a floor or a ceiling, not a point: going beyond it costs nothing, so the shop's most
+ * extreme cluster is not passed over for one merely near the target. The overshoot is returned to break
+ * ties in favour of the more extreme cluster.
+ */
+function prototypeDistance(p: Record<'R' | 'F' | 'M' | 'A' | 'T', number>, proto: (typeof PROTOTYPES)[number]['profile']): { distance: number; overshoot: number } {
+  let d = 0, w = 0, overshoot = 0;
+  for (const [dim, target] of Object.entries(proto) as Array<['R' | 'F' | 'M' | 'A' | 'T', number]>) {
+    let gap = p[dim] - target;
+    if (target >= 0.85 && gap > 0) { overshoot += gap; gap = 0; }
+    if (target <= 0.15 && gap < 0) { overshoot -= gap; gap = 0; }
+    d += gap * gap;
+    w++;
+  }
+  return { distance: Math.sqrt(d / w), overshoot };
+}
+
+/**
  * Names clusters deterministically: every (cluster, name) pair is scored by how close the cluster's median
  * profile is to the name's prototype; the best pair is assigned, both are removed, and so on. No two
- * clusters share a name; clusters beyond the vocabulary are "segment N".
+ * clusters share a name; clusters beyond the vocabulary take their closest name with a number ("loyal 2").
  */
 export function nameSegments(features: Matrix, labels: Int32Array, k: number): { names: string[]; profiles: SegmentProfile[] } {
   const sortedCol = (j: number) => column(features, j).sort();
@@ -107,18 +125,9 @@ export function nameSegments(features: Matrix, labels: Int32Array, k: number): {
     R: 1 - percentile(sorted.R, p.recencyDays), F: percentile(sorted.F, p.frequency), M: percentile(sorted.M, p.monetary),
     A: percentile(sorted.A, p.avgOrderValue), T: percentile(sorted.T, p.tenureDays),
   }));
-  const pairs: Array<{ c: number; n: number; score: number }> = [];
-  for (let c = 0; c < k; c++) {
-    PROTOTYPES.forEach((proto, n) => {
-      let d = 0, w = 0;
-      for (const [dim, target] of Object.entries(proto.profile) as Array<[keyof (typeof pct)[number], number]>) {
-        d += (pct[c][dim] - target) ** 2;
-        w++;
-      }
-      pairs.push({ c, n, score: -Math.sqrt(d / w) });
-    });
-  }
-  pairs.sort((a, b) => b.score - a.score || a.c - b.c || a.n - b.n);
+  const pairs: Array<{ c: number; n: number; distance: number; overshoot: number }> = [];
+  for (let c = 0; c < k; c++) PROTOTYPES.forEach((proto, n) => pairs.push({ c, n, ...prototypeDistance(pct[c], proto.profile) }));
+  pairs.sort((a, b) => a.distance - b.distance || b.overshoot - a.overshoot || a.c - b.c || a.n - b.n);
   const names: string[] = new Array(k).fill('');
   const usedNames = new Set<number>();
   for (const { c, n } of pairs) {
@@ -126,7 +135,14 @@ export function nameSegments(features: Matrix, labels: Int32Array, k: number): {
     names[c] = PROTOTYPES[n].name;
     usedNames.add(n);
   }
-  names.forEach((n, c) => { if (!n) names[c] = `segment ${c + 1}`; });
+  // more clusters than names: each remaining one takes its closest name, numbered in order of closeness
+  const taken = new Map<string, number>();
+  for (const { c, n } of pairs) {
+    if (names[c]) continue;
+    const base = PROTOTYPES[n].name, number = (taken.get(base) ?? 1) + 1;
+    taken.set(base, number);
+    names[c] = `${base} ${number}`;
+  }
   return { names, profiles: profiles.map((centroid, c) => ({ name: names[c], size: members[c].length, centroid })) };
 }
 
