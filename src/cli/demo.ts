@@ -50,7 +50,7 @@ export function register(program: Command): void {
         ctx.say(`1. using the sample generated earlier: ${sample}`);
       }
       ctx.say(`2. training on it: ingest, features, segments, churn, recommendations (home ${home})`);
-      const report = await runTrain(ctx, { data: [sample], seed: 0 });
+      const report = await runTrain(ctx, { data: [sample], seed: 0, quiet: opts.quiet });
       const warehouse = await Warehouse.open(home, 'floyo demo');
       const examples: Prediction[] = [];
       try {

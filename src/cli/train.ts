@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { parseDay, parseInstant } from '../dates.js';
 import { FloyoError } from '../errors.js';
-import { ingest, warehouseTotals } from '../data/ingest.js';
+import { ingest, warehouseTotals, type IngestSummary, type WarehouseTotals } from '../data/ingest.js';
 import { Warehouse } from '../data/warehouse.js';
 import type { Manifest } from '../models/registry.js';
 import { publishInput, qualityGate } from '../pipeline/serving.js';
@@ -21,19 +22,45 @@ interface TrainOptions extends CommonOptions {
   seed: string;
 }
 
+/** What the models were trained on: everything in the warehouse, whatever this run ingested. */
+export interface TrainingData {
+  /** sources ingested into the warehouse so far, and their rows: read = accepted + quarantined + excluded */
+  sources: number;
+  rowsRead: number;
+  rowsAccepted: number;
+  rowsQuarantined: number;
+  rowsExcluded: number;
+  /** lines in the warehouse (accepted rows less the lines of orders a later source replaced) */
+  lines: number;
+  orders: number;
+  /** every customer id in the data; those with only returns or credit notes are not scored */
+  customers: number;
+  customersWithPurchases: number;
+  products: number;
+  from: string | null;
+  to: string | null;
+}
+
+export type IngestedNow = Pick<IngestSummary, 'sourcesIngested' | 'sourcesSkipped' | 'rowsRead' | 'rowsAccepted' | 'rowsQuarantined' | 'rowsExcluded' | 'ordersReplaced' | 'linesReplaced'>;
+
 export interface TrainReport {
-  data: { rowsRead: number; rowsAccepted: number; rowsQuarantined: number; rowsExcluded: number; customers: number; products: number; from: string | null; to: string | null };
+  data: TrainingData;
+  /** what this run's --data added to the warehouse; null without --data */
+  ingested: IngestedNow | null;
   cutoff: string;
   validationCutoff: string;
   horizonDays: number;
   scoredAsOf: string;
   modelVersion: string;
+  /** the version that was current before this run (null: this is the first) */
+  previousVersion: string | null;
   promoted: boolean;
   gate: NonNullable<Manifest['gate']>;
   segmentation: TrainResult['segmentation'];
   churn: TrainResult['churn'];
   recommendations: TrainResult['recommendations'];
   predictionsWritten: number;
+  /** customers whose segment differs from their prediction by the previous version */
   segmentMoves: number;
   timingsMs: Record<string, number>;
 }
@@ -56,8 +83,8 @@ export function register(program: Command): void {
 Protocol (see README "The evaluation protocol"): hyperparameters are chosen at an earlier validation
 cutoff C − horizon; metrics are reported at C on the window (C, C + horizon]; the published models are
 refit on all the data and every customer is scored as of the data's last timestamp (or --now).
-A new model version becomes current unless the quality gate fails (churn ROC-AUC more than
-churn.maxAucDrop below the current version's, or a recommender below popularity).`,
+A new model version becomes current unless the quality gate fails (churn 5-fold cross-validated ROC-AUC
+more than churn.maxAucDrop below the current version's, or a recommender below popularity).`,
       ),
   ).action(
     action(async (opts: TrainOptions) => {
@@ -67,19 +94,29 @@ churn.maxAucDrop below the current version's, or a recommender below popularity)
       const seed = Number(opts.seed);
       if (!Number.isInteger(seed)) throw new FloyoError(`--seed must be a whole number, got "${opts.seed}"`);
       const ctx = makeContext(opts, { 'ingest.preset': opts.preset, 'ingest.mapping': opts.mapping, 'features.horizonDays': horizon });
-      const report = await runTrain(ctx, { data: opts.data, asOf: opts.asOf, now: opts.now, seed });
+      const report = await runTrain(ctx, { data: opts.data, asOf: opts.asOf, now: opts.now, seed, quiet: opts.quiet });
       printTrain(ctx, report);
     }),
   );
 }
 
-export async function runTrain(ctx: CommandContext, opts: { data?: string[]; asOf?: string; now?: string; seed: number }): Promise<TrainReport> {
+/** Bad dates are refused before anything is ingested or read. */
+function checkTimes(opts: { asOf?: string; now?: string }): void {
+  if (opts.asOf !== undefined) parseDay(opts.asOf, '--as-of');
+  if (opts.now !== undefined) parseInstant(opts.now, '--now');
+}
+
+export async function runTrain(
+  ctx: CommandContext,
+  opts: { data?: string[]; asOf?: string; now?: string; seed: number; quiet?: boolean },
+): Promise<TrainReport> {
+  checkTimes(opts);
   const { config } = ctx.loaded;
   const started = performance.now();
   const warehouse = await Warehouse.open(config.home, 'floyo train');
   try {
     const t0 = performance.now();
-    let rows = { rowsRead: 0, rowsAccepted: 0, rowsQuarantined: 0, rowsExcluded: 0 };
+    let ingested: IngestedNow | null = null;
     if (opts.data?.length) {
       const s = await ingest(warehouse, {
         locations: opts.data, mapping: chooseMapping(ctx.loaded), format: config.ingest.format, s3: config.s3,
@@ -88,31 +125,35 @@ export async function runTrain(ctx: CommandContext, opts: { data?: string[]; asO
       });
       const failed = s.sources.filter((x) => x.status === 'failed');
       if (failed.length) throw new FloyoError(`ingest failed for ${failed.map((f) => `${f.location}: ${f.error}`).join('; ')}`);
-      rows = { rowsRead: s.rowsRead, rowsAccepted: s.rowsAccepted, rowsQuarantined: s.rowsQuarantined, rowsExcluded: s.rowsExcluded };
-    } else {
-      const [t] = await warehouse.query<typeof rows>(
-        `SELECT coalesce(sum(rows_read), 0)::BIGINT AS "rowsRead", coalesce(sum(rows_accepted), 0)::BIGINT AS "rowsAccepted", ` +
-          `coalesce(sum(rows_quarantined), 0)::BIGINT AS "rowsQuarantined", coalesce(sum(rows_excluded), 0)::BIGINT AS "rowsExcluded" FROM sources`,
-      );
-      rows = t;
+      ingested = {
+        sourcesIngested: s.sourcesIngested, sourcesSkipped: s.sourcesSkipped, rowsRead: s.rowsRead, rowsAccepted: s.rowsAccepted,
+        rowsQuarantined: s.rowsQuarantined, rowsExcluded: s.rowsExcluded, ordersReplaced: s.ordersReplaced, linesReplaced: s.linesReplaced,
+      };
     }
     const ingestMs = performance.now() - t0;
     const totals = await warehouseTotals(warehouse);
+    const data = await trainingData(warehouse, totals);
 
+    // Step lines are progress: -q and --json silence them. A step is announced before the bar counts the
+    // steps already done, so the bar never runs ahead of the step being described.
     const bar = ctx.progress('train', 'items');
-    let stepNo = 0;
+    let stepsDone = 0;
     const result = await train(warehouse, {
       asOf: opts.asOf, horizonDays: config.features.horizonDays, now: opts.now, seed: opts.seed, config,
-      onStep: (s) => { bar.update(++stepNo, 3); if (!ctx.json) process.stderr.write(`  ${s}\n`); },
+      onStep: (s) => {
+        if (!ctx.json && !opts.quiet) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}  ${s}\n`);
+        bar.update(stepsDone++, 3);
+      },
     });
     bar.done('models fitted');
 
     const t1 = performance.now();
     let manifest!: Manifest;
     let gate!: NonNullable<Manifest['gate']>;
+    let previousVersion: string | null = null;
     await withRegistry(config, async (registry) => {
-      const currentVersion = await registry.current();
-      const current = currentVersion ? await registry.show(currentVersion) : null;
+      previousVersion = await registry.current();
+      const current = previousVersion ? await registry.show(previousVersion) : null;
       gate = qualityGate(result, current, config);
       const [fp] = await warehouse.query<{ fingerprint: string }>(`SELECT sha256(string_agg(sha256, ',' ORDER BY sha256)) AS fingerprint FROM sources`);
       manifest = await registry.publish(
@@ -133,9 +174,9 @@ export async function runTrain(ctx: CommandContext, opts: { data?: string[]; asO
     const publishMs = performance.now() - t1;
     const tm = result.timingsMs;
     return {
-      data: { ...rows, customers: totals.customers, products: totals.products, from: totals.from, to: totals.to },
+      data, ingested,
       cutoff: result.cutoff, validationCutoff: result.validationCutoff, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf,
-      modelVersion: manifest.version, promoted: gate.passed, gate,
+      modelVersion: manifest.version, previousVersion, promoted: gate.passed, gate,
       segmentation: result.segmentation, churn: result.churn, recommendations: result.recommendations,
       predictionsWritten: written, segmentMoves: moved,
       timingsMs: {
@@ -146,6 +187,20 @@ export async function runTrain(ctx: CommandContext, opts: { data?: string[]; asO
   } finally {
     warehouse.close();
   }
+}
+
+async function trainingData(warehouse: Warehouse, totals: WarehouseTotals): Promise<TrainingData> {
+  const { rows, orders, customers, products, from, to } = totals;
+  // a purchase is an order with a line that is not a return, as in the features: only these customers are scored
+  const [t] = await warehouse.query<Pick<TrainingData, 'sources' | 'rowsRead' | 'rowsAccepted' | 'rowsQuarantined' | 'rowsExcluded' | 'customersWithPurchases'>>(
+    `SELECT count(*)::BIGINT AS sources, coalesce(sum(rows_read), 0)::BIGINT AS "rowsRead", coalesce(sum(rows_accepted), 0)::BIGINT AS "rowsAccepted", ` +
+      `coalesce(sum(rows_quarantined), 0)::BIGINT AS "rowsQuarantined", coalesce(sum(rows_excluded), 0)::BIGINT AS "rowsExcluded", ` +
+      `(SELECT count(DISTINCT customer_id) FROM transactions WHERE NOT is_return)::BIGINT AS "customersWithPurchases" FROM sources`,
+  );
+  return {
+    sources: t.sources, rowsRead: t.rowsRead, rowsAccepted: t.rowsAccepted, rowsQuarantined: t.rowsQuarantined, rowsExcluded: t.rowsExcluded,
+    lines: rows, orders, customers, customersWithPurchases: t.customersWithPurchases, products, from, to,
+  };
 }
 
 function predictions(result: TrainResult, version: string): Iterable<Prediction> {
@@ -161,12 +216,27 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
     ctx.emitJson(r);
     return;
   }
+  const n = (v: number) => v.toLocaleString('en-US');
   const d = r.data;
-  ctx.say(`data: ${d.rowsRead.toLocaleString('en-US')} rows read (${d.rowsAccepted.toLocaleString('en-US')} accepted, ${d.rowsQuarantined} quarantined, ${d.rowsExcluded.toLocaleString('en-US')} excluded); ${d.customers.toLocaleString('en-US')} customers, ${d.products.toLocaleString('en-US')} products, ${d.from} .. ${d.to}`);
+  const onlyReturns = d.customers - d.customersWithPurchases;
+  ctx.say(`data: ${n(d.lines)} lines in the warehouse, ${d.from} .. ${d.to}, from ${n(d.sources)} source${d.sources === 1 ? '' : 's'} (${n(d.rowsRead)} rows read = ${n(d.rowsAccepted)} accepted + ${n(d.rowsQuarantined)} quarantined + ${n(d.rowsExcluded)} excluded)`);
+  ctx.say(`      ${n(d.customers)} customers${onlyReturns ? ` (${n(d.customersWithPurchases)} with a purchase, scored; ${n(onlyReturns)} with only returns)` : ''}, ${n(d.products)} products`);
+  const g = r.ingested;
+  if (g) {
+    const skipped = g.sourcesSkipped ? `${n(g.sourcesSkipped)} source${g.sourcesSkipped === 1 ? '' : 's'} already in the warehouse` : '';
+    ctx.say(g.sourcesIngested === 0
+      ? `ingested now: nothing new${skipped ? ` (${skipped})` : ''}`
+      : `ingested now: ${n(g.sourcesIngested)} source${g.sourcesIngested === 1 ? '' : 's'}, ${n(g.rowsRead)} rows read (${n(g.rowsAccepted)} accepted, ${n(g.rowsQuarantined)} quarantined, ${n(g.rowsExcluded)} excluded)` +
+        `${g.ordersReplaced ? `, replacing ${n(g.ordersReplaced)} earlier orders` : ''}${skipped ? `; ${skipped}` : ''}`);
+  }
   ctx.say(`cutoff ${r.cutoff} (hyperparameters chosen at ${r.validationCutoff}); window ${r.horizonDays} days; customers scored as of ${r.scoredAsOf}`);
   ctx.say();
-  ctx.say(`SEGMENTS  k = ${r.segmentation.k} (silhouette ${num(r.segmentation.silhouette)}, inertia ${num(r.segmentation.inertia, 1)})`);
-  ctx.say(table(r.segmentation.segments.map((s) => ({
+  const seg = r.segmentation;
+  ctx.say(`SEGMENTS  k = ${seg.k} (silhouette ${num(seg.silhouette)}, inertia ${num(seg.inertia, 1)})`);
+  ctx.say(seg.kScores.length
+    ? `          k chosen by silhouette at ${r.validationCutoff}: ${seg.kScores.map((s) => `k=${s.k} ${num(s.silhouette)}${s.k === seg.k ? ' (chosen)' : ''}`).join(', ')}`
+    : `          k fixed by segmentation.k`);
+  ctx.say(table(seg.segments.map((s) => ({
     segment: s.name, customers: s.size, 'recency (days)': Math.round(s.centroid.recencyDays), orders: Math.round(s.centroid.frequency),
     spend: Math.round(s.centroid.monetary), 'avg order': Math.round(s.centroid.avgOrderValue),
   }))));
@@ -183,6 +253,9 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
   ctx.say(table([row(rec.model === 'als' ? 'ALS (served)' : 'ALS', rec.als), row(rec.model === 'popularity' ? 'popularity (served)' : 'popularity', rec.popularity)]));
   ctx.say();
   ctx.say(`model version ${r.modelVersion}: ${r.promoted ? 'promoted (now current)' : `NOT promoted — ${r.gate.reasons.join('; ')}`}`);
-  if (r.promoted) ctx.say(`predictions written for ${r.predictionsWritten.toLocaleString('en-US')} customers (${r.segmentMoves} moved segment since the previous version)`);
+  if (r.promoted) {
+    const moves = r.previousVersion ? `${n(r.segmentMoves)} moved segment since ${r.previousVersion}` : 'first version';
+    ctx.say(`predictions written for ${n(r.predictionsWritten)} customers (${moves})`);
+  }
   ctx.say(`time: ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}s`).join(', ')}`);
 }

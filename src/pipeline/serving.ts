@@ -129,8 +129,11 @@ export async function loadServing(registry: Registry, version?: string): Promise
 }
 
 /**
- * The quality gate: a new version is promoted unless its churn ROC-AUC falls more than `maxAucDrop` below
- * the current version's, or its served recommender is below popularity on the reported window.
+ * The quality gate: a new version is promoted unless its churn 5-fold cross-validated ROC-AUC falls more than
+ * `maxAucDrop` below the current version's, or its served recommender is below popularity on the reported
+ * window. The CV mean, not the 80/20 split's ROC-AUC: one split of a few thousand customers moves by a few
+ * points with the seed alone, which would judge noise. A current version published before the CV mean was
+ * kept is compared on the split's ROC-AUC, like with like, and the reason says so.
  */
 export function qualityGate(result: TrainResult, current: Manifest | null, config: Config): NonNullable<Manifest['gate']> {
   const reasons: string[] = [];
@@ -138,9 +141,20 @@ export function qualityGate(result: TrainResult, current: Manifest | null, confi
   if (rec.model === 'als' && rec.precisionAt10 < rec.popularity.precisionAt10) {
     reasons.push(`recommendations: ALS precision@10 ${rec.precisionAt10.toFixed(4)} is below popularity's ${rec.popularity.precisionAt10.toFixed(4)}`);
   }
-  const previous = current?.models.churn?.metrics.rocAuc;
-  if (typeof previous === 'number' && result.churn.rocAuc < previous - config.churn.maxAucDrop) {
-    reasons.push(`churn: ROC-AUC ${result.churn.rocAuc.toFixed(4)} is more than ${config.churn.maxAucDrop} below the current version's ${previous.toFixed(4)}`);
+  const metrics = current?.models.churn?.metrics;
+  if (metrics) {
+    const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+    const drop = config.churn.maxAucDrop;
+    if (finite(metrics.cvRocAucMean) && finite(result.churn.cvRocAucMean)) {
+      if (result.churn.cvRocAucMean < metrics.cvRocAucMean - drop) {
+        reasons.push(`churn: 5-fold CV ROC-AUC ${result.churn.cvRocAucMean.toFixed(4)} is more than ${drop} below the current version's ${metrics.cvRocAucMean.toFixed(4)}`);
+      }
+    } else if (finite(metrics.rocAuc) && result.churn.rocAuc < metrics.rocAuc - drop) {
+      reasons.push(
+        `churn: ROC-AUC ${result.churn.rocAuc.toFixed(4)} is more than ${drop} below the current version's ${metrics.rocAuc.toFixed(4)} ` +
+          `(compared on the 80/20 split: the current version ${current?.version} has no cross-validated ROC-AUC)`,
+      );
+    }
   }
   if (!result.churn.converged) reasons.push('churn: the optimiser did not converge');
   return { passed: reasons.length === 0, reasons };

@@ -5,7 +5,9 @@
 //   V = C − horizon   validation: hyperparameters are chosen here, labels in (V, C] — never the reported window
 //   C                 evaluation: the reported metrics, labels in (C, C + horizon]
 //   S = --now or the data's last day   scoring: every customer, with models refit on all the data
-import { shiftDays } from '../dates.js';
+// C + horizon must not pass the data's last day: a window the data does not cover labels every customer
+// who simply has not been seen yet as churned, so the metrics and the gate would judge invented labels.
+import { parseDay, shiftDays } from '../dates.js';
 import type { Config } from '../config.js';
 import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
@@ -41,7 +43,9 @@ export interface TrainResult {
   horizonDays: number;
   scoredAsOf: string;
   segmentation: {
-    k: number; inertia: number; silhouette: number; kScores: SegmentationModel["scores"];
+    k: number; inertia: number; silhouette: number;
+    /** the silhouette of each k tried at the validation cutoff, which chose k (empty when segmentation.k fixes it) */
+    kScores: SegmentationModel['scores'];
     segments: Array<{ name: string; size: number; centroid: { recencyDays: number; frequency: number; monetary: number; avgOrderValue: number } }>;
   };
   churn: ChurnMetrics & {
@@ -77,6 +81,44 @@ function rankingSummary(m: RecommenderMetrics) {
   return { precisionAt10: m.precision, recallAt10: m.recall, mapAt10: m.map, ndcgAt10: m.ndcg, hitRateAt10: m.hitRate, coverage: m.coverage };
 }
 
+/**
+ * The reported cutoff C (default: the last day − h) and the validation cutoff V = C − h. Refuses a C whose
+ * window runs past the data, or whose V leaves no past to learn from, naming the --as-of that would work.
+ */
+function cutoffs(span: { from: string; to: string }, asOf: string | undefined, h: number): { C: string; V: string } {
+  const latest = shiftDays(span.to, -h);
+  const C = asOf ?? latest;
+  const V = shiftDays(C, -h);
+  const earliest = shiftDays(span.from, h + 1);
+  if (V <= span.from) {
+    if (asOf === undefined || earliest > latest) {
+      throw new FloyoError(`the data (${span.from} .. ${span.to}) is too short for a ${h}-day horizon: evaluation needs a validation cutoff ${V} after the first day; use a shorter --horizon-days`);
+    }
+    throw new FloyoError(`--as-of ${C} leaves no past before its validation cutoff ${V} (the data starts on ${span.from}): the earliest --as-of that works is ${earliest}`);
+  }
+  if (C > latest) {
+    const covered = Math.round((Date.parse(span.to) - Date.parse(C)) / 86_400_000); // days of the window the data holds
+    const shorter = covered > 0 && shiftDays(C, -covered) > span.from ? `, or keep ${C} with --horizon-days ${covered}` : '';
+    throw new FloyoError(
+      `--as-of ${C} needs churn labels up to ${shiftDays(C, h)} but the data ends on ${span.to}: ` +
+        `the latest --as-of that works is ${latest} (the last day − ${days(h)})${shorter}`,
+    );
+  }
+  return { C, V };
+}
+
+const days = (n: number) => `${n} day${n === 1 ? '' : 's'}`;
+
+/** Recommendations are evaluated on who bought something new in the window: without anyone, there is no metric. */
+function requireHoldout(users: number, cutoff: string, which: 'validation' | 'evaluation', h: number): void {
+  if (users === 0) {
+    throw new FloyoError(
+      `no customer bought a product new to them in the ${days(h)} after the ${which} cutoff ${cutoff}: ` +
+        'there is nothing to evaluate recommendations on; use a longer --horizon-days or another --as-of',
+    );
+  }
+}
+
 export async function train(warehouse: Warehouse, options: TrainOptions): Promise<TrainResult> {
   // one pool for the whole run: five ALS fits and their recommendations would otherwise each start workers
   return withPool(undefined, defaultThreads(), (pool) => trainOn(warehouse, options, pool));
@@ -94,13 +136,10 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
       timings[name] = (timings[name] ?? 0) + Math.round(performance.now() - t0);
     }
   };
+  if (options.asOf !== undefined) parseDay(options.asOf, '--as-of');
   const span = await dataSpan(warehouse);
   if (!span) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; give --data or run \`floyo ingest\` first`);
-  const C = options.asOf ?? shiftDays(span.to, -h);
-  const V = shiftDays(C, -h);
-  if (V <= span.from) {
-    throw new FloyoError(`the data (${span.from} .. ${span.to}) is too short for a ${h}-day horizon: evaluation needs a validation cutoff ${V} after the first day; use a shorter --horizon-days`);
-  }
+  const { C, V } = cutoffs(span, options.asOf, h);
   const { scoredAsOf, day: S } = await scoringTime(warehouse, options.now);
 
   // 1. validation cutoff: choose hyperparameters
@@ -108,13 +147,15 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   const val = await timed('features', () => snapshot(warehouse, V, h));
   if (val.customers.ids.length < 20) throw new FloyoError(`only ${val.customers.ids.length} customers before ${V}: too few to train on`);
   const segParams = { kMin: config.segmentation.kMin, kMax: config.segmentation.kMax, nInit: 10, seed, k: config.segmentation.k };
-  const kChosen = await timed('segmentation', () => fitSegmentation(val.customers.features, segParams).k);
+  const kSearch = await timed('segmentation', () => fitSegmentation(val.customers.features, segParams));
   const cChoice = await timed('churn', () => chooseC(val.customers.features, val.customers.churned, [0.01, 0.1, 1, 10], seed, pool));
+  requireHoldout(val.holdout.users.length, V, 'validation', h);
   const recChoice = await timed('recommendations', () => chooseRecommender(val.interactions.matrix, val.holdout, seed, { pool }));
 
   // 2. reported cutoff: evaluate
   step(`evaluation cutoff ${C}: churn on a stratified 80/20 split, recommendations on the window`);
   const ev = await timed('features', () => snapshot(warehouse, C, h));
+  requireHoldout(ev.holdout.users.length, C, 'evaluation', h);
   const threshold = costThreshold(config.churn.costMissedChurner, config.churn.costWastedOffer);
   const churnEval = await timed('churn', async () => {
     const y = ev.customers.churned;
@@ -142,7 +183,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   step(`scoring as of ${scoredAsOf}: refitting on all the data`);
   const churnFinal = await timed('churn', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold, undefined, pool));
   const scoring = await timed('features', () => snapshot(warehouse, S, h));
-  const segmentation = await timed('segmentation', () => fitSegmentation(scoring.customers.features, { ...segParams, k: kChosen }));
+  const segmentation = await timed('segmentation', () => fitSegmentation(scoring.customers.features, { ...segParams, k: kSearch.k }));
   // A final exact user half-step: the published user vectors are then what folding in a customer's purchases
   // gives (floyo score and the stream scorer do that), so re-scoring unchanged customers changes nothing.
   const als = await timed('recommendations', async () => exactUserStep(await fitAls(scoring.interactions.matrix, { ...recChoice.params, seed }, { pool }), { pool }));
@@ -172,7 +213,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
     segmentation: {
       k: segmentation.k, inertia: segmentation.inertia,
       silhouette: segmentation.silhouette,
-      kScores: segmentation.scores,
+      kScores: kSearch.scores,
       segments: prof.map((p) => ({ name: p.name, size: p.size, centroid: { recencyDays: p.centroid.recencyDays, frequency: p.centroid.frequency, monetary: p.centroid.monetary, avgOrderValue: p.centroid.avgOrderValue } })),
     },
     churn: {

@@ -16,6 +16,7 @@ test('floyo train: the protocol\'s cutoffs, every metric of the report, a promot
   const t = r.json<TrainReport>();
   assert.equal(t.data.rowsRead, 12303);
   assert.equal(t.data.rowsRead, t.data.rowsAccepted + t.data.rowsQuarantined + t.data.rowsExcluded);
+  assert.deepEqual(t.ingested && [t.ingested.sourcesIngested, t.ingested.rowsRead, t.ingested.rowsAccepted], [1, 12303, 12181]);
   assert.equal(t.data.to, '2011-12-08 14:58:00');
   assert.equal(t.cutoff, '2011-09-09'); // last day minus 90
   assert.equal(t.validationCutoff, '2011-06-11'); // a further 90 days back
@@ -26,6 +27,7 @@ test('floyo train: the protocol\'s cutoffs, every metric of the report, a promot
   assert.ok(names.every((n) => /^(champions|loyal|big spenders|small baskets|new|at risk|infrequent shoppers|hibernating|lost)$/.test(n)), names.join());
   assert.ok(t.segmentation.k >= 4 && t.segmentation.k <= 8);
   assert.ok(t.segmentation.silhouette > 0 && t.segmentation.silhouette <= 1);
+  assert.ok(t.segmentation.kScores.some((s) => s.k === t.segmentation.k), 'the silhouettes that chose k');
   // churn: every metric present and sane
   for (const k of ['rocAuc', 'prAuc', 'logLoss', 'brier', 'positiveRate', 'cvRocAucMean', 'cvRocAucStd', 'baselineRecencyRocAuc', 'threshold'] as const) {
     assert.ok(Number.isFinite(t.churn[k]), k);
@@ -45,6 +47,7 @@ test('floyo train: the protocol\'s cutoffs, every metric of the report, a promot
   assert.ok(existsSync(join(home, 'models', t.modelVersion, 'manifest.json')));
   assert.ok(readdirSync(join(home, 'models', t.modelVersion)).some((f) => f.endsWith('.bin')));
   assert.ok(t.predictionsWritten > 100);
+  assert.equal(t.previousVersion, null);
   for (const k of ['ingest', 'features', 'segmentation', 'churn', 'recommendations', 'scoring', 'total'] as const) assert.ok(t.timingsMs[k] >= 0, k);
 
   const db = await (await DuckDBInstance.create(join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' })).connect();
@@ -62,7 +65,9 @@ test('the same data and seed give the same models; a second run publishes a seco
   assert.deepEqual(b.churn, a.churn);
   assert.deepEqual(b.segmentation, a.segmentation);
   assert.deepEqual({ ...b.recommendations }, { ...a.recommendations });
-  assert.equal(b.data.rowsRead, a.data.rowsRead, 'the data summary comes from the warehouse when --data is not given');
+  assert.deepEqual(b.data, a.data, 'the data summary is the warehouse\'s, with or without --data');
+  assert.equal(b.ingested, null);
+  assert.equal(b.previousVersion, a.modelVersion);
 });
 
 test('--now scores as of another time; errors are one line', async () => {

@@ -1,0 +1,152 @@
+// floyo train end to end: what it refuses, what its report says, what -q prints, and its quality gate.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { floyo, tempDir, FIXTURES } from '../support/cli.js';
+import type { TrainReport } from '../../src/cli/train.js';
+
+const FIXTURE = join(FIXTURES, 'online_retail_sample.csv'); // 2010-12-01 .. 2011-12-08, 139 customers
+
+const oneLine = (stderr: string) => stderr.split('\n').filter(Boolean).length === 1;
+const noVersions = (home: string) => !existsSync(join(home, 'models')) || readdirSync(join(home, 'models')).length === 0;
+
+test('a bad --as-of or --now is one line, exit 2, before anything is ingested', async () => {
+  const home = tempDir();
+  for (const bad of ['2011-13-45', 'yesterday', '2011-02-30', '2011-09-10T00:00']) {
+    const r = await floyo(['train', '--data', FIXTURE, '--home', home, '--as-of', bad]);
+    assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
+    assert.equal(r.stderr, `floyo: --as-of must be a date YYYY-MM-DD, got "${bad}"\n`);
+  }
+  const now = await floyo(['train', '--data', FIXTURE, '--home', home, '--now', 'tomorrow']);
+  assert.equal(now.code, 2);
+  assert.ok(oneLine(now.stderr) && now.stderr.startsWith('floyo: --now must be a date'), now.stderr);
+  const empty = await floyo(['train', '--home', home]);
+  assert.match(empty.stderr, /holds no transactions/, 'none of the refused runs ingested anything');
+});
+
+test('an --as-of whose window runs past the data is refused, naming what works; what it names works', async () => {
+  const home = tempDir();
+  assert.equal((await floyo(['ingest', FIXTURE, '--home', home, '-q'])).code, 0);
+
+  const late = await floyo(['train', '--home', home, '--as-of', '2011-11-30']);
+  assert.equal(late.code, 2, late.stderr);
+  assert.equal(
+    late.stderr,
+    'floyo: --as-of 2011-11-30 needs churn labels up to 2012-02-28 but the data ends on 2011-12-08: ' +
+      'the latest --as-of that works is 2011-09-09 (the last day − 90 days), or keep 2011-11-30 with --horizon-days 8\n',
+  );
+  // after the data ends: the same refusal, not a RangeError from the metrics
+  const after = await floyo(['train', '--home', home, '--as-of', '2012-03-01']);
+  assert.equal(after.code, 2, after.stderr);
+  assert.equal(
+    after.stderr,
+    'floyo: --as-of 2012-03-01 needs churn labels up to 2012-05-30 but the data ends on 2011-12-08: ' +
+      'the latest --as-of that works is 2011-09-09 (the last day − 90 days)\n',
+  );
+  const early = await floyo(['train', '--home', home, '--as-of', '2010-12-05']);
+  assert.equal(early.code, 2);
+  assert.equal(early.stderr, 'floyo: --as-of 2010-12-05 leaves no past before its validation cutoff 2010-09-06 (the data starts on 2010-12-01): the earliest --as-of that works is 2011-03-02\n');
+  // a window in which nobody bought anything new: no recommendation metric, said in one line
+  const nothingNew = await floyo(['train', '--home', home, '--as-of', '2011-01-02', '--horizon-days', '1', '-q']);
+  assert.equal(nothingNew.code, 2, nothingNew.stderr);
+  assert.equal(
+    nothingNew.stderr,
+    'floyo: no customer bought a product new to them in the 1 day after the validation cutoff 2011-01-01: ' +
+      'there is nothing to evaluate recommendations on; use a longer --horizon-days or another --as-of\n',
+  );
+  assert.ok(noVersions(home), 'a refused run publishes nothing');
+
+  const fitted = await floyo(['train', '--home', home, '--as-of', '2011-11-30', '--horizon-days', '8', '--json', '-q']);
+  assert.equal(fitted.code, 0, fitted.stderr);
+  const t = fitted.json<TrainReport>();
+  assert.deepEqual([t.cutoff, t.validationCutoff, t.horizonDays], ['2011-11-30', '2011-11-22', 8]);
+});
+
+test('the report: data is the warehouse whatever this run ingested, k with its silhouettes, the first version, -q quiet', async () => {
+  const home = tempDir();
+  const first = await floyo(['train', '--data', FIXTURE, '--home', home]);
+  assert.equal(first.code, 0, first.stderr);
+  const firstVersion = /^model version (\S+): promoted/m.exec(first.stdout)?.[1];
+  assert.ok(firstVersion, first.stdout);
+  assert.match(first.stdout, /^predictions written for 138 customers \(first version\)$/m);
+  assert.match(first.stdout, /^ {6}139 customers \(138 with a purchase, scored; 1 with only returns\), 2,325 products$/m);
+  assert.match(first.stdout, /^ingested now: 1 source, 12,303 rows read \(12,181 accepted, 0 quarantined, 122 excluded\)$/m);
+  assert.match(first.stdout, /^ +k chosen by silhouette at 2011-06-11: k=4 \d\.\d{3}(?: \(chosen\))?, k=5 .*k=8 \d\.\d{3}(?: \(chosen\))?$/m);
+  // progress on stderr: the three steps in order, and the bar never counts a step before it is announced
+  const err = first.stderr.split('\n').filter(Boolean);
+  const steps = err.filter((l) => l.startsWith('  '));
+  assert.deepEqual(steps.map((l) => l.trim().split(' ')[0]), ['validation', 'evaluation', 'scoring'], first.stderr);
+  err.forEach((line, i) => {
+    const bar = /^train \d+% (\d)\/3/.exec(line);
+    if (bar) assert.ok(err.slice(0, i).filter((l) => l.startsWith('  ')).length > Number(bar[1]), first.stderr);
+  });
+
+  // the same file again: nothing new is ingested, and the data the models saw is unchanged
+  const again = await floyo(['train', '--data', FIXTURE, '--home', home, '--json', '-q']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.stderr, '');
+  const t = again.json<TrainReport>();
+  assert.deepEqual(t.ingested, { sourcesIngested: 0, sourcesSkipped: 1, rowsRead: 0, rowsAccepted: 0, rowsQuarantined: 0, rowsExcluded: 0, ordersReplaced: 0, linesReplaced: 0 });
+  assert.deepEqual(t.data, {
+    sources: 1, rowsRead: 12303, rowsAccepted: 12181, rowsQuarantined: 0, rowsExcluded: 122, lines: 12181, orders: t.data.orders,
+    customers: 139, customersWithPurchases: 138, products: 2325, from: '2010-12-01 12:36:00', to: '2011-12-08 14:58:00',
+  });
+  assert.equal(t.predictionsWritten, t.data.customersWithPurchases, 'every customer with a purchase is scored');
+  assert.equal(t.previousVersion, firstVersion);
+  // k: the silhouettes of the validation search that chose it
+  const s = t.segmentation.kScores;
+  assert.deepEqual(s.map((x) => x.k), [4, 5, 6, 7, 8]);
+  assert.ok(s.every((x) => x.silhouette > -1 && x.silhouette <= 1));
+  assert.equal(t.segmentation.k, s.reduce((best, x) => (x.silhouette > best.silhouette ? x : best)).k);
+
+  const quiet = await floyo(['train', '--home', home, '-q']);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.equal(quiet.stderr, '', '-q silences the step lines and the bar');
+  assert.match(quiet.stdout, new RegExp(`^predictions written for 138 customers \\(0 moved segment since ${t.modelVersion}\\)$`, 'm'));
+  assert.doesNotMatch(quiet.stdout, /^ingested now/m, 'no --data, no ingest line');
+});
+
+test('the gate compares 5-fold CV ROC-AUC, not one split; an older manifest without it falls back to the split and says so', async () => {
+  const home = tempDir();
+  const train = async (args: string[] = []) => {
+    const r = await floyo(['train', '--home', home, '--json', '-q', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.json<TrainReport>();
+  };
+  const editChurnMetrics = (version: string, edit: (m: Record<string, number>) => void) => {
+    const path = join(home, 'models', version, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(path, 'utf8'));
+    edit(manifest.models.churn.metrics);
+    writeFileSync(path, JSON.stringify(manifest, null, 2));
+  };
+  const a = await train(['--data', FIXTURE]);
+  assert.equal(a.previousVersion, null);
+
+  // the current version's 80/20 split was lucky (as another seed can be), its CV mean the same as the new one's
+  editChurnMetrics(a.modelVersion, (m) => { m.rocAuc = 0.99; });
+  const b = await train();
+  assert.deepEqual(b.gate, { passed: true, reasons: [] });
+  assert.equal(b.churn.rocAuc, a.churn.rocAuc);
+
+  // the current version's CV mean is clearly better
+  const better = b.churn.cvRocAucMean + 0.05;
+  editChurnMetrics(b.modelVersion, (m) => { m.cvRocAucMean = better; });
+  const c = await train();
+  assert.equal(c.promoted, false);
+  assert.deepEqual(c.gate.reasons, [`churn: 5-fold CV ROC-AUC ${c.churn.cvRocAucMean.toFixed(4)} is more than 0.02 below the current version's ${better.toFixed(4)}`]);
+  assert.equal(c.predictionsWritten, 0);
+
+  // a manifest from before the CV mean was kept: like with like, on the split's ROC-AUC
+  editChurnMetrics(b.modelVersion, (m) => { delete m.cvRocAucMean; m.rocAuc = 0.99; });
+  const d = await train();
+  assert.equal(d.promoted, false);
+  assert.deepEqual(d.gate.reasons, [
+    `churn: ROC-AUC ${d.churn.rocAuc.toFixed(4)} is more than 0.02 below the current version's 0.9900 ` +
+      `(compared on the 80/20 split: the current version ${b.modelVersion} has no cross-validated ROC-AUC)`,
+  ]);
+  editChurnMetrics(b.modelVersion, (m) => { m.rocAuc = b.churn.rocAuc; });
+  const e = await train();
+  assert.deepEqual(e.gate, { passed: true, reasons: [] });
+  assert.equal(e.previousVersion, b.modelVersion);
+});
