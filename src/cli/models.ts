@@ -133,7 +133,7 @@ async function changeCurrent(
       );
       if (current === previous && stored.others === 0) return { current, previous, rescored: null };
       try {
-        return { current, previous, rescored: await scoreCurrent(warehouse, registry, ctx, stored.at) };
+        return { current, previous, rescored: await scoreCurrent(warehouse, registry, ctx, { now: stored.at }) };
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
         throw new FloyoError(`${current} is now current, but re-scoring the stored predictions with it failed: ${why}; run floyo score to retry`);

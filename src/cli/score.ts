@@ -4,12 +4,15 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { sqlString, Warehouse } from '../data/warehouse.js';
+import type { LoadedConfig, Source } from '../config.js';
+import { parseInstant } from '../dates.js';
+import { Warehouse } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
+import { costThreshold } from '../models/churn.js';
 import type { Registry } from '../models/registry.js';
-import { scoreWithVersion, toPredictions } from '../pipeline/score.js';
+import { scoreWithVersion, scoringTime, staleDataWarning, toPredictions } from '../pipeline/score.js';
 import { loadServing } from '../pipeline/serving.js';
-import { PredictionStore } from '../stores/predictions.js';
+import { PredictionStore, type StoredGroup } from '../stores/predictions.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { requireCurrent, withRegistry } from './registry.js';
 
@@ -18,51 +21,120 @@ export interface ScoreReport {
   /** the "now" of the scoring: --now, or the data's last timestamp */
   scoredAsOf: string;
   predictionsWritten: number;
-  /** customers whose segment differs from the one they had under the version that scored them before */
+  /** of those, customers who had no stored prediction before this run */
+  newCustomers: number;
+  /**
+   * of those, customers whose segment differs from their stored prediction before this run (what this run
+   * changed; floyo segments shows the movement between model versions)
+   */
   segmentMoves: number;
+  /** the threshold the high-risk flags were set with: the configured costs, applied when scoring */
+  churnThreshold: ChurnThreshold;
   segments: Array<{ segment: string; customers: number; highRisk: number }>;
-  /** stored predictions still from another version: customers with no purchase by the scoring time */
+  /**
+   * stored predictions this run did not re-score: customers with no purchase by the scoring day, who keep
+   * the row an earlier run wrote (of the current version or another, as of its own time)
+   */
   notRescored: number;
+  /** those rows by the version and time that scored them, largest first */
+  notRescoredBy: StoredGroup[];
+  /** also printed on stderr as they arise */
+  warnings: string[];
   timingsMs: { load: number; score: number; write: number; total: number };
 }
 
+export interface ChurnThreshold {
+  /** a customer is flagged high risk when their churn probability is at least this */
+  value: number;
+  /** wasted offer / (wasted offer + missed churner), each with where `floyo config` says it came from */
+  costMissedChurner: { value: number; source: Source };
+  costWastedOffer: { value: number; source: Source };
+  /** what the model version was trained with (its manifest): the costs configured then */
+  trainedWith: number;
+}
+
+export interface ScoreOptions {
+  /** as `floyo score --now`; by default the data's last timestamp */
+  now?: string;
+  /** write even when customers with no purchase by then keep predictions scored as of a later time (refused otherwise) */
+  allowOlder?: boolean;
+}
+
+/** The high-risk threshold from the configured costs: a business decision, so today's, not training's. */
+export function churnThreshold(loaded: LoadedConfig, trainedWith: number): ChurnThreshold {
+  const { costMissedChurner, costWastedOffer } = loaded.config.churn;
+  return {
+    value: costThreshold(costMissedChurner, costWastedOffer),
+    costMissedChurner: { value: costMissedChurner, source: loaded.sources['churn.costMissedChurner'] },
+    costWastedOffer: { value: costWastedOffer, source: loaded.sources['churn.costWastedOffer'] },
+    trainedWith,
+  };
+}
+
 /**
- * Scores every customer with the registry's current version and writes the predictions. `now` as in
- * `floyo train --now`; by default the data's last timestamp.
+ * Scores every customer with the registry's current version and writes the predictions. A run that would
+ * leave stored predictions scored as of a later time than its own (customers with no purchase by then) is
+ * refused before writing unless `allowOlder`: the store would hold two points in time without saying so.
  */
-export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx: CommandContext, now?: string): Promise<ScoreReport> {
+export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx: CommandContext, options: ScoreOptions = {}): Promise<ScoreReport> {
   const { config } = ctx.loaded;
   const t0 = performance.now();
+  const store = new PredictionStore(warehouse);
+  await store.init();
+  const time = await scoringTime(warehouse, options.now);
+  const warnings: string[] = [];
+  const stale = options.now === undefined ? null : staleDataWarning(time, config.features.horizonDays);
+  if (stale) {
+    warnings.push(stale);
+    process.stderr.write(`floyo: warning: ${stale}\n`);
+  }
   const models = await loadServing(registry, await requireCurrent(registry));
+  const threshold = churnThreshold(ctx.loaded, models.churn.threshold);
   const t1 = performance.now();
   const bar = ctx.progress('scoring customers', 'items');
   const { scoredAsOf, scored } = await scoreWithVersion(warehouse, models, {
-    now, horizonDays: config.features.horizonDays, exclude: config.recommendations.exclude, onProgress: (done, total) => bar.update(done, total),
+    now: time.scoredAsOf, horizonDays: config.features.horizonDays, exclude: config.recommendations.exclude, onProgress: (done, total) => bar.update(done, total),
   });
   bar.done();
+  if (!options.allowOlder) await refuseOlder(store, scored.ids, scoredAsOf, options.now);
   const t2 = performance.now();
-  const store = new PredictionStore(warehouse);
-  await store.init();
-  const written = await store.upsert(toPredictions(scored, models, models.productNames, models.version, scoredAsOf));
-  const [{ n: notRescored }] = await warehouse.query<{ n: number }>(
-    `SELECT count(*)::BIGINT AS n FROM predictions WHERE model_version <> ${sqlString(models.version)}`,
-  );
+  const flagged = { ...models, churn: { ...models.churn, threshold: threshold.value } };
+  const written = await store.upsert(toPredictions(scored, flagged, models.productNames, models.version, scoredAsOf));
   const t3 = performance.now();
   const bySegment = new Map<string, { customers: number; highRisk: number }>(models.segmentation.names.map((name) => [name, { customers: 0, highRisk: 0 }]));
   for (let i = 0; i < scored.ids.length; i++) {
     const s = bySegment.get(models.segmentation.names[scored.segment[i]])!;
     s.customers++;
-    if (scored.churn[i] >= models.churn.threshold) s.highRisk++;
+    if (scored.churn[i] >= threshold.value) s.highRisk++;
   }
   return {
     modelVersion: models.version,
     scoredAsOf,
     predictionsWritten: written.written,
+    newCustomers: written.added,
     segmentMoves: written.moved,
+    churnThreshold: threshold,
     segments: [...bySegment].map(([segment, s]) => ({ segment, ...s })),
-    notRescored,
+    notRescored: written.untouched.reduce((n, g) => n + g.customers, 0),
+    notRescoredBy: written.untouched,
+    warnings,
     timingsMs: { load: Math.round(t1 - t0), score: Math.round(t2 - t1), write: Math.round(t3 - t2), total: Math.round(t3 - t0) },
   };
+}
+
+/** Refuses a run that would leave stored predictions scored as of a later time than `scoredAsOf`. */
+async function refuseOlder(store: PredictionStore, scoredIds: string[], scoredAsOf: string, now: string | undefined): Promise<void> {
+  const later = await store.scoredAfter(scoredAsOf);
+  if (later.customers.length === 0) return;
+  const scored = new Set(scoredIds);
+  const left = later.customers.filter((id) => !scored.has(id)).length;
+  if (left === 0) return; // every one of them is re-scored: the store moves back in time as a whole
+  const asked = now === undefined ? `the data's last timestamp (${scoredAsOf})` : `--now ${now} (${scoredAsOf})`;
+  throw new FloyoError(
+    `${asked} is earlier than the stored predictions (scored as of up to ${later.latest}): ${left.toLocaleString('en-US')} of them, ` +
+      `customers with no purchase by ${scoredAsOf.slice(0, 10)}, would keep their later predictions and the store would mix two points in time; ` +
+      `nothing was written (pass --allow-older to score as of it anyway)`,
+  );
 }
 
 /**
@@ -83,18 +155,31 @@ export async function withStoredPredictions<T>(home: string, command: string, fn
   }
 }
 
+const count = (n: number): string => n.toLocaleString('en-US');
+
 export function printScore(ctx: CommandContext, r: ScoreReport): void {
-  ctx.say(`scored ${r.predictionsWritten.toLocaleString('en-US')} customers with model version ${r.modelVersion} as of ${r.scoredAsOf} ` +
-    `(${r.segmentMoves.toLocaleString('en-US')} moved segment)`);
+  ctx.say(`scored ${count(r.predictionsWritten)} customers with model version ${r.modelVersion} as of ${r.scoredAsOf}: ` +
+    `${count(r.segmentMoves)} changed segment since their stored prediction, ${count(r.newCustomers)} new`);
+  const t = r.churnThreshold;
+  ctx.say(`high churn risk: probability ≥ ${t.value.toFixed(4)} = wasted offer / (wasted offer + missed churner), with ` +
+    `churn.costWastedOffer ${t.costWastedOffer.value} (${t.costWastedOffer.source}) and churn.costMissedChurner ${t.costMissedChurner.value} ` +
+    `(${t.costMissedChurner.source})${Math.abs(t.value - t.trainedWith) > 1e-12 ? `; version ${r.modelVersion} was trained with ${t.trainedWith.toFixed(4)}` : ''}`);
   ctx.say(table(r.segments.map((s) => ({ segment: s.segment, customers: s.customers, 'high churn risk': s.highRisk }))));
   if (r.notRescored > 0) {
-    ctx.say(`${r.notRescored.toLocaleString('en-US')} stored predictions are still from other versions: customers with no purchase by ${r.scoredAsOf}`);
+    const day = r.scoredAsOf.slice(0, 10);
+    ctx.say(`${count(r.notRescored)} stored predictions were not re-scored: those customers have no purchase by ${day}, so they keep an earlier run's prediction:`);
+    for (const g of r.notRescoredBy) {
+      const when = g.scoredAt > r.scoredAsOf ? 'later than this run' : g.scoredAt < r.scoredAsOf ? 'earlier than this run' : 'the same time as this run';
+      const version = g.modelVersion === r.modelVersion ? 'this version' : 'another version';
+      ctx.say(`  ${count(g.customers)} by model version ${g.modelVersion} (${version}) as of ${g.scoredAt} (${when})`);
+    }
   }
   ctx.say(`time: ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}s`).join(', ')}`);
 }
 
-interface ScoreOptions extends CommonOptions {
+interface ScoreCommandOptions extends CommonOptions {
   now?: string;
+  allowOlder?: boolean;
 }
 
 export function register(program: Command): void {
@@ -102,7 +187,8 @@ export function register(program: Command): void {
     program
       .command('score')
       .description('refresh every customer\'s prediction with the current model version and the data as it is now, without retraining')
-      .option('--now <time>', 'score as of this date/time (default: the data\'s last timestamp, never the wall clock)')
+      .option('--now <time>', 'score as of this date (its end, UTC) or ISO timestamp (default: the data\'s last timestamp, never the wall clock)')
+      .option('--allow-older', 'score as of a time earlier than stored predictions even when some of them are left at the later time')
       .addHelpText(
         'after',
         `
@@ -110,14 +196,31 @@ Run it after \`floyo ingest\` of new transactions: segments, churn risk and reas
 of --now; recommendations fold each customer's purchases into the current ALS model (no retraining), so a
 product bought since training is no longer recommended and shapes what is. Customers new since training
 are scored too. floyo models promote and rollback run the same scoring, so the stored predictions come
-from the current version (a customer with no purchase by --now keeps an older row; the output counts them).
+from the current version.
+
+What it reports:
+  changed segment   customers whose segment differs from their stored prediction before this run
+                    (floyo segments keeps the movement between model versions apart from re-scoring)
+  high churn risk   probability >= wasted offer / (wasted offer + missed churner), from the costs
+                    configured now (churn.costWastedOffer, churn.costMissedChurner; see floyo config),
+                    not those the version was trained with: the threshold is a business decision
+  not re-scored     stored predictions of customers with no purchase by --now: they keep the row an
+                    earlier run wrote, listed by version and scored-at time
+
+A --now earlier than stored predictions is refused, before anything is written, when customers with no
+purchase by then would keep their later rows: the store would mix two points in time. --allow-older
+scores anyway and lists the rows left at the later time. A --now more than the churn horizon
+(features.horizonDays) after the data's last transaction is scored with a warning on stderr: every
+customer would look churned.
 
 Examples:
   floyo ingest exports/today.csv && floyo score
-  floyo score --now 2011-12-31 --json`,
+  floyo score --now 2011-12-31 --json
+  floyo score --now 2011-06-01 --allow-older`,
       ),
   ).action(
-    action(async (opts: ScoreOptions) => {
+    action(async (opts: ScoreCommandOptions) => {
+      if (opts.now !== undefined) parseInstant(opts.now, '--now'); // a bad date is refused before anything is opened
       const ctx = makeContext(opts);
       const { config } = ctx.loaded;
       const report = await withRegistry(config, async (registry) => {
@@ -127,7 +230,7 @@ Examples:
         }
         const warehouse = await Warehouse.open(config.home, 'floyo score');
         try {
-          return await scoreCurrent(warehouse, registry, ctx, opts.now);
+          return await scoreCurrent(warehouse, registry, ctx, { now: opts.now, allowOlder: opts.allowOlder });
         } finally {
           warehouse.close();
         }

@@ -1,5 +1,6 @@
-// `floyo segments`: the segments of the stored predictions, and how customers moved between them from the
-// previous model version to the latest.
+// `floyo segments`: the segments of the stored predictions, and how customers moved between them: when the
+// latest model version replaced the previous one, and apart from that, when re-scoring with the latest
+// version (newer data, another --now) moved them, so a model change is not blamed for what time did.
 import type { Command } from 'commander';
 import { withPredictions, type SegmentMoves, type SegmentSummary, type SegmentTransition } from '../stores/predictions.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
@@ -12,7 +13,10 @@ export interface Movement {
   customers: number;
   /** of those, customers whose segment changed */
   moved: number;
-  /** the matrix: customers by segment under fromVersion (from) and under toVersion (to), stays included */
+  /**
+   * the matrix: customers by segment under fromVersion (from) and the one toVersion gave them when it
+   * replaced fromVersion (to), stays included; re-scores since then are in `rescoring`
+   */
   transitions: Array<{ from: string; to: string; customers: number }>;
 }
 
@@ -23,7 +27,12 @@ export interface SegmentsReport {
   segments: Array<SegmentSummary & { share: number }>;
   /** into the latest version, one entry per earlier version its customers were scored by (usually one) */
   movement: Movement[];
-  /** every recorded move between segments, grouped by versions and segments, newest versions first */
+  /** moves from re-scoring with the latest version itself (same model; newer data or another --now), grouped */
+  rescoring: Array<{ from: string; to: string; customers: number }>;
+  /**
+   * every recorded move between segments, grouped by versions and segments, newest versions first
+   * (fromVersion = toVersion: a re-score with that version)
+   */
   moves: SegmentMoves[];
 }
 
@@ -36,9 +45,11 @@ export function register(program: Command): void {
         'after',
         `
 One row per segment of the stored predictions: customers, share, average churn probability and customers
-at high churn risk (by the model's threshold). Below it, the movement matrix from the previous model
-version to the latest: rows are the segment a customer had before, columns the segment now; the
-diagonal is customers who stayed.
+at high churn risk (by the threshold they were scored with: the configured costs, see floyo score --help).
+Below it, the movement matrix from the previous model version to the latest, as it was when the latest
+replaced it: rows are the segment a customer had before, columns the segment the new version gave them;
+the diagonal is customers who stayed. Then the moves from re-scoring with the latest version itself
+(floyo score on newer data or another --now): the same model, so they are not counted as its movement.
 ${EXIT_CODES_HELP}
 
 Examples:
@@ -73,6 +84,7 @@ export function buildReport(segments: SegmentSummary[], modelVersion: string | n
     customers,
     segments: segments.map((s) => ({ ...s, share: customers ? s.customers / customers : 0 })),
     movement: [...byFrom.values()].sort((a, b) => b.customers - a.customers),
+    rescoring: moves.filter((m) => m.fromVersion === modelVersion && m.toVersion === modelVersion).map(({ from, to, customers }) => ({ from, to, customers })),
     moves,
   };
 }
@@ -99,15 +111,23 @@ export function printSegments(ctx: CommandContext, r: SegmentsReport): void {
   if (r.movement.length === 0) {
     ctx.say(
       r.modelVersion
-        ? `no movement yet: model ${r.modelVersion} is the first to score these customers; the next \`floyo train\` on newer data will show who moved`
+        ? `no movement between model versions yet: model ${r.modelVersion} is the first to score these customers; the next \`floyo train\` on newer data will show who moved`
         : 'no movement yet',
     );
-    return;
+    ctx.say();
   }
   for (const m of r.movement) {
-    ctx.say(`movement from model ${m.fromVersion} to ${m.toVersion}: ${m.moved.toLocaleString('en-US')} of ${m.customers.toLocaleString('en-US')} customers (${percent(m.customers ? m.moved / m.customers : 0)}) changed segment`);
-    ctx.say('(rows: segment before; columns: segment now; the diagonal stayed)');
+    ctx.say(`movement from model ${m.fromVersion} to ${m.toVersion}: ${m.moved.toLocaleString('en-US')} of ${m.customers.toLocaleString('en-US')} customers ` +
+      `(${percent(m.customers ? m.moved / m.customers : 0)}) changed segment when ${m.toVersion} replaced ${m.fromVersion}`);
+    ctx.say(`(rows: segment under ${m.fromVersion}; columns: segment ${m.toVersion} gave them then; the diagonal stayed)`);
     ctx.say(matrix(m));
+    ctx.say();
+  }
+  if (r.rescoring.length > 0) {
+    const n = r.rescoring.reduce((sum, t) => sum + t.customers, 0);
+    ctx.say(`re-scoring with model ${r.modelVersion} itself (the same model on newer data or another --now, not a model change) moved customers ` +
+      `${n.toLocaleString('en-US')} times:`);
+    ctx.say(table(r.rescoring));
     ctx.say();
   }
 }

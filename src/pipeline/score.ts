@@ -2,7 +2,7 @@
 // prediction store. `floyo train` builds them from the models it just fitted; `floyo score` (and a promote
 // or rollback) from a published version against the warehouse as it is now, so stored predictions can be
 // refreshed with new data and follow the current version.
-import { parseInstant } from '../dates.js';
+import { parseInstant, shiftDays } from '../dates.js';
 import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
 import { CUSTOMER_FEATURES, dataSpan } from '../features/build.js';
@@ -38,19 +38,32 @@ export interface PredictionModels {
 
 /**
  * The scoring time: `now` (a date means the end of that day, UTC) or the data's last timestamp — never the
- * wall clock, or every customer of an old data set would look churned. `day` is its date, the features' cutoff.
+ * wall clock, or every customer of an old data set would look churned. `day` is its date, the features' cutoff;
+ * `dataEnd` the date of the data's last transaction (null: no transactions).
  */
-export async function scoringTime(warehouse: Warehouse, now?: string): Promise<{ scoredAsOf: string; day: string }> {
+export async function scoringTime(warehouse: Warehouse, now?: string): Promise<{ scoredAsOf: string; day: string; dataEnd: string | null }> {
   if (now === undefined) {
     const [last] = await warehouse.query<{ ts: string | null }>(`SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS ts FROM transactions`);
     if (!last.ts) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; run \`floyo ingest\` first`);
-    return { scoredAsOf: last.ts, day: last.ts.slice(0, 10) };
+    return { scoredAsOf: last.ts, day: last.ts.slice(0, 10), dataEnd: last.ts.slice(0, 10) };
   }
   const scoredAsOf = parseInstant(now, '--now'); // whole seconds, as the data's timestamps
   const day = scoredAsOf.slice(0, 10);
   const span = await dataSpan(warehouse);
   if (span && day < span.from) throw new FloyoError(`--now ${now} is before the first transaction (${span.from}): no customer has bought anything by then`);
-  return { scoredAsOf, day };
+  return { scoredAsOf, day, dataEnd: span?.to ?? null };
+}
+
+/**
+ * Why a scoring time deserves a warning, or null: more than the churn horizon after the data's last
+ * transaction, every customer has gone longer without buying than any label the model learnt from, so
+ * all of them look churned (usually a typo in --now, or sales not ingested yet).
+ */
+export function staleDataWarning(time: { day: string; dataEnd: string | null }, horizonDays: number): string | null {
+  if (time.dataEnd === null || time.day <= shiftDays(time.dataEnd, horizonDays)) return null;
+  const days = Math.round((Date.parse(time.day) - Date.parse(time.dataEnd)) / 86_400_000);
+  return `scoring as of ${time.day}, ${days.toLocaleString('en-US')} days after the data's last transaction (${time.dataEnd}), more than the ` +
+    `${horizonDays}-day churn horizon: every customer looks churned; ingest the newer sales, or score without --now`;
 }
 
 /** One stored prediction per scored customer, by model `version` as of `scoredAt`. */
@@ -109,16 +122,18 @@ async function recommendNow(models: ServingModels, bought: Csr, exclude: Readonl
   const out: RankedItems[] = new Array(n);
   // shared from the start, so the worker pool reads the vectors without a copy
   const X = sharedArray(Float32Array, n * K);
+  // with ALS, the customers it can place (something it knows bought); the others get popular products
   const placed: number[] = [];
-  // progress counts each customer twice when ALS ranks them (fold-in, then ranking), once otherwise
-  let total = n;
-  for (let u = 0; u < n; u++) {
+  if (models.served === 'als') for (let u = 0; u < n; u++) if (bought.indptr[u + 1] > bought.indptr[u]) placed.push(u);
+  // progress counts each customer once, and those ALS ranks once more (fold-in, then ranking): the total is
+  // known before the first update, so it never grows
+  const total = n + placed.length;
+  for (let u = 0, p = 0; u < n; u++) {
     if (u % 1000 === 0) onProgress(u, total);
-    const start = bought.indptr[u], end = bought.indptr[u + 1];
-    if (models.served === 'als' && end > start) {
+    if (placed[p] === u) {
+      p++;
+      const start = bought.indptr[u], end = bought.indptr[u + 1];
       X.set(foldIn(models.als, { items: bought.indices.subarray(start, end), values: bought.data.subarray(start, end) }), u * K);
-      placed.push(u);
-      total++;
     } else {
       [out[u]] = recommendPopularScored(models.popularity, bought, [u], K_TOP, exclude, share);
     }

@@ -8,10 +8,13 @@
 // 100k customers with ~1.2 KB of reasons and recommendations each: a DuckDB appender into a staging
 // table plus the copy took about as long as the staged TSV; the TSV keeps memory flat for millions.
 //
-// Segment movement: each row remembers the segment the customer had under the previous model version
-// (previous_segment/previous_version). A customer whose segment differs from that one has a row in
-// segment_moves (customer, from/to segment, from/to version, when). Re-scoring with the same version
-// recomputes that one move, so writing the same predictions twice leaves the same state.
+// Segment movement has two causes, kept apart so that neither is blamed for the other. A version change
+// (a customer's row replaced by another model version's) records the move from the stored segment under the
+// old version to the new one; each row remembers that old segment and version (previous_segment/
+// previous_version), and the move is frozen there: re-scoring later with the same version does not touch it.
+// A re-score with the same version (new data, another --now) that changes the segment records a move with
+// from_version = to_version. Every write thus records what it changed and nothing else, so writing the same
+// predictions twice leaves the same state (the second write changes nothing).
 //
 // Audiences are paged by keyset on customer_id (byte order of UTF-8), never OFFSET: customers written
 // between pages cannot shift existing ones, and a page does not count the rows before it. The cursor is
@@ -108,8 +111,20 @@ export interface CustomerMove {
 
 export interface UpsertResult {
   written: number;
+  /** of those, customers who had no stored prediction */
+  added: number;
+  /** of those, customers whose segment differs from their stored prediction before the write */
   moved: number;
+  /** stored predictions the write left as they were, by the version and time that scored them, largest first */
+  untouched: StoredGroup[];
   timingsMs: { stage: number; load: number };
+}
+
+export interface StoredGroup {
+  modelVersion: string;
+  /** ISO timestamp, whole seconds */
+  scoredAt: string;
+  customers: number;
 }
 
 export const DEFAULT_PAGE = 100;
@@ -143,9 +158,12 @@ CREATE TABLE IF NOT EXISTS segment_moves (
   from_segment VARCHAR NOT NULL,
   to_segment VARCHAR NOT NULL,
   from_version VARCHAR NOT NULL,
-  to_version VARCHAR NOT NULL,
-  moved_at TIMESTAMP NOT NULL         -- scored_at of the prediction that moved the customer
+  to_version VARCHAR NOT NULL,        -- = from_version: a re-score with the same version moved the customer
+  moved_at TIMESTAMP NOT NULL,        -- scored_at of the prediction that moved the customer
+  write_seq BIGINT                    -- the write that recorded it, in order (NULL: recorded before Floyo kept it)
 );
+-- homes made before write_seq existed
+ALTER TABLE segment_moves ADD COLUMN IF NOT EXISTS write_seq BIGINT;
 -- The order in which model versions reached the store: a version gets the next seq when it is first
 -- written, and again when it re-scores customers of another version while not the newest (a rollback
 -- being re-scored). New customers scored by an older version (a stream scorer still on it) change nothing.
@@ -364,7 +382,8 @@ export class PredictionStore {
   /**
    * Writes predictions, replacing each customer's row. When a customer appears more than once, the last
    * one wins. `written`: distinct customers written. `moved`: of those, customers whose segment differs
-   * from the one they had under the previous model version (each has a row in segment_moves).
+   * from their stored prediction before this write (each gets a row in segment_moves: a version change, or a
+   * re-score with the same version). `untouched`: the stored rows it did not replace.
    * `timingsMs`: staging the file (checking and serialising), and loading it in DuckDB.
    */
   upsert(predictions: Iterable<Prediction> | AsyncIterable<Prediction>): Promise<UpsertResult> {
@@ -379,7 +398,10 @@ export class PredictionStore {
     try {
       const count = await stage(predictions, staged);
       const stagedAt = performance.now();
-      if (count === 0) return { written: 0, moved: 0, timingsMs: { stage: Math.round(stagedAt - started), load: 0 } };
+      if (count === 0) {
+        const untouched = await this.groups('SELECT model_version, scored_at FROM predictions');
+        return { written: 0, added: 0, moved: 0, untouched, timingsMs: { stage: Math.round(stagedAt - started), load: 0 } };
+      }
       const counts = await this.load(staged, count);
       return { ...counts, timingsMs: { stage: Math.round(stagedAt - started), load: Math.round(performance.now() - stagedAt) } };
     } finally {
@@ -387,7 +409,7 @@ export class PredictionStore {
     }
   }
 
-  private async load(staged: string, lines: number): Promise<{ written: number; moved: number }> {
+  private async load(staged: string, lines: number): Promise<Omit<UpsertResult, 'timingsMs'>> {
     const db = this.warehouse;
     const csv = `read_csv(${sqlString(staged)}, delim='\t', header=false, quote='${STAGED_QUOTE}', escape='${STAGED_QUOTE}', ` +
       `auto_detect=false, strict_mode=true, columns=${STAGED_COLUMNS})`;
@@ -402,20 +424,23 @@ export class PredictionStore {
            QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY seq DESC) = 1
          )
          SELECT s.seq, s.customer_id, s.segment, s.model_version, epoch_ms(s.scored_at_ms) AS scored_at,
-                p.model_version AS stored_version,
+                p.model_version AS stored_version, p.segment AS stored_segment,
                 CASE WHEN p.customer_id IS NULL THEN NULL WHEN p.model_version = s.model_version THEN p.previous_segment ELSE p.segment END AS previous_segment,
                 CASE WHEN p.customer_id IS NULL THEN NULL WHEN p.model_version = s.model_version THEN p.previous_version ELSE p.model_version END AS previous_version
          FROM s LEFT JOIN predictions p ON p.customer_id = s.customer_id`,
       );
-      // The move into this version is recomputed from scratch: a re-score within one version replaces it.
+      // A version change replaces the move an earlier change between the same two versions recorded (a
+      // rollback, then a promote again), so a customer has at most one move per pair of versions.
       await db.run(
         `DELETE FROM segment_moves m USING staged_predictions i
-         WHERE m.customer_id = i.customer_id AND m.from_version = i.previous_version AND m.to_version = i.model_version`,
+         WHERE m.customer_id = i.customer_id AND m.from_version = i.stored_version AND m.to_version = i.model_version
+           AND i.stored_version <> i.model_version`,
       );
       await db.run(
         `INSERT INTO segment_moves
-         SELECT customer_id, previous_segment, segment, previous_version, model_version, scored_at
-         FROM staged_predictions WHERE previous_version IS NOT NULL AND previous_segment <> segment`,
+         SELECT customer_id, stored_segment, segment, stored_version, model_version, scored_at,
+                (SELECT coalesce(max(write_seq), 0) + 1 FROM segment_moves)
+         FROM staged_predictions WHERE stored_version IS NOT NULL AND stored_segment <> segment`,
       );
       await db.run(
         `INSERT INTO prediction_versions
@@ -428,7 +453,7 @@ export class PredictionStore {
       );
       const [{ written, moved, replaced, stored }] = await db.query<{ written: number; moved: number; replaced: number; stored: number }>(
         `SELECT count(*)::BIGINT AS written,
-                count(*) FILTER (WHERE previous_version IS NOT NULL AND previous_segment <> segment)::BIGINT AS moved,
+                count(*) FILTER (WHERE stored_version IS NOT NULL AND stored_segment <> segment)::BIGINT AS moved,
                 count(stored_version)::BIGINT AS replaced,
                 (SELECT count(*) FROM predictions)::BIGINT AS stored
          FROM staged_predictions`,
@@ -440,6 +465,9 @@ export class PredictionStore {
         `SELECT customer_id, segment, segment_id, rf_cell, churn_probability, churn_risk, churn_reasons, recommendations, model_version, ` +
         `epoch_ms(scored_at_ms), NULL, NULL FROM ${csv}${lines > written ? ' WHERE seq IN (SELECT seq FROM staged_predictions)' : ''}`;
       const survivors = stored - replaced;
+      const untouched = survivors === 0 ? [] : await this.groups(
+        'SELECT model_version, scored_at FROM predictions p WHERE NOT EXISTS (SELECT 1 FROM staged_predictions k WHERE k.customer_id = p.customer_id)',
+      );
       if (written >= survivors) {
         // Most of the table re-scored (a train): write it anew, in customer_id order. Deleting most rows
         // costs more than rewriting them, and ordered rows let a page of an audience read a few row groups
@@ -463,11 +491,19 @@ export class PredictionStore {
       }
       await db.run('DROP TABLE staged_predictions');
       await db.run('COMMIT');
-      return { written, moved };
+      return { written, added: written - replaced, moved, untouched };
     } catch (err) {
       await db.run('ROLLBACK').catch(() => undefined);
       throw new FloyoError(`writing predictions to the warehouse ${db.path} failed: ${(err as Error).message.split('\n')[0]}`);
     }
+  }
+
+  /** The rows of `rows` (model_version, scored_at) counted by version and time, largest first. */
+  private groups(rows: string): Promise<StoredGroup[]> {
+    return this.warehouse.query<StoredGroup>(
+      `SELECT model_version AS "modelVersion", strftime(scored_at, '%Y-%m-%dT%H:%M:%SZ') AS "scoredAt", count(*)::BIGINT AS customers
+       FROM (${rows}) GROUP BY ALL ORDER BY customers DESC, "scoredAt" DESC, "modelVersion"`,
+    );
   }
 
   private async fillHistory(table: string, replaced: number): Promise<void> {
@@ -527,7 +563,10 @@ export class PredictionStore {
     ));
   }
 
-  /** Customers who changed segment between model versions, grouped; newest versions first. */
+  /**
+   * Customers who changed segment, grouped; newest versions first. A group with fromVersion = toVersion is
+   * re-scoring with that version (new data, another --now), not a change of model.
+   */
   moves(options: { fromVersion?: string; toVersion?: string } = {}): Promise<SegmentMoves[]> {
     const conditions = ['true'];
     if (options.fromVersion !== undefined) conditions.push(`m.from_version = ${sqlString(options.fromVersion)}`);
@@ -555,27 +594,43 @@ export class PredictionStore {
 
   /**
    * The movement matrix into a version (default: the latest): customers now scored by `toVersion`, by the
-   * segment they had under their previous version and the one they have now, stays included.
+   * segment they had under their previous version and the one `toVersion` gave them when it replaced it,
+   * stays included. Re-scores with `toVersion` since then do not change it: a model change is not blamed
+   * for what newer data or another --now did (see moves with fromVersion = toVersion).
    */
   transitions(toVersion?: string): Promise<SegmentTransition[]> {
     return this.exclusive(async () => {
       const version = toVersion ?? (await this.latest());
       if (version === null) return [];
       return this.warehouse.query<SegmentTransition>(
-        `SELECT previous_segment AS "from", segment AS "to", count(*)::BIGINT AS customers, previous_version AS "fromVersion", model_version AS "toVersion"
-         FROM predictions WHERE model_version = ${sqlString(version)} AND previous_version IS NOT NULL
+        `SELECT p.previous_segment AS "from", coalesce(m.to_segment, p.previous_segment) AS "to", count(*)::BIGINT AS customers,
+                p.previous_version AS "fromVersion", p.model_version AS "toVersion"
+         FROM predictions p LEFT JOIN segment_moves m
+           ON m.customer_id = p.customer_id AND m.from_version = p.previous_version AND m.to_version = p.model_version
+         WHERE p.model_version = ${sqlString(version)} AND p.previous_version IS NOT NULL
          GROUP BY ALL ORDER BY "fromVersion", "from", "to"`,
       );
     });
   }
 
-  /** One customer's segment moves over model versions, oldest first. */
+  /** The customers whose stored prediction was scored as of a time after `at` (ISO), and the latest such time. */
+  scoredAfter(at: string): Promise<{ customers: string[]; latest: string | null }> {
+    if (!Number.isFinite(Date.parse(at))) throw new FloyoError(`scoredAfter needs an ISO timestamp, got ${JSON.stringify(at)}`);
+    return this.exclusive(async () => {
+      const rows = await this.warehouse.query<{ customer_id: string; at: string }>(
+        `SELECT customer_id, strftime(scored_at, '%Y-%m-%dT%H:%M:%SZ') AS at FROM predictions WHERE scored_at > epoch_ms(${Date.parse(at)})`,
+      );
+      return { customers: rows.map((r) => r.customer_id), latest: rows.reduce<string | null>((m, r) => (m === null || r.at > m ? r.at : m), null) };
+    });
+  }
+
+  /** One customer's segment moves, over model versions and re-scores, oldest first. */
   customerMoves(customerId: string): Promise<CustomerMove[]> {
     return this.exclusive(async () => {
       const rows = await this.warehouse.query<CustomerMove & { movedAtMs: number }>(
         `SELECT m.from_segment AS "from", m.to_segment AS "to", m.from_version AS "fromVersion", m.to_version AS "toVersion", epoch_ms(m.moved_at) AS "movedAtMs"
          FROM segment_moves m LEFT JOIN prediction_versions v ON v.model_version = m.to_version
-         WHERE m.customer_id = ${sqlString(customerId)} ORDER BY v.seq, m.moved_at`,
+         WHERE m.customer_id = ${sqlString(customerId)} ORDER BY m.write_seq NULLS FIRST, v.seq, m.moved_at`,
       );
       return rows.map(({ movedAtMs, ...m }) => ({ ...m, movedAt: new Date(Number(movedAtMs)).toISOString() }));
     });

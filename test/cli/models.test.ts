@@ -95,7 +95,9 @@ describe('floyo models', () => {
     assert.equal(back.code, 0, back.stderr);
     assert.match(back.stdout, new RegExp(`^rolled back: ${first.modelVersion} is current again \\(was ${second.modelVersion}\\)\n`));
     // the stored predictions follow: every customer re-scored by the first version, as of the same time
-    assert.match(back.stdout, new RegExp(`\nscored ${second.predictionsWritten} customers with model version ${first.modelVersion} as of ${second.scoredAsOf} `));
+    assert.match(back.stdout, new RegExp(`\nscored ${second.predictionsWritten} customers with model version ${first.modelVersion} as of ${second.scoredAsOf}: ` +
+      `\\d+ changed segment since their stored prediction, 0 new\n`));
+    assert.match(back.stdout, /\nhigh churn risk: probability ≥ 0\.1667 = wasted offer \/ \(wasted offer \+ missed churner\), with churn\.costWastedOffer 1 \(default\) and churn\.costMissedChurner 5 \(default\)\n/);
     const audience = await cli(['audience', '--home', home, '--json']);
     assert.equal(audience.code, 0, audience.stderr);
     const page = audience.json<AudiencePage>();
@@ -104,12 +106,18 @@ describe('floyo models', () => {
 
     // the JSON's `previous` shows that the rollback made the first version current
     // one at a time: promote re-scores the stored predictions, so it holds the home
-    const promote = await cli(['models', 'promote', second.modelVersion, '--home', home, '--json']);
+    // the re-score flags high risk by the costs configured now, not those the version was trained with
+    const promote = await floyo(['models', 'promote', second.modelVersion, '--home', home, '--json'], { env: { FLOYO_CHURN_COST_MISSED_CHURNER: '3' } });
     const unknown = await cli(['models', 'promote', '20110101T000000Z-00000000', '--home', home]);
     assert.equal(promote.code, 0, promote.stderr);
     const p = promote.json<{ current: string; previous: string; changed: boolean; rescored: ScoreReport }>();
     assert.deepEqual([p.current, p.previous, p.changed], [second.modelVersion, first.modelVersion, true]);
     assert.deepEqual([p.rescored.modelVersion, p.rescored.scoredAsOf, p.rescored.predictionsWritten], [second.modelVersion, second.scoredAsOf, second.predictionsWritten]);
+    assert.deepEqual([p.rescored.churnThreshold.value, p.rescored.churnThreshold.trainedWith, p.rescored.churnThreshold.costMissedChurner.source], [0.25, 1 / 6, 'env FLOYO_CHURN_COST_MISSED_CHURNER']);
+    assert.deepEqual([p.rescored.notRescored, p.rescored.newCustomers], [0, 0], 'every stored customer re-scored');
+    const flagged = (await cli(['audience', '--home', home, '--json', '--limit', '100000'])).json<AudiencePage>();
+    assert.equal(flagged.customers.length, second.predictionsWritten);
+    for (const c of flagged.customers) assert.equal(c.churnRisk, c.churnProbability >= 0.25 ? 'high' : 'low', c.customerId);
     assertOneLineError(unknown, /no model version 20110101T000000Z-00000000 in .*; versions there, newest first: /);
 
     const again = await cli(['models', 'promote', second.modelVersion, '--home', home]);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { floyo, tempDir, FIXTURES } from '../support/cli.js';
 import type { ScoreReport } from '../../src/cli/score.js';
+import type { SegmentsReport } from '../../src/cli/segments.js';
 import type { TrainReport } from '../../src/cli/train.js';
 import { loadConfig } from '../../src/config.js';
 import { Warehouse } from '../../src/data/warehouse.js';
@@ -22,6 +23,8 @@ interface StoredRow {
   segment: string;
   rf_cell: string;
   churn_probability: number;
+  churn_risk: string;
+  scored_at: string;
   churn_reasons: string;
   recommendations: string;
   model_version: string;
@@ -32,7 +35,7 @@ async function storedPredictions(home: string): Promise<Map<string, StoredRow>> 
   const connection = await db.connect();
   try {
     const rows = (await connection.runAndReadAll(
-      'SELECT customer_id, segment, rf_cell, churn_probability, churn_reasons, recommendations, model_version FROM predictions',
+      `SELECT customer_id, segment, rf_cell, churn_probability, churn_risk, strftime(scored_at, '%Y-%m-%dT%H:%M:%SZ') AS scored_at, churn_reasons, recommendations, model_version FROM predictions`,
     )).getRowObjectsJS() as unknown as StoredRow[];
     return new Map(rows.map((r) => [r.customer_id, r]));
   } finally {
@@ -140,7 +143,8 @@ describe('floyo score', () => {
     }
     const text = await floyo(['score', '--home', home]);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, new RegExp(`^scored ${after.size} customers with model version ${trained.modelVersion} as of 2011-12-08T14:58:00Z \\(0 moved segment\\)\n`));
+    assert.match(text.stdout, new RegExp(`^scored ${after.size} customers with model version ${trained.modelVersion} as of 2011-12-08T14:58:00Z: ` +
+      `0 changed segment since their stored prediction, 0 new\n`));
     assert.match(text.stdout, /segment +customers +high churn risk/);
   });
 
@@ -152,7 +156,10 @@ describe('floyo score', () => {
       // train published the final ALS model after an exact user half-step, which fold-in reproduces
       const models = { ...(await loadServing(registry)), served: 'als' as const };
       const exclude = [models.products.ids[0]];
-      const { scored } = await scoreWithVersion(warehouse, models, { now: trained.scoredAsOf, horizonDays: 90, exclude });
+      const progress: Array<[number, number]> = [];
+      const { scored } = await scoreWithVersion(warehouse, models, {
+        now: trained.scoredAsOf, horizonDays: 90, exclude, onProgress: (done, total) => progress.push([done, total]),
+      });
       const bought = boughtByCustomer(parsed.filter((line) => line[4] < SPLIT));
       assert.ok(scored.ids.length > 0);
       scored.ids.forEach((id, i) => {
@@ -167,10 +174,144 @@ describe('floyo score', () => {
         const published = Array.from(recommend(models.als, user, 10, { exclude: [0] }).items, (item) => models.products.ids[item]);
         assert.deepEqual(recommended, published, id);
       });
+      // progress: every customer once, and once more for the ranking of each one ALS places, which is all of
+      // them here; the total is known from the first update and never grows
+      const total = 2 * scored.ids.length;
+      assert.ok(progress.length >= 2);
+      for (const [done, t] of progress) {
+        assert.equal(t, total);
+        assert.ok(done <= t);
+      }
+      assert.deepEqual(progress.at(-1), [total, total]);
     } finally {
       warehouse.close();
       registry.close();
     }
+  });
+
+  test('with a second version trained, each floyo score reports what it changed, and floyo segments keeps the version change apart from re-scoring', async () => {
+    const r = await floyo(['train', '--home', home, '--json', '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    const second = r.json<TrainReport>();
+    assert.equal(second.promoted, true);
+    assert.ok(second.segmentMoves > 0, 'the new version moves customers, or this test could not tell the two counts apart');
+    const segmentsBefore = await floyo(['segments', '--home', home, '--json']);
+    assert.equal(segmentsBefore.code, 0, segmentsBefore.stderr);
+    const before = segmentsBefore.json<SegmentsReport>();
+    assert.deepEqual([before.modelVersion, before.movement.length], [second.modelVersion, 1]);
+    assert.equal(before.movement[0].moved, second.segmentMoves);
+    assert.deepEqual(before.rescoring, []);
+
+    for (let run = 0; run < 2; run++) {
+      const again = await floyo(['score', '--home', home, '--json', '-q']);
+      assert.equal(again.code, 0, again.stderr);
+      const s = again.json<ScoreReport>();
+      assert.deepEqual([s.modelVersion, s.segmentMoves, s.newCustomers, s.notRescored], [second.modelVersion, 0, 0, 0], `run ${run + 1}: nothing changed`);
+    }
+
+    // an earlier --now re-scores with the same version: its moves are the run's, not the version change's
+    const stored = await storedPredictions(home);
+    const older = await floyo(['score', '--home', home, '--now', '2011-10-01', '--allow-older', '--json', '-q']);
+    assert.equal(older.code, 0, older.stderr);
+    assert.equal(older.stderr, '', 'no warning: 2011-10-01 is within the data');
+    const o = older.json<ScoreReport>();
+    assert.ok(o.segmentMoves > 0);
+    const segmentsAfter = (await floyo(['segments', '--home', home, '--json'])).json<SegmentsReport>();
+    assert.deepEqual(segmentsAfter.movement, before.movement, 'the matrix of the version change is not blamed for the re-score');
+    assert.equal(segmentsAfter.rescoring.reduce((n, m) => n + m.customers, 0), o.segmentMoves);
+    assert.ok(segmentsAfter.moves.some((m) => m.fromVersion === second.modelVersion && m.toVersion === second.modelVersion));
+    const human = await floyo(['segments', '--home', home]);
+    assert.match(human.stdout, new RegExp(`movement from model ${trained.modelVersion} to ${second.modelVersion}: ${second.segmentMoves} of \\d+ customers \\([\\d.]+%\\) changed segment when ${second.modelVersion} replaced`));
+    assert.match(human.stdout, new RegExp(`\nre-scoring with model ${second.modelVersion} itself \\(the same model on newer data or another --now, not a model change\\) moved customers ${o.segmentMoves} times:\n`));
+
+    // back to the data's last timestamp: nobody is left at a later time, so it is not refused
+    const back = await floyo(['score', '--home', home, '--json', '-q']);
+    assert.equal(back.code, 0, back.stderr);
+    const b = back.json<ScoreReport>();
+    assert.deepEqual([b.predictionsWritten, b.notRescored, b.segmentMoves], [stored.size, 0, o.segmentMoves]);
+  });
+
+  test('a --now earlier than the stored predictions is refused before writing, unless --allow-older, which reports every row it left', async () => {
+    const stored = await storedPredictions(home);
+    const version = [...stored.values()][0].model_version;
+    const refused = await floyo(['score', '--home', home, '--now', '2011-06-01', '-q']);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.equal(refused.stdout, '');
+    assert.match(refused.stderr, /^floyo: --now 2011-06-01 \(2011-06-01T23:59:59Z\) is earlier than the stored predictions \(scored as of up to 2011-12-08T14:58:00Z\): (\d+) of them, customers with no purchase by 2011-06-01, would keep their later predictions and the store would mix two points in time; nothing was written \(pass --allow-older to score as of it anyway\)\n$/);
+    assert.deepEqual(await storedPredictions(home), stored, 'nothing was written');
+
+    const json = await floyo(['score', '--home', home, '--now', '2011-06-01', '--allow-older', '--json', '-q']);
+    assert.equal(json.code, 0, json.stderr);
+    const s = json.json<ScoreReport>();
+    const left = Number(/: (\d+) of them/.exec(refused.stderr)![1]);
+    assert.ok(left > 0 && s.predictionsWritten > 0);
+    assert.equal(s.predictionsWritten + s.notRescored, stored.size, 'every stored prediction is either re-scored or reported');
+    assert.equal(s.notRescored, left);
+    assert.deepEqual(s.notRescoredBy, [{ modelVersion: version, scoredAt: '2011-12-08T14:58:00Z', customers: left }]);
+    const after = await storedPredictions(home);
+    assert.equal([...after.values()].filter((p) => p.scored_at === '2011-12-08T14:58:00Z').length, left);
+
+    const text = await floyo(['score', '--home', home, '--now', '2011-06-01', '--allow-older', '-q']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`\n${left} stored predictions were not re-scored: those customers have no purchase by 2011-06-01, so they keep an earlier run's prediction:\n` +
+      `  ${left} by model version ${version} \\(this version\\) as of 2011-12-08T14:58:00Z \\(later than this run\\)\n`));
+
+    const back = await floyo(['score', '--home', home, '-q', '--json']);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(back.json<ScoreReport>().notRescored, 0);
+  });
+
+  test('the high-risk threshold comes from the costs configured now, says where from, and the stored flags and floyo segments follow', async () => {
+    const env = { FLOYO_CHURN_COST_MISSED_CHURNER: '1' };
+    const r = await floyo(['score', '--home', home, '--json', '-q'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const s = r.json<ScoreReport>();
+    assert.deepEqual(s.churnThreshold, {
+      value: 0.5,
+      costMissedChurner: { value: 1, source: 'env FLOYO_CHURN_COST_MISSED_CHURNER' },
+      costWastedOffer: { value: 1, source: 'default' },
+      trainedWith: 1 / 6,
+    });
+    const stored = [...(await storedPredictions(home)).values()];
+    for (const p of stored) assert.equal(p.churn_risk, p.churn_probability >= 0.5 ? 'high' : 'low', p.customer_id);
+    const high = stored.filter((p) => p.churn_risk === 'high').length;
+    assert.ok(high < stored.filter((p) => p.churn_probability >= 1 / 6).length, 'fewer flagged than at the trained threshold');
+    assert.equal(s.segments.reduce((n, x) => n + x.highRisk, 0), high);
+    const segments = (await floyo(['segments', '--home', home, '--json'])).json<SegmentsReport>();
+    assert.equal(segments.segments.reduce((n, x) => n + x.highRisk, 0), high);
+
+    const text = await floyo(['score', '--home', home, '-q'], { env });
+    assert.match(text.stdout, /\nhigh churn risk: probability ≥ 0\.5000 = wasted offer \/ \(wasted offer \+ missed churner\), with churn\.costWastedOffer 1 \(default\) and churn\.costMissedChurner 1 \(env FLOYO_CHURN_COST_MISSED_CHURNER\); version \S+ was trained with 0\.1667\n/);
+
+    const defaults = await floyo(['score', '--home', home, '--json', '-q']);
+    assert.equal(defaults.json<ScoreReport>().churnThreshold.value, 1 / 6);
+    for (const p of (await storedPredictions(home)).values()) assert.equal(p.churn_risk, p.churn_probability >= 1 / 6 ? 'high' : 'low');
+  });
+
+  test('a --now that is not a real date, or not ISO, is refused in one line with exit 2', async () => {
+    // refused before the home is opened, so both can run at once
+    const nows = ['2011-02-30', '12/01/2011'];
+    const results = await Promise.all(nows.map((now) => floyo(['score', '--home', home, '--now', now])));
+    for (const [i, r] of results.entries()) {
+      const now = nows[i];
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr, `floyo: --now must be a date (YYYY-MM-DD) or an ISO timestamp (YYYY-MM-DDTHH:MM:SS, optionally with Z or ±HH:MM), got "${now}"\n`);
+    }
+  });
+
+  test('a --now more than the churn horizon after the data is scored, with a warning on stderr that every customer looks churned', async () => {
+    const r = await floyo(['score', '--home', home, '--now', '2030-01-01', '--json', '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    const warning = 'scoring as of 2030-01-01, 6,599 days after the data\'s last transaction (2011-12-08), more than the 90-day churn horizon: ' +
+      'every customer looks churned; ingest the newer sales, or score without --now';
+    assert.equal(r.stderr, `floyo: warning: ${warning}\n`);
+    assert.deepEqual(r.json<ScoreReport>().warnings, [warning]);
+    const within = await floyo(['score', '--home', home, '--now', '2012-03-07', '-q']);
+    assert.equal(within.code, 0, within.stderr);
+    assert.equal(within.stderr, '', '90 days after the data: no warning');
+    const back = await floyo(['score', '--home', home, '-q']);
+    assert.equal(back.code, 0, back.stderr);
   });
 
   test('--now before the first transaction is refused in one line that names --now', async () => {

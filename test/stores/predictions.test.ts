@@ -90,7 +90,7 @@ async function pageThrough(store: PredictionStore, query: AudienceQuery, between
   }
 }
 
-test('upserting the same predictions twice leaves the same state and the same counts', async () => {
+test('upserting the same predictions twice leaves the same state; the second write reports that it changed nothing', async () => {
   await withStore(async (store, warehouse) => {
     const v1 = synthetic(500);
     const v2 = synthetic(500, 'v2', 1);
@@ -103,7 +103,7 @@ test('upserting the same predictions twice leaves the same state and the same co
     assert.equal(first.written, 500);
     assert.equal(first.moved, 167, 'every third customer changed segment');
     const afterV2 = await dump(warehouse);
-    assert.deepEqual(pick(await store.upsert(v2)), first, 'a retried write reports the same');
+    assert.deepEqual(pick(await store.upsert(v2)), { written: 500, moved: 0 }, 'a retried write moves nobody: their stored segment is already the new one');
     assert.deepEqual(await dump(warehouse), afterV2);
     assert.equal(await store.count(), 500);
   });
@@ -200,8 +200,8 @@ test('a few customers re-scored into a large table update in place of the rest',
   });
 });
 
-test('segment moves between model versions are recorded, re-scores within a version replace them, and they are reportable', async () => {
-  await withStore(async (store) => {
+test('a version change records each move from the stored version and keeps it; a re-score with the same version records its own moves', async () => {
+  await withStore(async (store, warehouse) => {
     const ids = ['a', 'b', 'c', 'd'];
     const write = (version: string, segments: string[], scoredAt = SCORED_AT) =>
       store.upsert(ids.map((id, i) => prediction(id, { segment: segments[i], modelVersion: version, scoredAt })));
@@ -213,27 +213,42 @@ test('segment moves between model versions are recorded, re-scores within a vers
 
     assert.equal((await write('v2', ['champions', 'loyal', 'champions', 'new'], '2012-03-01T00:00:00.000Z')).moved, 2);
     assert.equal(await store.latestVersion(), 'v2');
-    assert.deepEqual(await store.moves(), [
+    const v1ToV2 = [
       { from: 'lost', to: 'champions', customers: 1, fromVersion: 'v1', toVersion: 'v2' },
       { from: 'loyal', to: 'champions', customers: 1, fromVersion: 'v1', toVersion: 'v2' },
-    ]);
-    assert.deepEqual(await store.transitions(), [
+    ];
+    assert.deepEqual(await store.moves(), v1ToV2);
+    const matrix = [
       { from: 'lost', to: 'champions', customers: 1, fromVersion: 'v1', toVersion: 'v2' },
       { from: 'loyal', to: 'champions', customers: 1, fromVersion: 'v1', toVersion: 'v2' },
       { from: 'loyal', to: 'loyal', customers: 1, fromVersion: 'v1', toVersion: 'v2' },
       { from: 'new', to: 'new', customers: 1, fromVersion: 'v1', toVersion: 'v2' },
-    ]);
+    ];
+    assert.deepEqual(await store.transitions(), matrix);
     assert.deepEqual(await store.customerMoves('a'), [{ from: 'loyal', to: 'champions', fromVersion: 'v1', toVersion: 'v2', movedAt: '2012-03-01T00:00:00.000Z' }]);
 
-    // Re-scored by v2 again: a changes its mind, c moves back to where it was under v1.
-    assert.equal((await write('v2', ['at risk', 'loyal', 'lost', 'new'])).moved, 1);
-    assert.deepEqual(await store.moves({ toVersion: 'v2' }), [{ from: 'loyal', to: 'at risk', customers: 1, fromVersion: 'v1', toVersion: 'v2' }]);
-    assert.deepEqual(await store.customerMoves('c'), []);
+    // Re-scored by v2 as of an earlier time (floyo score --now): a and c move, and only these moves are the
+    // write's; what v2 changed when it replaced v1 stays as it was.
+    const rescore = await write('v2', ['at risk', 'loyal', 'lost', 'new']);
+    assert.deepEqual([rescore.written, rescore.added, rescore.moved], [4, 0, 2]);
+    assert.deepEqual(await store.moves({ fromVersion: 'v1', toVersion: 'v2' }), v1ToV2, 'the version change is not blamed for the re-score');
+    assert.deepEqual(await store.moves({ fromVersion: 'v2', toVersion: 'v2' }), [
+      { from: 'champions', to: 'at risk', customers: 1, fromVersion: 'v2', toVersion: 'v2' },
+      { from: 'champions', to: 'lost', customers: 1, fromVersion: 'v2', toVersion: 'v2' },
+    ]);
+    assert.deepEqual(await store.transitions(), matrix, 'the matrix is the one of the version change');
+    assert.deepEqual(await store.customerMoves('c'), [
+      { from: 'lost', to: 'champions', fromVersion: 'v1', toVersion: 'v2', movedAt: '2012-03-01T00:00:00.000Z' },
+      { from: 'champions', to: 'lost', fromVersion: 'v2', toVersion: 'v2', movedAt: SCORED_AT },
+    ], 'in the order they happened, though the re-score was as of an earlier time');
+    const afterRescore = await dump(warehouse);
+    assert.equal((await write('v2', ['at risk', 'loyal', 'lost', 'new'])).moved, 0, 'the same re-score again changes nothing');
+    assert.deepEqual(await dump(warehouse), afterRescore);
 
     await write('v3', ['at risk', 'lost', 'lost', 'new']);
     assert.equal(await store.latestVersion(), 'v3');
     assert.deepEqual(await store.moves({ fromVersion: 'v2', toVersion: 'v3' }), [{ from: 'loyal', to: 'lost', customers: 1, fromVersion: 'v2', toVersion: 'v3' }]);
-    assert.deepEqual((await store.moves()).map((m) => m.toVersion), ['v3', 'v2'], 'newest versions first');
+    assert.deepEqual((await store.moves()).map((m) => `${m.fromVersion}→${m.toVersion}`), ['v2→v3', 'v1→v2', 'v1→v2', 'v2→v2', 'v2→v2'], 'newest versions first');
     assert.deepEqual(await store.moves({ fromVersion: 'v9' }), []);
 
     // A new customer scored by an older version (a stream scorer still on it) does not make it the latest.
@@ -250,7 +265,49 @@ test('segment moves between model versions are recorded, re-scores within a vers
     ]);
     assert.deepEqual((await store.customerMoves('b')).map((m) => `${m.fromVersion}→${m.toVersion}`), ['v2→v3', 'v3→v1']);
     assert.deepEqual((await store.transitions('v1')).map((t) => t.fromVersion), ['v3', 'v3', 'v3', 'v3']);
+
+    // Promoting v2 again replaces the move of the first v1→v2 change instead of adding a second one.
+    await write('v2', ['champions', 'loyal', 'lost', 'new']);
+    assert.deepEqual(await store.moves({ fromVersion: 'v1', toVersion: 'v2' }), [{ from: 'loyal', to: 'champions', customers: 1, fromVersion: 'v1', toVersion: 'v2' }]);
   });
+});
+
+test('a write reports the customers it added and the stored rows it left, by version and scored-at; scoredAfter finds the later ones', async () => {
+  await withStore(async (store) => {
+    const r0 = await store.upsert(['a', 'b', 'c'].map((id) => prediction(id, { scoredAt: '2011-12-09T12:50:00Z' })));
+    assert.deepEqual([r0.written, r0.added, r0.untouched], [3, 3, []]);
+    const r1 = await store.upsert([prediction('d', { modelVersion: 'v2', scoredAt: '2011-06-01T23:59:59Z' })]);
+    assert.deepEqual([r1.written, r1.added], [1, 1]);
+    assert.deepEqual(r1.untouched, [{ modelVersion: 'v1', scoredAt: '2011-12-09T12:50:00Z', customers: 3 }]);
+    const r2 = await store.upsert([prediction('a', { modelVersion: 'v2', scoredAt: '2011-06-01T23:59:59Z' })]);
+    assert.deepEqual([r2.written, r2.added], [1, 0]);
+    assert.deepEqual(r2.untouched, [
+      { modelVersion: 'v1', scoredAt: '2011-12-09T12:50:00Z', customers: 2 },
+      { modelVersion: 'v2', scoredAt: '2011-06-01T23:59:59Z', customers: 1 },
+    ]);
+    assert.deepEqual((await store.upsert([])).untouched.reduce((n, g) => n + g.customers, 0), 4);
+
+    const later = await store.scoredAfter('2011-06-01T23:59:59Z');
+    assert.deepEqual([later.customers.sort(), later.latest], [['b', 'c'], '2011-12-09T12:50:00Z']);
+    assert.deepEqual(await store.scoredAfter('2011-12-09T12:50:00Z'), { customers: [], latest: null });
+  });
+});
+
+test('a home whose segment_moves predates write_seq is upgraded by init, and its old moves come first in a history', async () => {
+  const home = tempDir('floyo-predictions-');
+  const warehouse = await Warehouse.open(home, 'predictions test');
+  try {
+    await warehouse.run(`CREATE TABLE segment_moves (customer_id VARCHAR NOT NULL, from_segment VARCHAR NOT NULL, to_segment VARCHAR NOT NULL,
+      from_version VARCHAR NOT NULL, to_version VARCHAR NOT NULL, moved_at TIMESTAMP NOT NULL)`);
+    await warehouse.run(`INSERT INTO segment_moves VALUES ('a', 'new', 'loyal', 'v0', 'v1', '2012-06-01 00:00:00')`);
+    const store = new PredictionStore(warehouse);
+    await store.init();
+    await store.upsert([prediction('a', { segment: 'loyal' })]);
+    await store.upsert([prediction('a', { segment: 'lost', modelVersion: 'v2' })]);
+    assert.deepEqual((await store.customerMoves('a')).map((m) => `${m.from}→${m.to}`), ['new→loyal', 'loyal→lost']);
+  } finally {
+    warehouse.close();
+  }
 });
 
 test('segments: customers, average churn and high-risk customers per segment, largest first', async () => {
