@@ -24,7 +24,7 @@ export function register(program: Command): void {
       .option('--segment <name>', 'only this segment (see `floyo segments`)')
       .option('--min-churn <p>', 'churn probability at least p: 0..1 or a percentage like 70%')
       .option('--max-churn <q>', 'churn probability at most q: 0..1 or a percentage')
-      .option('--risk <level>', 'high or low churn risk, by the churn model\'s threshold')
+      .option('--risk <level>', 'high or low churn risk, as flagged when scored (by the configured churn costs)')
       .option('--limit <n>', `customers per page, 1..${MAX_PAGE.toLocaleString('en-US')} (default ${DEFAULT_PAGE}; with --all, the page size)`)
       .option('--cursor <c>', 'continue after the page that printed this cursor (same filters)')
       .option('--all', 'every page after the cursor as NDJSON on stdout, one customer per line; progress on stderr')

@@ -43,7 +43,7 @@ export function register(program: Command): void {
         `
 Shows what is stored for the customer (by the latest \`floyo train\`, \`floyo score\`, promote or rollback): the segment and its
 history across model versions, the R×F quintile cell (R5F5: most recent and most frequent), the churn
-probability and risk by the model's threshold with the reasons behind it, the recommendations with why,
+probability and risk (by the churn costs configured when it was scored) with the reasons behind it, the recommendations with why,
 the model version and the time the customer was scored as of.
 ${EXIT_CODES_HELP}
 
@@ -84,7 +84,8 @@ export function printCustomer(ctx: CommandContext, c: CustomerReport): void {
   ctx.say(`  R×F cell     ${c.rfCell}`);
   ctx.say(`  churn        ${percent(c.churnProbability)} probability, ${c.churnRisk} risk`);
   if (c.segmentHistory.length) {
-    ctx.say(`  history      ${c.segmentHistory.map((m) => `${m.from} → ${m.to} (model ${m.toVersion}, ${m.movedAt.slice(0, 10)})`).join('; ')}`);
+    const cause = (m: CustomerMove) => (m.fromVersion === m.toVersion ? `re-scored with model ${m.toVersion}` : `model ${m.toVersion}`);
+    ctx.say(`  history      ${c.segmentHistory.map((m) => `${m.from} → ${m.to} (${cause(m)}, ${m.movedAt.slice(0, 10)})`).join('; ')}`);
   }
   ctx.say(`  model        ${c.modelVersion}, scored as of ${c.scoredAt}`);
   ctx.say();

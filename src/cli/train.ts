@@ -5,7 +5,7 @@ import { ingest, warehouseTotals, type IngestSummary, type WarehouseTotals } fro
 import { Warehouse } from '../data/warehouse.js';
 import type { Manifest } from '../models/registry.js';
 import { publishInput, qualityGate } from '../pipeline/serving.js';
-import { toPredictions } from '../pipeline/score.js';
+import { scoringTime, staleDataWarning, toPredictions } from '../pipeline/score.js';
 import { train, type TrainResult } from '../pipeline/train.js';
 import { PredictionStore, type Prediction } from '../stores/predictions.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
@@ -62,6 +62,8 @@ export interface TrainReport {
   predictionsWritten: number;
   /** customers whose segment differs from their prediction by the previous version */
   segmentMoves: number;
+  /** also printed on stderr: e.g. a --now far past the data */
+  warnings: string[];
   timingsMs: Record<string, number>;
 }
 
@@ -136,6 +138,12 @@ export async function runTrain(
 
     // Step lines are progress: -q and --json silence them. A step is announced before the bar counts the
     // steps already done, so the bar never runs ahead of the step being described.
+    const warnings: string[] = [];
+    const stale = opts.now === undefined ? null : staleDataWarning(await scoringTime(warehouse, opts.now), config.features.horizonDays);
+    if (stale) {
+      warnings.push(stale);
+      process.stderr.write(`floyo: warning: ${stale}\n`);
+    }
     const bar = ctx.progress('train', 'items');
     let stepsDone = 0;
     const result = await train(warehouse, {
@@ -178,7 +186,7 @@ export async function runTrain(
       cutoff: result.cutoff, validationCutoff: result.validationCutoff, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf,
       modelVersion: manifest.version, previousVersion, promoted: gate.passed, gate,
       segmentation: result.segmentation, churn: result.churn, recommendations: result.recommendations,
-      predictionsWritten: written, segmentMoves: moved,
+      predictionsWritten: written, segmentMoves: moved, warnings,
       timingsMs: {
         ingest: Math.round(ingestMs), features: tm.features ?? 0, segmentation: tm.segmentation ?? 0, churn: tm.churn ?? 0,
         recommendations: tm.recommendations ?? 0, scoring: Math.round((tm.scoring ?? 0) + publishMs), total: Math.round(performance.now() - started),

@@ -150,3 +150,12 @@ test('the gate compares 5-fold CV ROC-AUC, not one split; an older manifest with
   assert.deepEqual(e.gate, { passed: true, reasons: [] });
   assert.equal(e.previousVersion, b.modelVersion);
 });
+
+test('train --now far past the data warns that every customer looks churned, on stderr and in the report', async () => {
+  const r = await floyo(['train', '--data', FIXTURE, '--home', tempDir(), '--now', '2030-01-01', '--json', '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = r.json<TrainReport>();
+  assert.equal(report.warnings.length, 1);
+  assert.match(report.warnings[0], /^scoring as of 2030-01-01, [\d,]+ days after the data's last transaction \(2011-12-08\), .*every customer looks churned/);
+  assert.match(r.stderr, /^floyo: warning: scoring as of 2030-01-01/m);
+});
