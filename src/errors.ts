@@ -7,6 +7,8 @@ export interface ErrorContext {
   offset?: number;
 }
 
+/** Exit code when there is nothing to answer with: an unknown customer, no model version or prediction yet. */
+export const NOT_FOUND_EXIT = 1;
 /** Exit code of bad input or usage (the default of a FloyoError). */
 export const USAGE_EXIT = 2;
 /** Exit code of a FloyoError whose resource (the home, the warehouse) another process holds. */

@@ -1,7 +1,7 @@
 // `floyo customer <id>`: one customer's prediction as the store holds it.
 import type { Command } from 'commander';
-import { FloyoError } from '../errors.js';
-import { NOT_FOUND_EXIT, withPredictions, type CustomerMove, type Prediction } from '../stores/predictions.js';
+import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
+import { withPredictions, type CustomerMove, type Prediction } from '../stores/predictions.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 
 /** A probability as a percentage with one decimal: 0.1234 → "12.3%". */

@@ -47,10 +47,13 @@ function listRow(v: VersionSummary): Record<string, unknown> {
 async function listVersions(ctx: CommandContext): Promise<void> {
   await withRegistry(ctx.loaded.config, async (registry) => {
     const versions = await registry.list();
-    if (versions.length === 0) throw noVersionsYet(registry);
     const current = versions.find((v) => v.current)?.version ?? null;
     if (ctx.json) {
       ctx.emitJson({ location: registry.location, current, versions });
+      return;
+    }
+    if (versions.length === 0) {
+      ctx.say(`no model versions yet in ${registry.location}; run floyo train`);
       return;
     }
     ctx.say(`model versions in ${registry.location}, newest first (* = current)`);

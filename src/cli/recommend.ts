@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Warehouse } from '../data/warehouse.js';
-import { BUSY_EXIT, FloyoError } from '../errors.js';
+import { BUSY_EXIT, FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { explain, foldIn, recommend, similarItems, type Ranked, type UserInteractions } from '../ml/als.js';
 import { loadServing, type ServingModels } from '../pipeline/serving.js';
 import { knownIndices, readCustomerPurchases } from '../pipeline/tables.js';
@@ -190,7 +190,11 @@ export function similarTo(models: ServingModels, product: string, options: { n: 
     const hint = guesses.length
       ? `did you mean ${listInWords(guesses).replace(/ and ([^,]*)$/, ' or $1')}?`
       : 'product ids are the product_id column of your data (StockCode in Online Retail files); floyo recommend <customer> prints some';
-    throw new FloyoError(`product "${product}" is not in model version ${models.version} (it knows the ${models.products.ids.length.toLocaleString('en-US')} products customers bought); ${hint}`);
+    throw new FloyoError(
+      `product "${product}" is not in model version ${models.version} (it knows the ${models.products.ids.length.toLocaleString('en-US')} products customers bought); ${hint}`,
+      {},
+      NOT_FOUND_EXIT,
+    );
   }
   const excludedIds = [...new Set(options.exclude)];
   const exclude = new Set(knownIndices(models.products, excludedIds));

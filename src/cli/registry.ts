@@ -1,7 +1,7 @@
 // The model registry as the commands open it: the configured location, and one-line errors when nothing
 // is current yet.
 import type { Config } from '../config.js';
-import { FloyoError } from '../errors.js';
+import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import type { Registry } from '../models/registry.js';
 
 /**
@@ -20,7 +20,7 @@ export async function withRegistry<T>(config: Config, fn: (registry: Registry) =
 }
 
 export function noVersionsYet(registry: Registry): FloyoError {
-  return new FloyoError(`no model versions yet; run floyo train (registry: ${registry.location})`, { file: registry.location });
+  return new FloyoError(`no model versions yet; run floyo train (registry: ${registry.location})`, { file: registry.location }, NOT_FOUND_EXIT);
 }
 
 /**
@@ -36,5 +36,6 @@ export async function requireCurrent(registry: Registry): Promise<string> {
     `no model version is current in ${registry.location} (it holds ${versions.length}, none promoted); ` +
       `see floyo models list, then floyo models promote <version>`,
     { file: registry.location },
+    NOT_FOUND_EXIT,
   );
 }

@@ -25,7 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { FloyoError } from '../errors.js';
+import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { sqlString, Warehouse } from '../data/warehouse.js';
 
 export interface ChurnReason {
@@ -636,9 +636,6 @@ export class PredictionStore {
     });
   }
 }
-
-/** Exit code of a query that found nothing to answer with (unknown customer, nothing scored yet). */
-export const NOT_FOUND_EXIT = 1;
 
 /**
  * Runs fn with the home's prediction store, holding the home lock (`command` names the holder), and

@@ -150,10 +150,17 @@ describe('floyo models', () => {
     assert.equal(back.json<{ previous: string }>().previous, other);
   });
 
-  test('with no model versions yet, the subcommands say to run floyo train', async () => {
+  test('with no model versions yet, list says so (an empty list under --json) and the others exit 1 saying to run floyo train', async () => {
     const empty = tempDir();
-    const results = await Promise.all([['list'], ['show'], ['rollback']].map((a) => cli(['models', ...a, '--home', empty])));
-    for (const r of results) assertOneLineError(r, /^floyo: no model versions yet; run floyo train \(registry: .*\)$/m);
+    const [list, listJson, ...results] = await Promise.all([['list'], ['list', '--json'], ['show'], ['rollback']].map((a) => cli(['models', ...a, '--home', empty])));
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^no model versions yet in .*; run floyo train\n$/);
+    assert.equal(listJson.code, 0, listJson.stderr);
+    assert.deepEqual(listJson.json<{ current: null; versions: unknown[] }>().versions, []);
+    for (const r of results) {
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^floyo: no model versions yet; run floyo train \(registry: .*\)\n$/);
+    }
   });
 });
 

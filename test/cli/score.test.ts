@@ -323,7 +323,7 @@ describe('floyo score', () => {
   test('with no model version yet it says to train first, and creates nothing in the home', async () => {
     const empty = tempDir();
     const r = await floyo(['score', '--home', empty]);
-    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^floyo: no model versions yet; run floyo train \(registry: .*\)\n$/);
     assert.equal(r.stdout, '');
     assert.deepEqual(readdirSync(empty), [], 'no warehouse, no registry folder');
