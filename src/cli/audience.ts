@@ -2,7 +2,7 @@
 // NDJSON for exports), by keyset pagination with an opaque cursor.
 import type { Command } from 'commander';
 import { FloyoError } from '../errors.js';
-import { DEFAULT_PAGE, MAX_PAGE, withPredictions, type AudiencePage, type AudienceQuery} from '../stores/predictions.js';
+import { DEFAULT_PAGE, MAX_PAGE, RF_CELL, withPredictions, type AudiencePage, type AudienceQuery} from '../stores/predictions.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { EXIT_CODES_HELP, percent, withRules } from './customer.js';
 
@@ -11,6 +11,7 @@ export interface AudienceOptions extends CommonOptions {
   minChurn?: string;
   maxChurn?: string;
   risk?: string;
+  rf?: string;
   limit?: string;
   cursor?: string;
   all?: boolean;
@@ -25,6 +26,7 @@ export function register(program: Command): void {
       .option('--min-churn <p>', 'churn probability at least p: 0..1 or a percentage like 70%')
       .option('--max-churn <q>', 'churn probability at most q: 0..1 or a percentage')
       .option('--risk <level>', 'high or low churn risk, as flagged when scored (by the configured churn costs)')
+      .option('--rf <cells>', 'only these R×F quintile cells, comma-separated, e.g. R5F5,R5F4 (R5: most recent fifth, F5: most frequent)')
       .option('--limit <n>', `customers per page, 1..${MAX_PAGE.toLocaleString('en-US')} (default ${DEFAULT_PAGE}; with --all, the page size)`)
       .option('--cursor <c>', 'continue after the page that printed this cursor (same filters)')
       .option('--all', 'every page after the cursor as NDJSON on stdout, one customer per line; progress on stderr')
@@ -41,7 +43,8 @@ Examples:
   floyo audience --segment 'at risk' --min-churn 0.7
   floyo audience --risk high --limit 500 --json
   floyo audience --segment champions --cursor eyJ2Ijox...
-  floyo audience --min-churn 70% --all > at-risk.ndjson`,
+  floyo audience --min-churn 70% --all > at-risk.ndjson
+  floyo audience --rf R5F5,R5F4 --json`,
       ),
   ).action(
     action(async (opts: AudienceOptions) => {
@@ -105,6 +108,14 @@ export function parseQuery(opts: AudienceOptions): AudienceQuery {
     if (opts.risk !== 'high' && opts.risk !== 'low') throw new FloyoError(`--risk must be high or low, got ${JSON.stringify(opts.risk)}`);
     query.risk = opts.risk;
   }
+  if (opts.rf !== undefined) {
+    const cells = opts.rf.split(',').map((c) => c.trim().toUpperCase()).filter((c) => c.length > 0);
+    const bad = cells.find((c) => !RF_CELL.test(c));
+    if (cells.length === 0 || bad !== undefined) {
+      throw new FloyoError(`--rf must be R×F cells from R1F1 to R5F5, comma-separated (R5: most recent fifth, F5: most frequent), got ${JSON.stringify(bad ?? opts.rf)}`);
+    }
+    query.rfCells = cells;
+  }
   if (opts.limit !== undefined) {
     const n = Number(opts.limit);
     if (!/^\s*\d+\s*$/.test(opts.limit) || n < 1 || n > MAX_PAGE) {
@@ -128,6 +139,7 @@ function describe(q: AudienceQuery): string {
   if (q.minChurn !== undefined) parts.push(`churn ≥ ${exactPercent(q.minChurn)}`);
   if (q.maxChurn !== undefined) parts.push(`churn ≤ ${exactPercent(q.maxChurn)}`);
   if (q.risk !== undefined) parts.push(`${q.risk} risk`);
+  if (q.rfCells !== undefined) parts.push(`R×F ${q.rfCells.join(', ')}`);
   return parts.length ? parts.join(', ') : 'all customers';
 }
 

@@ -20,11 +20,19 @@ export interface Movement {
   transitions: Array<{ from: string; to: string; customers: number }>;
 }
 
+export interface RfCell {
+  cell: string;
+  customers: number;
+  avgChurn: number;
+}
+
 export interface SegmentsReport {
   /** the model version that most recently scored customers */
   modelVersion: string | null;
   customers: number;
   segments: Array<SegmentSummary & { share: number }>;
+  /** the R×F quintile grid: customers and average churn per cell (R5: most recent fifth, F5: most frequent); empty cells left out */
+  rfGrid: RfCell[];
   /** into the latest version, one entry per earlier version its customers were scored by (usually one) */
   movement: Movement[];
   /** moves from re-scoring with the latest version itself (same model; newer data or another --now), grouped */
@@ -62,14 +70,16 @@ Examples:
       const report = await withPredictions(ctx.loaded.config.home, 'floyo segments', async (store) => {
         const segments = await store.segments();
         const modelVersion = await store.latestVersion();
-        return buildReport(segments, modelVersion, await store.transitions(modelVersion ?? undefined), await store.moves());
+        return buildReport(segments, modelVersion, await store.transitions(modelVersion ?? undefined), await store.moves(), await store.rfGrid());
       });
       printSegments(ctx, report);
     }),
   );
 }
 
-export function buildReport(segments: SegmentSummary[], modelVersion: string | null, transitions: SegmentTransition[], moves: SegmentMoves[]): SegmentsReport {
+export function buildReport(
+  segments: SegmentSummary[], modelVersion: string | null, transitions: SegmentTransition[], moves: SegmentMoves[], rfGrid: RfCell[] = [],
+): SegmentsReport {
   const customers = segments.reduce((sum, s) => sum + s.customers, 0);
   const byFrom = new Map<string, Movement>();
   for (const t of transitions) {
@@ -83,6 +93,7 @@ export function buildReport(segments: SegmentSummary[], modelVersion: string | n
     modelVersion,
     customers,
     segments: segments.map((s) => ({ ...s, share: customers ? s.customers / customers : 0 })),
+    rfGrid,
     movement: [...byFrom.values()].sort((a, b) => b.customers - a.customers),
     rescoring: moves.filter((m) => m.fromVersion === modelVersion && m.toVersion === modelVersion).map(({ from, to, customers }) => ({ from, to, customers })),
     moves,
@@ -108,6 +119,12 @@ export function printSegments(ctx: CommandContext, r: SegmentsReport): void {
     ),
   );
   ctx.say();
+  if (r.rfGrid.length) {
+    ctx.say('R×F quintile grid: customers (average churn) by recency fifth R5 (most recent) .. R1 and frequency fifth F1 .. F5 (most frequent);');
+    ctx.say('floyo audience --rf R5F5 lists a cell\'s customers');
+    ctx.say(rfTable(r.rfGrid));
+    ctx.say();
+  }
   if (r.movement.length === 0) {
     ctx.say(
       r.modelVersion
@@ -130,6 +147,20 @@ export function printSegments(ctx: CommandContext, r: SegmentsReport): void {
     ctx.say(table(r.rescoring));
     ctx.say();
   }
+}
+
+/** The R×F grid as a 5×5 table: most recent first, least frequent left. */
+function rfTable(grid: RfCell[]): string {
+  const at = new Map(grid.map((c) => [c.cell, c]));
+  const rows = [5, 4, 3, 2, 1].map((r) => {
+    const row: Record<string, string> = { '': `R${r}` };
+    for (let f = 1; f <= 5; f++) {
+      const c = at.get(`R${r}F${f}`);
+      row[`F${f}`] = c ? `${c.customers.toLocaleString('en-US')} (${percent(c.avgChurn)})` : '-';
+    }
+    return row;
+  });
+  return table(rows, ['', 'F1', 'F2', 'F3', 'F4', 'F5']);
 }
 
 /** The movement matrix as a table, segments ordered by size now. */

@@ -63,6 +63,8 @@ export interface AudienceQuery {
   minChurn?: number;
   maxChurn?: number;
   risk?: 'high' | 'low';
+  /** R×F cells such as "R5F5" (any of them) */
+  rfCells?: string[];
   /** page size, 1..MAX_PAGE (default DEFAULT_PAGE) */
   limit?: number;
   /** nextCursor of the previous page of the same query */
@@ -224,7 +226,8 @@ function invalid(p: Partial<Prediction>, field: string, problem: string): FloyoE
   return new FloyoError(`cannot store ${who}: ${field} ${problem}`, { field });
 }
 
-const RF_CELL = /^R[1-5]F[1-5]$/;
+/** An R×F quintile cell: R1..R5 (R5 = most recent) × F1..F5 (F5 = most frequent). */
+export const RF_CELL = /^R[1-5]F[1-5]$/;
 
 /** Checks one prediction and returns its staged TSV line; errors name the customer and the field. */
 function stagedLine(seq: number, p: Prediction): string {
@@ -290,6 +293,8 @@ interface Filter {
   minChurn: number;
   maxChurn: number;
   risk: 'high' | 'low' | null;
+  /** R×F cells, sorted (null: any) */
+  rfCells: string[] | null;
 }
 
 function describeFilter(f: Filter): string {
@@ -297,12 +302,14 @@ function describeFilter(f: Filter): string {
     f.segment === null ? 'any segment' : `segment ${JSON.stringify(f.segment)}`,
     `churn ${f.minChurn}..${f.maxChurn}`,
     f.risk === null ? 'any risk' : `${f.risk} risk`,
+    ...(f.rfCells === null ? [] : [`R×F ${f.rfCells.join(',')}`]),
   ];
   return parts.join(', ');
 }
 
 function sameFilter(a: Filter, b: Filter): boolean {
-  return a.segment === b.segment && a.minChurn === b.minChurn && a.maxChurn === b.maxChurn && a.risk === b.risk;
+  return a.segment === b.segment && a.minChurn === b.minChurn && a.maxChurn === b.maxChurn && a.risk === b.risk &&
+    (a.rfCells ?? []).join(',') === (b.rfCells ?? []).join(',') && (a.rfCells === null) === (b.rfCells === null);
 }
 
 /** Validates an audience query: the canonical filter (defaults filled in) and the page size. */
@@ -321,11 +328,19 @@ export function audienceFilter(query: AudienceQuery): { filter: Filter; limit: n
   if (query.segment !== undefined && (typeof query.segment !== 'string' || query.segment.length === 0)) {
     throw new FloyoError(`segment must be a non-empty name, got ${JSON.stringify(query.segment)}`, { field: 'segment' });
   }
+  let rfCells: string[] | null = null;
+  if (query.rfCells !== undefined) {
+    const bad = Array.isArray(query.rfCells) ? query.rfCells.find((c) => typeof c !== 'string' || !RF_CELL.test(c)) : query.rfCells;
+    if (!Array.isArray(query.rfCells) || query.rfCells.length === 0 || bad !== undefined) {
+      throw new FloyoError(`rfCells must be R×F cells from R1F1 to R5F5 (R5: most recent, F5: most frequent), got ${JSON.stringify(bad ?? query.rfCells)}`, { field: 'rfCells' });
+    }
+    rfCells = [...new Set(query.rfCells)].sort();
+  }
   const limit = query.limit ?? DEFAULT_PAGE;
   if (!Number.isInteger(limit) || limit <= 0 || limit > MAX_PAGE) {
     throw new FloyoError(`limit must be a whole number from 1 to ${MAX_PAGE.toLocaleString('en-US')}, got ${JSON.stringify(query.limit)}`, { field: 'limit' });
   }
-  return { filter: { segment: query.segment ?? null, minChurn, maxChurn, risk: query.risk ?? null }, limit };
+  return { filter: { segment: query.segment ?? null, minChurn, maxChurn, risk: query.risk ?? null, rfCells }, limit };
 }
 
 function encodeCursor(filter: Filter, after: string): string {
@@ -341,6 +356,7 @@ function decodeCursor(cursor: string, filter: Filter): string {
     throw new FloyoError('the cursor is not one Floyo made: pass the nextCursor of the previous page unchanged', { field: 'cursor' });
   }
   const f = decoded?.f;
+  if (f && typeof f === 'object' && !('rfCells' in f)) (f as Filter).rfCells = null; // cursors made before the R×F filter
   if (decoded?.v !== CURSOR_FORMAT || typeof decoded.a !== 'string' || typeof f !== 'object' || f === null ||
     !('segment' in f && 'minChurn' in f && 'maxChurn' in f && 'risk' in f)) {
     throw new FloyoError('the cursor is not one Floyo made: pass the nextCursor of the previous page unchanged', { field: 'cursor' });
@@ -359,6 +375,7 @@ function whereClause(f: Filter): string {
   const conditions = [`churn_probability >= ${f.minChurn}`, `churn_probability <= ${f.maxChurn}`];
   if (f.segment !== null) conditions.push(`segment = ${sqlString(f.segment)}`);
   if (f.risk !== null) conditions.push(`churn_risk = ${sqlString(f.risk)}`);
+  if (f.rfCells !== null) conditions.push(`rf_cell IN (${f.rfCells.map(sqlString).join(', ')})`);
   return conditions.join(' AND ');
 }
 
@@ -560,6 +577,13 @@ export class PredictionStore {
       `SELECT segment, count(*)::BIGINT AS customers, avg(churn_probability) AS "avgChurn",
               count(*) FILTER (WHERE churn_risk = 'high')::BIGINT AS "highRisk"
        FROM predictions GROUP BY segment ORDER BY customers DESC, segment`,
+    ));
+  }
+
+  /** Customers per R×F cell of the stored predictions (cells without customers are left out). */
+  rfGrid(): Promise<Array<{ cell: string; customers: number; avgChurn: number }>> {
+    return this.exclusive(() => this.warehouse.query<{ cell: string; customers: number; avgChurn: number }>(
+      `SELECT rf_cell AS cell, count(*)::BIGINT AS customers, avg(churn_probability) AS "avgChurn" FROM predictions GROUP BY rf_cell ORDER BY rf_cell`,
     ));
   }
 

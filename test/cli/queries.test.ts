@@ -199,6 +199,42 @@ test('floyo audience: an unknown segment lists the known ones (on stderr under -
   assert.ok(cased.json<AudiencePage>().customers.every((c) => c.segment === 'at risk'));
 });
 
+test('the R×F grid: floyo segments counts every cell, floyo audience --rf pages through the chosen cells', async () => {
+  const all = Array.from({ length: CUSTOMERS }, (_, i) => customer(i, 'v2', 1));
+  const [seg, grid, page1, bad] = await Promise.all([
+    floyo(['segments', '--home', home(), '--json']),
+    floyo(['segments', '--home', home()]),
+    floyo(['audience', '--home', home(), '--rf', 'r5f5, R1F1', '--limit', '2', '--json']),
+    floyo(['audience', '--home', home(), '--rf', 'R6F1']),
+  ]);
+  const cells = new Map<string, Prediction[]>();
+  for (const c of all) cells.set(c.rfCell, [...(cells.get(c.rfCell) ?? []), c]);
+  const report = seg.json<SegmentsReport>();
+  assert.deepEqual(report.rfGrid.map((c) => [c.cell, c.customers]), [...cells].sort(([a], [b]) => (a < b ? -1 : 1)).map(([cell, cs]) => [cell, cs.length]));
+  for (const c of report.rfGrid) {
+    const mean = cells.get(c.cell)!.reduce((sum, x) => sum + x.churnProbability, 0) / cells.get(c.cell)!.length;
+    assert.ok(Math.abs(c.avgChurn - mean) < 1e-12);
+  }
+  assert.match(grid.stdout, /R×F quintile grid/);
+  assert.match(grid.stdout, /^ *R5 +/m);
+
+  const wanted = all.filter((c) => c.rfCell === 'R5F5' || c.rfCell === 'R1F1').map((c) => c.customerId);
+  const first = page1.json<AudiencePage>();
+  assert.equal(first.total, wanted.length);
+  const seen = [...first.customers];
+  let cursor = first.nextCursor;
+  const h = home();
+  while (cursor) {
+    const next = (await floyo(['audience', '--home', h, '--rf', 'R1F1,R5F5', '--limit', '2', '--cursor', cursor, '--json'])).json<AudiencePage>();
+    seen.push(...next.customers);
+    cursor = next.nextCursor;
+  }
+  assert.deepEqual(seen.map((c) => c.customerId).sort(), [...wanted].sort(), 'the same cells in another order and case continue the pages');
+  assert.ok(seen.every((c) => c.rfCell === 'R5F5' || c.rfCell === 'R1F1'));
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^floyo: --rf must be R×F cells from R1F1 to R5F5, comma-separated .*got "R6F1"\n$/);
+});
+
 test('floyo audience: bad filters and a cursor from another query exit 2 with a clear message', async () => {
   const h = home();
   const page = (await floyo(['audience', '--home', h, '--segment', 'loyal', '--limit', '1', '--json'])).json<AudiencePage>();
