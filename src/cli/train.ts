@@ -115,6 +115,9 @@ export async function runTrain(
   checkTimes(opts);
   const { config } = ctx.loaded;
   const started = performance.now();
+  // the registry is reached before any work: a missing bucket or refused credentials would otherwise
+  // surface only at publish, after the whole training
+  await withRegistry(config, (registry) => registry.current());
   const warehouse = await Warehouse.open(config.home, 'floyo train');
   try {
     const t0 = performance.now();

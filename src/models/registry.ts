@@ -522,7 +522,8 @@ class S3Store implements Store {
       return { body, length: response.ContentLength };
     } catch (err) {
       const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404) return null;
+      // a missing bucket is a 404 too, but not a missing file: nothing could ever be published there
+      if (e?.name !== 'NoSuchBucket' && (e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404)) return null;
       throw this.error(err, file);
     }
   }

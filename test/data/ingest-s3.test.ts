@@ -1,7 +1,7 @@
 // `floyo ingest s3://...` end to end through the CLI, against the real S3 server (Ceph RGW) the test runner starts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { floyo, tempDir, FIXTURES } from '../support/cli.js';
@@ -65,4 +65,16 @@ test('S3 locations that do not exist or are not allowed get one clear line, no s
   assert.equal(denied.code, 2);
   assert.match(denied.stderr, /^floyo: access to s3:\/\/.* was refused/);
   for (const r of [missing, empty, denied]) assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('train with the registry under a bucket that does not exist stops before any work, naming the bucket', async () => {
+  const home = tempDir();
+  const missing = `floyo-missing-${Date.now()}`;
+  const r = await floyo(['train', '--data', join(FIXTURES, 'online_retail_sample.csv'), '--home', home, '--json', '-q'], {
+    env: env({ FLOYO_MODELS_LOCATION: `s3://${missing}/models` }),
+  });
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, new RegExp(`^floyo: bucket ${missing} does not exist \\(s3://${missing}/models/[^)]*\\)[^\\n]*\\n$`));
+  assert.ok(!existsSync(join(home, 'warehouse.duckdb')), 'nothing was ingested');
 });
