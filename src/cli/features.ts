@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { FloyoError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { buildFeatures, exportTable } from '../features/build.js';
 import { Warehouse } from '../data/warehouse.js';
 import { action, makeContext, table, withCommonOptions, type CommonOptions } from './common.js';
@@ -38,7 +40,9 @@ back since, shrunk towards the shop's rate); label churned.`,
       const horizon = opts.horizonDays === undefined ? undefined : Number(opts.horizonDays);
       if (horizon !== undefined && !Number.isInteger(horizon)) throw new FloyoError(`--horizon-days must be a whole number, got "${opts.horizonDays}"`);
       const ctx = makeContext(opts, { 'features.horizonDays': horizon });
-      const warehouse = await Warehouse.open(ctx.loaded.config.home, 'floyo features');
+      const { home } = ctx.loaded.config;
+      if (!existsSync(join(home, 'warehouse.duckdb'))) throw new FloyoError(`no transactions in ${home} yet: run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
+      const warehouse = await Warehouse.open(home, 'floyo features');
       try {
         const summary = await buildFeatures(warehouse, { asOf: opts.asOf, horizonDays: ctx.loaded.config.features.horizonDays });
         const files: Record<string, string> = {};

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { floyo, tempDir, FIXTURES } from '../support/cli.js';
@@ -100,8 +100,11 @@ test('default cutoff is the last date minus the horizon; a cutoff too late is fl
   assert.match(early.stderr, /before the first transaction/);
   const bad = await floyo(['features', '--home', home, '--as-of', '31/12/2011']);
   assert.match(bad.stderr, /--as-of must be a date YYYY-MM-DD/);
-  const empty = await floyo(['features', '--home', tempDir()]);
-  assert.match(empty.stderr, /holds no transactions yet; run `floyo ingest` first/);
+  const fresh = tempDir();
+  const empty = await floyo(['features', '--home', fresh]);
+  assert.equal(empty.code, 1);
+  assert.match(empty.stderr, /^floyo: no transactions in .* yet: run `floyo ingest` first\n$/);
+  assert.deepEqual(readdirSync(fresh), [], 'a fresh home stays empty');
 });
 
 test('features never look past the cutoff: changing only the future leaves them unchanged', async () => {
