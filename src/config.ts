@@ -209,7 +209,11 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     const lines = result.error.issues.map((issue) => {
       const key = issue.path.join('.');
       const from = sources[key] ? ` (from ${sources[key]})` : '';
-      return `  ${key}${from}: ${issue.message}`;
+      // an environment variable holds text: lists and objects have to be written as JSON there
+      const json = sources[key]?.startsWith('env ') && issue.code === 'invalid_type' && (issue.expected === 'array' || issue.expected === 'object')
+        ? `; write it as JSON, e.g. ${sources[key]!.slice(4)}=${issue.expected === 'array' ? '\'["a","b"]\'' : '\'{"key":"value"}\''}`
+        : '';
+      return `  ${key}${from}: ${issue.message}${json}`;
     });
     throw new FloyoError(`invalid configuration:\n${lines.join('\n')}`);
   }

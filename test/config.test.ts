@@ -44,6 +44,12 @@ test('wrong types are refused naming the key and its source', () => {
   writeFileSync(join(cwd, 'floyo.config.json'), JSON.stringify({ features: { horizonDays: -3 } }));
   assert.throws(() => loadConfig({ cwd, env: {} }), /features\.horizonDays \(from file .*\): .*>0/);
   assert.throws(() => loadConfig({ cwd: dir(), env: { FLOYO_INGEST_PRESET: 'woo' } }), /ingest\.preset .*"online-retail"\|"shopify"/);
+  // a list in an environment variable is JSON, and the message says so
+  assert.throws(
+    () => loadConfig({ cwd: dir(), env: { FLOYO_RECOMMENDATIONS_EXCLUDE: '84378' } }),
+    /recommendations\.exclude \(from env FLOYO_RECOMMENDATIONS_EXCLUDE\): .*expected array.*; write it as JSON, e\.g\. FLOYO_RECOMMENDATIONS_EXCLUDE='\["a","b"\]'/,
+  );
+  assert.deepEqual(loadConfig({ cwd: dir(), env: { FLOYO_RECOMMENDATIONS_EXCLUDE: '["84378"]' } }).config.recommendations.exclude, ['84378']);
 });
 
 test('environment names are derived from the keys', () => {
