@@ -129,7 +129,11 @@ export async function runTrain(
         progress: ctx.progress,
       });
       const failed = s.sources.filter((x) => x.status === 'failed');
-      if (failed.length) throw new FloyoError(`ingest failed for ${failed.map((f) => `${f.location}: ${f.error}`).join('; ')}`);
+      if (failed.length) {
+        // each error names its file already; the sources that did ingest stay in the warehouse
+        const kept = s.sourcesIngested ? `; the other ${s.sourcesIngested === 1 ? 'source was' : `${s.sourcesIngested} sources were`} ingested` : '';
+        throw new FloyoError(`nothing was trained: ${failed.map((f) => f.error).join('; ')}${kept}; fix or leave out the failed ${failed.length === 1 ? 'file' : 'files'} and run floyo train again`);
+      }
       ingested = {
         sourcesIngested: s.sourcesIngested, sourcesSkipped: s.sourcesSkipped, rowsRead: s.rowsRead, rowsAccepted: s.rowsAccepted,
         rowsQuarantined: s.rowsQuarantined, rowsExcluded: s.rowsExcluded, ordersReplaced: s.ordersReplaced, linesReplaced: s.linesReplaced,

@@ -159,3 +159,15 @@ test('train --now far past the data warns that every customer looks churned, on 
   assert.match(report.warnings[0], /^scoring as of 2030-01-01, [\d,]+ days after the data's last transaction \(2011-12-08\), .*every customer looks churned/);
   assert.match(r.stderr, /^floyo: warning: scoring as of 2030-01-01/m);
 });
+
+test('a source that fails to ingest stops train, naming it once and saying what was kept', async () => {
+  const home = tempDir();
+  const empty = join(home, 'empty.csv');
+  writeFileSync(empty, '');
+  const r = await floyo(['train', '--data', FIXTURE, empty, '--home', home, '-q']);
+  assert.equal(r.code, 2);
+  assert.ok(oneLine(r.stderr), r.stderr);
+  assert.equal(r.stderr.split(empty).length, 2, 'the failed file is named once');
+  assert.match(r.stderr, /^floyo: nothing was trained: .*empty\.csv: the file is empty.*; the other source was ingested; fix or leave out the failed file/);
+  assert.ok(noVersions(home));
+});
