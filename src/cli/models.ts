@@ -109,11 +109,14 @@ async function showVersion(ctx: CommandContext, version: string | undefined): Pr
   await withRegistry(ctx.loaded.config, async (registry) => {
     const name = version ?? (await requireCurrent(registry));
     const manifest = await registry.show(name);
+    // every file against its size and checksum: a damaged version is reported here, not first by a query
+    await registry.load(name);
     if (ctx.json) {
       ctx.emitJson(manifest);
       return;
     }
     printManifest(ctx, manifest, await registry.current(), registry.location);
+    ctx.say(`every file of ${name} checked against its size and SHA-256`);
   });
 }
 

@@ -2,7 +2,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { floyo, tempDir, FIXTURES, type CliResult } from '../support/cli.js';
 import { Warehouse } from '../../src/data/warehouse.js';
@@ -148,6 +148,19 @@ describe('floyo models', () => {
     const back = await cli(['models', 'promote', before, '--home', home, '--json']);
     assert.equal(back.code, 0, back.stderr);
     assert.equal(back.json<{ previous: string }>().previous, other);
+  });
+
+  test('show checks every file: a truncated array is refused by name', async () => {
+    const copy = join(tempDir(), 'models');
+    cpSync(join(home, 'models'), copy, { recursive: true });
+    const version = join(copy, first.modelVersion);
+    const victim = readdirSync(version).find((f) => f.endsWith('.bin'))!;
+    const ok = await floyo(['models', 'show', first.modelVersion, '--home', home], { env: { FLOYO_MODELS_LOCATION: copy } });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, new RegExp(`every file of ${first.modelVersion} checked against its size and SHA-256`));
+    truncateSync(join(version, victim), 8);
+    const bad = await floyo(['models', 'show', first.modelVersion, '--home', home, '--json'], { env: { FLOYO_MODELS_LOCATION: copy } });
+    assertOneLineError(bad, new RegExp(victim.replace(/[.]/g, '\\.')));
   });
 
   test('with no model versions yet, list says so (an empty list under --json) and the others exit 1 saying to run floyo train', async () => {
