@@ -7,17 +7,17 @@
 // confidence 1. Each half-step solves, for every user u with item factors Y fixed,
 //   (YᵀY + λI + Σ_{i∈u} (c_ui − 1) y_i y_iᵀ) x_u = Σ_{i∈u} c_ui y_i,
 // sharing YᵀY across users, then the same for items with X fixed. Factors are float32 (like implicit).
-// The CG solver runs in float32 WebAssembly SIMD, as implicit's float32 BLAS calls do; the exact
-// solver, fold-in and explain work in float64. Rows are independent and Gram matrices are summed over
+// The CG solver and the scoring of every item for a user run in float32 WebAssembly SIMD, as implicit's
+// float32 BLAS calls do; the exact solver, fold-in and explain work in float64. Rows are independent and Gram matrices are summed over
 // fixed chunks in a fixed order, so a fit is the same bit for bit on any number of threads.
 import { createRng } from './random.js';
 import { checkSparse, toCsc, transposeCsc, type Csr } from './sparse.js';
 import { defaultThreads, sharedArray, toShared, withPool, type Kernel, type Pool, type SharedWasmMemory } from './pool.js';
 import {
-  Asm, borrowMemory, compileModule, emitPairwiseDot, instantiate, loadVector, moduleBytes, pairwiseDot, returnMemory, sharedMemory, vectorRegs,
-  wasmAvailable, WASM_PAGE, F32, F64_PROMOTE_F32, F64X2_PROMOTE_LOW_F32X4, F32X4_ADD, F32X4_EXTRACT, F32X4_MUL, F32X4_SPLAT, F32_ADD, F32_DIV,
-  F32_GT, F32_LT, F32_MUL, F32_NEG, F32_SUB, I32, I32_ADD, I32_AND, I32_EQ, I32_EQZ, I32_GE_S, I32_GE_U, I32_GT_S, I32_LE_S, I32_MUL,
-  I32_SHL, I32_SUB, V128,
+  Asm, borrowMemory, compileModule, instantiate, moduleBytes, returnMemory, sharedMemory,
+  wasmAvailable, WASM_PAGE, F32, F32X4_ADD, F32X4_EXTRACT, F32X4_MAX, F32X4_MUL, F32X4_SPLAT, F32_ADD, F32_DIV,
+  F32_GT, F32_LT, F32_MUL, F32_NEG, F32_SUB, I32, I32_ADD, I32_AND, I32_EQ, I32_EQZ, I32_GE_S, I32_GE_U, I32_GT_S, I32_LE_S, I32_MUL, I32_NE,
+  I32_SHL, I32_SUB, I8X16_SHUFFLE, V128,
 } from './wasm.js';
 
 /** How interaction strengths r become weights w before confidence c = 1 + α·w. */
@@ -1142,11 +1142,13 @@ class TopN {
   readonly items: Int32Array;
   readonly scores: Float64Array;
   size = 0;
+  /** scores below it cannot enter: the worst kept score once n are kept, −Infinity before */
+  floor = -Infinity;
   constructor(readonly n: number) {
     this.items = new Int32Array(n);
     this.scores = new Float64Array(n);
   }
-  reset(): void { this.size = 0; }
+  reset(): void { this.size = 0; this.floor = -Infinity; }
   /** whether (s, i) ranks below (t, j) */
   private worse(s: number, i: number, t: number, j: number): boolean {
     return s < t || (s === t && i > j);
@@ -1162,10 +1164,14 @@ class TopN {
         items[q] = items[parent]; scores[q] = scores[parent]; q = parent;
       }
       items[q] = item; scores[q] = score;
+      if (this.size === this.n) this.floor = scores[0];
       return;
     }
     // full: the new pair replaces the worst kept one (the root) if it ranks above it
-    if (this.worse(scores[0], items[0], score, item)) this.siftDown(score, item);
+    if (this.worse(scores[0], items[0], score, item)) {
+      this.siftDown(score, item);
+      this.floor = scores[0];
+    }
   }
   /** Writes the kept pairs best first into the outputs at offset; returns how many. */
   drain(outItems: Int32Array, outScores: Float32Array, offset: number): number {
@@ -1178,6 +1184,7 @@ class TopN {
       this.size--;
       if (this.size > 0) this.siftDown(lastScore, lastItem);
     }
+    this.floor = -Infinity;
     return m;
   }
   private siftDown(score: number, item: number): void {
@@ -1211,69 +1218,194 @@ function excludeMask(model: AlsModel, exclude: ArrayLike<number> | undefined): U
 
 // ---------------------------------------------------------------------------------------------
 // Scoring every item for a user: x_u·y_i over all items is what a recommendation costs (items × K
-// multiply-adds per user, for every customer when the pipeline scores them all). In WebAssembly SIMD the
-// user's vector sits in f64x2 registers and each item's float32 factors are widened two at a time: the
-// same float64 products as JavaScript, several times faster. scoresJs is the twin (for K above
-// MAX_SCORE_FACTORS, or without WebAssembly) with the same order of additions: both rank alike.
+// multiply-adds per user, for every customer when the pipeline scores them all). It is a small matrix
+// product, done in float32 as implicit's sgemm does it. The kernel scores a tile of SCORE_MR users ×
+// SCORE_ITEMS items at a time: the item factors are laid out in panels of 4 items, factor-major (factor f
+// of the 4 items side by side in one f32x4), so each panel vector loaded meets SCORE_MR users' factor f
+// (splat), every load feeds several multiply-adds and no horizontal sums are needed. With the scores it
+// writes each tile's highest score per user, so that ranking passes over the tiles below the n best
+// found so far without looking at their items: most of them, once a few tiles have been seen.
+// The order of operations, which the JavaScript twin scoresJs repeats to the bit: each score is one
+// float32 chain in factor order, s = 0, then s = s + x_f·y_f for f = 0 … K − 1, every product and every
+// sum rounded to float32 (f32x4.mul then f32x4.add, no fused multiply-add). So a score does not depend on
+// the tile, the block or the thread that computes it. The twin serves runtimes without WebAssembly.
 
-/** Wider factor vectors are scored in JavaScript: the kernel keeps the user's vector in registers. */
-const MAX_SCORE_FACTORS = 64;
+/**
+ * Tile shape: SCORE_MR × SCORE_NV accumulators (f32x4), SCORE_NV panel vectors and one splat. 4 × 2
+ * measured fastest of 2..6 × 1..4 on the build machine; more accumulators only add register spills.
+ */
+const SCORE_MR = 4, SCORE_NV = 2;
+/** Items per tile; the catalogue is padded to a multiple with zero factors, whose scores are never read. */
+const SCORE_ITEMS = 4 * SCORE_NV;
+/**
+ * Users per kernel call, one tile's worth: their score rows wait in the thread's slot, small enough to
+ * stay in cache, until they are ranked. Blocks of 16 users, with the catalogue scored in cache-sized
+ * chunks for all of them, measured no faster: the kernel is bound by arithmetic, not by reading Y.
+ */
+const SCORE_BLOCK = SCORE_MR;
 
-/** scores(Y, n, x, out): out[i] = Σ_f Y[i·K + f]·x[f] for the n float32 item rows at Y and the float64 x, in pairwiseDot's order. */
+/**
+ * scores(Yp, groups, xs, users, out, stride, maxes): out + u·stride (bytes) ← the scores of the float32
+ * user row u (K floats at xs + 4·K·u), u < users, against the item panels at Yp (`groups` tiles of
+ * SCORE_ITEMS items), in the order described above; maxes + 4·(u·groups + g) ← the highest of them in
+ * tile g (NaN if one is NaN).
+ */
 function asmScores(K: number): Asm {
-  const A = new Asm([I32, I32, I32, I32], []);
-  const [Y, n, x, out] = [0, 1, 2, 3];
-  const i = A.local(I32), yo = A.local(I32), acc = A.local(V128), xr = vectorRegs(A, K);
-  loadVector(A, xr, x);
-  A.get(Y).set(yo);
-  A.each(i, n, () => {
-    A.addr(out, i, 3);
-    emitPairwiseDot(A, xr, acc,
-      (q) => A.get(yo).v128Load64Zero(8 * q, F32_ALIGN).simd(F64X2_PROMOTE_LOW_F32X4),
-      () => A.get(yo).f32Load(8 * xr.pairs.length).op(F64_PROMOTE_F32));
-    A.f64Store();
-    A.inc(yo, 4 * K);
-  });
+  const A = new Asm([I32, I32, I32, I32, I32, I32, I32], []);
+  const [Yp, groups, xs, users, out, stride, maxes] = [0, 1, 2, 3, 4, 5, 6];
+  const u = A.local(I32), g = A.local(I32), yp = A.local(I32), xp = A.local(I32), op = A.local(I32), mp = A.local(I32);
+  const yf = A.local(I32), xf = A.local(I32), xEnd = A.local(I32);
+  const rows = Array.from({ length: SCORE_MR }, () => A.local(I32)), maxRows = Array.from({ length: SCORE_MR }, () => A.local(I32));
+  const acc = Array.from({ length: SCORE_MR * SCORE_NV }, () => A.local(V128));
+  const ys = Array.from({ length: SCORE_NV }, () => A.local(V128)), xv = A.local(V128), m = A.local(V128);
+  for (let r = 0; r < SCORE_MR; r++) {
+    A.get(stride).i32(r).op(I32_MUL).set(rows[r]);
+    A.get(groups).i32(4 * r).op(I32_MUL).set(maxRows[r]);
+  }
+  // the lanes of m, swapped in pairs of lanes (8-byte halves), then lane by lane
+  const halves = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7], lanes = [4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11];
+  // users u … u + mr − 1 against every tile of items
+  const tileRow = (mr: number): void => {
+    A.get(Yp).set(yp);
+    A.get(xs).get(u).i32(4 * K).op(I32_MUL).op(I32_ADD).set(xp);
+    A.get(out).get(u).get(stride).op(I32_MUL).op(I32_ADD).set(op);
+    A.get(maxes).get(u).get(groups).op(I32_MUL).i32(2).op(I32_SHL).op(I32_ADD).set(mp);
+    A.each(g, groups, () => {
+      for (let k = 0; k < mr * SCORE_NV; k++) A.f32(0).simd(F32X4_SPLAT).set(acc[k]);
+      A.get(yp).set(yf).get(xp).tee(xf).i32(4 * K).op(I32_ADD).set(xEnd);
+      // a loop over the factors, not an unrolled sequence: unrolled, V8 hoists the loads of every step
+      // to the top and spills most of them
+      A.loop((next) => {
+        for (let v = 0; v < SCORE_NV; v++) A.get(yf).v128Load(16 * K * v, F32_ALIGN).set(ys[v]);
+        for (let r = 0; r < mr; r++) {
+          A.get(xf).v128Load32Splat(4 * K * r).set(xv);
+          for (let v = 0; v < SCORE_NV; v++) {
+            const c = acc[r * SCORE_NV + v];
+            A.get(c).get(xv).get(ys[v]).simd(F32X4_MUL).simd(F32X4_ADD).set(c);
+          }
+        }
+        A.inc(yf, 16).inc(xf, 4);
+        A.get(xf).get(xEnd).op(I32_NE).brIf(next);
+      });
+      for (let r = 0; r < mr; r++) {
+        for (let v = 0; v < SCORE_NV; v++) {
+          A.get(op);
+          if (r > 0) A.get(rows[r]).op(I32_ADD);
+          A.get(acc[r * SCORE_NV + v]).v128Store(16 * v, F32_ALIGN);
+        }
+        A.get(mp);
+        if (r > 0) A.get(maxRows[r]).op(I32_ADD);
+        A.get(acc[r * SCORE_NV]);
+        for (let v = 1; v < SCORE_NV; v++) A.get(acc[r * SCORE_NV + v]).simd(F32X4_MAX);
+        A.tee(m).get(m).get(m).simd(I8X16_SHUFFLE, ...halves).simd(F32X4_MAX).tee(m).get(m).get(m).simd(I8X16_SHUFFLE, ...lanes).simd(F32X4_MAX);
+        A.simd(F32X4_EXTRACT, 0).f32Store();
+      }
+      A.inc(yp, 16 * SCORE_NV * K).inc(op, 4 * SCORE_ITEMS).inc(mp, 4);
+    });
+  };
+  // whole tiles of SCORE_MR users, then the rest one by one
+  A.i32(0).set(u);
+  A.block((exit) => A.loop((top) => {
+    A.get(u).i32(SCORE_MR).op(I32_ADD).get(users).op(I32_GT_S).brIf(exit);
+    tileRow(SCORE_MR);
+    A.inc(u, SCORE_MR).br(top);
+  }));
+  A.block((exit) => A.loop((top) => {
+    A.get(u).get(users).op(I32_GE_S).brIf(exit);
+    tileRow(1);
+    A.inc(u, 1).br(top);
+  }));
   return A;
 }
 
-/** asmScores's twin. */
-function scoresJs(Y: Float32Array, nItems: number, K: number, x: Float64Array, out: Float64Array): void {
-  for (let i = 0; i < nItems; i++) out[i] = pairwiseDot(Y, i * K, x, K);
+/**
+ * asmScores's twin, on the plain row-major Y: out[u·stride + i] for the `users` rows of K at xs (the
+ * padding items, with zero factors, score 0), and the tiles' highest scores in maxes[u·groups + g]
+ * (Math.max: NaN if one is NaN).
+ */
+function scoresJs(Y: Float32Array, nItems: number, K: number, xs: Float32Array, users: number, out: Float32Array, stride: number, maxes: Float32Array): void {
+  const fr = Math.fround, groups = stride / SCORE_ITEMS;
+  for (let u = 0; u < users; u++) {
+    const xo = u * K, oo = u * stride;
+    for (let i = 0, yo = 0; i < nItems; i++, yo += K) {
+      let s = 0;
+      for (let f = 0; f < K; f++) s = fr(s + fr(xs[xo + f] * Y[yo + f]));
+      out[oo + i] = s;
+    }
+    out.fill(0, oo + nItems, oo + stride);
+    for (let g = 0; g < groups; g++) {
+      let m = -Infinity;
+      for (let i = g * SCORE_ITEMS; i < (g + 1) * SCORE_ITEMS; i++) m = Math.max(m, out[oo + i]);
+      maxes[u * groups + g] = m;
+    }
+  }
 }
 
-interface ScoreExports { scores(Y: number, n: number, x: number, out: number): void }
+/** Y's rows in the kernel's panels of 4 items, factor-major, into `panels` (nPad × K floats, nPad ≥ nItems); the padding items get zeros. */
+function itemPanels(Y: Float32Array, nItems: number, K: number, panels: Float32Array): void {
+  const nPad = panels.length / K;
+  for (let i = 0; i < nPad; i++) {
+    const base = (i >> 2) * 4 * K + (i & 3);
+    for (let f = 0; f < K; f++) panels[base + 4 * f] = i < nItems ? Y[i * K + f] : 0;
+  }
+}
+
+interface ScoreExports { scores(Yp: number, groups: number, xs: number, users: number, out: number, stride: number, maxes: number): void }
 /** Compiled scoring modules by K, per thread. */
 const scoreModules = new Map<number, object>();
 const scoreInstances = new WeakMap<object, ScoreExports>();
 
 /**
- * Where items are scored: with WebAssembly, one memory holding Y and, per thread, a slot of K + nItems
- * float64s (the user's vector, then the scores); without, Y itself and plain slots.
+ * Where items are scored. Per thread, a slot of SCORE_BLOCK user vectors (float32, `xs`), of their
+ * score rows (nPad floats each, `out`) and of their tiles' highest scores (nPad / SCORE_ITEMS floats
+ * each, `maxes`). With WebAssembly, one memory holds the item panels (Y), then the slots; without, Y is
+ * the model's row-major itemFactors and the slots are plain shared arrays.
  */
-type ScoreArgs = { memory: SharedWasmMemory; wasm: boolean; Y: Float32Array; nItems: number; K: number; slots: Float64Array };
+type ScoreArgs = {
+  memory: SharedWasmMemory; wasm: boolean; Y: Float32Array; nItems: number; nPad: number; K: number;
+  xs: Float32Array; out: Float32Array; maxes: Float32Array;
+};
 
-/** Score arguments for `threads` threads; with WebAssembly, Y is copied into `memory` (borrowed: give it back with returnMemory). */
-function scoreArgs(model: AlsModel, threads: number, borrow: boolean): ScoreArgs {
+/**
+ * Score arguments for `threads` threads; with WebAssembly (unless useWasm is false), Y is laid out in
+ * `memory` (borrowed: give it back with returnMemory).
+ */
+function scoreArgs(model: AlsModel, threads: number, borrow: boolean, useWasm = true): ScoreArgs {
   const { itemFactors, nItems, factors: K } = model;
-  const yBytes = Math.ceil((4 * nItems * K) / 16) * 16, slotsLen = threads * (K + nItems);
-  const wasm = wasmAvailable && K <= MAX_SCORE_FACTORS && yBytes + 8 * slotsLen <= 2 ** 31;
-  if (!wasm) return { memory: sharedMemory(WASM_PAGE), wasm, Y: toShared(itemFactors), nItems, K, slots: sharedArray(Float64Array, slotsLen) };
-  const bytes = yBytes + 8 * slotsLen;
+  const nPad = Math.ceil(nItems / SCORE_ITEMS) * SCORE_ITEMS;
+  const xsLen = threads * SCORE_BLOCK * K, outLen = threads * SCORE_BLOCK * nPad, maxesLen = outLen / SCORE_ITEMS;
+  const bytes = 4 * (nPad * K + xsLen + outLen + maxesLen);
+  const wasm = useWasm && wasmAvailable && bytes <= 2 ** 31;
+  if (!wasm) {
+    return {
+      memory: sharedMemory(WASM_PAGE), wasm, Y: toShared(itemFactors), nItems, nPad, K,
+      xs: sharedArray(Float32Array, xsLen), out: sharedArray(Float32Array, outLen), maxes: sharedArray(Float32Array, maxesLen),
+    };
+  }
   const memory = borrow ? borrowMemory(bytes) : sharedMemory(bytes);
-  const Y = new Float32Array(memory.buffer, 0, nItems * K);
-  Y.set(itemFactors);
-  return { memory, wasm, Y, nItems, K, slots: new Float64Array(memory.buffer, yBytes, slotsLen) };
+  const Y = new Float32Array(memory.buffer, 0, nPad * K);
+  itemPanels(itemFactors, nItems, K, Y);
+  const xs = new Float32Array(memory.buffer, Y.byteLength, xsLen);
+  const out = new Float32Array(memory.buffer, xs.byteOffset + xs.byteLength, outLen);
+  return { memory, wasm, Y, nItems, nPad, K, xs, out, maxes: new Float32Array(memory.buffer, out.byteOffset + out.byteLength, maxesLen) };
 }
 
-/** Scores every item for the K values of `x` from offset xo on, in thread's slot; returns the scores (valid until the slot's next use). */
-function scoreItems(a: ScoreArgs, thread: number, x: ArrayLike<number>, xo: number): Float64Array {
-  const { K, nItems } = a, at = thread * (K + nItems);
-  const xs = a.slots.subarray(at, at + K), out = a.slots.subarray(at + K, at + K + nItems);
-  for (let f = 0; f < K; f++) xs[f] = x[xo + f];
+/** A thread's scores of a block of users: user q's at out[q·nPad …], its tiles' highest at maxes[q·nPad / SCORE_ITEMS …]. */
+interface BlockScores { out: Float32Array; maxes: Float32Array }
+
+/**
+ * Scores every item for `count` ≤ SCORE_BLOCK users, user q's vector being the K values of X from xo[q]
+ * on (rounded to float32), in thread's slot (valid until the slot's next use).
+ */
+function scoreBlock(a: ScoreArgs, thread: number, X: ArrayLike<number>, xo: ArrayLike<number>, count: number): BlockScores {
+  const { K, nItems, nPad } = a, groups = nPad / SCORE_ITEMS;
+  const xs = a.xs.subarray(thread * SCORE_BLOCK * K, (thread + 1) * SCORE_BLOCK * K);
+  const out = a.out.subarray(thread * SCORE_BLOCK * nPad, (thread + 1) * SCORE_BLOCK * nPad);
+  const maxes = a.maxes.subarray(thread * SCORE_BLOCK * groups, (thread + 1) * SCORE_BLOCK * groups);
+  for (let q = 0; q < count; q++) for (let f = 0; f < K; f++) xs[q * K + f] = X[xo[q] + f];
   if (!a.wasm) {
-    scoresJs(a.Y, nItems, K, xs, out);
-    return out;
+    scoresJs(a.Y, nItems, K, xs, count, out, nPad, maxes);
+    return { out, maxes };
   }
   let inst = scoreInstances.get(a);
   if (!inst) {
@@ -1285,8 +1417,8 @@ function scoreItems(a: ScoreArgs, thread: number, x: ArrayLike<number>, xo: numb
     inst = instantiate<ScoreExports>(mod, a.memory);
     scoreInstances.set(a, inst);
   }
-  inst.scores(a.Y.byteOffset, nItems, xs.byteOffset, out.byteOffset);
-  return out;
+  inst.scores(a.Y.byteOffset, groups, xs.byteOffset, count, out.byteOffset, 4 * nPad, maxes.byteOffset);
+  return { out, maxes };
 }
 
 /** The per-model scoring memory of one-user calls (recommend), made on first use. */
@@ -1300,21 +1432,59 @@ function modelScorer(model: AlsModel): ScoreArgs {
   return a;
 }
 
-/** Keeps the top n of the scores outside the mask and the bought row (indices bought[bs..be), sorted). */
-function rankScores(scores: Float64Array, nItems: number, mask: Uint8Array, bought: Int32Array | null, bs: number, be: number, top: TopN): void {
+/**
+ * @internal Every item's score for each of `users` (user q's at q·nItems) and the highest score of
+ * each tile of SCORE_ITEMS items (user q's at q·⌈nItems / SCORE_ITEMS⌉), with the WebAssembly kernel
+ * where there is one, or with its JavaScript twin when `wasm` is false: for tests that hold them to the bit.
+ */
+export function alsScores(model: AlsModel, users: ArrayLike<number>, wasm: boolean): { scores: Float32Array; tileMaxes: Float32Array } {
+  checkModel(model);
+  const { nItems, factors: K } = model, groups = Math.ceil(nItems / SCORE_ITEMS);
+  const a = scoreArgs(model, 1, false, wasm);
+  const scores = new Float32Array(users.length * nItems), tileMaxes = new Float32Array(users.length * groups), xo = new Int32Array(SCORE_BLOCK);
+  for (let q0 = 0; q0 < users.length; q0 += SCORE_BLOCK) {
+    const count = Math.min(SCORE_BLOCK, users.length - q0);
+    for (let k = 0; k < count; k++) { checkUser(model, users[q0 + k]); xo[k] = users[q0 + k] * K; }
+    const { out, maxes } = scoreBlock(a, 0, model.userFactors, xo, count);
+    for (let k = 0; k < count; k++) {
+      scores.set(out.subarray(k * a.nPad, k * a.nPad + nItems), (q0 + k) * nItems);
+      tileMaxes.set(maxes.subarray(k * groups, (k + 1) * groups), (q0 + k) * groups);
+    }
+  }
+  return { scores, tileMaxes };
+}
+
+/**
+ * Keeps user q's top n of the block's scores, leaving out the mask and the bought row (indices
+ * bought[bs..be), sorted). Most tiles hold no score as high as the n kept so far: they are passed over
+ * on their highest score alone (a NaN one is looked into, and its NaN left out by push).
+ */
+function rankScores(
+  { out, maxes }: BlockScores, q: number, nItems: number, mask: Uint8Array, bought: Int32Array | null, bs: number, be: number, top: TopN,
+): void {
   top.reset();
-  let b = bs;
-  for (let i = 0; i < nItems; i++) {
-    if (bought && b < be && bought[b] === i) { b++; continue; }
-    if (mask[i]) continue;
-    top.push(scores[i], i);
+  const groups = Math.ceil(nItems / SCORE_ITEMS), so = q * groups * SCORE_ITEMS, mo = q * groups;
+  let b = bs, floor = -Infinity;
+  for (let g = 0; g < groups; g++) {
+    if (maxes[mo + g] < floor) continue;
+    for (let i = g * SCORE_ITEMS, end = Math.min(nItems, i + SCORE_ITEMS); i < end; i++) {
+      const s = out[so + i];
+      if (s < floor) continue;
+      if (bought) {
+        while (b < be && bought[b] < i) b++;
+        if (b < be && bought[b] === i) continue;
+      }
+      if (mask[i]) continue;
+      top.push(s, i);
+      floor = top.floor;
+    }
   }
 }
 
 /**
  * The n items with the highest score x_u·y_i for a user (an index, or a factor vector such as
- * {@link foldIn} returns), best first. With a user index, items the user bought in training are left
- * out unless filterAlreadyBought is false; `exclude` items are always left out.
+ * {@link foldIn} returns, rounded to float32), best first. With a user index, items the user bought in
+ * training are left out unless filterAlreadyBought is false; `exclude` items are always left out.
  */
 export function recommend(model: AlsModel, user: number | ArrayLike<number>, n: number, options: RecommendOptions = {}): Ranked {
   checkModel(model);
@@ -1339,7 +1509,7 @@ export function recommend(model: AlsModel, user: number | ArrayLike<number>, n: 
   }
   const mask = excludeMask(model, options.exclude);
   const top = new TopN(Math.min(n, model.nItems));
-  rankScores(scoreItems(modelScorer(model), 0, x, xo), model.nItems, mask, bought, bs, be, top);
+  rankScores(scoreBlock(modelScorer(model), 0, x, [xo], 1), 0, model.nItems, mask, bought, bs, be, top);
   const items = new Int32Array(top.size), scores = new Float32Array(top.size);
   top.drain(items, scores, 0);
   return { items, scores };
@@ -1356,11 +1526,17 @@ export type RecommendArgs = ScoreArgs & {
 export function alsRecommendKernel(a: RecommendArgs, start: number, end: number, thread: number): void {
   const { users, X, nItems, K, n, mask, filter, indptr, indices, outItems, outScores } = a;
   const top = new TopN(Math.min(n, nItems));
-  for (let q = start; q < end; q++) {
-    const u = users[q];
-    rankScores(scoreItems(a, thread, X, u * K), nItems, mask, filter ? indices : null, indptr[u], indptr[u + 1], top);
-    const got = top.drain(outItems, outScores, q * n);
-    for (let k = got; k < n; k++) { outItems[q * n + k] = -1; outScores[q * n + k] = -Infinity; }
+  const xo = new Int32Array(SCORE_BLOCK);
+  for (let q0 = start; q0 < end; q0 += SCORE_BLOCK) {
+    const count = Math.min(SCORE_BLOCK, end - q0);
+    for (let k = 0; k < count; k++) xo[k] = users[q0 + k] * K;
+    const scores = scoreBlock(a, thread, X, xo, count);
+    for (let k = 0; k < count; k++) {
+      const q = q0 + k, u = users[q];
+      rankScores(scores, k, nItems, mask, filter ? indices : null, indptr[u], indptr[u + 1], top);
+      const got = top.drain(outItems, outScores, q * n);
+      for (let r = got; r < n; r++) { outItems[q * n + r] = -1; outScores[q * n + r] = -Infinity; }
+    }
   }
 }
 
@@ -1387,7 +1563,9 @@ export async function recommendBatch(
         ...scoring, users: us, X: toShared(model.userFactors), n,
         mask, filter: options.filterAlreadyBought ?? true, indptr: toShared(cui.indptr), indices: toShared(cui.indices), outItems, outScores,
       };
-      await pool.parallelFor(RECOMMEND, users.length, args, { chunk: Math.max(1, Math.min(256, Math.ceil(users.length / (8 * pool.threads)))) });
+      // chunks of whole tiles of users where there are enough, so few users are scored one by one
+      const chunk = Math.min(256, Math.ceil(users.length / (8 * pool.threads) / SCORE_MR) * SCORE_MR);
+      await pool.parallelFor(RECOMMEND, users.length, args, { chunk: Math.max(1, chunk) });
     } finally {
       if (scoring.wasm) returnMemory(scoring.memory);
     }

@@ -53,7 +53,8 @@ export const F64_PROMOTE_F32 = 0xbb;
 export const F64_SQRT = 0x9f, F64_ADD = 0xa0, F64_SUB = 0xa1, F64_MUL = 0xa2, F64_MIN = 0xa4, F64_MAX = 0xa5;
 const V128_LOAD = 0x00, V128_STORE = 0x0b;
 export const F32X4_SPLAT = 0x13, F64X2_SPLAT = 0x14, F32X4_EXTRACT = 0x1f, F64X2_EXTRACT = 0x21, F64X2_PROMOTE_LOW_F32X4 = 0x5f;
-const V128_LOAD64_ZERO = 0x5d;
+const V128_LOAD32_SPLAT = 0x09, V128_LOAD64_ZERO = 0x5d;
+export const I8X16_SHUFFLE = 0x0d, F32X4_MAX = 0xe9;
 export const F32X4_ADD = 0xe4, F32X4_MUL = 0xe6, F64X2_SQRT = 0xef, F64X2_ADD = 0xf0, F64X2_SUB = 0xf1, F64X2_MUL = 0xf2;
 
 /** One function body: structured control flow with named labels, locals by index. */
@@ -86,6 +87,8 @@ export class Asm {
   f64Store(offset = 0): this { return this.op(0x39, 3, ...uleb(offset)); }
   v128Load(offset = 0, align = 3): this { return this.simd(V128_LOAD, align, ...uleb(offset)); }
   v128Store(offset = 0, align = 3): this { return this.simd(V128_STORE, align, ...uleb(offset)); }
+  /** one 4-byte value into all four lanes of a v128 */
+  v128Load32Splat(offset = 0, align = 2): this { return this.simd(V128_LOAD32_SPLAT, align, ...uleb(offset)); }
   /** 8 bytes into the low half of a v128, the high half zero */
   v128Load64Zero(offset = 0, align = 3): this { return this.simd(V128_LOAD64_ZERO, align, ...uleb(offset)); }
   /** memory.copy(dest, src, bytes) and memory.fill(dest, byte, bytes), operands on the stack */
@@ -138,7 +141,7 @@ export class Asm {
 
 // ---------------------------------------------------------------------------------------------
 // A float64 vector held in registers, and dot products with it in one fixed order, shared by the
-// kernels that keep a row or a weight vector in locals (k-means, logistic regression, ALS scoring).
+// kernels that keep a row or a weight vector in locals (k-means, logistic regression).
 
 /** n float64s in locals: ⌊n/2⌋ f64x2 pairs and, for odd n, the last value in an f64. */
 export interface VectorRegs { readonly pairs: number[]; readonly tail: number | null }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  alsLoss, alsParams, confidenceMatrix, exactUserStep, explain, fitAls, foldIn, recommend, recommendBatch, similarItems,
+  alsLoss, alsParams, alsScores, confidenceMatrix, exactUserStep, explain, fitAls, foldIn, recommend, recommendBatch, similarItems,
   type AlsModel, type AlsParams,
 } from '../../src/ml/als.js';
 import { csrFromTriplets, type Csr } from '../../src/ml/sparse.js';
@@ -283,23 +283,38 @@ test('batch recommend, on worker threads, equals one-by-one recommend', async ()
   }
 });
 
-test('item scoring in WebAssembly and its JavaScript twin rank alike, to the last bit', async () => {
-  // 64 factors are scored in WebAssembly, 65 in JavaScript; a zero 65th factor adds exactly 0 to every score
-  const model = await fitAls(sample(80, 300, 4), { ...base, factors: 64, iterations: 3 });
-  const pad = (F: Float32Array, rows: number): Float32Array => {
-    const out = new Float32Array(rows * 65);
-    for (let r = 0; r < rows; r++) out.set(F.subarray(64 * r, 64 * r + 64), 65 * r);
-    return out;
-  };
-  const padded: AlsModel = { ...model, factors: 65, userFactors: pad(model.userFactors, model.nUsers), itemFactors: pad(model.itemFactors, model.nItems) };
-  for (const u of [0, 7, 33, 79]) {
-    const a = recommend(model, u, 50, { exclude: [3] }), b = recommend(padded, u, 50, { exclude: [3] });
-    assert.deepEqual([...b.items], [...a.items]);
-    assert.deepEqual([...b.scores], [...a.scores]);
+test('item scoring: the WebAssembly kernel and its JavaScript twin give the same float32 scores, to the last bit', async () => {
+  // 7 users: a tile of 4, then 3 one by one; 301 items: the last tile of items is padded
+  const users = [0, 7, 33, 79, 5, 12, 40];
+  for (const K of [1, 3, 8, 64, 67]) {
+    const model = await fitAls(sample(80, 301, 4), { ...base, factors: K, iterations: 2 });
+    const n = model.nItems, X = model.userFactors, Y = model.itemFactors;
+    const kernel = alsScores(model, users, true), { scores: twin, tileMaxes } = alsScores(model, users, false);
+    assert.deepEqual(new Uint32Array(kernel.scores.buffer), new Uint32Array(twin.buffer), `K = ${K}`);
+    // each tile of 8 items' highest score, which ranking uses to pass over tiles; the last tile is
+    // padded with items of zero factors (score 0)
+    assert.deepEqual(kernel.tileMaxes, tileMaxes);
+    const tiles = Math.ceil(n / 8);
+    users.forEach((_, q) => {
+      for (let g = 0; g < tiles; g++) {
+        const tile = [...twin.subarray(q * n + 8 * g, q * n + Math.min(n, 8 * g + 8))];
+        assert.equal(tileMaxes[q * tiles + g], Math.max(...tile, ...(tile.length < 8 ? [0] : [])));
+      }
+    });
+    // the documented order: s = 0, then s = s + x_f·y_f for f = 0 … K − 1, each product and sum rounded to float32
+    users.forEach((u, q) => {
+      for (let i = 0; i < n; i++) {
+        let s = 0;
+        for (let f = 0; f < K; f++) s = Math.fround(s + Math.fround(X[u * K + f] * Y[i * K + f]));
+        assert.ok(Object.is(twin[q * n + i], s), `K = ${K}, user ${u}, item ${i}: ${twin[q * n + i]} vs ${s}`);
+      }
+    });
+    // and recommend ranks those scores
+    const rec = recommend(model, 7, 20, { filterAlreadyBought: false });
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => twin[n + b] - twin[n + a] || a - b).slice(0, 20);
+    assert.deepEqual([...rec.items], order);
+    assert.deepEqual([...rec.scores], order.map((i) => twin[n + i]));
   }
-  const batch = await recommendBatch(model, [1, 2, 3], 20), paddedBatch = await recommendBatch(padded, [1, 2, 3], 20);
-  assert.deepEqual([...paddedBatch.items], [...batch.items]);
-  assert.deepEqual([...paddedBatch.scores], [...batch.scores]);
 });
 
 test('similarItems ranks by cosine of item factors, without the item itself or empty items', async () => {
