@@ -11,6 +11,8 @@ export interface ErrorContext {
 export const NOT_FOUND_EXIT = 1;
 /** Exit code of bad input or usage (the default of a FloyoError). */
 export const USAGE_EXIT = 2;
+/** Exit code of an error that is not a FloyoError: a bug (EX_SOFTWARE of sysexits.h). */
+export const INTERNAL_EXIT = 70;
 /** Exit code of a FloyoError whose resource (the home, the warehouse) another process holds. */
 export const BUSY_EXIT = 3;
 

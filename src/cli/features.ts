@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { buildFeatures, exportTable } from '../features/build.js';
 import { Warehouse } from '../data/warehouse.js';
@@ -41,7 +39,7 @@ back since, shrunk towards the shop's rate); label churned.`,
       if (horizon !== undefined && !Number.isInteger(horizon)) throw new FloyoError(`--horizon-days must be a whole number, got "${opts.horizonDays}"`);
       const ctx = makeContext(opts, { 'features.horizonDays': horizon });
       const { home } = ctx.loaded.config;
-      if (!existsSync(join(home, 'warehouse.duckdb'))) throw new FloyoError(`no transactions in ${home} yet: run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
+      if (!Warehouse.exists(home)) throw new FloyoError(`no transactions in ${home} yet: run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
       const warehouse = await Warehouse.open(home, 'floyo features');
       try {
         const summary = await buildFeatures(warehouse, { asOf: opts.asOf, horizonDays: ctx.loaded.config.features.horizonDays });

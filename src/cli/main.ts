@@ -13,7 +13,7 @@ import { register as recommend } from './recommend.js';
 import { register as customer } from './customer.js';
 import { register as segments } from './segments.js';
 import { register as audience } from './audience.js';
-import { USAGE_EXIT } from '../errors.js';
+import { INTERNAL_EXIT, USAGE_EXIT } from '../errors.js';
 import { VERSION } from '../version.js';
 
 // `floyo ... | head` closes stdout early: that is the reader's choice, not an error.
@@ -35,6 +35,12 @@ for (const register of [demo, trainCmd, score, customer, segments, audience, rec
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (!(err instanceof CommanderError)) throw err;
-  process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT; // commander has printed the message (or help, version)
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT; // commander has printed the message (or help, version)
+  } else {
+    // not a FloyoError (those are one line, handled by each action): a bug, so the stack is worth having,
+    // under its own exit code rather than 1, which means "nothing to answer with"
+    process.stderr.write(`floyo: internal error (please report it with what follows)\n${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = INTERNAL_EXIT;
+  }
 }

@@ -2,8 +2,6 @@
 // Business rules (unavailable or blacklisted products, already-bought items) are applied here, at query
 // time, so changing them needs no retraining.
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Warehouse } from '../data/warehouse.js';
 import { BUSY_EXIT, FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { explain, foldIn, recommend, similarItems, type Ranked, type UserInteractions } from '../ml/als.js';
@@ -15,8 +13,6 @@ import { requireCurrent, withRegistry } from './registry.js';
 /** How many past purchases an explanation names at most. */
 const EXPLAIN_TOP = 3;
 const MAX_N = 1000;
-/** How long a query waits for the home when another command holds it: long enough for other queries, not for a train. */
-const QUERY_WAIT_MS = 3000;
 
 export interface Contribution {
   productId: string;
@@ -241,13 +237,13 @@ async function loadCurrent(ctx: CommandContext): Promise<ServingModels> {
  * warehouse or another Floyo process holds the home: recommendations then rest on the training data.
  */
 async function currentPurchases(home: string, customer: string): Promise<Map<string, number> | undefined> {
-  if (!existsSync(join(home, 'warehouse.duckdb'))) {
+  if (!Warehouse.exists(home)) {
     process.stderr.write(`floyo: warning: no warehouse in ${home}: recommending from the purchases the model version was trained on\n`);
     return undefined;
   }
   let warehouse: Warehouse;
   try {
-    warehouse = await Warehouse.open(home, `floyo recommend ${customer}`, QUERY_WAIT_MS);
+    warehouse = await Warehouse.open(home, `floyo recommend ${customer}`);
   } catch (err) {
     if (!(err instanceof FloyoError) || err.exitCode !== BUSY_EXIT) throw err;
     process.stderr.write(`floyo: warning: ${err.message}; recommending from the purchases the model version was trained on\n`);

@@ -2,12 +2,10 @@
 // is now — new transactions since training included — without retraining. Promote and rollback use it too,
 // so the stored predictions follow the current version.
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { LoadedConfig, Source } from '../config.js';
 import { parseInstant } from '../dates.js';
 import { Warehouse } from '../data/warehouse.js';
-import { FloyoError } from '../errors.js';
+import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { costThreshold } from '../models/churn.js';
 import type { Registry } from '../models/registry.js';
 import { scoreWithVersion, scoringTime, staleDataWarning, toPredictions } from '../pipeline/score.js';
@@ -142,7 +140,7 @@ async function refuseOlder(store: PredictionStore, scoredIds: string[], scoredAs
  * version), holding the home lock; with null when the home stores none, without creating a warehouse.
  */
 export async function withStoredPredictions<T>(home: string, command: string, fn: (warehouse: Warehouse | null) => Promise<T>): Promise<T> {
-  if (!existsSync(join(home, 'warehouse.duckdb'))) return fn(null);
+  if (!Warehouse.exists(home)) return fn(null);
   const warehouse = await Warehouse.open(home, command);
   try {
     const [{ n }] = await warehouse.query<{ n: number }>(
@@ -225,8 +223,8 @@ Examples:
       const { config } = ctx.loaded;
       const report = await withRegistry(config, async (registry) => {
         await requireCurrent(registry); // "train first" before a warehouse is opened (or made) in the home
-        if (!existsSync(join(config.home, 'warehouse.duckdb'))) {
-          throw new FloyoError(`no warehouse in ${config.home}: ingest sales first (floyo ingest <location>), then score`);
+        if (!Warehouse.exists(config.home)) {
+          throw new FloyoError(`no warehouse in ${config.home}: ingest sales first (floyo ingest <location>), then score`, {}, NOT_FOUND_EXIT);
         }
         const warehouse = await Warehouse.open(config.home, 'floyo score');
         try {

@@ -2,7 +2,7 @@
 // Process model: DuckDB lets one process hold a database file for writing, so a Floyo process takes the
 // home's lock (home/lock.json: pid, command, since) before opening it. A second process is told who holds
 // it — never a raw DuckDB lock error. A lock left by a dead process is taken over.
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -67,45 +67,69 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Takes the home lock; a live holder is waited for up to `waitMs` (short reads queue behind each other), then named. */
+/**
+ * How long opening the home waits for another process holding it: long enough for a query or a short
+ * write to finish (they queue behind each other), not for a train, whose holder is then named.
+ */
+export const LOCK_WAIT_MS = 3000;
+
+/**
+ * Takes the home lock. The lock file appears complete or not at all (written aside, then linked into
+ * place, which fails if it exists), so a reader never sees half of it. A live holder is waited for up to
+ * `waitMs`, then named; a lock left by a process that died is taken over.
+ */
 async function acquireLock(home: string, command: string, waitMs: number): Promise<() => void> {
   const path = join(home, 'lock.json');
   const mine: LockInfo = { pid: process.pid, command, host: hostname(), since: new Date().toISOString() };
-  const deadline = Date.now() + waitMs;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, JSON.stringify(mine));
-      closeSync(fd);
-      return () => rmSync(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  const aside = `${path}.${process.pid}.${Date.now()}`;
+  writeFileSync(aside, JSON.stringify(mine));
+  try {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        linkSync(aside, path);
+        return () => rmSync(path, { force: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      let text: string | null = null;
+      let holder: LockInfo | null = null;
+      try {
+        text = readFileSync(path, 'utf8');
+        holder = JSON.parse(text) as LockInfo;
+      } catch {
+        holder = null; // released just now (or unreadable): look again
+      }
+      if (holder && holder.host === mine.host && !alive(holder.pid)) {
+        // left by a process that died; remove it only if it is still that lock, not one taken meanwhile
+        if (readIfExists(path) === text) rmSync(path, { force: true });
+        continue;
+      }
+      if (Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+        continue;
+      }
+      if (holder) {
+        throw new FloyoError(
+          `the Floyo home ${home} is in use by \`${holder.command}\` (pid ${holder.pid} on ${holder.host}, since ${holder.since}); ` +
+            `wait for it to finish, or use another --home`,
+          {},
+          BUSY_EXIT,
+        );
+      }
+      if (text !== null) throw new FloyoError(`cannot read the lock ${path}; if no Floyo process is running, delete that file`, {}, BUSY_EXIT);
     }
-    let holder: LockInfo | null = null;
-    try {
-      holder = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
-    } catch {
-      holder = null; // being written right now, or garbage: look again
-    }
-    if (holder && holder.host === mine.host && !alive(holder.pid)) {
-      rmSync(path, { force: true }); // left by a process that died
-      continue;
-    }
-    if (holder && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
-      attempt--; // waiting is not a failed attempt
-      continue;
-    }
-    if (holder) {
-      throw new FloyoError(
-        `the Floyo home ${home} is in use by \`${holder.command}\` (pid ${holder.pid} on ${holder.host}, since ${holder.since}); ` +
-          `wait for it to finish, or use another --home`,
-        {},
-        BUSY_EXIT,
-      );
-    }
+  } finally {
+    rmSync(aside, { force: true });
   }
-  throw new FloyoError(`cannot take the lock ${path}; if no Floyo process is running, delete that file`, {}, BUSY_EXIT);
+}
+
+function readIfExists(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
 }
 
 export class Warehouse {
@@ -119,9 +143,9 @@ export class Warehouse {
 
   /**
    * Opens (creating if needed) the home's warehouse, holding the home lock until close(). Another process
-   * holding it is waited for up to `waitMs` (default 0: refused at once, naming the holder).
+   * holding it is waited for up to `waitMs`, then named.
    */
-  static async open(home: string, command: string, waitMs = 0): Promise<Warehouse> {
+  static async open(home: string, command: string, waitMs = LOCK_WAIT_MS): Promise<Warehouse> {
     mkdirSync(home, { recursive: true });
     const release = await acquireLock(home, command, waitMs);
     const path = join(home, 'warehouse.duckdb');
@@ -144,6 +168,11 @@ export class Warehouse {
       }
       throw new FloyoError(`cannot open the warehouse ${path}: ${message.split('\n')[0]}`);
     }
+  }
+
+  /** Whether the home has a warehouse yet (commands that only read refuse an empty home without creating one). */
+  static exists(home: string): boolean {
+    return existsSync(join(home, 'warehouse.duckdb'));
   }
 
   /** Rows as plain JS objects (BIGINT → number when safe). */

@@ -2,7 +2,7 @@
 // The cutoff day belongs to the past: the past is every line with ts < cutoff + 1 day; the label window is
 // (cutoff, cutoff + horizon] in whole days. Nothing after the cutoff feeds a feature (no leakage).
 import { parseDay } from '../dates.js';
-import { FloyoError } from '../errors.js';
+import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { sqlString, type Warehouse } from '../data/warehouse.js';
 
 export interface FeatureRequest {
@@ -52,7 +52,7 @@ export async function dataSpan(warehouse: Warehouse): Promise<{ from: string; to
  */
 export async function buildFeatures(warehouse: Warehouse, request: FeatureRequest): Promise<FeatureSummary> {
   const span = await dataSpan(warehouse);
-  if (!span) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions yet; run \`floyo ingest\` first`);
+  if (!span) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions yet; run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
   const h = request.horizonDays;
   if (!Number.isInteger(h) || h <= 0) throw new FloyoError(`--horizon-days must be a positive whole number of days, got ${h}`);
   let cutoff = request.asOf;

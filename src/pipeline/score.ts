@@ -4,7 +4,7 @@
 // refreshed with new data and follow the current version.
 import { parseInstant, shiftDays } from '../dates.js';
 import type { Warehouse } from '../data/warehouse.js';
-import { FloyoError } from '../errors.js';
+import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { CUSTOMER_FEATURES, dataSpan } from '../features/build.js';
 import { foldIn, type AlsModel } from '../ml/als.js';
 import { defaultThreads, sharedArray, withPool, type Pool } from '../ml/pool.js';
@@ -44,7 +44,7 @@ export interface PredictionModels {
 export async function scoringTime(warehouse: Warehouse, now?: string): Promise<{ scoredAsOf: string; day: string; dataEnd: string | null }> {
   if (now === undefined) {
     const [last] = await warehouse.query<{ ts: string | null }>(`SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS ts FROM transactions`);
-    if (!last.ts) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; run \`floyo ingest\` first`);
+    if (!last.ts) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
     return { scoredAsOf: last.ts, day: last.ts.slice(0, 10), dataEnd: last.ts.slice(0, 10) };
   }
   const scoredAsOf = parseInstant(now, '--now'); // whole seconds, as the data's timestamps

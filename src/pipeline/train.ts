@@ -10,7 +10,7 @@
 import { parseDay, shiftDays } from '../dates.js';
 import type { Config } from '../config.js';
 import type { Warehouse } from '../data/warehouse.js';
-import { FloyoError } from '../errors.js';
+import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { dataSpan, CUSTOMER_FEATURES } from '../features/build.js';
 import { exactUserStep, fitAls, type AlsModel, type AlsParams } from '../ml/als.js';
 import { defaultThreads, withPool, type Pool } from '../ml/pool.js';
@@ -138,7 +138,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   };
   if (options.asOf !== undefined) parseDay(options.asOf, '--as-of');
   const span = await dataSpan(warehouse);
-  if (!span) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; give --data or run \`floyo ingest\` first`);
+  if (!span) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; give --data or run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
   const { C, V } = cutoffs(span, options.asOf, h);
   const { scoredAsOf, day: S } = await scoringTime(warehouse, options.now);
 

@@ -23,7 +23,7 @@
 // One Warehouse has one DuckDB connection, so the store runs its operations one at a time: a read issued
 // while an upsert is under way must not run inside the upsert's open transaction.
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { sqlString, Warehouse } from '../data/warehouse.js';
@@ -358,7 +358,8 @@ function decodeCursor(cursor: string, filter: Filter): string {
   const f = decoded?.f;
   if (f && typeof f === 'object' && !('rfCells' in f)) (f as Filter).rfCells = null; // cursors made before the R×F filter
   if (decoded?.v !== CURSOR_FORMAT || typeof decoded.a !== 'string' || typeof f !== 'object' || f === null ||
-    !('segment' in f && 'minChurn' in f && 'maxChurn' in f && 'risk' in f)) {
+    !('segment' in f && 'minChurn' in f && 'maxChurn' in f && 'risk' in f) ||
+    !(f.rfCells === null || (Array.isArray(f.rfCells) && f.rfCells.every((c) => typeof c === 'string')))) {
     throw new FloyoError('the cursor is not one Floyo made: pass the nextCursor of the previous page unchanged', { field: 'cursor' });
   }
   if (!sameFilter(f, filter)) {
@@ -668,7 +669,7 @@ export class PredictionStore {
  */
 export async function withPredictions<T>(home: string, command: string, fn: (store: PredictionStore) => Promise<T>): Promise<T> {
   const nothing = () => new FloyoError(`no predictions in ${home} yet: run \`floyo train\` first`, {}, NOT_FOUND_EXIT);
-  if (!existsSync(join(home, 'warehouse.duckdb'))) throw nothing();
+  if (!Warehouse.exists(home)) throw nothing();
   const warehouse = await Warehouse.open(home, command);
   try {
     const store = new PredictionStore(warehouse);

@@ -1,7 +1,7 @@
 // End to end through the CLI: every row is accounted for, bad input gets a clear error or a quarantined row.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -336,6 +336,18 @@ test('a second process on the same home is told who holds it', async () => {
   const ok = await floyo(['ingest', join(FIXTURES, 'online_retail_sample.csv'), '--home', home, '-q']);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(existsSync(join(home, 'lock.json')), false, 'the lock is released at exit');
+  // a holder that finishes within the wait (3 s) is waited for: the command then runs
+  writeFileSync(join(home, 'lock.json'), JSON.stringify({ pid: process.pid, command: 'floyo customer 1', host: (await import('node:os')).hostname(), since: 'x' }));
+  const queued = floyo(['ingest', join(FIXTURES, 'online_retail_sample.csv'), '--home', home, '-q', '--json']);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  rmSync(join(home, 'lock.json'));
+  const waited = await queued;
+  assert.equal(waited.code, 0, waited.stderr);
+  // an unreadable lock file is named after the wait, never silently taken
+  writeFileSync(join(home, 'lock.json'), '{"pid": 12');
+  const garbled = await floyo(['ingest', join(FIXTURES, 'online_retail_sample.csv'), '--home', home]);
+  assert.equal(garbled.code, 3);
+  assert.match(garbled.stderr, /^floyo: cannot read the lock .*lock\.json; if no Floyo process is running, delete that file\n$/);
 });
 
 test('the full UCI Online Retail file (when ../shared/datasets is present)', { skip: !existsSync(join(SHARED_DATASETS, 'online_retail.csv.gz')) && 'needs ../shared/datasets/online_retail.csv.gz' }, async () => {
