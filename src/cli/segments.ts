@@ -54,10 +54,12 @@ export function register(program: Command): void {
         `
 One row per segment of the stored predictions: customers, share, average churn probability and customers
 at high churn risk (by the threshold they were scored with: the configured costs, see floyo score --help).
-Below it, the movement matrix from the previous model version to the latest, as it was when the latest
-replaced it: rows are the segment a customer had before, columns the segment the new version gave them;
-the diagonal is customers who stayed. Then the moves from re-scoring with the latest version itself
-(floyo score on newer data or another --now): the same model, so they are not counted as its movement.
+Then the R×F quintile grid: customers and average churn per cell, from R5 (most recent fifth) to R1 and
+F1 to F5 (most frequent); \`floyo audience --rf R5F5\` lists a cell's customers. Below it, the movement
+matrix from the previous model version to the latest, as it was when the latest replaced it: rows are
+the segment a customer had before, columns the segment the new version gave them; the diagonal is
+customers who stayed. Then the moves from re-scoring with the latest version itself (floyo score on
+newer data or another --now): the same model, so they are not counted as its movement.
 ${EXIT_CODES_HELP}
 
 Examples:

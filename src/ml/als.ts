@@ -934,6 +934,7 @@ export async function fitAls(userItems: Csr, params: Partial<AlsParams> = {}, op
 function checkModel(model: AlsModel): void {
   const { factors: K, nUsers, nItems } = model;
   if (model.kind !== 'als') throw new TypeError(`expected an ALS model, got kind ${String(model.kind)}`);
+  if (!Number.isInteger(K) || K < 1) throw new RangeError(`an ALS model needs at least 1 factor, got ${K}`);
   if (model.userFactors.length !== nUsers * K || model.itemFactors.length !== nItems * K) {
     throw new RangeError(`ALS model factor arrays do not match ${nUsers} users × ${nItems} items × ${K} factors`);
   }
@@ -1441,7 +1442,7 @@ export function alsScores(model: AlsModel, users: ArrayLike<number>, wasm: boole
   checkModel(model);
   const { nItems, factors: K } = model, groups = Math.ceil(nItems / SCORE_ITEMS);
   const a = scoreArgs(model, 1, false, wasm);
-  const scores = new Float32Array(users.length * nItems), tileMaxes = new Float32Array(users.length * groups), xo = new Int32Array(SCORE_BLOCK);
+  const scores = new Float32Array(users.length * nItems), tileMaxes = new Float32Array(users.length * groups), xo = new Float64Array(SCORE_BLOCK);
   for (let q0 = 0; q0 < users.length; q0 += SCORE_BLOCK) {
     const count = Math.min(SCORE_BLOCK, users.length - q0);
     for (let k = 0; k < count; k++) { checkUser(model, users[q0 + k]); xo[k] = users[q0 + k] * K; }
@@ -1526,7 +1527,7 @@ export type RecommendArgs = ScoreArgs & {
 export function alsRecommendKernel(a: RecommendArgs, start: number, end: number, thread: number): void {
   const { users, X, nItems, K, n, mask, filter, indptr, indices, outItems, outScores } = a;
   const top = new TopN(Math.min(n, nItems));
-  const xo = new Int32Array(SCORE_BLOCK);
+  const xo = new Float64Array(SCORE_BLOCK); // u·K passes 2^31 at ~33M users of 64 factors
   for (let q0 = start; q0 < end; q0 += SCORE_BLOCK) {
     const count = Math.min(SCORE_BLOCK, end - q0);
     for (let k = 0; k < count; k++) xo[k] = users[q0 + k] * K;

@@ -49,11 +49,10 @@ export const I32_EQZ = 0x45, I32_EQ = 0x46, I32_NE = 0x47, I32_GT_S = 0x4a, I32_
 export const F32_LT = 0x5d, F32_GT = 0x5e, F64_EQ = 0x61, F64_LT = 0x63, F64_GT = 0x64;
 export const I32_ADD = 0x6a, I32_SUB = 0x6b, I32_MUL = 0x6c, I32_AND = 0x71, I32_SHL = 0x74;
 export const F32_NEG = 0x8c, F32_ADD = 0x92, F32_SUB = 0x93, F32_MUL = 0x94, F32_DIV = 0x95;
-export const F64_PROMOTE_F32 = 0xbb;
 export const F64_SQRT = 0x9f, F64_ADD = 0xa0, F64_SUB = 0xa1, F64_MUL = 0xa2, F64_MIN = 0xa4, F64_MAX = 0xa5;
 const V128_LOAD = 0x00, V128_STORE = 0x0b;
-export const F32X4_SPLAT = 0x13, F64X2_SPLAT = 0x14, F32X4_EXTRACT = 0x1f, F64X2_EXTRACT = 0x21, F64X2_PROMOTE_LOW_F32X4 = 0x5f;
-const V128_LOAD32_SPLAT = 0x09, V128_LOAD64_ZERO = 0x5d;
+export const F32X4_SPLAT = 0x13, F64X2_SPLAT = 0x14, F32X4_EXTRACT = 0x1f, F64X2_EXTRACT = 0x21;
+const V128_LOAD32_SPLAT = 0x09;
 export const I8X16_SHUFFLE = 0x0d, F32X4_MAX = 0xe9;
 export const F32X4_ADD = 0xe4, F32X4_MUL = 0xe6, F64X2_SQRT = 0xef, F64X2_ADD = 0xf0, F64X2_SUB = 0xf1, F64X2_MUL = 0xf2;
 
@@ -89,8 +88,6 @@ export class Asm {
   v128Store(offset = 0, align = 3): this { return this.simd(V128_STORE, align, ...uleb(offset)); }
   /** one 4-byte value into all four lanes of a v128 */
   v128Load32Splat(offset = 0, align = 2): this { return this.simd(V128_LOAD32_SPLAT, align, ...uleb(offset)); }
-  /** 8 bytes into the low half of a v128, the high half zero */
-  v128Load64Zero(offset = 0, align = 3): this { return this.simd(V128_LOAD64_ZERO, align, ...uleb(offset)); }
   /** memory.copy(dest, src, bytes) and memory.fill(dest, byte, bytes), operands on the stack */
   memoryCopy(): this { return this.op(0xfc, 10, 0, 0); }
   memoryFill(): this { return this.op(0xfc, 11, 0); }

@@ -106,7 +106,7 @@ export interface CvAuc { C: number; mean: number; std: number; aucs: number[] }
  * scikit-learn's LogisticRegressionCV): about a third fewer L-BFGS steps, the same models to the tolerance.
  */
 export async function crossValidatedAuc(features: Matrix, y: Uint8Array, grid: number[], folds: number, seed: number, pool?: Pool): Promise<CvAuc[]> {
-  const path = [...grid].sort((a, b) => a - b);
+  const path = [...new Set(grid)].sort((a, b) => a - b);
   const aucs = new Map(path.map((C) => [C, [] as number[]]));
   const fold = stratifiedFolds(y, folds, seed);
   for (let f = 0; f < folds; f++) {
@@ -126,8 +126,9 @@ export async function crossValidatedAuc(features: Matrix, y: Uint8Array, grid: n
   }
   return grid.map((C) => {
     const a = aucs.get(C)!;
-    const mean = a.reduce((s, v) => s + v, 0) / Math.max(1, a.length);
-    const std = Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / Math.max(1, a.length));
+    // no fold with both classes: no AUC at all (NaN), not 0, which a quality gate would read as a collapse
+    const mean = a.length ? a.reduce((s, v) => s + v, 0) / a.length : NaN;
+    const std = a.length ? Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / a.length) : NaN;
     return { C, mean, std, aucs: a };
   });
 }
@@ -196,7 +197,7 @@ function explainFeature(name: string, v: number, all: Float64Array, low: boolean
     case 'spend_last_90d': return `${spent(v)} in the last 90 days (${spent(get('spend_prev_90d'))} in the 90 before)`;
     case 'spend_prev_90d': return `${spent(v)} in the 90 days before the last 90`;
     case 'active_months': return `active in ${few}${plural(Math.round(v), 'month', 'months')}`;
-    case 'days_since_prev_order': return Number.isNaN(v) ? 'has ordered only once' : `${Math.round(v)} days since the order before last`;
+    case 'days_since_prev_order': return Number.isNaN(v) ? 'has ordered only once' : `${plural(Math.round(v), 'day', 'days')} since the order before last`;
     case 'overdue_ratio': {
       const gap = Number.isNaN(get('mean_days_between_orders')) ? get('tenure_days') : get('mean_days_between_orders');
       return `${plural(Math.round(get('recency_days')), 'day', 'days')} since the last order, against ${gap < 1 ? 'orders usually less than a day apart' : `a usual ${plural(Math.round(gap), 'day', 'days')}`}`;
@@ -214,6 +215,7 @@ const SAME_STORY: ReadonlyArray<ReadonlySet<string>> = [
   new Set(['recency_days', 'overdue_ratio']),
   new Set(['spend_last_90d', 'spend_prev_90d']),
   new Set(['frequency', 'orders_per_month']),
+  new Set(['orders_last_30d', 'orders_last_90d']),
 ];
 
 /**
@@ -221,7 +223,7 @@ const SAME_STORY: ReadonlyArray<ReadonlySet<string>> = [
  * standardised value; they sum to the logit minus the intercept). A customer at or above `threshold` (the
  * model's, unless given) gets the inputs raising the risk most, one below it those lowering it most, so the
  * reasons always explain the verdict; the sign of `contribution` says which. At most one reason per
- * SAME_STORY group.
+ * SAME_STORY group; with none on the verdict's side, the base rate (feature "base_rate", the intercept).
  */
 export function churnReasons(model: Pick<ChurnModel, 'scaler' | 'logistic'> & { threshold?: number }, raw: Float64Array, top = 3): Reason[] {
   const d = F.length;
@@ -239,6 +241,17 @@ export function churnReasons(model: Pick<ChurnModel, 'scaler' | 'logistic'> & { 
     if (group && told.has(group)) continue;
     if (group) told.add(group);
     reasons.push({ feature: name, text: explainFeature(name, j < DIRECT.length ? raw[DIRECT_INDEX[j]] : NaN, raw, z.data[j] < 0), contribution: parts[j] });
+  }
+  // Contributions are measured from the average customer, the verdict from the threshold: when the shop's
+  // usual churn rate is itself on the verdict's side, a near-average customer has no input pushing that
+  // way, and the base rate is the reason.
+  if (reasons.length === 0) {
+    const base = 1 / (1 + Math.exp(-model.logistic.intercept));
+    reasons.push({
+      feature: 'base_rate',
+      text: `the shop's usual churn risk (${(base * 100).toFixed(0)}%) is ${raising ? 'above' : 'below'} the ${((model.threshold ?? 0.5) * 100).toFixed(0)}% threshold`,
+      contribution: model.logistic.intercept,
+    });
   }
   return reasons;
 }

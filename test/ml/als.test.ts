@@ -7,6 +7,7 @@ import {
 import { csrFromTriplets, type Csr } from '../../src/ml/sparse.js';
 import { createPool } from '../../src/ml/pool.js';
 import { createRng } from '../../src/ml/random.js';
+import { wasmAvailable } from '../../src/ml/wasm.js';
 
 /** A small power-law-ish matrix with some empty users and items; strengths are counts 1..5. */
 function sample(nUsers = 60, nItems = 40, seed = 1, maxItems = 30): Csr {
@@ -289,6 +290,7 @@ test('item scoring: the WebAssembly kernel and its JavaScript twin give the same
   for (const K of [1, 3, 8, 64, 67]) {
     const model = await fitAls(sample(80, 301, 4), { ...base, factors: K, iterations: 2 });
     const n = model.nItems, X = model.userFactors, Y = model.itemFactors;
+    assert.ok(wasmAvailable, 'WebAssembly runs here, so the kernel is compared with its twin, not the twin with itself');
     const kernel = alsScores(model, users, true), { scores: twin, tileMaxes } = alsScores(model, users, false);
     assert.deepEqual(new Uint32Array(kernel.scores.buffer), new Uint32Array(twin.buffer), `K = ${K}`);
     // each tile of 8 items' highest score, which ranking uses to pass over tiles; the last tile is
@@ -314,6 +316,33 @@ test('item scoring: the WebAssembly kernel and its JavaScript twin give the same
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => twin[n + b] - twin[n + a] || a - b).slice(0, 20);
     assert.deepEqual([...rec.items], order);
     assert.deepEqual([...rec.scores], order.map((i) => twin[n + i]));
+  }
+});
+
+test('ranking passes over tiles exactly: with ties, exclusions and bought items, the top n equals a full sort', async () => {
+  const fitted = await fitAls(sample(80, 301, 4), { ...base, factors: 16, iterations: 2 });
+  // items 40..79 copy item 3's factors: a block of exact ties across several tiles
+  const Y = Float32Array.from(fitted.itemFactors);
+  for (let i = 40; i < 80; i++) Y.copyWithin(i * 16, 3 * 16, 4 * 16);
+  const model: AlsModel = { ...fitted, itemFactors: Y };
+  const exclude = [3, 41, 42, 100, 200, 300];
+  const users = Array.from({ length: model.nUsers }, (_, u) => u);
+  const { scores } = alsScores(model, users, false);
+  const n = model.nItems, c = model.confidence;
+  const pool = createPool({ threads: 2 });
+  try {
+    const batch = await recommendBatch(model, users, 12, { exclude, pool });
+    for (const u of users) {
+      const bought = new Set(c.indices.subarray(c.indptr[u], c.indptr[u + 1]));
+      const expected = Array.from({ length: n }, (_, i) => i)
+        .filter((i) => !bought.has(i) && !exclude.includes(i))
+        .sort((a, b) => scores[u * n + b] - scores[u * n + a] || a - b)
+        .slice(0, 12);
+      assert.deepEqual([...recommend(model, u, 12, { exclude }).items], expected, `user ${u}`);
+      assert.deepEqual([...batch.items.subarray(u * 12, u * 12 + 12)], expected, `user ${u}, batch`);
+    }
+  } finally {
+    await pool.close();
   }
 });
 

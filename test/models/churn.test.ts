@@ -74,3 +74,14 @@ test('reason texts: same-day orders and net returns in words', async () => {
   assert.ok(texts.some((t) => /returned 25 more than they bought/.test(t)), texts.join(' | '));
   assert.ok(texts.includes('orders less than a day apart on average'), texts.join(' | '));
 });
+
+test('with no input on the verdict\'s side, the shop\'s base rate is the reason', async () => {
+  const { X, model } = await shop();
+  const flat = { ...model, logistic: { ...model.logistic, coef: new Float64Array(model.logistic.coef.length) } };
+  const base = 1 / (1 + Math.exp(-model.logistic.intercept));
+  const [high] = churnReasons({ ...flat, threshold: base / 2 }, X.data.slice(0, d));
+  assert.deepEqual([high.feature, high.contribution], ['base_rate', model.logistic.intercept]);
+  assert.match(high.text, /^the shop's usual churn risk \(\d+%\) is above the \d+% threshold$/);
+  const [low] = churnReasons({ ...flat, threshold: Math.min(1, base * 2) }, X.data.slice(0, d));
+  assert.match(low.text, /is below the/);
+});
