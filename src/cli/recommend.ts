@@ -228,6 +228,14 @@ function parseN(text: string): number {
   return n;
 }
 
+/** --exclude ids the model does not know cannot be recommended anyway: most likely a typo, so say so. */
+function warnUnknown(models: ServingModels, excluded: string[]): void {
+  const unknown = [...new Set(excluded)].filter((id) => !models.products.index.has(id));
+  if (unknown.length) {
+    process.stderr.write(`floyo: warning: --exclude ${unknown.map((id) => JSON.stringify(id)).join(', ')}: not ${unknown.length === 1 ? 'a product' : 'products'} model version ${models.version} knows (product ids must match the sales data exactly)\n`);
+  }
+}
+
 async function loadCurrent(ctx: CommandContext): Promise<ServingModels> {
   return withRegistry(ctx.loaded.config, async (registry) => loadServing(registry, await requireCurrent(registry)));
 }
@@ -309,6 +317,7 @@ the most popular products.`,
       const n = parseN(opts.n);
       const ctx = makeContext(opts);
       const models = await loadCurrent(ctx);
+      warnUnknown(models, opts.exclude);
       const id = customer.trim();
       const history = await currentPurchases(ctx.loaded.config.home, id);
       const result = recommendFor(models, id, {
@@ -339,6 +348,7 @@ recommendations.exclude and --exclude are left out.`,
       const n = parseN(opts.n);
       const ctx = makeContext(opts);
       const models = await loadCurrent(ctx);
+      warnUnknown(models, opts.exclude);
       const result = similarTo(models, product.trim(), { n, exclude: [...ctx.loaded.config.recommendations.exclude, ...opts.exclude] });
       if (ctx.json) {
         ctx.emitJson(result);

@@ -127,6 +127,10 @@ describe('floyo recommend and floyo similar', () => {
     assert.deepEqual(ids(e).slice(0, 4), ids(u).slice(1, 5), 'the rest of the ranking moves up');
 
     const f = ok(viaFlag).json<RecommendResult>();
+    assert.equal(viaFlag.stderr, '', 'a known product excluded: no warning');
+    const typo = await cli(['recommend', customer, '-n', '3', '--home', home, '--json', '--exclude', 'NOPE123']);
+    assert.equal(ok(typo).json<RecommendResult>().recommendations.length, 3);
+    assert.match(typo.stderr, /^floyo: warning: --exclude "NOPE123": not a product model version \S+ knows/);
     assert.equal(f.recommender, 'als');
     assert.equal(f.recommendations.length, 10);
     assert.ok(!ids(f).includes(top), '--exclude wins over --include-bought');
