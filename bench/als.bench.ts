@@ -93,7 +93,7 @@ for (const threads of only === 'scoring' ? [] : [2, 1]) {
     'target s/iteration': threads === 2 ? 1.2 : null, 'meets target': threads === 2 ? med <= 1.2 : null,
     'fit wall s': fit.ms / 1000,
   });
-  console.log(rows[rows.length - 1]);
+  console.log(`ALS fit on ${threads} thread${threads > 1 ? 's' : ''}: median ${med.toFixed(3)} s per iteration`);
 }
 const loadAfter = loadavg()[0];
 
@@ -122,7 +122,7 @@ for (const threads of [2, 1]) {
     'ns per user×item per thread': (med * 1e9 * threads) / pairs, 'median CPU s (all threads)': median(cpu),
     'CPU ns per user×item': (median(cpu) * 1e9) / pairs, 'load average': median(loads),
   });
-  console.log(rows[rows.length - 1]);
+  console.log(`scoring on ${threads} thread${threads > 1 ? 's' : ''}: median ${med.toFixed(3)} s, ${((med * 1e9) / pairs).toFixed(2)} ns per user×item`);
 }
 notes.push('Scoring: recommendBatch of 10,000 users (every tenth) × every item, top 10 without the bought items, on a model of the synthetic matrix after one iteration; median of 5 runs after a warm-up; load average is the 1-minute one at the start of the runs. CPU time is the process\'s, summed over its threads, and rises less than wall time with other processes\' load.');
 notes.push('Scoring yardstick: the float64 kernel before the float32 tiled one (one user, one item at a time) took about 18–20 ns per user×item on one thread on a quiet machine (a median of 29 ns in this benchmark at load 2.7); implicit\'s sgemm batches are about 4–6 × faster than that.');
