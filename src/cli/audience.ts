@@ -2,7 +2,7 @@
 // NDJSON for exports), by keyset pagination with an opaque cursor.
 import type { Command } from 'commander';
 import { FloyoError } from '../errors.js';
-import { DEFAULT_PAGE, MAX_PAGE, RF_CELL, withPredictions, type AudiencePage, type AudienceQuery} from '../stores/predictions.js';
+import { DEFAULT_PAGE, MAX_PAGE, RF_CELL, withPredictions, type AudiencePage, type AudienceQuery } from '../stores/predictions.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { EXIT_CODES_HELP, percent, withRules } from './customer.js';
 

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { Warehouse } from '../data/warehouse.js';
 import { BUSY_EXIT, FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { explain, foldIn, recommend, similarItems, type Ranked, type UserInteractions } from '../ml/als.js';
+import { buyerCounts } from '../models/recommendations.js';
 import { loadServing, type ServingModels } from '../pipeline/serving.js';
 import { knownIndices, readCustomerPurchases } from '../pipeline/tables.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
@@ -76,14 +77,6 @@ export interface SimilarResult {
 
 const nameOf = (models: ServingModels, item: number): string | null => models.productNames.get(models.products.ids[item]) ?? null;
 
-/** Distinct customers per product in the training interactions. */
-function buyersPerProduct(models: ServingModels): Float64Array {
-  const counts = new Float64Array(models.als.nItems);
-  const c = models.als.confidence;
-  for (let k = 0; k < c.indices.length; k++) if (c.data[k] > 0) counts[c.indices[k]]++;
-  return counts;
-}
-
 /**
  * The customer as ALS sees them, and the products they bought that the model knows: from `history` (the
  * warehouse now: item index → distinct orders, folded in) when given, else the version's training row.
@@ -136,7 +129,7 @@ export function recommendFor(models: ServingModels, customer: string, options: R
   const { user, bought } = customerInModel(models, customer, history);
   const known = bought.length > 0;
   const recommender: 'als' | 'popularity' = known && models.served === 'als' ? 'als' : 'popularity';
-  const buyers = recommender === 'popularity' ? buyersPerProduct(models) : new Float64Array(0);
+  const buyers = recommender === 'popularity' ? buyerCounts(models.als.confidence) : new Float64Array(0);
   const leaveOut = new Set(exclude);
   if (!options.includeBought) for (const item of bought) leaveOut.add(item);
 

@@ -8,7 +8,7 @@ import { Warehouse } from '../data/warehouse.js';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { costThreshold } from '../models/churn.js';
 import type { Registry } from '../models/registry.js';
-import { scoreWithVersion, scoringTime, staleDataWarning, toPredictions } from '../pipeline/score.js';
+import { scoreWithVersion, scoringTime, staleDataWarning, toPredictions, type ScoringTime } from '../pipeline/score.js';
 import { loadServing } from '../pipeline/serving.js';
 import { PredictionStore, type StoredGroup } from '../stores/predictions.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
@@ -80,18 +80,13 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
   const store = new PredictionStore(warehouse);
   await store.init();
   const time = await scoringTime(warehouse, options.now);
-  const warnings: string[] = [];
-  const stale = options.now === undefined ? null : staleDataWarning(time, config.features.horizonDays);
-  if (stale) {
-    warnings.push(stale);
-    process.stderr.write(`floyo: warning: ${stale}\n`);
-  }
+  const warnings = warnStale(time, config.features.horizonDays);
   const models = await loadServing(registry, await requireCurrent(registry));
   const threshold = churnThreshold(ctx.loaded, models.churn.threshold);
   const t1 = performance.now();
   const bar = ctx.progress('scoring customers', 'items');
   const { scoredAsOf, scored } = await scoreWithVersion(warehouse, models, {
-    now: time.scoredAsOf, horizonDays: config.features.horizonDays, exclude: config.recommendations.exclude, onProgress: (done, total) => bar.update(done, total),
+    time, horizonDays: config.features.horizonDays, exclude: config.recommendations.exclude, onProgress: (done, total) => bar.update(done, total),
   });
   bar.done();
   if (!options.allowOlder) await refuseOlder(store, scored.ids, scoredAsOf, options.now);
@@ -118,6 +113,14 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
     warnings,
     timingsMs: { load: Math.round(t1 - t0), score: Math.round(t2 - t1), write: Math.round(t3 - t2), total: Math.round(t3 - t0) },
   };
+}
+
+/** A scoring time far past the data (see staleDataWarning): warned on stderr as it arises, and returned for the report. */
+export function warnStale(time: ScoringTime, horizonDays: number): string[] {
+  const stale = staleDataWarning(time, horizonDays);
+  if (stale === null) return [];
+  process.stderr.write(`floyo: warning: ${stale}\n`);
+  return [stale];
 }
 
 /** Refuses a run that would leave stored predictions scored as of a later time than `scoredAsOf`. */

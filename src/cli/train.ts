@@ -5,12 +5,13 @@ import { ingest, warehouseTotals, type IngestSummary, type WarehouseTotals } fro
 import { Warehouse } from '../data/warehouse.js';
 import type { Manifest } from '../models/registry.js';
 import { publishInput, qualityGate } from '../pipeline/serving.js';
-import { scoringTime, staleDataWarning, toPredictions } from '../pipeline/score.js';
+import { scoringTime, toPredictions } from '../pipeline/score.js';
 import { train, type TrainResult } from '../pipeline/train.js';
 import { PredictionStore, type Prediction } from '../stores/predictions.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { chooseMapping } from './ingest.js';
 import { withRegistry } from './registry.js';
+import { warnStale } from './score.js';
 
 interface TrainOptions extends CommonOptions {
   data?: string[];
@@ -122,6 +123,7 @@ export async function runTrain(
   try {
     const t0 = performance.now();
     let ingested: IngestedNow | null = null;
+    let totals: WarehouseTotals | null = null; // an ingest reports them as it ends
     if (opts.data?.length) {
       const s = await ingest(warehouse, {
         locations: opts.data, mapping: chooseMapping(ctx.loaded), format: config.ingest.format, s3: config.s3,
@@ -138,19 +140,14 @@ export async function runTrain(
         sourcesIngested: s.sourcesIngested, sourcesSkipped: s.sourcesSkipped, rowsRead: s.rowsRead, rowsAccepted: s.rowsAccepted,
         rowsQuarantined: s.rowsQuarantined, rowsExcluded: s.rowsExcluded, ordersReplaced: s.ordersReplaced, linesReplaced: s.linesReplaced,
       };
+      totals = s.warehouse;
     }
     const ingestMs = performance.now() - t0;
-    const totals = await warehouseTotals(warehouse);
-    const data = await trainingData(warehouse, totals);
+    const data = await trainingData(warehouse, totals ?? (await warehouseTotals(warehouse)));
+    const warnings = opts.now === undefined ? [] : warnStale(await scoringTime(warehouse, opts.now), config.features.horizonDays);
 
     // Step lines are progress: -q and --json silence them. A step is announced before the bar counts the
     // steps already done, so the bar never runs ahead of the step being described.
-    const warnings: string[] = [];
-    const stale = opts.now === undefined ? null : staleDataWarning(await scoringTime(warehouse, opts.now), config.features.horizonDays);
-    if (stale) {
-      warnings.push(stale);
-      process.stderr.write(`floyo: warning: ${stale}\n`);
-    }
     const bar = ctx.progress('train', 'items');
     let stepsDone = 0;
     const result = await train(warehouse, {

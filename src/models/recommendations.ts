@@ -8,8 +8,7 @@ export const K = 10;
 
 /** Items ranked by how many distinct customers bought them (ties: lower index first). */
 export function popularityRanking(interactions: Csr): Int32Array {
-  const counts = new Float64Array(interactions.nCols);
-  for (let k = 0; k < interactions.indices.length; k++) if (interactions.data[k] > 0) counts[interactions.indices[k]]++;
+  const counts = buyerCounts(interactions);
   return Int32Array.from([...counts.keys()].sort((a, b) => counts[b] - counts[a] || a - b));
 }
 
@@ -63,9 +62,14 @@ export function recommendPopularScored(
 
 /** Share of customers who bought each item: the popularity recommender's score. */
 export function popularityShare(interactions: Csr): Float32Array {
-  const counts = new Float32Array(interactions.nCols);
+  return Float32Array.from(buyerCounts(interactions), (c) => c / Math.max(1, interactions.nRows));
+}
+
+/** Distinct customers who bought each item (rows with a positive value in its column). */
+export function buyerCounts(interactions: Csr): Float64Array {
+  const counts = new Float64Array(interactions.nCols);
   for (let k = 0; k < interactions.indices.length; k++) if (interactions.data[k] > 0) counts[interactions.indices[k]]++;
-  return counts.map((c) => c / Math.max(1, interactions.nRows));
+  return counts;
 }
 
 export interface Holdout {

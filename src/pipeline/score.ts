@@ -41,7 +41,9 @@ export interface PredictionModels {
  * wall clock, or every customer of an old data set would look churned. `day` is its date, the features' cutoff;
  * `dataEnd` the date of the data's last transaction (null: no transactions).
  */
-export async function scoringTime(warehouse: Warehouse, now?: string): Promise<{ scoredAsOf: string; day: string; dataEnd: string | null }> {
+export interface ScoringTime { scoredAsOf: string; day: string; dataEnd: string | null }
+
+export async function scoringTime(warehouse: Warehouse, now?: string): Promise<ScoringTime> {
   if (now === undefined) {
     const [last] = await warehouse.query<{ ts: string | null }>(`SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS ts FROM transactions`);
     if (!last.ts) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
@@ -162,12 +164,12 @@ async function recommendNow(models: ServingModels, bought: Csr, exclude: Readonl
 /** Customers ranked per batch call when scoring: a few seconds of work on a large catalogue. */
 const RANK_BLOCK = 10_000;
 
-/** Scores every customer with a purchase by `now` with a published model version. */
+/** Scores every customer with a purchase by `time` (see scoringTime) with a published model version. */
 export async function scoreWithVersion(
   warehouse: Warehouse, models: ServingModels,
-  options: { now?: string; horizonDays: number; exclude: string[]; onProgress?: (done: number, total: number) => void },
+  options: { time: ScoringTime; horizonDays: number; exclude: string[]; onProgress?: (done: number, total: number) => void },
 ): Promise<{ scoredAsOf: string; scored: ScoredCustomers }> {
-  const { scoredAsOf, day } = await scoringTime(warehouse, options.now);
+  const { scoredAsOf, day } = options.time;
   const snap = await snapshot(warehouse, day, options.horizonDays);
   const features = snap.customers.features;
   const exclude = new Set(knownIndices(models.products, options.exclude));

@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/config.js';
 import { Warehouse } from '../../src/data/warehouse.js';
 import { recommend } from '../../src/ml/als.js';
 import { defaultRegistryLocation, openRegistry } from '../../src/models/registry.js';
-import { scoreWithVersion } from '../../src/pipeline/score.js';
+import { scoreWithVersion, scoringTime } from '../../src/pipeline/score.js';
 import { loadServing } from '../../src/pipeline/serving.js';
 
 const SPLIT = '2011-11-15';
@@ -158,7 +158,7 @@ describe('floyo score', () => {
       const exclude = [models.products.ids[0]];
       const progress: Array<[number, number]> = [];
       const { scored } = await scoreWithVersion(warehouse, models, {
-        now: trained.scoredAsOf, horizonDays: 90, exclude, onProgress: (done, total) => progress.push([done, total]),
+        time: await scoringTime(warehouse, trained.scoredAsOf), horizonDays: 90, exclude, onProgress: (done, total) => progress.push([done, total]),
       });
       const bought = boughtByCustomer(parsed.filter((line) => line[4] < SPLIT));
       assert.ok(scored.ids.length > 0);
