@@ -206,7 +206,10 @@ interface QueryOptions extends CommonOptions {
   exclude: string[];
 }
 
-interface RecommendCliOptions extends QueryOptions {
+interface RecommendCliOptions extends Omit<QueryOptions, 'n'> {
+  /** absent: config recommendations.count */
+  n?: string;
+  /** absent: config recommendations.includeBought */
   includeBought?: boolean;
   explain?: boolean;
 }
@@ -290,16 +293,18 @@ export function registerRecommend(program: Command): void {
       .command('recommend')
       .argument('<customer>', 'a customer id')
       .description('top products for a customer from the current model version, with the business rules applied')
-      .option('-n <count>', 'how many products', '10')
+      .option('-n <count>', 'how many products (default: config recommendations.count, 10)')
       .option('--exclude <ids>', 'product ids never to recommend, comma-separated (adds to config recommendations.exclude; repeatable)', collectIds, [])
-      .option('--include-bought', 'also recommend products the customer already bought')
+      .option('--include-bought', 'also recommend products the customer already bought (default: config recommendations.includeBought)')
+      .option('--no-include-bought', 'leave out products the customer already bought, whatever the config says')
       .option('--explain', 'say why: the past purchases that contribute most to each recommendation')
       .addHelpText(
         'after',
         `
 Business rules apply at query time, without retraining: products in config recommendations.exclude
 (env FLOYO_RECOMMENDATIONS_EXCLUDE='["85123A"]') and --exclude are never recommended, and neither are
-products the customer already bought unless --include-bought. What they bought is read from the
+products the customer already bought unless --include-bought (or config recommendations.includeBought,
+for repeat purchases such as consumables). What they bought is read from the
 warehouse now and folded into the current model version (floyo models list), so purchases since
 training count and customers new since training are placed too; while another command holds the home
 the version's training data is used, with a warning. A customer without purchases the model knows gets
@@ -307,14 +312,15 @@ the most popular products.`,
       ),
   ).action(
     action(async (customer: string, opts: RecommendCliOptions) => {
-      const n = parseN(opts.n);
       const ctx = makeContext(opts);
+      const rules = ctx.loaded.config.recommendations;
+      const n = parseN(opts.n ?? String(rules.count));
       const models = await loadCurrent(ctx);
       warnUnknown(models, opts.exclude);
       const id = customer.trim();
       const history = await currentPurchases(ctx.loaded.config.home, id);
       const result = recommendFor(models, id, {
-        n, exclude: [...ctx.loaded.config.recommendations.exclude, ...opts.exclude], includeBought: Boolean(opts.includeBought), explain: Boolean(opts.explain),
+        n, exclude: [...rules.exclude, ...opts.exclude], includeBought: opts.includeBought ?? rules.includeBought, explain: Boolean(opts.explain),
       }, history);
       printRecommendations(ctx, result);
     }),

@@ -86,7 +86,7 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
   const t1 = performance.now();
   const bar = ctx.progress('scoring customers', 'items');
   const { scoredAsOf, scored } = await scoreWithVersion(warehouse, models, {
-    time, horizonDays: config.features.horizonDays, exclude: config.recommendations.exclude, onProgress: (done, total) => bar.update(done, total),
+    time, horizonDays: config.features.horizonDays, rules: config.recommendations, onProgress: (done, total) => bar.update(done, total),
   });
   bar.done();
   if (!options.allowOlder) await refuseOlder(store, scored.ids, scoredAsOf, options.now);

@@ -4,7 +4,18 @@ import { fitAls, recommendBatch, type AlsModel, type AlsParams, type ParallelOpt
 import { catalogueCoverage, rankingMetrics, type RankingMetrics } from '../ml/metrics.js';
 import type { Csr } from '../ml/sparse.js';
 
+/** The protocol's cut-off: every model is evaluated on its top 10. */
 export const K = 10;
+
+/** How served recommendations are made (config `recommendations`): evaluation ignores these and follows the protocol. */
+export interface ServingRules {
+  /** product ids never recommended */
+  exclude: string[];
+  /** recommendations per customer */
+  count: number;
+  /** also recommend what the customer already bought */
+  includeBought: boolean;
+}
 
 /** Items ranked by how many distinct customers bought them (ties: lower index first). */
 export function popularityRanking(interactions: Csr): Int32Array {
@@ -12,13 +23,15 @@ export function popularityRanking(interactions: Csr): Int32Array {
   return Int32Array.from([...counts.keys()].sort((a, b) => counts[b] - counts[a] || a - b));
 }
 
-/** Top-n popular items for each user, leaving out what the user bought and the excluded items. */
-export function recommendPopular(ranking: Int32Array, interactions: Csr, users: ArrayLike<number>, n: number, exclude: ReadonlySet<number> = new Set()): Int32Array[] {
+/** Top-n popular items for each user, leaving out the excluded items and (unless includeBought) what the user bought. */
+export function recommendPopular(
+  ranking: Int32Array, interactions: Csr, users: ArrayLike<number>, n: number, exclude: ReadonlySet<number> = new Set(), includeBought = false,
+): Int32Array[] {
   const out: Int32Array[] = [];
   for (let u = 0; u < users.length; u++) {
     const user = users[u];
     const bought = new Set<number>();
-    if (user >= 0 && user < interactions.nRows) {
+    if (!includeBought && user >= 0 && user < interactions.nRows) {
       for (let k = interactions.indptr[user]; k < interactions.indptr[user + 1]; k++) bought.add(interactions.indices[k]);
     }
     const picks: number[] = [];
@@ -37,8 +50,10 @@ export interface RankedItems {
   scores: Float32Array;
 }
 
-export async function recommendAlsScored(model: AlsModel, users: ArrayLike<number>, n: number, exclude: ArrayLike<number> = [], parallel: ParallelOptions = {}): Promise<RankedItems[]> {
-  const batch = await recommendBatch(model, users, n, { ...parallel, filterAlreadyBought: true, exclude });
+export async function recommendAlsScored(
+  model: AlsModel, users: ArrayLike<number>, n: number, exclude: ArrayLike<number> = [], parallel: ParallelOptions = {}, includeBought = false,
+): Promise<RankedItems[]> {
+  const batch = await recommendBatch(model, users, n, { ...parallel, filterAlreadyBought: !includeBought, exclude });
   const out: RankedItems[] = [];
   for (let u = 0; u < users.length; u++) {
     const row = batch.items.subarray(u * batch.n, (u + 1) * batch.n);
@@ -55,9 +70,9 @@ export async function recommendAls(model: AlsModel, users: ArrayLike<number>, n:
 
 /** {@link recommendPopular} with each item's share of customers (`popularityShare`) as its score. */
 export function recommendPopularScored(
-  ranking: Int32Array, interactions: Csr, users: ArrayLike<number>, n: number, exclude: ReadonlySet<number>, share: Float32Array,
+  ranking: Int32Array, interactions: Csr, users: ArrayLike<number>, n: number, exclude: ReadonlySet<number>, share: Float32Array, includeBought = false,
 ): RankedItems[] {
-  return recommendPopular(ranking, interactions, users, n, exclude).map((items) => ({ items, scores: Float32Array.from(items, (i) => share[i]) }));
+  return recommendPopular(ranking, interactions, users, n, exclude, includeBought).map((items) => ({ items, scores: Float32Array.from(items, (i) => share[i]) }));
 }
 
 /** Share of customers who bought each item: the popularity recommender's score. */

@@ -11,7 +11,7 @@ import { defaultThreads, sharedArray, withPool, type Pool } from '../ml/pool.js'
 import type { Matrix } from '../ml/matrix.js';
 import { csrFromTriplets, type Csr } from '../ml/sparse.js';
 import { churnProbability, churnReasons, type ChurnModel } from '../models/churn.js';
-import { K as K_TOP, popularityShare, recommendAlsScored, recommendPopularScored, type RankedItems } from '../models/recommendations.js';
+import { popularityShare, recommendAlsScored, recommendPopularScored, type RankedItems, type ServingRules } from '../models/recommendations.js';
 import { assignSegments, rfCell, SEGMENT_FEATURE_INDEX, type SegmentationModel } from '../models/segments.js';
 import type { Prediction } from '../stores/predictions.js';
 import type { ServingModels } from './serving.js';
@@ -116,9 +116,12 @@ function inModelItems(interactions: Csr, itemIds: string[], models: ServingModel
  * Recommendations from the customers' purchases now: with ALS each customer is folded in from their current
  * interactions (a fresh user vector, no retraining), so a purchase since training changes what they see;
  * customers the model cannot place (nothing it knows bought) get popular products, as with popularity served.
- * Already-bought and `exclude` products are left out.
+ * `exclude` products are left out, and already-bought ones unless the rules include them.
  */
-async function recommendNow(models: ServingModels, bought: Csr, exclude: ReadonlySet<number>, onProgress: (done: number, total: number) => void): Promise<RankedItems[]> {
+async function recommendNow(
+  models: ServingModels, bought: Csr, rules: ServingRules, onProgress: (done: number, total: number) => void,
+): Promise<RankedItems[]> {
+  const exclude = new Set(knownIndices(models.products, rules.exclude));
   const n = bought.nRows, K = models.als.factors;
   const share = popularityShare(models.als.confidence);
   const out: RankedItems[] = new Array(n);
@@ -137,19 +140,19 @@ async function recommendNow(models: ServingModels, bought: Csr, exclude: Readonl
       const start = bought.indptr[u], end = bought.indptr[u + 1];
       X.set(foldIn(models.als, { items: bought.indices.subarray(start, end), values: bought.data.subarray(start, end) }), u * K);
     } else {
-      [out[u]] = recommendPopularScored(models.popularity, bought, [u], K_TOP, exclude, share);
+      [out[u]] = recommendPopularScored(models.popularity, bought, [u], rules.count, exclude, share, rules.includeBought);
     }
   }
   if (placed.length) {
     // the customers as the users of a model with the trained item factors: batch scoring on the worker
-    // pool, leaving out each one's current purchases (only the rows' items are read, not their values),
+    // pool, leaving out each one's current purchases unless the rules include them (only the rows' items are read, not their values),
     // in blocks so that progress moves while a large shop is ranked
     const now: AlsModel = { ...models.als, nUsers: n, userFactors: X, confidence: bought };
     const rank = async (pool?: Pool) => {
       for (let q = 0; q < placed.length; q += RANK_BLOCK) {
         onProgress(n + q, total);
         const block = placed.slice(q, q + RANK_BLOCK);
-        const ranked = await recommendAlsScored(now, block, K_TOP, [...exclude], { pool });
+        const ranked = await recommendAlsScored(now, block, rules.count, [...exclude], { pool }, rules.includeBought);
         block.forEach((u, k) => (out[u] = ranked[k]));
       }
     };
@@ -167,12 +170,11 @@ const RANK_BLOCK = 10_000;
 /** Scores every customer with a purchase by `time` (see scoringTime) with a published model version. */
 export async function scoreWithVersion(
   warehouse: Warehouse, models: ServingModels,
-  options: { time: ScoringTime; horizonDays: number; exclude: string[]; onProgress?: (done: number, total: number) => void },
+  options: { time: ScoringTime; horizonDays: number; rules: ServingRules; onProgress?: (done: number, total: number) => void },
 ): Promise<{ scoredAsOf: string; scored: ScoredCustomers }> {
   const { scoredAsOf, day } = options.time;
   const snap = await snapshot(warehouse, day, options.horizonDays);
   const features = snap.customers.features;
-  const exclude = new Set(knownIndices(models.products, options.exclude));
   const bought = inModelItems(snap.interactions.matrix, snap.interactions.items.ids, models);
   return {
     scoredAsOf,
@@ -181,7 +183,7 @@ export async function scoreWithVersion(
       features,
       segment: assignSegments(models.segmentation, features),
       churn: churnProbability(models.churn, features),
-      recommendations: await recommendNow(models, bought, exclude, options.onProgress ?? (() => undefined)),
+      recommendations: await recommendNow(models, bought, options.rules, options.onProgress ?? (() => undefined)),
       itemIds: models.products.ids,
     },
   };

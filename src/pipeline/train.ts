@@ -191,15 +191,16 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   const productNames = await readProductNames(warehouse);
   const scores = await timed('scoring', async () => {
     const all = Int32Array.from(scoring.customers.ids.keys());
-    const exclude = knownIndices(scoring.interactions.items, config.recommendations.exclude);
+    const rules = config.recommendations;
+    const exclude = knownIndices(scoring.interactions.items, rules.exclude);
     return {
       ids: scoring.customers.ids,
       features: scoring.customers.features,
       segment: assignSegments(segmentation, scoring.customers.features),
       churn: churnProbability(churnFinal, scoring.customers.features),
       recommendations: recChoice.served === 'als'
-        ? await recommendAlsScored(als, all, K, exclude, { pool })
-        : recommendPopularScored(popularity, scoring.interactions.matrix, all, K, new Set(exclude), popularityShare(scoring.interactions.matrix)),
+        ? await recommendAlsScored(als, all, rules.count, exclude, { pool }, rules.includeBought)
+        : recommendPopularScored(popularity, scoring.interactions.matrix, all, rules.count, new Set(exclude), popularityShare(scoring.interactions.matrix), rules.includeBought),
       itemIds: scoring.interactions.items.ids,
     };
   });

@@ -108,6 +108,22 @@ describe('floyo recommend and floyo similar', () => {
     assert.match(lines[3], new RegExp(`^ +1 +${out.recommendations[0].productId} +`));
   });
 
+  test('config recommendations.count and includeBought set the defaults; -n and --no-include-bought override them', async () => {
+    const env = { FLOYO_RECOMMENDATIONS_COUNT: '4', FLOYO_RECOMMENDATIONS_INCLUDE_BOUGHT: 'true' };
+    const [byConfig, overridden] = await Promise.all([
+      cli(['recommend', customer, '--home', home, '--json'], env),
+      cli(['recommend', customer, '-n', '6', '--no-include-bought', '--home', home, '--json'], env),
+    ]);
+    const c = ok(byConfig).json<RecommendResult>();
+    assert.equal(c.recommendations.length, 4);
+    assert.equal(c.filterAlreadyBought, false);
+    assert.ok(ids(c).some((id) => bought.get(customer)!.has(id)), 'a heavy buyer of the top product gets bought products back');
+    const o = ok(overridden).json<RecommendResult>();
+    assert.equal(o.recommendations.length, 6);
+    assert.equal(o.filterAlreadyBought, true);
+    for (const id of ids(o)) assert.ok(!bought.get(customer)!.has(id), `${customer} already bought ${id}`);
+  });
+
   test('an unknown customer gets the popular products, known = false; exclusions from the config and --exclude apply', async () => {
     const [unknown, viaEnv, viaFlag] = await Promise.all([
       cli(['recommend', 'no-such-customer', '-n', '5', '--home', home, '--json']),
@@ -241,7 +257,7 @@ test('recommend and similar have --help with their options and the common ones',
   const help = (name: string) => program.commands.find((c) => c.name() === name)!.helpInformation();
   const recommend = help('recommend');
   assert.match(recommend, /^Usage: floyo recommend \[options\] <customer>/);
-  for (const option of ['-n <count>', '--exclude <ids>', '--include-bought', '--explain', '--json', '--home <dir>']) assert.ok(recommend.includes(option), option);
+  for (const option of ['-n <count>', '--exclude <ids>', '--include-bought', '--no-include-bought', '--explain', '--json', '--home <dir>']) assert.ok(recommend.includes(option), option);
   const similar = help('similar');
   assert.match(similar, /^Usage: floyo similar \[options\] <product>/);
   for (const option of ['-n <count>', '--exclude <ids>', '--json', '--home <dir>']) assert.ok(similar.includes(option), option);

@@ -158,7 +158,7 @@ describe('floyo score', () => {
       const exclude = [models.products.ids[0]];
       const progress: Array<[number, number]> = [];
       const { scored } = await scoreWithVersion(warehouse, models, {
-        time: await scoringTime(warehouse, trained.scoredAsOf), horizonDays: 90, exclude, onProgress: (done, total) => progress.push([done, total]),
+        time: await scoringTime(warehouse, trained.scoredAsOf), horizonDays: 90, rules: { exclude, count: 10, includeBought: false }, onProgress: (done, total) => progress.push([done, total]),
       });
       const bought = boughtByCustomer(parsed.filter((line) => line[4] < SPLIT));
       assert.ok(scored.ids.length > 0);
@@ -183,6 +183,31 @@ describe('floyo score', () => {
         assert.ok(done <= t);
       }
       assert.deepEqual(progress.at(-1), [total, total]);
+    } finally {
+      warehouse.close();
+      registry.close();
+    }
+  });
+
+  test('the serving rules set how many recommendations each customer gets and whether what they bought may come back', async () => {
+    const { config } = loadConfig({ env: {}, flags: { home } });
+    const registry = openRegistry(defaultRegistryLocation(home), config.s3);
+    const warehouse = await Warehouse.open(home, 'score test');
+    try {
+      const models = { ...(await loadServing(registry)), served: 'als' as const };
+      const time = await scoringTime(warehouse, trained.scoredAsOf);
+      const { scored } = await scoreWithVersion(warehouse, models, { time, horizonDays: 90, rules: { exclude: [], count: 3, includeBought: true } });
+      let boughtComesBack = 0;
+      scored.ids.forEach((id, i) => {
+        const user = models.customers.index.get(id)!;
+        const recommended = Array.from(scored.recommendations[i].items, (item) => scored.itemIds[item]);
+        // unchanged customers: the published vectors' top 3 over every product, bought or not
+        const published = Array.from(recommend(models.als, user, 3, { filterAlreadyBought: false }).items, (item) => models.products.ids[item]);
+        assert.deepEqual(recommended, published, id);
+        const bought = new Set(Array.from(models.als.confidence.indices.subarray(models.als.confidence.indptr[user], models.als.confidence.indptr[user + 1]), (item) => models.products.ids[item]));
+        if (recommended.some((p) => bought.has(p))) boughtComesBack++;
+      });
+      assert.ok(boughtComesBack > 0, 'with includeBought, a customer\'s own purchases rank among their top 3 for some customers');
     } finally {
       warehouse.close();
       registry.close();
