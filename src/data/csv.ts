@@ -16,8 +16,8 @@ export interface CsvRecord {
   line: number;
   /** set when the record is malformed; fields then hold what could be read */
   error?: string;
-  /** the record's text, kept for malformed records so the quarantine shows what was there */
-  raw?: string;
+  /** the record's text as read, line ends inside quotes included, so a quarantined row shows what was there */
+  raw: string;
 }
 
 const LF = 10;
@@ -84,7 +84,7 @@ export class CsvParser {
             i = nextDelim + 1;
           }
           fields.push(s.slice(i, end));
-          out.push({ fields, line });
+          out.push({ fields, line, raw: s.slice(pos, end) });
         } // else a blank line
         line += 1;
         pos = nextLf + 1;
@@ -172,7 +172,8 @@ export class CsvParser {
       line += 1 + newlines;
       pos = i;
       if (fields.length === 1 && fields[0] === '' && error === undefined) continue; // blank line
-      out.push(error === undefined ? { fields, line: recordLine } : { fields, line: recordLine, error, raw: trimEol(s.slice(recordStart, i)) });
+      const raw = trimEol(s.slice(recordStart, i));
+      out.push(error === undefined ? { fields, line: recordLine, raw } : { fields, line: recordLine, error, raw });
     }
     this.buf = pos >= n ? '' : s.slice(pos);
     this.line = line;
@@ -216,5 +217,8 @@ function nextLine(s: string, from: number): number {
 }
 
 function trimEol(text: string): string {
-  return text.replace(/\r?\n$|\r$/, '');
+  let end = text.length;
+  if (end > 0 && text.charCodeAt(end - 1) === LF) end--;
+  if (end > 0 && text.charCodeAt(end - 1) === CR) end--;
+  return end === text.length ? text : text.slice(0, end);
 }

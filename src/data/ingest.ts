@@ -120,14 +120,12 @@ export async function ingest(warehouse: Warehouse, request: IngestRequest): Prom
     if (isS3(location)) {
       // loaded on demand: the AWS SDK adds noticeable start-up time to purely local ingests
       s3 ??= await loadS3(request.s3);
-      const { parseS3Url, listS3Objects, client: s3client } = s3;
+      const { parseS3Url, listS3DataObjects, client: s3client } = s3;
       const { bucket, prefix } = parseS3Url(location);
-      const found: SourceRef[] = [];
-      for await (const obj of listS3Objects(s3client, bucket, prefix)) {
-        found.push({ kind: 's3', location: `s3://${bucket}/${obj.key}`, bucket, key: obj.key, bytes: obj.size, etag: obj.etag });
+      // listS3DataObjects throws when nothing under the prefix is data, naming what it skipped
+      for await (const obj of listS3DataObjects(s3client, bucket, prefix)) {
+        refs.push({ kind: 's3', location: `s3://${bucket}/${obj.key}`, bucket, key: obj.key, bytes: obj.size, etag: obj.etag });
       }
-      if (found.length === 0) throw new FloyoError(`no objects under ${location}`);
-      refs.push(...found);
     } else {
       refs.push(...resolveLocalLocation(location, request.cwd));
     }

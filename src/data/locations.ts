@@ -1,15 +1,26 @@
 // Where transactions come from: a file, a glob, a folder, or s3://bucket/prefix.
 // Each resolves to a list of sources, in a stable (sorted) order so that repeated runs behave the same.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { FloyoError } from '../errors.js';
 
 export type SourceRef =
   | { kind: 'file'; location: string; path: string; bytes: number }
   | { kind: 's3'; location: string; bucket: string; key: string; bytes: number; etag: string };
 
-/** Files a folder contributes: the formats Floyo reads. Globs take whatever they match. */
+/** Files a folder or an S3 prefix contributes: the formats Floyo reads. Globs take whatever they match. */
 const DATA_FILE = /\.(csv|tsv|txt|parquet|ndjson|jsonl|json)(\.gz)?$/i;
+export const DATA_FILE_KINDS = '.csv, .tsv, .txt, .parquet, .ndjson, .jsonl, .json, optionally .gz';
+
+/**
+ * Whether a file under a folder or prefix is data, by its path below that folder or prefix: a data file
+ * extension, and no part of the path starting with '_' or '.'. Those are the markers and side files of
+ * Spark, Hadoop and friends (_SUCCESS, _committed_*, .part-0.crc, _temporary/ of unfinished jobs).
+ */
+export function isDataFile(relativePath: string): boolean {
+  if (!DATA_FILE.test(relativePath)) return false;
+  return !relativePath.split(/[\\/]/).some((part) => part.startsWith('_') || part.startsWith('.'));
+}
 
 export function isS3(location: string): boolean {
   return /^s3:\/\//i.test(location);
@@ -68,8 +79,8 @@ export function resolveLocalLocation(location: string, cwd = process.cwd()): Sou
   if (!existsSync(abs)) throw new FloyoError(`no such file or folder: ${location}`);
   const st = statSync(abs);
   if (st.isDirectory()) {
-    const files = walk(abs).filter((f) => DATA_FILE.test(f));
-    if (files.length === 0) throw new FloyoError(`the folder ${location} holds no data files (.csv, .csv.gz, .parquet, .ndjson, .jsonl)`);
+    const files = walk(abs).filter((f) => isDataFile(relative(abs, f)));
+    if (files.length === 0) throw new FloyoError(`the folder ${location} holds no data files (${DATA_FILE_KINDS})`);
     return files.map((path) => ({ kind: 'file', location: path, path, bytes: statSync(path).size }));
   }
   return [{ kind: 'file', location: abs, path: abs, bytes: st.size }];

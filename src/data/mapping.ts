@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { yaml } from '../yaml.js';
 import { FORMATS } from '../config.js';
 import { FloyoError } from '../errors.js';
+import { timestampParser } from './values.js';
 
 export const CANONICAL_FIELDS = [
   'orderId', 'customerId', 'productId', 'productName', 'quantity', 'unitPrice', 'timestamp', 'country', 'currency', 'refundedAmount',
@@ -49,7 +50,8 @@ export const MappingSchema = z
     format: z.enum(FORMATS).optional(),
     csv: z
       .object({
-        delimiter: z.string().length(1).default(','),
+        // no default: unset, a .tsv file is read with tabs and anything else with commas
+        delimiter: z.string().length(1).optional(),
         quote: z.string().length(1).default('"'),
         encoding: z.enum(['utf-8', 'latin1']).default('utf-8'),
       })
@@ -155,6 +157,13 @@ export function parseMapping(value: unknown, origin: string): Mapping {
       throw new FloyoError(`mapping ${origin}: ${where} is not a valid regular expression: ${(err as Error).message}`);
     }
   };
+  // A bad timestamp pattern or zone is refused here, naming the mapping, not on the first row of a file.
+  try {
+    timestampParser(mapping.timestamp);
+  } catch (err) {
+    const key = /^timezone/.test((err as Error).message) ? 'timestamp.timezone' : 'timestamp.format';
+    throw new FloyoError(`mapping ${origin}: ${key}: ${(err as Error).message}`);
+  }
   checkRegex(mapping.returns.orderIdPattern, 'returns.orderIdPattern');
   mapping.exclude.forEach((rule, r) =>
     rule.when.forEach((c, k) => {

@@ -7,7 +7,8 @@ import { StringDecoder } from 'node:string_decoder';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FloyoError } from '../errors.js';
 import { CsvParser } from './csv.js';
-import type { SourceRecord } from './rows.js';
+import { OTHER_DELIMITERS, type SourceRecord } from './rows.js';
+import type { TypedValue } from './values.js';
 
 export type Format = 'csv' | 'csv.gz' | 'parquet' | 'ndjson' | 'ndjson.gz';
 
@@ -39,8 +40,8 @@ export function detectFormat(path: string, name: string, override: string = 'aut
   if (/\.parquet$/.test(lower)) throw new FloyoError(`${name}: the name says Parquet, but the file does not start with PAR1 (not a Parquet file)`, { file: name });
   if (json) return 'ndjson';
   if (/\.(csv|tsv|txt)$/.test(lower)) return 'csv';
-  // unknown extension: a first '{' means NDJSON, anything else is read as CSV
-  return head.length && head[0] === 0x7b ? 'ndjson' : 'csv';
+  // unknown extension: a first '{' (NDJSON) or '[' (a JSON array) means JSON, anything else is read as CSV
+  return head.length && (head[0] === 0x7b || head[0] === 0x5b) ? 'ndjson' : 'csv';
 }
 
 export interface RecordReader {
@@ -50,12 +51,15 @@ export interface RecordReader {
 
 export interface ReadOptions {
   name: string;
+  /** unset: a tab for .tsv and .tsv.gz, else a comma */
   delimiter?: string;
   quote?: string;
   encoding?: 'utf-8' | 'latin1';
   /** columns to project from NDJSON objects (they have no header) */
   ndjsonColumns?: string[];
   onBytes?: (bytesRead: number, total: number) => void;
+  /** something the user should know that does not stop the read (invalid UTF-8); default: a line on stderr */
+  onWarning?: (message: string) => void;
   connection?: DuckDBConnection;
 }
 
@@ -82,15 +86,62 @@ function readError(err: unknown, name: string): FloyoError {
   return new FloyoError(`${name}: cannot read the file (${e.code ?? e.message})`, { file: name });
 }
 
-async function* decodedChunks(stream: Readable, name: string, encoding: 'utf-8' | 'latin1'): AsyncIterable<string> {
+const REPLACEMENT = '\ufffd';
+const ENCODED_REPLACEMENT = Buffer.from(REPLACEMENT, 'utf8');
+
+function countOf(text: string, needle: string): number {
+  let n = 0;
+  for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) n++;
+  return n;
+}
+
+function countBytes(bytes: Buffer, needle: Buffer): number {
+  let n = 0;
+  for (let i = bytes.indexOf(needle); i >= 0; i = bytes.indexOf(needle, i + needle.length)) n++;
+  return n;
+}
+
+function linesBefore(text: string, end: number): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < end; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+function warnOnStderr(message: string): void {
+  process.stderr.write(`floyo: warning: ${message}\n`);
+}
+
+async function* decodedChunks(stream: Readable, options: ReadOptions): AsyncIterable<string> {
+  const latin1 = options.encoding === 'latin1';
   // StringDecoder keeps multi-byte characters split across chunks intact, and is faster than TextDecoder here.
-  const decoder = new StringDecoder(encoding === 'latin1' ? 'latin1' : 'utf8');
+  const decoder = new StringDecoder(latin1 ? 'latin1' : 'utf8');
+  // Invalid UTF-8 decodes to U+FFFD without complaint: a Latin-1 file would land with its accents lost.
+  // So the first bad byte is reported (once, with its line); a U+FFFD written in the file is not one.
+  let checking = !latin1;
+  let lines = 0;
+  const check = (text: string, bytes: Buffer | null) => {
+    const at = text.indexOf(REPLACEMENT);
+    if (at >= 0 && (bytes === null || countOf(text, REPLACEMENT) > countBytes(bytes, ENCODED_REPLACEMENT))) {
+      checking = false;
+      (options.onWarning ?? warnOnStderr)(
+        `${options.name}: not valid UTF-8 from line ${lines + linesBefore(text, at) + 1} on (bad bytes were read as U+FFFD); ` +
+          'if the file is Latin-1 (ISO-8859-1), set csv.encoding: latin1 in the mapping (encodings: utf-8, latin1)',
+      );
+    } else {
+      lines += linesBefore(text, text.length);
+    }
+  };
   try {
-    for await (const chunk of stream) yield decoder.write(chunk as Buffer);
+    for await (const chunk of stream) {
+      const text = decoder.write(chunk as Buffer);
+      if (checking) check(text, chunk as Buffer);
+      yield text;
+    }
   } catch (err) {
-    throw readError(err, name);
+    throw readError(err, options.name);
   }
   const tail = decoder.end();
+  if (tail && checking) check(tail, null); // an incomplete character at the very end
   if (tail) yield tail;
 }
 
@@ -98,12 +149,30 @@ export async function openRecords(path: string, format: Format, options: ReadOpt
   if (format === 'parquet') return openParquet(path, options);
   const gz = format.endsWith('.gz');
   const stream = byteStream(path, gz, options);
-  const chunks = decodedChunks(stream, options.name, options.encoding ?? 'utf-8');
-  return format.startsWith('ndjson') ? openNdjson(chunks, options) : openCsv(chunks, options);
+  const chunks = decodedChunks(stream, options);
+  return format.startsWith('ndjson') ? openJson(chunks, options) : openCsv(chunks, options);
+}
+
+/** The delimiter a file is read with: the mapping's, else a tab for .tsv files, else a comma. */
+export function csvDelimiter(name: string, delimiter: string | undefined): string {
+  return delimiter ?? (/\.tsv(\.gz)?$/i.test(name) ? '\t' : ',');
+}
+
+/** "the header looks tab-separated: ..." when the text holds another common delimiter more than once; else ''. */
+function malformedHeaderHint(header: string, used: string): string {
+  let best: [string, string] | null = null;
+  let most = 1;
+  for (const candidate of OTHER_DELIMITERS) {
+    if (candidate[0] === used) continue;
+    const n = countOf(header, candidate[0]);
+    if (n > most) [best, most] = [candidate, n];
+  }
+  return best ? `the header looks ${best[1]}-separated: set csv.delimiter: ${JSON.stringify(best[0])} in the mapping` : '';
 }
 
 async function openCsv(chunks: AsyncIterable<string>, options: ReadOptions): Promise<RecordReader> {
-  const parser = new CsvParser({ delimiter: options.delimiter, quote: options.quote });
+  const delimiter = csvDelimiter(options.name, options.delimiter);
+  const parser = new CsvParser({ delimiter, quote: options.quote });
   const iterator = chunks[Symbol.asyncIterator]();
   let pending: ReturnType<CsvParser['push']> = [];
   let done = false;
@@ -119,7 +188,10 @@ async function openCsv(chunks: AsyncIterable<string>, options: ReadOptions): Pro
   }
   if (pending.length === 0) throw new FloyoError(`${options.name}: the file is empty (no header line)`, { file: options.name });
   const header = pending.shift()!;
-  if (header.error) throw new FloyoError(`${options.name}: the header line is malformed (${header.error})`, { file: options.name, row: 1 });
+  if (header.error) {
+    const hint = malformedHeaderHint(header.raw, delimiter);
+    throw new FloyoError(`${options.name}: the header line is malformed (${header.error})${hint ? `; ${hint}` : ''}`, { file: options.name, row: 1 });
+  }
   const columns = header.fields.map((c) => c.trim());
   let row = 0;
   const toRecords = (recs: typeof pending): SourceRecord[] =>
@@ -139,71 +211,295 @@ async function openCsv(chunks: AsyncIterable<string>, options: ReadOptions): Pro
   return { columns, batches: batches() };
 }
 
-function openNdjson(chunks: AsyncIterable<string>, options: ReadOptions): RecordReader {
+/**
+ * NDJSON (one object per line), or a file holding one JSON array of objects (what most tools write to
+ * a .json file), told apart by the first character. An array is split into its elements as it streams.
+ */
+function openJson(chunks: AsyncIterable<string>, options: ReadOptions): RecordReader {
   const columns = options.ndjsonColumns ?? [];
+  let row = 0;
+  const record = (text: string, line: number): SourceRecord => {
+    row++;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+      // JSON numbers are doubles: an id such as 12345678901234567890 would lose its last digits
+      if (obj !== null && typeof obj === 'object' && hasUnsafeInteger(obj)) obj = JSON.parse(quoteLongIntegers(text));
+    } catch (err) {
+      // one reason for every parse error, so the counts do not split by position; the detail says where
+      return { values: [], row, line, error: 'invalid JSON', detail: (err as Error).message, raw: text };
+    }
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+      return { values: [], row, line, error: 'not a JSON object', detail: Array.isArray(obj) ? 'an array' : obj === null ? 'null' : `a ${typeof obj}`, raw: text };
+    }
+    const o = obj as Record<string, unknown>;
+    const values = new Array<string>(columns.length);
+    let typed: Array<TypedValue | undefined> | undefined;
+    for (let i = 0; i < columns.length; i++) {
+      const v = o[columns[i]];
+      if (typeof v === 'number') {
+        // a JSON number is a number: the mapping's decimal comma or thousands separator must not re-read it
+        (typed ??= new Array(columns.length))[i] = v;
+        values[i] = renderNumber(v);
+      } else {
+        values[i] = cell(v);
+      }
+    }
+    return { values, typed, row, line, raw: text };
+  };
   async function* batches(): AsyncIterable<SourceRecord[]> {
-    let rest = '';
+    const iterator = chunks[Symbol.asyncIterator]();
+    let first = '';
+    // the first chunks up to the first character that is not white space (or a BOM)
+    while (true) {
+      const next = await iterator.next();
+      if (next.done) break;
+      first += next.value;
+      if (/[^\s\ufeff]/.test(first)) break;
+    }
+    first = first.replace(/^\ufeff/, '');
+    async function* rest(): AsyncIterable<string> {
+      if (first) yield first;
+      while (true) {
+        const next = await iterator.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    }
+    if (/^\s*\[/.test(first)) {
+      const splitter = new JsonArraySplitter(options.name);
+      for await (const chunk of rest()) {
+        const out = splitter.push(chunk).map((e) => record(e.text, e.line));
+        if (out.length) yield out;
+      }
+      const out = splitter.end().map((e) => record(e.text, e.line));
+      if (out.length) yield out;
+      return;
+    }
+    let carry = '';
     let line = 0;
-    let row = 0;
-    const parse = (text: string): SourceRecord | null => {
+    let seenRecord = false;
+    const parseLine = (text: string): SourceRecord | null => {
       line++;
       const t = text.trim();
       if (t === '') return null;
-      row++;
-      try {
-        const obj = JSON.parse(t);
-        if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-          return { values: [], row, line, error: 'not a JSON object', raw: t };
-        }
-        return { values: columns.map((c) => cell(obj[c])), row, line };
-      } catch (err) {
-        return { values: [], row, line, error: `invalid JSON (${(err as Error).message})`, raw: t.slice(0, 1000) };
+      if (!seenRecord && t === '{') {
+        throw new FloyoError(
+          `${options.name}: expected NDJSON (one JSON object per line) or a JSON array of objects; ` +
+            'this looks like one JSON document spread over several lines',
+          { file: options.name },
+        );
       }
+      seenRecord = true;
+      return record(t, line);
     };
-    for await (const chunk of chunks) {
-      const text = rest + chunk;
+    for await (const chunk of rest()) {
+      const text = carry + chunk;
       const lines = text.split('\n');
-      rest = lines.pop() ?? '';
+      carry = lines.pop() ?? '';
       const out: SourceRecord[] = [];
       for (const l of lines) {
-        const r = parse(l);
+        const r = parseLine(l);
         if (r) out.push(r);
       }
       if (out.length) yield out;
     }
-    const r = rest ? parse(rest) : null;
+    const r = carry ? parseLine(carry) : null;
     if (r) yield [r];
   }
   return { columns, batches: batches() };
 }
 
+/** Splits a streamed JSON array into the texts of its elements, each with the line it starts on. */
+class JsonArraySplitter {
+  private buf = '';
+  private scanned = 0; // characters of buf already looked at
+  private start = -1; // where the current element starts in buf (-1: between elements)
+  private startLine = 0;
+  private line = 1;
+  private depth = 0; // 0 before '[' and after the closing ']'
+  private opened = false;
+  private closed = false;
+  private inString = false;
+  private escaped = false;
+  private afterComma = false; // a ',' was read and no element after it yet
+
+  constructor(private readonly name: string) {}
+
+  push(chunk: string): Array<{ text: string; line: number }> {
+    this.buf += chunk;
+    const out: Array<{ text: string; line: number }> = [];
+    const s = this.buf;
+    let i = this.scanned;
+    for (; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 10) this.line++;
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === 92) this.escaped = true;
+        else if (c === 34) this.inString = false;
+        continue;
+      }
+      if (c === 32 || c === 10 || c === 13 || c === 9) continue;
+      if (this.closed) throw this.error('there is more text after the array closes');
+      if (!this.opened) {
+        if (c !== 91) throw this.error('the file does not start with "["');
+        this.opened = true;
+        this.depth = 1;
+        continue;
+      }
+      if (this.depth === 1 && (c === 44 || c === 93)) {
+        // ',' or the closing ']' ends an element
+        // an element that is not there ([1,,2], [1,]) is an invalid row, as a blank one would be
+        if (this.start >= 0) out.push({ text: s.slice(this.start, i).trim(), line: this.startLine });
+        else if (c === 44 || this.afterComma) out.push({ text: '', line: this.line });
+        this.start = -1;
+        this.afterComma = c === 44;
+        if (c === 93) {
+          this.depth = 0;
+          this.closed = true;
+        }
+        continue;
+      }
+      if (this.start < 0) {
+        this.start = i;
+        this.startLine = this.line;
+        this.afterComma = false;
+      }
+      if (c === 34) this.inString = true;
+      else if (c === 123 || c === 91) this.depth++;
+      else if (c === 125 || c === 93) this.depth--;
+    }
+    // keep only the element being read
+    if (this.start >= 0) {
+      this.buf = s.slice(this.start);
+      this.scanned = i - this.start;
+      this.start = 0;
+    } else {
+      this.buf = '';
+      this.scanned = 0;
+    }
+    return out;
+  }
+
+  end(): Array<{ text: string; line: number }> {
+    if (!this.closed) throw this.error(this.opened ? 'the array is not closed (the file ends inside it)' : 'the file holds no JSON array');
+    return [];
+  }
+
+  private error(what: string): FloyoError {
+    return new FloyoError(`${this.name}: not a JSON array of objects: ${what} (line ${this.line}); NDJSON (one object per line) is read too`, { file: this.name });
+  }
+}
+
+function hasUnsafeInteger(obj: object): boolean {
+  for (const v of Object.values(obj)) if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) return true;
+  return false;
+}
+
+/** The JSON text with every integer literal of more than 15 digits (outside strings) quoted, so it stays exact. */
+function quoteLongIntegers(text: string): string {
+  const isDigit = (k: number) => k < text.length && text.charCodeAt(k) >= 48 && text.charCodeAt(k) <= 57;
+  let out = '';
+  let last = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      // skip the string
+      for (i++; i < text.length && text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92) i++;
+      continue;
+    }
+    if (c !== 45 && !isDigit(i)) continue;
+    let j = c === 45 ? i + 1 : i;
+    const digitsFrom = j;
+    while (isDigit(j)) j++;
+    let integer = true;
+    if (text[j] === '.') {
+      integer = false;
+      for (j++; isDigit(j); j++);
+    }
+    if (text[j] === 'e' || text[j] === 'E') {
+      integer = false;
+      j++;
+      if (text[j] === '+' || text[j] === '-') j++;
+      while (isDigit(j)) j++;
+    }
+    if (integer && j - digitsFrom > 15) {
+      out += `${text.slice(last, i)}"${text.slice(i, j)}"`;
+      last = j;
+    }
+    i = j - 1;
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (typeof v === 'number') return renderNumber(v);
+  if (typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   return JSON.stringify(v);
+}
+
+/**
+ * The text of a typed number: an integral value as an integer, whatever its storage type, so a
+ * customer id stored as a double (13869.0, as pandas writes a column with gaps) reads "13869" like
+ * the same id from a CSV. NaN (pandas' missing value) is no value.
+ */
+export function renderNumber(n: number): string {
+  if (Number.isNaN(n)) return '';
+  if (Number.isInteger(n)) return Math.abs(n) < 1e21 ? String(n === 0 ? 0 : n) : BigInt(n).toString();
+  return String(n);
+}
+
+/**
+ * How each Parquet column is read. Typed values are kept typed: numbers as numbers (DECIMAL and FLOAT
+ * through their exact decimal text, so 3.55 stays 3.55), timestamps as instants. A TIMESTAMP or DATE
+ * has no zone: like a text timestamp without one it is read in the mapping's timestamp.timezone (UTC
+ * by default); a TIMESTAMP WITH TIME ZONE is an instant as it is.
+ */
+type ParquetKind = 'text' | 'double' | 'exact' | 'naive' | 'zoned';
+
+function parquetKind(type: string): ParquetKind {
+  const t = type.toUpperCase();
+  if (t === 'VARCHAR' || t === 'BOOLEAN') return 'text';
+  if (t === 'DOUBLE') return 'double';
+  if (t === 'FLOAT' || /^DECIMAL\b/.test(t) || /^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$/.test(t)) return 'exact';
+  if (t === 'TIMESTAMP WITH TIME ZONE') return 'zoned';
+  if (/^TIMESTAMP(_NS|_MS|_S)?$/.test(t) || t === 'DATE') return 'naive';
+  return 'text';
 }
 
 async function openParquet(path: string, options: ReadOptions): Promise<RecordReader> {
   const con = options.connection;
   if (!con) throw new Error('reading Parquet needs a DuckDB connection');
   const lit = `'${path.replace(/'/g, "''")}'`;
-  let columns: string[];
+  let described: Array<{ name: string; kind: ParquetKind }>;
   try {
-    const described = await con.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${lit})`);
-    columns = described.getRowObjectsJS().map((r) => String(r.column_name));
+    const result = await con.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${lit})`);
+    described = result.getRowObjectsJS().map((r) => ({ name: String(r.column_name), kind: parquetKind(String(r.column_type)) }));
   } catch (err) {
     throw new FloyoError(`${options.name}: not a readable Parquet file (${firstLine((err as Error).message)})`, { file: options.name });
   }
+  const columns = described.map((c) => c.name);
   const total = statSync(path).size;
   const counted = await con.runAndReadAll(`SELECT count(*)::DOUBLE AS n FROM read_parquet(${lit})`);
   const totalRows = Number(counted.getRowObjectsJS()[0].n) || 1;
-  const select = columns.map((c) => `CAST("${c.replace(/"/g, '""')}" AS VARCHAR)`).join(', ');
+  // one or two selected values per column: its text, and for timestamps the epoch milliseconds
+  const select: string[] = [];
+  for (const { name, kind } of described) {
+    const c = `"${name.replace(/"/g, '""')}"`;
+    if (kind === 'double') select.push(c);
+    else if (kind === 'zoned') select.push(`TRY(epoch_ms(${c}))`);
+    else select.push(`CAST(${c} AS VARCHAR)`);
+    if (kind === 'naive') select.push(`TRY(epoch_ms(CAST(${c} AS TIMESTAMP)))`);
+  }
+  const hasTyped = described.some((c) => c.kind !== 'text');
   async function* batches(): AsyncIterable<SourceRecord[]> {
     let row = 0;
     let result;
     try {
-      result = await con!.stream(`SELECT ${select} FROM read_parquet(${lit})`);
+      result = await con!.stream(`SELECT ${select.join(', ')} FROM read_parquet(${lit})`);
     } catch (err) {
       throw new FloyoError(`${options.name}: cannot read the Parquet data (${firstLine((err as Error).message)})`, { file: options.name });
     }
@@ -211,9 +507,52 @@ async function openParquet(path: string, options: ReadOptions): Promise<RecordRe
       const chunk = await result.fetchChunk();
       if (!chunk || chunk.rowCount === 0) break;
       const rows = chunk.getRows();
-      yield rows.map((values) => {
+      yield rows.map((cells) => {
         row++;
-        return { values: values.map((x) => (x === null ? '' : String(x))), row, line: row };
+        const values = new Array<string>(described.length);
+        const typed = hasTyped ? new Array<TypedValue | undefined>(described.length) : undefined;
+        let k = 0;
+        for (let i = 0; i < described.length; i++) {
+          const x = cells[k++];
+          switch (described[i].kind) {
+            case 'text':
+              values[i] = x === null ? '' : String(x);
+              break;
+            case 'double': {
+              const n = x === null ? NaN : Number(x);
+              values[i] = renderNumber(n);
+              if (!Number.isNaN(n)) typed![i] = n;
+              break;
+            }
+            case 'exact': {
+              const text = x === null ? '' : String(x);
+              const n = Number(text);
+              if (text === '' || /^-?nan$/i.test(text)) values[i] = '';
+              else if (Number.isNaN(n)) values[i] = text;
+              else {
+                values[i] = /\.0+$/.test(text) ? text.replace(/\.0+$/, '') : text;
+                typed![i] = n;
+              }
+              break;
+            }
+            case 'zoned': {
+              if (x === null) values[i] = '';
+              else {
+                const ms = Number(x);
+                values[i] = new Date(ms).toISOString();
+                typed![i] = { epochMs: ms, zoned: true };
+              }
+              break;
+            }
+            case 'naive': {
+              const ms = cells[k++];
+              values[i] = x === null ? '' : String(x);
+              if (ms !== null) typed![i] = { epochMs: Number(ms), zoned: false };
+              break;
+            }
+          }
+        }
+        return { values, typed, row, line: row };
       });
       options.onBytes?.(Math.round((total * row) / totalRows), total);
     }

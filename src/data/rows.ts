@@ -3,17 +3,22 @@
 import { FloyoError } from '../errors.js';
 import type { CanonicalField, ColumnRef, Condition, Mapping } from './mapping.js';
 import { CANONICAL_FIELDS, referencedColumns } from './mapping.js';
-import { parseNumber, timestampParser, type NumberConvention } from './values.js';
+import { parseNumber, parseOffset, timestampFormatHint, timestampParser, type NumberConvention, type TypedValue } from './values.js';
 
 /** A record as a format reader yields it: cell texts aligned with the reader's columns. */
 export interface SourceRecord {
   values: string[];
+  /** values that arrived typed, by column (holes for text): they skip the mapping's text conventions */
+  typed?: Array<TypedValue | undefined>;
   /** 1-based data row (header not counted) */
   row: number;
   /** 1-based physical line where the record starts (rows of Parquet: same as row) */
   line: number;
   /** the reader could not read this record (malformed CSV, invalid JSON line, ...) */
   error?: string;
+  /** what exactly was wrong with an unreadable record (the parser's message); goes to the quarantine's value */
+  detail?: string;
+  /** the record's source text; readers without one (Parquet) get a JSON rendering of the row */
   raw?: string;
 }
 
@@ -58,6 +63,38 @@ export interface RowRules {
 }
 
 type Getter = (values: string[]) => string;
+type TypedGetter = (values: string[], typed: Array<TypedValue | undefined>) => TypedValue | undefined;
+
+/** Quarantined rows keep at most this much of their source text. */
+export const RAW_MAX_CHARS = 4096;
+
+function capRaw(raw: string): string {
+  return raw.length <= RAW_MAX_CHARS ? raw : `${raw.slice(0, RAW_MAX_CHARS)}… [${raw.length - RAW_MAX_CHARS} more characters]`;
+}
+
+/**
+ * '17850.0' → '17850'. pandas writes an integer id column that has gaps as floats (to CSV as 17850.0,
+ * to Parquet as DOUBLE), so without this one customer, order or product would be two across sources.
+ */
+export function normaliseId(id: string): string {
+  const n = id.length;
+  if (n < 3 || id.charCodeAt(n - 1) !== 48) return id; // fast path: does not end in '0'
+  const dot = id.indexOf('.');
+  return dot > 0 && /^\d+\.0+$/.test(id) ? id.slice(0, dot) : id;
+}
+
+/** Delimiters a header is checked against when the mapping's does not split it: the character and its name. */
+export const OTHER_DELIMITERS: Array<[string, string]> = [['\t', 'tab'], [';', 'semicolon'], ['|', 'pipe'], [',', 'comma']];
+
+/** When the required columns appear only once the header is split on another delimiter: which one. */
+function delimiterHint(columns: string[], required: string[]): string {
+  for (const [d, name] of OTHER_DELIMITERS) {
+    if (!columns.some((c) => c.includes(d))) continue;
+    const split = columns.flatMap((c) => c.split(d).map((x) => x.trim().replace(/^"(.*)"$/, '$1')));
+    if (required.every((c) => findColumn(split, c) >= 0)) return `; the header looks ${name}-separated: set csv.delimiter: ${JSON.stringify(d)} in the mapping`;
+  }
+  return '';
+}
 
 function findColumn(columns: string[], name: string): number {
   const exact = columns.indexOf(name);
@@ -83,7 +120,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
     throw new FloyoError(
       `${file}: missing required column${missing.length > 1 ? 's' : ''} ${missing.map((c) => JSON.stringify(c)).join(', ')}` +
         ` (the file has ${columns.length ? columns.map((c) => JSON.stringify(c)).join(', ') : 'no columns'})` +
-        `${mapping.name ? `; mapping: ${mapping.name}` : ''}`,
+        `${mapping.name ? `; mapping: ${mapping.name}` : ''}${delimiterHint(columns, required)}`,
       { file },
     );
   }
@@ -105,9 +142,35 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       return lower ? v.toLowerCase() : v;
     };
   };
+  // The typed value behind a column reference, following the same fallback as its text.
+  const typedGetter = (ref: ColumnRef | undefined): TypedGetter | undefined => {
+    if (ref === undefined) return undefined;
+    const spec = typeof ref === 'string' ? { column: ref } : ref;
+    if (spec.value !== undefined) return undefined;
+    const i = index(spec.column!);
+    const f = spec.fallback !== undefined ? index(spec.fallback) : -1;
+    if (i < 0 && f < 0) return undefined;
+    return (values, typed) => (i >= 0 && (values[i] ?? '').trim() !== '' ? typed[i] : f >= 0 ? typed[f] : undefined);
+  };
   const get = {} as Record<CanonicalField, Getter | undefined>;
   for (const field of Object.keys(mapping.columns) as CanonicalField[]) get[field] = getter(mapping.columns[field]);
   const getOrder = get.orderId!;
+  const typedQuantity = typedGetter(mapping.columns.quantity);
+  const typedPrice = typedGetter(mapping.columns.unitPrice);
+  const typedTs = typedGetter(mapping.columns.timestamp);
+  const typedRefund = typedGetter(mapping.columns.refundedAmount);
+  // a typed timestamp without a zone is a wall-clock time in the mapping's zone, as a text one is
+  const naiveOffsetMs = parseOffset(mapping.timestamp.timezone) * 60_000;
+  const autoTimestamps = mapping.timestamp.format === 'auto' || mapping.timestamp.format === 'iso';
+  const rawOf = (rec: SourceRecord): string => {
+    if (rec.raw !== undefined) return capRaw(rec.raw);
+    const row: Record<string, unknown> = {};
+    columns.forEach((c, i) => {
+      const t = rec.typed?.[i];
+      row[c] = typeof t === 'number' ? t : rec.values[i] === '' || rec.values[i] === undefined ? null : rec.values[i];
+    });
+    return capRaw(JSON.stringify(row));
+  };
 
   const numbers: NumberConvention = mapping.numbers;
   const parseTs = timestampParser(mapping.timestamp);
@@ -118,6 +181,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
 
   let currentOrder: string | null = null;
   const orderFirst: string[] = [];
+  const orderFirstTyped: Array<TypedValue | undefined> = [];
   // lines of the current order, held back only when an order-level refund must be spread over them
   const spreadRefunds = get.refundedAmount !== undefined;
   let held: CanonicalLine[] = [];
@@ -144,50 +208,73 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   // The lines of an order usually share its timestamp: parse each text once.
   let lastTsText = '';
   let lastTs = NaN;
+  // 'auto' cannot read 1/4/2011 10:00 without guessing day or month: the reason names the patterns that would
+  const notATimestamp = (text: string): string => {
+    const hint = autoTimestamps ? timestampFormatHint(text) : null;
+    return hint ? `not a timestamp (set timestamp.format: ${hint})` : 'not a timestamp';
+  };
 
   return {
     push(rec) {
       if (rec.error !== undefined) {
-        sink.quarantine({ row: rec.row, line: rec.line, field: null, reason: rec.error, value: null, raw: rec.raw });
+        sink.quarantine({ row: rec.row, line: rec.line, field: null, reason: rec.error, value: rec.detail ?? null, raw: rawOf(rec) });
         return;
       }
       const v = rec.values;
+      let t = rec.typed;
       if (v.length !== expectedFields) {
         sink.quarantine({
           row: rec.row, line: rec.line, field: null,
-          reason: `wrong number of fields (expected ${expectedFields}, got ${v.length})`, value: null, raw: rec.raw ?? v.join(','),
+          reason: `wrong number of fields (expected ${expectedFields}, got ${v.length})`, value: null, raw: rawOf(rec),
         });
         return;
       }
-      const orderId = getOrder(v);
+      const orderId = normaliseId(getOrder(v));
       if (orderLevel.length) {
         if (orderId !== currentOrder) {
-          for (const i of orderLevel) orderFirst[i] = v[i];
+          for (const i of orderLevel) {
+            orderFirst[i] = v[i];
+            orderFirstTyped[i] = t?.[i];
+          }
         } else {
-          for (const i of orderLevel) if ((v[i] ?? '').trim() === '') v[i] = orderFirst[i];
+          for (const i of orderLevel) {
+            if ((v[i] ?? '').trim() !== '') continue;
+            v[i] = orderFirst[i];
+            if (orderFirstTyped[i] !== undefined) (t ??= rec.typed = new Array(v.length))[i] = orderFirstTyped[i];
+          }
         }
       }
       if (spreadRefunds && orderId !== currentOrder) flushOrder();
       currentOrder = orderId;
 
       // Parse everything first: business rules decide what the row is; validity decides whether we can keep it.
-      const productId = getProduct(v);
+      const productId = normaliseId(getProduct(v));
       const qText = getQuantity(v);
       const pText = getPrice(v);
       const tText = getTs(v);
-      let quantity = parseNumber(qText, numbers);
-      const unitPrice = parseNumber(pText, numbers);
-      if (tText !== lastTsText) {
-        lastTsText = tText;
-        lastTs = parseTs(tText);
+      // Typed values are used as they are: the text conventions (decimal comma, date pattern) are for text.
+      const qTyped = t === undefined ? undefined : typedQuantity?.(v, t);
+      const pTyped = t === undefined ? undefined : typedPrice?.(v, t);
+      const tsTyped = t === undefined ? undefined : typedTs?.(v, t);
+      const rTyped = t === undefined ? undefined : typedRefund?.(v, t);
+      let quantity = typeof qTyped === 'number' ? qTyped : parseNumber(qText, numbers);
+      const unitPrice = typeof pTyped === 'number' ? pTyped : parseNumber(pText, numbers);
+      let ts: number;
+      if (typeof tsTyped === 'object') {
+        ts = tsTyped.zoned ? tsTyped.epochMs : tsTyped.epochMs - naiveOffsetMs;
+      } else {
+        if (tText !== lastTsText) {
+          lastTsText = tText;
+          lastTs = parseTs(tText);
+        }
+        ts = lastTs;
       }
-      const ts = lastTs;
       const rText = getRefund === undefined ? '' : getRefund(v);
-      const customerId = getCustomer === undefined ? '' : getCustomer(v);
+      const customerId = getCustomer === undefined ? '' : normaliseId(getCustomer(v));
       const productName = getName === undefined ? '' : getName(v);
       const country = getCountry === undefined ? '' : getCountry(v);
       const currency = getCurrency === undefined ? '' : getCurrency(v);
-      const refund = rText === '' ? 0 : parseNumber(rText, numbers);
+      const refund = rText === '' ? 0 : typeof rTyped === 'number' ? rTyped : parseNumber(rText, numbers);
       parsed.quantity = quantity;
       parsed.unitPrice = unitPrice;
       parsed.refundedAmount = refund;
@@ -206,7 +293,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       const missing: CanonicalField | null =
         orderId === '' ? 'orderId' : productId === '' ? 'productId' : qText === '' ? 'quantity' : pText === '' ? 'unitPrice' : tText === '' ? 'timestamp' : null;
       if (missing !== null) {
-        sink.quarantine({ row: rec.row, line: rec.line, field: missing, reason: 'missing value', value: '', raw: rec.raw });
+        sink.quarantine({ row: rec.row, line: rec.line, field: missing, reason: 'missing value', value: '', raw: rawOf(rec) });
         return;
       }
 
@@ -229,11 +316,11 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       else if (Number.isNaN(unitPrice)) { field = 'unitPrice'; reason = 'not a number'; value = pText; }
       else if (unitPrice < 0) { field = 'unitPrice'; reason = 'negative price'; value = pText; }
       else if (unitPrice > rules.maxUnitPrice) { field = 'unitPrice'; reason = 'out of range'; value = pText; }
-      else if (Number.isNaN(ts)) { field = 'timestamp'; reason = 'not a timestamp'; value = tText; }
+      else if (Number.isNaN(ts)) { field = 'timestamp'; reason = notATimestamp(tText); value = tText; }
       else if (ts > rules.latestAllowedTs) { field = 'timestamp'; reason = 'in the future'; value = tText; }
       else if (Number.isNaN(refund) || refund < 0) { field = 'refundedAmount'; reason = 'not a non-negative number'; value = rText; }
       if (field !== null) {
-        sink.quarantine({ row: rec.row, line: rec.line, field, reason, value, raw: rec.raw });
+        sink.quarantine({ row: rec.row, line: rec.line, field, reason, value, raw: rawOf(rec) });
         return;
       }
 

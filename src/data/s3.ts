@@ -10,6 +10,7 @@ import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FloyoError } from '../errors.js';
+import { DATA_FILE_KINDS, isDataFile } from './locations.js';
 
 /** Floyo's `s3.*` settings (see src/config.ts). Credentials never live in config: the standard AWS chain finds them. */
 export interface S3Settings {
@@ -142,6 +143,37 @@ export async function* listS3Objects(client: S3Client, bucket: string, prefix: s
     }
   } while (token !== undefined);
   if (found === 0) throw new FloyoError(`no objects under ${location}`, { file: location });
+}
+
+/**
+ * The data files under `prefix`, as a folder gives them (see isDataFile): a Spark or Hadoop output
+ * prefix holds _SUCCESS, .crc and _committed_* files beside its part files, and a key without a data
+ * extension would fail the ingest. An object named by the whole location is taken whatever its name,
+ * like a local file. Throws a FloyoError when no data file is there, naming what was skipped.
+ */
+export async function* listS3DataObjects(client: S3Client, bucket: string, prefix: string): AsyncIterable<S3ObjectInfo> {
+  // the "folder" the prefix names: keys are judged by their path below it
+  const base = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+  let found = 0;
+  const skipped: string[] = [];
+  let skippedCount = 0;
+  for await (const object of listS3Objects(client, bucket, prefix)) {
+    if (object.key === prefix || isDataFile(object.key.slice(base.length))) {
+      found++;
+      yield object;
+    } else {
+      skippedCount++;
+      if (skipped.length < 3) skipped.push(object.key.slice(base.length));
+    }
+  }
+  if (found === 0) {
+    const location = formatS3Url(bucket, prefix);
+    throw new FloyoError(
+      `no data files under ${location} (${DATA_FILE_KINDS}); skipped ${skippedCount} other object${skippedCount === 1 ? '' : 's'}: ` +
+        `${skipped.join(', ')}${skippedCount > skipped.length ? ', …' : ''}`,
+      { file: location },
+    );
+  }
 }
 
 function toInfo(object: { Key?: string; Size?: number; ETag?: string; LastModified?: Date }): S3ObjectInfo {

@@ -18,6 +18,17 @@ export function parseNumber(text: string, convention: NumberConvention = { decim
   return PLAIN_NUMBER.test(t) ? Number(t) : NaN;
 }
 
+// ---- typed values ----
+
+/** A point in time from a typed source: `zoned` false for a wall-clock time without a zone (Parquet TIMESTAMP, DATE). */
+export interface Instant {
+  epochMs: number;
+  zoned: boolean;
+}
+
+/** A value that arrived typed (a JSON number; a Parquet number, decimal or timestamp): used as it is, not re-read as text. */
+export type TypedValue = number | Instant;
+
 // ---- timestamps ----
 
 export interface TimestampConvention {
@@ -108,6 +119,8 @@ const TOKENS: Array<[string, string, string]> = [
   ['D', '(\\d{1,2})', 'day'],
   ['HH', '(\\d{2})', 'hour'],
   ['H', '(\\d{1,2})', 'hour'],
+  ['hh', '(\\d{2})', 'hour12'],
+  ['h', '(\\d{1,2})', 'hour12'],
   ['mm', '(\\d{2})', 'minute'],
   ['ss', '(\\d{2})', 'second'],
   ['SSS', '(\\d{1,3})', 'ms'],
@@ -115,7 +128,14 @@ const TOKENS: Array<[string, string, string]> = [
   ['Z', '(Z|[+-]\\d{2}:?\\d{2})', 'zone'],
 ];
 
-/** Compiles 'M/D/YYYY H:mm'-style patterns; throws a RangeError naming what is wrong. */
+/** The pattern tokens, for error messages. */
+export const TIMESTAMP_TOKENS = TOKENS.map(([t]) => t);
+
+/**
+ * Compiles 'M/D/YYYY H:mm'-style patterns; throws a RangeError naming what is wrong.
+ * Any other letter is refused rather than taken as literal text: 'dd/MM/yyyy' would otherwise compile
+ * and silently match nothing. Literal letters go in [brackets]; the ISO separator T is allowed as is.
+ */
 function compilePattern(pattern: string, defaultOffsetMin: number): TimestampParser {
   let regex = '^';
   const parts: string[] = [];
@@ -126,13 +146,32 @@ function compilePattern(pattern: string, defaultOffsetMin: number): TimestampPar
       regex += token[1];
       parts.push(token[2]);
       i += token[0].length;
+    } else if (pattern[i] === '[') {
+      const end = pattern.indexOf(']', i);
+      if (end < 0) throw new RangeError(`timestamp format "${pattern}" has a "[" without its "]"`);
+      regex += escapeRegExp(pattern.slice(i + 1, end));
+      i = end + 1;
+    } else if (/[A-Za-z]/.test(pattern[i]) && pattern[i] !== 'T') {
+      let j = i + 1;
+      while (pattern[j] === pattern[i]) j++;
+      const unknown = pattern.slice(i, j);
+      const upper = unknown.toUpperCase();
+      const lower = unknown.toLowerCase();
+      const suggestion = TIMESTAMP_TOKENS.includes(upper) ? upper : TIMESTAMP_TOKENS.includes(lower) ? lower : null;
+      throw new RangeError(
+        `timestamp format "${pattern}": "${unknown}" is not a pattern token${suggestion ? ` (did you mean ${suggestion}?)` : ''}; ` +
+          `the tokens are ${TIMESTAMP_TOKENS.join(', ')} (put other letters in [brackets])`,
+      );
     } else {
-      regex += pattern[i].replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      regex += escapeRegExp(pattern[i]);
       i++;
     }
   }
   if (!parts.includes('year') && !parts.includes('year2')) throw new RangeError(`timestamp format "${pattern}" has no year (YYYY or YY)`);
   if (!parts.includes('month') || !parts.includes('day')) throw new RangeError(`timestamp format "${pattern}" needs a month (MM or M) and a day (DD or D)`);
+  if (parts.includes('hour12') && !parts.includes('ampm')) {
+    throw new RangeError(`timestamp format "${pattern}": h and hh are the 12-hour clock and need A (AM/PM); use H or HH for the 24-hour clock`);
+  }
   const re = new RegExp(regex + '$');
   return (text) => {
     const m = re.exec(text.trim());
@@ -146,7 +185,7 @@ function compilePattern(pattern: string, defaultOffsetMin: number): TimestampPar
         case 'year2': y = 2000 + Number(v); break;
         case 'month': mo = Number(v); break;
         case 'day': d = Number(v); break;
-        case 'hour': h = Number(v); break;
+        case 'hour': case 'hour12': h = Number(v); break;
         case 'minute': mi = Number(v); break;
         case 'second': sec = Number(v); break;
         case 'ms': ms = Number(v.padEnd(3, '0')); break;
@@ -161,6 +200,43 @@ function compilePattern(pattern: string, defaultOffsetMin: number): TimestampPar
     if (!validDate(y, mo, d, h, mi, sec)) return NaN;
     return Date.UTC(y, mo - 1, d, h, mi, sec, ms) - offset * 60_000;
   };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * For a text the 'auto' format cannot read, the patterns that would read it, e.g.
+ * "M/D/YYYY H:mm or D/M/YYYY H:mm" for 1/4/2011 10:00 — both when the value itself does not tell
+ * day from month (no guessing), the one that fits when it does. null for text that is no date at all.
+ */
+export function timestampFormatHint(text: string): string | null {
+  const m = /^(\d{1,4})([/.-])(\d{1,2})\2(\d{1,4})(?:([ T])(\d{1,2}):(\d{2})(:\d{2}(?:\.\d{1,3})?)?(?:\s*([AaPp][Mm]))?)?$/.exec(text.trim());
+  if (!m) return null;
+  const [, a, sep, b, c, between, hour, , seconds, ampm] = m;
+  let time = '';
+  if (hour !== undefined) {
+    time = `${between === 'T' ? 'T' : ' '}${ampm ? 'h:mm' : 'H:mm'}${seconds ? (seconds.length > 3 ? ':ss.SSS' : ':ss') : ''}${ampm ? ' A' : ''}`;
+  }
+  const candidates: string[] = [];
+  if (a.length === 4 && c.length <= 2) {
+    candidates.push(`YYYY${sep}M${sep}D`);
+  } else if (a.length <= 2 && (c.length === 4 || c.length === 2)) {
+    const year = c.length === 4 ? 'YYYY' : 'YY';
+    const first = Number(a), second = Number(b);
+    if (first >= 1 && first <= 12 && second >= 1 && second <= 31) candidates.push(`M${sep}D${sep}${year}`);
+    if (second >= 1 && second <= 12 && first >= 1 && first <= 31) candidates.push(`D${sep}M${sep}${year}`);
+  }
+  const fits = candidates.map((p) => p + time).filter((p) => !Number.isNaN(hintParser(p)(text)));
+  return fits.length ? fits.join(' or ') : null;
+}
+
+const HINT_PARSERS = new Map<string, TimestampParser>();
+function hintParser(pattern: string): TimestampParser {
+  let parser = HINT_PARSERS.get(pattern);
+  if (!parser) HINT_PARSERS.set(pattern, (parser = compilePattern(pattern, 0)));
+  return parser;
 }
 
 export function timestampParser(convention: TimestampConvention): TimestampParser {

@@ -70,3 +70,11 @@ test('plain lines and lines with quotes or a lone CR mix freely; a file with one
     assert.deepEqual(parseAll('id\n1\n\n2\r\n3', chunk).map((r) => [r.line, ...r.fields]), [[1, 'id'], [2, '1'], [4, '2'], [5, '3']], `chunk ${chunk}`);
   }
 });
+
+test('every record keeps its source text as read: delimiters, quotes and line breaks inside quotes, without its line end', () => {
+  const text = 'a;b;c\r\n1;"x; ""y""";3\r\n"multi\nline";2;\r\n4;5\n6;"q"z;7\n';
+  for (const chunk of CHUNKS) {
+    const recs = parseAll(text, chunk, { delimiter: ';' });
+    assert.deepEqual(recs.map((r) => r.raw), ['a;b;c', '1;"x; ""y""";3', '"multi\nline";2;', '4;5', '6;"q"z;7'], `chunk ${chunk}`);
+  }
+});

@@ -78,3 +78,24 @@ test('train with the registry under a bucket that does not exist stops before an
   assert.match(r.stderr, new RegExp(`^floyo: bucket ${missing} does not exist \\(s3://${missing}/models/[^)]*\\)[^\\n]*\\n$`));
   assert.ok(!existsSync(join(home, 'warehouse.duckdb')), 'nothing was ingested');
 });
+
+test('a Spark output prefix ingests its part files, not _SUCCESS or .crc; a prefix with only markers is refused', async () => {
+  const client = s3TestClient();
+  const bucket = await freshBucket(client, 'spark');
+  const csv = readFileSync(join(FIXTURES, 'online_retail_sample.csv'), 'utf8');
+  await putObjects(client, bucket, [
+    { key: 'out/_SUCCESS', body: '' },
+    { key: 'out/.part-00000.csv.crc', body: 'crc' },
+    { key: 'out/part-00000.csv', body: csv },
+    { key: 'markers/_SUCCESS', body: '' },
+  ]);
+  const home = tempDir();
+  const r = await floyo(['ingest', `s3://${bucket}/out/`, '--home', home, '--json', '-q'], { env: env() });
+  assert.equal(r.code, 0, r.stderr);
+  const s = r.json<IngestSummary>();
+  assert.deepEqual(s.sources.map((x) => [x.location, x.status]), [[`s3://${bucket}/out/part-00000.csv`, 'ingested']]);
+  assert.equal(s.rowsRead, 12303);
+  const markers = await floyo(['ingest', `s3://${bucket}/markers/`, '--home', home], { env: env() });
+  assert.equal(markers.code, 2);
+  assert.match(markers.stderr, /^floyo: no data files under s3:\/\/.*\/markers\/ \(\.csv, .*\); skipped 1 other object: _SUCCESS\n$/);
+});

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { createS3Client, downloadS3Object, listS3Objects, parseS3Url } from '../../src/data/s3.js';
+import { createS3Client, downloadS3Object, listS3DataObjects, listS3Objects, parseS3Url } from '../../src/data/s3.js';
 import type { S3ObjectInfo } from '../../src/data/s3.js';
 import { FloyoError } from '../../src/errors.js';
 import { freshBucket, putObjects, s3TestClient, s3TestCredentials, s3TestSettings } from '../support/s3.js';
@@ -319,5 +319,44 @@ describe('against a real S3 server (Ceph RADOS Gateway)', () => {
     await putObjects(client, bucket, [{ key: 'exports/', body: '' }, { key: 'exports/2024/', body: '' }]);
     await assert.rejects(collect(listS3Objects(client, bucket, 'exports/')), floyoError(/^no objects under s3:\/\/.*\/exports\/$/));
     await assert.rejects(collect(listS3Objects(client, bucket, '')), floyoError(new RegExp(`^no objects under s3://${bucket}/$`)));
+  });
+
+  test('data objects: a Spark output prefix gives its part files, as a folder would, not its markers', async () => {
+    const bucket = await freshBucket(client, 'spark');
+    await putObjects(client, bucket, [
+      { key: 'out/_SUCCESS', body: '' },
+      { key: 'out/_committed_123', body: '{}' },
+      { key: 'out/.part-00000.snappy.parquet.crc', body: 'crc' },
+      { key: 'out/part-00000-abc.snappy.parquet', body: 'PAR1' },
+      { key: 'out/part-00001-abc.csv.gz', body: 'gz' },
+      { key: 'out/country=UK/part-00002.json', body: '[]' },
+      { key: 'out/_temporary/0/part-00003.parquet', body: 'an unfinished attempt' },
+      { key: 'out/notes.md', body: 'not data' },
+      { key: 'out/raw.tsv', body: 'a\tb\n' },
+    ]);
+    assert.deepEqual((await collect(listS3DataObjects(client, bucket, 'out/'))).map((o) => o.key), [
+      'out/country=UK/part-00002.json', 'out/part-00000-abc.snappy.parquet', 'out/part-00001-abc.csv.gz', 'out/raw.tsv',
+    ]);
+    // a prefix that is not a folder: keys are judged below the folder it is in
+    assert.deepEqual((await collect(listS3DataObjects(client, bucket, 'out/part-0000'))).map((o) => o.key), [
+      'out/part-00000-abc.snappy.parquet', 'out/part-00001-abc.csv.gz',
+    ]);
+    // an object named by the whole location is taken as it is, like a local file
+    assert.deepEqual((await collect(listS3DataObjects(client, bucket, 'out/notes.md'))).map((o) => o.key), ['out/notes.md']);
+  });
+
+  test('data objects: a prefix with objects but no data file is refused, naming what was skipped', async () => {
+    const bucket = await freshBucket(client, 'nodata');
+    await putObjects(client, bucket, [
+      { key: 'out/_SUCCESS', body: '' },
+      { key: 'out/.crc', body: '' },
+      { key: 'out/readme.md', body: 'x' },
+      { key: 'out/_temporary/0/part-0.parquet', body: 'x' },
+    ]);
+    await assert.rejects(
+      collect(listS3DataObjects(client, bucket, 'out/')),
+      floyoError(new RegExp(`^no data files under s3://${bucket}/out/ \\(\\.csv, \\.tsv, .*optionally \\.gz\\); skipped 4 other objects: \\.crc, _SUCCESS, _temporary/0/part-0\\.parquet, …$`)),
+    );
+    await assert.rejects(collect(listS3DataObjects(client, bucket, 'none/')), floyoError(new RegExp(`^no objects under s3://${bucket}/none/$`)));
   });
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseNumber, parseOffset, timestampParser } from '../../src/data/values.js';
+import { parseNumber, parseOffset, timestampFormatHint, timestampParser } from '../../src/data/values.js';
 
 test('numbers: plain, signed, exponent; junk is NaN, never 0', () => {
   assert.equal(parseNumber('2.55'), 2.55);
@@ -55,4 +55,35 @@ test('zone offsets', () => {
   assert.equal(parseOffset('-0400'), -240);
   assert.equal(parseOffset('+05:30'), 330);
   assert.ok(Number.isNaN(parseOffset('EST')));
+});
+
+test('timestamps: a letter that is no token is refused, naming it and the tokens, not kept as literal text', () => {
+  const refused = (format: string, pattern: RegExp) => assert.throws(() => timestampParser({ format, timezone: 'UTC' }), pattern);
+  refused('dd/MM/yyyy', /"dd" is not a pattern token \(did you mean DD\?\); the tokens are YYYY, YY, MM, M, DD, D, HH, H, hh, h, mm, ss, SSS, A, Z/);
+  refused('DD/MM/yyyy HH:mm', /"yyyy" is not a pattern token \(did you mean YYYY\?\)/);
+  refused('YYYY-MM-DD at HH:mm', /"a" is not a pattern token \(did you mean A\?\)/);
+  refused('YYYY-MM-DD hh:mm', /h and hh are the 12-hour clock and need A/);
+  refused('YYYY-MM-DD [at HH:mm', /"\[" without its "\]"/);
+  // literal letters in brackets; the ISO T as is; 12-hour clock with A
+  assert.equal(timestampParser({ format: 'YYYY-MM-DD[ at ]HH:mm', timezone: 'UTC' })('2011-12-09 at 12:50'), Date.UTC(2011, 11, 9, 12, 50));
+  assert.equal(timestampParser({ format: 'YYYY-MM-DDTHH:mm:ss', timezone: 'UTC' })('2011-12-09T12:50:30'), Date.UTC(2011, 11, 9, 12, 50, 30));
+  const twelve = timestampParser({ format: 'MM/DD/YYYY hh:mm A', timezone: 'UTC' });
+  assert.equal(twelve('12/09/2011 01:05 PM'), Date.UTC(2011, 11, 9, 13, 5));
+  assert.equal(twelve('12/09/2011 12:05 AM'), Date.UTC(2011, 11, 9, 0, 5));
+  assert.equal(timestampParser({ format: 'D.M.YYYY h:mm A', timezone: 'UTC' })('9.12.2011 9:05 am'), Date.UTC(2011, 11, 9, 9, 5));
+});
+
+test('timestamps: for text auto cannot read, the patterns that would read it; both when day and month cannot be told apart', () => {
+  assert.equal(timestampFormatHint('1/4/2011 10:00'), 'M/D/YYYY H:mm or D/M/YYYY H:mm');
+  assert.equal(timestampFormatHint('12/13/2011 10:00'), 'M/D/YYYY H:mm');
+  assert.equal(timestampFormatHint('13/12/2011 10:00:30'), 'D/M/YYYY H:mm:ss');
+  assert.equal(timestampFormatHint('24.12.24'), 'D.M.YY');
+  assert.equal(timestampFormatHint('2/30/2011'), null, 'no pattern reads a 30th of February or a 2nd of a 30th month');
+  assert.equal(timestampFormatHint('1/4/2011 1:05 PM'), 'M/D/YYYY h:mm A or D/M/YYYY h:mm A');
+  assert.equal(timestampFormatHint('2011/1/4'), 'YYYY/M/D');
+  for (const none of ['yesterday', '', '1/4', '1/4/201']) assert.equal(timestampFormatHint(none), null, none);
+  // each suggestion reads the value it was made for
+  for (const text of ['1/4/2011 10:00', '13/12/2011 10:00:30', '1/4/2011 1:05 PM', '2011/1/4']) {
+    for (const format of timestampFormatHint(text)!.split(' or ')) assert.ok(!Number.isNaN(timestampParser({ format, timezone: 'UTC' })(text)), `${format} reads ${text}`);
+  }
 });
