@@ -10,6 +10,7 @@ interface IngestOptions extends CommonOptions {
   preset?: string;
   mapping?: string;
   format?: string;
+  replace?: boolean;
 }
 
 /**
@@ -37,11 +38,15 @@ export function register(program: Command): void {
       .option('--preset <name>', 'column mapping preset: online-retail (default) or shopify')
       .option('--mapping <file>', 'column mapping file (JSON or YAML); see `floyo presets --help`')
       .option('--format <format>', 'auto (default), csv, csv.gz, parquet, ndjson, ndjson.gz')
+      .option('--replace', 'ingest sources again even if their content was ingested before, replacing that ingest (e.g. after fixing the mapping)')
       .addHelpText(
         'after',
         `
-Each file or S3 object is identified by its content: ingesting it again adds nothing.
-An order id that arrives again from another source replaces that order's earlier lines.
+Each file or S3 object is identified by its content: ingesting it again adds nothing, unless --replace
+(then its earlier lines are replaced by what the current mapping reads, in one transaction).
+An order id that arrives again from another source replaces that order's earlier lines; so does an order
+whose lines a later source excludes (e.g. voided since).
+A source none of whose rows can be used fails (the mapping does not fit it) and is not recorded.
 Rows that cannot be used go to a quarantine file (home/quarantine/) with file, row, field and reason;
 rows excluded by a business rule (e.g. postage codes) are counted by rule. Rows read always equal
 accepted + quarantined + excluded. Exit code 2 when a source failed as a whole (nothing from it landed).
@@ -49,7 +54,8 @@ accepted + quarantined + excluded. Exit code 2 when a source failed as a whole (
 Examples:
   floyo ingest data/online_retail.csv.gz
   floyo ingest 'exports/**/*.csv' --preset shopify
-  floyo ingest s3://my-bucket/sales/2024/ --json`,
+  floyo ingest s3://my-bucket/sales/2024/ --json
+  floyo ingest data/online_retail.csv.gz --mapping fixed-mapping.yaml --replace`,
       ),
   ).action(
     action(async (locations: string[], opts: IngestOptions) => {
@@ -59,14 +65,14 @@ Examples:
         'ingest.mapping': opts.mapping,
         'ingest.format': opts.format,
       });
-      const summary = await runIngest(ctx, locations);
+      const summary = await runIngest(ctx, locations, opts.replace === true);
       printIngest(ctx, summary);
       if (summary.sourcesFailed > 0) process.exitCode = 2;
     }),
   );
 }
 
-export async function runIngest(ctx: CommandContext, locations: string[]): Promise<IngestSummary> {
+export async function runIngest(ctx: CommandContext, locations: string[], replace = false): Promise<IngestSummary> {
   const { config } = ctx.loaded;
   const mapping = chooseMapping(ctx.loaded);
   const warehouse = await Warehouse.open(config.home, `floyo ingest`);
@@ -82,6 +88,7 @@ export async function runIngest(ctx: CommandContext, locations: string[]): Promi
         maxUnitPrice: config.ingest.maxUnitPrice,
       },
       progress: ctx.progress,
+      replace,
     });
   } finally {
     warehouse.close();
@@ -112,11 +119,18 @@ export function printIngest(ctx: CommandContext, s: IngestSummary): void {
     const entries = Object.entries(counts).sort((a, b) => b[1] - a[1]);
     if (entries.length) ctx.say(`${title}: ${entries.map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`).join(', ')}`);
   }
-  if (s.ordersReplaced) ctx.say(`replaced ${s.ordersReplaced.toLocaleString('en-US')} orders (${s.linesReplaced.toLocaleString('en-US')} earlier lines) that arrived again from a later source`);
+  if (s.ordersReplaced) ctx.say(`replaced ${s.ordersReplaced.toLocaleString('en-US')} earlier orders (${s.linesReplaced.toLocaleString('en-US')} lines): they arrived again, voided or not, or their source was ingested again`);
   if (s.quarantineFile) ctx.say(`quarantine file: ${s.quarantineFile}`);
   for (const src of s.sources) {
-    if (src.status === 'already ingested') ctx.say(`skipped ${src.location}: already ingested${src.firstIngestedFrom && src.firstIngestedFrom !== src.location ? ` (same content as ${src.firstIngestedFrom})` : ''}`);
-    if (src.status === 'failed') process.stderr.write(`floyo: failed ${src.location}: ${src.error} — nothing from it was ingested\n`);
+    if (src.status === 'already ingested') {
+      ctx.say(`skipped ${src.location}: already ingested${src.firstIngestedFrom && src.firstIngestedFrom !== src.location ? ` (same content as ${src.firstIngestedFrom})` : ''}; --replace ingests it again`);
+    }
+    if (src.reingested) ctx.say(`re-ingested ${src.location}: its earlier ingest was replaced`);
+    if (src.status === 'failed') {
+      // most errors name the file already
+      const error = src.error?.startsWith(`${src.location}: `) ? src.error.slice(src.location.length + 2) : src.error;
+      process.stderr.write(`floyo: failed ${src.location}: ${error} — nothing from it was ingested\n`);
+    }
   }
   const w = s.warehouse;
   ctx.say(`warehouse ${w.path}: ${w.rows.toLocaleString('en-US')} lines, ${w.orders.toLocaleString('en-US')} orders, ${w.customers.toLocaleString('en-US')} customers, ${w.products.toLocaleString('en-US')} products, ${w.from ?? '-'} .. ${w.to ?? '-'} (${s.seconds.toFixed(1)} s)`);

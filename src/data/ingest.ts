@@ -23,6 +23,8 @@ export interface IngestRequest {
   rules: RowRules;
   progress: ProgressFactory;
   cwd?: string;
+  /** ingest sources again even when their content was ingested before, replacing that earlier ingest (after a mapping fix) */
+  replace?: boolean;
 }
 
 /** What happened to the rows: read = accepted + quarantined + excluded, always. */
@@ -48,6 +50,8 @@ export interface SourceSummary extends RowCounts {
   timingsMs?: { read: number; load: number };
   /** for 'already ingested': the location it was first ingested from */
   firstIngestedFrom?: string;
+  /** with replace: the same content had been ingested before, and that ingest's lines were replaced */
+  reingested?: boolean;
 }
 
 export interface IngestSummary extends RowCounts {
@@ -188,8 +192,8 @@ async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: Inges
     let path: string;
     let sha256: string;
     if (ref.kind === 's3') {
-      // An object already ingested under the same key, size and ETag is not downloaded again.
-      const known = await warehouse.query<{ sha256: string }>(
+      // An object already ingested under the same key, size and ETag is not downloaded again (unless replacing).
+      const known = request.replace ? [] : await warehouse.query<{ sha256: string }>(
         `SELECT sha256 FROM sources WHERE location = ${sqlString(ref.location)} AND etag = ${sqlString(ref.etag)} AND bytes = ${ref.bytes} LIMIT 1`,
       );
       if (known.length) {
@@ -212,7 +216,8 @@ async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: Inges
     const fingerprint = sha256.slice(0, 16);
     summary.fingerprint = fingerprint;
     const seen = await warehouse.query<{ location: string }>(`SELECT location FROM sources WHERE sha256 = ${sqlString(sha256)}`);
-    if (seen.length) {
+    summary.reingested = seen.length > 0 && request.replace === true;
+    if (seen.length && !summary.reingested) {
       summary.status = 'already ingested';
       summary.firstIngestedFrom = seen[0].location;
       if (ref.kind === 's3') {
@@ -274,6 +279,16 @@ async function loadSource(
     for (const [setting, value] of Object.entries(LOAD_SETTINGS)) await db.run(`SET ${setting} = ${value}`);
     await db.run('BEGIN TRANSACTION');
     began = true;
+    if (summary.reingested) {
+      // the earlier ingest of this content goes, in the same transaction, before its new lines arrive
+      const [old] = await db.query<{ orders: number; lines: number }>(
+        `SELECT count(DISTINCT order_id)::BIGINT AS orders, count(*)::BIGINT AS lines FROM transactions WHERE source = ${sqlString(fingerprint)}`,
+      );
+      summary.ordersReplaced += old.orders;
+      summary.linesReplaced += old.lines;
+      await db.run(`DELETE FROM transactions WHERE source = ${sqlString(fingerprint)}`);
+      await db.run(`DELETE FROM sources WHERE fingerprint = ${sqlString(fingerprint)}`);
+    }
   };
   let loading: Promise<void> = Promise.resolve();
   let loadError: unknown = null;
@@ -303,6 +318,10 @@ async function loadSource(
   let lines: string[] = [];
   const cells: Array<string | number> = new Array(12);
   let qLines: string[] = [];
+  // orders whose lines were all excluded here (a voided order): they too replace the order's earlier lines
+  const excludedOrders = new Set<string>();
+  // per quarantine reason, the first value seen: the error when a whole source is quarantined quotes it
+  const examples = new Map<string, string | null>();
   const flush = (endOfPart: boolean) => {
     if (lines.length) {
       if (stageFd === null) {
@@ -348,11 +367,13 @@ async function loadSource(
       summary.rowsQuarantined++;
       const key = q.field ? `${q.reason}: ${q.field}` : q.reason;
       summary.quarantinedByReason[key] = (summary.quarantinedByReason[key] ?? 0) + 1;
+      if (!examples.has(key)) examples.set(key, q.value);
       qLines.push(JSON.stringify({ source: ref.location, fingerprint, row: q.row, line: q.line, field: q.field, reason: q.reason, value: q.value, raw: q.raw ?? null }) + '\n');
       if (qLines.length >= 1024) flush(false);
     },
-    exclude(reason: string) {
+    exclude(reason: string, _row: number, orderId: string) {
       summary.rowsExcluded++;
+      excludedOrders.add(orderId);
       summary.excludedByReason[reason] = (summary.excludedByReason[reason] ?? 0) + 1;
     },
   };
@@ -374,16 +395,28 @@ async function loadSource(
     bar.done(`${summary.rowsRead.toLocaleString('en-US')} rows`);
     const readMs = performance.now() - readStart;
     if (loadError) throw loadError;
+    if (summary.rowsAccepted === 0 && summary.rowsQuarantined > 0) throw allQuarantined(ref.location, summary, examples, request.mapping);
     const tail = performance.now();
     if (!began) await begin(); // a source with no accepted line is still recorded
-    // Orders are the unit of identity: lines of these orders from earlier sources give way to this source's.
-    const earlier = `source <> ${sqlString(fingerprint)} AND order_id IN (SELECT DISTINCT order_id FROM transactions WHERE source = ${sqlString(fingerprint)})`;
+    // Orders are the unit of identity: lines of these orders from earlier sources give way to this
+    // source's, also when this source excluded all of an order's lines (it was voided since).
+    let ordersHere = `SELECT DISTINCT order_id FROM transactions WHERE source = ${sqlString(fingerprint)}`;
+    if (excludedOrders.size) {
+      await db.run('CREATE OR REPLACE TEMP TABLE ingest_excluded_orders (order_id VARCHAR)');
+      const ids = [...excludedOrders];
+      for (let i = 0; i < ids.length; i += 1000) {
+        await db.run(`INSERT INTO ingest_excluded_orders VALUES ${ids.slice(i, i + 1000).map((id) => `(${sqlString(id)})`).join(', ')}`);
+      }
+      ordersHere += ' UNION SELECT order_id FROM ingest_excluded_orders';
+    }
+    const earlier = `source <> ${sqlString(fingerprint)} AND order_id IN (${ordersHere})`;
     const [replaced] = await db.query<{ orders: number; lines: number }>(
       `SELECT count(DISTINCT order_id)::BIGINT AS orders, count(*)::BIGINT AS lines FROM transactions WHERE ${earlier}`,
     );
-    summary.ordersReplaced = replaced.orders;
-    summary.linesReplaced = replaced.lines;
+    summary.ordersReplaced += replaced.orders;
+    summary.linesReplaced += replaced.lines;
     if (replaced.lines > 0) await db.run(`DELETE FROM transactions WHERE ${earlier}`);
+    if (excludedOrders.size) await db.run('DROP TABLE ingest_excluded_orders');
     const quarantineFile = summary.rowsQuarantined ? run.quarantineFile : null;
     await db.run(
       `INSERT INTO sources VALUES (${sqlString(fingerprint)}, ${sqlString(sha256)}, ${sqlString(ref.location)}, ${sqlString(format)}, ${summary.bytes}, ` +
@@ -408,6 +441,27 @@ async function loadSource(
     for (const file of parts) rmSync(file, { force: true });
     rmSync(quarantined, { force: true });
   }
+}
+
+/**
+ * A source none of whose rows could be used almost always means the mapping does not fit the file
+ * (wrong date pattern, delimiter or columns). It fails rather than being recorded as ingested, so that
+ * ingesting it again after fixing the mapping is not skipped as "already ingested".
+ */
+function allQuarantined(location: string, summary: SourceSummary, examples: Map<string, string | null>, mapping: Mapping): FloyoError {
+  const top = Object.entries(summary.quarantinedByReason).sort((a, b) => b[1] - a[1]).slice(0, 3);
+  const reasons = top
+    .map(([reason, n]) => {
+      const example = examples.get(reason);
+      return `${reason} (${n.toLocaleString('en-US')}${example ? `, e.g. ${JSON.stringify(example.length > 60 ? `${example.slice(0, 60)}…` : example)}` : ''})`;
+    })
+    .join('; ');
+  return new FloyoError(
+    `${location}: no row could be used: ${summary.rowsQuarantined.toLocaleString('en-US')} of ${summary.rowsRead.toLocaleString('en-US')} quarantined ` +
+      `(${reasons})${summary.rowsExcluded ? `, ${summary.rowsExcluded.toLocaleString('en-US')} excluded` : ''}. ` +
+      `The mapping${mapping.name ? ` (${mapping.name})` : ''} probably does not fit this file: check it with \`floyo presets\` or give --mapping`,
+    { file: location },
+  );
 }
 
 export async function warehouseTotals(warehouse: Warehouse): Promise<WarehouseTotals> {

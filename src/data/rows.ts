@@ -52,7 +52,8 @@ export interface Quarantined {
 export interface RowSink {
   accept(line: CanonicalLine): void;
   quarantine(q: Quarantined): void;
-  exclude(reason: string, row: number): void;
+  /** a business rule excluded the line; its order still counts as arriving in this source (a voided order replaces its earlier lines) */
+  exclude(reason: string, row: number, orderId: string): void;
 }
 
 export interface RowRules {
@@ -302,7 +303,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
         let all = true;
         for (let k = 0; k < tests.length && all; k++) all = tests[k](v, texts, parsed);
         if (all) {
-          sink.exclude(rulesCompiled[r].reason, rec.row);
+          sink.exclude(rulesCompiled[r].reason, rec.row, orderId);
           return;
         }
       }

@@ -82,6 +82,66 @@ test('an order that arrives again from a later source replaces its earlier lines
   assert.equal(s.warehouse.orders, 3);
 });
 
+test('an order a later source excludes (voided since) loses its earlier lines too', async () => {
+  const home = tempDir();
+  const dir = tempDir();
+  const header = 'Name,Email,Financial Status,Currency,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Billing Country';
+  writeFileSync(join(dir, 'monday.csv'), [
+    header,
+    '#1,ann@example.com,paid,EUR,2025-05-11 09:55:16 -0400,1,Board,300.00,B-1,DE',
+    '#1,ann@example.com,,,2025-05-11 09:55:16 -0400,2,Wax,25.00,W-1,',
+    '#2,bob@example.com,paid,EUR,2025-05-11 10:00:00 -0400,1,Board,300.00,B-1,FR',
+  ].join('\n') + '\n');
+  writeFileSync(join(dir, 'tuesday.csv'), [header, '#1,ann@example.com,voided,EUR,2025-05-11 09:55:16 -0400,1,Board,300.00,B-1,DE'].join('\n') + '\n');
+  await ingestJson(home, [join(dir, 'monday.csv'), '--preset', 'shopify']);
+  const { r, s } = await ingestJson(home, [join(dir, 'tuesday.csv'), '--preset', 'shopify']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(s.excludedByReason, { 'voided order': 1 });
+  assert.equal(s.ordersReplaced, 1);
+  assert.equal(s.linesReplaced, 2);
+  assert.equal(s.warehouse.orders, 1, 'only #2 is left');
+  assert.equal(s.warehouse.rows, 1);
+});
+
+test('a source none of whose rows can be used fails and is not recorded; --replace ingests a file again after a mapping fix', async () => {
+  const home = tempDir();
+  const dir = tempDir();
+  // auto reads ISO, and cannot tell day from month in 1/2/2011
+  writeFileSync(join(dir, 'day-first.csv'), `${HEADER}\n1,10001,A,1,13/2/2011 10:00,5,42,UK\n2,10002,B,1,13/2/2011 11:00,5,43,UK\n3,POST,Postage,1,13/2/2011 11:00,5,43,UK\n`);
+  const failed = await ingestJson(home, [join(dir, 'day-first.csv')]);
+  assert.equal(failed.r.code, 2);
+  assert.equal(failed.s.sources[0].status, 'failed');
+  assert.match(failed.s.sources[0].error!,
+    /day-first\.csv: no row could be used: 2 of 3 quarantined \(not a timestamp \(set timestamp\.format: D\/M\/YYYY H:mm\): timestamp \(2, e\.g\. "13\/2\/2011 10:00"\)\), 1 excluded\. The mapping \(online-retail\) probably does not fit this file/);
+  assert.equal(failed.s.warehouse.rows, 0);
+  const human = await floyo(['ingest', join(dir, 'day-first.csv'), '--home', home, '-q']);
+  assert.match(human.stderr, /^floyo: failed \S+day-first\.csv: no row could be used: .* — nothing from it was ingested\n$/, 'the file is named once');
+
+  writeFileSync(join(dir, 'mixed.csv'), `${HEADER}\n1,10001,A,1,2011-01-01 10:00:00,5,42,UK\n2,10002,B,1,1/2/2011 10:00,5,43,UK\n3,10003,C,2,1/2/2011 12:00,5,44,UK\n`);
+  const first = await ingestJson(home, [join(dir, 'mixed.csv')]);
+  assert.equal(first.s.rowsAccepted, 1);
+  assert.equal(first.s.quarantinedByReason['not a timestamp (set timestamp.format: M/D/YYYY H:mm or D/M/YYYY H:mm): timestamp'], 2);
+  const again = await floyo(['ingest', join(dir, 'mixed.csv'), '--home', home, '-q']);
+  assert.match(again.stdout, /skipped \S+mixed\.csv: already ingested; --replace ingests it again/);
+  writeFileSync(join(dir, 'day-first.yaml'), [
+    'columns: { orderId: InvoiceNo, customerId: CustomerID, productId: StockCode, quantity: Quantity, unitPrice: UnitPrice, timestamp: InvoiceDate }',
+    'timestamp: { format: "D/M/YYYY H:mm" }',
+  ].join('\n'));
+  const { r, s } = await ingestJson(home, [join(dir, 'mixed.csv'), '--mapping', join(dir, 'day-first.yaml'), '--replace']);
+  assert.equal(r.code, 0, r.stderr);
+  reconciles(s);
+  assert.equal(s.sources[0].reingested, true);
+  assert.equal(s.rowsAccepted, 2, 'the day-first rows now read; the ISO one does not fit this pattern');
+  assert.equal(s.linesReplaced, 1, "the earlier ingest's one line");
+  assert.equal(s.warehouse.rows, 2, 'the earlier ingest is gone, not added to');
+  const db = await (await DuckDBInstance.create(join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' })).connect();
+  const [src] = (await db.runAndReadAll(`SELECT count(*)::INT AS n, max(rows_accepted)::INT AS accepted FROM sources`)).getRowObjectsJS();
+  const dates = (await db.runAndReadAll(`SELECT strftime(ts, '%Y-%m-%d') AS d FROM transactions ORDER BY order_id`)).getRowObjectsJS().map((x) => x.d);
+  db.closeSync();
+  assert.deepEqual(src, { n: 1, accepted: 2 });
+  assert.deepEqual(dates, ['2011-02-01', '2011-02-01']);
+});
+
 test('bad rows are quarantined with file, row, line, field and reason; the rest lands', async () => {
   const home = tempDir();
   const dir = tempDir();
