@@ -31,8 +31,12 @@ export interface TrainingData {
   rowsAccepted: number;
   rowsQuarantined: number;
   rowsExcluded: number;
-  /** lines in the warehouse (accepted rows less the lines of orders a later source replaced) */
+  /** lines in the warehouse: rowsAccepted − linesReplaced */
   lines: number;
+  /** accepted lines since replaced: orders that arrived again (or voided) in a later source, sources ingested again with --replace */
+  linesReplaced: number;
+  /** the distinct currencies of the lines (empty when the data names none); amounts are summed as they are */
+  currencies: string[];
   orders: number;
   /** every customer id in the data; those with only returns or credit notes are not scored */
   customers: number;
@@ -145,6 +149,13 @@ export async function runTrain(
     const ingestMs = performance.now() - t0;
     const data = await trainingData(warehouse, totals ?? (await warehouseTotals(warehouse)));
     const warnings = opts.now === undefined ? [] : warnStale(await scoringTime(warehouse, opts.now), config.features.horizonDays);
+    if (data.currencies.length > 1) {
+      // spend and order values add amounts as they are: 10 EUR + 10 USD counts as 20
+      const mixed = `the data holds ${data.currencies.length} currencies (${data.currencies.slice(0, 5).join(', ')}${data.currencies.length > 5 ? ', …' : ''}); ` +
+        'spend and order values add their amounts as they are, without conversion: ingest one currency per home, or convert before ingesting';
+      process.stderr.write(`floyo: warning: ${mixed}\n`);
+      warnings.push(mixed);
+    }
 
     // Step lines are progress: -q and --json silence them. A step is announced before the bar counts the
     // steps already done, so the bar never runs ahead of the step being described.
@@ -209,9 +220,13 @@ async function trainingData(warehouse: Warehouse, totals: WarehouseTotals): Prom
       `coalesce(sum(rows_quarantined), 0)::BIGINT AS "rowsQuarantined", coalesce(sum(rows_excluded), 0)::BIGINT AS "rowsExcluded", ` +
       `(SELECT count(DISTINCT customer_id) FROM transactions WHERE NOT is_return)::BIGINT AS "customersWithPurchases" FROM sources`,
   );
+  const currencies = await warehouse.query<{ currency: string }>(
+    `SELECT DISTINCT currency FROM transactions WHERE currency IS NOT NULL AND currency <> '' ORDER BY currency`,
+  );
   return {
     sources: t.sources, rowsRead: t.rowsRead, rowsAccepted: t.rowsAccepted, rowsQuarantined: t.rowsQuarantined, rowsExcluded: t.rowsExcluded,
-    lines: rows, orders, customers, customersWithPurchases: t.customersWithPurchases, products, from, to,
+    lines: rows, linesReplaced: t.rowsAccepted - rows, currencies: currencies.map((c) => c.currency),
+    orders, customers, customersWithPurchases: t.customersWithPurchases, products, from, to,
   };
 }
 
@@ -232,6 +247,7 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
   const d = r.data;
   const onlyReturns = d.customers - d.customersWithPurchases;
   ctx.say(`data: ${n(d.lines)} lines in the warehouse, ${d.from} .. ${d.to}, from ${n(d.sources)} source${d.sources === 1 ? '' : 's'} (${n(d.rowsRead)} rows read = ${n(d.rowsAccepted)} accepted + ${n(d.rowsQuarantined)} quarantined + ${n(d.rowsExcluded)} excluded)`);
+  if (d.linesReplaced) ctx.say(`      ${n(d.lines)} lines = ${n(d.rowsAccepted)} accepted − ${n(d.linesReplaced)} replaced by orders that arrived again in a later source`);
   ctx.say(`      ${n(d.customers)} customers${onlyReturns ? ` (${n(d.customersWithPurchases)} with a purchase, scored; ${n(onlyReturns)} with only returns)` : ''}, ${n(d.products)} products`);
   const g = r.ingested;
   if (g) {

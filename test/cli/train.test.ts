@@ -89,7 +89,7 @@ test('the report: data is the warehouse whatever this run ingested, k with its s
   const t = again.json<TrainReport>();
   assert.deepEqual(t.ingested, { sourcesIngested: 0, sourcesSkipped: 1, rowsRead: 0, rowsAccepted: 0, rowsQuarantined: 0, rowsExcluded: 0, ordersReplaced: 0, linesReplaced: 0 });
   assert.deepEqual(t.data, {
-    sources: 1, rowsRead: 12303, rowsAccepted: 12181, rowsQuarantined: 0, rowsExcluded: 122, lines: 12181, orders: t.data.orders,
+    sources: 1, rowsRead: 12303, rowsAccepted: 12181, rowsQuarantined: 0, rowsExcluded: 122, lines: 12181, linesReplaced: 0, currencies: ['GBP'], orders: t.data.orders,
     customers: 139, customersWithPurchases: 138, products: 2325, from: '2010-12-01 12:36:00', to: '2011-12-08 14:58:00',
   });
   assert.equal(t.predictionsWritten, t.data.customersWithPurchases, 'every customer with a purchase is scored');
@@ -158,6 +158,28 @@ test('train --now far past the data warns that every customer looks churned, on 
   assert.equal(report.warnings.length, 1);
   assert.match(report.warnings[0], /^scoring as of 2030-01-01, [\d,]+ days after the data's last transaction \(2011-12-08\), .*every customer looks churned/);
   assert.match(r.stderr, /^floyo: warning: scoring as of 2030-01-01/m);
+});
+
+test('train reconciles the warehouse with its sources, and warns when the data mixes currencies', async () => {
+  const home = tempDir();
+  const dir = tempDir();
+  // order 581416 (the fixture's last) arrives again with one line, in euros: its 12 earlier lines give way
+  writeFileSync(join(dir, 'euro.yaml'), [
+    'columns: { orderId: InvoiceNo, customerId: CustomerID, productId: StockCode, quantity: Quantity, unitPrice: UnitPrice, timestamp: InvoiceDate, currency: { value: EUR } }',
+  ].join('\n'));
+  writeFileSync(join(dir, 'again.csv'), 'InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n581416,22466,2,2011-12-08 14:58:00,1.95,14569\n');
+  assert.equal((await floyo(['ingest', FIXTURE, '--home', home, '-q'])).code, 0);
+  const euro = await floyo(['ingest', join(dir, 'again.csv'), '--mapping', join(dir, 'euro.yaml'), '--home', home, '-q']);
+  assert.equal(euro.code, 0, euro.stderr);
+  const r = await floyo(['train', '--home', home, '--json', '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  const t = r.json<TrainReport>();
+  assert.equal(t.data.rowsAccepted, 12182);
+  assert.equal(t.data.lines, t.data.rowsAccepted - t.data.linesReplaced);
+  assert.equal(t.data.linesReplaced, 12);
+  assert.deepEqual(t.data.currencies, ['EUR', 'GBP']);
+  assert.match(t.warnings.join('\n'), /^the data holds 2 currencies \(EUR, GBP\); spend and order values add their amounts as they are/);
+  assert.match(r.stderr, /^floyo: warning: the data holds 2 currencies/m);
 });
 
 test('a source that fails to ingest stops train, naming it once and saying what was kept', async () => {
