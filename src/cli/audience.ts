@@ -1,7 +1,7 @@
 // `floyo audience`: the customers of a segment and/or churn range, a page at a time (or all of them as
 // NDJSON for exports), by keyset pagination with an opaque cursor.
 import type { Command } from 'commander';
-import { FloyoError } from '../errors.js';
+import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { DEFAULT_PAGE, MAX_PAGE, RF_CELL, withPredictions, type AudiencePage, type AudienceQuery } from '../stores/predictions.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { EXIT_CODES_HELP, percent, withRules } from './customer.js';
@@ -58,7 +58,16 @@ Examples:
           const match = known.filter((k) => k.toLowerCase() === query.segment?.toLowerCase());
           if (match.length === 1) query.segment = match[0];
         }
-        const stillUnknown = query.segment !== undefined && !known.includes(query.segment);
+        if (query.segment !== undefined && !known.includes(query.segment)) {
+          // exit 1, not an empty audience: a scheduled campaign must notice that its segment is gone
+          // (segment names follow the clusters, and a new model version can name them differently)
+          throw new FloyoError(
+            `no segment is named ${JSON.stringify(query.segment)}; ` +
+              (known.length ? `the segments are: ${known.map((k) => JSON.stringify(k)).join(', ')}` : 'no customers have been scored yet (run floyo train)'),
+            {},
+            NOT_FOUND_EXIT,
+          );
+        }
         // business rules apply at query time: stored recommendations of excluded products are dropped
         const exclude = new Set(ctx.loaded.config.recommendations.exclude);
         const read = async (q: AudienceQuery): Promise<AudiencePage> => {
@@ -69,11 +78,6 @@ Examples:
           await exportAll(ctx, read, query);
         } else {
           printPage(ctx, query, await read(query));
-        }
-        if (stillUnknown) {
-          const note = `no segment is named ${JSON.stringify(query.segment)}; the segments are: ${known.map((k) => JSON.stringify(k)).join(', ')}`;
-          if (ctx.json || opts.all) process.stderr.write(`floyo: ${note}\n`);
-          else ctx.say(note);
         }
       });
     }),

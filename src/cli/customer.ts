@@ -10,7 +10,7 @@ export function percent(p: number): string {
 }
 
 export const EXIT_CODES_HELP = `
-Exit codes: 0 answered, 1 nothing to answer with (unknown customer, nothing scored yet),
+Exit codes: 0 answered, 1 nothing to answer with (unknown customer or segment, nothing scored yet),
 2 bad input, 3 the home is in use by another Floyo process.`;
 
 export interface CustomerReport extends Prediction {
@@ -55,7 +55,10 @@ Examples:
     action(async (id: string, opts: CommonOptions) => {
       const ctx = makeContext(opts);
       const report = await withPredictions(ctx.loaded.config.home, `floyo customer ${id}`, async (store) => {
-        const prediction = await store.get(id);
+        let prediction = await store.get(id);
+        // e-mail ids are stored lowercased (the shopify preset): Ann@Example.com means ann@example.com
+        const lower = id.trim().toLowerCase();
+        if (prediction === null && lower !== id) prediction = await store.get(lower);
         if (prediction === null) {
           const [customers, version] = [await store.count(), await store.latestVersion()];
           throw new FloyoError(
@@ -67,7 +70,7 @@ Examples:
           );
         }
         const { prediction: shown, dropped } = withRules(prediction, new Set(ctx.loaded.config.recommendations.exclude));
-        return { ...shown, segmentHistory: await store.customerMoves(id), excludedByRules: dropped };
+        return { ...shown, segmentHistory: await store.customerMoves(prediction.customerId), excludedByRules: dropped };
       });
       printCustomer(ctx, report);
     }),

@@ -317,11 +317,21 @@ the most popular products.`,
       const n = parseN(opts.n ?? String(rules.count));
       const models = await loadCurrent(ctx);
       warnUnknown(models, opts.exclude);
-      const id = customer.trim();
-      const history = await currentPurchases(ctx.loaded.config.home, id);
+      let id = customer.trim();
+      let history = await currentPurchases(ctx.loaded.config.home, id);
+      const lower = id.toLowerCase();
+      if (lower !== id && !models.customers.index.has(id) && !history?.size) {
+        // e-mail ids are stored lowercased (the shopify preset): Ann@Example.com means ann@example.com
+        // (no second look at the warehouse when the first found none to look in: its warning is said once)
+        const lowered = history === undefined ? undefined : await currentPurchases(ctx.loaded.config.home, lower);
+        if (models.customers.index.has(lower) || lowered?.size) [id, history] = [lower, lowered];
+      }
       const result = recommendFor(models, id, {
         n, exclude: [...rules.exclude, ...opts.exclude], includeBought: opts.includeBought ?? rules.includeBought, explain: Boolean(opts.explain),
       }, history);
+      if (ctx.json && !result.known) {
+        process.stderr.write(`floyo: customer ${JSON.stringify(id)} has no purchases model version ${result.modelVersion} knows: the most popular products are returned\n`);
+      }
       printRecommendations(ctx, result);
     }),
   );

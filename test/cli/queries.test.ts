@@ -123,6 +123,19 @@ test('floyo customer: an unknown customer, or a home where nothing was scored, e
   assert.equal(existsSync(fresh), false, 'a query does not create a home');
 });
 
+test('floyo customer: an id stored lowercased (e-mails) is found as typed in another case', async () => {
+  const h = home();
+  const warehouse = await Warehouse.open(h, 'queries test');
+  try {
+    await new PredictionStore(warehouse).upsert([{ ...customer(1, 'v2', 1), customerId: 'ann@example.com' }]);
+  } finally {
+    warehouse.close();
+  }
+  const r = await floyo(['customer', ' Ann@Example.COM ', '--home', h, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json<CustomerReport>().customerId, 'ann@example.com');
+});
+
 test('floyo segments: counts, average churn and high risk per segment, and the movement matrix from v1 to v2', async () => {
   const [json, human] = await Promise.all([floyo(['segments', '--home', home(), '--json']), floyo(['segments', '--home', home()])]);
   assert.equal(json.code, 0, json.stderr);
@@ -186,14 +199,17 @@ test('floyo audience: a page with its cursor, the next page from it, --all as ND
   assert.match(human.stdout, /next page: the same command with --cursor [A-Za-z0-9_-]+/);
 });
 
-test('floyo audience: an unknown segment lists the known ones (on stderr under --json); a segment in another case is found', async () => {
-  const [json, cased] = await Promise.all([
+test('floyo audience: an unknown segment exits 1 listing the known ones, with nothing on stdout; a segment in another case is found', async () => {
+  const [json, all, cased] = await Promise.all([
     floyo(['audience', '--home', home(), '--segment', 'vip', '--json']),
+    floyo(['audience', '--home', home(), '--segment', 'vip', '--all']),
     floyo(['audience', '--home', home(), '--segment', 'AT RISK', '--json']),
   ]);
-  assert.equal(json.code, 0);
-  assert.deepEqual(json.json(), { customers: [], nextCursor: null, total: 0 });
-  assert.match(json.stderr, /no segment is named "vip"; the segments are: "loyal", "at risk", "lost"/);
+  for (const r of [json, all]) {
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^floyo: no segment is named "vip"; the segments are: "loyal", "at risk", "lost"\n$/);
+  }
   assert.equal(cased.code, 0, cased.stderr);
   assert.ok(cased.json<AudiencePage>().total > 0);
   assert.ok(cased.json<AudiencePage>().customers.every((c) => c.segment === 'at risk'));

@@ -132,6 +132,7 @@ describe('floyo recommend and floyo similar', () => {
     ]);
     const u = ok(unknown).json<RecommendResult>();
     assert.deepEqual([u.known, u.recommender], [false, 'popularity']);
+    assert.match(unknown.stderr, /^floyo: customer "no-such-customer" has no purchases model version \S+ knows: the most popular products are returned\n$/);
     assert.equal(u.recommendations.length, 5);
     assert.equal(u.recommendations[0].productId, top, 'the product most customers bought comes first');
     assertRanked(u.recommendations.map((x) => x.score));
