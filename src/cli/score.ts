@@ -84,7 +84,8 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
   const models = await loadServing(registry, await requireCurrent(registry));
   const threshold = churnThreshold(ctx.loaded, models.churn.threshold);
   const t1 = performance.now();
-  const bar = ctx.progress('scoring customers', 'items');
+  // the count runs over two passes: each customer's purchases folded in, then the ALS customers ranked
+  const bar = ctx.progress('scoring customers (fold-in + ranking)', 'items');
   const { scoredAsOf, scored } = await scoreWithVersion(warehouse, models, {
     time, horizonDays: config.features.horizonDays, rules: config.recommendations, onProgress: (done, total) => bar.update(done, total),
   });

@@ -24,7 +24,14 @@ const ColumnRef = z.union([
     })
     .strict()
     .refine((r) => (r.column === undefined) !== (r.value === undefined), { message: 'give exactly one of "column" or "value"' }),
-]);
+], {
+  // zod's own message for a union is "Invalid input"; say what a column reference is
+  error: (issue) => {
+    if (issue.input === undefined) return 'required: the name of the source column (or { column, fallback, lowercase } or { value })';
+    if (typeof issue.input === 'object' && issue.input !== null) return undefined; // the object's own issue says more
+    return `expected the name of a source column (or { column, fallback, lowercase } or { value }), got ${JSON.stringify(issue.input)}`;
+  },
+});
 export type ColumnRef = z.infer<typeof ColumnRef>;
 
 const Condition = z

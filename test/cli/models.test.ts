@@ -64,8 +64,8 @@ describe('floyo models', () => {
 
     assert.equal(listText.code, 0, listText.stderr);
     const [header, , row] = listText.stdout.split('\n').slice(1);
-    for (const col of ['version', 'created', 'current', 'promoted', 'churn ROC-AUC', 'precision@10', 'popularity p@10', 'gate']) assert.ok(header.includes(col), col);
-    assert.match(row, new RegExp(`^${first.modelVersion} .* \\* +yes +${first.recommendations.model} +${first.churn.rocAuc.toFixed(3)} +${first.recommendations.precisionAt10.toFixed(4)} .* passed$`));
+    for (const col of ['version', 'created', 'current', 'promoted', 'churn ROC-AUC', 'churn CV ROC-AUC', 'precision@10', 'popularity p@10', 'gate']) assert.ok(header.includes(col), col);
+    assert.match(row, new RegExp(`^${first.modelVersion} .* \\* +yes +${first.recommendations.model} +${first.churn.rocAuc.toFixed(3)} +${first.churn.cvRocAucMean.toFixed(3)} +${first.recommendations.precisionAt10.toFixed(4)} .* passed$`));
 
     assert.equal(show.code, 0, show.stderr);
     const stored = JSON.parse(readFileSync(join(home, 'models', first.modelVersion, 'manifest.json'), 'utf8'));
