@@ -18,6 +18,7 @@ A mapping file (JSON or YAML) tells Floyo how to read a shop's own export:
               { column, fallback, lowercase } or a constant { value }.
   orderLevelColumns  columns written only on an order's first line (filled down within the order)
   timestamp   { format: auto | unix | unix-ms | a pattern like 'DD.MM.YYYY HH:mm', timezone: UTC | +01:00 }
+              pattern tokens: YYYY YY MM M DD D HH H hh h mm ss SSS A Z; other letters go in [brackets]
   numbers     { decimal: '.' | ',', thousands: '' | ',' | '.' | ' ' }
   csv         { delimiter, quote, encoding: utf-8 | latin1 }
   returns     { orderIdPattern: '^C' }   credit notes; negative quantities are always returns
@@ -36,7 +37,8 @@ Example: floyo presets shopify > my-shop.yaml; edit it; floyo ingest export.csv 
         return;
       }
       if (ctx.json) {
-        ctx.emitJson(Object.keys(PRESETS).map((n) => ({ name: n, description: presetMapping(n).description ?? '' })));
+        // one object, as every --json output is
+        ctx.emitJson({ presets: Object.keys(PRESETS).map((n) => ({ name: n, description: presetMapping(n).description ?? '' })) });
         return;
       }
       for (const n of Object.keys(PRESETS)) ctx.say(`${n.padEnd(15)} ${presetMapping(n).description ?? ''}`);

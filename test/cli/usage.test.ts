@@ -22,3 +22,12 @@ test('unknown options, missing arguments and unknown commands exit 2 with the re
   assert.equal(version.code, 0);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
 });
+
+test('floyo presets --json is one object listing the presets; a preset by name is its mapping', async () => {
+  const [list, one] = await Promise.all([floyo(['presets', '--json']), floyo(['presets', 'shopify', '--json'])]);
+  assert.equal(list.code, 0, list.stderr);
+  const { presets } = list.json<{ presets: Array<{ name: string; description: string }> }>();
+  assert.deepEqual(presets.map((p) => p.name), ['online-retail', 'shopify']);
+  assert.ok(presets.every((p) => p.description.length > 0));
+  assert.equal(one.json<{ name: string }>().name, 'shopify');
+});
