@@ -33,7 +33,7 @@ export interface TrainingData {
   rowsExcluded: number;
   /** lines in the warehouse: rowsAccepted − linesReplaced */
   lines: number;
-  /** accepted lines since replaced: orders that arrived again (or voided) in a later source, sources ingested again with --replace */
+  /** accepted lines since replaced by a later source: orders that arrived again there, or were voided there */
   linesReplaced: number;
   /** the distinct currencies of the lines (empty when the data names none); amounts are summed as they are */
   currencies: string[];

@@ -318,7 +318,8 @@ async function loadSource(
   let lines: string[] = [];
   const cells: Array<string | number> = new Array(12);
   let qLines: string[] = [];
-  // orders whose lines were all excluded here (a voided order): they too replace the order's earlier lines
+  // orders with an excluded line: counted among the orders this source carries, so an order whose
+  // lines were all excluded here (voided since) replaces its earlier lines too
   const excludedOrders = new Set<string>();
   // per quarantine reason, the first value seen: the error when a whole source is quarantined quotes it
   const examples = new Map<string, string | null>();
