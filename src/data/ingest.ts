@@ -465,10 +465,11 @@ function allQuarantined(location: string, summary: SourceSummary, examples: Map<
   );
 }
 
+/** Totals of the warehouse; `from` and `to` in UTC as ISO 8601, as every time Floyo writes in JSON (scoredAsOf, ...). */
 export async function warehouseTotals(warehouse: Warehouse): Promise<WarehouseTotals> {
   const [t] = await warehouse.query<Omit<WarehouseTotals, 'path'>>(
     `SELECT count(*)::BIGINT AS rows, count(DISTINCT order_id)::BIGINT AS orders, count(DISTINCT customer_id)::BIGINT AS customers, ` +
-      `count(DISTINCT product_id)::BIGINT AS products, strftime(min(ts), '%Y-%m-%d %H:%M:%S') AS "from", strftime(max(ts), '%Y-%m-%d %H:%M:%S') AS "to" FROM transactions`,
+      `count(DISTINCT product_id)::BIGINT AS products, strftime(min(ts), '%Y-%m-%dT%H:%M:%SZ') AS "from", strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS "to" FROM transactions`,
   );
   return { path: warehouse.path, ...t };
 }

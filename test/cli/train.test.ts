@@ -90,7 +90,7 @@ test('the report: data is the warehouse whatever this run ingested, k with its s
   assert.deepEqual(t.ingested, { sourcesIngested: 0, sourcesSkipped: 1, rowsRead: 0, rowsAccepted: 0, rowsQuarantined: 0, rowsExcluded: 0, ordersReplaced: 0, linesReplaced: 0 });
   assert.deepEqual(t.data, {
     sources: 1, rowsRead: 12303, rowsAccepted: 12181, rowsQuarantined: 0, rowsExcluded: 122, lines: 12181, linesReplaced: 0, currencies: ['GBP'], orders: t.data.orders,
-    customers: 139, customersWithPurchases: 138, products: 2325, from: '2010-12-01 12:36:00', to: '2011-12-08 14:58:00',
+    customers: 139, customersWithPurchases: 138, products: 2325, from: '2010-12-01T12:36:00Z', to: '2011-12-08T14:58:00Z',
   });
   assert.equal(t.predictionsWritten, t.data.customersWithPurchases, 'every customer with a purchase is scored');
   assert.equal(t.previousVersion, firstVersion);

@@ -424,6 +424,6 @@ test('the full UCI Online Retail file (when ../shared/datasets is present)', { s
   assert.equal(s.excludedByReason['stock adjustment'], 1336);
   assert.equal(s.rowsQuarantined, 0);
   assert.equal(s.warehouse.customers, 4363);
-  assert.equal(s.warehouse.from, '2010-12-01 08:26:00');
-  assert.equal(s.warehouse.to, '2011-12-09 12:50:00');
+  assert.equal(s.warehouse.from, '2010-12-01T08:26:00Z');
+  assert.equal(s.warehouse.to, '2011-12-09T12:50:00Z');
 });

@@ -17,7 +17,7 @@ test('floyo train: the protocol\'s cutoffs, every metric of the report, a promot
   assert.equal(t.data.rowsRead, 12303);
   assert.equal(t.data.rowsRead, t.data.rowsAccepted + t.data.rowsQuarantined + t.data.rowsExcluded);
   assert.deepEqual(t.ingested && [t.ingested.sourcesIngested, t.ingested.rowsRead, t.ingested.rowsAccepted], [1, 12303, 12181]);
-  assert.equal(t.data.to, '2011-12-08 14:58:00');
+  assert.equal(t.data.to, '2011-12-08T14:58:00Z');
   assert.equal(t.cutoff, '2011-09-09'); // last day minus 90
   assert.equal(t.validationCutoff, '2011-06-11'); // a further 90 days back
   assert.equal(t.scoredAsOf, '2011-12-08T14:58:00Z', 'scored as of the data, not the wall clock');
