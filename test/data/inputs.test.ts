@@ -150,7 +150,8 @@ test('a timestamp pattern with an unknown token is refused when the mapping load
 
 test('dates auto cannot read without guessing day or month are quarantined with the patterns that would read them', async () => {
   const dir = tempDir();
-  writeFileSync(join(dir, 'us.csv'), `${HEADER}\n1,10001,A,1,1/4/2011 10:00,1.5,42,UK\n2,10001,A,1,1/5/2011 10:00,1.5,42,UK\n3,10001,A,1,13/4/2011 10:00,1.5,42,UK\n4,10001,A,1,soon,1.5,42,UK\n`);
+  writeFileSync(join(dir, 'us.csv'), `${HEADER}\n1,10001,A,1,1/4/2011 10:00,1.5,42,UK\n2,10001,A,1,1/5/2011 10:00,1.5,42,UK\n3,10001,A,1,13/4/2011 10:00,1.5,42,UK\n4,10001,A,1,soon,1.5,42,UK\n5,10001,A,1,2011-01-05 10:00:00,1.5,42,UK\n`);
+  // (one readable row: a source with none fails as a whole, see test/data/ingest.test.ts)
   const { s, quarantine } = await run([join(dir, 'us.csv')]);
   assert.deepEqual(s.quarantinedByReason, {
     'not a timestamp (set timestamp.format: M/D/YYYY H:mm or D/M/YYYY H:mm): timestamp': 2,
@@ -232,6 +233,7 @@ test('every quarantined row carries its source text: the CSV line(s) as read, th
     '3;10001;"two\nlines";-1;2011-01-01 10:00:00;-1;42;UK',
     `4;10001;${long};two;2011-01-01 10:00:00;1;42;UK`,
     '5;;NO PRODUCT;1;2011-01-01 10:00:00;1;42;UK',
+    '6;10001;GOOD;1;2011-01-01 10:00:00;1.5;42;UK', // a source with no usable row fails as a whole
   ].join('\r\n') + '\r\n');
   const csv = await run([join(dir, 'semi.csv')], semi);
   const byRow = new Map(csv.quarantine.map((q) => [q.row, q]));
@@ -246,11 +248,12 @@ test('every quarantined row carries its source text: the CSV line(s) as read, th
   assert.ok(csv.quarantine.every((q) => typeof q.raw === 'string'));
 
   const line = '{"InvoiceNo":"7","StockCode":"10001","Description":"A","Quantity":"lots","InvoiceDate":"2011-01-04 10:00:00","UnitPrice":1,"CustomerID":"1","Country":"UK"}';
-  writeFileSync(join(dir, 'x.ndjson'), `${line}\n`);
+  writeFileSync(join(dir, 'x.ndjson'), `${line}\n${line.replace('"lots"', '1')}\n`);
   assert.equal((await run([join(dir, 'x.ndjson')])).quarantine[0].raw, line);
 
   await duckdb([`COPY (SELECT '8' AS InvoiceNo, '10001' AS StockCode, NULL AS Description, -2 AS Quantity, TIMESTAMP '2011-01-04 10:00:00' AS InvoiceDate,
-    -1.25::DECIMAL(6,2) AS UnitPrice, 42.0::DOUBLE AS CustomerID, 'UK' AS Country) TO '${join(dir, 'x.parquet')}' (FORMAT parquet)`]);
+    -1.25::DECIMAL(6,2) AS UnitPrice, 42.0::DOUBLE AS CustomerID, 'UK' AS Country
+    UNION ALL SELECT '9', '10001', 'A', 1, TIMESTAMP '2011-01-04 10:00:00', 1.25, 42.0, 'UK') TO '${join(dir, 'x.parquet')}' (FORMAT parquet)`]);
   const pq = (await run([join(dir, 'x.parquet')])).quarantine[0];
   assert.equal(pq.reason, 'negative price');
   assert.deepEqual(JSON.parse(pq.raw!), {
