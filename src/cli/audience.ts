@@ -52,21 +52,16 @@ Examples:
       const query = parseQuery(opts);
       await withPredictions(ctx.loaded.config.home, 'floyo audience', async (store) => {
         const known = (await store.segments()).map((s) => s.segment);
-        const unknownSegment = query.segment !== undefined && !known.includes(query.segment);
-        if (unknownSegment) {
-          // A name typed in another case still means that segment.
-          const match = known.filter((k) => k.toLowerCase() === query.segment?.toLowerCase());
-          if (match.length === 1) query.segment = match[0];
-        }
-        if (query.segment !== undefined && !known.includes(query.segment)) {
-          // exit 1, not an empty audience: a scheduled campaign must notice that its segment is gone
-          // (segment names follow the clusters, and a new model version can name them differently)
-          throw new FloyoError(
-            `no segment is named ${JSON.stringify(query.segment)}; ` +
-              (known.length ? `the segments are: ${known.map((k) => JSON.stringify(k)).join(', ')}` : 'no customers have been scored yet (run floyo train)'),
-            {},
-            NOT_FOUND_EXIT,
-          );
+        const asked = query.segment;
+        if (asked !== undefined && !known.includes(asked)) {
+          // A name typed in another case still means that segment. Otherwise exit 1, not an empty audience:
+          // a scheduled campaign must notice that its segment is gone (segment names follow the clusters,
+          // and a new model version can name them differently).
+          const match = known.filter((k) => k.toLowerCase() === asked.toLowerCase());
+          if (match.length !== 1) {
+            throw new FloyoError(`no segment is named ${JSON.stringify(asked)}; the segments are: ${known.map((k) => JSON.stringify(k)).join(', ')}`, {}, NOT_FOUND_EXIT);
+          }
+          query.segment = match[0];
         }
         // business rules apply at query time: stored recommendations of excluded products are dropped
         const exclude = new Set(ctx.loaded.config.recommendations.exclude);

@@ -530,7 +530,7 @@ async function openParquet(path: string, options: ReadOptions): Promise<RecordRe
               if (text === '' || /^-?nan$/i.test(text)) values[i] = '';
               else if (Number.isNaN(n)) values[i] = text;
               else {
-                values[i] = /\.0+$/.test(text) ? text.replace(/\.0+$/, '') : text;
+                values[i] = text.replace(/\.0+$/, '');
                 typed![i] = n;
               }
               break;
