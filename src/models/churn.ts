@@ -62,6 +62,11 @@ export interface ChurnModel {
   logistic: LogisticModel;
   C: number;
   threshold: number;
+  /**
+   * Each input's correlation with churn on its own, over the rows fitted: the direction a reader expects
+   * of it. Null for a model version published before it was kept.
+   */
+  alone: Float64Array | null;
 }
 
 /** Fits on `rows` (default all); on the pool when given (the same model, bit for bit, either way). */
@@ -69,8 +74,30 @@ export async function fitChurn(features: Matrix, y: Uint8Array, C: number, thres
   const inputs = churnInputs(rows ? subset(features, rows) : features);
   const labels = rows ? Uint8Array.from(rows, (r) => y[r]) : y;
   const scaler = fitScaler(inputs);
-  const logistic = await fitLogisticParallel(transform(scaler, inputs), labels, { C, ...FIT }, { pool, threads: 1 });
-  return { scaler, logistic, C, threshold };
+  const scaled = transform(scaler, inputs);
+  const logistic = await fitLogisticParallel(scaled, labels, { C, ...FIT }, { pool, threads: 1 });
+  return { scaler, logistic, C, threshold, alone: correlations(scaled, labels) };
+}
+
+/** Each column's Pearson correlation with the labels; 0 where a column or the labels are constant. */
+export function correlations(X: Matrix, y: Uint8Array): Float64Array {
+  const { rows: n, cols: d, data } = X;
+  let yMean = 0;
+  for (let i = 0; i < n; i++) yMean += y[i] / n;
+  const out = new Float64Array(d);
+  for (let j = 0; j < d; j++) {
+    let xMean = 0;
+    for (let i = 0; i < n; i++) xMean += data[i * d + j] / n;
+    let sxy = 0, sxx = 0, syy = 0;
+    for (let i = 0; i < n; i++) {
+      const a = data[i * d + j] - xMean, b = y[i] - yMean;
+      sxy += a * b;
+      sxx += a * a;
+      syy += b * b;
+    }
+    out[j] = sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
+  }
+  return out;
 }
 
 export function churnProbability(model: Pick<ChurnModel, 'scaler' | 'logistic'>, features: Matrix): Float64Array {
@@ -219,13 +246,31 @@ const SAME_STORY: ReadonlyArray<ReadonlySet<string>> = [
 ];
 
 /**
+ * Whether input j's effect in the model runs against its direction on its own: with correlated inputs a
+ * coefficient can take the opposite sign of the input's own correlation with churn (on UCI large orders go
+ * with staying, yet given total spend, order count and the rest they mean more risk). Such a reason,
+ * worded alone ("large orders" raising the risk), reads backwards. A correlation within two standard
+ * errors of zero (or below 0.05) gives no direction to run against.
+ */
+function againstItsOwnDirection(model: Pick<ChurnModel, 'scaler' | 'logistic'> & { alone?: Float64Array | null }, j: number): boolean {
+  const r = model.alone?.[j] ?? 0;
+  const clear = Math.max(0.05, 2 / Math.sqrt(Math.max(1, model.scaler.nSamples)));
+  return Math.abs(r) >= clear && Math.sign(r) !== Math.sign(model.logistic.coef[j]) && model.logistic.coef[j] !== 0;
+}
+
+/**
  * Why this customer's churn risk is what it is: each input's contribution to the logit (coefficient ×
  * standardised value; they sum to the logit minus the intercept). A customer at or above `threshold` (the
  * model's, unless given) gets the inputs raising the risk most, one below it those lowering it most, so the
  * reasons always explain the verdict; the sign of `contribution` says which. At most one reason per
  * SAME_STORY group; with none on the verdict's side, the base rate (feature "base_rate", the intercept).
+ * A reason whose input works against its own direction says so in its words (see againstItsOwnDirection).
  */
-export function churnReasons(model: Pick<ChurnModel, 'scaler' | 'logistic'> & { threshold?: number }, raw: Float64Array, top = 3): Reason[] {
+export function churnReasons(
+  model: Pick<ChurnModel, 'scaler' | 'logistic'> & { threshold?: number; alone?: Float64Array | null },
+  raw: Float64Array,
+  top = 3,
+): Reason[] {
   const d = F.length;
   const z = transform(model.scaler, churnInputs({ rows: 1, cols: d, data: raw }));
   const parts = CHURN_INPUTS.map((_, j) => model.logistic.coef[j] * z.data[j]);
@@ -240,7 +285,12 @@ export function churnReasons(model: Pick<ChurnModel, 'scaler' | 'logistic'> & { 
     const group = SAME_STORY.find((g) => g.has(name));
     if (group && told.has(group)) continue;
     if (group) told.add(group);
-    reasons.push({ feature: name, text: explainFeature(name, j < DIRECT.length ? raw[DIRECT_INDEX[j]] : NaN, raw, z.data[j] < 0), contribution: parts[j] });
+    let text = explainFeature(name, j < DIRECT.length ? raw[DIRECT_INDEX[j]] : NaN, raw, z.data[j] < 0);
+    if (againstItsOwnDirection(model, j)) {
+      const [here, usually] = raising ? ['more', 'less'] : ['less', 'more'];
+      text += `: ${here} risk given the rest of their history, though ${usually} on its own`;
+    }
+    reasons.push({ feature: name, text, contribution: parts[j] });
   }
   // Contributions are measured from the average customer, the verdict from the threshold: when the shop's
   // usual churn rate is itself on the verdict's side, a near-average customer has no input pushing that

@@ -33,7 +33,7 @@ export interface ScoredCustomers {
 /** What a prediction needs of the models, whether just fitted or loaded from the registry. */
 export interface PredictionModels {
   segmentation: Pick<SegmentationModel, 'names' | 'recencyCuts' | 'frequencyCuts'>;
-  churn: Pick<ChurnModel, 'scaler' | 'logistic' | 'threshold'>;
+  churn: Pick<ChurnModel, 'scaler' | 'logistic' | 'threshold' | 'alone'>;
 }
 
 /**

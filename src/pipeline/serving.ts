@@ -20,7 +20,7 @@ export interface ServingModels {
   /** product id → its most common name (products without one are absent) */
   productNames: ReadonlyMap<string, string>;
   segmentation: { scaler: Scaler; kmeans: Pick<KMeansModel, 'k' | 'cols' | 'centers'>; names: string[]; profiles: SegmentProfile[]; recencyCuts: number[]; frequencyCuts: number[] };
-  churn: { scaler: Scaler; logistic: LogisticModel; threshold: number };
+  churn: { scaler: Scaler; logistic: LogisticModel; threshold: number; alone: Float64Array | null };
   als: AlsModel;
   popularity: Int32Array;
   served: 'als' | 'popularity';
@@ -69,6 +69,7 @@ export function publishInput(result: TrainResult, data: Record<string, unknown>,
       'segmentation.frequencyCuts': Float64Array.from(seg.frequencyCuts),
       ...scalerArrays('churn.scaler', f.churn.scaler),
       'churn.coef': f.churn.logistic.coef,
+      ...(f.churn.alone ? { 'churn.alone': f.churn.alone } : {}),
       'als.userFactors': f.als.userFactors,
       'als.itemFactors': f.als.itemFactors,
       'als.confidence.indptr': f.als.confidence.indptr,
@@ -112,7 +113,7 @@ export async function loadServing(registry: Registry, version?: string): Promise
       names: seg.names, profiles: seg.profiles,
       recencyCuts: Array.from(arrays['segmentation.recencyCuts']), frequencyCuts: Array.from(arrays['segmentation.frequencyCuts']),
     },
-    churn: { scaler: scalerFrom(arrays, 'churn.scaler', churn.nSamples), logistic, threshold: churn.threshold },
+    churn: { scaler: scalerFrom(arrays, 'churn.scaler', churn.nSamples), logistic, threshold: churn.threshold, alone: (arrays['churn.alone'] as Float64Array | undefined) ?? null },
     als: {
       kind: 'als', params: als.params, factors: als.factors, nUsers: als.nUsers, nItems: als.nItems,
       userFactors: arrays['als.userFactors'] as Float32Array, itemFactors: arrays['als.itemFactors'] as Float32Array,

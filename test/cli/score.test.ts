@@ -155,6 +155,9 @@ describe('floyo score', () => {
     try {
       // train published the final ALS model after an exact user half-step, which fold-in reproduces
       const models = { ...(await loadServing(registry)), served: 'als' as const };
+      // the inputs' own correlations with churn travel with the version: reasons are worded from them
+      assert.equal(models.churn.alone?.length, models.churn.logistic.coef.length);
+      for (const r of models.churn.alone!) assert.ok(Math.abs(r) <= 1);
       const exclude = [models.products.ids[0]];
       const progress: Array<[number, number]> = [];
       const { scored } = await scoreWithVersion(warehouse, models, {
