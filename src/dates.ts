@@ -33,7 +33,12 @@ export function parseInstant(value: string, what: string): string {
   const zone = m[7] ?? 'Z';
   const t = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] ?? '00'}${zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone}`);
   if (Number.isNaN(t.getTime())) throw bad();
-  return t.toISOString().slice(0, 19) + 'Z';
+  return isoSeconds(t.getTime());
+}
+
+/** A time in ISO 8601 UTC to the second (2011-12-09T12:50:00Z), as every time in Floyo's output. */
+export function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19) + 'Z';
 }
 
 /** `day` moved by `days` (negative: earlier). */

@@ -7,6 +7,7 @@ import type { Manifest, Registry, VersionSummary } from '../models/registry.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { noVersionsYet, requireCurrent, withRegistry } from './registry.js';
 import { printScore, scoreCurrent, withStoredPredictions, type ScoreReport } from './score.js';
+import { requireServable } from '../pipeline/serving.js';
 
 /** What changing the current version changes, said after promote and rollback. */
 const CURRENT_NOTE = 'floyo recommend, floyo similar and floyo score use it from now on';
@@ -23,7 +24,8 @@ function recommenderOf(models: VersionSummary['models'] | Manifest['models']): s
 
 function gateText(gate: Manifest['gate'] | undefined): string {
   if (!gate) return '-';
-  return gate.passed ? 'passed' : `failed: ${gate.reasons.join('; ')}`;
+  const notes = gate.notes?.length ? ` (${gate.notes.join('; ')})` : '';
+  return (gate.passed ? 'passed' : `failed: ${gate.reasons.join('; ')}`) + notes;
 }
 
 function listRow(v: VersionSummary): Record<string, unknown> {
@@ -161,7 +163,7 @@ async function promoteVersion(ctx: CommandContext, version: string): Promise<voi
   const r = await changeCurrent(ctx, 'floyo models promote', async (registry) => {
     const previous = await registry.current();
     if (previous === null && (await registry.list()).length === 0) throw noVersionsYet(registry);
-    await registry.promote(version);
+    await registry.promote(version, requireServable);
     manifest = await registry.show(version);
     return { current: version, previous };
   });
@@ -185,7 +187,7 @@ async function rollbackVersion(ctx: CommandContext): Promise<void> {
   const r = await changeCurrent(ctx, 'floyo models rollback', async (registry) => {
     const previous = await registry.current();
     if (previous === null && (await registry.list()).length === 0) throw noVersionsYet(registry);
-    return { current: await registry.rollback(), previous };
+    return { current: await registry.rollback(requireServable), previous };
   });
   if (ctx.json) {
     ctx.emitJson({ current: r.current, previous: r.previous, note: CURRENT_NOTE, rescored: r.rescored });

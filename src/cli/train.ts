@@ -96,6 +96,10 @@ more than churn.maxAucDrop below the current version's, or a recommender below p
   ).action(
     action(async (opts: TrainOptions) => {
       if (opts.preset && opts.mapping) throw new FloyoError('give either --preset or --mapping, not both');
+      if ((opts.preset || opts.mapping) && !opts.data?.length) {
+        // silently ignoring it would let a user believe the warehouse was read with it
+        throw new FloyoError(`${opts.preset ? '--preset' : '--mapping'} says how to read --data, and no --data was given: the warehouse's lines were mapped when they were ingested`);
+      }
       const horizon = opts.horizonDays === undefined ? undefined : Number(opts.horizonDays);
       if (horizon !== undefined && !Number.isInteger(horizon)) throw new FloyoError(`--horizon-days must be a whole number, got "${opts.horizonDays}"`);
       const seed = Number(opts.seed);
@@ -147,7 +151,9 @@ export async function runTrain(
       totals = s.warehouse;
     }
     const ingestMs = performance.now() - t0;
-    const data = await trainingData(warehouse, totals ?? (await warehouseTotals(warehouse)));
+    // without --data nothing was ingested now: the warehouse's totals are read (the manifest's data window needs them)
+    totals ??= await warehouseTotals(warehouse);
+    const data = await trainingData(warehouse, totals);
     const warnings = opts.now === undefined ? [] : warnStale(await scoringTime(warehouse, opts.now), config.features.horizonDays);
     if (data.currencies.length > 1) {
       // spend and order values add amounts as they are: 10 EUR + 10 USD counts as 20
@@ -176,8 +182,21 @@ export async function runTrain(
     let previousVersion: string | null = null;
     await withRegistry(config, async (registry) => {
       previousVersion = await registry.current();
-      const current = previousVersion ? await registry.show(previousVersion) : null;
+      let current: Manifest | null = null;
+      let unreadable: string | null = null;
+      try {
+        current = previousVersion ? await registry.show(previousVersion) : null;
+      } catch (err) {
+        // a broken current version must not block the way out of it: the new version can replace it
+        if (!(err instanceof FloyoError)) throw err;
+        unreadable = `the current version ${previousVersion} cannot be read, so nothing was compared (${err.message})`;
+      }
       gate = qualityGate(result, current, config);
+      if (unreadable) {
+        gate.notes = [...(gate.notes ?? []), unreadable];
+        process.stderr.write(`floyo: warning: ${unreadable}\n`);
+        warnings.push(unreadable);
+      }
       const [fp] = await warehouse.query<{ fingerprint: string }>(`SELECT sha256(string_agg(sha256, ',' ORDER BY sha256)) AS fingerprint FROM sources`);
       manifest = await registry.publish(
         publishInput(result, { ...totals, fingerprint: fp.fingerprint, cutoff: result.cutoff, validationCutoff: result.validationCutoff, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf }, gate),
@@ -281,6 +300,10 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
   ctx.say(table([row(rec.model === 'als' ? 'ALS (served)' : 'ALS', rec.als), row(rec.model === 'popularity' ? 'popularity (served)' : 'popularity', rec.popularity)]));
   ctx.say();
   ctx.say(`model version ${r.modelVersion}: ${r.promoted ? 'promoted (now current)' : `NOT promoted — ${r.gate.reasons.join('; ')}`}`);
+  for (const note of r.gate.notes ?? []) ctx.say(`  quality gate: ${note}`);
+  if (!r.promoted) {
+    ctx.say(`  ${r.previousVersion ? `${r.previousVersion} stays current` : 'no version is current'}; to serve this one anyway: floyo models promote ${r.modelVersion}`);
+  }
   if (r.promoted) {
     const moves = r.previousVersion ? `${n(r.segmentMoves)} moved segment since ${r.previousVersion}` : 'first version';
     ctx.say(`predictions written for ${n(r.predictionsWritten)} customers (${moves})`);

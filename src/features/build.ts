@@ -9,6 +9,11 @@ export interface FeatureRequest {
   /** YYYY-MM-DD; default: the date of the last line minus the horizon */
   asOf?: string;
   horizonDays: number;
+  /**
+   * An instant on the cutoff day (YYYY-MM-DDTHH:MM:SSZ): the past ends there, not at the day's end, so
+   * scoring `--now` at 09:00 does not see that afternoon's orders. Its recent-activity windows end there too.
+   */
+  until?: string;
 }
 
 export interface FeatureSummary {
@@ -64,7 +69,10 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
   if (cutoff < span.from) throw new FloyoError(`--as-of ${cutoff} is before the first transaction (${span.from}): there is no past to learn from`);
 
   const C = `DATE ${sqlString(cutoff)}`;
-  const pastEnd = `(${C} + INTERVAL 1 DAY)`; // exclusive
+  if (request.until !== undefined && request.until.slice(0, 10) !== cutoff) {
+    throw new Error(`buildFeatures: until ${request.until} is not on the cutoff day ${cutoff}`); // a caller's bug, not the user's
+  }
+  const pastEnd = request.until === undefined ? `(${C} + INTERVAL 1 DAY)` : `(TIMESTAMP ${sqlString(request.until.slice(0, 19).replace('T', ' '))} + INTERVAL 1 SECOND)`; // exclusive
   const windowEnd = `(${C} + INTERVAL ${h + 1} DAY)`; // exclusive
   const db = warehouse;
 

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { createS3Client, formatS3Url, listS3Objects, parseS3Url, s3Error } from '../data/s3.js';
 import type { S3ClientOptions, S3Settings } from '../data/s3.js';
-import { FloyoError } from '../errors.js';
+import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -74,7 +74,8 @@ export interface Manifest {
   report: Record<string, unknown>;
   arrays: ArrayEntry[];
   documents: DocumentEntry[];
-  gate?: { passed: boolean; reasons: string[] };
+  /** reasons: why it failed; notes: what it could not compare, and why (e.g. a different churn horizon) */
+  gate?: { passed: boolean; reasons: string[]; notes?: string[] };
   /** set when reading a manifest stored in an older format (never written): the format on disk */
   upgradedFrom?: number;
 }
@@ -121,10 +122,13 @@ export interface Registry {
   load(version?: string): Promise<LoadedModels>;
   /** A version's manifest (default: the current one), without reading its files. */
   show(version?: string): Promise<Manifest>;
-  /** Verifies the version, then makes it current; the previous current goes to the history. */
-  promote(version: string): Promise<void>;
-  /** Makes the version that was current before the current one current again; returns it. */
-  rollback(): Promise<string>;
+  /**
+   * Verifies the version, then makes it current; the previous current goes to the history. `usable` may
+   * refuse a version that loads but its reader cannot use (serving: what it reads).
+   */
+  promote(version: string, usable?: (loaded: LoadedModels) => void): Promise<void>;
+  /** Makes the version that was current before the current one current again (checked as promote does); returns it. */
+  rollback(usable?: (loaded: LoadedModels) => void): Promise<string>;
   /** Releases the S3 client the registry created (no-op for a local folder or a client passed in). */
   close(): void;
 }
@@ -233,7 +237,7 @@ const manifestV0 = z.object({
 const manifestV1 = manifestV0.extend({
   formatVersion: z.literal(1),
   documents: z.array(documentEntry),
-  gate: z.object({ passed: z.boolean(), reasons: z.array(z.string()) }).optional(),
+  gate: z.object({ passed: z.boolean(), reasons: z.array(z.string()), notes: z.array(z.string()).optional() }).optional(),
 });
 
 type ManifestV0 = z.infer<typeof manifestV0>;
@@ -818,13 +822,13 @@ class ModelRegistry implements Registry {
     return (await this.readCurrent())?.version ?? null;
   }
 
-  async promote(version: string): Promise<void> {
+  async promote(version: string, usable: (loaded: LoadedModels) => void = () => undefined): Promise<void> {
     this.checkVersionName(version);
-    await this.load(version); // never make a version current that would not load
+    usable(await this.load(version)); // never make a version current that would not load
     await this.makeCurrent(version);
   }
 
-  async rollback(): Promise<string> {
+  async rollback(usable: (loaded: LoadedModels) => void = () => undefined): Promise<string> {
     const current = await this.readCurrent();
     if (!current) throw new FloyoError(`nothing to roll back in ${this.location}: no version has been promoted`, { file: this.location });
     const previous = current.history[0];
@@ -835,7 +839,7 @@ class ModelRegistry implements Registry {
       );
     }
     try {
-      await this.load(previous);
+      usable(await this.load(previous));
     } catch (err) {
       if (!(err instanceof FloyoError)) throw err;
       throw new FloyoError(`cannot roll back to ${previous}: ${err.message}`, err.context);
@@ -861,7 +865,7 @@ class ModelRegistry implements Registry {
     if (current === null) {
       throw new FloyoError(`no model version is current in ${this.location}: run floyo train, or floyo models promote <version>`, {
         file: this.location,
-      });
+      }, NOT_FOUND_EXIT);
     }
     return current;
   }
@@ -880,7 +884,7 @@ class ModelRegistry implements Registry {
       // list() orders by createdAt, which also orders versions published within the same second
       const known = (await this.list()).slice(0, 5).map((v) => v.version);
       const hint = known.length ? `; versions there, newest first: ${known.join(', ')}` : '; it holds no versions';
-      throw new FloyoError(`no model version ${version} in ${this.location}${hint}`, { file: this.location });
+      throw new FloyoError(`no model version ${version} in ${this.location}${hint}`, { file: this.location }, NOT_FOUND_EXIT);
     }
     const problem = (what: string) => new FloyoError(`model version ${version} in ${this.location}: ${MANIFEST} ${what}`, { file: where });
     let raw: unknown;

@@ -5,7 +5,7 @@
 import { parseInstant, shiftDays } from '../dates.js';
 import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
-import { CUSTOMER_FEATURES, dataSpan } from '../features/build.js';
+import { CUSTOMER_FEATURES } from '../features/build.js';
 import { foldIn, type AlsModel } from '../ml/als.js';
 import { defaultThreads, sharedArray, withPool, type Pool } from '../ml/pool.js';
 import type { Matrix } from '../ml/matrix.js';
@@ -39,21 +39,24 @@ export interface PredictionModels {
 /**
  * The scoring time: `now` (a date means the end of that day, UTC) or the data's last timestamp — never the
  * wall clock, or every customer of an old data set would look churned. `day` is its date, the features' cutoff;
+ * `until` the instant the past ends when `now` was given (null: the whole day, which holds the data's end);
  * `dataEnd` the date of the data's last transaction (null: no transactions).
  */
-export interface ScoringTime { scoredAsOf: string; day: string; dataEnd: string | null }
+export interface ScoringTime { scoredAsOf: string; day: string; until: string | null; dataEnd: string | null }
 
 export async function scoringTime(warehouse: Warehouse, now?: string): Promise<ScoringTime> {
   if (now === undefined) {
     const [last] = await warehouse.query<{ ts: string | null }>(`SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS ts FROM transactions`);
     if (!last.ts) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
-    return { scoredAsOf: last.ts, day: last.ts.slice(0, 10), dataEnd: last.ts.slice(0, 10) };
+    return { scoredAsOf: last.ts, day: last.ts.slice(0, 10), until: null, dataEnd: last.ts.slice(0, 10) };
   }
   const scoredAsOf = parseInstant(now, '--now'); // whole seconds, as the data's timestamps
   const day = scoredAsOf.slice(0, 10);
-  const span = await dataSpan(warehouse);
-  if (span && day < span.from) throw new FloyoError(`--now ${now} is before the first transaction (${span.from}): no customer has bought anything by then`);
-  return { scoredAsOf, day, dataEnd: span?.to ?? null };
+  const [span] = await warehouse.query<{ first: string | null; last: string | null }>(
+    `SELECT strftime(min(ts), '%Y-%m-%dT%H:%M:%SZ') AS first, strftime(max(ts), '%Y-%m-%d') AS last FROM transactions`,
+  );
+  if (span.first && scoredAsOf < span.first) throw new FloyoError(`--now ${now} is before the first transaction (${span.first}): no customer has bought anything by then`);
+  return { scoredAsOf, day, until: scoredAsOf, dataEnd: span.last };
 }
 
 /**
@@ -172,8 +175,8 @@ export async function scoreWithVersion(
   warehouse: Warehouse, models: ServingModels,
   options: { time: ScoringTime; horizonDays: number; rules: ServingRules; onProgress?: (done: number, total: number) => void },
 ): Promise<{ scoredAsOf: string; scored: ScoredCustomers }> {
-  const { scoredAsOf, day } = options.time;
-  const snap = await snapshot(warehouse, day, options.horizonDays);
+  const { scoredAsOf, day, until } = options.time;
+  const snap = await snapshot(warehouse, day, options.horizonDays, until ?? undefined);
   const features = snap.customers.features;
   const bought = inModelItems(snap.interactions.matrix, snap.interactions.items.ids, models);
   return {

@@ -1,6 +1,7 @@
 // Trained models ↔ registry artifacts (typed arrays + JSON documents), and the quality gate between versions.
 // What is loaded back is exactly what scoring needs: the same functions score at train time and at serve time.
 import type { Config } from '../config.js';
+import { FloyoError } from '../errors.js';
 import { CUSTOMER_FEATURES } from '../features/build.js';
 import type { AlsModel, AlsParams } from '../ml/als.js';
 import type { KMeansModel } from '../ml/kmeans.js';
@@ -90,8 +91,36 @@ export function publishInput(result: TrainResult, data: Record<string, unknown>,
   };
 }
 
+/** What serving reads of a version, beside the optional arrays (churn.alone, als.bm25ItemNorm). */
+const SERVING_DOCUMENTS = ['customers', 'products', 'productNames', 'segmentation', 'churn', 'als', 'serving'];
+const SERVING_ARRAYS = [
+  'segmentation.scaler.mean', 'segmentation.scaler.scale', 'segmentation.centers', 'segmentation.recencyCuts', 'segmentation.frequencyCuts',
+  'churn.scaler.mean', 'churn.scaler.scale', 'churn.coef',
+  'als.userFactors', 'als.itemFactors', 'als.confidence.indptr', 'als.confidence.indices', 'als.confidence.data', 'popularity',
+];
+
+/**
+ * Refuses a version that loads but cannot serve: Floyo 0.0.1's format 0 kept arrays only, and a manifest
+ * edited by hand can leave one out. Such a version can still be listed and shown; promote and rollback
+ * check this before it becomes current, so `floyo score` never meets it.
+ */
+export function requireServable(loaded: LoadedModels): void {
+  const missing = [
+    ...SERVING_DOCUMENTS.filter((d) => loaded.documents[d] === undefined).map((d) => `document ${d}`),
+    ...SERVING_ARRAYS.filter((a) => loaded.arrays[a] === undefined).map((a) => `array ${a}`),
+  ];
+  if (missing.length === 0) return;
+  const m = loaded.manifest;
+  const why = m.upgradedFrom !== undefined ? `Floyo ${m.floyoVersion} wrote it in format ${m.upgradedFrom}, which kept less` : 'its manifest does not list them';
+  throw new FloyoError(
+    `model version ${m.version} cannot serve predictions: it has no ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''} ` +
+      `(${why}); it can be listed and shown, not served: train a new version, or promote another`,
+  );
+}
+
 export async function loadServing(registry: Registry, version?: string): Promise<ServingModels> {
   const loaded = await registry.load(version);
+  requireServable(loaded);
   const { arrays, documents: docs, manifest } = loaded;
   const seg = docs.segmentation as { k: number; cols: number; names: string[]; profiles: SegmentProfile[]; nSamples: number };
   const churn = docs.churn as { intercept: number; C: number; threshold: number; nSamples: number };
@@ -134,15 +163,24 @@ export async function loadServing(registry: Registry, version?: string): Promise
  * `maxAucDrop` below the current version's, or its served recommender is below popularity on the reported
  * window. The CV mean, not the 80/20 split's ROC-AUC: one split of a few thousand customers moves by a few
  * points with the seed alone, which would judge noise. A current version published before the CV mean was
- * kept is compared on the split's ROC-AUC, like with like, and the reason says so.
+ * kept is compared on the split's ROC-AUC, like with like, and the reason says so. Churn is not compared
+ * with a version trained on another horizon: its labels are other labels (a 45-day churner is not a 90-day
+ * one), and the note says so. Precision is compared to a relative 1e-9: equal hit counts are a tie, whatever
+ * the rounding of their division.
  */
 export function qualityGate(result: TrainResult, current: Manifest | null, config: Config): NonNullable<Manifest['gate']> {
   const reasons: string[] = [];
+  const notes: string[] = [];
   const rec = result.recommendations;
-  if (rec.model === 'als' && rec.precisionAt10 < rec.popularity.precisionAt10) {
+  if (rec.model === 'als' && rec.precisionAt10 < rec.popularity.precisionAt10 * (1 - 1e-9)) {
     reasons.push(`recommendations: ALS precision@10 ${rec.precisionAt10.toFixed(4)} is below popularity's ${rec.popularity.precisionAt10.toFixed(4)}`);
   }
-  const metrics = current?.models.churn?.metrics;
+  const currentHorizon = current?.data?.horizonDays;
+  const sameLabels = typeof currentHorizon !== 'number' || currentHorizon === result.horizonDays;
+  if (!sameLabels) {
+    notes.push(`churn not compared with ${current?.version}: it was trained on a ${currentHorizon}-day churn horizon, this version on ${result.horizonDays} days`);
+  }
+  const metrics = sameLabels ? current?.models.churn?.metrics : undefined;
   if (metrics) {
     const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
     const drop = config.churn.maxAucDrop;
@@ -158,5 +196,5 @@ export function qualityGate(result: TrainResult, current: Manifest | null, confi
     }
   }
   if (!result.churn.converged) reasons.push('churn: the optimiser did not converge');
-  return { passed: reasons.length === 0, reasons };
+  return { passed: reasons.length === 0, reasons, ...(notes.length ? { notes } : {}) };
 }

@@ -109,11 +109,42 @@ function cutoffs(span: { from: string; to: string }, asOf: string | undefined, h
 
 const days = (n: number) => `${n} day${n === 1 ? '' : 's'}`;
 
-/** Recommendations are evaluated on who bought something new in the window: without anyone, there is no metric. */
-function requireHoldout(users: number, cutoff: string, which: 'validation' | 'evaluation', h: number): void {
-  if (users === 0) {
+/** Fewer customers than this before the validation cutoff: too few to choose k, C and the recommender on. */
+const MIN_CUSTOMERS = 20;
+/** Each churn outcome needs this many customers: one in each of the 5 stratified folds. */
+const MIN_PER_OUTCOME = 5;
+
+/**
+ * What a snapshot needs before anything is fitted on it, each refused with what to change: enough
+ * customers, both churn outcomes (a window where nearly everyone came back, or nobody did, has nothing to
+ * tell apart), two products, and customers who bought something new in the window (the recommendations'
+ * only metric).
+ */
+function requireLearnable(s: Snapshot, cutoff: string, which: 'validation' | 'evaluation', h: number): void {
+  const n = s.customers.ids.length;
+  const at = `the ${which} cutoff ${cutoff}`;
+  if (n < MIN_CUSTOMERS) {
     throw new FloyoError(
-      `no customer bought a product new to them in the ${days(h)} after the ${which} cutoff ${cutoff}: ` +
+      `only ${n} customer${n === 1 ? '' : 's'} bought on or before ${at}; Floyo needs at least ${MIN_CUSTOMERS} to train: ` +
+        `ingest a longer history, or use a shorter --horizon-days (the validation cutoff lies one horizon before the evaluation cutoff)`,
+    );
+  }
+  let churned = 0;
+  for (const v of s.customers.churned) churned += v;
+  const stayed = n - churned;
+  if (Math.min(churned, stayed) < MIN_PER_OUTCOME) {
+    throw new FloyoError(
+      `of the ${n} customers before ${at}, ${stayed} bought again in the next ${days(h)} and ${churned} did not: ` +
+        `churn needs at least ${MIN_PER_OUTCOME} of each to learn from; ` +
+        (stayed < MIN_PER_OUTCOME ? 'a longer --horizon-days gives customers more time to come back' : 'a shorter --horizon-days, or data that runs longer after --as-of'),
+    );
+  }
+  if (s.interactions.matrix.nCols < 2) {
+    throw new FloyoError(`the customers before ${at} bought ${s.interactions.matrix.nCols === 1 ? 'only one product' : 'no products'}: recommendations need at least two`);
+  }
+  if (s.holdout.users.length === 0) {
+    throw new FloyoError(
+      `no customer bought a product new to them in the ${days(h)} after ${at}: ` +
         'there is nothing to evaluate recommendations on; use a longer --horizon-days or another --as-of',
     );
   }
@@ -140,22 +171,21 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   const span = await dataSpan(warehouse);
   if (!span) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; give --data or run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
   const { C, V } = cutoffs(span, options.asOf, h);
-  const { scoredAsOf, day: S } = await scoringTime(warehouse, options.now);
+  const { scoredAsOf, day: S, until } = await scoringTime(warehouse, options.now);
 
   // 1. validation cutoff: choose hyperparameters
   step(`validation cutoff ${V}: choosing k, regularisation and recommender`);
   const val = await timed('features', () => snapshot(warehouse, V, h));
-  if (val.customers.ids.length < 20) throw new FloyoError(`only ${val.customers.ids.length} customers before ${V}: too few to train on`);
+  requireLearnable(val, V, 'validation', h);
   const segParams = { kMin: config.segmentation.kMin, kMax: config.segmentation.kMax, nInit: 10, seed, k: config.segmentation.k };
   const kSearch = await timed('segmentation', () => fitSegmentation(val.customers.features, segParams));
   const cChoice = await timed('churn', () => chooseC(val.customers.features, val.customers.churned, [0.01, 0.1, 1, 10], seed, pool));
-  requireHoldout(val.holdout.users.length, V, 'validation', h);
   const recChoice = await timed('recommendations', () => chooseRecommender(val.interactions.matrix, val.holdout, seed, { pool }));
 
   // 2. reported cutoff: evaluate
   step(`evaluation cutoff ${C}: churn on a stratified 80/20 split, recommendations on the window`);
   const ev = await timed('features', () => snapshot(warehouse, C, h));
-  requireHoldout(ev.holdout.users.length, C, 'evaluation', h);
+  requireLearnable(ev, C, 'evaluation', h);
   const threshold = costThreshold(config.churn.costMissedChurner, config.churn.costWastedOffer);
   const churnEval = await timed('churn', async () => {
     const y = ev.customers.churned;
@@ -182,7 +212,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   // 3. refit on all the data and score every customer as of S
   step(`scoring as of ${scoredAsOf}: refitting on all the data`);
   const churnFinal = await timed('churn', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold, undefined, pool));
-  const scoring = await timed('features', () => snapshot(warehouse, S, h));
+  const scoring = await timed('features', () => snapshot(warehouse, S, h, until ?? undefined));
   const segmentation = await timed('segmentation', () => fitSegmentation(scoring.customers.features, { ...segParams, k: kSearch.k }));
   // A final exact user half-step: the published user vectors are then what folding in a customer's purchases
   // gives (floyo score and the stream scorer do that), so re-scoring unchanged customers changes nothing.

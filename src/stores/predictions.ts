@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
+import { isoSeconds } from '../dates.js';
 import { sqlString, Warehouse } from '../data/warehouse.js';
 
 export interface ChurnReason {
@@ -207,7 +208,7 @@ function fromRow(r: PredictionRow): Prediction {
     churnReasons: JSON.parse(r.churn_reasons) as ChurnReason[],
     recommendations: JSON.parse(r.recommendations) as Recommendation[],
     modelVersion: r.model_version,
-    scoredAt: new Date(Number(r.scored_at_ms)).toISOString(),
+    scoredAt: isoSeconds(Number(r.scored_at_ms)),
   };
 }
 
@@ -657,7 +658,7 @@ export class PredictionStore {
          FROM segment_moves m LEFT JOIN prediction_versions v ON v.model_version = m.to_version
          WHERE m.customer_id = ${sqlString(customerId)} ORDER BY m.write_seq NULLS FIRST, v.seq, m.moved_at`,
       );
-      return rows.map(({ movedAtMs, ...m }) => ({ ...m, movedAt: new Date(Number(movedAtMs)).toISOString() }));
+      return rows.map(({ movedAtMs, ...m }) => ({ ...m, movedAt: isoSeconds(Number(movedAtMs)) }));
     });
   }
 }
@@ -668,7 +669,9 @@ export class PredictionStore {
  * and without creating a warehouse in it.
  */
 export async function withPredictions<T>(home: string, command: string, fn: (store: PredictionStore) => Promise<T>): Promise<T> {
-  const nothing = () => new FloyoError(`no predictions in ${home} yet: run \`floyo train\` first`, {}, NOT_FOUND_EXIT);
+  // a train whose version failed the quality gate writes no predictions: then promoting it is the way on
+  const nothing = () =>
+    new FloyoError(`no predictions in ${home} yet: run \`floyo train\` first (if it ran and its version was not promoted, see floyo models list, then floyo models promote <version>)`, {}, NOT_FOUND_EXIT);
   if (!Warehouse.exists(home)) throw nothing();
   const warehouse = await Warehouse.open(home, command);
   try {

@@ -2,7 +2,8 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
-import { cpSync, readdirSync, readFileSync, truncateSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { floyo, tempDir, FIXTURES, type CliResult } from '../support/cli.js';
 import { Warehouse } from '../../src/data/warehouse.js';
@@ -22,8 +23,8 @@ interface ListJson {
   versions: VersionSummary[];
 }
 
-function assertOneLineError(r: CliResult, pattern: RegExp): void {
-  assert.equal(r.code, 2, r.stderr);
+function assertOneLineError(r: CliResult, pattern: RegExp, code = 2): void {
+  assert.equal(r.code, code, r.stderr);
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /^floyo: [^\n]+\n$/);
   assert.match(r.stderr, pattern);
@@ -118,7 +119,7 @@ describe('floyo models', () => {
     const flagged = (await cli(['audience', '--home', home, '--json', '--limit', '100000'])).json<AudiencePage>();
     assert.equal(flagged.customers.length, second.predictionsWritten);
     for (const c of flagged.customers) assert.equal(c.churnRisk, c.churnProbability >= 0.25 ? 'high' : 'low', c.customerId);
-    assertOneLineError(unknown, /no model version 20110101T000000Z-00000000 in .*; versions there, newest first: /);
+    assertOneLineError(unknown, /no model version 20110101T000000Z-00000000 in .*; versions there, newest first: /, 1);
 
     const again = await cli(['models', 'promote', second.modelVersion, '--home', home]);
     assert.equal(again.stdout, `${second.modelVersion} is already current; nothing changed\n`);
@@ -161,6 +162,50 @@ describe('floyo models', () => {
     truncateSync(join(version, victim), 8);
     const bad = await floyo(['models', 'show', first.modelVersion, '--home', home, '--json'], { env: { FLOYO_MODELS_LOCATION: copy } });
     assertOneLineError(bad, new RegExp(victim.replace(/[.]/g, '\\.')));
+  });
+
+  test('a version that loads but cannot serve (format 0, as Floyo 0.0.1 wrote it) is listed and shown, but neither promote nor rollback makes it current', async () => {
+    const copy = join(tempDir(), 'models');
+    cpSync(join(home, 'models'), copy, { recursive: true });
+    const old = '20240301T120000Z-0a1b2c3d';
+    const weights = Buffer.from('000000000000f83f00000000000000c0000000000000d03f', 'hex'); // float64 [1.5, -2, 0.25]
+    mkdirSync(join(copy, old));
+    writeFileSync(join(copy, old, 'weights.bin'), weights);
+    writeFileSync(join(copy, old, 'manifest.json'), JSON.stringify({
+      formatVersion: 0, floyoVersion: '0.0.1', version: old, createdAt: '2024-03-01T12:00:00.000Z',
+      models: { churn: { algorithm: 'logistic-l2', params: { C: 1 }, metrics: { rocAuc: 0.77 } } }, data: {}, report: {},
+      arrays: [{ name: 'weights', dtype: 'float64', length: 3, bytes: 24, sha256: createHash('sha256').update(weights).digest('hex'), file: 'weights.bin' }],
+    }));
+    const env = { FLOYO_MODELS_LOCATION: copy };
+    const current = (await floyo(['models', 'list', '--home', home, '--json'], { env })).json<ListJson>().current;
+    const show = await floyo(['models', 'show', old, '--home', home], { env });
+    assert.equal(show.code, 0, show.stderr);
+    const promote = await floyo(['models', 'promote', old, '--home', home], { env });
+    assertOneLineError(promote, new RegExp(`model version ${old} cannot serve predictions: it has no document customers, document products, document productNames and 18 more ` +
+      `\\(Floyo 0\\.0\\.1 wrote it in format 0, which kept less\\); it can be listed and shown, not served: train a new version, or promote another`));
+    assert.equal((await floyo(['models', 'list', '--home', home, '--json'], { env })).json<ListJson>().current, current, 'nothing changed');
+    // the same check guards rollback: a CURRENT whose history names the old version
+    writeFileSync(join(copy, 'CURRENT'), JSON.stringify({ version: current, history: [old] }));
+    const rollback = await floyo(['models', 'rollback', '--home', home], { env });
+    assertOneLineError(rollback, new RegExp(`cannot roll back to ${old}: model version ${old} cannot serve predictions`));
+  });
+
+  test('a current version whose manifest is broken does not block train: the new version replaces it, saying nothing was compared', async () => {
+    const copy = tempDir();
+    cpSync(home, copy, { recursive: true });
+    const current = (await cli(['models', 'list', '--home', copy, '--json'])).json<ListJson>().current!;
+    const manifest = join(copy, 'models', current, 'manifest.json');
+    writeFileSync(manifest, readFileSync(manifest, 'utf8').slice(0, 500));
+    const r = await cli(['train', '--home', copy, '--json', '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    const t = r.json<TrainReport>();
+    assert.equal(t.promoted, true);
+    assert.match(t.gate.notes?.[0] ?? '', new RegExp(`^the current version ${current} cannot be read, so nothing was compared \\(.*manifest\\.json is not valid JSON`));
+    assert.deepEqual(t.warnings, t.gate.notes);
+    assert.match(r.stderr, /warning: the current version .* cannot be read/);
+    // trained without --data, the version still records the data window it was trained on
+    const shown = (await cli(['models', 'show', t.modelVersion, '--home', copy, '--json'])).json<{ data: Record<string, unknown> }>();
+    assert.deepEqual([shown.data.from, shown.data.to, shown.data.rows], [t.data.from, t.data.to, t.data.lines]);
   });
 
   test('with no model versions yet, list says so (an empty list under --json) and the others exit 1 saying to run floyo train', async () => {

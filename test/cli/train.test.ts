@@ -21,6 +21,12 @@ test('a bad --as-of or --now is one line, exit 2, before anything is ingested', 
   const now = await floyo(['train', '--data', FIXTURE, '--home', home, '--now', 'tomorrow']);
   assert.equal(now.code, 2);
   assert.ok(oneLine(now.stderr) && now.stderr.startsWith('floyo: --now must be a date'), now.stderr);
+  // a mapping without --data would be ignored: the warehouse's lines were mapped when ingested
+  for (const flag of [['--preset', 'shopify'], ['--mapping', 'mine.yaml']]) {
+    const r = await floyo(['train', '--home', home, ...flag]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `floyo: ${flag[0]} says how to read --data, and no --data was given: the warehouse's lines were mapped when they were ingested\n`);
+  }
   const empty = await floyo(['train', '--home', home]);
   assert.match(empty.stderr, /holds no transactions/, 'none of the refused runs ingested anything');
 });
@@ -47,13 +53,13 @@ test('an --as-of whose window runs past the data is refused, naming what works; 
   const early = await floyo(['train', '--home', home, '--as-of', '2010-12-05']);
   assert.equal(early.code, 2);
   assert.equal(early.stderr, 'floyo: --as-of 2010-12-05 leaves no past before its validation cutoff 2010-09-06 (the data starts on 2010-12-01): the earliest --as-of that works is 2011-03-02\n');
-  // a window in which nobody bought anything new: no recommendation metric, said in one line
-  const nothingNew = await floyo(['train', '--home', home, '--as-of', '2011-01-02', '--horizon-days', '1', '-q']);
-  assert.equal(nothingNew.code, 2, nothingNew.stderr);
+  // a window in which nobody came back: nothing to tell churners from, said in one line
+  const nobody = await floyo(['train', '--home', home, '--as-of', '2011-01-02', '--horizon-days', '1', '-q']);
+  assert.equal(nobody.code, 2, nobody.stderr);
   assert.equal(
-    nothingNew.stderr,
-    'floyo: no customer bought a product new to them in the 1 day after the validation cutoff 2011-01-01: ' +
-      'there is nothing to evaluate recommendations on; use a longer --horizon-days or another --as-of\n',
+    nobody.stderr,
+    'floyo: of the 29 customers before the validation cutoff 2011-01-01, 0 bought again in the next 1 day and 29 did not: ' +
+      'churn needs at least 5 of each to learn from; a longer --horizon-days gives customers more time to come back\n',
   );
   assert.ok(noVersions(home), 'a refused run publishes nothing');
 
@@ -136,6 +142,9 @@ test('the gate compares 5-fold CV ROC-AUC, not one split; an older manifest with
   assert.equal(c.promoted, false);
   assert.deepEqual(c.gate.reasons, [`churn: 5-fold CV ROC-AUC ${c.churn.cvRocAucMean.toFixed(4)} is more than 0.02 below the current version's ${better.toFixed(4)}`]);
   assert.equal(c.predictionsWritten, 0);
+  const blocked = await floyo(['train', '--home', home]);
+  assert.equal(blocked.code, 0, 'a version the gate keeps back is not an error: the current one still serves');
+  assert.match(blocked.stdout, new RegExp(`NOT promoted — churn: .*\\n  ${b.modelVersion} stays current; to serve this one anyway: floyo models promote \\d{8}T\\d{6}Z-[0-9a-f]{8}\\n`));
 
   // a manifest from before the CV mean was kept: like with like, on the split's ROC-AUC
   editChurnMetrics(b.modelVersion, (m) => { delete m.cvRocAucMean; m.rocAuc = 0.99; });
@@ -149,6 +158,11 @@ test('the gate compares 5-fold CV ROC-AUC, not one split; an older manifest with
   const e = await train();
   assert.deepEqual(e.gate, { passed: true, reasons: [] });
   assert.equal(e.previousVersion, b.modelVersion);
+
+  // another horizon gives other labels (a 60-day churner is not a 90-day one): churn is not compared, and the gate says so
+  editChurnMetrics(e.modelVersion, (m) => { m.cvRocAucMean = 0.999; });
+  const f = await train(['--horizon-days', '60']);
+  assert.deepEqual(f.gate, { passed: true, reasons: [], notes: [`churn not compared with ${e.modelVersion}: it was trained on a 90-day churn horizon, this version on 60 days`] });
 });
 
 test('train --now far past the data warns that every customer looks churned, on stderr and in the report', async () => {
@@ -192,4 +206,35 @@ test('a source that fails to ingest stops train, naming it once and saying what 
   assert.equal(r.stderr.split(empty).length, 2, 'the failed file is named once');
   assert.match(r.stderr, /^floyo: nothing was trained: .*empty\.csv: the file is empty.*; the other source was ingested; fix or leave out the failed file/);
   assert.ok(noVersions(home));
+});
+
+test('data train cannot learn from is refused before anything is fitted, saying what to change', async () => {
+  const [header, ...lines] = readFileSync(FIXTURE, 'utf8').trim().split('\n');
+  const day = (line: string) => /,(\d{4}-\d{2}-\d{2}) \d{2}:\d{2}:\d{2},/.exec(line)![1];
+  const refused = async (name: string, rows: string[], pattern: RegExp) => {
+    const file = join(tempDir(), `${name}.csv`);
+    writeFileSync(file, [header, ...rows].join('\n') + '\n');
+    const home = tempDir();
+    const r = await floyo(['train', '--data', file, '--home', home, '-q']);
+    assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+    assert.ok(oneLine(r.stderr), r.stderr);
+    assert.match(r.stderr, pattern, name);
+    assert.ok(noVersions(home), `${name}: nothing published`);
+  };
+  // six months of data: the validation cutoff falls on the first days, with a handful of customers
+  await refused('short', lines.filter((l) => day(l) < '2011-06-01'),
+    /^floyo: only \d+ customers? bought on or before the validation cutoff 2010-12-02; Floyo needs at least 20 to train: ingest a longer history, or use a shorter --horizon-days/);
+  // nobody comes back after September but one customer buying once more on the last day
+  const last = lines.find((l) => day(l) === '2011-08-31' && /^\d+,\d/.test(l))!; // a product, not POST (shipping is excluded)
+  await refused('gone', [...lines.filter((l) => day(l) < '2011-09-01'), last.replace(/,2011-08-31 /, ',2011-12-08 ')],
+    /^floyo: of the \d+ customers before the evaluation cutoff 2011-09-09, 1 bought again in the next 90 days and \d+ did not: churn needs at least 5 of each to learn from; a longer --horizon-days gives customers more time to come back\n$/);
+  // ten customers come back, each buying again only what they bought before: nothing new to evaluate recommendations on
+  const before = lines.filter((l) => day(l) < '2011-08-01');
+  const customer = (line: string) => line.split(',').at(-2);
+  const again = [...new Map(before.map((l) => [customer(l), l])).values()].slice(0, 10).map((l) => l.replace(/,\d{4}-\d{2}-\d{2} /, ',2011-12-01 '));
+  await refused('nothing new', [...lines.filter((l) => day(l) < '2011-09-01'), ...again],
+    /^floyo: no customer bought a product new to them in the 90 days after the evaluation cutoff 2011-09-02: there is nothing to evaluate recommendations on; use a longer --horizon-days or another --as-of\n$/);
+  // a shop that sells one product has nothing to recommend
+  await refused('one product', lines.map((l) => l.replace(/^([^,]*),[^,]*,/, '$1,10001,')),
+    /^floyo: the customers before the validation cutoff 2011-06-12 bought only one product: recommendations need at least two\n$/);
 });

@@ -75,6 +75,20 @@ test('--now scores as of another time; errors are one line', async () => {
   const r = await floyo(['train', '--data', FIXTURE, '--home', home, '--now', '2011-12-31', '--json', '-q']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.json<TrainReport>().scoredAsOf, '2011-12-31T23:59:59Z');
+  // a time of day: that afternoon's orders are not in the past yet (customer 14569 first buys at 14:58)
+  const morning = await floyo(['train', '--home', home, '--now', '2011-12-08T10:00:00Z', '--json', '-q']);
+  assert.equal(morning.code, 0, morning.stderr);
+  assert.equal(morning.json<TrainReport>().scoredAsOf, '2011-12-08T10:00:00Z');
+  const instance = await DuckDBInstance.create(join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' });
+  const db = await instance.connect();
+  const [counts] = (await db.runAndReadAll(
+    `SELECT count(*) FILTER (WHERE customer_id = '14569')::INTEGER AS late,
+            count(*) FILTER (WHERE customer_id NOT IN (SELECT customer_id FROM transactions WHERE NOT is_return AND ts <= TIMESTAMP '2011-12-08 10:00:00'))::INTEGER AS unseen
+     FROM predictions WHERE model_version = '${morning.json<TrainReport>().modelVersion}'`,
+  )).getRowObjectsJS();
+  db.closeSync();
+  instance.closeSync(); // the next floyo command needs the warehouse
+  assert.deepEqual(counts, { late: 0, unseen: 0 }, 'only customers with a purchase by 10:00 are scored');
   const empty = await floyo(['train', '--home', tempDir()]);
   assert.equal(empty.code, 1, 'nothing ingested yet: nothing to train on');
   assert.match(empty.stderr, /^floyo: the warehouse .* holds no transactions/);

@@ -7,7 +7,7 @@ import { FloyoError } from '../../src/errors.js';
 import { PredictionStore, withPredictions, type AudienceQuery, type Prediction } from '../../src/stores/predictions.js';
 import { tempDir } from '../support/cli.js';
 
-const SCORED_AT = '2011-12-09T12:50:00.000Z';
+const SCORED_AT = '2011-12-09T12:50:00Z';
 const SEGMENTS = ['champions', 'loyal', 'at risk', 'hibernating', 'lost'];
 
 function prediction(id: string, overrides: Partial<Prediction> = {}): Prediction {
@@ -134,7 +134,7 @@ test('get returns what was written, JSON fields and awkward ids included; null f
           { productId: '22423', productName: 'REGENCY CAKESTAND 3 TIER ☕', score: -0.5, reason: 'customers like you \u0001 bought it' },
         ],
         modelVersion: i % 2 ? 'v1' : '2011-12-09T12:50:00Z#a1b2',
-        scoredAt: new Date(Date.UTC(2011, 11, 9, 12, 50, i)).toISOString(),
+        scoredAt: new Date(Date.UTC(2011, 11, 9, 12, 50, i)).toISOString().replace('.000Z', 'Z'),
       }),
     );
     await store.upsert(written);
@@ -225,7 +225,7 @@ test('a version change records each move from the stored version and keeps it; a
       { from: 'new', to: 'new', customers: 1, fromVersion: 'v1', toVersion: 'v2' },
     ];
     assert.deepEqual(await store.transitions(), matrix);
-    assert.deepEqual(await store.customerMoves('a'), [{ from: 'loyal', to: 'champions', fromVersion: 'v1', toVersion: 'v2', movedAt: '2012-03-01T00:00:00.000Z' }]);
+    assert.deepEqual(await store.customerMoves('a'), [{ from: 'loyal', to: 'champions', fromVersion: 'v1', toVersion: 'v2', movedAt: '2012-03-01T00:00:00Z' }]);
 
     // Re-scored by v2 as of an earlier time (floyo score --now): a and c move, and only these moves are the
     // write's; what v2 changed when it replaced v1 stays as it was.
@@ -238,7 +238,7 @@ test('a version change records each move from the stored version and keeps it; a
     ]);
     assert.deepEqual(await store.transitions(), matrix, 'the matrix is the one of the version change');
     assert.deepEqual(await store.customerMoves('c'), [
-      { from: 'lost', to: 'champions', fromVersion: 'v1', toVersion: 'v2', movedAt: '2012-03-01T00:00:00.000Z' },
+      { from: 'lost', to: 'champions', fromVersion: 'v1', toVersion: 'v2', movedAt: '2012-03-01T00:00:00Z' },
       { from: 'champions', to: 'lost', fromVersion: 'v2', toVersion: 'v2', movedAt: SCORED_AT },
     ], 'in the order they happened, though the re-score was as of an earlier time');
     const afterRescore = await dump(warehouse);
