@@ -221,13 +221,18 @@ function explainFeature(name: string, v: number, all: Float64Array, low: boolean
     case 'mean_days_between_orders': return Number.isNaN(v) ? 'has ordered only once' : v < 1 ? 'orders less than a day apart on average' : `orders every ${plural(Math.round(v), 'day', 'days')} on average`;
     case 'orders_last_30d': return `${plural(Math.round(v), 'order', 'orders')} in the last 30 days`;
     case 'orders_last_90d': return `${plural(Math.round(v), 'order', 'orders')} in the last 90 days`;
-    case 'spend_last_90d': return `${spent(v)} in the last 90 days (${spent(get('spend_prev_90d'))} in the 90 before)`;
-    case 'spend_prev_90d': return `${spent(v)} in the 90 days before the last 90`;
+    // the 90 days before the last 90 mean nothing for a customer who first bought within the last 90
+    case 'spend_last_90d': return `${spent(v)} in the last 90 days${get('tenure_days') < 90 ? '' : ` (${spent(get('spend_prev_90d'))} in the 90 before)`}`;
+    case 'spend_prev_90d': return get('tenure_days') < 90 ? 'not a customer yet 90 days ago' : `${spent(v)} in the 90 days before the last 90`;
     case 'active_months': return `active in ${few}${plural(Math.round(v), 'month', 'months')}`;
     case 'days_since_prev_order': return Number.isNaN(v) ? 'has ordered only once' : `${plural(Math.round(v), 'day', 'days')} since the order before last`;
     case 'overdue_ratio': {
+      const since = `${plural(Math.round(get('recency_days')), 'day', 'days')} since the last order`;
       const gap = Number.isNaN(get('mean_days_between_orders')) ? get('tenure_days') : get('mean_days_between_orders');
-      return `${plural(Math.round(get('recency_days')), 'day', 'days')} since the last order, against ${gap < 1 ? 'orders usually less than a day apart' : `a usual ${plural(Math.round(gap), 'day', 'days')}`}`;
+      if (gap >= 1) return `${since}, against a usual ${plural(Math.round(gap), 'day', 'days')}`;
+      // orders bunched together: "against a usual 0 days" would read as nonsense
+      const orders = Math.round(get('frequency')), span = gap * (orders - 1);
+      return `${since}, after ${plural(orders, 'order', 'orders')} within ${span < 1 ? 'a day' : plural(Math.ceil(span), 'day', 'days')}`;
     }
     case 'credit_notes': return `${plural(Math.round(v), 'credit note', 'credit notes')} (returns or refunds)`;
     case 'last_basket_retention': return `${low ? 'a last basket of products whose buyers seldom come back' : 'a last basket of products whose buyers often come back'} (${(v * 100).toFixed(0)}% did lately)`;
@@ -236,6 +241,13 @@ function explainFeature(name: string, v: number, all: Float64Array, low: boolean
     default: return `${name} = ${v}`;
   }
 }
+
+/**
+ * For a customer with one order these inputs all say that one thing (no gaps between orders, one active
+ * month, one order): one reason, in those words, without the against-its-direction note, since the
+ * inputs without a gap hold a stand-in value (the tenure) rather than anything the customer did.
+ */
+const ONE_ORDER = new Set(['frequency', 'orders_per_month', 'mean_days_between_orders', 'days_since_prev_order', 'active_months']);
 
 /** Inputs that say the same thing in words: a customer is given at most one reason from each group. */
 const SAME_STORY: ReadonlyArray<ReadonlySet<string>> = [
@@ -263,8 +275,11 @@ function againstItsOwnDirection(model: Pick<ChurnModel, 'scaler' | 'logistic'> &
  * standardised value; they sum to the logit minus the intercept). A customer at or above `threshold` (the
  * model's, unless given) gets the inputs raising the risk most, one below it those lowering it most, so the
  * reasons always explain the verdict; the sign of `contribution` says which. At most one reason per
- * SAME_STORY group; with none on the verdict's side, the base rate (feature "base_rate", the intercept).
- * A reason whose input works against its own direction says so in its words (see againstItsOwnDirection).
+ * SAME_STORY group (and one ONE_ORDER reason for a customer with one order); with none on the verdict's
+ * side, the base rate (feature "base_rate", the intercept). An input working against its own direction
+ * (see againstItsOwnDirection) says so in its words and comes after the inputs that read as they look:
+ * a marketer acts on the first reason, and "large orders" as the headline of a churn risk misleads even
+ * when explained.
  */
 export function churnReasons(
   model: Pick<ChurnModel, 'scaler' | 'logistic'> & { threshold?: number; alone?: Float64Array | null },
@@ -276,20 +291,23 @@ export function churnReasons(
   const parts = CHURN_INPUTS.map((_, j) => model.logistic.coef[j] * z.data[j]);
   const logit = model.logistic.intercept + parts.reduce((a, b) => a + b, 0);
   const raising = 1 / (1 + Math.exp(-logit)) >= (model.threshold ?? 0.5);
-  const order = parts.map((_, j) => j).filter((j) => (raising ? parts[j] > 0 : parts[j] < 0)).sort((a, b) => Math.abs(parts[b]) - Math.abs(parts[a]));
+  const oneOrder = raw[idx('frequency')] <= 1;
+  const storyOf = (name: string) => (oneOrder && ONE_ORDER.has(name) ? ONE_ORDER : SAME_STORY.find((g) => g.has(name)));
+  const against = (j: number) => storyOf(CHURN_INPUTS[j]) !== ONE_ORDER && againstItsOwnDirection(model, j);
+  const order = parts
+    .map((_, j) => j)
+    .filter((j) => (raising ? parts[j] > 0 : parts[j] < 0))
+    .sort((a, b) => Number(against(a)) - Number(against(b)) || Math.abs(parts[b]) - Math.abs(parts[a]));
   const reasons: Reason[] = [];
   const told = new Set<ReadonlySet<string>>();
   for (const j of order) {
     if (reasons.length === top) break;
     const name = CHURN_INPUTS[j];
-    const group = SAME_STORY.find((g) => g.has(name));
+    const group = storyOf(name);
     if (group && told.has(group)) continue;
     if (group) told.add(group);
-    let text = explainFeature(name, j < DIRECT.length ? raw[DIRECT_INDEX[j]] : NaN, raw, z.data[j] < 0);
-    if (againstItsOwnDirection(model, j)) {
-      const [here, usually] = raising ? ['more', 'less'] : ['less', 'more'];
-      text += `: ${here} risk given the rest of their history, though ${usually} on its own`;
-    }
+    let text = group === ONE_ORDER ? 'has ordered only once' : explainFeature(name, j < DIRECT.length ? raw[DIRECT_INDEX[j]] : NaN, raw, z.data[j] < 0);
+    if (against(j)) text += raising ? ' (usually a good sign, but with the rest of their history it adds to the risk)' : ' (usually a warning sign, but with the rest of their history it lowers the risk)';
     reasons.push({ feature: name, text, contribution: parts[j] });
   }
   // Contributions are measured from the average customer, the verdict from the threshold: when the shop's
