@@ -55,7 +55,8 @@ export const ConfigSchema = z
       .prefault({}),
     recommendations: z
       .object({
-        exclude: z.array(z.string()).default([]).describe('product ids never recommended (unavailable, blacklisted)'),
+        // trimmed as --exclude is: " 22804" in a config file means 22804
+        exclude: z.array(z.string().trim().min(1, 'a product id cannot be empty')).default([]).describe('product ids never recommended (unavailable, blacklisted)'),
         count: z.number().int().min(1).max(100).default(10).describe('recommendations stored per customer by train and score, and the default of recommend -n'),
         includeBought: z.boolean().default(false).describe('also recommend products the customer already bought (repeat purchases, consumables); evaluation always leaves them out'),
       })

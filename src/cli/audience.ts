@@ -96,7 +96,7 @@ export function parseQuery(opts: AudienceOptions): AudienceQuery {
   const query: AudienceQuery = {};
   if (opts.segment !== undefined) {
     if (opts.segment.trim() === '') throw new FloyoError('--segment needs a segment name (see `floyo segments`)');
-    query.segment = opts.segment;
+    query.segment = opts.segment.trim();
   }
   query.minChurn = probability('--min-churn', opts.minChurn);
   query.maxChurn = probability('--max-churn', opts.maxChurn);
@@ -164,7 +164,7 @@ function printPage(ctx: CommandContext, query: AudienceQuery, page: AudiencePage
     ),
   );
   ctx.say();
-  ctx.say(`${page.customers.length.toLocaleString('en-US')} customers on this page, ${page.total.toLocaleString('en-US')} match (${describe(query)})`);
+  ctx.say(`${page.customers.length.toLocaleString('en-US')} customer${page.customers.length === 1 ? '' : 's'} on this page, ${page.total.toLocaleString('en-US')} match (${describe(query)})`);
   ctx.say(page.nextCursor ? `next page: the same command with --cursor ${page.nextCursor}` : 'this is the last page');
 }
 

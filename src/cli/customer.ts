@@ -11,7 +11,7 @@ export function percent(p: number): string {
 
 export const EXIT_CODES_HELP = `
 Exit codes: 0 answered, 1 nothing to answer with (unknown customer or segment, nothing scored yet),
-2 bad input, 3 the home is in use by another Floyo process.`;
+2 bad input, 3 the home is in use by another Floyo process, 70 an internal error (a bug).`;
 
 export interface CustomerReport extends Prediction {
   /** the customer's moves between segments over model versions, oldest first */
@@ -54,6 +54,7 @@ Examples:
   ).action(
     action(async (id: string, opts: CommonOptions) => {
       const ctx = makeContext(opts);
+      if (id.trim() === '') throw new FloyoError('the customer id is empty');
       const report = await withPredictions(ctx.loaded.config.home, `floyo customer ${id}`, async (store) => {
         let prediction = await store.get(id);
         // e-mail ids are stored lowercased (the shopify preset): Ann@Example.com means ann@example.com
@@ -63,8 +64,8 @@ Examples:
           const [customers, version] = [await store.count(), await store.latestVersion()];
           throw new FloyoError(
             `no prediction for customer ${JSON.stringify(id)}: ${customers.toLocaleString('en-US')} customers were scored` +
-              `${version ? ` (model ${version})` : ''}; ids must match the sales data exactly, and customers who bought ` +
-              'nothing by the time of the last scoring are scored by the next `floyo score` or `floyo train`',
+              `${version ? ` (model ${version})` : ''}; ids must match the sales data exactly, only customers with a purchase are scored ` +
+              '(not those with only returns), and customers who bought nothing by the time of the last scoring are scored by the next `floyo score` or `floyo train`',
             {},
             NOT_FOUND_EXIT,
           );

@@ -224,12 +224,27 @@ function parseN(text: string): number {
   return n;
 }
 
-/** --exclude ids the model does not know cannot be recommended anyway: most likely a typo, so say so. */
-function warnUnknown(models: ServingModels, excluded: string[]): void {
+/**
+ * Excluded ids the model does not know cannot be recommended anyway: most likely a typo (85123a for
+ * 85123A), which would leave the product in, so say so, with the id meant when only the case differs.
+ */
+function warnUnknown(models: ServingModels, excluded: string[], where: string): void {
   const unknown = [...new Set(excluded)].filter((id) => !models.products.index.has(id));
-  if (unknown.length) {
-    process.stderr.write(`floyo: warning: --exclude ${unknown.map((id) => JSON.stringify(id)).join(', ')}: not ${unknown.length === 1 ? 'a product' : 'products'} model version ${models.version} knows (product ids must match the sales data exactly)\n`);
-  }
+  if (!unknown.length) return;
+  const byLower = new Map<string, string[]>();
+  for (const id of models.products.ids) byLower.set(id.toLowerCase(), [...(byLower.get(id.toLowerCase()) ?? []), id]);
+  const named = unknown.map((id) => {
+    const meant = byLower.get(id.toLowerCase());
+    return `${JSON.stringify(id)}${meant ? ` (did you mean ${meant.join(' or ')}?)` : ''}`;
+  });
+  process.stderr.write(
+    `floyo: warning: ${where} ${named.join(', ')}: not ${unknown.length === 1 ? 'a product' : 'products'} model version ${models.version} knows, so nothing is excluded for ${unknown.length === 1 ? 'it' : 'them'} (product ids must match the sales data exactly)\n`,
+  );
+}
+
+function warnUnknownRules(models: ServingModels, ctx: CommandContext, flag: string[]): void {
+  warnUnknown(models, ctx.loaded.config.recommendations.exclude, 'config recommendations.exclude');
+  warnUnknown(models, flag, '--exclude');
 }
 
 async function loadCurrent(ctx: CommandContext): Promise<ServingModels> {
@@ -313,10 +328,12 @@ the most popular products.`,
   ).action(
     action(async (customer: string, opts: RecommendCliOptions) => {
       const ctx = makeContext(opts);
+      // an empty id would get the popular products as if it were a new customer: a script's bug, say so
+      if (customer.trim() === '') throw new FloyoError('the customer id is empty');
       const rules = ctx.loaded.config.recommendations;
       const n = parseN(opts.n ?? String(rules.count));
       const models = await loadCurrent(ctx);
-      warnUnknown(models, opts.exclude);
+      warnUnknownRules(models, ctx, opts.exclude);
       let id = customer.trim();
       let history = await currentPurchases(ctx.loaded.config.home, id);
       const lower = id.toLowerCase();
@@ -357,7 +374,7 @@ recommendations.exclude and --exclude are left out.`,
       const n = parseN(opts.n);
       const ctx = makeContext(opts);
       const models = await loadCurrent(ctx);
-      warnUnknown(models, opts.exclude);
+      warnUnknownRules(models, ctx, opts.exclude);
       const result = similarTo(models, product.trim(), { n, exclude: [...ctx.loaded.config.recommendations.exclude, ...opts.exclude] });
       if (ctx.json) {
         ctx.emitJson(result);

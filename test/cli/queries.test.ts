@@ -111,13 +111,15 @@ test('floyo customer: an unknown customer, or a home where nothing was scored, e
   const parent = tempDir('floyo-queries-');
   homes.push(parent);
   const fresh = join(parent, 'fresh');
-  const [unknown, nothing] = await Promise.all([
+  const [unknown, nothing, empty] = await Promise.all([
     floyo(['customer', '99999', '--home', home(), '--json']),
     floyo(['customer', '12344', '--home', fresh]),
+    floyo(['customer', ' ', '--home', home()]),
   ]);
+  assert.deepEqual([empty.code, empty.stderr], [2, 'floyo: the customer id is empty\n'], 'an empty id is a script\'s bug, not an unknown customer');
   assert.equal(unknown.code, 1);
   assert.equal(unknown.stdout, '');
-  assert.match(unknown.stderr, /no prediction for customer "99999": 40 customers were scored \(model v2\)/);
+  assert.match(unknown.stderr, /no prediction for customer "99999": 40 customers were scored \(model v2\); ids must match the sales data exactly, only customers with a purchase are scored \(not those with only returns\)/);
   assert.equal(nothing.code, 1);
   assert.match(nothing.stderr, /no predictions in .*fresh yet: run `floyo train` first/);
   assert.equal(existsSync(fresh), false, 'a query does not create a home');
@@ -199,11 +201,11 @@ test('floyo audience: a page with its cursor, the next page from it, --all as ND
   assert.match(human.stdout, /next page: the same command with --cursor [A-Za-z0-9_-]+/);
 });
 
-test('floyo audience: an unknown segment exits 1 listing the known ones, with nothing on stdout; a segment in another case is found', async () => {
+test('floyo audience: an unknown segment exits 1 listing the known ones, with nothing on stdout; a segment in another case or padded is found', async () => {
   const [json, all, cased] = await Promise.all([
     floyo(['audience', '--home', home(), '--segment', 'vip', '--json']),
     floyo(['audience', '--home', home(), '--segment', 'vip', '--all']),
-    floyo(['audience', '--home', home(), '--segment', 'AT RISK', '--json']),
+    floyo(['audience', '--home', home(), '--segment', ' AT RISK ', '--json']),
   ]);
   for (const r of [json, all]) {
     assert.equal(r.code, 1);

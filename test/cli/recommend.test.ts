@@ -147,7 +147,15 @@ describe('floyo recommend and floyo similar', () => {
     assert.equal(viaFlag.stderr, '', 'a known product excluded: no warning');
     const typo = await cli(['recommend', customer, '-n', '3', '--home', home, '--json', '--exclude', 'NOPE123']);
     assert.equal(ok(typo).json<RecommendResult>().recommendations.length, 3);
-    assert.match(typo.stderr, /^floyo: warning: --exclude "NOPE123": not a product model version \S+ knows/);
+    assert.match(typo.stderr, /^floyo: warning: --exclude "NOPE123": not a product model version \S+ knows, so nothing is excluded for it/);
+    const empty = await cli(['recommend', '', '--home', home]);
+    assert.deepEqual([empty.code, empty.stdout, empty.stderr], [2, '', 'floyo: the customer id is empty\n'], 'not the popular products for a customer called ""');
+    // config ids are trimmed like --exclude's; one in another case is named with the id it likely means
+    const lettered = u.recommendations.map((x) => x.productId).find((p) => /[A-Z]/.test(p));
+    assert.ok(lettered, 'a popular product whose id has a letter');
+    const loose = await cli(['recommend', 'no-such-customer', '-n', '5', '--home', home, '--json'], { FLOYO_RECOMMENDATIONS_EXCLUDE: JSON.stringify([` ${top} `, lettered.toLowerCase()]) });
+    assert.ok(!ids(ok(loose).json<RecommendResult>()).includes(top), 'a padded id in the config still excludes');
+    assert.match(loose.stderr, new RegExp(`^floyo: warning: config recommendations.exclude "${lettered.toLowerCase()}" \\(did you mean ${lettered}\\?\\): not a product`, 'm'));
     assert.equal(f.recommender, 'als');
     assert.equal(f.recommendations.length, 10);
     assert.ok(!ids(f).includes(top), '--exclude wins over --include-bought');
