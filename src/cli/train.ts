@@ -4,7 +4,7 @@ import { FloyoError } from '../errors.js';
 import { ingest, warehouseTotals, type IngestSummary, type WarehouseTotals } from '../data/ingest.js';
 import { Warehouse } from '../data/warehouse.js';
 import type { Manifest } from '../models/registry.js';
-import { publishInput, qualityGate } from '../pipeline/serving.js';
+import { currentSegmentation, publishInput, qualityGate } from '../pipeline/serving.js';
 import { scoringTime, toPredictions } from '../pipeline/score.js';
 import { train, type TrainResult } from '../pipeline/train.js';
 import { PredictionStore, type Prediction } from '../stores/predictions.js';
@@ -67,6 +67,8 @@ export interface TrainReport {
   predictionsWritten: number;
   /** customers whose segment differs from their prediction by the previous version */
   segmentMoves: number;
+  /** segment names kept from the version that was current: its clusters continued under the same names */
+  segmentNamesKept: string[];
   /** also printed on stderr: e.g. a --now far past the data */
   warnings: string[];
   timingsMs: Record<string, number>;
@@ -125,8 +127,9 @@ export async function runTrain(
   const { config } = ctx.loaded;
   const started = performance.now();
   // the registry is reached before any work: a missing bucket or refused credentials would otherwise
-  // surface only at publish, after the whole training
-  await withRegistry(config, (registry) => registry.current());
+  // surface only at publish, after the whole training. The current version's segmentation lets the new
+  // clusters keep the names of those they continue.
+  const previousSegmentation = await withRegistry(config, currentSegmentation);
   const warehouse = await Warehouse.open(config.home, 'floyo train');
   try {
     const t0 = performance.now();
@@ -169,6 +172,7 @@ export async function runTrain(
     let stepsDone = 0;
     const result = await train(warehouse, {
       asOf: opts.asOf, horizonDays: config.features.horizonDays, now: opts.now, seed: opts.seed, config,
+      previousSegmentation,
       onStep: (s) => {
         if (!ctx.json && !opts.quiet) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}  ${s}\n`);
         bar.update(stepsDone++, 3);
@@ -220,7 +224,7 @@ export async function runTrain(
       cutoff: result.cutoff, validationCutoff: result.validationCutoff, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf,
       modelVersion: manifest.version, previousVersion, promoted: gate.passed, gate,
       segmentation: result.segmentation, churn: result.churn, recommendations: result.recommendations,
-      predictionsWritten: written, segmentMoves: moved, warnings,
+      predictionsWritten: written, segmentMoves: moved, segmentNamesKept: result.segmentNamesKept, warnings,
       timingsMs: {
         ingest: Math.round(ingestMs), features: tm.features ?? 0, segmentation: tm.segmentation ?? 0, churn: tm.churn ?? 0,
         recommendations: tm.recommendations ?? 0, scoring: Math.round((tm.scoring ?? 0) + publishMs), total: Math.round(performance.now() - started),

@@ -9,7 +9,7 @@ import type { LogisticModel } from '../ml/logistic.js';
 import type { Scaler } from '../ml/scaler.js';
 import { CHURN_INPUTS } from '../models/churn.js';
 import type { LoadedModels, Manifest, PublishInput, Registry } from '../models/registry.js';
-import type { SegmentProfile } from '../models/segments.js';
+import type { PreviousSegmentation, SegmentProfile } from '../models/segments.js';
 import type { TrainResult } from './train.js';
 import { idIndex, type IdIndex } from './tables.js';
 
@@ -156,6 +156,29 @@ export async function loadServing(registry: Registry, version?: string): Promise
     popularity: arrays.popularity as Int32Array,
     served: (docs.serving as { recommender: 'als' | 'popularity' }).recommender,
   };
+}
+
+/**
+ * The current version's segmentation (names and profiles), for a new version's clusters to keep the names of
+ * those they continue; null when nothing is current, or when the current version's files cannot be read or
+ * hold no usable segmentation document (a format-0 version, a document edited by hand): the new version's
+ * clusters are then named afresh. Errors reaching the registry itself are not swallowed.
+ */
+export async function currentSegmentation(registry: Registry): Promise<PreviousSegmentation | null> {
+  const version = await registry.current();
+  if (version === null) return null;
+  let doc: unknown;
+  try {
+    doc = (await registry.load(version)).documents.segmentation;
+  } catch (err) {
+    if (err instanceof FloyoError) return null;
+    throw err;
+  }
+  const seg = doc as Partial<PreviousSegmentation> | undefined;
+  const usable = seg !== null && typeof seg === 'object' && Array.isArray(seg.names) && Array.isArray(seg.profiles) &&
+    seg.names.length === seg.profiles.length && seg.names.every((n) => typeof n === 'string') &&
+    seg.profiles.every((p) => p !== null && typeof p === 'object' && p.centroid !== null && typeof p.centroid === 'object');
+  return usable ? { names: seg.names!, profiles: seg.profiles! } : null;
 }
 
 /**

@@ -23,7 +23,7 @@ import {
   chooseRecommender, evaluate, K, popularityRanking, popularityShare, recommendAls, recommendAlsScored, recommendPopular, recommendPopularScored,
   type RecommenderMetrics,
 } from '../models/recommendations.js';
-import { assignSegments, fitSegmentation, SEGMENT_FEATURE_INDEX, type SegmentationModel } from '../models/segments.js';
+import { assignSegments, fitSegmentation, SEGMENT_FEATURE_INDEX, type PreviousSegmentation, type SegmentationModel } from '../models/segments.js';
 import { scoringTime, type ScoredCustomers } from './score.js';
 import { knownIndices, readProductNames, snapshot, type Snapshot } from './tables.js';
 
@@ -34,6 +34,11 @@ export interface TrainOptions {
   now?: string;
   seed: number;
   config: Config;
+  /**
+   * The segmentation of the current version (its names and profiles), when there is one and it can be read:
+   * the new clusters that continue its clusters keep their names. Without it, every cluster is named afresh.
+   */
+  previousSegmentation?: PreviousSegmentation | null;
   onStep?: (step: string) => void;
 }
 
@@ -48,6 +53,12 @@ export interface TrainResult {
     kScores: SegmentationModel['scores'];
     segments: Array<{ name: string; size: number; centroid: { recencyDays: number; frequency: number; monetary: number; avgOrderValue: number } }>;
   };
+  /**
+   * The segment names kept from the version that was current (clusters that continue its clusters), in
+   * segment order; the other segments were named afresh. [] for a first version, or when the current
+   * version's segmentation could not be read.
+   */
+  segmentNamesKept: string[];
   churn: ChurnMetrics & {
     nTrain: number; nTest: number; cvRocAucMean: number; cvRocAucStd: number; baselineRecencyRocAuc: number; threshold: number;
     C: number; cGrid: Array<{ C: number; rocAuc: number }>; converged: boolean;
@@ -213,7 +224,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   step(`scoring as of ${scoredAsOf}: refitting on all the data`);
   const churnFinal = await timed('churn', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold, undefined, pool));
   const scoring = await timed('features', () => snapshot(warehouse, S, h, until ?? undefined));
-  const segmentation = await timed('segmentation', () => fitSegmentation(scoring.customers.features, { ...segParams, k: kSearch.k }));
+  const segmentation = await timed('segmentation', () => fitSegmentation(scoring.customers.features, { ...segParams, k: kSearch.k }, options.previousSegmentation));
   // A final exact user half-step: the published user vectors are then what folding in a customer's purchases
   // gives (floyo score and the stream scorer do that), so re-scoring unchanged customers changes nothing.
   const als = await timed('recommendations', async () => exactUserStep(await fitAls(scoring.interactions.matrix, { ...recChoice.params, seed }, { pool }), { pool }));
@@ -247,6 +258,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
       kScores: kSearch.scores,
       segments: prof.map((p) => ({ name: p.name, size: p.size, centroid: { recencyDays: p.centroid.recencyDays, frequency: p.centroid.frequency, monetary: p.centroid.monetary, avgOrderValue: p.centroid.avgOrderValue } })),
     },
+    segmentNamesKept: segmentation.namesCarriedOver,
     churn: {
       ...churnEval.metrics, nTrain: churnEval.nTrain, nTest: churnEval.nTest, cvRocAucMean: churnEval.cv.mean, cvRocAucStd: churnEval.cv.std,
       baselineRecencyRocAuc: churnEval.baseline, threshold, C: cChoice.C, cGrid: cChoice.scores, converged: churnEval.converged && churnFinal.logistic.converged,

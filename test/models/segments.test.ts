@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { CUSTOMER_FEATURES } from '../../src/features/build.js';
 import { matrix } from '../../src/ml/matrix.js';
 import { createRng } from '../../src/ml/random.js';
-import { fitSegmentation, nameSegments } from '../../src/models/segments.js';
+import { fitSegmentation, MAX_PROFILE_DRIFT, nameSegments, profileDistance, type PreviousSegmentation } from '../../src/models/segments.js';
 
 const d = CUSTOMER_FEATURES.length;
 const col = (name: (typeof CUSTOMER_FEATURES)[number]) => CUSTOMER_FEATURES.indexOf(name);
@@ -63,5 +63,154 @@ test('the most extreme cluster is champions even when a milder one sits nearer t
     const top = model.profiles.reduce((a, b) => (b.centroid.monetary > a.centroid.monetary && b.centroid.frequency >= a.centroid.frequency && b.centroid.recencyDays <= a.centroid.recencyDays ? b : a));
     if (k >= 4) assert.equal(top.name, 'champions', `k=${k}: ${JSON.stringify(model.profiles.map((p) => [p.name, p.centroid.frequency, Math.round(p.centroid.monetary)]))}`);
     assert.deepEqual(fitSegmentation(X, { kMin: 2, kMax: 15, nInit: 4, seed: 0, k }).names, model.names, 'deterministic');
+  }
+});
+
+// Names across versions: a cluster that continues one of the previous version's keeps its name.
+
+/** The shop a little later: every spend and order value 10% higher, every recency 2 days longer. */
+function drifted(X: ReturnType<typeof matrix>) {
+  const Y = matrix(X.rows, d, Float64Array.from(X.data));
+  for (let i = 0; i < Y.rows; i++) {
+    Y.data[i * d + col('monetary')] *= 1.1;
+    Y.data[i * d + col('avg_order_value')] *= 1.1;
+    Y.data[i * d + col('recency_days')] += 2;
+  }
+  return Y;
+}
+
+test('a cluster whose profile barely moved keeps its previous name, even where the prototypes alone would name it otherwise', () => {
+  const { X, labels, kinds } = shop(60);
+  const before = nameSegments(X, labels, kinds.length);
+  const loyal = kinds.indexOf('loyal'), atRisk = kinds.indexOf('atRisk');
+  // the previous version called them the other way round
+  const previousNames = [...before.names];
+  [previousNames[loyal], previousNames[atRisk]] = [before.names[atRisk], before.names[loyal]];
+  const previous: PreviousSegmentation = { names: previousNames, profiles: before.profiles };
+  const later = drifted(X);
+
+  const fresh = nameSegments(later, labels, kinds.length);
+  assert.equal(fresh.names[atRisk], 'at risk', 'the prototypes alone name the at-risk kind "at risk"');
+  assert.equal(fresh.names[loyal], 'loyal');
+  assert.deepEqual(fresh.carriedOver, []);
+
+  const kept = nameSegments(later, labels, kinds.length, previous);
+  for (let c = 0; c < kinds.length; c++) {
+    const distance = profileDistance(kept.profiles[c].centroid, before.profiles[c].centroid);
+    assert.ok(distance > 0.05 && distance < MAX_PROFILE_DRIFT, `${kinds[c]} moved ${distance}`);
+  }
+  assert.deepEqual(kept.names, previousNames);
+  assert.equal(kept.names[atRisk], 'loyal');
+  assert.equal(kept.names[loyal], 'at risk');
+  assert.deepEqual([...kept.carriedOver].sort(), [...previousNames].sort());
+  assert.deepEqual(kept.profiles.map((p) => p.name), kept.names);
+});
+
+test('a cluster without a counterpart is named by its prototype among the free names; a previous name whose cluster is gone or moved too far is given to nobody', () => {
+  const { X, labels, kinds } = shop(60);
+  const before = nameSegments(X, labels, kinds.length);
+  const big = kinds.indexOf('bigSpenders'), lost = kinds.indexOf('lost');
+  const keep = kinds.map((_, c) => c).filter((c) => c !== big);
+  const farAway = { recencyDays: 2, frequency: 300, monetary: 5e6, avgOrderValue: 16_000, avgUnitsPerOrder: 10, tenureDays: 360 };
+  // the lost cluster used to be four times as frequent and spend four times as much: not the same group
+  const lostBefore = { ...before.profiles[lost].centroid };
+  lostBefore.frequency *= 4;
+  lostBefore.monetary *= 4;
+  const previous: PreviousSegmentation = {
+    names: [...keep.map((c) => (c === lost ? 'dormant' : before.names[c])), 'whales'],
+    profiles: [...keep.map((c) => ({ centroid: c === lost ? lostBefore : before.profiles[c].centroid })), { centroid: farAway }],
+  };
+  assert.ok(profileDistance(before.profiles[lost].centroid, lostBefore) > MAX_PROFILE_DRIFT);
+
+  const named = nameSegments(drifted(X), labels, kinds.length, previous);
+  assert.equal(named.names[big], 'big spenders', 'named afresh by its prototype');
+  assert.equal(named.names[lost], 'lost', 'moved too far: named afresh');
+  assert.ok(!named.names.includes('whales') && !named.names.includes('dormant'), named.names.join(', '));
+  assert.deepEqual([...named.carriedOver].sort(), keep.filter((c) => c !== lost).map((c) => before.names[c]).sort());
+  assert.equal(new Set(named.names).size, kinds.length);
+});
+
+/** Clusters of 3 identical customers each, with these medians (recency, orders, spend, order value). */
+function exactClusters(profiles: Array<[number, number, number, number]>) {
+  const X = matrix(profiles.length * 3, d);
+  const labels = new Int32Array(X.rows);
+  profiles.forEach(([r, f, m, a], c) => {
+    for (let q = 0; q < 3; q++) {
+      const i = c * 3 + q;
+      Object.entries({ recency_days: r, frequency: f, monetary: m, avg_order_value: a, tenure_days: 300, avg_units_per_order: 10 })
+        .forEach(([name, v]) => (X.data[i * d + col(name as (typeof CUSTOMER_FEATURES)[number])] = v));
+      labels[i] = c;
+    }
+  });
+  return { X, labels };
+}
+
+test('a cluster that moved beyond MAX_PROFILE_DRIFT, or lies about halfway between two of the other version (a split, a merge), keeps no name', () => {
+  const regulars: [number, number, number, number] = [30, 5, 1000, 200];
+  const e = Math.exp(0.5);
+  const richer: [number, number, number, number] = [30, 5, 1000 * e, 200];      // 0.25 from regulars
+  const biggerOrders: [number, number, number, number] = [30, 5, 1000, 200 * e]; // 0.25 from regulars, 0.35 from richer
+  const lost: [number, number, number, number] = [300, 1, 50, 50];
+  const centroid = ([recencyDays, frequency, monetary, avgOrderValue]: number[]) => ({ centroid: { recencyDays, frequency, monetary, avgOrderValue, avgUnitsPerOrder: 10, tenureDays: 300 } });
+
+  // alone, the richer cluster continues the regulars
+  const alone = exactClusters([richer, lost]);
+  const one = nameSegments(alone.X, alone.labels, 2, { names: ['regulars', 'gone'], profiles: [centroid(regulars), centroid(lost)] });
+  assert.deepEqual(one.names, ['regulars', 'gone']);
+  // twice as far, with nothing else near: beyond MAX_PROFILE_DRIFT, so no longer the regulars
+  const moved = exactClusters([[30, 5, 1000 * Math.exp(1), 200], lost]);
+  assert.ok(profileDistance({ recencyDays: 30, frequency: 5, monetary: 1000 * Math.exp(1), avgOrderValue: 200 }, centroid(regulars).centroid) > MAX_PROFILE_DRIFT);
+  const far = nameSegments(moved.X, moved.labels, 2, { names: ['regulars', 'gone'], profiles: [centroid(regulars), centroid(lost)] });
+  assert.deepEqual(far.names.map((n) => n === 'regulars'), [false, false], far.names.join(', '));
+  assert.equal(far.names[1], 'gone');
+
+  // split: two new clusters, each as near the regulars as to each other's midpoint
+  const split = exactClusters([richer, biggerOrders, lost]);
+  const two = nameSegments(split.X, split.labels, 3, { names: ['regulars', 'gone'], profiles: [centroid(regulars), centroid(lost)] });
+  assert.ok(!two.names.includes('regulars'), two.names.join(', '));
+  assert.equal(two.names[2], 'gone');
+
+  // merge: one new cluster between two previous ones
+  const merged = exactClusters([regulars, lost]);
+  const three = nameSegments(merged.X, merged.labels, 2, { names: ['richer', 'bigger orders', 'gone'], profiles: [centroid(richer), centroid(biggerOrders), centroid(lost)] });
+  assert.ok(!three.names.includes('richer') && !three.names.includes('bigger orders'), three.names.join(', '));
+  assert.equal(three.names[1], 'gone');
+});
+
+test('with a previous segmentation names stay unique and deterministic: numbered names, repeated previous names, any order of the previous clusters', () => {
+  const { X } = shop(40);
+  for (const k of [8, 12]) {
+    const first = fitSegmentation(X, { kMin: 2, kMax: 15, nInit: 4, seed: 0, k });
+    const params = { kMin: 2, kMax: 15, nInit: 4, seed: 0, k };
+    const again = fitSegmentation(X, params, first);
+    assert.deepEqual(again.names, first.names, `k=${k}: the same clusters keep every name, numbered ones too`);
+    assert.deepEqual(again.namesCarriedOver, first.names);
+
+    const reversed = { names: [...first.names].reverse(), profiles: [...first.profiles].reverse() };
+    assert.deepEqual(fitSegmentation(X, params, reversed).names, first.names, `k=${k}: the previous clusters' order does not matter`);
+
+    if (k === 12) {
+      // a carried-over numbered name is not given again: the previous version's "B 2" now continues another
+      // cluster, and the cluster that held it is new, so it is numbered past it
+      const numbered = first.names.map((n, c) => (/ \d+$/.test(n) ? c : -1)).filter((c) => c >= 0);
+      assert.ok(numbered.length >= 2, first.names.join(', '));
+      const [x1, x2] = numbered;
+      const shifted = { names: first.names.map((n, c) => (c === x2 ? first.names[x1] : n)).filter((_, c) => c !== x1), profiles: first.profiles.filter((_, c) => c !== x1) };
+      const renamed = fitSegmentation(X, params, shifted);
+      assert.equal(renamed.names[x2], first.names[x1]);
+      assert.equal(new Set(renamed.names).size, k, renamed.names.join(', '));
+      assert.match(renamed.names[x1], / \d+$/);
+    }
+
+    // the previous version lost a few clusters, and two of its names were the same: the free clusters are named afresh
+    const partial = { names: first.names.slice(0, k - 3).map((n, i) => (i === 1 ? first.names[0] : n)), profiles: first.profiles.slice(0, k - 3) };
+    const a = fitSegmentation(drifted(X), params, partial), b = fitSegmentation(drifted(X), params, partial);
+    assert.equal(new Set(a.names).size, k, `k=${k}: ${a.names.join(', ')}`);
+    assert.ok(a.names.every((n) => n !== ''), a.names.join(', '));
+    assert.deepEqual(a.names, b.names, 'deterministic');
+    assert.ok(a.namesCarriedOver.every((n) => partial.names.includes(n)), `k=${k}: ${a.namesCarriedOver.join(', ')}`);
+    assert.equal(new Set(a.namesCarriedOver).size, a.namesCarriedOver.length);
+    // with k = 8 each cluster is one kind of customer: every distinct previous name is kept (the repeated one once)
+    if (k === 8) assert.equal(a.namesCarriedOver.length, k - 4, a.namesCarriedOver.join(', '));
   }
 });
