@@ -605,6 +605,23 @@ export class PredictionStore {
     ));
   }
 
+  /**
+   * When the stored predictions lag the sales: the latest time any customer was scored as of, and the
+   * latest sale in the warehouse when it is later (null when the predictions are up to date, or the home
+   * holds predictions only).
+   */
+  lag(): Promise<{ scoredUpTo: string; salesUpTo: string } | null> {
+    return this.exclusive(async () => {
+      const [t] = await this.warehouse.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM duckdb_tables() WHERE table_name = 'transactions'`);
+      if (!t.n) return null;
+      const [row] = await this.warehouse.query<{ scored: string | null; sales: string | null }>(
+        `SELECT (SELECT strftime(max(scored_at), '%Y-%m-%dT%H:%M:%SZ') FROM predictions) AS scored,
+                (SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') FROM transactions) AS sales`,
+      );
+      return row.scored && row.sales && row.sales > row.scored ? { scoredUpTo: row.scored, salesUpTo: row.sales } : null;
+    });
+  }
+
   /** The model version that most recently reached the store, or null when nothing is stored. */
   latestVersion(): Promise<string | null> {
     return this.exclusive(() => this.latest());
@@ -678,6 +695,14 @@ export async function withPredictions<T>(home: string, command: string, fn: (sto
     const store = new PredictionStore(warehouse);
     await store.init();
     if ((await store.count()) === 0) throw nothing();
+    // stored predictions are as of their scoring: after an ingest without `floyo score`, recommendations
+    // can name products bought since and risk can be out of date; the answer stays, the lag is said
+    const lag = await store.lag();
+    if (lag) {
+      process.stderr.write(
+        `floyo: warning: the predictions were scored as of ${lag.scoredUpTo} at the latest, and the warehouse holds sales up to ${lag.salesUpTo}: floyo score brings them up to date\n`,
+      );
+    }
     return await fn(store);
   } finally {
     warehouse.close();

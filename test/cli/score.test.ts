@@ -126,6 +126,11 @@ describe('floyo score', () => {
     const before = await storedPredictions(home);
     const ingest = await floyo(['ingest', lateFile, '--home', home, '--json', '-q']);
     assert.equal(ingest.code, 0, ingest.stderr);
+    // until floyo score, the queries answer from the stored predictions and say they lag the sales
+    const [id] = before.keys();
+    const stale = await floyo(['customer', id, '--home', home, '--json']);
+    assert.equal(stale.code, 0, stale.stderr);
+    assert.match(stale.stderr, /^floyo: warning: the predictions were scored as of 2011-\d\d-\d\dT[\d:]+Z at the latest, and the warehouse holds sales up to 2011-12-08T14:58:00Z: floyo score brings them up to date\n$/);
     const r = await floyo(['score', '--home', home, '--json', '-q']);
     assert.equal(r.code, 0, r.stderr);
     const s = r.json<ScoreReport>();
@@ -141,6 +146,8 @@ describe('floyo score', () => {
       assert.equal(p.model_version, trained.modelVersion);
       for (const product of productIds(p)) assert.ok(!bought.get(id)?.has(product), `${id} is not recommended ${product}, which they bought`);
     }
+    const fresh = await floyo(['segments', '--home', home, '--json']);
+    assert.equal(fresh.stderr, '', 'scored as of the data: nothing lags');
     const text = await floyo(['score', '--home', home]);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, new RegExp(`^scored ${after.size} customers with model version ${trained.modelVersion} as of 2011-12-08T14:58:00Z: ` +
