@@ -123,6 +123,11 @@ export interface Registry {
   /** A version's manifest (default: the current one), without reading its files. */
   show(version?: string): Promise<Manifest>;
   /**
+   * One JSON document of a version (default: the current one), checked like load; undefined when the
+   * version has none of that name. Cheaper than load when the arrays (ALS factors) are not needed.
+   */
+  document(name: string, version?: string): Promise<unknown>;
+  /**
    * Verifies the version, then makes it current; the previous current goes to the history. `usable` may
    * refuse a version that loads but its reader cannot use (serving: what it reads).
    */
@@ -902,36 +907,46 @@ class ModelRegistry implements Registry {
     return this.readManifest(await this.resolveVersion(version));
   }
 
+  private broken(version: string, file: string, what: string): FloyoError {
+    return new FloyoError(`model version ${version} in ${this.location}: ${file} ${what}`, { file: this.store.where(`${version}/${file}`) });
+  }
+
+  /** A file of a version, checked against the manifest's size and sha256. */
+  private async readVerified(version: string, file: string, bytes: number, sha256: string, describe: string): Promise<Uint8Array<ArrayBuffer>> {
+    const result = await this.store.readExact(`${version}/${file}`, bytes);
+    if (result.kind === 'missing') throw this.broken(version, file, 'is missing');
+    if (result.kind === 'size') {
+      throw this.broken(version, file, `${result.actual < bytes ? 'is truncated' : 'is too long'}: ${result.actual} bytes, the manifest says ${bytes} (${describe})`);
+    }
+    const actual = sha256Of(result.bytes);
+    if (actual !== sha256) throw this.broken(version, file, `is corrupted: its sha256 is ${actual}, the manifest says ${sha256}`);
+    return result.bytes;
+  }
+
+  private async readDocument(version: string, entry: DocumentEntry): Promise<unknown> {
+    const bytes = await this.readVerified(version, entry.file, entry.bytes, entry.sha256, 'JSON');
+    try {
+      return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as unknown;
+    } catch (err) {
+      throw this.broken(version, entry.file, `is not valid JSON (${(err as Error).message})`);
+    }
+  }
+
+  async document(name: string, version?: string): Promise<unknown> {
+    const v = await this.resolveVersion(version);
+    const entry = (await this.readManifest(v)).documents.find((d) => d.name === name);
+    return entry === undefined ? undefined : this.readDocument(v, entry);
+  }
+
   async load(version?: string): Promise<LoadedModels> {
     const name = await this.resolveVersion(version);
     const manifest = await this.readManifest(name);
-    const broken = (file: string, what: string) =>
-      new FloyoError(`model version ${name} in ${this.location}: ${file} ${what}`, { file: this.store.where(`${name}/${file}`) });
-
-    const read = async (file: string, bytes: number, sha256: string, describe: string): Promise<Uint8Array<ArrayBuffer>> => {
-      const result = await this.store.readExact(`${name}/${file}`, bytes);
-      if (result.kind === 'missing') throw broken(file, 'is missing');
-      if (result.kind === 'size') {
-        throw broken(file, `${result.actual < bytes ? 'is truncated' : 'is too long'}: ${result.actual} bytes, the manifest says ${bytes} (${describe})`);
-      }
-      const actual = sha256Of(result.bytes);
-      if (actual !== sha256) throw broken(file, `is corrupted: its sha256 is ${actual}, the manifest says ${sha256}`);
-      return result.bytes;
-    };
-
     const loadedArrays = await mapLimited(manifest.arrays, this.store.concurrency, async (entry) => {
-      const bytes = await read(entry.file, entry.bytes, entry.sha256, `${entry.length} ${entry.dtype} values`);
+      const bytes = await this.readVerified(name, entry.file, entry.bytes, entry.sha256, `${entry.length} ${entry.dtype} values`);
       if (this.bigEndianHost) swapByteOrder(bytes, bytesPerElement(entry.dtype));
       return new DTYPES[entry.dtype](bytes.buffer, 0, entry.length);
     });
-    const loadedDocuments = await mapLimited(manifest.documents, this.store.concurrency, async (entry) => {
-      const bytes = await read(entry.file, entry.bytes, entry.sha256, 'JSON');
-      try {
-        return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as unknown;
-      } catch (err) {
-        throw broken(entry.file, `is not valid JSON (${(err as Error).message})`);
-      }
-    });
+    const loadedDocuments = await mapLimited(manifest.documents, this.store.concurrency, (entry) => this.readDocument(name, entry));
     const arrays: Record<string, TypedArray> = {};
     manifest.arrays.forEach((entry, i) => (arrays[entry.name] = loadedArrays[i]));
     const documents: Record<string, unknown> = {};

@@ -169,7 +169,7 @@ export async function currentSegmentation(registry: Registry): Promise<PreviousS
   if (version === null) return null;
   let doc: unknown;
   try {
-    doc = (await registry.load(version)).documents.segmentation;
+    doc = await registry.document('segmentation', version); // not load: the ALS factors can be large, and on S3
   } catch (err) {
     if (err instanceof FloyoError) return null;
     throw err;

@@ -122,6 +122,9 @@ describe('publish and load', () => {
     }
     assert.ok(new Set(Object.values(loaded.arrays).map((a) => a.buffer)).size === Object.keys(loaded.arrays).length, 'no two arrays share a buffer');
     assert.deepEqual(loaded.documents, input.documents);
+    // one document alone, without the arrays; a name the version does not have is undefined
+    for (const [name, doc] of Object.entries(input.documents)) assert.deepEqual(await registry.document(name, published.version), doc, name);
+    assert.equal(await registry.document('no-such-document'), undefined);
     assert.deepEqual(loaded.manifest.models, input.models);
     assert.deepEqual(loaded.manifest.data, input.data);
     assert.deepEqual(loaded.manifest.report, input.report);
@@ -291,6 +294,7 @@ describe('corrupted and truncated artifacts are refused', () => {
     const text = readFileSync(path, 'utf8');
     writeFileSync(path, text.replace('12346', '12345'));
     await assert.rejects(registry.load(), floyoError(/customerIndex\.json is corrupted: its sha256 is [0-9a-f]{64}, the manifest says [0-9a-f]{64}/));
+    await assert.rejects(registry.document('customerIndex'), floyoError(/customerIndex\.json is corrupted/), 'read alone, a document is checked as in load');
     writeFileSync(path, text.slice(0, -3));
     await assert.rejects(registry.load(), floyoError(/customerIndex\.json is truncated: \d+ bytes, the manifest says \d+ \(JSON\)/));
   });
