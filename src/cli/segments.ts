@@ -37,6 +37,8 @@ export interface SegmentsReport {
   movement: Movement[];
   /** moves from re-scoring with the latest version itself (same model; newer data or another --now), grouped */
   rescoring: Array<{ from: string; to: string; customers: number }>;
+  /** the scoring times (as of) of those re-scores, first and last; null when there are none */
+  rescoringAsOf: { from: string; to: string } | null;
   /**
    * every recorded move between segments, grouped by versions and segments, newest versions first
    * (fromVersion = toVersion: a re-score with that version)
@@ -72,7 +74,8 @@ Examples:
       const report = await withPredictions(ctx.loaded.config.home, 'floyo segments', async (store) => {
         const segments = await store.segments();
         const modelVersion = await store.latestVersion();
-        return buildReport(segments, modelVersion, await store.transitions(modelVersion ?? undefined), await store.moves(), await store.rfGrid());
+        const span = modelVersion === null ? null : await store.rescoreSpan(modelVersion);
+        return buildReport(segments, modelVersion, await store.transitions(modelVersion ?? undefined), await store.moves(), await store.rfGrid(), span);
       });
       printSegments(ctx, report);
     }),
@@ -81,6 +84,7 @@ Examples:
 
 export function buildReport(
   segments: SegmentSummary[], modelVersion: string | null, transitions: SegmentTransition[], moves: SegmentMoves[], rfGrid: RfCell[] = [],
+  rescoringAsOf: SegmentsReport['rescoringAsOf'] = null,
 ): SegmentsReport {
   const customers = segments.reduce((sum, s) => sum + s.customers, 0);
   const byFrom = new Map<string, Movement>();
@@ -98,6 +102,7 @@ export function buildReport(
     rfGrid,
     movement: [...byFrom.values()].sort((a, b) => b.customers - a.customers),
     rescoring: moves.filter((m) => m.fromVersion === modelVersion && m.toVersion === modelVersion).map(({ from, to, customers }) => ({ from, to, customers })),
+    rescoringAsOf,
     moves,
   };
 }
@@ -144,7 +149,8 @@ export function printSegments(ctx: CommandContext, r: SegmentsReport): void {
   }
   if (r.rescoring.length > 0) {
     const n = r.rescoring.reduce((sum, t) => sum + t.customers, 0);
-    ctx.say(`re-scoring with model ${r.modelVersion} itself (the same model on newer data or another --now, not a model change) moved customers ` +
+    const when = r.rescoringAsOf ? `scored as of ${r.rescoringAsOf.from === r.rescoringAsOf.to ? r.rescoringAsOf.from : `${r.rescoringAsOf.from} .. ${r.rescoringAsOf.to}`}: ` : '';
+    ctx.say(`re-scoring with model ${r.modelVersion} itself (${when}the same model on newer data or another --now, not a model change) moved customers ` +
       `${n.toLocaleString('en-US')} times:`);
     ctx.say(table(r.rescoring));
     ctx.say();

@@ -606,6 +606,20 @@ export class PredictionStore {
   }
 
   /**
+   * The scoring times (first, last) of the re-scores with `version` itself that moved customers, or null:
+   * after a rollback, moves from before the version was replaced would otherwise read as recent.
+   */
+  rescoreSpan(version: string): Promise<{ from: string; to: string } | null> {
+    return this.exclusive(async () => {
+      const [row] = await this.warehouse.query<{ from: string | null; to: string | null }>(
+        `SELECT strftime(min(moved_at), '%Y-%m-%dT%H:%M:%SZ') AS "from", strftime(max(moved_at), '%Y-%m-%dT%H:%M:%SZ') AS "to"
+         FROM segment_moves WHERE from_version = ${sqlString(version)} AND to_version = ${sqlString(version)}`,
+      );
+      return row.from && row.to ? { from: row.from, to: row.to } : null;
+    });
+  }
+
+  /**
    * When the stored predictions lag the sales: the latest time any customer was scored as of, and the
    * latest sale in the warehouse when it is later (null when the predictions are up to date, or the home
    * holds predictions only).

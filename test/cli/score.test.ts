@@ -235,7 +235,7 @@ describe('floyo score', () => {
     const before = segmentsBefore.json<SegmentsReport>();
     assert.deepEqual([before.modelVersion, before.movement.length], [second.modelVersion, 1]);
     assert.equal(before.movement[0].moved, second.segmentMoves);
-    assert.deepEqual(before.rescoring, []);
+    assert.deepEqual([before.rescoring, before.rescoringAsOf], [[], null]);
 
     for (let run = 0; run < 2; run++) {
       const again = await floyo(['score', '--home', home, '--json', '-q']);
@@ -254,10 +254,11 @@ describe('floyo score', () => {
     const segmentsAfter = (await floyo(['segments', '--home', home, '--json'])).json<SegmentsReport>();
     assert.deepEqual(segmentsAfter.movement, before.movement, 'the matrix of the version change is not blamed for the re-score');
     assert.equal(segmentsAfter.rescoring.reduce((n, m) => n + m.customers, 0), o.segmentMoves);
+    assert.deepEqual(segmentsAfter.rescoringAsOf, { from: '2011-10-01T23:59:59Z', to: '2011-10-01T23:59:59Z' }, 'when those re-scores were scored as of');
     assert.ok(segmentsAfter.moves.some((m) => m.fromVersion === second.modelVersion && m.toVersion === second.modelVersion));
     const human = await floyo(['segments', '--home', home]);
     assert.match(human.stdout, new RegExp(`movement from model ${trained.modelVersion} to ${second.modelVersion}: ${second.segmentMoves} of \\d+ customers \\([\\d.]+%\\) changed segment when ${second.modelVersion} replaced`));
-    assert.match(human.stdout, new RegExp(`\nre-scoring with model ${second.modelVersion} itself \\(the same model on newer data or another --now, not a model change\\) moved customers ${o.segmentMoves} times:\n`));
+    assert.match(human.stdout, new RegExp(`\nre-scoring with model ${second.modelVersion} itself \\(scored as of 2011-10-01T23:59:59Z: the same model on newer data or another --now, not a model change\\) moved customers ${o.segmentMoves} times:\n`));
 
     // back to the data's last timestamp: nobody is left at a later time, so it is not refused
     const back = await floyo(['score', '--home', home, '--json', '-q']);
