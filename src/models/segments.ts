@@ -17,6 +17,12 @@ export interface SegmentationParams {
   kMax: number;
   nInit: number;
   seed: number;
+  /**
+   * Names that say a cluster is buying now (champions, loyal, new) go only to clusters whose median customer
+   * bought within this many days (train passes the churn horizon). Prototypes are percentiles of the shop,
+   * so where most customers are long gone the least dormant cluster looked "loyal" at 299 days and 83% churn.
+   */
+  activeWithinDays?: number;
 }
 
 export interface SegmentProfile {
@@ -56,17 +62,19 @@ export function rfmMatrix(features: Matrix): Matrix {
 }
 
 /** Prototype profiles in percentile space (0 = lowest in the shop, 1 = highest); R is recentness (1 = most recent). */
-const PROTOTYPES: Array<{ name: string; profile: Partial<Record<'R' | 'F' | 'M' | 'A' | 'T', number>> }> = [
-  { name: 'champions', profile: { R: 0.9, F: 0.92, M: 0.92 } },
-  { name: 'loyal', profile: { R: 0.75, F: 0.75, M: 0.6, T: 0.8 } },
+const PROTOTYPES: Array<{ name: string; profile: Partial<Record<'R' | 'F' | 'M' | 'A' | 'T', number>>; active?: true }> = [
+  { name: 'champions', profile: { R: 0.9, F: 0.92, M: 0.92 }, active: true },
+  { name: 'loyal', profile: { R: 0.75, F: 0.75, M: 0.6, T: 0.8 }, active: true },
   { name: 'big spenders', profile: { A: 0.92, M: 0.75, F: 0.45 } },
   { name: 'small baskets', profile: { A: 0.12, F: 0.5, R: 0.6 } },
-  { name: 'new', profile: { T: 0.08, R: 0.85, F: 0.15 } },
+  { name: 'new', profile: { T: 0.08, R: 0.85, F: 0.15 }, active: true },
   { name: 'at risk', profile: { R: 0.22, F: 0.65, M: 0.65 } },
   { name: 'infrequent shoppers', profile: { F: 0.25, R: 0.5, A: 0.5 } },
   { name: 'hibernating', profile: { R: 0.2, F: 0.25, M: 0.3 } },
   { name: 'lost', profile: { R: 0.04, F: 0.08, M: 0.1 } },
 ];
+
+const ACTIVE_NAMES = new Set(PROTOTYPES.filter((p) => p.active).map((p) => p.name));
 
 function median(values: number[]): number {
   if (values.length === 0) return NaN;
@@ -187,7 +195,7 @@ function carriedOverNames(centroids: Array<SegmentProfile['centroid']>, previous
  * take their closest name with a number ("loyal 2").
  */
 export function nameSegments(
-  features: Matrix, labels: Int32Array, k: number, previous?: PreviousSegmentation | null,
+  features: Matrix, labels: Int32Array, k: number, previous?: PreviousSegmentation | null, activeWithinDays?: number,
 ): { names: string[]; profiles: SegmentProfile[]; carriedOver: string[] } {
   const sortedCol = (j: number) => column(features, j).sort();
   const sorted = { R: sortedCol(RECENCY), F: sortedCol(FREQUENCY), M: sortedCol(MONETARY), A: sortedCol(AOV), T: sortedCol(TENURE) };
@@ -198,7 +206,10 @@ export function nameSegments(
     recencyDays: med(c, RECENCY), frequency: med(c, FREQUENCY), monetary: med(c, MONETARY),
     avgOrderValue: med(c, AOV), avgUnitsPerOrder: med(c, UNITS), tenureDays: med(c, TENURE),
   }));
-  const inherited = previous ? carriedOverNames(profiles, previous) : [];
+  // a name that says "buying now" is not given, nor kept, where the median customer has not bought lately
+  const dormant = (c: number) => activeWithinDays !== undefined && profiles[c].recencyDays > activeWithinDays;
+  const inherited = (previous ? carriedOverNames(profiles, previous) : []).map((name, c) =>
+    name !== undefined && dormant(c) && ACTIVE_NAMES.has(name.replace(/ \d+$/, '')) ? undefined : name);
   const names: string[] = Array.from({ length: k }, (_, c) => inherited[c] ?? '');
   const used = new Set(names.filter(Boolean));
   const pct = profiles.map((p) => ({
@@ -206,7 +217,11 @@ export function nameSegments(
     A: percentile(sorted.A, p.avgOrderValue), T: percentile(sorted.T, p.tenureDays),
   }));
   const pairs: Array<{ c: number; n: number; distance: number; overshoot: number }> = [];
-  for (let c = 0; c < k; c++) PROTOTYPES.forEach((proto, n) => pairs.push({ c, n, ...prototypeDistance(pct[c], proto.profile) }));
+  for (let c = 0; c < k; c++) {
+    PROTOTYPES.forEach((proto, n) => {
+      if (!(proto.active && dormant(c))) pairs.push({ c, n, ...prototypeDistance(pct[c], proto.profile) });
+    });
+  }
   pairs.sort((a, b) => a.distance - b.distance || b.overshoot - a.overshoot || a.c - b.c || a.n - b.n);
   for (const { c, n } of pairs) {
     if (names[c] || used.has(PROTOTYPES[n].name)) continue;
@@ -262,7 +277,7 @@ export function fitSegmentation(features: Matrix, params: SegmentationParams, pr
     scores = chosen.scores.map((s) => ({ k: s.k, silhouette: s.silhouette, inertia: s.inertia }));
   }
   const silhouette = kmeans.k > 1 ? silhouetteScore(Z, kmeans.labels, { sampleSize: 10_000, seed: params.seed }) : 0;
-  const { names, profiles, carriedOver } = nameSegments(features, kmeans.labels, kmeans.k, previous);
+  const { names, profiles, carriedOver } = nameSegments(features, kmeans.labels, kmeans.k, previous, params.activeWithinDays);
   return {
     k: kmeans.k, scaler, kmeans, names, profiles, namesCarriedOver: carriedOver, inertia: kmeans.inertia, silhouette, scores,
     recencyCuts: quintileCuts(column(features, RECENCY)), frequencyCuts: quintileCuts(column(features, FREQUENCY)),

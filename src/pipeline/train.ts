@@ -188,7 +188,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   step(`validation cutoff ${V}: choosing k, regularisation and recommender`);
   const val = await timed('features', () => snapshot(warehouse, V, h));
   requireLearnable(val, V, 'validation', h);
-  const segParams = { kMin: config.segmentation.kMin, kMax: config.segmentation.kMax, nInit: 10, seed, k: config.segmentation.k };
+  const segParams = { kMin: config.segmentation.kMin, kMax: config.segmentation.kMax, nInit: 10, seed, k: config.segmentation.k, activeWithinDays: h };
   const kSearch = await timed('segmentation', () => fitSegmentation(val.customers.features, segParams));
   const cChoice = await timed('churn', () => chooseC(val.customers.features, val.customers.churned, [0.01, 0.1, 1, 10], seed, pool));
   const recChoice = await timed('recommendations', () => chooseRecommender(val.interactions.matrix, val.holdout, seed, { pool }));

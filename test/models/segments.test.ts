@@ -214,3 +214,28 @@ test('with a previous segmentation names stay unique and deterministic: numbered
     if (k === 8) assert.equal(a.namesCarriedOver.length, k - 4, a.namesCarriedOver.join(', '));
   }
 });
+
+test('names that say "buying now" go only to clusters whose median customer bought within activeWithinDays, also when kept from the previous version', () => {
+  const { X, labels, kinds } = shop(60);
+  const before = nameSegments(X, labels, kinds.length);
+  const loyal = kinds.indexOf('loyal');
+  assert.equal(before.names[loyal], 'loyal');
+  const later = drifted(X); // loyal's median recency about 22 days, champions' 5, newcomers' 7
+  const guarded = nameSegments(later, labels, kinds.length, { names: before.names, profiles: before.profiles }, 15);
+  assert.doesNotMatch(guarded.names[loyal], /^(champions|loyal|new)( \d+)?$/);
+  assert.ok(!guarded.carriedOver.includes('loyal'), 'a kept name must not say what is no longer true');
+  assert.equal(guarded.names[kinds.indexOf('champions')], 'champions');
+  assert.equal(guarded.names[kinds.indexOf('newcomers')], 'new');
+  assert.equal(new Set(guarded.names).size, guarded.names.length);
+
+  // a shop whose customers are all long gone: percentiles alone would still crown champions
+  const gone = matrix(X.rows, d, Float64Array.from(X.data));
+  for (let i = 0; i < gone.rows; i++) {
+    gone.data[i * d + col('recency_days')] += 400;
+    gone.data[i * d + col('tenure_days')] += 400;
+  }
+  assert.ok(nameSegments(gone, labels, kinds.length).names.includes('champions'));
+  const names = nameSegments(gone, labels, kinds.length, null, 90).names;
+  for (const name of names) assert.doesNotMatch(name, /^(champions|loyal|new)( \d+)?$/, names.join(', '));
+  assert.equal(new Set(names).size, names.length);
+});
