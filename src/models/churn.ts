@@ -293,11 +293,12 @@ export function churnReasons(
   const raising = 1 / (1 + Math.exp(-logit)) >= (model.threshold ?? 0.5);
   const oneOrder = raw[idx('frequency')] <= 1;
   const storyOf = (name: string) => (oneOrder && ONE_ORDER.has(name) ? ONE_ORDER : SAME_STORY.find((g) => g.has(name)));
-  const against = (j: number) => storyOf(CHURN_INPUTS[j]) !== ONE_ORDER && againstItsOwnDirection(model, j);
+  // once per input, not per comparison: this runs for every customer scored
+  const against = CHURN_INPUTS.map((name, j) => storyOf(name) !== ONE_ORDER && againstItsOwnDirection(model, j));
   const order = parts
     .map((_, j) => j)
     .filter((j) => (raising ? parts[j] > 0 : parts[j] < 0))
-    .sort((a, b) => Number(against(a)) - Number(against(b)) || Math.abs(parts[b]) - Math.abs(parts[a]));
+    .sort((a, b) => Number(against[a]) - Number(against[b]) || Math.abs(parts[b]) - Math.abs(parts[a]));
   const reasons: Reason[] = [];
   const told = new Set<ReadonlySet<string>>();
   for (const j of order) {
@@ -307,7 +308,7 @@ export function churnReasons(
     if (group && told.has(group)) continue;
     if (group) told.add(group);
     let text = group === ONE_ORDER ? 'has ordered only once' : explainFeature(name, j < DIRECT.length ? raw[DIRECT_INDEX[j]] : NaN, raw, z.data[j] < 0);
-    if (against(j)) text += raising ? ' (usually a good sign, but with the rest of their history it adds to the risk)' : ' (usually a warning sign, but with the rest of their history it lowers the risk)';
+    if (against[j]) text += raising ? ' (usually a good sign, but with the rest of their history it adds to the risk)' : ' (usually a warning sign, but with the rest of their history it lowers the risk)';
     reasons.push({ feature: name, text, contribution: parts[j] });
   }
   // Contributions are measured from the average customer, the verdict from the threshold: when the shop's
