@@ -8,6 +8,15 @@ import { action, makeContext, withCommonOptions, type CommonOptions } from './co
 import { parseCount } from './generate.js';
 import { PredictionStore, type Prediction } from '../stores/predictions.js';
 import { printTrain, runTrain } from './train.js';
+import { explainRecommendation } from './recommend.js';
+import { requireCurrent, withRegistry } from './registry.js';
+import { loadServing } from '../pipeline/serving.js';
+import { readCustomerPurchases } from '../pipeline/tables.js';
+
+/** A customer as the prediction store has them, and why their first recommendation is made (as floyo recommend --explain says it). */
+interface Example extends Prediction {
+  firstRecommendationReason: string | null;
+}
 
 interface DemoOptions extends CommonOptions {
   customers: string;
@@ -52,14 +61,18 @@ export function register(program: Command): void {
       ctx.say(`2. training on it: ingest, features, segments, churn, recommendations (home ${home})`);
       const report = await runTrain(ctx, { data: [sample], seed: 0, quiet: opts.quiet });
       const warehouse = await Warehouse.open(home, 'floyo demo');
-      const examples: Prediction[] = [];
+      const examples: Example[] = [];
       try {
         const store = new PredictionStore(warehouse);
         await store.init();
-        // one customer from each of the largest segments, and the riskiest valuable customer
+        const models = await withRegistry(ctx.loaded.config, async (registry) => loadServing(registry, await requireCurrent(registry)));
+        // one customer from each of the three largest segments, with why their first recommendation
         for (const seg of (await store.segments()).sort((a, b) => b.customers - a.customers).slice(0, 3)) {
-          const page = await store.audience({ segment: seg.segment, limit: 1 });
-          if (page.customers[0]) examples.push(page.customers[0]);
+          const p = (await store.audience({ segment: seg.segment, limit: 1 })).customers[0];
+          if (!p) continue;
+          const first = p.recommendations[0];
+          const why = first && explainRecommendation(models, p.customerId, first.productId, await readCustomerPurchases(warehouse, p.customerId));
+          examples.push({ ...p, firstRecommendationReason: why ?? null });
         }
       } finally {
         warehouse.close();
@@ -76,10 +89,13 @@ export function register(program: Command): void {
         ctx.say(`  customer ${p.customerId}: ${p.segment} (${p.rfCell}), churn risk ${(p.churnProbability * 100).toFixed(0)}% (${p.churnRisk})`);
         if (p.churnReasons.length) ctx.say(`    why: ${p.churnReasons.map((r) => r.text).join('; ')}`);
         ctx.say(`    recommend: ${p.recommendations.slice(0, 5).map((r) => r.productName ?? r.productId).join(', ')}`);
+        const first = p.recommendations[0];
+        if (first && p.firstRecommendationReason) ctx.say(`    ${first.productName ?? first.productId}: ${p.firstRecommendationReason}`);
       }
       ctx.say();
       ctx.say(`done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next:`);
       ctx.say(`  npx floyo customer ${examples[0]?.customerId ?? '<id>'} --home ${home}          # one customer's segment, churn risk and recommendations`);
+      ctx.say(`  npx floyo recommend ${examples[0]?.customerId ?? '<id>'} --explain --home ${home}   # why each product is recommended`);
       ctx.say(`  npx floyo audience --segment "${examples[0]?.segment ?? 'champions'}" --min-churn 0.5 --home ${home}   # an audience to act on`);
       ctx.say(`  npx floyo train --data <your-export.csv> --preset shopify    # your own data (see: npx floyo presets)`);
     }),

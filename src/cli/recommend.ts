@@ -115,6 +115,37 @@ function listInWords(names: string[]): string {
 
 const labelOf = (c: { productId: string; productName: string | null }): string => (c.productName ? `${c.productName} (${c.productId})` : c.productId);
 
+/** ALS when the version serves it and knows some of the customer's purchases, else popularity. */
+const recommenderFor = (models: ServingModels, bought: Int32Array): 'als' | 'popularity' => (bought.length > 0 && models.served === 'als' ? 'als' : 'popularity');
+
+/** Why `item` is recommended to `user`: the past purchases that contribute most (ALS), or how popular it is. */
+function explanation(models: ServingModels, recommender: 'als' | 'popularity', user: number | UserInteractions, item: number, buyers: Float64Array): Pick<Recommendation, 'because' | 'reason'> {
+  if (recommender === 'popularity') return { reason: `popular: bought by ${buyers[item]} of ${models.als.nUsers} customers` };
+  const e = explain(models.als, user, item);
+  const because: Contribution[] = [];
+  for (let k = 0; k < e.items.length && because.length < EXPLAIN_TOP; k++) {
+    if (!(e.contributions[k] > 0)) break;
+    because.push({ productId: models.products.ids[e.items[k]], productName: nameOf(models, e.items[k]), contribution: e.contributions[k] });
+  }
+  const reason = because.length
+    ? `because they bought ${listInWords(because.map((b) => b.productName ?? b.productId))}`
+    : 'no single past purchase stands out: the score comes from their purchases as a whole';
+  return { because, reason };
+}
+
+/**
+ * Why `productId` is recommended to `customer`, as `floyo recommend --explain` says it; `history` as for
+ * recommendFor. Undefined for a product the model version does not know.
+ */
+export function explainRecommendation(models: ServingModels, customer: string, productId: string, history?: ReadonlyMap<string, number>): string | undefined {
+  const item = models.products.index.get(productId);
+  if (item === undefined) return undefined;
+  const { user, bought } = customerInModel(models, customer, history);
+  const recommender = recommenderFor(models, bought);
+  const buyers = recommender === 'popularity' ? buyerCounts(models.als.confidence) : new Float64Array(0);
+  return explanation(models, recommender, user, item, buyers).reason;
+}
+
 /**
  * Top-n products for one customer from a loaded model version, with the business rules applied:
  * `exclude` products never appear, nor (unless includeBought) products the customer already bought.
@@ -128,7 +159,7 @@ export function recommendFor(models: ServingModels, customer: string, options: R
   const exclude = new Set(knownIndices(models.products, excludedIds));
   const { user, bought } = customerInModel(models, customer, history);
   const known = bought.length > 0;
-  const recommender: 'als' | 'popularity' = known && models.served === 'als' ? 'als' : 'popularity';
+  const recommender = recommenderFor(models, bought);
   const buyers = recommender === 'popularity' ? buyerCounts(models.als.confidence) : new Float64Array(0);
   const leaveOut = new Set(exclude);
   if (!options.includeBought) for (const item of bought) leaveOut.add(item);
@@ -139,22 +170,7 @@ export function recommendFor(models: ServingModels, customer: string, options: R
 
   const recommendations = Array.from(ranked.items, (item, r): Recommendation => {
     const rec: Recommendation = { productId: models.products.ids[item], productName: nameOf(models, item), score: ranked.scores[r] };
-    if (!options.explain) return rec;
-    if (recommender === 'als') {
-      const e = explain(models.als, user, item);
-      const because: Contribution[] = [];
-      for (let k = 0; k < e.items.length && because.length < EXPLAIN_TOP; k++) {
-        if (!(e.contributions[k] > 0)) break;
-        because.push({ productId: models.products.ids[e.items[k]], productName: nameOf(models, e.items[k]), contribution: e.contributions[k] });
-      }
-      rec.because = because;
-      rec.reason = because.length
-        ? `because they bought ${listInWords(because.map((b) => b.productName ?? b.productId))}`
-        : 'no single past purchase stands out: the score comes from their purchases as a whole';
-    } else {
-      rec.reason = `popular: bought by ${buyers[item]} of ${models.als.nUsers} customers`;
-    }
-    return rec;
+    return options.explain ? { ...rec, ...explanation(models, recommender, user, item, buyers) } : rec;
   });
   return {
     customer, known, recommender, modelVersion: models.version, purchasesFrom: history ? 'warehouse' : 'training', purchases: bought.length,

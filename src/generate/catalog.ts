@@ -12,8 +12,8 @@ export const MAX_PRODUCTS = 89_999;
 const FIRST_CODE = 10001;
 /** Average products per category. */
 const PRODUCTS_PER_CATEGORY = 40;
-/** Zipf exponent of product popularity over rank. */
-export const ZIPF_EXPONENT = 0.9;
+/** Zipf exponent of product popularity over rank: the top 10% of products take about 45% of lines, as in UCI. */
+export const ZIPF_EXPONENT = 1.1;
 const VARIANT_SHARE = 0.1;
 const COMMA_SHARE = 0.015;
 const QUOTE_SHARE = 0.005;
@@ -112,6 +112,31 @@ function packFor(price: number, rng: Rng): number {
   return u < 0.8 ? 1 : u < 0.95 ? 2 : 4;
 }
 
+/** Category c's kind of item: motifs cycle, and each lap of them shifts the kinds, so that pairs repeat late. */
+const kindOf = (c: number): (typeof KINDS)[number] => KINDS[(c * 7 + Math.floor(c / MOTIFS.length)) % KINDS.length];
+
+/** A name of prefix, motif and noun for category c that no other product has yet, and marks it used. */
+function uniqueName(c: number, used: Set<string>, rng: Rng): string {
+  const kind = kindOf(c);
+  const motif = MOTIFS[c % MOTIFS.length];
+  const noun = (): string => kind.nouns[rng.int(kind.nouns.length)];
+  const colour = (): string => COLOURS[rng.int(COLOURS.length)];
+  /** "prefix middle noun", without a prefix the rest already says (no "HANGING ... HANGING STAR") */
+  const prefixed = (middle: string): string => {
+    const pre = PREFIXES[rng.int(PREFIXES.length)];
+    const n = noun();
+    return `${middle} ${n}`.includes(pre) ? `${middle} ${n}` : `${pre} ${middle} ${n}`;
+  };
+  // most names have no prefix; a name taken already gets one, then a colour, so two products never
+  // share a name (they did, and the demo recommended "JAM MAKING SKIPPING ROPE" twice in a row)
+  let name = rng.next() < 0.35 ? prefixed(motif) : `${motif} ${noun()}`;
+  for (let attempt = 0; used.has(name) && attempt < 20; attempt++) name = prefixed(motif);
+  for (let attempt = 0; used.has(name) && attempt < 40; attempt++) name = prefixed(`${colour()} ${motif}`);
+  for (let n = 2; used.has(name); n++) name = `${motif} ${noun()} DESIGN ${n}`;
+  used.add(name);
+  return name;
+}
+
 export function buildCatalog(products: number, rng: Rng): Catalog {
   const M = products;
   const C = Math.max(1, Math.round(M / PRODUCTS_PER_CATEGORY));
@@ -138,7 +163,7 @@ export function buildCatalog(products: number, rng: Rng): Catalog {
   const categoryName: string[] = [];
   for (let c = 0; c < C; c++) {
     category.fill(c, categoryStart[c], categoryStart[c + 1]);
-    categoryName.push(`${MOTIFS[c % MOTIFS.length]} ${KINDS[(c * 7 + Math.floor(c / MOTIFS.length)) % KINDS.length].name}`);
+    categoryName.push(`${MOTIFS[c % MOTIFS.length]} ${kindOf(c).name}`);
   }
 
   // collections: consecutive runs of 2..7 products within a category
@@ -191,8 +216,9 @@ export function buildCatalog(products: number, rng: Rng): Catalog {
   // names and prices; a variant takes its head's name and price with a colour
   const description: string[] = new Array(M);
   const price = new Float64Array(M);
-  const categoryMedian = Array.from({ length: C }, (_, c) => KINDS[(c * 7 + Math.floor(c / MOTIFS.length)) % KINDS.length].price * Math.exp(0.3 * rng.normal()));
+  const categoryMedian = Array.from({ length: C }, (_, c) => kindOf(c).price * Math.exp(0.3 * rng.normal()));
   const baseName: string[] = new Array(M);
+  const usedNames = new Set<string>();
   for (let p = 0; p < M; p++) {
     const c = category[p];
     if (chainHead[p] !== p) {
@@ -200,11 +226,7 @@ export function buildCatalog(products: number, rng: Rng): Catalog {
       baseName[p] = baseName[head];
       price[p] = price[head];
     } else {
-      const kind = KINDS[(c * 7 + Math.floor(c / MOTIFS.length)) % KINDS.length];
-      const noun = kind.nouns[rng.int(kind.nouns.length)];
-      const motif = MOTIFS[c % MOTIFS.length];
-      const prefix = rng.next() < 0.35 ? PREFIXES[rng.int(PREFIXES.length)] + ' ' : '';
-      baseName[p] = `${prefix}${motif} ${noun}`;
+      baseName[p] = uniqueName(c, usedNames, rng);
       price[p] = snapPrice(categoryMedian[c] * Math.exp(0.45 * rng.normal()));
     }
     let name = chainLength[chainHead[p]] > 1 ? `${baseName[p]} ${COLOURS[(chainPos[p] + chainHead[p]) % COLOURS.length]}` : baseName[p];

@@ -31,9 +31,12 @@ export const CHUNK_BYTES = 1 << 20;
 
 /** Basket composition: the chance that a line comes from the previous line's collection ... */
 const SIBLING_SHARE = 0.2;
-/** ... else from the order's main category, the customer's other favourite, or anywhere by popularity. */
-const MAIN_SHARE = 0.7;
-const OTHER_SHARE = 0.12;
+/** ... else from the order's main category, the customer's other favourite, or anywhere by popularity.
+ *  Taste dominates, as in a real shop: with 18% of lines drawn from the whole catalogue the demo's best
+ *  recommender was popularity itself (precision@10 0.20, ALS 0.20). With 5% (and ZIPF_EXPONENT 1.1, to
+ *  keep the top 10% of products at UCI's share of lines) ALS leads by about 1.7×, near UCI's 1.9×. */
+const MAIN_SHARE = 0.78;
+const OTHER_SHARE = 0.17;
 /** Chance that an order's main category is the customer's favourite rather than their second. */
 const FAVOURITE_FIRST = 0.7;
 const MAX_LINES = 600;

@@ -7,12 +7,12 @@ import type { Prediction } from '../../src/stores/predictions.js';
 interface DemoJson {
   generated: { rows: number } | null;
   train: TrainReport;
-  examples: Prediction[];
+  examples: Array<Prediction & { firstRecommendationReason: string | null }>;
 }
 
-test('floyo demo: generate, train and show customers on a small shop with nothing configured; a rerun reuses the sample', async () => {
+test('floyo demo: generate, train and show customers on the default shop with nothing configured; a rerun reuses the sample', async () => {
   const home = tempDir();
-  const args = ['demo', '--home', home, '--customers', '300', '--products', '200', '--orders', '2500', '--json', '-q'];
+  const args = ['demo', '--home', home, '--json', '-q'];
   const r = await floyo(args);
   assert.equal(r.code, 0, r.stderr);
   const out = r.json<DemoJson>();
@@ -23,11 +23,18 @@ test('floyo demo: generate, train and show customers on a small shop with nothin
   assert.equal(t.promoted, true);
   assert.ok(t.predictionsWritten > 100);
   assert.ok(out.examples.length >= 2);
+  // the generated customers have tastes, so the demo shows personal recommendations, not the bestsellers
+  const recs = t.recommendations;
+  assert.equal(recs.model, 'als', `ALS precision@10 ${recs.precisionAt10} vs popularity ${recs.popularity.precisionAt10}`);
+  assert.ok(recs.precisionAt10 > 1.3 * recs.popularity.precisionAt10, `ALS precision@10 ${recs.precisionAt10} vs popularity ${recs.popularity.precisionAt10}`);
   for (const p of out.examples) {
     assert.ok(p.segment && p.rfCell.match(/^R[1-5]F[1-5]$/));
     assert.ok(p.churnProbability >= 0 && p.churnProbability <= 1);
     assert.ok(p.recommendations.length > 0);
+    assert.match(p.firstRecommendationReason ?? '', /^because they bought \S/, `customer ${p.customerId}`);
   }
+  const firsts = new Set(out.examples.map((p) => p.recommendations[0].productId));
+  assert.ok(firsts.size > 1, 'different customers get different first recommendations');
   const again = (await floyo(args)).json<DemoJson>();
   assert.equal(again.generated, null, 'the sample is reused');
   assert.deepEqual(again.train.churn, t.churn, 'the same models again');

@@ -300,6 +300,20 @@ test('seasonality: a November peak, a quiet weekend, closed on Christmas Day', a
   assert.ok(byWeekday[4] > 1.6 * byWeekday[6], `Thursday ${byWeekday[4]} vs Saturday ${byWeekday[6]}`);
 });
 
+test('every product has its own name, at every catalogue size (colour variants add their colour)', () => {
+  for (const products of [200, 1200, 20_000]) {
+    const { catalog } = buildWorld({ customers: 10, products, orders: 10, seed: 3 });
+    const byName = new Map<string, string>();
+    for (let p = 0; p < catalog.products; p++) {
+      const name = catalog.description[p].trimEnd();
+      const other = byName.get(name);
+      assert.equal(other, undefined, `${products} products: ${catalog.code[p]} and ${other} are both "${name}"`);
+      byName.set(name, catalog.code[p]);
+      assert.doesNotMatch(name, /\b(HANGING|JUMBO|VINTAGE)\b.*\b\1\b/, `a prefix the name says already: ${name}`);
+    }
+  }
+});
+
 test('co-purchase: products of one category share baskets far more often than chance', async () => {
   const { lines } = await small();
   const world = buildWorld(SMALL);
