@@ -234,7 +234,8 @@ function explainFeature(name: string, v: number, all: Float64Array, low: boolean
       const orders = Math.round(get('frequency')), span = gap * (orders - 1);
       return `${since}, after ${plural(orders, 'order', 'orders')} within ${span < 1 ? 'a day' : plural(Math.ceil(span), 'day', 'days')}`;
     }
-    case 'credit_notes': return `${plural(Math.round(v), 'credit note', 'credit notes')} (returns or refunds)`;
+    // "0 credit notes" read like an accounting entry, not like something a customer did
+    case 'credit_notes': return Math.round(v) === 0 ? 'no returns or refunds so far' : `${plural(Math.round(v), 'credit note', 'credit notes')} (returns or refunds)`;
     case 'last_basket_retention': return `${low ? 'a last basket of products whose buyers seldom come back' : 'a last basket of products whose buyers often come back'} (${(v * 100).toFixed(0)}% did lately)`;
     case 'last_order_size': return `${plural(Math.round(get('last_order_lines')), 'product', 'products')} in the last order, against a usual ${get('avg_lines_per_order').toFixed(1)}`;
     case 'orders_per_month': return `${(30 * get('frequency') / Math.max(get('tenure_days'), 30)).toFixed(2)} orders a month`;

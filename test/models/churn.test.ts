@@ -65,19 +65,21 @@ test('reasons explain the verdict: raising the risk above the threshold, lowerin
   assert.ok(high > 50 && low > 50, `both verdicts occur (${high} high, ${low} low)`);
 });
 
-test('reason texts: same-day orders and net returns in words', async () => {
+test('reason texts: same-day orders, net returns and no returns in words', async () => {
   const { X, model } = await shop();
   const raw = X.data.slice(0, d);
   raw[col('recency_days')] = 200;
   raw[col('frequency')] = 2;
   raw[col('mean_days_between_orders')] = 0;
   raw[col('spend_prev_90d')] = -25;
+  raw[col('credit_notes')] = 0;
   // every input pointing either way (threshold 0: all raise; 1: all lower), one per story each time
   const all = [0, 1].flatMap((threshold) => churnReasons({ ...model, threshold }, raw, CHURN_INPUTS.length));
   const texts = all.map((r) => r.text);
   assert.ok(texts.includes('200 days since the last order, after 2 orders within a day') || texts.includes('no purchase for 200 days'), texts.join(' | '));
   assert.ok(texts.some((t) => /returned 25 more than they bought/.test(t)), texts.join(' | '));
   assert.ok(texts.some((t) => t.startsWith('orders less than a day apart on average')), texts.join(' | '));
+  assert.ok(texts.some((t) => t.startsWith('no returns or refunds so far')) && !texts.some((t) => /\b0 credit notes/.test(t)), texts.join(' | '));
 });
 
 test('with no input on the verdict\'s side, the shop\'s base rate is the reason', async () => {
