@@ -12,7 +12,7 @@ export const MAX_PRODUCTS = 89_999;
 const FIRST_CODE = 10001;
 /** Average products per category. */
 const PRODUCTS_PER_CATEGORY = 40;
-/** Zipf exponent of product popularity over rank: the top 10% of products take about 45% of lines, as in UCI. */
+/** Zipf exponent of product popularity over rank: the top 10% of products take about 42% of lines (UCI: 46%). */
 export const ZIPF_EXPONENT = 1.1;
 const VARIANT_SHARE = 0.1;
 const COMMA_SHARE = 0.015;
