@@ -8,9 +8,7 @@ import { action, makeContext, withCommonOptions, type CommonOptions } from './co
 import { parseCount } from './generate.js';
 import { PredictionStore, type Prediction } from '../stores/predictions.js';
 import { printTrain, runTrain } from './train.js';
-import { explainRecommendation } from './recommend.js';
-import { requireCurrent, withRegistry } from './registry.js';
-import { loadServing } from '../pipeline/serving.js';
+import { explainRecommendation, loadCurrent } from './recommend.js';
 import { readCustomerPurchases } from '../pipeline/tables.js';
 
 /** A customer as the prediction store has them, and why their first recommendation is made (as floyo recommend --explain says it). */
@@ -65,7 +63,7 @@ export function register(program: Command): void {
       try {
         const store = new PredictionStore(warehouse);
         await store.init();
-        const models = await withRegistry(ctx.loaded.config, async (registry) => loadServing(registry, await requireCurrent(registry)));
+        const models = await loadCurrent(ctx);
         // one customer from each of the three largest segments, with why their first recommendation
         for (const seg of (await store.segments()).sort((a, b) => b.customers - a.customers).slice(0, 3)) {
           const p = (await store.audience({ segment: seg.segment, limit: 1 })).customers[0];

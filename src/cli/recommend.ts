@@ -178,11 +178,14 @@ export function recommendFor(models: ServingModels, customer: string, options: R
   };
 }
 
+/** The product ids equal to `id` when case is ignored (85123a: 85123A). */
+const idsIgnoringCase = (models: ServingModels, id: string): string[] => models.products.ids.filter((known) => known.toLowerCase() === id.toLowerCase());
+
 /** Product ids that look like what was asked for (same id in another case, or the text in the name). */
 function lookalikes(models: ServingModels, asked: string, limit = 5): string[] {
   const q = asked.trim().toLowerCase();
   if (q.length === 0) return [];
-  const byId = models.products.ids.filter((id) => id.toLowerCase() === q);
+  const byId = idsIgnoringCase(models, q);
   const byName = q.length < 3 ? [] : models.products.ids.filter((id) => !byId.includes(id) && (models.productNames.get(id) ?? '').toLowerCase().includes(q));
   return [...byId, ...byName].slice(0, limit).map((id) => (models.productNames.has(id) ? `${id} (${models.productNames.get(id)})` : id));
 }
@@ -247,11 +250,9 @@ function parseN(text: string): number {
 function warnUnknown(models: ServingModels, excluded: string[], where: string): void {
   const unknown = [...new Set(excluded)].filter((id) => !models.products.index.has(id));
   if (!unknown.length) return;
-  const byLower = new Map<string, string[]>();
-  for (const id of models.products.ids) byLower.set(id.toLowerCase(), [...(byLower.get(id.toLowerCase()) ?? []), id]);
   const named = unknown.map((id) => {
-    const meant = byLower.get(id.toLowerCase());
-    return `${JSON.stringify(id)}${meant ? ` (did you mean ${meant.join(' or ')}?)` : ''}`;
+    const meant = idsIgnoringCase(models, id);
+    return `${JSON.stringify(id)}${meant.length ? ` (did you mean ${meant.join(' or ')}?)` : ''}`;
   });
   process.stderr.write(
     `floyo: warning: ${where} ${named.join(', ')}: not ${unknown.length === 1 ? 'a product' : 'products'} model version ${models.version} knows, so nothing is excluded for ${unknown.length === 1 ? 'it' : 'them'} (product ids must match the sales data exactly)\n`,
@@ -263,7 +264,8 @@ function warnUnknownRules(models: ServingModels, ctx: CommandContext, flag: stri
   warnUnknown(models, flag, '--exclude');
 }
 
-async function loadCurrent(ctx: CommandContext): Promise<ServingModels> {
+/** The current model version, loaded for serving. */
+export async function loadCurrent(ctx: CommandContext): Promise<ServingModels> {
   return withRegistry(ctx.loaded.config, async (registry) => loadServing(registry, await requireCurrent(registry)));
 }
 

@@ -39,16 +39,16 @@ export interface PredictionModels {
 /**
  * The scoring time: `now` (a date means the end of that day, UTC) or the data's last timestamp — never the
  * wall clock, or every customer of an old data set would look churned. `day` is its date, the features' cutoff;
- * `until` the instant the past ends when `now` was given (null: the whole day, which holds the data's end);
+ * `until` the instant the past ends when `now` was given (absent: the whole day, which holds the data's end);
  * `dataEnd` the date of the data's last transaction (null: no transactions).
  */
-export interface ScoringTime { scoredAsOf: string; day: string; until: string | null; dataEnd: string | null }
+export interface ScoringTime { scoredAsOf: string; day: string; until?: string; dataEnd: string | null }
 
 export async function scoringTime(warehouse: Warehouse, now?: string): Promise<ScoringTime> {
   if (now === undefined) {
     const [last] = await warehouse.query<{ ts: string | null }>(`SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS ts FROM transactions`);
     if (!last.ts) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
-    return { scoredAsOf: last.ts, day: last.ts.slice(0, 10), until: null, dataEnd: last.ts.slice(0, 10) };
+    return { scoredAsOf: last.ts, day: last.ts.slice(0, 10), dataEnd: last.ts.slice(0, 10) };
   }
   const scoredAsOf = parseInstant(now, '--now'); // whole seconds, as the data's timestamps
   const day = scoredAsOf.slice(0, 10);
@@ -176,7 +176,7 @@ export async function scoreWithVersion(
   options: { time: ScoringTime; horizonDays: number; rules: ServingRules; onProgress?: (done: number, total: number) => void },
 ): Promise<{ scoredAsOf: string; scored: ScoredCustomers }> {
   const { scoredAsOf, day, until } = options.time;
-  const snap = await snapshot(warehouse, day, options.horizonDays, until ?? undefined);
+  const snap = await snapshot(warehouse, day, options.horizonDays, until);
   const features = snap.customers.features;
   const bought = inModelItems(snap.interactions.matrix, snap.interactions.items.ids, models);
   return {

@@ -223,7 +223,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   // 3. refit on all the data and score every customer as of S
   step(`scoring as of ${scoredAsOf}: refitting on all the data`);
   const churnFinal = await timed('churn', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold, undefined, pool));
-  const scoring = await timed('features', () => snapshot(warehouse, S, h, until ?? undefined));
+  const scoring = await timed('features', () => snapshot(warehouse, S, h, until));
   const segmentation = await timed('segmentation', () => fitSegmentation(scoring.customers.features, { ...segParams, k: kSearch.k }, options.previousSegmentation));
   // A final exact user half-step: the published user vectors are then what folding in a customer's purchases
   // gives (floyo score and the stream scorer do that), so re-scoring unchanged customers changes nothing.
