@@ -37,6 +37,13 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    tuning: z
+      .object({
+        maxCustomers: z.number().int().min(1000).default(100_000)
+          .describe('hyperparameters (k, churn C, the ALS setting) are chosen at the validation cutoff on a seeded sample of at most this many customers, stratified by churn; evaluation and the published models use every customer'),
+      })
+      .strict()
+      .prefault({}),
     segmentation: z
       .object({
         k: z.number().int().min(2).max(20).optional().describe('a fixed number of segments (default: chosen by silhouette)'),

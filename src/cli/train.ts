@@ -54,6 +54,7 @@ export interface TrainReport {
   ingested: IngestedNow | null;
   cutoff: string;
   validationCutoff: string;
+  tuning: TrainResult['tuning'];
   horizonDays: number;
   scoredAsOf: string;
   modelVersion: string;
@@ -166,17 +167,16 @@ export async function runTrain(
       warnings.push(mixed);
     }
 
-    // Step lines are progress: -q and --json silence them. A step is announced before the bar counts the
-    // steps already done, so the bar never runs ahead of the step being described.
+    // Step lines are progress: -q and --json silence them. The bar counts the run's stages and names the
+    // one under way, so a shop of millions shows where its minutes go.
     const bar = ctx.progress('train', 'items');
-    let stepsDone = 0;
     const result = await train(warehouse, {
       asOf: opts.asOf, horizonDays: config.features.horizonDays, now: opts.now, seed: opts.seed, config,
       previousSegmentation,
       onStep: (s) => {
         if (!ctx.json && !opts.quiet) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}  ${s}\n`);
-        bar.update(stepsDone++, 3);
       },
+      onProgress: ({ done, total, what }) => bar.update(done, total, what),
     });
     bar.done('models fitted');
 
@@ -221,7 +221,7 @@ export async function runTrain(
     const tm = result.timingsMs;
     return {
       data, ingested,
-      cutoff: result.cutoff, validationCutoff: result.validationCutoff, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf,
+      cutoff: result.cutoff, validationCutoff: result.validationCutoff, tuning: result.tuning, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf,
       modelVersion: manifest.version, previousVersion, promoted: gate.passed, gate,
       segmentation: result.segmentation, churn: result.churn, recommendations: result.recommendations,
       predictionsWritten: written, segmentMoves: moved, segmentNamesKept: result.segmentNamesKept, warnings,
@@ -280,7 +280,8 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
       : `ingested now: ${n(g.sourcesIngested)} source${g.sourcesIngested === 1 ? '' : 's'}, ${n(g.rowsRead)} rows read (${n(g.rowsAccepted)} accepted, ${n(g.rowsQuarantined)} quarantined, ${n(g.rowsExcluded)} excluded)` +
         `${g.ordersReplaced ? `, replacing ${n(g.ordersReplaced)} earlier orders` : ''}${skipped ? `; ${skipped}` : ''}`);
   }
-  ctx.say(`cutoff ${r.cutoff} (hyperparameters chosen at ${r.validationCutoff}); window ${r.horizonDays} days; customers scored as of ${r.scoredAsOf}`);
+  const sample = r.tuning.customers < r.tuning.of ? ` on a sample of ${n(r.tuning.customers)} of its ${n(r.tuning.of)} customers` : '';
+  ctx.say(`cutoff ${r.cutoff} (hyperparameters chosen at ${r.validationCutoff}${sample}); window ${r.horizonDays} days; customers scored as of ${r.scoredAsOf}`);
   ctx.say();
   const seg = r.segmentation;
   ctx.say(`SEGMENTS  k = ${seg.k} (silhouette ${num(seg.silhouette)}, inertia ${num(seg.inertia, 1)})`);

@@ -1167,8 +1167,9 @@ export interface ChooseKResult {
 /**
  * Fits k-means for each k in [kMin, kMax] and picks the k with the best mean silhouette. Never by
  * inertia: inertia always falls as k grows. The silhouette ignores sampleWeight (each row counts once).
+ * `onK` is told each k before its fit.
  */
-export function chooseK(X: Matrix, params: ChooseKParams): ChooseKResult {
+export function chooseK(X: Matrix, params: ChooseKParams, onK?: (k: number) => void): ChooseKResult {
   checkX(X);
   const { kMin, kMax } = params;
   checkInt('kMin', kMin, 2, Infinity, ' (a silhouette needs at least two clusters)');
@@ -1180,6 +1181,7 @@ export function chooseK(X: Matrix, params: ChooseKParams): ChooseKResult {
   const scores: KScore[] = [];
   let best: { k: number; silhouette: number; model: KMeansModel } | null = null;
   for (let k = kMin; k <= kMax; k++) {
+    onK?.(k);
     const model = fitKMeans(X, { ...params, k });
     // the sample depends only on (rows, size, seed): every k is scored on the same rows
     const silhouette = silhouetteScore(X, model.labels, { sampleSize, seed });

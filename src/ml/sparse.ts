@@ -26,6 +26,23 @@ export interface Csc {
   readonly data: Float32Array;
 }
 
+/** The rows `rows` of a (in that order) as a new CSR matrix with a's columns. */
+export function csrRows(a: Csr, rows: ArrayLike<number>): Csr {
+  const indptr = new Int32Array(rows.length + 1);
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k];
+    if (!Number.isInteger(r) || r < 0 || r >= a.nRows) throw new RangeError(`row ${r} is outside the matrix's ${a.nRows} rows`);
+    indptr[k + 1] = indptr[k] + a.indptr[r + 1] - a.indptr[r];
+  }
+  const indices = new Int32Array(indptr[rows.length]), data = new Float32Array(indptr[rows.length]);
+  for (let k = 0; k < rows.length; k++) {
+    const s = a.indptr[rows[k]], e = a.indptr[rows[k] + 1];
+    indices.set(a.indices.subarray(s, e), indptr[k]);
+    data.set(a.data.subarray(s, e), indptr[k]);
+  }
+  return { format: 'csr', nRows: rows.length, nCols: a.nCols, indptr, indices, data };
+}
+
 /** What to do with a (row, column) pair given more than once. */
 export type Duplicates = 'sum' | 'error';
 

@@ -1,6 +1,6 @@
 // Recommendations: implicit-feedback ALS against the popularity baseline. Both are evaluated the same way;
 // the one that wins on the validation split is served, so Floyo never ships a recommender worse than popularity.
-import { fitAls, recommendBatch, type AlsModel, type AlsParams, type ParallelOptions } from '../ml/als.js';
+import { fitAls, recommendBatch, type AlsModel, type AlsParams, type FitOptions, type ParallelOptions } from '../ml/als.js';
 import { catalogueCoverage, rankingMetrics, type RankingMetrics } from '../ml/metrics.js';
 import type { Csr } from '../ml/sparse.js';
 
@@ -108,6 +108,11 @@ export const ALS_GRID: Array<Partial<AlsParams>> = [
   { factors: 64, regularization: 0.1, alpha: 10, weighting: 'log', iterations: 15 },
 ];
 
+/** fitAls's onIteration, saying how many of the setting's iterations are done. */
+export function alsProgress(params: Partial<AlsParams>, say: (what: string) => void): FitOptions['onIteration'] {
+  return ({ iteration }) => say(`${iteration + 1}${params.iterations ? `/${params.iterations}` : ''} iterations done`);
+}
+
 export interface RecommenderChoice {
   params: Partial<AlsParams>;
   als: RecommenderMetrics;
@@ -118,13 +123,18 @@ export interface RecommenderChoice {
 }
 
 /** Picks ALS parameters on a validation split by NDCG@10 and compares the best with popularity. */
-export async function chooseRecommender(interactions: Csr, holdout: Holdout, seed: number, parallel: ParallelOptions = {}): Promise<RecommenderChoice> {
+export async function chooseRecommender(
+  interactions: Csr, holdout: Holdout, seed: number, parallel: ParallelOptions = {}, onProgress?: (what: string) => void,
+): Promise<RecommenderChoice> {
   const ranking = popularityRanking(interactions);
   const popularity = evaluate(recommendPopular(ranking, interactions, holdout.users, K), holdout, interactions.nCols);
   let best: { params: Partial<AlsParams>; metrics: RecommenderMetrics } | null = null;
   const grid: RecommenderChoice['grid'] = [];
-  for (const params of ALS_GRID) {
-    const model = await fitAls(interactions, { ...params, seed }, parallel);
+  for (const [g, params] of ALS_GRID.entries()) {
+    const setting = `setting ${g + 1}/${ALS_GRID.length}`;
+    onProgress?.(`${setting}, fitting`);
+    const model = await fitAls(interactions, { ...params, seed }, { ...parallel, onIteration: alsProgress(params, (s) => onProgress?.(`${setting}, ${s}`)) });
+    onProgress?.(`${setting}, ranking ${holdout.users.length.toLocaleString('en-US')} customers`);
     const metrics = evaluate(await recommendAls(model, holdout.users, K, [], parallel), holdout, interactions.nCols);
     grid.push({ params, precisionAt10: metrics.precision, ndcgAt10: metrics.ndcg });
     if (!best || metrics.ndcg > best.metrics.ndcg) best = { params, metrics };

@@ -261,8 +261,11 @@ export function rfCell(model: Pick<SegmentationModel, 'recencyCuts' | 'frequency
   return `R${Math.max(1, r)}F${f}`;
 }
 
-/** `previous`: the segmentation of the version this one replaces, whose clusters' names continuing clusters keep. */
-export function fitSegmentation(features: Matrix, params: SegmentationParams, previous?: PreviousSegmentation | null): SegmentationModel {
+/**
+ * `previous`: the segmentation of the version this one replaces, whose clusters' names continuing clusters keep.
+ * `onK`: told each k of the search before its fit.
+ */
+export function fitSegmentation(features: Matrix, params: SegmentationParams, previous?: PreviousSegmentation | null, onK?: (k: number) => void): SegmentationModel {
   const rfm = rfmMatrix(features);
   const scaler = fitScaler(rfm);
   const Z = transform(scaler, rfm);
@@ -272,7 +275,7 @@ export function fitSegmentation(features: Matrix, params: SegmentationParams, pr
     kmeans = fitKMeans(Z, { k: params.k, nInit: params.nInit, seed: params.seed });
   } else {
     const kMax = Math.min(params.kMax, Z.rows - 1);
-    const chosen = chooseK(Z, { kMin: Math.min(params.kMin, kMax), kMax, nInit: params.nInit, seed: params.seed });
+    const chosen = chooseK(Z, { kMin: Math.min(params.kMin, kMax), kMax, nInit: params.nInit, seed: params.seed }, onK);
     kmeans = chosen.model;
     scores = chosen.scores.map((s) => ({ k: s.k, silhouette: s.silhouette, inertia: s.inertia }));
   }

@@ -14,14 +14,17 @@ import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { dataSpan, CUSTOMER_FEATURES } from '../features/build.js';
 import { exactUserStep, fitAls, type AlsModel, type AlsParams } from '../ml/als.js';
 import { defaultThreads, withPool, type Pool } from '../ml/pool.js';
+import type { Matrix } from '../ml/matrix.js';
 import { rocAuc } from '../ml/metrics.js';
+import { createRng } from '../ml/random.js';
+import { csrRows, type Csr } from '../ml/sparse.js';
 import {
   chooseC, churnMetrics, churnProbability, costThreshold, crossValidatedAuc, fitChurn, stratifiedFolds, subset,
   type ChurnMetrics, type ChurnModel,
 } from '../models/churn.js';
 import {
-  chooseRecommender, evaluate, K, popularityRanking, popularityShare, recommendAls, recommendAlsScored, recommendPopular, recommendPopularScored,
-  type RecommenderMetrics,
+  alsProgress, chooseRecommender, evaluate, K, popularityRanking, popularityShare, recommendAls, recommendAlsScored, recommendPopular, recommendPopularScored,
+  type Holdout, type RecommenderMetrics,
 } from '../models/recommendations.js';
 import { assignSegments, fitSegmentation, SEGMENT_FEATURE_INDEX, type PreviousSegmentation, type SegmentationModel } from '../models/segments.js';
 import { scoringTime, type ScoredCustomers } from './score.js';
@@ -39,12 +42,22 @@ export interface TrainOptions {
    * the new clusters that continue its clusters keep their names. Without it, every cluster is named afresh.
    */
   previousSegmentation?: PreviousSegmentation | null;
+  /** the three cutoffs' headlines, as each begins */
   onStep?: (step: string) => void;
+  /** what is being done now: `done` of the run's `total` stages are finished */
+  onProgress?: (progress: TrainProgress) => void;
 }
+
+export interface TrainProgress { done: number; total: number; what: string }
+
+/** The stages of a run, for progress: 4 at V, 3 at C, 5 at S (the `stage` calls in trainOn). */
+const STAGES = 12;
 
 export interface TrainResult {
   cutoff: string;
   validationCutoff: string;
+  /** the customers hyperparameters were chosen on at the validation cutoff (a sample when there are more than tuning.maxCustomers), of all there */
+  tuning: { customers: number; of: number; evaluatedUsers: number };
   horizonDays: number;
   scoredAsOf: string;
   segmentation: {
@@ -161,6 +174,51 @@ function requireLearnable(s: Snapshot, cutoff: string, which: 'validation' | 'ev
   }
 }
 
+/** What hyperparameters are chosen on: the validation cutoff's customers, or a sample of them. */
+interface TuningData {
+  features: Matrix;
+  churned: Uint8Array;
+  interactions: Csr;
+  holdout: Holdout;
+}
+
+/**
+ * At most `max` of the snapshot's customers, drawn at random (seeded) within each churn outcome so the sample
+ * keeps the churn rate; all of them when there are no more. Choosing k, C and the ALS setting on 100k
+ * customers picks what a million would, in a fraction of the time; the reported metrics and the published
+ * models still use every customer.
+ */
+export function tuningSample(
+  s: { customers: { features: Matrix; churned: Uint8Array }; interactions: { matrix: Csr }; holdout: Holdout }, max: number, seed: number,
+): TuningData {
+  const { features, churned } = s.customers;
+  const n = churned.length;
+  if (n <= max) return { features, churned, interactions: s.interactions.matrix, holdout: s.holdout };
+  const rng = createRng(seed);
+  const byOutcome = [0, 1].map((outcome) => [...churned.keys()].filter((i) => churned[i] === outcome));
+  const churners = Math.min(byOutcome[1].length, Math.max(MIN_PER_OUTCOME, Math.round((max * byOutcome[1].length) / n)));
+  const picked: number[] = [];
+  for (const [outcome, rows] of byOutcome.entries()) {
+    const take = outcome === 1 ? churners : Math.min(rows.length, max - churners);
+    for (let k = 0; k < take; k++) { // partial Fisher–Yates
+      const j = k + Math.floor(rng.next() * (rows.length - k));
+      [rows[k], rows[j]] = [rows[j], rows[k]];
+      picked.push(rows[k]);
+    }
+  }
+  const rows = Int32Array.from(picked).sort();
+  const newRow = new Int32Array(n).fill(-1);
+  rows.forEach((r, k) => { newRow[r] = k; });
+  const users: number[] = [], items: Int32Array[] = [];
+  s.holdout.users.forEach((u, k) => {
+    if (newRow[u] >= 0) { users.push(newRow[u]); items.push(s.holdout.items[k]); }
+  });
+  return {
+    features: subset(features, rows), churned: Uint8Array.from(rows, (r) => churned[r]),
+    interactions: csrRows(s.interactions.matrix, rows), holdout: { users: Int32Array.from(users), items },
+  };
+}
+
 export async function train(warehouse: Warehouse, options: TrainOptions): Promise<TrainResult> {
   // one pool for the whole run: five ALS fits and their recommendations would otherwise each start workers
   return withPool(undefined, defaultThreads(), (pool) => trainOn(warehouse, options, pool));
@@ -169,15 +227,21 @@ export async function train(warehouse: Warehouse, options: TrainOptions): Promis
 async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool): Promise<TrainResult> {
   const { horizonDays: h, seed, config } = options;
   const step = options.onStep ?? (() => undefined);
+  const progress = options.onProgress ?? (() => undefined);
   const timings: Record<string, number> = {};
-  const timed = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
+  let stagesDone = 0;
+  /** Runs one stage: timed under `name`, shown as `what`, and as `what: detail` while `fn` says how far it is. */
+  const stage = async <T>(name: string, what: string, fn: (detail: (s: string) => void) => Promise<T> | T): Promise<T> => {
     const t0 = performance.now();
+    progress({ done: stagesDone, total: STAGES, what });
     try {
-      return await fn();
+      return await fn((detail) => progress({ done: stagesDone, total: STAGES, what: `${what}: ${detail}` }));
     } finally {
       timings[name] = (timings[name] ?? 0) + Math.round(performance.now() - t0);
+      stagesDone++;
     }
   };
+  const folds = (say: (s: string) => void) => (f: number, n: number) => say(`fold ${f + 1}/${n}`);
   if (options.asOf !== undefined) parseDay(options.asOf, '--as-of');
   const span = await dataSpan(warehouse);
   if (!span) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; give --data or run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
@@ -186,19 +250,24 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
 
   // 1. validation cutoff: choose hyperparameters
   step(`validation cutoff ${V}: choosing k, regularisation and recommender`);
-  const val = await timed('features', () => snapshot(warehouse, V, h));
+  const val = await stage('features', `features as of ${V}`, () => snapshot(warehouse, V, h));
   requireLearnable(val, V, 'validation', h);
+  const tune = tuningSample(val, config.tuning.maxCustomers, seed);
   const segParams = { kMin: config.segmentation.kMin, kMax: config.segmentation.kMax, nInit: 10, seed, k: config.segmentation.k, activeWithinDays: h };
-  const kSearch = await timed('segmentation', () => fitSegmentation(val.customers.features, segParams));
-  const cChoice = await timed('churn', () => chooseC(val.customers.features, val.customers.churned, [0.01, 0.1, 1, 10], seed, pool));
-  const recChoice = await timed('recommendations', () => chooseRecommender(val.interactions.matrix, val.holdout, seed, { pool }));
+  const kSearch = await stage('segmentation', `segments of ${tune.churned.length.toLocaleString('en-US')} customers`, (say) =>
+    fitSegmentation(tune.features, segParams, null, (k) => say(`k = ${k}`)));
+  const cChoice = await stage('churn', 'churn regularisation by 5-fold CV', (say) =>
+    chooseC(tune.features, tune.churned, [0.01, 0.1, 1, 10], seed, pool, folds(say)));
+  const recChoice = await stage('recommendations', 'recommender choice (ALS settings against popularity)', (say) =>
+    chooseRecommender(tune.interactions, tune.holdout, seed, { pool }, say));
 
   // 2. reported cutoff: evaluate
   step(`evaluation cutoff ${C}: churn on a stratified 80/20 split, recommendations on the window`);
-  const ev = await timed('features', () => snapshot(warehouse, C, h));
+  const ev = await stage('features', `features as of ${C}`, () => snapshot(warehouse, C, h));
   requireLearnable(ev, C, 'evaluation', h);
   const threshold = costThreshold(config.churn.costMissedChurner, config.churn.costWastedOffer);
-  const churnEval = await timed('churn', async () => {
+  const churnEval = await stage('churn', 'churn evaluation', async (say) => {
+    say('80/20 split');
     const y = ev.customers.churned;
     const fold = stratifiedFolds(y, 5, seed); // fold 0 is the 20% test split
     const trainRows = Int32Array.from([...fold.keys()].filter((i) => fold[i] !== 0));
@@ -208,12 +277,13 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
     const testFeatures = subset(ev.customers.features, testRows);
     const p = churnProbability(model, testFeatures);
     const recency = Array.from(testRows, (i) => ev.customers.features.data[i * CUSTOMER_FEATURES.length + SEGMENT_FEATURE_INDEX.RECENCY]);
-    const [cv] = await crossValidatedAuc(ev.customers.features, y, [cChoice.C], 5, seed, pool);
+    const [cv] = await crossValidatedAuc(ev.customers.features, y, [cChoice.C], 5, seed, pool, folds(say));
     return { metrics: churnMetrics(yTest, p), nTrain: trainRows.length, nTest: testRows.length, cv, baseline: rocAuc(yTest, recency), converged: model.logistic.converged };
   });
-  const recEval = await timed('recommendations', async () => {
+  const recEval = await stage('recommendations', 'recommendations evaluation', async (say) => {
     const m = ev.interactions.matrix;
-    const als = await fitAls(m, { ...recChoice.params, seed }, { pool });
+    const als = await fitAls(m, { ...recChoice.params, seed }, { pool, onIteration: alsProgress(recChoice.params, say) });
+    say(`ranking ${ev.holdout.users.length.toLocaleString('en-US')} customers`);
     return {
       als: evaluate(await recommendAls(als, ev.holdout.users, K, [], { pool }), ev.holdout, m.nCols),
       popularity: evaluate(recommendPopular(popularityRanking(m), m, ev.holdout.users, K), ev.holdout, m.nCols),
@@ -222,15 +292,19 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
 
   // 3. refit on all the data and score every customer as of S
   step(`scoring as of ${scoredAsOf}: refitting on all the data`);
-  const churnFinal = await timed('churn', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold, undefined, pool));
-  const scoring = await timed('features', () => snapshot(warehouse, S, h, until));
-  const segmentation = await timed('segmentation', () => fitSegmentation(scoring.customers.features, { ...segParams, k: kSearch.k }, options.previousSegmentation));
+  const churnFinal = await stage('churn', 'churn refit on every labelled customer', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold, undefined, pool));
+  const scoring = await stage('features', `features as of ${S}`, () => snapshot(warehouse, S, h, until));
+  const segmentation = await stage('segmentation', `segments (k = ${kSearch.k})`, () => fitSegmentation(scoring.customers.features, { ...segParams, k: kSearch.k }, options.previousSegmentation));
   // A final exact user half-step: the published user vectors are then what folding in a customer's purchases
   // gives (floyo score and the stream scorer do that), so re-scoring unchanged customers changes nothing.
-  const als = await timed('recommendations', async () => exactUserStep(await fitAls(scoring.interactions.matrix, { ...recChoice.params, seed }, { pool }), { pool }));
+  const als = await stage('recommendations', 'ALS refit on all the data', async (say) => {
+    const fitted = await fitAls(scoring.interactions.matrix, { ...recChoice.params, seed }, { pool, onIteration: alsProgress(recChoice.params, say) });
+    say('exact user step');
+    return exactUserStep(fitted, { pool });
+  });
   const popularity = popularityRanking(scoring.interactions.matrix);
   const productNames = await readProductNames(warehouse);
-  const scores = await timed('scoring', async () => {
+  const scores = await stage('scoring', `scoring ${scoring.customers.ids.length.toLocaleString('en-US')} customers`, async () => {
     const all = Int32Array.from(scoring.customers.ids.keys());
     const rules = config.recommendations;
     const exclude = knownIndices(scoring.interactions.items, rules.exclude);
@@ -250,6 +324,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   return {
     cutoff: C,
     validationCutoff: V,
+    tuning: { customers: tune.churned.length, of: val.customers.churned.length, evaluatedUsers: tune.holdout.users.length },
     horizonDays: h,
     scoredAsOf,
     segmentation: {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkSparse, csrFromDense, csrFromTriplets, toCsc, toCsr, transposeCsc, type Csc, type Csr } from '../../src/ml/sparse.js';
+import { checkSparse, csrFromDense, csrFromTriplets, csrRows, toCsc, toCsr, transposeCsc, type Csc, type Csr } from '../../src/ml/sparse.js';
 import { createRng } from '../../src/ml/random.js';
 
 function dense(a: Csr): number[][] {
@@ -75,4 +75,15 @@ test('an all-empty matrix and a 0×0 matrix are valid', () => {
   assert.deepEqual([...e.indptr], [0, 0, 0, 0]);
   assert.equal(checkSparse(toCsc(e)).indptr.length, 5);
   assert.equal(checkSparse(csrFromTriplets(0, 0, [], [], [])).indices.length, 0);
+});
+
+test('csrRows takes the given rows in the given order, with every column; a row out of range is refused', () => {
+  const a = csrFromDense([[1, 0, 2], [0, 0, 0], [0, 3, 0], [4, 0, 5]]);
+  const r = checkSparse(csrRows(a, [3, 0, 1, 3]));
+  assert.deepEqual([r.nRows, r.nCols], [4, 3]);
+  assert.deepEqual([...r.indptr], [0, 2, 4, 4, 6]);
+  assert.deepEqual([...r.indices], [0, 2, 0, 2, 0, 2]);
+  assert.deepEqual([...r.data], [4, 5, 1, 2, 4, 5]);
+  assert.equal(csrRows(a, []).nRows, 0);
+  assert.throws(() => csrRows(a, [4]), /row 4 is outside the matrix's 4 rows/);
 });

@@ -6,6 +6,12 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { floyo, tempDir, FIXTURES } from '../support/cli.js';
 import type { TrainReport } from '../../src/cli/train.js';
+import { loadConfig } from '../../src/config.js';
+import { Warehouse } from '../../src/data/warehouse.js';
+import { matrix } from '../../src/ml/matrix.js';
+import { createRng } from '../../src/ml/random.js';
+import { csrFromTriplets } from '../../src/ml/sparse.js';
+import { train, tuningSample, type TrainProgress } from '../../src/pipeline/train.js';
 
 const FIXTURE = join(FIXTURES, 'online_retail_sample.csv');
 
@@ -20,6 +26,7 @@ test('floyo train: the protocol\'s cutoffs, every metric of the report, a promot
   assert.equal(t.data.to, '2011-12-08T14:58:00Z');
   assert.equal(t.cutoff, '2011-09-09'); // last day minus 90
   assert.equal(t.validationCutoff, '2011-06-11'); // a further 90 days back
+  assert.deepEqual(t.tuning, { customers: 91, of: 91, evaluatedUsers: 40 }, 'hyperparameters chosen on every customer at V: fewer than tuning.maxCustomers');
   assert.equal(t.scoredAsOf, '2011-12-08T14:58:00Z', 'scored as of the data, not the wall clock');
   // segments: named, distinct, sizes add up
   const names = t.segmentation.segments.map((s) => s.name);
@@ -95,4 +102,63 @@ test('--now scores as of another time; errors are one line', async () => {
   const short = await floyo(['train', '--home', home, '--horizon-days', '200']);
   assert.equal(short.code, 2);
   assert.match(short.stderr, /too short for a 200-day horizon/);
+});
+
+test('progress names each of the twelve stages in order, and says how far the long ones are', async () => {
+  const home = tempDir();
+  assert.equal((await floyo(['ingest', FIXTURE, '--home', home, '-q'])).code, 0);
+  const { config } = loadConfig({ env: {}, flags: { home } });
+  const warehouse = await Warehouse.open(home, 'train progress test');
+  const seen: TrainProgress[] = [];
+  try {
+    await train(warehouse, { horizonDays: 90, seed: 0, config, onProgress: (p) => seen.push(p) });
+  } finally {
+    warehouse.close();
+  }
+  assert.ok(seen.every((p) => p.total === 12), 'one total throughout');
+  seen.forEach((p, i) => assert.ok(i === 0 || p.done >= seen[i - 1].done, `stages never go back: ${JSON.stringify(seen.slice(i - 1, i + 1))}`));
+  // each stage announces itself (no detail) before it reports details
+  const starts = seen.filter((p) => !p.what.includes(': '));
+  assert.deepEqual(starts.map((p) => p.done), [...Array(12).keys()]);
+  assert.deepEqual(starts.map((p) => p.what.replace(/\d[\d,]*/g, 'N')), [
+    'features as of N-N-N', 'segments of N customers', 'churn regularisation by N-fold CV', 'recommender choice (ALS settings against popularity)',
+    'features as of N-N-N', 'churn evaluation', 'recommendations evaluation',
+    'churn refit on every labelled customer', 'features as of N-N-N', 'segments (k = N)', 'ALS refit on all the data', 'scoring N customers',
+  ]);
+  const details = seen.map((p) => p.what);
+  for (const detail of [
+    'segments of 91 customers: k = 4', 'segments of 91 customers: k = 8', 'churn regularisation by 5-fold CV: fold 5/5',
+    'recommender choice (ALS settings against popularity): setting 3/3, 15/15 iterations done', 'churn evaluation: fold 1/5',
+    'recommendations evaluation: 1/15 iterations done', 'ALS refit on all the data: exact user step',
+  ]) assert.ok(details.includes(detail), `${detail} in ${details.join(' | ')}`);
+});
+
+test('tuningSample: at most max customers, the churn rate kept, each sampled row carrying its own features, purchases and holdout', () => {
+  const n = 5000;
+  const rng = createRng(7);
+  const churned = Uint8Array.from({ length: n }, () => (rng.next() < 0.3 ? 1 : 0));
+  // row i's feature and purchases encode i, so a mixed-up row shows
+  const features = matrix(n, 2, Float64Array.from({ length: 2 * n }, (_, k) => (k % 2 ? churned[k >> 1] : k >> 1)));
+  const interactions = csrFromTriplets(n, 50, Array.from({ length: n }, (_, i) => i), Array.from({ length: n }, (_, i) => i % 50), Array.from({ length: n }, (_, i) => i));
+  const holdoutUsers = Int32Array.from({ length: n / 10 }, (_, k) => 10 * k);
+  const holdout = { users: holdoutUsers, items: Array.from(holdoutUsers, (u) => Int32Array.of((u + 1) % 50)) };
+  const s = { customers: { features, churned }, interactions: { matrix: interactions }, holdout };
+
+  assert.equal(tuningSample(s, n, 0).features, features, 'no more than max: everyone, as they are');
+  const t = tuningSample(s, 1000, 0);
+  assert.equal(t.churned.length, 1000);
+  const rate = (y: Uint8Array) => y.reduce((a, b) => a + b, 0) / y.length;
+  assert.ok(Math.abs(rate(t.churned) - rate(churned)) < 0.001, `${rate(t.churned)} vs ${rate(churned)}`);
+  const ids = Array.from({ length: 1000 }, (_, k) => t.features.data[2 * k]);
+  assert.equal(new Set(ids).size, 1000, 'no customer twice');
+  assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'rows keep their order');
+  ids.forEach((id, k) => {
+    assert.equal(t.churned[k], churned[id]);
+    assert.equal(t.features.data[2 * k + 1], churned[id]);
+    assert.deepEqual([...t.interactions.data.subarray(t.interactions.indptr[k], t.interactions.indptr[k + 1])], [id]);
+  });
+  assert.deepEqual(Array.from(t.holdout.users, (u) => ids[u]), ids.filter((id) => id % 10 === 0), 'the sampled holdout customers, renumbered');
+  t.holdout.users.forEach((u, k) => assert.deepEqual([...t.holdout.items[k]], [(ids[u] + 1) % 50]));
+  assert.deepEqual(tuningSample(s, 1000, 0).features.data, t.features.data, 'seeded');
+  assert.notDeepEqual(tuningSample(s, 1000, 1).features.data, t.features.data);
 });
