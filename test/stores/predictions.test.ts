@@ -182,6 +182,30 @@ test('a customer twice in one batch: the last one wins; async iterables are acce
   });
 });
 
+test('a write in customer order (a train or a score) stores what the same write in any order stores, history included', async () => {
+  // ids whose UTF-8 byte order differs from JavaScript's string order (an emoji after U+FFFF)
+  const awkward = ['\uFFFF', '😀', 'Zoë', 'zoe', '顧客-42', '10', '9', 'a b'];
+  const all = [...synthetic(3000).map((p) => p.customerId), ...awkward];
+  const versions = [
+    (id: string, i: number) => prediction(id, { segment: SEGMENTS[i % 5], segmentId: i % 5 }),
+    (id: string, i: number) => prediction(id, { segment: SEGMENTS[(i + (i % 3 === 0 ? 1 : 0)) % 5], segmentId: 0, modelVersion: 'v2' }),
+    (id: string, i: number) => prediction(id, { segment: SEGMENTS[(i + (i % 4 === 0 ? 2 : 0)) % 5], segmentId: 0, modelVersion: 'v3', churnProbability: 0.5 }),
+  ];
+  const inOrder = [...all].sort(byteOrder);
+  const states: unknown[][] = [[], []];
+  for (const [k, ids] of [inOrder, [...all].reverse()].entries()) {
+    await withStore(async (store, warehouse) => {
+      for (const version of versions) {
+        await store.upsert(ids.map((id) => version(id, all.indexOf(id))));
+        states[k].push(await dump(warehouse));
+      }
+    });
+  }
+  assert.deepEqual(states[0], states[1]);
+  const last = states[0][2] as { predictions: Array<{ previous_version: string | null }> };
+  assert.ok(last.predictions.every((p) => p.previous_version === 'v2'), 'each row knows the version before');
+});
+
 test('a few customers re-scored into a large table update in place of the rest', async () => {
   await withStore(async (store, warehouse) => {
     await store.upsert(synthetic(2000));
