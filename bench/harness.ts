@@ -1,6 +1,8 @@
 // Benchmarks print a table and write it to bench/results/<name>.{json,md}: numbers live here, not in tests.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
 
 export type Row = Record<string, string | number | boolean | null>;
 
@@ -38,4 +40,25 @@ export async function time<T>(fn: () => Promise<T> | T): Promise<{ ms: number; v
   const t0 = performance.now();
   const value = await fn();
   return { ms: performance.now() - t0, value };
+}
+
+const ROOT = new URL('../', import.meta.url).pathname;
+
+/** Command benches run the built CLI, as a user does: without a build they stop here and say so. */
+export function requireBuiltCli(bench: string): void {
+  if (!existsSync(join(ROOT, 'dist/cli/main.js'))) {
+    console.error(`bench/${bench}: build first (npm run build)`);
+    process.exit(1);
+  }
+}
+
+// Floyo refuses FLOYO_ variables it does not know: the benches' own settings stay in the bench
+const CLI_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FLOYO_BENCH_')));
+
+/** Runs the built CLI with `args` (ending in --json) under /usr/bin/time: wall and CPU (user + system) seconds, peak RSS in MiB, its JSON output. */
+export function timedFloyo<T = Record<string, unknown>>(args: string[]): { seconds: number; cpuSeconds: number; rssMiB: number; out: T } {
+  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, join(ROOT, 'bin/floyo.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 28, env: CLI_ENV });
+  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr);
+  if (r.status !== 0 || !m) throw new Error(`floyo ${args.join(' ')} failed (${r.status}):\n${r.stderr.slice(-3000)}`);
+  return { seconds: Number(m[1]), cpuSeconds: +(Number(m[2]) + Number(m[3])).toFixed(2), rssMiB: Number(m[4]) / 1024, out: JSON.parse(r.stdout) as T };
 }

@@ -1,30 +1,17 @@
 // Ingest speed and memory, measured as a user runs it: the whole `floyo ingest` command (built CLI), wall
 // time and peak RSS from /usr/bin/time. Side by side: DuckDB's own CSV reader loading the same file into a
 // table with no validation, mapping or accounting — the floor of what a load can cost here.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { report, time, type Row } from './harness.js';
+import { report, requireBuiltCli, time, timedFloyo, type Row } from './harness.js';
 
 const ROOT = new URL('../', import.meta.url).pathname;
-const CLI = join(ROOT, 'bin/floyo.js');
 const UCI = join(ROOT, '../shared/datasets/online_retail.csv.gz');
 const GENERATED_ROWS = Number(process.env.BENCH_INGEST_ROWS ?? 10_000_000);
 
-if (!existsSync(join(ROOT, 'dist/cli/main.js'))) {
-  console.error('bench/ingest: build first (npm run build)');
-  process.exit(1);
-}
-
-/** Runs the CLI under /usr/bin/time; returns wall and CPU (user + system) seconds, peak RSS in MiB and the parsed --json output. */
-function floyo(args: string[]): { seconds: number; cpuSeconds: number; rssMiB: number; out: Record<string, unknown> } {
-  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, CLI, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
-  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr);
-  if (r.status !== 0 || !m) throw new Error(`floyo ${args.join(' ')} failed (${r.status}):\n${r.stderr.slice(-2000)}`);
-  return { seconds: Number(m[1]), cpuSeconds: +(Number(m[2]) + Number(m[3])).toFixed(2), rssMiB: Number(m[4]) / 1024, out: JSON.parse(r.stdout) };
-}
+requireBuiltCli('ingest');
 
 /** The 1-minute load average: the machine is shared, so each result says how busy it was. */
 const load = () => +loadavg()[0].toFixed(2);
@@ -48,7 +35,7 @@ try {
     const loadBefore = load();
     const runs = [1, 2, 3, 4, 5].map(() => {
       const home = mkdtempSync(join(work, 'home-'));
-      const r = floyo(['ingest', UCI, '--home', home, '--json', '-q']);
+      const r = timedFloyo(['ingest', UCI, '--home', home, '--json', '-q']);
       rmSync(home, { recursive: true, force: true });
       return r;
     });
@@ -67,11 +54,11 @@ try {
 
   const generated = join(work, `generated-${GENERATED_ROWS}.csv`);
   const orders = Math.round(GENERATED_ROWS / 19); // the generator writes about 19 lines per order
-  const gen = floyo(['generate', '--customers', String(Math.max(1000, Math.round(orders / 12))), '--products', '5000', '--orders', String(orders), '--seed', '1', '--out', generated, '--json', '-q']);
+  const gen = timedFloyo(['generate', '--customers', String(Math.max(1000, Math.round(orders / 12))), '--products', '5000', '--orders', String(orders), '--seed', '1', '--out', generated, '--json', '-q']);
   const actualRows = Number(gen.out.rows);
   const home = mkdtempSync(join(work, 'home-'));
   const loadBefore = load();
-  const big = floyo(['ingest', generated, '--home', home, '--json', '-q']);
+  const big = timedFloyo(['ingest', generated, '--home', home, '--json', '-q']);
   rows.push({
     data: `generated (csv)`, rows: actualRows, 'MB in': +(statSync(generated).size / 1e6).toFixed(1),
     'floyo ingest s': big.seconds, 'min–max s': '', 'CPU s': big.cpuSeconds, 'load before/after': `${loadBefore} / ${load()}`,

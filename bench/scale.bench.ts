@@ -4,33 +4,22 @@
 // makes one stage slow at scale shows here even when UCI's 4k customers hide it. One run: about 25 min.
 //
 //   npm run bench -- scale            (FLOYO_BENCH_CUSTOMERS=200000 for a shorter run)
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ScoreReport } from '../src/cli/score.js';
 import type { TrainReport } from '../src/cli/train.js';
-import { report, type Row } from './harness.js';
+import { report, requireBuiltCli, timedFloyo, type Row } from './harness.js';
 
-const ROOT = new URL('../', import.meta.url).pathname;
-if (!existsSync(join(ROOT, 'dist/cli/main.js'))) {
-  console.error('bench/scale: build first (npm run build)');
-  process.exit(1);
-}
+requireBuiltCli('scale');
 const CUSTOMERS = Number(process.env.FLOYO_BENCH_CUSTOMERS ?? 1_000_000);
 // the generator's shape at 1.5 orders a customer: about 20 rows per customer (20M rows at 1M)
 const PRODUCTS = 10_000, ORDERS = Math.round(1.5 * CUSTOMERS);
 
-// Floyo refuses FLOYO_ variables it does not know: the bench's own stay here
-const CHILD_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FLOYO_BENCH_')));
-
-/** Runs the built CLI under /usr/bin/time: wall and CPU (user + system) seconds, peak RSS in MiB, stdout. */
-function floyo(args: string[]): { seconds: number; cpuSeconds: number; rssMiB: number; stdout: string } {
+/** timedFloyo, saying on stderr what runs: a step here takes minutes. */
+function floyo<T>(args: string[]): ReturnType<typeof timedFloyo<T>> {
   process.stderr.write(`bench/scale: floyo ${args.join(' ')}\n`);
-  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, join(ROOT, 'bin/floyo.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 28, env: CHILD_ENV });
-  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr);
-  if (r.status !== 0 || !m) throw new Error(`floyo ${args[0]} failed (${r.status}):\n${r.stderr.slice(-3000)}`);
-  return { seconds: Number(m[1]), cpuSeconds: +(Number(m[2]) + Number(m[3])).toFixed(1), rssMiB: Math.round(Number(m[4]) / 1024), stdout: r.stdout };
+  return timedFloyo<T>(args);
 }
 
 const work = mkdtempSync(join(tmpdir(), 'floyo-bench-scale-'));
@@ -38,25 +27,25 @@ try {
   const loadBefore = +loadavg()[0].toFixed(2);
   const home = join(work, 'home'), data = join(work, 'shop.csv.gz');
   const rows: Row[] = [];
-  const command = (name: string, r: ReturnType<typeof floyo>, detail: string) =>
-    rows.push({ command: name, 'wall (s)': r.seconds, 'CPU (s)': r.cpuSeconds, 'peak RSS (MiB)': r.rssMiB, detail });
+  const command = (name: string, r: { seconds: number; cpuSeconds: number; rssMiB: number }, detail: string) =>
+    rows.push({ command: name, 'wall (s)': r.seconds, 'CPU (s)': +r.cpuSeconds.toFixed(1), 'peak RSS (MiB)': Math.round(r.rssMiB), detail });
 
-  const gen = floyo(['generate', '--customers', String(CUSTOMERS), '--products', String(PRODUCTS), '--orders', String(ORDERS), '--out', data, '--json', '-q']);
-  const shop = JSON.parse(gen.stdout) as { rows: number };
+  const gen = floyo<{ rows: number }>(['generate', '--customers', String(CUSTOMERS), '--products', String(PRODUCTS), '--orders', String(ORDERS), '--out', data, '--json', '-q']);
+  const shop = gen.out;
   command('generate', gen, `${shop.rows.toLocaleString('en-US')} rows, ${(statSync(data).size / 2 ** 20).toFixed(0)} MiB gzip`);
   const ingest = floyo(['ingest', data, '--home', home, '--json', '-q']);
   command('ingest', ingest, `${shop.rows.toLocaleString('en-US')} rows`);
-  const trained = floyo(['train', '--home', home, '--json', '-q']);
-  const t = JSON.parse(trained.stdout) as TrainReport;
+  const trained = floyo<TrainReport>(['train', '--home', home, '--json', '-q']);
+  const t = trained.out;
   command('train', trained, `${t.data.customers.toLocaleString('en-US')} customers; hyperparameters on ${t.tuning.customers.toLocaleString('en-US')} of ${t.tuning.of.toLocaleString('en-US')}`);
   for (const [stage, ms] of Object.entries(t.timingsMs)) {
     if (stage !== 'total' && stage !== 'ingest') rows.push({ command: `  train: ${stage}`, 'wall (s)': ms / 1000, 'CPU (s)': null, 'peak RSS (MiB)': null, detail: '' });
   }
-  const scored = floyo(['score', '--home', home, '--json', '-q']);
-  const s = JSON.parse(scored.stdout) as ScoreReport;
+  const scored = floyo<ScoreReport>(['score', '--home', home, '--json', '-q']);
+  const s = scored.out;
   command('score', scored, `${s.predictionsWritten.toLocaleString('en-US')} customers re-scored with the published version`);
-  const audience = floyo(['audience', '--home', home, '--min-churn', '0.9', '--limit', '1000', '--json', '-q']);
-  const page = JSON.parse(audience.stdout) as { total: number };
+  const audience = floyo<{ total: number }>(['audience', '--home', home, '--min-churn', '0.9', '--limit', '1000', '--json', '-q']);
+  const page = audience.out;
   command('audience --min-churn 0.9', audience, `first page of 1,000 of ${page.total.toLocaleString('en-US')}`);
 
   const rec = t.recommendations;

@@ -1,29 +1,18 @@
 // The whole `floyo train --data <UCI Online Retail>` as a user runs it (built CLI, fresh home): wall time,
 // peak memory, and the quality targets of the evaluation protocol, side by side with popularity.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ScoreReport } from '../src/cli/score.js';
 import type { TrainReport } from '../src/cli/train.js';
-import { report } from './harness.js';
+import { report, requireBuiltCli, timedFloyo } from './harness.js';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const UCI = join(ROOT, '../shared/datasets/online_retail.csv.gz');
-if (!existsSync(join(ROOT, 'dist/cli/main.js'))) {
-  console.error('bench/train: build first (npm run build)');
-  process.exit(1);
-}
+requireBuiltCli('train');
 if (!existsSync(UCI)) {
   console.error(`bench/train needs ${UCI}`);
   process.exit(1);
-}
-/** Runs the built CLI under /usr/bin/time: wall and CPU (user + system) seconds, peak RSS in MiB, the --json output. */
-function floyo<T>(args: string[]): { seconds: number; cpuSeconds: number; rssMiB: number; out: T } {
-  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, join(ROOT, 'bin/floyo.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr);
-  if (r.status !== 0 || !m) throw new Error(`floyo ${args[0]} failed (${r.status}):\n${r.stderr.slice(-3000)}`);
-  return { seconds: Number(m[1]), cpuSeconds: +(Number(m[2]) + Number(m[3])).toFixed(2), rssMiB: Number(m[4]) / 1024, out: JSON.parse(r.stdout) as T };
 }
 
 const RUNS = 3;
@@ -32,12 +21,12 @@ try {
   const loadBefore = +loadavg()[0].toFixed(2);
   const runs = Array.from({ length: RUNS }, (_, k) => {
     const home = join(work, `home-${k}`);
-    return { home, train: floyo<TrainReport>(['train', '--data', UCI, '--home', home, '--json', '-q']) };
+    return { home, train: timedFloyo<TrainReport>(['train', '--data', UCI, '--home', home, '--json', '-q']) };
   });
   runs.sort((a, b) => a.train.seconds - b.train.seconds);
   const median = runs[RUNS >> 1];
   // floyo score on the same home: every customer re-scored with the published version, no retraining
-  const score = floyo<ScoreReport>(['score', '--home', median.home, '--json', '-q']);
+  const score = timedFloyo<ScoreReport>(['score', '--home', median.home, '--json', '-q']);
   const loadAfter = +loadavg()[0].toFixed(2);
   const t = median.train.out;
   const rec = t.recommendations;

@@ -206,16 +206,16 @@ export function tuningSample(
       picked.push(rows[k]);
     }
   }
-  const rows = Int32Array.from(picked).sort();
+  const sampled = Int32Array.from(picked).sort();
   const newRow = new Int32Array(n).fill(-1);
-  rows.forEach((r, k) => { newRow[r] = k; });
+  sampled.forEach((r, k) => { newRow[r] = k; });
   const users: number[] = [], items: Int32Array[] = [];
   s.holdout.users.forEach((u, k) => {
     if (newRow[u] >= 0) { users.push(newRow[u]); items.push(s.holdout.items[k]); }
   });
   return {
-    features: subset(features, rows), churned: Uint8Array.from(rows, (r) => churned[r]),
-    interactions: csrRows(s.interactions.matrix, rows), holdout: { users: Int32Array.from(users), items },
+    features: subset(features, sampled), churned: Uint8Array.from(sampled, (r) => churned[r]),
+    interactions: csrRows(s.interactions.matrix, sampled), holdout: { users: Int32Array.from(users), items },
   };
 }
 
