@@ -122,9 +122,10 @@ export function envName(key: string): string {
 }
 
 function flatten(obj: unknown, prefix = '', out: Flat = {}): Flat {
-  if (obj && typeof obj === 'object' && !Array.isArray(obj)) {
+  if (obj && typeof obj === 'object' && !Array.isArray(obj) && (Object.keys(obj).length > 0 || !prefix)) {
     for (const [k, v] of Object.entries(obj)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
   } else if (prefix) {
+    // an empty object is a leaf too, so a misspelt section (`churnn: {}`) is not silently dropped
     out[prefix] = obj;
   }
   return out;
@@ -189,6 +190,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       throw new FloyoError(`config file ${file} must hold an object of settings`);
     }
     for (const [key, value] of Object.entries(flatten(parsed ?? {}))) {
+      if (isEmptyObject(value) && [...known].some((k) => k.startsWith(`${key}.`))) continue; // a section left empty
       if (!known.has(key)) throw unknownKey(key, `config file ${file}`);
       values[key] = value;
       sources[key] = `file ${file}`;
@@ -233,11 +235,22 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   return { config, sources, file };
 }
 
+function isEmptyObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
+}
+
+/** The error for a key no setting has: it lists what is allowed at the same level (settings and sections). */
 function unknownKey(key: string, where: string): FloyoError {
   const known = settingKeys();
-  const prefix = key.includes('.') ? key.slice(0, key.lastIndexOf('.') + 1) : '';
-  const siblings = known.filter((k) => k.startsWith(prefix) && !k.slice(prefix.length).includes('.'));
-  const allowed = (siblings.length ? siblings : known).join(', ');
+  // the level where the key goes wrong: `churnn.costWastedOffer` goes wrong at the top, `churn.x` in churn
+  const parts = key.split('.');
+  let prefix = '';
+  for (const part of parts.slice(0, -1)) {
+    if (!known.some((k) => k.startsWith(`${prefix}${part}.`))) break;
+    prefix += `${part}.`;
+  }
+  // the next path part of every known key under the prefix: a setting `churn.costMissedChurner`, or a section `churn`
+  const allowed = [...new Set(known.filter((k) => k.startsWith(prefix)).map((k) => prefix + k.slice(prefix.length).split('.')[0]))].join(', ');
   return new FloyoError(`unknown setting "${key}" in ${where}; allowed: ${allowed}`);
 }
 

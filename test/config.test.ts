@@ -33,6 +33,13 @@ test('unknown keys are refused with the key and what is allowed', () => {
   writeFileSync(join(cwd, 'floyo.config.json'), JSON.stringify({ s3: { endpont: 'x' } }));
   assert.throws(() => loadConfig({ cwd, env: {} }), /unknown setting "s3\.endpont".*allowed: s3\.region, s3\.endpoint, s3\.forcePathStyle/);
   assert.throws(() => loadConfig({ cwd: dir(), env: { FLOYO_NOPE: '1' } }), /unknown environment variable FLOYO_NOPE/);
+  // a misspelt section: named with the sections, also when it is empty (it used to vanish without a word)
+  for (const misspelt of [{ churnn: { costWastedOffer: 2 } }, { churnn: {} }, { churnn: 5 }]) {
+    writeFileSync(join(cwd, 'floyo.config.json'), JSON.stringify(misspelt));
+    assert.throws(() => loadConfig({ cwd, env: {} }), /unknown setting "churnn(\.costWastedOffer)?".*allowed: home, s3, ingest, features, tuning, segmentation, churn, recommendations, models$/);
+  }
+  writeFileSync(join(cwd, 'floyo.config.json'), JSON.stringify({ churn: {}, s3: { region: 'eu-west-1' } }));
+  assert.equal(loadConfig({ cwd, env: {} }).config.s3.region, 'eu-west-1', 'an empty known section is fine');
 });
 
 test('wrong types are refused naming the key and its source', () => {
