@@ -1,6 +1,6 @@
 // What every command shares: the --home/--config/--json/--quiet options, loading the config with
 // flags as the top layer, and printing errors without stack traces for bad input.
-import type { Command } from 'commander';
+import { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../config.js';
 import { FloyoError } from '../errors.js';
 import { createProgress, type ProgressFactory } from './progress.js';
@@ -43,7 +43,10 @@ export function makeContext(opts: CommonOptions, flags: Record<string, unknown> 
   };
 }
 
-/** Wraps an action: FloyoErrors become one clear line on stderr and a non-zero exit, no stack. */
+/**
+ * Wraps an action: FloyoErrors become one clear line on stderr and a non-zero exit, no stack. Under
+ * --json, stdout also carries the error as one JSON object, so a program reading stdout never gets nothing.
+ */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
@@ -52,6 +55,11 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
       if (err instanceof FloyoError) {
         process.stderr.write(`floyo: ${err.message}\n`);
         process.exitCode = err.exitCode;
+        // commander passes the command itself last
+        const command = args[args.length - 1];
+        if (command instanceof Command && command.opts<CommonOptions>().json) {
+          process.stdout.write(JSON.stringify({ error: { message: err.message, exitCode: err.exitCode, ...err.context } }, null, 2) + '\n');
+        }
         return;
       }
       throw err;

@@ -6,8 +6,9 @@ import { FloyoError } from '../errors.js';
 import type { Manifest, Registry, VersionSummary } from '../models/registry.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { noVersionsYet, requireCurrent, withRegistry } from './registry.js';
-import { printScore, scoreCurrent, withStoredPredictions, type ScoreReport } from './score.js';
+import { printScore, scoreCurrent, withScorableHome, type ScoreReport } from './score.js';
 import { requireServable } from '../pipeline/serving.js';
+import { PredictionStore } from '../stores/predictions.js';
 
 /** What changing the current version changes, said after promote and rollback. */
 const CURRENT_NOTE = 'floyo recommend, floyo similar and floyo score use it from now on';
@@ -126,24 +127,28 @@ async function showVersion(ctx: CommandContext, version: string | undefined): Pr
 
 /**
  * Makes a version current with `change`, then re-scores the customers stored in this home with it (as of
- * the time they were last scored), so stored predictions never lag behind the current version. The home
- * lock is taken first: a store that another command holds is refused before the registry changes.
+ * the time they were last scored), so stored predictions never lag behind the current version; a home
+ * with transactions and nothing scored yet (its train's version was kept back by the gate) is scored as
+ * `floyo score` would. The home lock is taken first: a store that another command holds is refused
+ * before the registry changes.
  */
 async function changeCurrent(
   ctx: CommandContext, command: string, change: (registry: Registry) => Promise<{ current: string; previous: string | null }>,
 ): Promise<{ current: string; previous: string | null; rescored: ScoreReport | null }> {
   const { config } = ctx.loaded;
-  return withStoredPredictions(config.home, command, (warehouse) =>
+  return withScorableHome(config.home, command, (warehouse) =>
     withRegistry(config, async (registry) => {
       const { current, previous } = await change(registry);
       if (!warehouse) return { current, previous, rescored: null };
+      await new PredictionStore(warehouse).init(); // a home that only ingested has no predictions table yet
       // also when nothing changed, if an earlier re-score failed and left predictions of another version
-      const [stored] = await warehouse.query<{ at: string; others: number }>(
-        `SELECT strftime(max(scored_at), '%Y-%m-%dT%H:%M:%SZ') AS at, count(*) FILTER (WHERE model_version <> ${sqlString(current)})::BIGINT AS others FROM predictions`,
+      const [stored] = await warehouse.query<{ at: string | null; n: number; others: number }>(
+        `SELECT strftime(max(scored_at), '%Y-%m-%dT%H:%M:%SZ') AS at, count(*)::BIGINT AS n, count(*) FILTER (WHERE model_version <> ${sqlString(current)})::BIGINT AS others FROM predictions`,
       );
-      if (current === previous && stored.others === 0) return { current, previous, rescored: null };
+      if (current === previous && stored.n > 0 && stored.others === 0) return { current, previous, rescored: null };
       try {
-        return { current, previous, rescored: await scoreCurrent(warehouse, registry, ctx, { now: stored.at }) };
+        // nothing stored yet: every customer as of the data's last timestamp, as train would have written them
+        return { current, previous, rescored: await scoreCurrent(warehouse, registry, ctx, { now: stored.at ?? undefined }) };
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
         throw new FloyoError(`${current} is now current, but re-scoring the stored predictions with it failed: ${why}; run floyo score to retry`);
@@ -155,7 +160,7 @@ async function changeCurrent(
 function printRescored(ctx: CommandContext, rescored: ScoreReport | null): void {
   ctx.say(`${CURRENT_NOTE}.`);
   if (rescored) printScore(ctx, rescored);
-  else ctx.say(`no predictions are stored in ${ctx.loaded.config.home}, so none were re-scored`);
+  else ctx.say(`${ctx.loaded.config.home} holds no transactions, so no customer was scored (floyo ingest, then floyo score)`);
 }
 
 async function promoteVersion(ctx: CommandContext, version: string): Promise<void> {
@@ -174,7 +179,7 @@ async function promoteVersion(ctx: CommandContext, version: string): Promise<voi
     return;
   }
   if (!changed) {
-    ctx.say(`${version} is already current; ${r.rescored ? 'stored predictions of other versions were re-scored with it' : 'nothing changed'}`);
+    ctx.say(`${version} is already current; ${r.rescored ? 'the predictions in this home were brought up to it' : 'nothing changed'}`);
     if (r.rescored) printScore(ctx, r.rescored);
     return;
   }

@@ -124,8 +124,25 @@ export function warnStale(time: ScoringTime, horizonDays: number): string[] {
   return [stale];
 }
 
-/** Refuses a run that would leave stored predictions scored as of a later time than `scoredAsOf`. */
-async function refuseOlder(store: PredictionStore, scoredIds: string[], scoredAsOf: string, now: string | undefined): Promise<void> {
+/** The stored predictions a run (score, or train) left as they were, by version and time. */
+export function printNotRescored(ctx: CommandContext, r: Pick<ScoreReport, 'notRescored' | 'notRescoredBy' | 'scoredAsOf' | 'modelVersion'>): void {
+  if (r.notRescored === 0) return;
+  const day = r.scoredAsOf.slice(0, 10);
+  ctx.say(`${count(r.notRescored)} stored predictions were not re-scored: those customers have no purchase by ${day}, so they keep an earlier run's prediction:`);
+  for (const g of r.notRescoredBy) {
+    const when = g.scoredAt > r.scoredAsOf ? 'later than this run' : g.scoredAt < r.scoredAsOf ? 'earlier than this run' : 'the same time as this run';
+    const version = g.modelVersion === r.modelVersion ? 'this version' : 'another version';
+    ctx.say(`  ${count(g.customers)} by model version ${g.modelVersion} (${version}) as of ${g.scoredAt} (${when})`);
+  }
+}
+
+/**
+ * Refuses a run that would leave stored predictions scored as of a later time than `scoredAsOf`.
+ * `refused`: what the run has not done when it is refused ("nothing was written").
+ */
+export async function refuseOlder(
+  store: PredictionStore, scoredIds: readonly string[], scoredAsOf: string, now: string | undefined, refused = 'nothing was written',
+): Promise<void> {
   const later = await store.scoredAfter(scoredAsOf);
   if (later.customers.length === 0) return;
   const scored = new Set(scoredIds);
@@ -135,23 +152,24 @@ async function refuseOlder(store: PredictionStore, scoredIds: string[], scoredAs
   throw new FloyoError(
     `${asked} is earlier than the stored predictions (scored as of up to ${later.latest}): ${left.toLocaleString('en-US')} of them, ` +
       `customers with no purchase by ${scoredAsOf.slice(0, 10)}, would keep their later predictions and the store would mix two points in time; ` +
-      `nothing was written (pass --allow-older to score as of it anyway)`,
+      `${refused} (pass --allow-older to score as of it anyway)`,
   );
 }
 
 /**
- * Runs fn with the home's warehouse when predictions are stored there (and so should follow the current
- * version), holding the home lock; with null when the home stores none, without creating a warehouse.
+ * Runs fn with the home's warehouse when it has something to score with the current version (stored
+ * predictions, or transactions with none scored yet), holding the home lock; with null when it has
+ * neither (a home that only shares the registry), without creating a warehouse.
  */
-export async function withStoredPredictions<T>(home: string, command: string, fn: (warehouse: Warehouse | null) => Promise<T>): Promise<T> {
+export async function withScorableHome<T>(home: string, command: string, fn: (warehouse: Warehouse | null) => Promise<T>): Promise<T> {
   if (!Warehouse.exists(home)) return fn(null);
   const warehouse = await Warehouse.open(home, command);
   try {
-    const [{ n }] = await warehouse.query<{ n: number }>(
-      `SELECT count(*)::BIGINT AS n FROM information_schema.tables WHERE table_name = 'predictions' AND table_schema = 'main'`,
-    );
-    const stored = n > 0 && (await new PredictionStore(warehouse).count()) > 0;
-    return await fn(stored ? warehouse : null);
+    const tables = new Set((await warehouse.query<{ name: string }>(
+      `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'main' AND table_name IN ('predictions', 'transactions')`,
+    )).map((t) => t.name));
+    const has = async (table: string) => tables.has(table) && (await warehouse.query<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM (SELECT 1 FROM ${table} LIMIT 1)`))[0].n > 0;
+    return await fn((await has('predictions')) || (await has('transactions')) ? warehouse : null);
   } finally {
     warehouse.close();
   }
@@ -167,15 +185,7 @@ export function printScore(ctx: CommandContext, r: ScoreReport): void {
     `churn.costWastedOffer ${t.costWastedOffer.value} (${t.costWastedOffer.source}) and churn.costMissedChurner ${t.costMissedChurner.value} ` +
     `(${t.costMissedChurner.source})${Math.abs(t.value - t.trainedWith) > 1e-12 ? `; version ${r.modelVersion} was trained with ${t.trainedWith.toFixed(4)}` : ''}`);
   ctx.say(table(r.segments.map((s) => ({ segment: s.segment, customers: s.customers, 'high churn risk': s.highRisk }))));
-  if (r.notRescored > 0) {
-    const day = r.scoredAsOf.slice(0, 10);
-    ctx.say(`${count(r.notRescored)} stored predictions were not re-scored: those customers have no purchase by ${day}, so they keep an earlier run's prediction:`);
-    for (const g of r.notRescoredBy) {
-      const when = g.scoredAt > r.scoredAsOf ? 'later than this run' : g.scoredAt < r.scoredAsOf ? 'earlier than this run' : 'the same time as this run';
-      const version = g.modelVersion === r.modelVersion ? 'this version' : 'another version';
-      ctx.say(`  ${count(g.customers)} by model version ${g.modelVersion} (${version}) as of ${g.scoredAt} (${when})`);
-    }
-  }
+  printNotRescored(ctx, r);
   ctx.say(`time: ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}s`).join(', ')}`);
 }
 

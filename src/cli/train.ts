@@ -7,11 +7,11 @@ import type { Manifest } from '../models/registry.js';
 import { currentSegmentation, publishInput, qualityGate } from '../pipeline/serving.js';
 import { scoringTime, toPredictions } from '../pipeline/score.js';
 import { train, type TrainResult } from '../pipeline/train.js';
-import { PredictionStore, type Prediction } from '../stores/predictions.js';
+import { PredictionStore, type Prediction, type StoredGroup } from '../stores/predictions.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { chooseMapping } from './ingest.js';
 import { withRegistry } from './registry.js';
-import { warnStale } from './score.js';
+import { printNotRescored, refuseOlder, warnStale } from './score.js';
 
 interface TrainOptions extends CommonOptions {
   data?: string[];
@@ -20,6 +20,7 @@ interface TrainOptions extends CommonOptions {
   asOf?: string;
   horizonDays?: string;
   now?: string;
+  allowOlder?: boolean;
   seed: string;
 }
 
@@ -66,6 +67,10 @@ export interface TrainReport {
   churn: TrainResult['churn'];
   recommendations: TrainResult['recommendations'];
   predictionsWritten: number;
+  /** stored predictions this run did not replace: customers with no purchase by scoredAsOf keep an earlier run's row */
+  notRescored: number;
+  /** those rows by the version and time that scored them, largest first */
+  notRescoredBy: StoredGroup[];
   /** customers whose segment differs from their prediction by the previous version */
   segmentMoves: number;
   /** segment names kept from the version that was current: its clusters continued under the same names */
@@ -86,6 +91,7 @@ export function register(program: Command): void {
       .option('--as-of <date>', 'the reported cutoff C (default: last date minus the horizon)')
       .option('--horizon-days <n>', 'churn horizon in days (default 90)')
       .option('--now <time>', 'score customers as of this date/time (default: the data\'s last timestamp, never the wall clock)')
+      .option('--allow-older', 'publish and write even when stored predictions of customers with no purchase by --now are left scored as of a later time')
       .option('--seed <n>', 'seed for every random choice (splits, initialisations)', '0')
       .addHelpText(
         'after',
@@ -93,8 +99,17 @@ export function register(program: Command): void {
 Protocol (see README "The evaluation protocol"): hyperparameters are chosen at an earlier validation
 cutoff C − horizon; metrics are reported at C on the window (C, C + horizon]; the published models are
 refit on all the data and every customer is scored as of the data's last timestamp (or --now).
+A --now before the data's last timestamp also leaves the later sales out of the refit: the published
+models and scores are what was known at --now. Like floyo score, it is refused, before anything is
+published, when stored predictions of customers with no purchase by then would keep a later time
+(the store would mix two points in time), unless --allow-older.
 A new model version becomes current unless the quality gate fails (churn 5-fold cross-validated ROC-AUC
-more than churn.maxAucDrop below the current version's, or a recommender below popularity).`,
+more than churn.maxAucDrop below the current version's, or a recommender below popularity); a version
+kept back is not an error (exit 0).
+
+Exit codes: 0 done, 1 nothing to train on (no transactions in the home), 2 bad input or data train
+refuses (the message says what to change), 3 the home is in use by another Floyo process, 70 an
+internal error (a bug).`,
       ),
   ).action(
     action(async (opts: TrainOptions) => {
@@ -108,7 +123,7 @@ more than churn.maxAucDrop below the current version's, or a recommender below p
       const seed = Number(opts.seed);
       if (!Number.isInteger(seed)) throw new FloyoError(`--seed must be a whole number, got "${opts.seed}"`);
       const ctx = makeContext(opts, { 'ingest.preset': opts.preset, 'ingest.mapping': opts.mapping, 'features.horizonDays': horizon });
-      const report = await runTrain(ctx, { data: opts.data, asOf: opts.asOf, now: opts.now, seed, quiet: opts.quiet });
+      const report = await runTrain(ctx, { data: opts.data, asOf: opts.asOf, now: opts.now, allowOlder: opts.allowOlder, seed, quiet: opts.quiet });
       printTrain(ctx, report);
     }),
   );
@@ -122,7 +137,7 @@ function checkTimes(opts: { asOf?: string; now?: string }): void {
 
 export async function runTrain(
   ctx: CommandContext,
-  opts: { data?: string[]; asOf?: string; now?: string; seed: number; quiet?: boolean },
+  opts: { data?: string[]; asOf?: string; now?: string; allowOlder?: boolean; seed: number; quiet?: boolean },
 ): Promise<TrainReport> {
   checkTimes(opts);
   const { config } = ctx.loaded;
@@ -181,6 +196,8 @@ export async function runTrain(
     bar.done('models fitted');
 
     const t1 = performance.now();
+    const store = new PredictionStore(warehouse);
+    await store.init();
     let manifest!: Manifest;
     let gate!: NonNullable<Manifest['gate']>;
     let previousVersion: string | null = null;
@@ -196,6 +213,10 @@ export async function runTrain(
         unreadable = `the current version ${previousVersion} cannot be read, so nothing was compared (${err.message})`;
       }
       gate = qualityGate(result, current, config);
+      // a version that will write predictions must not leave later ones beside them (see floyo score)
+      if (gate.passed && !opts.allowOlder) {
+        await refuseOlder(store, result.final.scores.ids, result.scoredAsOf, opts.now, `nothing was published or written`);
+      }
       if (unreadable) {
         gate.notes = [...(gate.notes ?? []), unreadable];
         process.stderr.write(`floyo: warning: ${unreadable}\n`);
@@ -210,12 +231,12 @@ export async function runTrain(
 
     let written = 0;
     let moved = 0;
+    let untouched: StoredGroup[] = [];
     if (gate.passed) {
-      const store = new PredictionStore(warehouse);
-      await store.init();
       const r = await store.upsert(predictions(result, manifest.version));
       written = r.written;
       moved = r.moved;
+      untouched = r.untouched;
     }
     const publishMs = performance.now() - t1;
     const tm = result.timingsMs;
@@ -224,7 +245,7 @@ export async function runTrain(
       cutoff: result.cutoff, validationCutoff: result.validationCutoff, tuning: result.tuning, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf,
       modelVersion: manifest.version, previousVersion, promoted: gate.passed, gate,
       segmentation: result.segmentation, churn: result.churn, recommendations: result.recommendations,
-      predictionsWritten: written, segmentMoves: moved, segmentNamesKept: result.segmentNamesKept, warnings,
+      predictionsWritten: written, notRescored: untouched.reduce((n, g) => n + g.customers, 0), notRescoredBy: untouched, segmentMoves: moved, segmentNamesKept: result.segmentNamesKept, warnings,
       timingsMs: {
         ingest: Math.round(ingestMs), features: tm.features ?? 0, segmentation: tm.segmentation ?? 0, churn: tm.churn ?? 0,
         recommendations: tm.recommendations ?? 0, scoring: Math.round((tm.scoring ?? 0) + publishMs), total: Math.round(performance.now() - started),
@@ -312,6 +333,7 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
   if (r.promoted) {
     const moves = r.previousVersion ? `${n(r.segmentMoves)} moved segment since ${r.previousVersion}` : 'first version';
     ctx.say(`predictions written for ${n(r.predictionsWritten)} customers (${moves})`);
+    printNotRescored(ctx, r);
   }
   ctx.say(`time: ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}s`).join(', ')}`);
 }

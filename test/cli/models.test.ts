@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { floyo, tempDir, FIXTURES, type CliResult } from '../support/cli.js';
+import { assertErrorStdout, floyo, tempDir, FIXTURES, type CliResult } from '../support/cli.js';
 import { Warehouse } from '../../src/data/warehouse.js';
 import { register } from '../../src/cli/models.js';
 import type { ScoreReport } from '../../src/cli/score.js';
@@ -25,7 +25,7 @@ interface ListJson {
 
 function assertOneLineError(r: CliResult, pattern: RegExp, code = 2): void {
   assert.equal(r.code, code, r.stderr);
-  assert.equal(r.stdout, '');
+  assertErrorStdout(r);
   assert.match(r.stderr, /^floyo: [^\n]+\n$/);
   assert.match(r.stderr, pattern);
 }
@@ -140,7 +140,7 @@ describe('floyo models', () => {
       const idle = await floyo(['models', 'promote', other, '--home', elsewhere], { env });
       assert.equal(idle.code, 0, idle.stderr);
       assert.match(idle.stdout, new RegExp(`^${other} is now current \\(was ${before}\\)\n`));
-      assert.match(idle.stdout, /no predictions are stored in .*, so none were re-scored\n$/);
+      assert.match(idle.stdout, /holds no transactions, so no customer was scored \(floyo ingest, then floyo score\)\n$/);
       assert.deepEqual(readdirSync(elsewhere), [], 'nothing made in a home that stores nothing');
     } finally {
       warehouse.close();
@@ -149,6 +149,19 @@ describe('floyo models', () => {
     const back = await cli(['models', 'promote', before, '--home', home, '--json']);
     assert.equal(back.code, 0, back.stderr);
     assert.equal(back.json<{ previous: string }>().previous, other);
+
+    // a home with sales and nothing scored (as after a first train that the gate kept back): promote scores
+    // every customer, so `floyo customer` answers, instead of sending the user back to train
+    const sales = tempDir();
+    assert.equal((await floyo(['ingest', FIXTURE, '--home', sales, '-q'])).code, 0);
+    const scored = await floyo(['models', 'promote', before, '--home', sales, '--json'], { env });
+    assert.equal(scored.code, 0, scored.stderr);
+    const s = scored.json<{ changed: boolean; rescored: ScoreReport }>();
+    assert.equal(s.changed, false, 'already current');
+    assert.equal(s.rescored.modelVersion, before);
+    assert.equal(s.rescored.predictionsWritten, first.predictionsWritten, 'every customer with a purchase, as train writes them');
+    assert.equal(s.rescored.scoredAsOf, first.scoredAsOf, "as of the data's last timestamp");
+    assert.equal((await floyo(['customer', '16552', '--home', sales, '-q'])).code, 0);
   });
 
   test('show checks every file: a truncated array is refused by name', async () => {

@@ -10,7 +10,7 @@ import { parseQuery } from '../../src/cli/audience.js';
 import type { CustomerReport } from '../../src/cli/customer.js';
 import { FloyoError } from '../../src/errors.js';
 import type { SegmentsReport } from '../../src/cli/segments.js';
-import { floyo, tempDir } from '../support/cli.js';
+import { assertErrorStdout, floyo, tempDir } from '../support/cli.js';
 
 
 const SEGMENTS = ['champions', 'loyal', 'at risk', 'lost'];
@@ -118,7 +118,7 @@ test('floyo customer: an unknown customer, or a home where nothing was scored, e
   ]);
   assert.deepEqual([empty.code, empty.stderr], [2, 'floyo: the customer id is empty\n'], 'an empty id is a script\'s bug, not an unknown customer');
   assert.equal(unknown.code, 1);
-  assert.equal(unknown.stdout, '');
+  assertErrorStdout(unknown);
   assert.match(unknown.stderr, /no prediction for customer "99999": 40 customers were scored \(model v2\); ids must match the sales data exactly, only customers with a purchase are scored \(not those with only returns\)/);
   assert.equal(nothing.code, 1);
   assert.match(nothing.stderr, /no predictions in .*fresh yet: run `floyo train` first/);
@@ -209,7 +209,7 @@ test('floyo audience: an unknown segment exits 1 listing the known ones, with no
   ]);
   for (const r of [json, all]) {
     assert.equal(r.code, 1);
-    assert.equal(r.stdout, '');
+    assertErrorStdout(r);
     assert.match(r.stderr, /^floyo: no segment is named "vip"; the segments are: "loyal", "at risk", "lost"\n$/);
   }
   assert.equal(cased.code, 0, cased.stderr);
@@ -262,7 +262,7 @@ test('floyo audience: bad filters and a cursor from another query exit 2 with a 
     floyo(['audience', '--home', home(), '--segment', 'lost', '--cursor', page.nextCursor]),
   ]);
   assert.equal(bad.code, 2, bad.stderr);
-  assert.equal(bad.stdout, '');
+  assertErrorStdout(bad);
   assert.match(bad.stderr, /^floyo: --min-churn must be a churn probability from 0 to 1 \(or a percentage like 70%\), got "1\.5"\n$/);
   assert.equal(misuse.code, 2);
   assert.match(misuse.stderr, /the cursor belongs to another audience \(segment "loyal".*\), not this one \(segment "lost"/);

@@ -7,7 +7,7 @@ import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { floyo, tempDir, FIXTURES, type CliResult } from '../support/cli.js';
+import { assertErrorStdout, floyo, tempDir, FIXTURES, type CliResult } from '../support/cli.js';
 import type { TrainReport } from '../../src/cli/train.js';
 import { register, type RecommendResult, type SimilarResult } from '../../src/cli/recommend.js';
 import { openRegistry } from '../../src/models/registry.js';
@@ -23,7 +23,7 @@ function ok(r: CliResult): CliResult {
 
 function assertOneLineError(r: CliResult, pattern: RegExp, code = 2): void {
   assert.equal(r.code, code, r.stderr);
-  assert.equal(r.stdout, '');
+  assertErrorStdout(r);
   assert.match(r.stderr, /^floyo: [^\n]+\n$/);
   assert.match(r.stderr, pattern);
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { floyo, tempDir, FIXTURES } from '../support/cli.js';
+import { assertErrorStdout, floyo, tempDir, FIXTURES } from '../support/cli.js';
 import type { ScoreReport } from '../../src/cli/score.js';
 import type { SegmentsReport } from '../../src/cli/segments.js';
 import type { TrainReport } from '../../src/cli/train.js';
@@ -272,7 +272,7 @@ describe('floyo score', () => {
     const version = [...stored.values()][0].model_version;
     const refused = await floyo(['score', '--home', home, '--now', '2011-06-01', '-q']);
     assert.equal(refused.code, 2, refused.stderr);
-    assert.equal(refused.stdout, '');
+    assertErrorStdout(refused);
     assert.match(refused.stderr, /^floyo: --now 2011-06-01 \(2011-06-01T23:59:59Z\) is earlier than the stored predictions \(scored as of up to 2011-12-08T14:58:00Z\): (\d+) of them, customers with no purchase by 2011-06-01, would keep their later predictions and the store would mix two points in time; nothing was written \(pass --allow-older to score as of it anyway\)\n$/);
     assert.deepEqual(await storedPredictions(home), stored, 'nothing was written');
 
@@ -331,7 +331,7 @@ describe('floyo score', () => {
     for (const [i, r] of results.entries()) {
       const now = nows[i];
       assert.equal(r.code, 2, r.stderr);
-      assert.equal(r.stdout, '');
+      assertErrorStdout(r);
       assert.equal(r.stderr, `floyo: --now must be a date (YYYY-MM-DD) or an ISO timestamp (YYYY-MM-DDTHH:MM:SS, optionally with Z or ±HH:MM), got "${now}"\n`);
     }
   });
@@ -361,7 +361,7 @@ describe('floyo score', () => {
     const r = await floyo(['score', '--home', empty]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^floyo: no model versions yet; run floyo train \(registry: .*\)\n$/);
-    assert.equal(r.stdout, '');
+    assertErrorStdout(r);
     assert.deepEqual(readdirSync(empty), [], 'no warehouse, no registry folder');
   });
 });

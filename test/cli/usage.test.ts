@@ -1,7 +1,8 @@
 // Usage errors exit 2, as all bad input does; help and version exit 0.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { floyo } from '../support/cli.js';
+import { join } from 'node:path';
+import { floyo, tempDir } from '../support/cli.js';
 
 test('unknown options, missing arguments and unknown commands exit 2 with the reason; --help and --version exit 0', async () => {
   const [option, argument, command, help, version] = await Promise.all([
@@ -30,4 +31,21 @@ test('floyo presets --json is one object listing the presets; a preset by name i
   assert.deepEqual(presets.map((p) => p.name), ['online-retail', 'shopify']);
   assert.ok(presets.every((p) => p.description.length > 0));
   assert.equal(one.json<{ name: string }>().name, 'shopify');
+});
+
+test('under --json an error is also one JSON object on stdout, with the exit code and where it arose', async () => {
+  const home = tempDir();
+  const [nothing, missing, plain] = await Promise.all([
+    floyo(['customer', '12347', '--home', home, '--json']),
+    floyo(['ingest', join(home, 'no-such.csv'), '--home', home, '--json']),
+    floyo(['customer', '12347', '--home', home]),
+  ]);
+  assert.equal(nothing.code, 1);
+  const e = nothing.json<{ error: { message: string; exitCode: number } }>().error;
+  assert.equal(e.exitCode, 1);
+  assert.equal(`floyo: ${e.message}\n`, nothing.stderr, 'the same message as on stderr');
+  assert.equal(missing.code, 2);
+  assert.equal(missing.json<{ error: { exitCode: number } }>().error.exitCode, 2);
+  assert.match(missing.json<{ error: { message: string } }>().error.message, /no-such\.csv/);
+  assert.equal(plain.stdout, '', 'without --json stdout stays empty');
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { floyo, tempDir, FIXTURES } from '../support/cli.js';
+import { assertErrorStdout, floyo, tempDir, FIXTURES } from '../support/cli.js';
 import { freshBucket, putObjects, s3TestClient, s3TestCredentials, s3TestSettings } from '../support/s3.js';
 import type { IngestSummary } from '../../src/data/ingest.js';
 
@@ -74,7 +74,7 @@ test('train with the registry under a bucket that does not exist stops before an
     env: env({ FLOYO_MODELS_LOCATION: `s3://${missing}/models` }),
   });
   assert.equal(r.code, 2, r.stderr);
-  assert.equal(r.stdout, '');
+  assertErrorStdout(r);
   assert.match(r.stderr, new RegExp(`^floyo: bucket ${missing} does not exist \\(s3://${missing}/models/[^)]*\\)[^\\n]*\\n$`));
   assert.ok(!existsSync(join(home, 'warehouse.duckdb')), 'nothing was ingested');
 });

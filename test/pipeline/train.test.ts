@@ -82,10 +82,20 @@ test('--now scores as of another time; errors are one line', async () => {
   const r = await floyo(['train', '--data', FIXTURE, '--home', home, '--now', '2011-12-31', '--json', '-q']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.json<TrainReport>().scoredAsOf, '2011-12-31T23:59:59Z');
-  // a time of day: that afternoon's orders are not in the past yet (customer 14569 first buys at 14:58)
-  const morning = await floyo(['train', '--home', home, '--now', '2011-12-08T10:00:00Z', '--json', '-q']);
+  // a time of day: that afternoon's orders are not in the past yet (customer 14569 first buys at 14:58).
+  // Customers first seen later keep their rows as of 2011-12-31: refused, as floyo score refuses it,
+  // before anything is published, unless --allow-older
+  const refused = await floyo(['train', '--home', home, '--now', '2011-12-08T10:00:00Z', '--json', '-q']);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /^floyo: --now 2011-12-08T10:00:00Z .* is earlier than the stored predictions \(scored as of up to 2011-12-31T23:59:59Z\): \d+ of them, .*nothing was published or written \(pass --allow-older/);
+  const listed = await floyo(['models', 'list', '--home', home, '--json']);
+  assert.equal(listed.json<{ versions: unknown[] }>().versions.length, 1, 'the refused train published no version');
+  const morning = await floyo(['train', '--home', home, '--now', '2011-12-08T10:00:00Z', '--allow-older', '--json', '-q']);
   assert.equal(morning.code, 0, morning.stderr);
-  assert.equal(morning.json<TrainReport>().scoredAsOf, '2011-12-08T10:00:00Z');
+  const m = morning.json<TrainReport>();
+  assert.equal(m.scoredAsOf, '2011-12-08T10:00:00Z');
+  assert.ok(m.notRescored > 0, 'the rows left at the later time are reported');
+  assert.deepEqual(m.notRescoredBy.map((g) => [g.modelVersion, g.scoredAt, g.customers]), [[r.json<TrainReport>().modelVersion, '2011-12-31T23:59:59Z', m.notRescored]]);
   const instance = await DuckDBInstance.create(join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' });
   const db = await instance.connect();
   const [counts] = (await db.runAndReadAll(

@@ -1,4 +1,5 @@
 // Runs the floyo CLI from source as a separate process, the way a user runs it.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,8 @@ export const FIXTURES = join(ROOT, 'test/fixtures');
 export const SHARED_DATASETS = join(ROOT, '../shared/datasets');
 
 export interface CliResult {
+  /** the arguments it ran with */
+  args: string[];
   code: number;
   stdout: string;
   stderr: string;
@@ -39,6 +42,7 @@ export function floyo(args: string[], options: { env?: Record<string, string>; c
     child.on('error', reject);
     child.on('close', (code) =>
       resolve({
+        args,
         code: code ?? -1,
         stdout,
         stderr,
@@ -52,4 +56,18 @@ export function floyo(args: string[], options: { env?: Record<string, string>; c
       }),
     );
   });
+}
+
+/**
+ * What a failed command leaves on stdout: nothing, or under --json the error as one object, with the
+ * message stderr ends with and the exit code.
+ */
+export function assertErrorStdout(r: CliResult): void {
+  if (!r.args.includes('--json')) {
+    assert.equal(r.stdout, '');
+    return;
+  }
+  const { error } = r.json<{ error: { message: string; exitCode: number } }>();
+  assert.ok(r.stderr.endsWith(`floyo: ${error.message}\n`), `stderr ends with the message: ${r.stderr}`);
+  assert.equal(error.exitCode, r.code);
 }
