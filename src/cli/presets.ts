@@ -17,9 +17,9 @@ A mapping file (JSON or YAML) tells Floyo how to read a shop's own export:
               unitPrice, timestamp, country, currency, refundedAmount. A column can be a name, or
               { column, fallback, lowercase } or a constant { value }.
   orderLevelColumns  columns written only on an order's first line (filled down within the order)
-  timestamp   { format: auto | unix | unix-ms | a pattern like 'DD.MM.YYYY HH:mm', timezone: UTC | +01:00 }
+  timestamp   { format: auto | unix | unix-ms | a pattern like 'DD.MM.YYYY HH:mm', timezone: UTC | +01:00 | Europe/Berlin }
               pattern tokens: YYYY YY MM M DD D HH H hh h mm ss SSS A Z; other letters go in [brackets]
-  numbers     { decimal: '.' | ',', thousands: '' | ',' | '.' | ' ' }
+  numbers     { decimal: '.' | ',', thousands: '' | ',' | '.' | ' ' | "'" }
   csv         { delimiter, quote, encoding: utf-8 | latin1 }
   returns     { orderIdPattern: '^C' }   credit notes; negative quantities are always returns
   exclude     business rules: [{ reason, when: [{ field | column, matches | notMatches | in | equals |

@@ -86,7 +86,10 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
 
 const NEEDS_QUOTES = /[\t\n\r"]/;
 
-/** Text for the staged TSV that DuckDB bulk-loads: quoted only when needed, \N for NULL. */
+/**
+ * Text for the staged TSV that DuckDB bulk-loads: quoted only when needed, \N for NULL. Lines end in
+ * '\n' only; a '\r' or '\n' inside a value is quoted and read back as it is (see STAGED_CSV_OPTIONS).
+ */
 function cell(value: string | null): string {
   if (value === null) return '\\N';
   if (value === '\\N' || NEEDS_QUOTES.test(value)) return `"${value.replace(/"/g, '""')}"`;
@@ -109,6 +112,12 @@ const LOAD_SETTINGS = {
 const STAGED_COLUMNS =
   "{'row_number':'BIGINT','order_id':'VARCHAR','customer_id':'VARCHAR','product_id':'VARCHAR','product_name':'VARCHAR'," +
   "'quantity':'DOUBLE','unit_price':'DOUBLE','refunded':'DOUBLE','is_return':'BOOLEAN','ts_ms':'BIGINT','country':'VARCHAR','currency':'VARCHAR'}";
+
+// new_line is set because the staged lines always end in '\n': left unset, DuckDB's strict mode takes a
+// '\r' inside a quoted value (a CRLF or a lone CR in a description) for a second line-end style and
+// fails the whole load ("The CSV Parser state machine reached an invalid state").
+const STAGED_CSV_OPTIONS =
+  `delim='\t', new_line='\\n', header=false, quote='"', escape='"', nullstr='\\N', allow_quoted_nulls=false, auto_detect=false, columns=${STAGED_COLUMNS}`;
 
 export async function ingest(warehouse: Warehouse, request: IngestRequest): Promise<IngestSummary> {
   const started = Date.now();
@@ -237,9 +246,14 @@ async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: Inges
     if (!(err instanceof FloyoError)) throw err;
     summary.status = 'failed';
     summary.error = err.message;
-    summary.rowsRead = summary.rowsAccepted = summary.rowsQuarantined = summary.rowsExcluded = 0;
-    summary.quarantinedByReason = {};
-    summary.excludedByReason = {};
+    // A source read to its end whose rows were all unusable keeps its counts (its quarantined rows are in
+    // the quarantine file, to show what was wrong); any other failure stopped part-way: nothing to count.
+    if (!(err instanceof NoRowUsable)) {
+      summary.rowsRead = summary.rowsAccepted = summary.rowsQuarantined = summary.rowsExcluded = 0;
+      summary.quarantinedByReason = {};
+      summary.excludedByReason = {};
+    }
+    summary.ordersReplaced = summary.linesReplaced = 0;
     return summary;
   } finally {
     if (downloaded) rmSync(downloaded, { force: true });
@@ -302,7 +316,7 @@ async function loadSource(
         await db.run(
           `INSERT INTO transactions SELECT ${sqlString(fingerprint)}, row_number, order_id, customer_id, product_id, product_name, quantity, unit_price, ` +
             `quantity * unit_price, refunded, is_return, epoch_ms(ts_ms), country, currency ` +
-            `FROM read_csv(${sqlString(file)}, delim='\t', header=false, quote='"', escape='"', nullstr='\\N', allow_quoted_nulls=false, auto_detect=false, columns=${STAGED_COLUMNS})`,
+            `FROM read_csv(${sqlString(file)}, ${STAGED_CSV_OPTIONS})`,
         );
       } catch (err) {
         loadError = err;
@@ -396,7 +410,11 @@ async function loadSource(
     bar.done(`${summary.rowsRead.toLocaleString('en-US')} rows`);
     const readMs = performance.now() - readStart;
     if (loadError) throw loadError;
-    if (summary.rowsAccepted === 0 && summary.rowsQuarantined > 0) throw allQuarantined(ref.location, summary, examples, request.mapping);
+    if (summary.rowsAccepted === 0 && summary.rowsQuarantined > 0) {
+      // nothing lands, but the quarantined rows are written: they show which rows and fields the mapping does not fit
+      appendQuarantine(warehouse, run.quarantineFile, quarantined);
+      throw allQuarantined(ref.location, summary, examples, request.mapping);
+    }
     const tail = performance.now();
     if (!began) await begin(); // a source with no accepted line is still recorded
     // Orders are the unit of identity: lines of these orders from earlier sources give way to this
@@ -429,10 +447,7 @@ async function loadSource(
     began = false;
     // read: parsing and mapping (overlapping the load); load: DuckDB's inserts plus the work after reading
     summary.timingsMs = { read: Math.round(readMs), load: Math.round(loadMs + performance.now() - tail) };
-    if (quarantineFile) {
-      mkdirSync(join(warehouse.home, 'quarantine'), { recursive: true });
-      appendFileSync(quarantineFile, readFileSync(quarantined));
-    }
+    if (quarantineFile) appendQuarantine(warehouse, quarantineFile, quarantined);
   } catch (err) {
     if (began) await db.run('ROLLBACK').catch(() => undefined);
     throw err instanceof FloyoError ? err : new FloyoError(`${ref.location}: loading into the warehouse failed: ${(err as Error).message.split('\n')[0]}`);
@@ -443,6 +458,14 @@ async function loadSource(
     rmSync(quarantined, { force: true });
   }
 }
+
+function appendQuarantine(warehouse: Warehouse, quarantineFile: string, sourceRows: string): void {
+  mkdirSync(join(warehouse.home, 'quarantine'), { recursive: true });
+  appendFileSync(quarantineFile, readFileSync(sourceRows));
+}
+
+/** The failure of a source read to its end none of whose rows could be used: its counts are complete. */
+class NoRowUsable extends FloyoError {}
 
 /**
  * A source none of whose rows could be used almost always means the mapping does not fit the file
@@ -457,7 +480,7 @@ function allQuarantined(location: string, summary: SourceSummary, examples: Map<
       return `${reason} (${n.toLocaleString('en-US')}${example ? `, e.g. ${JSON.stringify(example.length > 60 ? `${example.slice(0, 60)}…` : example)}` : ''})`;
     })
     .join('; ');
-  return new FloyoError(
+  return new NoRowUsable(
     `${location}: no row could be used: ${summary.rowsQuarantined.toLocaleString('en-US')} of ${summary.rowsRead.toLocaleString('en-US')} quarantined ` +
       `(${reasons})${summary.rowsExcluded ? `, ${summary.rowsExcluded.toLocaleString('en-US')} excluded` : ''}. ` +
       `The mapping${mapping.name ? ` (${mapping.name})` : ''} probably does not fit this file: check it with \`floyo presets\` or give --mapping`,

@@ -171,6 +171,9 @@ export function parseMapping(value: unknown, origin: string): Mapping {
     const key = /^timezone/.test((err as Error).message) ? 'timestamp.timezone' : 'timestamp.format';
     throw new FloyoError(`mapping ${origin}: ${key}: ${(err as Error).message}`);
   }
+  if (mapping.numbers.thousands === mapping.numbers.decimal) {
+    throw new FloyoError(`mapping ${origin}: numbers.thousands and numbers.decimal are both "${mapping.numbers.decimal}"; they must differ`);
+  }
   checkRegex(mapping.returns.orderIdPattern, 'returns.orderIdPattern');
   mapping.exclude.forEach((rule, r) =>
     rule.when.forEach((c, k) => {

@@ -2,6 +2,7 @@
 // Detection by extension, confirmed by content (gzip and Parquet magic bytes), overridable.
 import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
+import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -58,8 +59,6 @@ export interface ReadOptions {
   /** columns to project from NDJSON objects (they have no header) */
   ndjsonColumns?: string[];
   onBytes?: (bytesRead: number, total: number) => void;
-  /** something the user should know that does not stop the read (invalid UTF-8); default: a line on stderr */
-  onWarning?: (message: string) => void;
   connection?: DuckDBConnection;
 }
 
@@ -74,6 +73,7 @@ function byteStream(path: string, gz: boolean, options: ReadOptions): Readable {
   if (!gz) return raw;
   const gunzip = createGunzip({ chunkSize: 1 << 16 });
   raw.on('error', (err) => gunzip.destroy(err));
+  gunzip.on('close', () => raw.destroy()); // a read that stops early closes the file too
   return raw.pipe(gunzip);
 }
 
@@ -86,62 +86,114 @@ function readError(err: unknown, name: string): FloyoError {
   return new FloyoError(`${name}: cannot read the file (${e.code ?? e.message})`, { file: name });
 }
 
-const REPLACEMENT = '\ufffd';
-const ENCODED_REPLACEMENT = Buffer.from(REPLACEMENT, 'utf8');
-
 function countOf(text: string, needle: string): number {
   let n = 0;
   for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) n++;
   return n;
 }
 
-function countBytes(bytes: Buffer, needle: Buffer): number {
+/** Length of the byte sequence a UTF-8 lead byte starts (0: not a lead byte). */
+function sequenceLength(b: number): number {
+  return b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+}
+
+/** How many bytes at the end of `bytes` start a character that the next chunk completes (0-3). */
+function incompleteTail(bytes: Buffer): number {
+  for (let k = 1; k <= 3 && k <= bytes.length; k++) {
+    const b = bytes[bytes.length - k];
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: look further back for its lead
+    const need = sequenceLength(b);
+    return need > k ? k : 0;
+  }
+  return 0;
+}
+
+/** Offset of the first byte that is not valid UTF-8 (-1 if none); only called once isUtf8 said there is one. */
+function firstInvalidByte(bytes: Buffer): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    const n = sequenceLength(b);
+    if (n === 0 || i + n > bytes.length) return i;
+    // the second byte's range excludes overlong forms, UTF-16 surrogates and code points above U+10FFFF
+    const lo = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80;
+    const hi = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k < n; k++) {
+      const c = bytes[i + k];
+      if (k === 1 ? c < lo || c > hi : (c & 0xc0) !== 0x80) return i;
+    }
+    i += n;
+  }
+  return -1;
+}
+
+function countLines(bytes: Buffer, end: number): number {
   let n = 0;
-  for (let i = bytes.indexOf(needle); i >= 0; i = bytes.indexOf(needle, i + needle.length)) n++;
+  for (let i = bytes.indexOf(10); i >= 0 && i < end; i = bytes.indexOf(10, i + 1)) n++;
   return n;
 }
 
-function linesBefore(text: string, end: number): number {
-  let n = 0;
-  for (let i = text.indexOf('\n'); i >= 0 && i < end; i = text.indexOf('\n', i + 1)) n++;
-  return n;
+/**
+ * Invalid UTF-8 fails the source: decoded, it would become U+FFFD, and ids differing only in an accent
+ * would merge (two customers as one) with nothing to show for it. A U+FFFD written in the file is valid.
+ * The message names the line and byte offset, and the fix (most such files are Latin-1 or Windows-1252).
+ */
+class Utf8Check {
+  private carry: Buffer = Buffer.alloc(0); // a character split across chunks: its first bytes
+  private offset = 0; // bytes before carry
+  private lines = 0; // line ends before carry
+
+  constructor(private readonly name: string, private readonly gz: boolean) {}
+
+  push(chunk: Buffer): void {
+    const bytes = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
+    const whole = bytes.length - incompleteTail(bytes);
+    const body = bytes.subarray(0, whole);
+    if (!isUtf8(body)) this.fail(body, firstInvalidByte(body));
+    this.offset += whole;
+    this.lines += countLines(body, whole);
+    this.carry = Buffer.from(bytes.subarray(whole));
+  }
+
+  end(): void {
+    if (this.carry.length) this.fail(this.carry, 0); // the file ends inside a character
+  }
+
+  private fail(bytes: Buffer, at: number): never {
+    const where = Math.max(at, 0);
+    const line = this.lines + countLines(bytes, where) + 1;
+    throw new FloyoError(
+      `${this.name}: not valid UTF-8: line ${line}, byte offset ${this.offset + where}${this.gz ? ' of the uncompressed data' : ''} ` +
+        `(byte 0x${bytes[where].toString(16).padStart(2, '0')}). If the file is Latin-1 (ISO-8859-1) or Windows-1252, set csv.encoding: latin1 ` +
+        'in the mapping (encodings: utf-8, latin1); nothing from this file was ingested',
+      { file: this.name, offset: this.offset + where },
+    );
+  }
 }
 
-function warnOnStderr(message: string): void {
-  process.stderr.write(`floyo: warning: ${message}\n`);
-}
-
-async function* decodedChunks(stream: Readable, options: ReadOptions): AsyncIterable<string> {
+async function* decodedChunks(stream: Readable, options: ReadOptions, gz: boolean): AsyncIterable<string> {
   const latin1 = options.encoding === 'latin1';
   // StringDecoder keeps multi-byte characters split across chunks intact, and is faster than TextDecoder here.
   const decoder = new StringDecoder(latin1 ? 'latin1' : 'utf8');
-  // Invalid UTF-8 decodes to U+FFFD without complaint: a Latin-1 file would land with its accents lost.
-  // So the first bad byte is reported (once, with its line); a U+FFFD written in the file is not one.
-  let checking = !latin1;
-  let lines = 0;
-  const check = (text: string, bytes: Buffer | null) => {
-    const at = text.indexOf(REPLACEMENT);
-    if (at >= 0 && (bytes === null || countOf(text, REPLACEMENT) > countBytes(bytes, ENCODED_REPLACEMENT))) {
-      checking = false;
-      (options.onWarning ?? warnOnStderr)(
-        `${options.name}: not valid UTF-8 from line ${lines + linesBefore(text, at) + 1} on (bad bytes were read as U+FFFD); ` +
-          'if the file is Latin-1 (ISO-8859-1), set csv.encoding: latin1 in the mapping (encodings: utf-8, latin1)',
-      );
-    } else {
-      lines += linesBefore(text, text.length);
-    }
-  };
+  const check = latin1 ? null : new Utf8Check(options.name, gz);
+  const chunks = stream[Symbol.asyncIterator]();
   try {
-    for await (const chunk of stream) {
-      const text = decoder.write(chunk as Buffer);
-      if (checking) check(text, chunk as Buffer);
-      yield text;
+    while (true) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (err) {
+        throw readError(err, options.name);
+      }
+      if (next.done) break;
+      check?.push(next.value);
+      yield decoder.write(next.value);
     }
-  } catch (err) {
-    throw readError(err, options.name);
+  } finally {
+    await chunks.return?.(); // closes the file when the read stops early (a failed check, a failed load)
   }
+  check?.end();
   const tail = decoder.end();
-  if (tail && checking) check(tail, null); // an incomplete character at the very end
   if (tail) yield tail;
 }
 
@@ -149,7 +201,7 @@ export async function openRecords(path: string, format: Format, options: ReadOpt
   if (format === 'parquet') return openParquet(path, options);
   const gz = format.endsWith('.gz');
   const stream = byteStream(path, gz, options);
-  const chunks = decodedChunks(stream, options);
+  const chunks = decodedChunks(stream, options, gz);
   return format.startsWith('ndjson') ? openJson(chunks, options) : openCsv(chunks, options);
 }
 
@@ -518,17 +570,26 @@ async function openParquet(path: string, options: ReadOptions): Promise<RecordRe
             case 'text':
               values[i] = x === null ? '' : String(x);
               break;
+            // NaN and ±Infinity have no text (an id column's NaN is no id, as pandas means it) but stay
+            // typed, so a quantity or price holding one is quarantined as not a finite number, not as missing
             case 'double': {
-              const n = x === null ? NaN : Number(x);
-              values[i] = renderNumber(n);
-              if (!Number.isNaN(n)) typed![i] = n;
+              if (x === null) values[i] = '';
+              else {
+                const n = Number(x);
+                values[i] = Number.isFinite(n) ? renderNumber(n) : '';
+                typed![i] = n;
+              }
               break;
             }
             case 'exact': {
               const text = x === null ? '' : String(x);
               const n = Number(text);
-              if (text === '' || /^-?nan$/i.test(text)) values[i] = '';
-              else if (Number.isNaN(n)) values[i] = text;
+              const special = NON_FINITE[text.toLowerCase()];
+              if (text === '') values[i] = '';
+              else if (special !== undefined) {
+                values[i] = '';
+                typed![i] = special;
+              } else if (Number.isNaN(n)) values[i] = text;
               else {
                 values[i] = text.replace(/\.0+$/, '');
                 typed![i] = n;
@@ -559,6 +620,9 @@ async function openParquet(path: string, options: ReadOptions): Promise<RecordRe
   }
   return { columns, batches: batches() };
 }
+
+/** How DuckDB writes a FLOAT's special values as text. */
+const NON_FINITE: Record<string, number> = { nan: NaN, '-nan': NaN, inf: Infinity, '-inf': -Infinity, infinity: Infinity, '-infinity': -Infinity };
 
 function firstLine(message: string): string {
   return message.split('\n')[0];

@@ -3,7 +3,7 @@
 import { FloyoError } from '../errors.js';
 import type { CanonicalField, ColumnRef, Condition, Mapping } from './mapping.js';
 import { CANONICAL_FIELDS, referencedColumns } from './mapping.js';
-import { parseNumber, parseOffset, timestampFormatHint, timestampParser, type NumberConvention, type TypedValue } from './values.js';
+import { parseNumber, timestampFormatHint, timestampParser, wallClockZone, type NumberConvention, type TypedValue } from './values.js';
 
 /** A record as a format reader yields it: cell texts aligned with the reader's columns. */
 export interface SourceRecord {
@@ -104,6 +104,14 @@ function findColumn(columns: string[], name: string): number {
   return columns.findIndex((c) => c.trim().toLowerCase() === wanted);
 }
 
+/** The positions findColumn chooses among: the exact matches, else the case-insensitive ones. */
+function columnsNamed(columns: string[], name: string): number[] {
+  const exact = columns.flatMap((c, i) => (c === name ? [i] : []));
+  if (exact.length) return exact;
+  const wanted = name.trim().toLowerCase();
+  return columns.flatMap((c, i) => (c.trim().toLowerCase() === wanted ? [i] : []));
+}
+
 export interface RowMapper {
   push(record: SourceRecord): void;
   /** flushes a buffered order (mappings with an order-level refund) */
@@ -124,6 +132,21 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
         `${mapping.name ? `; mapping: ${mapping.name}` : ''}${delimiterHint(columns, required)}`,
       { file },
     );
+  }
+  // A column the mapping reads that the header names twice: which one holds the data is a guess, and
+  // the first is not always right (an export that appends a corrected column under the same name).
+  // Duplicates the mapping does not read stay harmless: exports often repeat unused or blank names
+  // (several "" columns from trailing delimiters), and refusing those would fail good files.
+  const { optional } = referencedColumns(mapping);
+  for (const name of [...required, ...optional]) {
+    const at = columnsNamed(columns, name);
+    if (at.length > 1) {
+      throw new FloyoError(
+        `${file}: the header has ${at.length} columns named ${JSON.stringify(columns[at[0]])} (columns ${at.map((i) => i + 1).join(', ')}), ` +
+          `and the mapping${mapping.name ? ` (${mapping.name})` : ''} reads ${JSON.stringify(name)}: rename the one that should not be read`,
+        { file },
+      );
+    }
   }
   const index = (name: string) => findColumn(columns, name);
   const getter = (ref: ColumnRef | undefined): Getter | undefined => {
@@ -151,7 +174,8 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
     const i = index(spec.column!);
     const f = spec.fallback !== undefined ? index(spec.fallback) : -1;
     if (i < 0 && f < 0) return undefined;
-    return (values, typed) => (i >= 0 && (values[i] ?? '').trim() !== '' ? typed[i] : f >= 0 ? typed[f] : undefined);
+    // without a fallback, a typed value with no text (a Parquet NaN) is still the column's value
+    return (values, typed) => (i >= 0 && (values[i] ?? '').trim() !== '' ? typed[i] : f >= 0 ? typed[f] : i >= 0 ? typed[i] : undefined);
   };
   const get = {} as Record<CanonicalField, Getter | undefined>;
   for (const field of Object.keys(mapping.columns) as CanonicalField[]) get[field] = getter(mapping.columns[field]);
@@ -161,14 +185,15 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   const typedTs = typedGetter(mapping.columns.timestamp);
   const typedRefund = typedGetter(mapping.columns.refundedAmount);
   // a typed timestamp without a zone is a wall-clock time in the mapping's zone, as a text one is
-  const naiveOffsetMs = parseOffset(mapping.timestamp.timezone) * 60_000;
+  const naiveZone = wallClockZone(mapping.timestamp.timezone);
   const autoTimestamps = mapping.timestamp.format === 'auto' || mapping.timestamp.format === 'iso';
   const rawOf = (rec: SourceRecord): string => {
     if (rec.raw !== undefined) return capRaw(rec.raw);
     const row: Record<string, unknown> = {};
     columns.forEach((c, i) => {
       const t = rec.typed?.[i];
-      row[c] = typeof t === 'number' ? t : rec.values[i] === '' || rec.values[i] === undefined ? null : rec.values[i];
+      // JSON has no NaN or Infinity: they are shown as text ("NaN"), not as null, which would read as missing
+      row[c] = typeof t === 'number' ? (Number.isFinite(t) ? t : String(t)) : rec.values[i] === '' || rec.values[i] === undefined ? null : rec.values[i];
     });
     return capRaw(JSON.stringify(row));
   };
@@ -241,7 +266,8 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
           for (const i of orderLevel) {
             if ((v[i] ?? '').trim() !== '') continue;
             v[i] = orderFirst[i];
-            if (orderFirstTyped[i] !== undefined) (t ??= rec.typed = new Array(v.length))[i] = orderFirstTyped[i];
+            // the first line's typed value, or none: a NaN here (pandas' blank) must not stay behind the filled text
+            if (orderFirstTyped[i] !== undefined || t?.[i] !== undefined) (t ??= rec.typed = new Array(v.length))[i] = orderFirstTyped[i];
           }
         }
       }
@@ -262,7 +288,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       const unitPrice = typeof pTyped === 'number' ? pTyped : parseNumber(pText, numbers);
       let ts: number;
       if (typeof tsTyped === 'object') {
-        ts = tsTyped.zoned ? tsTyped.epochMs : tsTyped.epochMs - naiveOffsetMs;
+        ts = tsTyped.zoned ? tsTyped.epochMs : tsTyped.epochMs - naiveZone(tsTyped.epochMs);
       } else {
         if (tText !== lastTsText) {
           lastTsText = tText;
@@ -275,7 +301,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       const productName = getName === undefined ? '' : getName(v);
       const country = getCountry === undefined ? '' : getCountry(v);
       const currency = getCurrency === undefined ? '' : getCurrency(v);
-      const refund = rText === '' ? 0 : typeof rTyped === 'number' ? rTyped : parseNumber(rText, numbers);
+      const refund = rText === '' && rTyped === undefined ? 0 : typeof rTyped === 'number' ? rTyped : parseNumber(rText, numbers);
       parsed.quantity = quantity;
       parsed.unitPrice = unitPrice;
       parsed.refundedAmount = refund;
@@ -292,7 +318,8 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
 
       // A row missing a required value cannot be judged by a business rule: it is quarantined.
       const missing: CanonicalField | null =
-        orderId === '' ? 'orderId' : productId === '' ? 'productId' : qText === '' ? 'quantity' : pText === '' ? 'unitPrice' : tText === '' ? 'timestamp' : null;
+        orderId === '' ? 'orderId' : productId === '' ? 'productId' : qText === '' && qTyped === undefined ? 'quantity' :
+          pText === '' && pTyped === undefined ? 'unitPrice' : tText === '' ? 'timestamp' : null;
       if (missing !== null) {
         sink.quarantine({ row: rec.row, line: rec.line, field: missing, reason: 'missing value', value: '', raw: rawOf(rec) });
         return;
@@ -311,15 +338,17 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       let field: CanonicalField | null = null;
       let reason = '';
       let value = '';
-      if (Number.isNaN(quantity)) { field = 'quantity'; reason = 'not a number'; value = qText; }
+      if (typeof qTyped === 'number' && !Number.isFinite(qTyped)) { field = 'quantity'; reason = 'not a finite number'; value = String(qTyped); }
+      else if (Number.isNaN(quantity)) { field = 'quantity'; reason = 'not a number'; value = qText; }
       else if (quantity === 0) { field = 'quantity'; reason = 'zero quantity'; value = qText; }
       else if (Math.abs(quantity) > rules.maxAbsQuantity) { field = 'quantity'; reason = 'out of range'; value = qText; }
+      else if (typeof pTyped === 'number' && !Number.isFinite(pTyped)) { field = 'unitPrice'; reason = 'not a finite number'; value = String(pTyped); }
       else if (Number.isNaN(unitPrice)) { field = 'unitPrice'; reason = 'not a number'; value = pText; }
       else if (unitPrice < 0) { field = 'unitPrice'; reason = 'negative price'; value = pText; }
       else if (unitPrice > rules.maxUnitPrice) { field = 'unitPrice'; reason = 'out of range'; value = pText; }
       else if (Number.isNaN(ts)) { field = 'timestamp'; reason = notATimestamp(tText); value = tText; }
       else if (ts > rules.latestAllowedTs) { field = 'timestamp'; reason = 'in the future'; value = tText; }
-      else if (Number.isNaN(refund) || refund < 0) { field = 'refundedAmount'; reason = 'not a non-negative number'; value = rText; }
+      else if (!Number.isFinite(refund) || refund < 0) { field = 'refundedAmount'; reason = 'not a non-negative number'; value = rText || String(refund); }
       if (field !== null) {
         sink.quarantine({ row: rec.row, line: rec.line, field, reason, value, raw: rawOf(rec) });
         return;

@@ -10,11 +10,32 @@ export interface NumberConvention {
 
 const PLAIN_NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
+// An integer part grouped by thousands: 1-3 digits, then groups of exactly 3 (1.234.567, 12 345, -1'000).
+// Anything else with the separator in it (2.50, 1.2.3, 12.34.567) is not a number: dropping every
+// separator would read a mistyped or differently formatted value silently wrong (2.50 as 250).
+const GROUPED = {
+  ',': /^[+-]?\d{1,3}(?:,\d{3})+$/,
+  '.': /^[+-]?\d{1,3}(?:\.\d{3})+$/,
+  ' ': /^[+-]?\d{1,3}(?: \d{3})+$/,
+  "'": /^[+-]?\d{1,3}(?:'\d{3})+$/,
+};
+
 export function parseNumber(text: string, convention: NumberConvention = { decimal: '.', thousands: '' }): number {
   let t = text.trim();
   if (t === '') return NaN;
-  if (convention.thousands) t = t.split(convention.thousands).join('');
-  if (convention.decimal === ',') t = t.replace(',', '.');
+  const { decimal, thousands } = convention;
+  if (thousands !== '' && t.includes(thousands)) {
+    // the separator only in the integer part, before the decimal separator
+    const end = t.indexOf(decimal);
+    const integer = end < 0 ? t : t.slice(0, end);
+    if (!GROUPED[thousands].test(integer) || t.includes(thousands, integer.length)) return NaN;
+    t = integer.split(thousands).join('') + t.slice(integer.length);
+  }
+  if (decimal === ',') {
+    // with a decimal comma a '.' is no decimal point: 1.234 (thousands written without thousands: '.') is not 1.234
+    if (t.includes('.')) return NaN;
+    t = t.replace(',', '.');
+  }
   return PLAIN_NUMBER.test(t) ? Number(t) : NaN;
 }
 
@@ -34,7 +55,7 @@ export type TypedValue = number | Instant;
 export interface TimestampConvention {
   /** 'auto' (ISO 8601 and its common variants), 'unix' (seconds), 'unix-ms', or a pattern such as 'M/D/YYYY H:mm' */
   format: string;
-  /** zone for times written without one: 'UTC' or a fixed offset like '+01:00' */
+  /** zone for times written without one: 'UTC', a fixed offset like '+01:00', or an IANA zone like 'Europe/Berlin' */
   timezone: string;
 }
 
@@ -59,6 +80,69 @@ export function parseOffset(text: string): number {
   return m[1] === '-' ? -minutes : minutes;
 }
 
+/**
+ * The offset (ms east of UTC) to subtract from a wall-clock time in a zone, the wall-clock time given as
+ * if it were UTC (Date.UTC of its fields): instant = local - zone(local).
+ */
+export type WallClockZone = (localMs: number) => number;
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * 'UTC', a fixed offset ('+01:00') or an IANA zone name ('Europe/Berlin'); throws a RangeError starting
+ * with "timezone" for anything else. In an IANA zone, daylight saving applies, with java.time's rules:
+ * a time that occurs twice (the hour repeated when clocks go back) is the earlier instant; a time that
+ * does not occur (the hour skipped when clocks go forward) is shifted forward by the gap (02:30 → 03:30).
+ */
+export function wallClockZone(timezone: string): WallClockZone {
+  const fixed = parseOffset(timezone);
+  if (!Number.isNaN(fixed)) {
+    const ms = fixed * 60_000;
+    return () => ms;
+  }
+  let format: Intl.DateTimeFormat;
+  try {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+    });
+  } catch {
+    throw new RangeError(`timezone "${timezone}" is not understood; use UTC, a fixed offset such as +01:00, or a zone name such as Europe/Berlin`);
+  }
+  // the zone's offset at an instant, from the wall clock Intl shows for it
+  const offsetAt = (instant: number): number => {
+    const p: Record<string, number> = {};
+    for (const part of format.formatToParts(instant)) if (part.type !== 'literal') p[part.type] = Number(part.value);
+    const whole = instant - (((instant % 1000) + 1000) % 1000);
+    return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - whole;
+  };
+  const resolve = (local: number): number => {
+    // a transition is never two within a day: the offsets a day either side are the only candidates
+    const before = offsetAt(local - 24 * HOUR_MS);
+    const after = offsetAt(local + 24 * HOUR_MS);
+    const fitsBefore = offsetAt(local - before) === before;
+    const fitsAfter = offsetAt(local - after) === after;
+    if (fitsBefore && fitsAfter) return Math.max(before, after); // repeated: the larger offset is the earlier instant
+    if (fitsBefore) return before;
+    if (fitsAfter) return after;
+    return before; // skipped: the offset from before the gap moves the time forward by the gap
+  };
+  // Intl is slow (microseconds a call) and a file holds ~500k timestamps: the offset is cached per local
+  // hour. Transitions fall on a local hour or half hour, so an hour whose first and last second resolve
+  // alike is all alike; the rare hour with a transition inside it is resolved per value.
+  const cache = new Map<number, number>();
+  return (local) => {
+    const hour = Math.floor(local / HOUR_MS);
+    let offset = cache.get(hour);
+    if (offset === undefined) {
+      const first = resolve(hour * HOUR_MS);
+      offset = first === resolve(hour * HOUR_MS + HOUR_MS - 1000) ? first : NaN;
+      if (cache.size >= 1_000_000) cache.clear(); // a century of hours; a bound, not a limit anyone meets
+      cache.set(hour, offset);
+    }
+    return Number.isNaN(offset) ? resolve(local) : offset;
+  };
+}
+
 function digits(s: string, from: number, count: number): number {
   let v = 0;
   for (let i = from; i < from + count; i++) {
@@ -70,7 +154,7 @@ function digits(s: string, from: number, count: number): number {
 }
 
 /** ISO 8601 and friends: 2011-12-09, 2011-12-09 12:50, 2011-12-09T12:50:00.123Z, 2025-05-11 09:55:16 -0400. */
-function parseIsoLike(text: string, defaultOffsetMin: number): number {
+function parseIsoLike(text: string, zone: WallClockZone): number {
   const s = text.trim();
   const n = s.length;
   if (n < 10 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return NaN;
@@ -101,13 +185,14 @@ function parseIsoLike(text: string, defaultOffsetMin: number): number {
       }
     }
   }
-  let offset = defaultOffsetMin;
+  let offset = NaN; // minutes, when the text has its own
   if (i < n) {
     offset = parseOffset(s.slice(i));
     if (Number.isNaN(offset)) return NaN;
   }
   if (!validDate(y, mo, d, h, mi, sec)) return NaN;
-  return Date.UTC(y, mo - 1, d, h, mi, sec, ms) - offset * 60_000;
+  const local = Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+  return local - (Number.isNaN(offset) ? zone(local) : offset * 60_000);
 }
 
 const TOKENS: Array<[string, string, string]> = [
@@ -136,7 +221,7 @@ export const TIMESTAMP_TOKENS = TOKENS.map(([t]) => t);
  * Any other letter is refused rather than taken as literal text: 'dd/MM/yyyy' would otherwise compile
  * and silently match nothing. Literal letters go in [brackets]; the ISO separator T is allowed as is.
  */
-function compilePattern(pattern: string, defaultOffsetMin: number): TimestampParser {
+function compilePattern(pattern: string, zone: WallClockZone): TimestampParser {
   let regex = '^';
   const parts: string[] = [];
   let i = 0;
@@ -176,7 +261,7 @@ function compilePattern(pattern: string, defaultOffsetMin: number): TimestampPar
   return (text) => {
     const m = re.exec(text.trim());
     if (!m) return NaN;
-    let y = 0, mo = 1, d = 1, h = 0, mi = 0, sec = 0, ms = 0, offset = defaultOffsetMin;
+    let y = 0, mo = 1, d = 1, h = 0, mi = 0, sec = 0, ms = 0, offset = NaN;
     let pm: boolean | undefined;
     parts.forEach((part, k) => {
       const v = m[k + 1];
@@ -198,7 +283,8 @@ function compilePattern(pattern: string, defaultOffsetMin: number): TimestampPar
       h = (h % 12) + (pm ? 12 : 0);
     }
     if (!validDate(y, mo, d, h, mi, sec)) return NaN;
-    return Date.UTC(y, mo - 1, d, h, mi, sec, ms) - offset * 60_000;
+    const local = Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+    return local - (Number.isNaN(offset) ? zone(local) : offset * 60_000);
   };
 }
 
@@ -232,27 +318,25 @@ export function timestampFormatHint(text: string): string | null {
   return fits.length ? fits.join(' or ') : null;
 }
 
+const UTC: WallClockZone = () => 0;
 const HINT_PARSERS = new Map<string, TimestampParser>();
 function hintParser(pattern: string): TimestampParser {
   let parser = HINT_PARSERS.get(pattern);
-  if (!parser) HINT_PARSERS.set(pattern, (parser = compilePattern(pattern, 0)));
+  if (!parser) HINT_PARSERS.set(pattern, (parser = compilePattern(pattern, UTC)));
   return parser;
 }
 
 export function timestampParser(convention: TimestampConvention): TimestampParser {
-  const offset = parseOffset(convention.timezone);
-  if (Number.isNaN(offset)) {
-    throw new RangeError(`timezone "${convention.timezone}" is not understood; use UTC or a fixed offset such as +01:00`);
-  }
+  const zone = wallClockZone(convention.timezone);
   switch (convention.format) {
     case 'auto':
     case 'iso':
-      return (text) => parseIsoLike(text, offset);
+      return (text) => parseIsoLike(text, zone);
     case 'unix':
       return (text) => parseNumber(text) * 1000;
     case 'unix-ms':
       return (text) => parseNumber(text);
     default:
-      return compilePattern(convention.format, offset);
+      return compilePattern(convention.format, zone);
   }
 }

@@ -30,6 +30,7 @@ interface Line {
   order_id: string;
   customer_id: string | null;
   product_id: string;
+  product_name: string | null;
   quantity: number;
   unit_price: number;
   ts: string;
@@ -53,7 +54,7 @@ async function run(locations: string[], mapping: Mapping = presetMapping('online
       rules: { latestAllowedTs: Date.now(), maxAbsQuantity: 1e6, maxUnitPrice: 1e6 }, progress: () => silentProgress(),
     });
     lines = await warehouse.query<Line>(
-      `SELECT row_number, order_id, customer_id, product_id, quantity, unit_price, strftime(ts, '%Y-%m-%d %H:%M:%S') AS ts FROM transactions ORDER BY order_id, row_number`,
+      `SELECT row_number, order_id, customer_id, product_id, product_name, quantity, unit_price, strftime(ts, '%Y-%m-%d %H:%M:%S') AS ts FROM transactions ORDER BY order_id, row_number`,
     );
   } finally {
     process.stderr.write = write;
@@ -261,24 +262,161 @@ test('every quarantined row carries its source text: the CSV line(s) as read, th
   });
 });
 
-test('a Latin-1 file read as UTF-8 is warned about, naming the file, the first bad line and csv.encoding', async () => {
+test('a file that is not valid UTF-8 fails, naming the line, the byte offset and csv.encoding; it ingests once the mapping says latin1', async () => {
   const dir = tempDir();
   const text = `${HEADER}\n1,10001,PLAIN,1,2011-01-01 10:00:00,1.5,42,UK\n2,10001,CRÈME BRÛLÉE,1,2011-01-01 10:00:00,1.5,42,Österreich\n`;
+  const badAt = Buffer.from(text, 'latin1').indexOf(0xc8); // the È
   writeFileSync(join(dir, 'latin1.csv'), Buffer.from(text, 'latin1'));
+  writeFileSync(join(dir, 'latin1.csv.gz'), gzipSync(Buffer.from(text, 'latin1')));
+  const ndjson = Buffer.from(
+    '{"InvoiceNo":"1","StockCode":"10001","Description":"A","Quantity":1,"InvoiceDate":"2011-01-01 10:00:00","UnitPrice":1,"CustomerID":"Müller","Country":"UK"}\n', 'latin1');
+  writeFileSync(join(dir, 'latin1.ndjson'), ndjson);
+  // valid UTF-8, with a U+FFFD written in it: fine
   writeFileSync(join(dir, 'utf8.csv'), `${text}3,10001,REPLACEMENT \ufffd IN THE FILE,1,2011-01-01 10:00:00,1.5,42,UK\n`);
-  const warned = await run([join(dir, 'latin1.csv'), join(dir, 'utf8.csv')]);
-  assert.equal(warned.s.rowsAccepted, 5, 'the rows still land');
-  assert.equal(
-    warned.stderr,
-    `floyo: warning: ${join(dir, 'latin1.csv')}: not valid UTF-8 from line 3 on (bad bytes were read as U+FFFD); ` +
-      'if the file is Latin-1 (ISO-8859-1), set csv.encoding: latin1 in the mapping (encodings: utf-8, latin1)\n',
-    'one warning, for the Latin-1 file only',
-  );
+  const failed = await run([join(dir, 'latin1.csv'), join(dir, 'latin1.csv.gz'), join(dir, 'latin1.ndjson'), join(dir, 'utf8.csv')]);
+  assert.deepEqual(failed.s.sources.map((x) => x.status), ['failed', 'failed', 'failed', 'ingested']);
+  assert.equal(failed.s.sources[0].error,
+    `${join(dir, 'latin1.csv')}: not valid UTF-8: line 3, byte offset ${badAt} (byte 0xc8). If the file is Latin-1 (ISO-8859-1) or Windows-1252, ` +
+      'set csv.encoding: latin1 in the mapping (encodings: utf-8, latin1); nothing from this file was ingested');
+  assert.match(failed.s.sources[1].error!, new RegExp(`latin1\\.csv\\.gz: not valid UTF-8: line 3, byte offset ${badAt} of the uncompressed data \\(byte 0xc8\\)`));
+  assert.match(failed.s.sources[2].error!, new RegExp(`latin1\\.ndjson: not valid UTF-8: line 1, byte offset ${ndjson.indexOf(0xfc)} \\(byte 0xfc\\)\\. .*csv\\.encoding: latin1`));
+  assert.equal(failed.s.sources[3].rowsAccepted, 3);
+  assert.equal(failed.stderr, '');
+  assert.equal(failed.s.warehouse.rows, 3, 'only the UTF-8 file landed');
+  // not recorded as ingested: the fixed mapping reads it without --replace
   const latin1 = parseMapping({ ...presetMapping('online-retail'), csv: { encoding: 'latin1' } }, 'latin1');
-  const right = await run([join(dir, 'latin1.csv')], latin1);
-  assert.equal(right.stderr, '');
   const home = tempDir();
-  const r = await floyo(['ingest', join(dir, 'latin1.csv'), '--home', home, '--json', '-q']);
-  assert.equal(r.code, 0);
-  assert.match(r.stderr, /^floyo: warning: .*latin1\.csv: not valid UTF-8 from line 3 on/);
+  const first = await floyo(['ingest', join(dir, 'latin1.csv'), '--home', home, '--json', '-q']);
+  assert.equal(first.code, 2);
+  writeFileSync(join(dir, 'latin1.json'), JSON.stringify(latin1));
+  const fixed = await floyo(['ingest', join(dir, 'latin1.csv'), '--mapping', join(dir, 'latin1.json'), '--home', home, '--json', '-q']);
+  assert.equal(fixed.code, 0, fixed.stderr);
+  assert.equal(fixed.json<IngestSummary>().rowsAccepted, 2);
+});
+
+test('UTF-8 characters split across read chunks are not mistaken for invalid bytes; an invalid byte deep in a file is found exactly', async () => {
+  const dir = tempDir();
+  // the file is read 64 KiB at a time: put multi-byte characters (a U+FFFD among them) across every boundary
+  const row = (i: number, name: string) => `${i},10001,${name},1,2011-01-01 10:00:00,1.5,42,UK\n`;
+  let text = `${HEADER}\n`;
+  let i = 0;
+  while (Buffer.byteLength(text) < 300_000) {
+    text += row(++i, `${'x'.repeat(i % 7)}\ufffd€日本😀`);
+    // and a U+FFFD exactly across the first boundary: its bytes EF | BF BD in two chunks
+    const size = Buffer.byteLength(text);
+    if (size > 65_400 && size < 65_500) text += row(++i, 'x'.repeat(65_535 - size - `${i},10001,`.length) + '\ufffd');
+  }
+  assert.equal(Buffer.from(text).indexOf(Buffer.from('\ufffd'), 65_500), 65_535);
+  writeFileSync(join(dir, 'utf8.csv'), text);
+  const ok = await run([join(dir, 'utf8.csv')]);
+  assert.equal(ok.s.sources[0].status, 'ingested', ok.s.sources[0].error);
+  assert.equal(ok.s.rowsAccepted, i);
+  // one Latin-1 byte after the first chunk: its line and offset
+  const bytes = Buffer.concat([Buffer.from(text), Buffer.from(row(i + 1, 'caf\xe9'), 'latin1')]);
+  writeFileSync(join(dir, 'late.csv'), bytes);
+  const late = await run([join(dir, 'late.csv')]);
+  assert.match(late.s.sources[0].error!, new RegExp(`late\\.csv: not valid UTF-8: line ${i + 2}, byte offset ${bytes.indexOf(0xe9, Buffer.byteLength(text))} \\(byte 0xe9\\)`));
+  assert.equal(late.s.warehouse.rows, 0);
+  // a file that ends inside a character
+  const cut = Buffer.concat([Buffer.from(`${text}${i + 1},10001,`), Buffer.from('€').subarray(0, 2)]);
+  writeFileSync(join(dir, 'cut.csv'), cut);
+  assert.match((await run([join(dir, 'cut.csv')])).s.sources[0].error!, new RegExp(`cut\\.csv: not valid UTF-8: line ${i + 2}, byte offset ${cut.length - 2} \\(byte 0xe2\\)`));
+});
+
+test('line ends inside a quoted value (CRLF, a lone CR, a lone LF) land with the text exactly as written, from CSV and NDJSON', async () => {
+  const dir = tempDir();
+  const names = ['multi\r\nline', 'lone\rreturn', 'lone\nfeed', 'tab\there "quoted"', 'end\r\n\r\nof text'];
+  const csvField = (t: string) => `"${t.replace(/"/g, '""')}"`;
+  writeFileSync(join(dir, 'crlf.csv'), [HEADER, ...names.map((n, i) => `a${i},85123A,${csvField(n)},6,2010-12-01 08:26:00,2.55,17850,UK`)].join('\r\n') + '\r\n');
+  writeFileSync(join(dir, 'lf.csv'), [HEADER, ...names.map((n, i) => `b${i},85123A,${csvField(n)},6,2010-12-01 08:26:00,2.55,17850,UK`)].join('\n') + '\n');
+  writeFileSync(join(dir, 'crlf.ndjson'), names.map((n, i) => JSON.stringify({
+    InvoiceNo: `c${i}`, StockCode: '85123A', Description: n, Quantity: 6, InvoiceDate: '2010-12-01 08:26:00', UnitPrice: 2.55, CustomerID: '17850', Country: 'UK',
+  })).join('\r\n') + '\r\n');
+  const { s, lines } = await run([join(dir, 'crlf.csv'), join(dir, 'lf.csv'), join(dir, 'crlf.ndjson')]);
+  assert.deepEqual(s.sources.map((x) => [x.status, x.error]), [['ingested', undefined], ['ingested', undefined], ['ingested', undefined]]);
+  assert.equal(s.rowsAccepted, 15);
+  assert.deepEqual(lines.map((l) => l.product_name), [...names, ...names, ...names], 'byte for byte');
+});
+
+test('with a thousands separator, only well-formed groups are numbers: 2.50 under "." is quarantined, not read as 250', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'de.csv'), [
+    'order,customer,product,qty,price,ts',
+    '1,a,A,1.000,"1.234,50",24.12.2024 18:30',
+    '2,a,B,1,2.50,24.12.2024 18:30',
+    '3,a,C,1.2.3,"4,90",24.12.2024 18:30',
+  ].join('\n') + '\n');
+  const { s, lines, quarantine } = await run([join(dir, 'de.csv')], germanMapping());
+  assert.deepEqual(lines.map((l) => [l.order_id, l.quantity, l.unit_price]), [['1', 1000, 1234.5]]);
+  assert.deepEqual(s.quarantinedByReason, { 'not a number: unitPrice': 1, 'not a number: quantity': 1 });
+  assert.deepEqual(quarantine.map((q) => [q.row, q.field, q.value]), [[2, 'unitPrice', '2.50'], [3, 'quantity', '1.2.3']]);
+});
+
+test('a header naming a column the mapping reads twice fails the file, naming the column; an unused duplicate is harmless', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'twice.csv'), `${HEADER},Quantity\n1,10001,A,1,2011-01-01 10:00:00,1.5,42,UK,5\n`);
+  writeFileSync(join(dir, 'unused.csv'), `${HEADER},Note,Note,,\n1,10001,A,1,2011-01-01 10:00:00,1.5,42,UK,x,y,,\n`);
+  const { s } = await run([join(dir, 'twice.csv'), join(dir, 'unused.csv')]);
+  assert.equal(s.sources[0].status, 'failed');
+  assert.equal(s.sources[0].error,
+    `${join(dir, 'twice.csv')}: the header has 2 columns named "Quantity" (columns 4, 9), and the mapping (online-retail) reads "Quantity": rename the one that should not be read`);
+  assert.equal(s.sources[1].status, 'ingested');
+  assert.equal(s.rowsAccepted, 1);
+  assert.equal(s.warehouse.rows, 1);
+});
+
+test('an IANA time zone: wall-clock times read with daylight saving, from text and from Parquet TIMESTAMP; an unknown zone names the key', async () => {
+  const dir = tempDir();
+  const berlin = (column: string) => parseMapping({
+    columns: { orderId: 'order', productId: 'product', quantity: 'qty', unitPrice: 'price', timestamp: column },
+    timestamp: { format: 'auto', timezone: 'Europe/Berlin' },
+  }, 'berlin');
+  // winter (+01:00), summer (+02:00), the hour skipped on 2024-03-31 (02:30 → 03:30 CEST) and the one repeated on 2024-10-27 (the first 02:30)
+  const local = ['2024-01-15 12:00:00', '2024-07-15 12:00:00', '2024-03-31 02:30:00', '2024-10-27 02:30:00'];
+  const utc = ['2024-01-15 11:00:00', '2024-07-15 10:00:00', '2024-03-31 01:30:00', '2024-10-27 00:30:00'];
+  writeFileSync(join(dir, 'shop.csv'), ['order,product,qty,price,ts', ...local.map((t, i) => `${i + 1},P,1,1,${t}`)].join('\n') + '\n');
+  const text = await run([join(dir, 'shop.csv')], berlin('ts'));
+  assert.deepEqual(text.lines.map((l) => l.ts), utc);
+  await duckdb([`COPY (SELECT * FROM (VALUES ${local.map((t, i) => `('${i + 1}', 'P', 1, 1.0, TIMESTAMP '${t}')`).join(', ')}) t("order", product, qty, price, ts)) TO '${join(dir, 'shop.parquet')}' (FORMAT parquet)`]);
+  const parquet = await run([join(dir, 'shop.parquet')], berlin('ts'));
+  assert.deepEqual(parquet.lines.map((l) => l.ts), utc);
+  writeFileSync(join(dir, 'mars.yaml'), 'columns: { orderId: order, productId: product, quantity: qty, unitPrice: price, timestamp: ts }\ntimestamp: { timezone: Mars/Olympus }\n');
+  const r = await floyo(['ingest', join(dir, 'shop.csv'), '--mapping', join(dir, 'mars.yaml'), '--home', tempDir()]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^floyo: mapping file .*mars\.yaml: timestamp\.timezone: timezone "Mars\/Olympus" is not understood; use UTC, a fixed offset such as \+01:00, or a zone name such as Europe\/Berlin\n$/);
+});
+
+test('a source none of whose rows could be used fails, but keeps its counts, and its rows are in the quarantine file', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'bad.csv'), `${HEADER}\n1,10001,A,lots,2011-01-01 10:00:00,1.5,42,UK\n2,10001,B,1,2011-01-01 10:00:00,cheap,42,UK\n3,POST,Postage,1,2011-01-01 10:00:00,5,42,UK\n`);
+  writeFileSync(join(dir, 'good.csv'), `${HEADER}\n4,10001,A,1,2011-01-01 10:00:00,1.5,42,UK\n`);
+  const { s, quarantine } = await run([join(dir, 'bad.csv'), join(dir, 'good.csv')]);
+  const [bad] = s.sources;
+  assert.equal(bad.status, 'failed');
+  assert.match(bad.error!, /bad\.csv: no row could be used: 2 of 3 quarantined/);
+  assert.deepEqual([bad.rowsRead, bad.rowsAccepted, bad.rowsQuarantined, bad.rowsExcluded], [3, 0, 2, 1]);
+  assert.deepEqual(bad.quarantinedByReason, { 'not a number: quantity': 1, 'not a number: unitPrice': 1 });
+  assert.deepEqual(quarantine.map((q) => [q.source, q.row, q.field, q.value]), [[join(dir, 'bad.csv'), 1, 'quantity', 'lots'], [join(dir, 'bad.csv'), 2, 'unitPrice', 'cheap']]);
+  // the totals are those of the ingested sources, as in the warehouse: nothing of the failed one landed
+  assert.deepEqual([s.rowsRead, s.rowsAccepted, s.rowsQuarantined, s.warehouse.rows], [1, 1, 0, 1]);
+});
+
+test('Parquet NaN and Infinity in a quantity or price are quarantined as not a finite number, shown as such; a NaN id is still no id', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'nan.parquet');
+  await duckdb([`COPY (SELECT * FROM (VALUES
+      ('1', 'A', 'nan'::DOUBLE, 1.5::DOUBLE, 'nan'::DOUBLE),
+      ('2', 'A', 1::DOUBLE, 'inf'::DOUBLE, 42::DOUBLE),
+      ('3', 'A', 1::DOUBLE, '-inf'::FLOAT, 42::DOUBLE),
+      ('4', 'A', 2::DOUBLE, 1.5::DOUBLE, 'nan'::DOUBLE)
+    ) t(InvoiceNo, StockCode, Quantity, UnitPrice, CustomerID)) TO '${file}' (FORMAT parquet)`]);
+  const mapping = parseMapping({
+    columns: { orderId: 'InvoiceNo', productId: 'StockCode', quantity: 'Quantity', unitPrice: 'UnitPrice', timestamp: { value: '2011-01-01 10:00:00' }, customerId: 'CustomerID' },
+  }, 'nan');
+  const { s, lines, quarantine } = await run([file], mapping);
+  assert.deepEqual(s.quarantinedByReason, { 'not a finite number: quantity': 1, 'not a finite number: unitPrice': 2 });
+  assert.deepEqual(quarantine.map((q) => [q.row, q.field, q.value]), [[1, 'quantity', 'NaN'], [2, 'unitPrice', 'Infinity'], [3, 'unitPrice', '-Infinity']]);
+  assert.equal(JSON.parse(quarantine[0].raw!).Quantity, 'NaN');
+  assert.equal(JSON.parse(quarantine[1].raw!).UnitPrice, 'Infinity');
+  assert.deepEqual(lines.map((l) => [l.order_id, l.customer_id, l.quantity]), [['4', null, 2]]);
 });
