@@ -3,11 +3,11 @@
 import type { Command } from 'commander';
 import { sqlString } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
-import type { Manifest, Registry, VersionSummary } from '../models/registry.js';
+import type { LoadedModels, Manifest, Registry, VersionSummary } from '../models/registry.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { noVersionsYet, requireCurrent, withRegistry } from './registry.js';
 import { printScore, scoreCurrent, withScorableHome, type ScoreReport } from './score.js';
-import { requireServable } from '../pipeline/serving.js';
+import { requireSameShop, requireServable, warehouseProducts } from '../pipeline/serving.js';
 import { PredictionStore } from '../stores/predictions.js';
 
 /** What changing the current version changes, said after promote and rollback. */
@@ -133,12 +133,20 @@ async function showVersion(ctx: CommandContext, version: string | undefined): Pr
  * before the registry changes.
  */
 async function changeCurrent(
-  ctx: CommandContext, command: string, change: (registry: Registry) => Promise<{ current: string; previous: string | null }>,
+  ctx: CommandContext, command: string,
+  change: (registry: Registry, usable: (loaded: LoadedModels) => void) => Promise<{ current: string; previous: string | null }>,
 ): Promise<{ current: string; previous: string | null; rescored: ScoreReport | null }> {
   const { config } = ctx.loaded;
   return withScorableHome(config.home, command, (warehouse) =>
     withRegistry(config, async (registry) => {
-      const { current, previous } = await change(registry);
+      // a version that cannot serve, or that another shop trained (a shared models.location), is refused before CURRENT changes
+      const sold = warehouse ? await warehouseProducts(warehouse) : null;
+      const usable = (loaded: LoadedModels) => {
+        requireServable(loaded);
+        const products = loaded.documents.products;
+        requireSameShop(loaded.manifest.version, Array.isArray(products) ? products as string[] : [], sold, registry.location, config.home);
+      };
+      const { current, previous } = await change(registry, usable);
       if (!warehouse) return { current, previous, rescored: null };
       await new PredictionStore(warehouse).init(); // a home that only ingested has no predictions table yet
       // also when nothing changed, if an earlier re-score failed and left predictions of another version
@@ -165,10 +173,10 @@ function printRescored(ctx: CommandContext, rescored: ScoreReport | null): void 
 
 async function promoteVersion(ctx: CommandContext, version: string): Promise<void> {
   let manifest!: Manifest;
-  const r = await changeCurrent(ctx, 'floyo models promote', async (registry) => {
+  const r = await changeCurrent(ctx, 'floyo models promote', async (registry, usable) => {
     const previous = await registry.current();
     if (previous === null && (await registry.list()).length === 0) throw noVersionsYet(registry);
-    await registry.promote(version, requireServable);
+    await registry.promote(version, usable);
     manifest = await registry.show(version);
     return { current: version, previous };
   });
@@ -189,10 +197,10 @@ async function promoteVersion(ctx: CommandContext, version: string): Promise<voi
 }
 
 async function rollbackVersion(ctx: CommandContext): Promise<void> {
-  const r = await changeCurrent(ctx, 'floyo models rollback', async (registry) => {
+  const r = await changeCurrent(ctx, 'floyo models rollback', async (registry, usable) => {
     const previous = await registry.current();
     if (previous === null && (await registry.list()).length === 0) throw noVersionsYet(registry);
-    return { current: await registry.rollback(requireServable), previous };
+    return { current: await registry.rollback(usable), previous };
   });
   if (ctx.json) {
     ctx.emitJson({ current: r.current, previous: r.previous, note: CURRENT_NOTE, rescored: r.rescored });

@@ -9,7 +9,7 @@ import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { costThreshold } from '../models/churn.js';
 import type { Registry } from '../models/registry.js';
 import { scoreWithVersion, scoringTime, staleDataWarning, toPredictions, type ScoringTime } from '../pipeline/score.js';
-import { loadServing } from '../pipeline/serving.js';
+import { loadServing, requireSameShop, warehouseProducts } from '../pipeline/serving.js';
 import { PredictionStore, type StoredGroup } from '../stores/predictions.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { requireCurrent, withRegistry } from './registry.js';
@@ -82,6 +82,7 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
   const time = await scoringTime(warehouse, options.now);
   const warnings = warnStale(time, config.features.horizonDays);
   const models = await loadServing(registry, await requireCurrent(registry));
+  requireSameShop(models.version, models.products.ids, await warehouseProducts(warehouse), registry.location, config.home);
   const threshold = churnThreshold(ctx.loaded, models.churn.threshold);
   const t1 = performance.now();
   // the count runs over two passes: each customer's purchases folded in, then the ALS customers ranked

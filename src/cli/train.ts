@@ -3,8 +3,8 @@ import { parseDay, parseInstant } from '../dates.js';
 import { FloyoError } from '../errors.js';
 import { ingest, warehouseTotals, type IngestSummary, type WarehouseTotals } from '../data/ingest.js';
 import { Warehouse } from '../data/warehouse.js';
-import type { Manifest } from '../models/registry.js';
-import { currentSegmentation, publishInput, qualityGate } from '../pipeline/serving.js';
+import type { Manifest, Registry } from '../models/registry.js';
+import { currentSegmentation, publishInput, qualityGate, requireSameShop, warehouseProducts } from '../pipeline/serving.js';
 import { scoringTime, toPredictions } from '../pipeline/score.js';
 import { train, type TrainResult } from '../pipeline/train.js';
 import { PredictionStore, type Prediction, type StoredGroup } from '../stores/predictions.js';
@@ -173,6 +173,8 @@ export async function runTrain(
     // without --data nothing was ingested now: the warehouse's totals are read (the manifest's data window needs them)
     totals ??= await warehouseTotals(warehouse);
     const data = await trainingData(warehouse, totals);
+    // before any fitting: a registry another shop's versions are current in must not take this shop's
+    await withRegistry(config, (registry) => requireRegistryOfThisShop(registry, warehouse, config.home));
     const warnings = opts.now === undefined ? [] : warnStale(await scoringTime(warehouse, opts.now), config.features.horizonDays);
     if (data.currencies.length > 1) {
       // spend and order values add amounts as they are: 10 EUR + 10 USD counts as 20
@@ -254,6 +256,20 @@ export async function runTrain(
   } finally {
     warehouse.close();
   }
+}
+
+/** Refuses a registry whose current version another shop trained (see requireSameShop). */
+async function requireRegistryOfThisShop(registry: Registry, warehouse: Warehouse, home: string): Promise<void> {
+  const current = await registry.current();
+  if (current === null) return;
+  let products: unknown;
+  try {
+    products = await registry.document('products', current);
+  } catch (err) {
+    if (err instanceof FloyoError) return; // an unreadable current version is the gate's to note, and the new one replaces it
+    throw err;
+  }
+  if (Array.isArray(products)) requireSameShop(current, products as string[], await warehouseProducts(warehouse), registry.location, home);
 }
 
 async function trainingData(warehouse: Warehouse, totals: WarehouseTotals): Promise<TrainingData> {

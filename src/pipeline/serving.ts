@@ -1,6 +1,7 @@
 // Trained models ↔ registry artifacts (typed arrays + JSON documents), and the quality gate between versions.
 // What is loaded back is exactly what scoring needs: the same functions score at train time and at serve time.
 import type { Config } from '../config.js';
+import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
 import { CUSTOMER_FEATURES } from '../features/build.js';
 import type { AlsModel, AlsParams } from '../ml/als.js';
@@ -220,4 +221,33 @@ export function qualityGate(result: TrainResult, current: Manifest | null, confi
   }
   if (!result.churn.converged) reasons.push('churn: the optimiser did not converge');
   return { passed: reasons.length === 0, reasons, ...(notes.length ? { notes } : {}) };
+}
+
+/** The product ids this warehouse holds sales of (null: it holds none, so there is nothing to compare with). */
+export async function warehouseProducts(warehouse: Warehouse): Promise<Set<string> | null> {
+  const rows = await warehouse.query<{ id: string }>('SELECT DISTINCT product_id AS id FROM transactions');
+  return rows.length ? new Set(rows.map((r) => r.id)) : null;
+}
+
+/** Below this share of a version's products sold in the home, the version was trained on another shop's data. */
+const SAME_SHOP_MIN_SHARE = 0.1;
+
+/**
+ * Refuses a model version trained on another shop's data. A registry (`models.location`) shared by two
+ * shops would otherwise let one shop's train become current for the other, whose customers would then be
+ * scored with it and recommended products it does not sell. A version's products are those it was
+ * trained on, so its own shop has sold nearly all of them (a home that ingests only recent sales still
+ * most), another shop next to none.
+ */
+export function requireSameShop(version: string, products: readonly string[], sold: Set<string> | null, location: string, home: string): void {
+  if (sold === null || products.length === 0) return;
+  let known = 0;
+  for (const p of products) if (sold.has(p)) known++;
+  if (known >= SAME_SHOP_MIN_SHARE * products.length) return;
+  const share = ((100 * known) / products.length).toFixed(known === 0 ? 0 : 1);
+  throw new FloyoError(
+    `model version ${version} in ${location} was trained on another shop's data: ${known.toLocaleString('en-US')} of its ` +
+      `${products.length.toLocaleString('en-US')} products (${share}%) appear in the sales of ${home}; a models.location holds one shop's ` +
+      'versions: give each shop its own',
+  );
 }

@@ -164,6 +164,25 @@ describe('floyo models', () => {
     assert.equal((await floyo(['customer', '16552', '--home', sales, '-q'])).code, 0);
   });
 
+  test('a registry whose versions another shop trained is refused by train, score and promote, before anything changes', async () => {
+    const other = tempDir();
+    const sales = join(other, 'shop.csv');
+    assert.equal((await floyo(['generate', '--customers', '200', '--products', '60', '--orders', '1500', '--out', sales, '-q'])).code, 0);
+    const env = { FLOYO_MODELS_LOCATION: join(home, 'models') };
+    const before = (await cli(['models', 'list', '--home', home, '--json'])).json<ListJson>();
+    const foreign = /was trained on another shop's data: \d+ of its [\d,]+ products \([\d.]+%\) appear in the sales of .*; a models\.location holds one shop's versions: give each shop its own$/m;
+    const train = await floyo(['train', '--data', sales, '--home', other, '-q'], { env });
+    assert.equal(train.code, 2, train.stderr);
+    assert.match(train.stderr, foreign);
+    const score = await floyo(['score', '--home', other], { env });
+    assert.equal(score.code, 2, score.stderr);
+    assert.match(score.stderr, foreign);
+    const promote = await floyo(['models', 'promote', first.modelVersion, '--home', other], { env });
+    assert.equal(promote.code, 2, promote.stderr);
+    assert.match(promote.stderr, foreign);
+    assert.deepEqual((await cli(['models', 'list', '--home', home, '--json'])).json<ListJson>(), before, 'no version published, CURRENT unchanged');
+  });
+
   test('show checks every file: a truncated array is refused by name', async () => {
     const copy = join(tempDir(), 'models');
     cpSync(join(home, 'models'), copy, { recursive: true });
