@@ -6,7 +6,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -311,6 +311,26 @@ describe('against a real S3 server (Ceph RADOS Gateway)', () => {
       floyoError(/^cannot reach S3 endpoint http:\/\/floyo-test\.invalid:7480 \((ENOTFOUND|EAI_AGAIN)\) for s3:\/\/sales\/a\.csv/),
     );
     nowhere.destroy();
+  });
+
+  test('an endpoint that accepts connections and never answers times out after 20 idle seconds, not minutes', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    const port = await new Promise<number>((resolve) => silent.listen(0, '127.0.0.1', () => resolve((silent.address() as { port: number }).port)));
+    const mute = createS3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true }, { credentials: s3TestCredentials(), maxAttempts: 1 });
+    const started = Date.now();
+    try {
+      await assert.rejects(
+        collect(listS3Objects(mute, 'sales', 'exports/')),
+        floyoError(new RegExp(`^S3 endpoint http://127\\.0\\.0\\.1:${port} timed out for s3://sales/exports/`)),
+      );
+      const seconds = (Date.now() - started) / 1000;
+      assert.ok(seconds >= 19 && seconds < 40, `timed out after ${seconds} s`);
+    } finally {
+      mute.destroy();
+      sockets.forEach((s) => s.destroy());
+      silent.close();
+    }
   });
 
   test('an empty prefix, and a bucket with nothing but folder placeholders', async () => {
