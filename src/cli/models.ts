@@ -134,26 +134,40 @@ async function showVersion(ctx: CommandContext, version: string | undefined): Pr
  */
 async function changeCurrent(
   ctx: CommandContext, command: string,
-  change: (registry: Registry, usable: (loaded: LoadedModels) => void) => Promise<{ current: string; previous: string | null }>,
+  change: (registry: Registry, usable: (loaded: LoadedModels) => Promise<void>) => Promise<{ current: string; previous: string | null }>,
 ): Promise<{ current: string; previous: string | null; rescored: ScoreReport | null }> {
   const { config } = ctx.loaded;
   return withScorableHome(config.home, command, (warehouse) =>
     withRegistry(config, async (registry) => {
       // a version that cannot serve, or that another shop trained (a shared models.location), is refused before CURRENT changes
       const sold = warehouse ? await warehouseProducts(warehouse) : null;
-      const usable = (loaded: LoadedModels) => {
+      const store = warehouse ? new PredictionStore(warehouse) : null;
+      await store?.init(); // a home that only ingested has no predictions table yet
+      let marked: string | null = null;
+      const usable = async (loaded: LoadedModels) => {
         requireServable(loaded);
         const products = loaded.documents.products;
         requireSameShop(loaded.manifest.version, Array.isArray(products) ? products as string[] : [], sold, registry.location, config.home);
+        // noted before CURRENT changes and removed by the re-score's write: a run that stops between is seen by the queries
+        await store?.markPending((marked = loaded.manifest.version));
       };
-      const { current, previous } = await change(registry, usable);
+      let changed: { current: string; previous: string | null };
+      try {
+        changed = await change(registry, usable);
+      } catch (err) {
+        if (marked !== null) await store?.clearPending(marked).catch(() => undefined); // CURRENT was not written
+        throw err;
+      }
+      const { current, previous } = changed;
       if (!warehouse) return { current, previous, rescored: null };
-      await new PredictionStore(warehouse).init(); // a home that only ingested has no predictions table yet
       // also when nothing changed, if an earlier re-score failed and left predictions of another version
       const [stored] = await warehouse.query<{ at: string | null; n: number; others: number }>(
         `SELECT strftime(max(scored_at), '%Y-%m-%dT%H:%M:%SZ') AS at, count(*)::BIGINT AS n, count(*) FILTER (WHERE model_version <> ${sqlString(current)})::BIGINT AS others FROM predictions`,
       );
-      if (current === previous && stored.n > 0 && stored.others === 0) return { current, previous, rescored: null };
+      if (current === previous && stored.n > 0 && stored.others === 0) {
+        await store!.clearPending(current); // its predictions are all there: nothing is owed
+        return { current, previous, rescored: null };
+      }
       try {
         // nothing stored yet: every customer as of the data's last timestamp, as train would have written them
         return { current, previous, rescored: await scoreCurrent(warehouse, registry, ctx, { now: stored.at ?? undefined }) };

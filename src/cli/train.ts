@@ -225,10 +225,16 @@ export async function runTrain(
         warnings.push(unreadable);
       }
       const [fp] = await warehouse.query<{ fingerprint: string }>(`SELECT sha256(string_agg(sha256, ',' ORDER BY sha256)) AS fingerprint FROM sources`);
-      manifest = await registry.publish(
-        publishInput(result, { ...totals, fingerprint: fp.fingerprint, cutoff: result.cutoff, validationCutoff: result.validationCutoff, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf }, gate),
-        { promote: gate.passed },
-      );
+      let marked: string | null = null;
+      try {
+        manifest = await registry.publish(
+          publishInput(result, { ...totals, fingerprint: fp.fingerprint, cutoff: result.cutoff, validationCutoff: result.validationCutoff, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf }, gate),
+          { promote: gate.passed, beforeCurrent: (version) => store.markPending((marked = version)) },
+        );
+      } catch (err) {
+        if (marked !== null) await store.clearPending(marked).catch(() => undefined); // CURRENT was not written
+        throw err;
+      }
     });
 
     let written = 0;

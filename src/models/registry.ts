@@ -112,8 +112,11 @@ export interface VersionSummary {
 export interface Registry {
   /** a resolved local folder, or s3://bucket/prefix/ */
   readonly location: string;
-  /** Writes a new version atomically; with `promote`, makes it current. Returns its manifest. */
-  publish(input: PublishInput, options: { promote: boolean }): Promise<Manifest>;
+  /**
+   * Writes a new version atomically; with `promote`, makes it current, running `beforeCurrent` first
+   * (once the version is complete). Returns its manifest.
+   */
+  publish(input: PublishInput, options: { promote: boolean; beforeCurrent?: (version: string) => Promise<void> }): Promise<Manifest>;
   /** Complete versions (those with a manifest), newest first. */
   list(): Promise<VersionSummary[]>;
   /** The version CURRENT names, or null when nothing was promoted yet. */
@@ -129,11 +132,12 @@ export interface Registry {
   document(name: string, version?: string): Promise<unknown>;
   /**
    * Verifies the version, then makes it current; the previous current goes to the history. `usable` may
-   * refuse a version that loads but its reader cannot use (serving: what it reads).
+   * refuse a version that loads but its reader cannot use (serving: what it reads); it runs last before
+   * CURRENT changes.
    */
-  promote(version: string, usable?: (loaded: LoadedModels) => void): Promise<void>;
+  promote(version: string, usable?: (loaded: LoadedModels) => void | Promise<void>): Promise<void>;
   /** Makes the version that was current before the current one current again (checked as promote does); returns it. */
-  rollback(usable?: (loaded: LoadedModels) => void): Promise<string>;
+  rollback(usable?: (loaded: LoadedModels) => void | Promise<void>): Promise<string>;
   /** Releases the S3 client the registry created (no-op for a local folder or a client passed in). */
   close(): void;
 }
@@ -689,7 +693,7 @@ class ModelRegistry implements Registry {
 
   // -- publishing
 
-  async publish(input: PublishInput, options: { promote: boolean }): Promise<Manifest> {
+  async publish(input: PublishInput, options: { promote: boolean; beforeCurrent?: (version: string) => Promise<void> }): Promise<Manifest> {
     const files = this.prepareFiles(input);
     const createdAt = this.now();
     const manifestFor = (version: string) => {
@@ -732,7 +736,10 @@ class ModelRegistry implements Registry {
       throw err;
     }
     // from here the version is complete: a failure to promote leaves it listed but not current
-    if (options.promote) await this.makeCurrent(version);
+    if (options.promote) {
+      await options.beforeCurrent?.(version);
+      await this.makeCurrent(version);
+    }
     return manifest.written;
   }
 
@@ -827,13 +834,13 @@ class ModelRegistry implements Registry {
     return (await this.readCurrent())?.version ?? null;
   }
 
-  async promote(version: string, usable: (loaded: LoadedModels) => void = () => undefined): Promise<void> {
+  async promote(version: string, usable: (loaded: LoadedModels) => void | Promise<void> = () => undefined): Promise<void> {
     this.checkVersionName(version);
-    usable(await this.load(version)); // never make a version current that would not load
+    await usable(await this.load(version)); // never make a version current that would not load
     await this.makeCurrent(version);
   }
 
-  async rollback(usable: (loaded: LoadedModels) => void = () => undefined): Promise<string> {
+  async rollback(usable: (loaded: LoadedModels) => void | Promise<void> = () => undefined): Promise<string> {
     const current = await this.readCurrent();
     if (!current) throw new FloyoError(`nothing to roll back in ${this.location}: no version has been promoted`, { file: this.location });
     const previous = current.history[0];
@@ -844,7 +851,7 @@ class ModelRegistry implements Registry {
       );
     }
     try {
-      usable(await this.load(previous));
+      await usable(await this.load(previous));
     } catch (err) {
       if (!(err instanceof FloyoError)) throw err;
       throw new FloyoError(`cannot roll back to ${previous}: ${err.message}`, err.context);

@@ -174,6 +174,13 @@ CREATE TABLE IF NOT EXISTS prediction_versions (
   model_version VARCHAR PRIMARY KEY,
   seq BIGINT NOT NULL
 );
+-- A version made current (by train, promote, rollback) whose predictions are still to be written: a
+-- run that stops between the registry's CURRENT and the write leaves it here, and the queries say so.
+-- A write of the version removes it.
+CREATE TABLE IF NOT EXISTS pending_versions (
+  model_version VARCHAR PRIMARY KEY,
+  since TIMESTAMP NOT NULL
+);
 `;
 
 const STAGED_COLUMNS =
@@ -533,6 +540,7 @@ export class PredictionStore {
         await db.run(`INSERT INTO predictions ${incoming}`);
         await this.fillHistory('predictions', replaced);
       }
+      await db.run('DELETE FROM pending_versions WHERE model_version IN (SELECT model_version FROM staged_predictions)');
       await db.run('DROP TABLE staged_predictions');
       await db.run('COMMIT');
       // A rewrite's old table is freed only at a checkpoint, which a small WAL never triggers: without one,
@@ -665,6 +673,26 @@ export class PredictionStore {
     });
   }
 
+  /**
+   * Records that `version` has become current and its predictions are about to be written here; the
+   * write removes the record. Called before the write, so a run that stops in between leaves it.
+   */
+  markPending(version: string): Promise<void> {
+    return this.exclusive(() => this.warehouse.run(`INSERT OR REPLACE INTO pending_versions VALUES (${sqlString(version)}, now())`));
+  }
+
+  /** Takes back markPending when the version did not become current after all (CURRENT could not be written). */
+  clearPending(version: string): Promise<void> {
+    return this.exclusive(() => this.warehouse.run(`DELETE FROM pending_versions WHERE model_version = ${sqlString(version)}`));
+  }
+
+  /** Versions made current whose predictions were never written here (a run stopped before the write). */
+  pending(): Promise<Array<{ version: string; since: string }>> {
+    return this.exclusive(() => this.warehouse.query<{ version: string; since: string }>(
+      `SELECT model_version AS version, strftime(since, '%Y-%m-%dT%H:%M:%SZ') AS since FROM pending_versions ORDER BY since`,
+    ));
+  }
+
   /** The model version that most recently reached the store, or null when nothing is stored. */
   latestVersion(): Promise<string | null> {
     return this.exclusive(() => this.latest());
@@ -744,6 +772,12 @@ export async function withPredictions<T>(home: string, command: string, fn: (sto
     if (lag) {
       process.stderr.write(
         `floyo: warning: the predictions were scored as of ${lag.scoredUpTo} at the latest, and the warehouse holds sales up to ${lag.salesUpTo}: floyo score brings them up to date\n`,
+      );
+    }
+    for (const p of await store.pending()) {
+      process.stderr.write(
+        `floyo: warning: model version ${p.version} was made current at ${p.since}, but the run stopped before writing its predictions: ` +
+          'these answers come from the version before it; floyo score writes them\n',
       );
     }
     return await fn(store);

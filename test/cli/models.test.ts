@@ -11,7 +11,7 @@ import { register } from '../../src/cli/models.js';
 import type { ScoreReport } from '../../src/cli/score.js';
 import type { TrainReport } from '../../src/cli/train.js';
 import type { VersionSummary } from '../../src/models/registry.js';
-import type { AudiencePage } from '../../src/stores/predictions.js';
+import { PredictionStore, type AudiencePage } from '../../src/stores/predictions.js';
 
 const FIXTURE = join(FIXTURES, 'online_retail_sample.csv');
 
@@ -181,6 +181,34 @@ describe('floyo models', () => {
     assert.equal(promote.code, 2, promote.stderr);
     assert.match(promote.stderr, foreign);
     assert.deepEqual((await cli(['models', 'list', '--home', home, '--json'])).json<ListJson>(), before, 'no version published, CURRENT unchanged');
+  });
+
+  test('a version made current whose predictions were never written (the run stopped) is said by the queries until floyo score', async () => {
+    const copy = tempDir();
+    cpSync(home, copy, { recursive: true });
+    const clean = await cli(['segments', '--home', copy, '-q']);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.doesNotMatch(clean.stderr, /run stopped/, 'train, promote and rollback leave nothing owed');
+    // what a train killed between the registry's CURRENT and the prediction write leaves
+    const warehouse = await Warehouse.open(copy, 'test');
+    try {
+      await new PredictionStore(warehouse).markPending('20261207T000000Z-0badc0de');
+    } finally {
+      warehouse.close();
+    }
+    const owed = await cli(['customer', '16552', '--home', copy, '-q']);
+    assert.equal(owed.code, 0, owed.stderr);
+    assert.match(owed.stderr, /^floyo: warning: model version 20261207T000000Z-0badc0de was made current at \S+, but the run stopped before writing its predictions: these answers come from the version before it; floyo score writes them$/m);
+    const current = (await cli(['models', 'list', '--home', copy, '--json'])).json<ListJson>().current!;
+    const warehouse2 = await Warehouse.open(copy, 'test');
+    try {
+      await new PredictionStore(warehouse2).markPending(current);
+    } finally {
+      warehouse2.close();
+    }
+    assert.equal((await cli(['score', '--home', copy, '-q'])).code, 0);
+    const after = await cli(['customer', '16552', '--home', copy, '-q']);
+    assert.doesNotMatch(after.stderr, new RegExp(`${current} was made current`), 'the write of the version removes what it owed');
   });
 
   test('show checks every file: a truncated array is refused by name', async () => {
