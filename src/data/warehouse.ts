@@ -2,7 +2,7 @@
 // Process model: DuckDB lets one process hold a database file for writing, so a Floyo process takes the
 // home's lock (home/lock.json: pid, command, since) before opening it. A second process is told who holds
 // it — never a raw DuckDB lock error. A lock left by a dead process is taken over.
-import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -78,6 +78,16 @@ export const LOCK_WAIT_MS = 3000;
  * place, which fails if it exists), so a reader never sees half of it. A live holder is waited for up to
  * `waitMs`, then named; a lock left by a process that died is taken over.
  */
+/**
+ * Empties the home's tmp folder. Only the process holding the home lock writes there (downloads, staged
+ * files, DuckDB's spill files), so once the lock is ours, what is there was left by a run that was killed:
+ * on a daily schedule the odd killed run would otherwise fill the disk (a 274 MB download each time).
+ */
+function removeLeftovers(tmp: string): void {
+  if (!existsSync(tmp)) return;
+  for (const entry of readdirSync(tmp)) rmSync(join(tmp, entry), { recursive: true, force: true });
+}
+
 async function acquireLock(home: string, command: string, waitMs: number): Promise<() => void> {
   const path = join(home, 'lock.json');
   const mine: LockInfo = { pid: process.pid, command, host: hostname(), since: new Date().toISOString() };
@@ -150,6 +160,7 @@ export class Warehouse {
     const release = await acquireLock(home, command, waitMs);
     const path = join(home, 'warehouse.duckdb');
     try {
+      removeLeftovers(join(home, 'tmp'));
       // Loaded here, not at start-up: DuckDB's native library takes ~0.5 s to load, which commands that never
       // open the warehouse (--help, generate, presets) should not pay. require, not import(): the package is
       // CommonJS, and import() first scans its ~100 files for their export names (70 ms more).

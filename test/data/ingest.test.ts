@@ -1,7 +1,7 @@
 // End to end through the CLI: every row is accounted for, bad input gets a clear error or a quarantined row.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -396,11 +396,15 @@ test('a second process on the same home is told who holds it', async () => {
   const r = await floyo(['ingest', join(FIXTURES, 'online_retail_sample.csv'), '--home', home]);
   assert.equal(r.code, 3);
   assert.match(r.stderr, /in use by `floyo ingest` \(pid \d+ on .*since 2026-01-01/);
-  // a lock left by a dead process is taken over
+  // a lock left by a dead process is taken over, and so are the files the killed run left in tmp
   writeFileSync(join(home, 'lock.json'), JSON.stringify({ pid: 2 ** 22 + 12345, command: 'floyo ingest', host: (await import('node:os')).hostname(), since: 'x' }));
+  mkdirSync(join(home, 'tmp', 'duckdb'), { recursive: true });
+  for (const left of ['download-4206665-big.csv', 'stage-4206665-1.tsv', 'predictions-4206665-ab.tsv', 'duckdb/spill.block']) writeFileSync(join(home, 'tmp', left), 'x');
   const ok = await floyo(['ingest', join(FIXTURES, 'online_retail_sample.csv'), '--home', home, '-q']);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(existsSync(join(home, 'lock.json')), false, 'the lock is released at exit');
+  assert.deepEqual(readdirSync(join(home, 'tmp')).filter((f) => f !== 'duckdb'), [], 'a killed run\'s downloads and staged files are removed');
+  assert.equal(existsSync(join(home, 'tmp', 'duckdb', 'spill.block')), false);
   // a holder that finishes within the wait (3 s) is waited for: the command then runs
   writeFileSync(join(home, 'lock.json'), JSON.stringify({ pid: process.pid, command: 'floyo customer 1', host: (await import('node:os')).hostname(), since: 'x' }));
   const queued = floyo(['ingest', join(FIXTURES, 'online_retail_sample.csv'), '--home', home, '-q', '--json']);
