@@ -95,14 +95,36 @@ export async function runIngest(ctx: CommandContext, locations: string[], replac
   }
 }
 
+/** Skipped sources beyond this many are summed up in one line rather than listed. */
+const SKIPPED_LISTED = 10;
+
+/** Warns on stderr of each location ingested before with other content (see SourceSummary.earlierContent). */
+export function warnEarlierContent(s: IngestSummary): void {
+  // when every earlier order is in the new content, the new content has replaced the old: nothing to say
+  for (const src of s.sources) {
+    if (src.earlierContent?.ordersKept) process.stderr.write(`floyo: warning: ${earlierContentWarning(src.location, src.earlierContent.ordersKept)}\n`);
+  }
+}
+
+function earlierContentWarning(location: string, ordersKept: number): string {
+  const kept = ordersKept === 1 ? '1 of its orders is not in the new content and keeps its earlier lines'
+    : `${ordersKept.toLocaleString('en-US')} of its orders are not in the new content and keep their earlier lines`;
+  return `${location} was ingested before with other content: orders in both now have the new lines, and ${kept} ` +
+    '(orders are the unit of identity, not files; see README "Identity")';
+}
+
 export function printIngest(ctx: CommandContext, s: IngestSummary): void {
+  warnEarlierContent(s);
   if (ctx.json) {
     ctx.emitJson(s);
     return;
   }
-  ctx.say(
+  // a re-run over a prefix of a thousand objects is a thousand skipped rows: a cron log keeps one line for them
+  const skipped = s.sources.filter((src) => src.status === 'already ingested');
+  const listed = skipped.length > SKIPPED_LISTED ? s.sources.filter((src) => src.status !== 'already ingested') : s.sources;
+  if (listed.length) ctx.say(
     table(
-      s.sources.map((src) => ({
+      listed.map((src) => ({
         source: src.location,
         fingerprint: src.fingerprint ?? '-',
         status: src.status,
@@ -113,6 +135,7 @@ export function printIngest(ctx: CommandContext, s: IngestSummary): void {
       })),
     ),
   );
+  if (listed.length < s.sources.length) ctx.say(`(and ${skipped.length.toLocaleString('en-US')} sources already ingested, skipped)`);
   ctx.say();
   ctx.say(`rows read ${s.rowsRead.toLocaleString('en-US')} = accepted ${s.rowsAccepted.toLocaleString('en-US')} + quarantined ${s.rowsQuarantined.toLocaleString('en-US')} + excluded ${s.rowsExcluded.toLocaleString('en-US')}`);
   for (const [title, counts] of [['quarantined', s.quarantinedByReason], ['excluded', s.excludedByReason]] as const) {
@@ -121,8 +144,9 @@ export function printIngest(ctx: CommandContext, s: IngestSummary): void {
   }
   if (s.ordersReplaced) ctx.say(`replaced ${s.ordersReplaced.toLocaleString('en-US')} earlier orders (${s.linesReplaced.toLocaleString('en-US')} lines): they arrived again, voided or not, or their source was ingested again`);
   if (s.quarantineFile) ctx.say(`quarantine file: ${s.quarantineFile}`);
+  if (skipped.length > SKIPPED_LISTED) ctx.say(`skipped ${skipped.length.toLocaleString('en-US')} sources: already ingested; --replace ingests them again`);
   for (const src of s.sources) {
-    if (src.status === 'already ingested') {
+    if (src.status === 'already ingested' && skipped.length <= SKIPPED_LISTED) {
       ctx.say(`skipped ${src.location}: already ingested${src.firstIngestedFrom && src.firstIngestedFrom !== src.location ? ` (same content as ${src.firstIngestedFrom})` : ''}; --replace ingests it again`);
     }
     if (src.reingested) ctx.say(`re-ingested ${src.location}: its earlier ingest was replaced`);

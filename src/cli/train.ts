@@ -9,7 +9,7 @@ import { scoringTime, toPredictions } from '../pipeline/score.js';
 import { train, type TrainResult } from '../pipeline/train.js';
 import { PredictionStore, type Prediction, type StoredGroup } from '../stores/predictions.js';
 import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
-import { chooseMapping } from './ingest.js';
+import { chooseMapping, warnEarlierContent } from './ingest.js';
 import { withRegistry } from './registry.js';
 import { printNotRescored, refuseOlder, warnStale } from './score.js';
 
@@ -157,6 +157,7 @@ export async function runTrain(
         rules: { latestAllowedTs: Date.now() + config.ingest.futureToleranceHours * 3_600_000, maxAbsQuantity: config.ingest.maxAbsQuantity, maxUnitPrice: config.ingest.maxUnitPrice },
         progress: ctx.progress,
       });
+      warnEarlierContent(s);
       const failed = s.sources.filter((x) => x.status === 'failed');
       if (failed.length) {
         // each error names its file already; the sources that did ingest stay in the warehouse

@@ -52,6 +52,11 @@ export interface SourceSummary extends RowCounts {
   firstIngestedFrom?: string;
   /** with replace: the same content had been ingested before, and that ingest's lines were replaced */
   reingested?: boolean;
+  /**
+   * The location was ingested before with other content (an export corrected in place, a file name reused):
+   * those earlier sources, and their orders still in the warehouse (orders the new content does not hold).
+   */
+  earlierContent?: { sources: number; ordersKept: number };
 }
 
 export interface IngestSummary extends RowCounts {
@@ -241,6 +246,14 @@ async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: Inges
     summary.format = format;
     await loadSource(warehouse, path, format, ref, sha256, request, run, summary);
     summary.status = 'ingested';
+    // Orders, not files, are the unit of identity: an export corrected in place replaces the orders it
+    // holds, while an order it dropped keeps its earlier lines. Said, since that is rarely what was meant.
+    const [earlier] = await warehouse.query<{ sources: number; orders: number }>(
+      `SELECT count(*)::BIGINT AS sources,
+              (SELECT count(DISTINCT order_id) FROM transactions WHERE source IN (SELECT fingerprint FROM sources WHERE location = ${sqlString(ref.location)} AND sha256 <> ${sqlString(sha256)}))::BIGINT AS orders
+       FROM sources WHERE location = ${sqlString(ref.location)} AND sha256 <> ${sqlString(sha256)}`,
+    );
+    if (earlier.sources > 0) summary.earlierContent = { sources: earlier.sources, ordersKept: earlier.orders };
     return summary;
   } catch (err) {
     if (!(err instanceof FloyoError)) throw err;

@@ -431,3 +431,35 @@ test('the full UCI Online Retail file (when ../shared/datasets is present)', { s
   assert.equal(s.warehouse.from, '2010-12-01T08:26:00Z');
   assert.equal(s.warehouse.to, '2011-12-09T12:50:00Z');
 });
+
+test('a file ingested again with other content: the orders it dropped keep their lines, and a warning says how many', async () => {
+  const dir = tempDir();
+  const home = join(dir, 'home');
+  const file = join(dir, 'export.csv');
+  const header = 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n';
+  writeFileSync(file, `${header}536365,85123A,HEART,6,2010-12-01 08:26:00,2.55,17850,UK\n536366,71053,LANTERN,2,2010-12-01 09:00:00,3.39,17851,UK\n`);
+  assert.equal((await floyo(['ingest', file, '--home', home, '-q'])).code, 0);
+  // corrected in place: 536366 dropped, 536365's quantity changed
+  writeFileSync(file, `${header}536365,85123A,HEART,8,2010-12-01 08:26:00,2.55,17850,UK\n`);
+  const again = await floyo(['ingest', file, '--home', home, '--json']);
+  assert.equal(again.code, 0, again.stderr);
+  const src = again.json<IngestSummary>().sources[0];
+  assert.deepEqual(src.earlierContent, { sources: 1, ordersKept: 1 });
+  assert.match(again.stderr, /^floyo: warning: .*export\.csv was ingested before with other content: orders in both now have the new lines, and 1 of its orders is not in the new content and keeps its earlier lines/m);
+  assert.equal(again.json<IngestSummary>().warehouse.orders, 2, 'the dropped order is still there, as the warning says');
+});
+
+test('many sources already ingested are summed up in one line, not one line each', async () => {
+  const dir = tempDir();
+  const home = join(dir, 'home');
+  const header = 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n';
+  mkdirSync(join(dir, 'daily'));
+  for (let d = 1; d <= 12; d++) writeFileSync(join(dir, 'daily', `day-${d}.csv`), `${header}5364${d},85123A,HEART,6,2010-12-${String(d).padStart(2, '0')} 08:26:00,2.55,17850,UK\n`);
+  assert.equal((await floyo(['ingest', join(dir, 'daily'), '--home', home, '-q'])).code, 0);
+  const again = await floyo(['ingest', join(dir, 'daily'), '--home', home, '-q']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /^\(and 12 sources already ingested, skipped\)$/m);
+  assert.match(again.stdout, /^skipped 12 sources: already ingested; --replace ingests them again$/m);
+  assert.doesNotMatch(again.stdout, /day-1\.csv/);
+  assert.ok(again.stdout.split('\n').length < 12, again.stdout);
+});
