@@ -130,6 +130,11 @@ export function printSegments(ctx: CommandContext, r: SegmentsReport): void {
     ctx.say('R×F quintile grid: customers (average churn) by recency fifth R5 (most recent) .. R1 and frequency fifth F1 .. F5 (most frequent);');
     ctx.say('floyo audience --rf R5F5 lists a cell\'s customers');
     ctx.say(rfTable(r.rfGrid));
+    const empty = emptyFifths(r.rfGrid);
+    if (empty.length) {
+      ctx.say(`${empty.join(', ')} ${empty.length === 1 ? 'is' : 'are'} empty: the fifths are cut at the quintiles of order counts and days, and where many ` +
+        'customers share a value (most have 1 or 2 orders) two cuts fall on it, so no customer lands between them');
+    }
     ctx.say();
   }
   if (r.movement.length === 0) {
@@ -155,6 +160,12 @@ export function printSegments(ctx: CommandContext, r: SegmentsReport): void {
     ctx.say(table(r.rescoring));
     ctx.say();
   }
+}
+
+/** The recency and frequency fifths no customer is in: their quintile cuts coincide (ties). */
+export function emptyFifths(grid: RfCell[]): string[] {
+  const filled = new Set(grid.filter((c) => c.customers > 0).flatMap((c) => [c.cell.slice(0, 2), c.cell.slice(2)]));
+  return ['R5', 'R4', 'R3', 'R2', 'R1', 'F1', 'F2', 'F3', 'F4', 'F5'].filter((fifth) => !filled.has(fifth));
 }
 
 /** The R×F grid as a 5×5 table: most recent first, least frequent left. */

@@ -9,7 +9,7 @@ import { PredictionStore, type AudiencePage, type Prediction } from '../../src/s
 import { parseQuery } from '../../src/cli/audience.js';
 import type { CustomerReport } from '../../src/cli/customer.js';
 import { FloyoError } from '../../src/errors.js';
-import type { SegmentsReport } from '../../src/cli/segments.js';
+import { emptyFifths, type SegmentsReport } from '../../src/cli/segments.js';
 import { assertErrorStdout, floyo, tempDir } from '../support/cli.js';
 
 
@@ -315,4 +315,11 @@ test('the query commands answer --help, and say who holds a busy home (exit 3)',
   } finally {
     warehouse.close();
   }
+});
+
+test('the R×F grid names the fifths no customer is in (tied quintile cuts), so an empty column does not look like a bug', () => {
+  const cell = (c: string, customers: number) => ({ cell: c, customers, avgChurn: 0.5 });
+  const full = ['R5', 'R4', 'R3', 'R2', 'R1'].flatMap((r) => ['F1', 'F2', 'F3', 'F4', 'F5'].map((f) => cell(r + f, 3)));
+  assert.deepEqual(emptyFifths(full), []);
+  assert.deepEqual(emptyFifths(full.filter((c) => !c.cell.endsWith('F2') && !c.cell.startsWith('R4'))), ['R4', 'F2']);
 });
