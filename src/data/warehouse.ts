@@ -74,11 +74,6 @@ function alive(pid: number): boolean {
 export const LOCK_WAIT_MS = 3000;
 
 /**
- * Takes the home lock. The lock file appears complete or not at all (written aside, then linked into
- * place, which fails if it exists), so a reader never sees half of it. A live holder is waited for up to
- * `waitMs`, then named; a lock left by a process that died is taken over.
- */
-/**
  * Empties the home's tmp folder. Only the process holding the home lock writes there (downloads, staged
  * files, DuckDB's spill files), so once the lock is ours, what is there was left by a run that was killed:
  * on a daily schedule the odd killed run would otherwise fill the disk (a 274 MB download each time).
@@ -88,6 +83,11 @@ function removeLeftovers(tmp: string): void {
   for (const entry of readdirSync(tmp)) rmSync(join(tmp, entry), { recursive: true, force: true });
 }
 
+/**
+ * Takes the home lock. The lock file appears complete or not at all (written aside, then linked into
+ * place, which fails if it exists), so a reader never sees half of it. A live holder is waited for up to
+ * `waitMs`, then named; a lock left by a process that died is taken over.
+ */
 async function acquireLock(home: string, command: string, waitMs: number): Promise<() => void> {
   const path = join(home, 'lock.json');
   const mine: LockInfo = { pid: process.pid, command, host: hostname(), since: new Date().toISOString() };

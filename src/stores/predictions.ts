@@ -678,7 +678,7 @@ export class PredictionStore {
    * write removes the record. Called before the write, so a run that stops in between leaves it.
    */
   markPending(version: string): Promise<void> {
-    return this.exclusive(() => this.warehouse.run(`INSERT OR REPLACE INTO pending_versions VALUES (${sqlString(version)}, now())`));
+    return this.exclusive(() => this.warehouse.run(`INSERT OR REPLACE INTO pending_versions VALUES (${sqlString(version)}, epoch_ms(${Date.now()}))`));
   }
 
   /** Takes back markPending when the version did not become current after all (CURRENT could not be written). */
