@@ -4,14 +4,14 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
-import type { ProgressFactory } from '../cli/progress.js';
+import type { Progress, ProgressFactory } from '../cli/progress.js';
 import { FloyoError } from '../errors.js';
 import { resolveLocalLocation, isS3, type SourceRef } from './locations.js';
 import { referencedColumns, type Mapping } from './mapping.js';
 import { detectFormat, openRecords, type Format } from './records.js';
 import { createRowMapper, type CanonicalLine, type Quarantined, type RowRules } from './rows.js';
 import type * as S3Module from './s3.js';
-import type { S3Settings } from './s3.js';
+import type { S3Prefetcher, S3Settings } from './s3.js';
 import { sqlString, type Warehouse } from './warehouse.js';
 
 export interface IngestRequest {
@@ -25,7 +25,23 @@ export interface IngestRequest {
   cwd?: string;
   /** ingest sources again even when their content was ingested before, replacing that earlier ingest (after a mapping fix) */
   replace?: boolean;
+  /** S3 downloads ahead of the load (defaults: S3_PREFETCH). Internal, for benchmarks and tests: not a setting. */
+  s3Prefetch?: Partial<S3PrefetchOptions>;
 }
+
+export interface S3PrefetchOptions {
+  /** objects downloading at once, at most; 1 downloads each object only when its turn comes (nothing ahead) */
+  concurrency: number;
+  /** no object starts downloading ahead while those downloaded or downloading and not yet loaded hold this many bytes */
+  maxBytes: number;
+}
+
+/**
+ * While one source loads, the next S3 objects download: a thousand small objects spent two thirds of
+ * their time waiting on round trips to S3, one at a time. A few at once hide the latency; the byte bound
+ * keeps several multi-GB objects from filling the home's disk together (one larger than it comes alone).
+ */
+export const S3_PREFETCH: S3PrefetchOptions = { concurrency: 4, maxBytes: 256 * 2 ** 20 };
 
 /** What happened to the rows: read = accepted + quarantined + excluded, always. */
 export interface RowCounts {
@@ -149,9 +165,47 @@ export async function ingest(warehouse: Warehouse, request: IngestRequest): Prom
     }
   }
 
+  // S3 objects are planned before any download: those ingested before are skipped without one, the
+  // others download ahead of their turn. Everything that touches the warehouse stays one source at a
+  // time, in the order of the locations, so the outcome is the same as downloading each in its turn.
+  const plans = await planS3(warehouse, refs, request);
+  const prefetched = plans.filter((p): p is Extract<S3Plan, { kind: 'prefetch' }> => p?.kind === 'prefetch');
+  let prefetcher: S3Prefetcher | null = null;
+  let downloadBar: Progress | null = null;
+  if (prefetched.length) {
+    const options = { ...S3_PREFETCH, ...request.s3Prefetch };
+    const objects = prefetched.map(({ ref, slot }) => ({
+      bucket: ref.bucket, key: ref.key, bytes: ref.bytes,
+      // the slot keeps two keys with the same name under different prefixes apart
+      dest: join(tmp, `download-${process.pid}-${slot}-${basename(ref.key).replace(/[^\w.-]/g, '_')}`),
+    }));
+    // one bar for all the downloads: they run side by side, and each source's load has its own
+    const totalBytes = objects.reduce((n, o) => n + o.bytes, 0);
+    const bar = request.progress(objects.length === 1 ? `download ${prefetched[0].ref.location}` : `download ${objects.length.toLocaleString('en-US')} S3 objects`, 'bytes');
+    downloadBar = bar;
+    let bytes = 0;
+    let settled = 0;
+    prefetcher = new s3!.S3Prefetcher(s3!.client, objects, {
+      ...options,
+      onBytes: (b) => bar.update((bytes += b), totalBytes, `${settled}/${objects.length} objects`),
+      onSettled: () => {
+        if (++settled === objects.length) {
+          bar.done(`${objects.length.toLocaleString('en-US')} object${objects.length === 1 ? '' : 's'}, ${bytes} bytes`);
+          downloadBar = null;
+        } else bar.update(bytes, totalBytes, `${settled}/${objects.length} objects`);
+      },
+    });
+  }
+
   const sources: SourceSummary[] = [];
-  for (const ref of refs) {
-    sources.push(await ingestSource(warehouse, ref, request, { tmp, quarantineFile, s3 }));
+  try {
+    for (const [i, ref] of refs.entries()) {
+      sources.push(await ingestSource(warehouse, ref, request, { tmp, quarantineFile, s3, prefetcher }, plans[i]));
+    }
+  } finally {
+    // a run that stops early leaves no download running and no downloaded file behind
+    await prefetcher?.close();
+    downloadBar?.done('stopped');
   }
 
   const total: IngestSummary = {
@@ -193,9 +247,49 @@ interface RunPaths {
   tmp: string;
   quarantineFile: string;
   s3: S3 | null;
+  prefetcher: S3Prefetcher | null;
 }
 
-async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: IngestRequest, run: RunPaths): Promise<SourceSummary> {
+type S3Ref = Extract<SourceRef, { kind: 's3' }>;
+
+/**
+ * What to do with an S3 object, decided before any download: `known`, ingested before from this key with
+ * this ETag and size (sha256 of that ingest): skipped without a download; `prefetch`: downloaded ahead,
+ * the prefetcher's object `slot`; `check` (a key listed again in this run, which an earlier turn of
+ * this run may ingest): checked and downloaded in its turn, as each object once was. Null for local files.
+ */
+type S3Plan = { kind: 'known'; sha256: string } | { kind: 'prefetch'; ref: S3Ref; slot: number } | { kind: 'check' } | null;
+
+async function planS3(warehouse: Warehouse, refs: SourceRef[], request: IngestRequest): Promise<S3Plan[]> {
+  const s3refs = refs.filter((r): r is S3Ref => r.kind === 's3');
+  const known = new Map<string, string>();
+  const id = (location: string, etag: string, bytes: number) => JSON.stringify([location, etag, bytes]);
+  if (!request.replace && s3refs.length) {
+    // one query per thousand keys, where each object cost one before its download
+    const locations = [...new Set(s3refs.map((r) => r.location))];
+    for (let i = 0; i < locations.length; i += 1000) {
+      const rows = await warehouse.query<{ location: string; etag: string; bytes: number; sha256: string }>(
+        `SELECT location, etag, bytes, sha256 FROM sources WHERE etag IS NOT NULL AND location IN (${locations.slice(i, i + 1000).map(sqlString).join(', ')})`,
+      );
+      for (const r of rows) {
+        const key = id(r.location, r.etag, Number(r.bytes));
+        if (!known.has(key)) known.set(key, r.sha256);
+      }
+    }
+  }
+  const listed = new Set<string>();
+  let slot = 0;
+  return refs.map((ref): S3Plan => {
+    if (ref.kind !== 's3') return null;
+    const again = listed.has(ref.location);
+    listed.add(ref.location);
+    if (again) return { kind: 'check' };
+    const sha256 = known.get(id(ref.location, ref.etag, ref.bytes));
+    return sha256 !== undefined ? { kind: 'known', sha256 } : { kind: 'prefetch', ref, slot: slot++ };
+  });
+}
+
+async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: IngestRequest, run: RunPaths, plan: S3Plan): Promise<SourceSummary> {
   const summary: SourceSummary = {
     location: ref.location, fingerprint: null, format: null, bytes: ref.bytes, status: 'failed',
     rowsRead: 0, rowsAccepted: 0, rowsQuarantined: 0, rowsExcluded: 0,
@@ -205,9 +299,15 @@ async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: Inges
   try {
     let path: string;
     let sha256: string;
-    if (ref.kind === 's3') {
+    if (ref.kind === 's3' && plan?.kind === 'prefetch') {
+      // downloaded ahead, or now if its turn came first; the file goes once this source is done (finally)
+      const result = await run.prefetcher!.get(plan.slot);
+      path = result.path;
+      sha256 = result.sha256;
+      summary.bytes = result.bytes;
+    } else if (ref.kind === 's3') {
       // An object already ingested under the same key, size and ETag is not downloaded again (unless replacing).
-      const known = request.replace ? [] : await warehouse.query<{ sha256: string }>(
+      const known = plan?.kind === 'known' ? [{ sha256: plan.sha256 }] : request.replace ? [] : await warehouse.query<{ sha256: string }>(
         `SELECT sha256 FROM sources WHERE location = ${sqlString(ref.location)} AND etag = ${sqlString(ref.etag)} AND bytes = ${ref.bytes} LIMIT 1`,
       );
       if (known.length) {
@@ -216,7 +316,7 @@ async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: Inges
         summary.firstIngestedFrom = ref.location;
         return summary;
       }
-      downloaded = join(run.tmp, `download-${process.pid}-${basename(ref.key).replace(/[^\w.-]/g, '_')}`);
+      downloaded = join(run.tmp, `download-${process.pid}-again-${basename(ref.key).replace(/[^\w.-]/g, '_')}`);
       const bar = request.progress(`download ${ref.location}`, 'bytes');
       const result = await run.s3!.downloadS3Object(run.s3!.client, ref.bucket, ref.key, downloaded, (b, t) => bar.update(b, t));
       bar.done(`${result.bytes} bytes`);
@@ -270,6 +370,7 @@ async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: Inges
     return summary;
   } finally {
     if (downloaded) rmSync(downloaded, { force: true });
+    if (plan?.kind === 'prefetch') run.prefetcher!.release(plan.slot);
   }
 }
 

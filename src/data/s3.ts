@@ -3,7 +3,7 @@
 // file first and read locally; the download hashes as it streams, so the fingerprint costs no extra pass.
 import { GetObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -192,7 +192,8 @@ function toInfo(object: { Key?: string; Size?: number; ETag?: string; LastModifi
  * not depend on the object's size. The bytes go to a temporary file beside `destPath` that is renamed
  * into place only when complete, so a failed download leaves nothing behind. `onProgress` gets the
  * bytes so far and the object's size (0 when the server did not say); an error thrown by it aborts
- * the download and is passed through unchanged.
+ * the download and is passed through unchanged. `signal` aborts the request or the transfer: the promise
+ * then rejects with the signal's reason once the partial file is removed.
  */
 export async function downloadS3Object(
   client: S3Client,
@@ -200,13 +201,16 @@ export async function downloadS3Object(
   key: string,
   destPath: string,
   onProgress?: (bytes: number, total: number) => void,
+  signal?: AbortSignal,
 ): Promise<{ bytes: number; sha256: string }> {
   const location = formatS3Url(bucket, key);
   const temp = join(dirname(destPath), `.${basename(destPath)}.${process.pid}.${randomBytes(4).toString('hex')}.part`);
+  signal?.throwIfAborted();
   let response;
   try {
-    response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), signal ? { abortSignal: signal } : {});
   } catch (err) {
+    if (signal?.aborted) throw signal.reason;
     throw s3Error(err, { bucket, key, client });
   }
   const total = response.ContentLength ?? 0;
@@ -232,18 +236,23 @@ export async function downloadS3Object(
       callback(null, chunk);
     },
   });
+  if (signal?.aborted) {
+    body.destroy();
+    throw signal.reason;
+  }
   const file = createWriteStream(temp, { flags: 'wx' });
   // pipeline passes the first error to every stream, so remember which side failed first
   let failedSide: 'network' | 'disk' | undefined;
   body.once('error', () => (failedSide ??= 'network'));
   file.once('error', () => (failedSide ??= 'disk'));
   try {
-    await pipeline(body, meter, file);
+    await pipeline(body, meter, file, signal ? { signal } : {});
     if (total > 0 && bytes !== total) {
       throw new FloyoError(`download of ${location} was cut short: got ${bytes} of ${total} bytes`, { file: location });
     }
   } catch (err) {
     await rm(temp, { force: true });
+    if (signal?.aborted) throw signal.reason;
     if (err === callbackError || err instanceof FloyoError) throw err;
     if (failedSide === 'disk') {
       throw new FloyoError(`cannot write ${destPath} (downloading ${location}): ${(err as Error).message}`, { file: destPath });
@@ -258,6 +267,137 @@ export async function downloadS3Object(
     throw new FloyoError(`cannot write ${destPath} (downloading ${location}): ${(err as Error).message}`, { file: destPath });
   }
   return { bytes, sha256: hash.digest('hex') };
+}
+
+/** One object for S3Prefetcher: where it is, its size as listed (what the byte bound counts) and the file it goes to. */
+export interface PrefetchObject {
+  bucket: string;
+  key: string;
+  bytes: number;
+  dest: string;
+}
+
+export interface PrefetchOptions {
+  /** downloads at once, at most; 1 (or less) downloads each object only when it is asked for, nothing ahead */
+  concurrency: number;
+  /**
+   * No download starts ahead while the objects started and not yet released hold this many bytes (as
+   * listed), so that several large objects never fill the disk at once; an object larger than this is
+   * downloaded alone, once every earlier one is released.
+   */
+  maxBytes: number;
+  /** bytes received by any of the downloads since the last call (one progress bar for them all) */
+  onBytes?: (bytes: number) => void;
+  /** one object's download ended, either way */
+  onSettled?: (object: PrefetchObject) => void;
+}
+
+export interface Downloaded {
+  /** the object's file (PrefetchObject.dest) */
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+interface PrefetchSlot {
+  object: PrefetchObject;
+  abort: AbortController;
+  download?: Promise<Downloaded>;
+  /** started and not yet released: its file is (or will be) on disk */
+  held: boolean;
+  settled: boolean;
+}
+
+/**
+ * Downloads objects ahead of their use. The caller takes them strictly in order: get(i) for object i's
+ * download (a FloyoError rejection fails that object alone), release(i) once it is done with the file.
+ * While it works on one, up to `concurrency` of the next ones download, at most 2 × concurrency objects
+ * are held at once (started, not released), and the byte bound holds (see PrefetchOptions). close()
+ * stops every download still running, waits for them to end and removes every file not yet released.
+ */
+export class S3Prefetcher {
+  private readonly slots: PrefetchSlot[];
+  private readonly window: number;
+  private next = 0;
+  private inFlight = 0;
+  private held = 0;
+  private heldBytes = 0;
+  private closed = false;
+
+  constructor(
+    private readonly client: S3Client,
+    objects: PrefetchObject[],
+    private readonly options: PrefetchOptions,
+  ) {
+    this.slots = objects.map((object) => ({ object, abort: new AbortController(), held: false, settled: false }));
+    this.window = options.concurrency > 1 ? 2 * options.concurrency : 1;
+    this.pump();
+  }
+
+  /** Object i's download, started now if it was not yet (its turn has come, whatever the bounds). */
+  get(i: number): Promise<Downloaded> {
+    if (this.closed) throw new Error('S3Prefetcher: get after close');
+    while (this.next <= i) this.start(this.next++);
+    return this.slots[i].download!;
+  }
+
+  /** The caller is done with object i: its file goes (after its download ends, if it is still running), and the next may start. */
+  release(i: number): void {
+    const slot = this.slots[i];
+    if (!slot.held) return;
+    slot.held = false;
+    this.held--;
+    this.heldBytes -= slot.object.bytes;
+    if (slot.settled) {
+      rmSync(slot.object.dest, { force: true });
+    } else {
+      slot.abort.abort(new Error('download no longer needed'));
+      slot.download!.finally(() => rmSync(slot.object.dest, { force: true })).catch(() => undefined);
+    }
+    this.pump();
+  }
+
+  /** Stops the downloads still running, waits for them to end and removes every downloaded file. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const slot of this.slots) if (!slot.settled) slot.abort.abort(new Error('download stopped: the ingest ended'));
+    await Promise.allSettled(this.slots.map((slot) => slot.download));
+    for (const slot of this.slots) if (slot.download) rmSync(slot.object.dest, { force: true });
+  }
+
+  private pump(): void {
+    if (this.options.concurrency <= 1) return;
+    while (!this.closed && this.next < this.slots.length && this.inFlight < this.options.concurrency && this.held < this.window) {
+      if (this.held > 0 && this.heldBytes + this.slots[this.next].object.bytes > this.options.maxBytes) break;
+      this.start(this.next++);
+    }
+  }
+
+  private start(i: number): void {
+    const slot = this.slots[i];
+    const { object } = slot;
+    slot.held = true;
+    this.held++;
+    this.heldBytes += object.bytes;
+    this.inFlight++;
+    let reported = 0;
+    const onProgress = this.options.onBytes
+      ? (bytes: number) => {
+          this.options.onBytes!(bytes - reported);
+          reported = bytes;
+        }
+      : undefined;
+    slot.download = downloadS3Object(this.client, object.bucket, object.key, object.dest, onProgress, slot.abort.signal).then(
+      (result) => ({ path: object.dest, ...result }),
+    ).finally(() => {
+      slot.settled = true;
+      this.inFlight--;
+      this.options.onSettled?.(object);
+      this.pump();
+    });
+    // get() hands the outcome over; a download nobody asks for any more (the run stopped) ends unseen
+    slot.download.catch(() => undefined);
+  }
 }
 
 const NETWORK_CODES = new Set([
