@@ -339,6 +339,8 @@ interface Store {
   writeAtomic(file: string, data: Uint8Array): Promise<void>;
   /** names of the versions whose manifest exists */
   versions(): Promise<string[]>;
+  /** names of the versions with files but no manifest: a publish under way, or one that was killed */
+  incomplete(): Promise<string[]>;
   /** anything stored under the version (complete or not) */
   exists(version: string): Promise<boolean>;
   /** removes what a failed publish left behind (best effort is the caller's business) */
@@ -467,6 +469,23 @@ class LocalStore implements Store {
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'ENOTDIR') throw this.ioError('read', join(name, 'manifest.json'), err);
       }
+    }
+    return found;
+  }
+
+  async incomplete(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.location);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return [];
+      throw this.ioError('list', '', err);
+    }
+    const complete = new Set(await this.versions());
+    const found: string[] = [];
+    for (const name of names) {
+      if (!VERSION_NAME.test(name) || complete.has(name)) continue;
+      if ((await stat(join(this.location, name)).catch(() => null))?.isDirectory()) found.push(name);
     }
     return found;
   }
@@ -630,6 +649,19 @@ class S3Store implements Store {
     return found;
   }
 
+  async incomplete(): Promise<string[]> {
+    const all = new Set<string>();
+    const complete = new Set<string>();
+    for (const key of await this.keysUnder(this.prefix)) {
+      const rest = key.slice(this.prefix.length);
+      const slash = rest.indexOf('/');
+      if (slash <= 0 || !VERSION_NAME.test(rest.slice(0, slash))) continue;
+      all.add(rest.slice(0, slash));
+      if (rest.slice(slash + 1) === 'manifest.json') complete.add(rest.slice(0, slash));
+    }
+    return [...all].filter((name) => !complete.has(name));
+  }
+
   async exists(version: string): Promise<boolean> {
     return (await this.keysUnder(this.key(`${version}/`), 1)).length > 0;
   }
@@ -726,6 +758,7 @@ class ModelRegistry implements Registry {
       manifest = manifestFor(version);
     }
 
+    await this.removeAbandoned(createdAt);
     try {
       const writes = [...files.arrays, ...files.documents].map(({ entry, bytes }) => () => this.write(`${version}/${entry.file}`, bytes));
       await inParallel(writes, this.store.concurrency);
@@ -741,6 +774,19 @@ class ModelRegistry implements Registry {
       await this.makeCurrent(version);
     }
     return manifest.written;
+  }
+
+  /**
+   * Removes the files of publishes that were killed before their manifest (never listed, never loaded,
+   * but taking space) once their name says they began more than a day ago: a publish under way in another
+   * home sharing the registry is never touched. Best effort: a failure leaves them to the next publish.
+   */
+  private async removeAbandoned(now: Date): Promise<void> {
+    const names = await this.store.incomplete().catch(() => [] as string[]);
+    for (const name of names) {
+      const began = startedAt(name);
+      if (began !== null && now.getTime() - began > ABANDONED_AFTER_MS) await this.store.removeVersion(name).catch(() => undefined);
+    }
   }
 
   private prepareFiles(input: PublishInput): {
@@ -982,6 +1028,15 @@ class ModelRegistry implements Registry {
 
 function compareDesc(a: string, b: string): number {
   return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/** A publish whose version has no manifest this long after its name's time was killed. */
+const ABANDONED_AFTER_MS = 24 * 3_600_000;
+
+/** The time a Floyo version name was made at (epoch ms), or null for a name in another form. */
+function startedAt(name: string): number | null {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-[0-9a-f]{8}$/.exec(name);
+  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : null;
 }
 
 function versionName(at: Date): string {

@@ -191,6 +191,16 @@ describe('model registry on S3 (Ceph RADOS Gateway)', () => {
     await assert.rejects(registry.load(partial), floyoError(escape(`model version ${partial} in s3://${bucket}/m/ is incomplete: manifest.json is missing`)));
     await assert.rejects(registry.promote(partial), floyoError(/is incomplete/));
     assert.equal(await registry.current(), first);
+
+    // the next publish removes a killed publish's objects once a day old by their name, not younger ones
+    const abandoned = '20200101T000000Z-0badc0de';
+    await putObjects(client, bucket, [{ key: `m/${abandoned}/a.bin`, body: new Uint8Array(8) }, { key: `m/${abandoned}/b.bin`, body: new Uint8Array(8) }]);
+    writes = -1;
+    const third = (await registry.publish(sampleInput(), { promote: false })).version;
+    const left = await keys(client, bucket, 'm/');
+    assert.equal(left.some((k) => k.includes(abandoned)), false, 'two objects of 2020: removed');
+    assert.ok(left.includes(`m/${partial}/a.bin`), 'a name dated later than now: kept');
+    assert.ok(left.includes(`m/${third}/manifest.json`));
   });
 
   test('corrupted, truncated and missing objects are refused, naming version and object', async () => {

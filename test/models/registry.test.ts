@@ -457,6 +457,19 @@ console.log('published');
   });
 });
 
+test('a publish cleans up what publishes killed more than a day earlier left, never one under way', async () => {
+  const dir = tempDir();
+  const registry = openRegistry(dir, undefined, { now: steppingClock('2026-12-07T12:00:00Z', 1000) });
+  // as a killed publish leaves them: data files, no manifest
+  for (const name of ['20261205T120000Z-0badc0de', '20261207T110000Z-0badbeef']) {
+    mkdirSync(join(dir, name), { recursive: true });
+    writeFileSync(join(dir, name, 'als.userFactors.bin'), Buffer.alloc(64));
+  }
+  const { version } = await registry.publish(sampleInput(), { promote: true });
+  assert.deepEqual(readdirSync(dir).sort(), ['20261207T110000Z-0badbeef', version, 'CURRENT'].sort(),
+    'two days old: removed; an hour old (maybe a publish in another home): kept');
+});
+
 describe('promote, rollback, list', () => {
   test('list is newest first (also within one second), marks current and promoted, carries gate and metrics', async () => {
     const registry = openRegistry(tempDir(), undefined, { now: steppingClock('2026-11-25T03:15:00.100Z', 200) });
