@@ -453,17 +453,19 @@ class LocalStore implements Store {
     }
   }
 
-  async versions(): Promise<string[]> {
-    let names: string[];
+  /** The entries of the registry folder named like a version (none when the folder does not exist yet). */
+  private async versionNames(): Promise<string[]> {
     try {
-      names = await readdir(this.location);
+      return (await readdir(this.location)).filter((name) => VERSION_NAME.test(name));
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return [];
       throw this.ioError('list', '', err);
     }
+  }
+
+  async versions(): Promise<string[]> {
     const found: string[] = [];
-    for (const name of names) {
-      if (!VERSION_NAME.test(name)) continue;
+    for (const name of await this.versionNames()) {
       try {
         if ((await stat(join(this.location, name, 'manifest.json'))).isFile()) found.push(name);
       } catch (err) {
@@ -474,17 +476,10 @@ class LocalStore implements Store {
   }
 
   async incomplete(): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.location);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return [];
-      throw this.ioError('list', '', err);
-    }
     const complete = new Set(await this.versions());
     const found: string[] = [];
-    for (const name of names) {
-      if (!VERSION_NAME.test(name) || complete.has(name)) continue;
+    for (const name of await this.versionNames()) {
+      if (complete.has(name)) continue;
       if ((await stat(join(this.location, name)).catch(() => null))?.isDirectory()) found.push(name);
     }
     return found;
