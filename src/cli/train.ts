@@ -144,8 +144,11 @@ export async function runTrain(
   const started = performance.now();
   // the registry is reached before any work: a missing bucket or refused credentials would otherwise
   // surface only at publish, after the whole training. The current version's segmentation lets the new
-  // clusters keep the names of those they continue.
-  const previousSegmentation = await withRegistry(config, currentSegmentation);
+  // clusters keep the names of those they continue; its products tell whether this shop trained it.
+  const { previousSegmentation, current } = await withRegistry(config, async (registry) => ({
+    previousSegmentation: await currentSegmentation(registry),
+    current: await currentProducts(registry),
+  }));
   const warehouse = await Warehouse.open(config.home, 'floyo train');
   try {
     const t0 = performance.now();
@@ -175,7 +178,7 @@ export async function runTrain(
     totals ??= await warehouseTotals(warehouse);
     const data = await trainingData(warehouse, totals);
     // before any fitting: a registry another shop's versions are current in must not take this shop's
-    await withRegistry(config, (registry) => requireRegistryOfThisShop(registry, warehouse, config.home));
+    if (current) requireSameShop(current.version, current.products, await warehouseProducts(warehouse), current.location, config.home);
     const warnings = opts.now === undefined ? [] : warnStale(await scoringTime(warehouse, opts.now), config.features.horizonDays);
     if (data.currencies.length > 1) {
       // spend and order values add amounts as they are: 10 EUR + 10 USD counts as 20
@@ -265,18 +268,18 @@ export async function runTrain(
   }
 }
 
-/** Refuses a registry whose current version another shop trained (see requireSameShop). */
-async function requireRegistryOfThisShop(registry: Registry, warehouse: Warehouse, home: string): Promise<void> {
-  const current = await registry.current();
-  if (current === null) return;
+/** The current version's products, for requireSameShop; null when none is current or it cannot be read. */
+async function currentProducts(registry: Registry): Promise<{ version: string; products: string[]; location: string } | null> {
+  const version = await registry.current();
+  if (version === null) return null;
   let products: unknown;
   try {
-    products = await registry.document('products', current);
+    products = await registry.document('products', version);
   } catch (err) {
-    if (err instanceof FloyoError) return; // an unreadable current version is the gate's to note, and the new one replaces it
+    if (err instanceof FloyoError) return null; // an unreadable current version is the gate's to note, and the new one replaces it
     throw err;
   }
-  if (Array.isArray(products)) requireSameShop(current, products as string[], await warehouseProducts(warehouse), registry.location, home);
+  return Array.isArray(products) ? { version, products: products as string[], location: registry.location } : null;
 }
 
 async function trainingData(warehouse: Warehouse, totals: WarehouseTotals): Promise<TrainingData> {

@@ -11,7 +11,7 @@ import { referencedColumns, type Mapping } from './mapping.js';
 import { detectFormat, openRecords, type Format } from './records.js';
 import { createRowMapper, type CanonicalLine, type Quarantined, type RowRules } from './rows.js';
 import type * as S3Module from './s3.js';
-import type { S3Prefetcher, S3Settings } from './s3.js';
+import type { PrefetchOptions, S3Prefetcher, S3Settings } from './s3.js';
 import { sqlString, type Warehouse } from './warehouse.js';
 
 export interface IngestRequest {
@@ -29,12 +29,7 @@ export interface IngestRequest {
   s3Prefetch?: Partial<S3PrefetchOptions>;
 }
 
-export interface S3PrefetchOptions {
-  /** objects downloading at once, at most; 1 downloads each object only when its turn comes (nothing ahead) */
-  concurrency: number;
-  /** no object starts downloading ahead while those downloaded or downloading and not yet loaded hold this many bytes */
-  maxBytes: number;
-}
+export type S3PrefetchOptions = Pick<PrefetchOptions, 'concurrency' | 'maxBytes'>;
 
 /**
  * While one source loads, the next S3 objects download: a thousand small objects spent two thirds of
@@ -348,12 +343,16 @@ async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: Inges
     summary.status = 'ingested';
     // Orders, not files, are the unit of identity: an export corrected in place replaces the orders it
     // holds, while an order it dropped keeps its earlier lines. Said, since that is rarely what was meant.
-    const [earlier] = await warehouse.query<{ sources: number; orders: number }>(
-      `SELECT count(*)::BIGINT AS sources,
-              (SELECT count(DISTINCT order_id) FROM transactions WHERE source IN (SELECT fingerprint FROM sources WHERE location = ${sqlString(ref.location)} AND sha256 <> ${sqlString(sha256)}))::BIGINT AS orders
-       FROM sources WHERE location = ${sqlString(ref.location)} AND sha256 <> ${sqlString(sha256)}`,
+    // The transactions are read only when there is an earlier content: a thousand new objects would each scan them.
+    const earlier = await warehouse.query<{ fingerprint: string }>(
+      `SELECT fingerprint FROM sources WHERE location = ${sqlString(ref.location)} AND sha256 <> ${sqlString(sha256)}`,
     );
-    if (earlier.sources > 0) summary.earlierContent = { sources: earlier.sources, ordersKept: earlier.orders };
+    if (earlier.length) {
+      const [{ orders }] = await warehouse.query<{ orders: number }>(
+        `SELECT count(DISTINCT order_id)::BIGINT AS orders FROM transactions WHERE source IN (${earlier.map((e) => sqlString(e.fingerprint)).join(', ')})`,
+      );
+      summary.earlierContent = { sources: earlier.length, ordersKept: orders };
+    }
     return summary;
   } catch (err) {
     if (!(err instanceof FloyoError)) throw err;
