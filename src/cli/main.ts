@@ -32,15 +32,25 @@ const program = new Command('floyo')
 
 for (const register of [demo, trainCmd, score, customer, segments, audience, recommend, models, ingest, features, generate, presets, config]) register(program);
 
+// Under --json every failure is also one object on stdout, as action() does for FloyoErrors, so a program
+// reading stdout never gets nothing. Looked up in argv because commander may fail before it parses options.
+const args = process.argv.slice(2);
+const wantsJson = args.slice(0, args.includes('--') ? args.indexOf('--') : undefined).includes('--json');
+function jsonError(message: string, exitCode: number): void {
+  if (wantsJson) process.stdout.write(JSON.stringify({ error: { message, exitCode } }, null, 2) + '\n');
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT; // commander has printed the message (or help, version)
+    if (err.exitCode !== 0) jsonError(err.message.replace(/^error: /, ''), USAGE_EXIT);
   } else {
     // not a FloyoError (those are one line, handled by each action): a bug, so the stack is worth having,
     // under its own exit code rather than 1, which means "nothing to answer with"
     process.stderr.write(`floyo: internal error (please report it with what follows)\n${(err as Error)?.stack ?? String(err)}\n`);
     process.exitCode = INTERNAL_EXIT;
+    jsonError(`internal error (a bug, please report it): ${(err as Error)?.message ?? String(err)}`, INTERNAL_EXIT);
   }
 }

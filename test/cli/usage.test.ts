@@ -49,3 +49,19 @@ test('under --json an error is also one JSON object on stdout, with the exit cod
   assert.match(missing.json<{ error: { message: string } }>().error.message, /no-such\.csv/);
   assert.equal(plain.stdout, '', 'without --json stdout stays empty');
 });
+
+test('under --json a usage error is one JSON object on stdout too; help and version print no error object', async () => {
+  const [option, argument, afterDashes, help] = await Promise.all([
+    floyo(['recommend', '12347', '--nope', '--json']),
+    floyo(['recommend', '--json']),
+    floyo(['recommend', '--', '--json']),
+    floyo(['recommend', '--help', '--json']),
+  ]);
+  assert.equal(option.code, 2);
+  assert.deepEqual(option.json(), { error: { message: "unknown option '--nope'\n(Did you mean --home?)", exitCode: 2 } });
+  assert.equal(argument.code, 2);
+  assert.deepEqual(argument.json(), { error: { message: "missing required argument 'customer'", exitCode: 2 } });
+  assert.equal(afterDashes.stdout.includes('"error"'), false, 'a --json after -- is an argument, not the option');
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: floyo recommend/);
+});
