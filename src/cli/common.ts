@@ -67,6 +67,16 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
   };
 }
 
+/** A line on stderr that does not run into a progress bar being redrawn in place on a terminal. */
+export function stderrLine(line: string): void {
+  process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`);
+}
+
+/** A `floyo: ` line on stderr that is not an error: a warning, a retry. */
+export function warnLine(message: string): void {
+  stderrLine(`floyo: ${message}`);
+}
+
 export function table(rows: Array<Record<string, unknown>>, columns?: string[]): string {
   if (rows.length === 0) return '(none)';
   const cols = columns ?? Object.keys(rows[0]);

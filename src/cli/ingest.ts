@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { sourceRank, type LoadedConfig } from '../config.js';
 import { FloyoError } from '../errors.js';
-import { ingest, type IngestSummary } from '../data/ingest.js';
+import { ingest, type IngestRequest, type IngestSummary } from '../data/ingest.js';
 import { loadMappingFile, presetMapping, type Mapping } from '../data/mapping.js';
 import { Warehouse } from '../data/warehouse.js';
-import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, makeContext, table, warnLine, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 
 interface IngestOptions extends CommonOptions {
   preset?: string;
@@ -73,26 +73,31 @@ Examples:
 }
 
 export async function runIngest(ctx: CommandContext, locations: string[], replace = false): Promise<IngestSummary> {
-  const { config } = ctx.loaded;
-  const mapping = chooseMapping(ctx.loaded);
-  const warehouse = await Warehouse.open(config.home, `floyo ingest`);
+  const warehouse = await Warehouse.open(ctx.loaded.config.home, `floyo ingest`);
   try {
-    return await ingest(warehouse, {
-      locations,
-      mapping,
-      format: config.ingest.format,
-      s3: config.s3,
-      rules: {
-        latestAllowedTs: Date.now() + config.ingest.futureToleranceHours * 3_600_000,
-        maxAbsQuantity: config.ingest.maxAbsQuantity,
-        maxUnitPrice: config.ingest.maxUnitPrice,
-      },
-      progress: ctx.progress,
-      replace,
-    });
+    return await ingest(warehouse, ingestRequest(ctx, locations, replace));
   } finally {
     warehouse.close();
   }
+}
+
+/** What `floyo ingest` and `floyo train --data` ask of an ingest, from the configuration. */
+export function ingestRequest(ctx: CommandContext, locations: string[], replace = false): IngestRequest {
+  const { config } = ctx.loaded;
+  return {
+    locations,
+    mapping: chooseMapping(ctx.loaded),
+    format: config.ingest.format,
+    s3: config.s3,
+    rules: {
+      latestAllowedTs: Date.now() + config.ingest.futureToleranceHours * 3_600_000,
+      maxAbsQuantity: config.ingest.maxAbsQuantity,
+      maxUnitPrice: config.ingest.maxUnitPrice,
+    },
+    progress: ctx.progress,
+    onS3Retry: warnLine,
+    replace,
+  };
 }
 
 /** Skipped sources beyond this many are summed up in one line rather than listed. */

@@ -8,8 +8,8 @@ import { currentSegmentation, publishInput, qualityGate, requireSameShop, wareho
 import { scoringTime, toPredictions } from '../pipeline/score.js';
 import { train, type TrainResult } from '../pipeline/train.js';
 import { PredictionStore, type Prediction, type StoredGroup } from '../stores/predictions.js';
-import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
-import { chooseMapping, warnEarlierContent } from './ingest.js';
+import { action, makeContext, stderrLine, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { ingestRequest, warnEarlierContent } from './ingest.js';
 import { withRegistry } from './registry.js';
 import { printNotRescored, refuseOlder, warnStale } from './score.js';
 
@@ -155,11 +155,7 @@ export async function runTrain(
     let ingested: IngestedNow | null = null;
     let totals: WarehouseTotals | null = null; // an ingest reports them as it ends
     if (opts.data?.length) {
-      const s = await ingest(warehouse, {
-        locations: opts.data, mapping: chooseMapping(ctx.loaded), format: config.ingest.format, s3: config.s3,
-        rules: { latestAllowedTs: Date.now() + config.ingest.futureToleranceHours * 3_600_000, maxAbsQuantity: config.ingest.maxAbsQuantity, maxUnitPrice: config.ingest.maxUnitPrice },
-        progress: ctx.progress,
-      });
+      const s = await ingest(warehouse, ingestRequest(ctx, opts.data));
       warnEarlierContent(s);
       const failed = s.sources.filter((x) => x.status === 'failed');
       if (failed.length) {
@@ -195,7 +191,7 @@ export async function runTrain(
       asOf: opts.asOf, horizonDays: config.features.horizonDays, now: opts.now, seed: opts.seed, config,
       previousSegmentation,
       onStep: (s) => {
-        if (!ctx.json && !opts.quiet) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}  ${s}\n`);
+        if (!ctx.json && !opts.quiet) stderrLine(`  ${s}`);
       },
       onProgress: ({ done, total, what }) => bar.update(done, total, what),
     });

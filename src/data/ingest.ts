@@ -22,6 +22,8 @@ export interface IngestRequest {
   s3: S3Settings;
   rules: RowRules;
   progress: ProgressFactory;
+  /** told when an S3 request failed and is tried again (see S3ClientOptions.onRetry) */
+  onS3Retry?: (message: string) => void;
   cwd?: string;
   /** ingest sources again even when their content was ingested before, replacing that earlier ingest (after a mapping fix) */
   replace?: boolean;
@@ -148,7 +150,7 @@ export async function ingest(warehouse: Warehouse, request: IngestRequest): Prom
   for (const location of request.locations) {
     if (isS3(location)) {
       // loaded on demand: the AWS SDK adds noticeable start-up time to purely local ingests
-      s3 ??= await loadS3(request.s3);
+      s3 ??= await loadS3(request.s3, request.onS3Retry);
       const { parseS3Url, listS3DataObjects, client: s3client } = s3;
       const { bucket, prefix } = parseS3Url(location);
       // listS3DataObjects throws when nothing under the prefix is data, naming what it skipped
@@ -233,9 +235,9 @@ interface S3 extends S3Functions {
   client: ReturnType<S3Functions['createS3Client']>;
 }
 
-async function loadS3(settings: S3Settings): Promise<S3> {
+async function loadS3(settings: S3Settings, onRetry?: (message: string) => void): Promise<S3> {
   const mod = await import('./s3.js');
-  return { ...mod, client: mod.createS3Client(settings) };
+  return { ...mod, client: mod.createS3Client(settings, { onRetry }) };
 }
 
 interface RunPaths {

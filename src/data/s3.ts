@@ -32,6 +32,11 @@ export interface S3ClientOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** attempts per request, including the first (SDK default 3) */
   maxAttempts?: number;
+  /**
+   * Told when a request failed and the SDK tries it again, with why and which attempt comes next: a
+   * stalled endpoint otherwise spends a minute on its attempts with nothing shown.
+   */
+  onRetry?: (message: string) => void;
 }
 
 const SCHEME = /^s3:\/\//i;
@@ -96,7 +101,42 @@ export function createS3Client(settings: S3Settings, options: S3ClientOptions = 
     requestHandler: { connectionTimeout: 10_000, socketTimeout: 20_000 },
   });
   if (settings.endpoint) ENDPOINTS.set(client, settings.endpoint);
+  if (options.onRetry) reportRetries(client, options.onRetry);
   return client;
+}
+
+type Middleware = Parameters<S3Client['middlewareStack']['addRelativeTo']>[0];
+interface AttemptArgs {
+  input: { Bucket?: string; Key?: string; Prefix?: string };
+  /** the HTTP request; the retry loop sets `amz-sdk-request: attempt=N; max=M` on it before each attempt */
+  request?: { headers?: Record<string, string> };
+}
+
+/**
+ * Sits inside the SDK's retry loop, so it runs once per attempt of a request: it keeps the attempt's
+ * error and, when the loop calls it again, reports that error as the reason for the new attempt.
+ */
+function reportRetries(client: S3Client, onRetry: (message: string) => void): void {
+  const middleware = (next: (args: AttemptArgs) => Promise<unknown>) => {
+    let attempt = 0;
+    let failure: unknown;
+    return async (args: AttemptArgs) => {
+      attempt++;
+      if (attempt > 1) {
+        const where = { bucket: args.input.Bucket ?? '', key: args.input.Key ?? args.input.Prefix, client };
+        const max = /max=(\d+)/.exec(args.request?.headers?.['amz-sdk-request'] ?? '')?.[1];
+        onRetry(`${s3Error(failure, where).message}; trying again (attempt ${attempt}${max ? ` of ${max}` : ''})`);
+      }
+      try {
+        return await next(args);
+      } catch (err) {
+        failure = err;
+        throw err;
+      }
+    };
+  };
+  // the SDK's middleware types are a union over its steps; this one is a finalizeRequest middleware
+  client.middlewareStack.addRelativeTo(middleware as unknown as Middleware, { relation: 'after', toMiddleware: 'retryMiddleware', name: 'floyoRetryNotice' });
 }
 
 /**

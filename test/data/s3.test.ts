@@ -5,7 +5,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { Readable } from 'node:stream';
 import { createS3Client, downloadS3Object, listS3DataObjects, listS3Objects, parseS3Url } from '../../src/data/s3.js';
 import type { S3ObjectInfo } from '../../src/data/s3.js';
 import { FloyoError } from '../../src/errors.js';
+import { floyo, tempDir } from '../support/cli.js';
 import { freshBucket, putObjects, s3TestClient, s3TestCredentials, s3TestSettings } from '../support/s3.js';
 
 const MiB = 1 << 20;
@@ -378,5 +379,48 @@ describe('against a real S3 server (Ceph RADOS Gateway)', () => {
       floyoError(new RegExp(`^no data files under s3://${bucket}/out/ \\(\\.csv, \\.tsv, .*optionally \\.gz\\); skipped 4 other objects: \\.crc, _SUCCESS, _temporary/0/part-0\\.parquet, …$`)),
     );
     await assert.rejects(collect(listS3DataObjects(client, bucket, 'none/')), floyoError(new RegExp(`^no objects under s3://${bucket}/none/$`)));
+  });
+});
+
+describe('a request the SDK tries again', () => {
+  // An S3 endpoint that answers every request with 503 SlowDown, as S3 does under throttling.
+  let server: Server;
+  let endpoint: string;
+  let requests = 0;
+  before(async () => {
+    server = createHttpServer((_request, response) => {
+      requests++;
+      response.writeHead(503, { 'content-type': 'application/xml' });
+      response.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  after(() => server.close());
+
+  test('is reported before each new attempt, with why the last one failed', async () => {
+    const said: string[] = [];
+    const client = createS3Client({ region: 'us-east-1', endpoint, forcePathStyle: true }, { credentials: s3TestCredentials(), onRetry: (m) => said.push(m) });
+    const before = requests;
+    await assert.rejects(collect(listS3Objects(client, 'sales', 'exports/')), floyoError(/^S3 request for s3:\/\/sales\/exports\/ failed: SlowDown/));
+    client.destroy();
+    assert.equal(requests - before, 3);
+    assert.deepEqual(said, [2, 3].map((n) => `S3 request for s3://sales/exports/ failed: SlowDown: Please reduce your request rate. (HTTP 503); trying again (attempt ${n} of 3)`));
+  });
+
+  test('floyo ingest and floyo models list say so on stderr', async () => {
+    const env = { FLOYO_S3_ENDPOINT: endpoint, FLOYO_S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+    const home = tempDir();
+    const [ingested, listed] = await Promise.all([
+      floyo(['ingest', 's3://sales/exports/', '--home', home, '--json'], { env }),
+      floyo(['models', 'list', '--home', home, '--json'], { env: { ...env, FLOYO_MODELS_LOCATION: 's3://models/shop/' } }),
+    ]);
+    for (const r of [ingested, listed]) {
+      assert.equal(r.code, 2, r.stderr);
+      // models list asks for the versions and CURRENT side by side: each request says so for itself
+      assert.match(r.stderr, /^floyo: S3 request for s3:\/\/\S+ failed: SlowDown.*; trying again \(attempt 2 of 3\)$/m);
+      assert.match(r.stderr, /^floyo: S3 request for s3:\/\/\S+ failed: SlowDown.*; trying again \(attempt 3 of 3\)$/m);
+      assert.match(r.json<{ error: { message: string } }>().error.message, /SlowDown/);
+    }
   });
 });
