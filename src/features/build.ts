@@ -92,6 +92,23 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
     WHERE customer_id IS NOT NULL AND ts < ${pastEnd}
     GROUP BY customer_id, order_id`);
 
+  // Every customer × product pair of the past, once: distinct products, the last basket and who bought
+  // what before the retention lag are all read from it, not from the transactions again.
+  await db.run(`
+    CREATE OR REPLACE TEMP TABLE interactions AS
+    SELECT customer_id, product_id, count(DISTINCT order_id)::DOUBLE AS orders, round(sum(quantity), 6) AS units,
+           min(ts) AS first_ts, max(ts) AS last_ts
+    FROM transactions
+    WHERE customer_id IS NOT NULL AND NOT is_return AND ts < ${pastEnd}
+    GROUP BY customer_id, product_id
+    ORDER BY customer_id, product_id`);
+
+  // What each customer bought in the window, read once for the churn labels and the holdout.
+  await db.run(`
+    CREATE OR REPLACE TEMP TABLE window_pairs AS
+    SELECT DISTINCT customer_id, product_id FROM transactions
+    WHERE customer_id IS NOT NULL AND NOT is_return AND ts >= ${pastEnd} AND ts < ${windowEnd}`);
+
   await db.run(`
     CREATE OR REPLACE TEMP TABLE customer_features AS
     WITH p AS (
@@ -122,12 +139,14 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
     -- towards the shop's overall rate with 10 pseudo-customers. A customer's last basket scores the mean
     -- over its products (products first sold after L score the overall rate).
     lag_buyers AS (
-      SELECT DISTINCT customer_id, product_id FROM transactions
-      WHERE customer_id IS NOT NULL AND NOT is_return AND ts < ${pastEnd} - INTERVAL ${RETENTION_LAG_DAYS} DAY
+      SELECT customer_id, product_id FROM interactions WHERE first_ts < ${pastEnd} - INTERVAL ${RETENTION_LAG_DAYS} DAY
+    ),
+    -- a customer's last purchase line and products, from the pairs: a pair's last_ts is its latest line
+    pair_span AS (
+      SELECT customer_id, max(last_ts) AS last_line_ts, count(*) AS distinct_products FROM interactions GROUP BY customer_id
     ),
     came_back AS (
-      SELECT DISTINCT customer_id FROM transactions
-      WHERE customer_id IS NOT NULL AND NOT is_return AND ts >= ${pastEnd} - INTERVAL ${RETENTION_LAG_DAYS} DAY AND ts < ${pastEnd}
+      SELECT customer_id FROM pair_span WHERE last_line_ts >= ${pastEnd} - INTERVAL ${RETENTION_LAG_DAYS} DAY
     ),
     base AS (
       SELECT coalesce(avg((cb.customer_id IS NOT NULL)::DOUBLE), 0) AS rate
@@ -139,12 +158,8 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
     ),
     last_basket AS (
       SELECT customer_id, round(avg(coalesce(r.rate, base.rate)), 12) AS last_basket_retention
-      FROM (
-        SELECT DISTINCT customer_id, product_id FROM (
-          SELECT customer_id, product_id, ts, max(ts) OVER (PARTITION BY customer_id) AS last_ts
-          FROM transactions WHERE customer_id IS NOT NULL AND NOT is_return AND ts < ${pastEnd})
-        WHERE ts = last_ts
-      ) lp LEFT JOIN product_rate r USING (product_id), base
+      FROM (SELECT i.customer_id, i.product_id FROM interactions i JOIN pair_span s USING (customer_id) WHERE i.last_ts = s.last_line_ts) lp
+      LEFT JOIN product_rate r USING (product_id), base
       GROUP BY customer_id
     ),
     prev AS (
@@ -152,14 +167,7 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
         SELECT customer_id, ts, row_number() OVER (PARTITION BY customer_id ORDER BY ts DESC) AS k
         FROM past_orders WHERE is_purchase) WHERE k = 2 GROUP BY customer_id
     ),
-    products AS (
-      SELECT customer_id, count(DISTINCT product_id) AS distinct_products
-      FROM transactions WHERE customer_id IS NOT NULL AND ts < ${pastEnd} AND NOT is_return GROUP BY customer_id
-    ),
-    future AS (
-      SELECT DISTINCT customer_id FROM transactions
-      WHERE customer_id IS NOT NULL AND NOT is_return AND ts >= ${pastEnd} AND ts < ${windowEnd}
-    )
+    future AS (SELECT DISTINCT customer_id FROM window_pairs)
     SELECT p.customer_id,
            date_diff('day', p.last_ts::DATE, ${C})::DOUBLE AS recency_days,
            p.frequency::DOUBLE AS frequency,
@@ -186,26 +194,17 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
     LEFT JOIN prev USING (customer_id)
     LEFT JOIN last_order lo USING (customer_id)
     LEFT JOIN last_basket lb USING (customer_id)
-    LEFT JOIN products pr USING (customer_id)
+    LEFT JOIN pair_span pr USING (customer_id)
     LEFT JOIN future f USING (customer_id)
     ORDER BY p.customer_id`);
-
-  await db.run(`
-    CREATE OR REPLACE TEMP TABLE interactions AS
-    SELECT customer_id, product_id, count(DISTINCT order_id)::DOUBLE AS orders, round(sum(quantity), 6) AS units, max(ts) AS last_ts
-    FROM transactions
-    WHERE customer_id IS NOT NULL AND NOT is_return AND ts < ${pastEnd}
-    GROUP BY customer_id, product_id
-    ORDER BY customer_id, product_id`);
 
   // Holdout: what a customer bought in the window that they had not bought before; products the past never
   // saw cannot be recommended by any model, so they are dropped (and counted).
   await db.run(`
     CREATE OR REPLACE TEMP TABLE holdout_all AS
-    SELECT DISTINCT w.customer_id, w.product_id
-    FROM transactions w
-    WHERE w.customer_id IS NOT NULL AND NOT w.is_return AND w.ts >= ${pastEnd} AND w.ts < ${windowEnd}
-      AND w.customer_id IN (SELECT customer_id FROM customer_features)
+    SELECT w.customer_id, w.product_id
+    FROM window_pairs w
+    WHERE w.customer_id IN (SELECT customer_id FROM customer_features)
       AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.customer_id = w.customer_id AND i.product_id = w.product_id)`);
   await db.run(`
     CREATE OR REPLACE TEMP TABLE holdout AS
