@@ -57,9 +57,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
         process.exitCode = err.exitCode;
         // commander passes the command itself last
         const command = args[args.length - 1];
-        if (command instanceof Command && command.opts<CommonOptions>().json) {
-          process.stdout.write(JSON.stringify({ error: { message: err.message, exitCode: err.exitCode, ...err.context } }, null, 2) + '\n');
-        }
+        if (command instanceof Command && command.opts<CommonOptions>().json) printJsonError(err.message, err.exitCode, err.context);
         return;
       }
       throw err;
@@ -72,9 +70,14 @@ export function stderrLine(line: string): void {
   process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${line}\n`);
 }
 
-/** A `floyo: ` line on stderr that is not an error: a warning, a retry. */
-export function warnLine(message: string): void {
-  stderrLine(`floyo: ${message}`);
+/** A warning on stderr: the command goes on (an S3 request tried again, data to look at). */
+export function warn(message: string): void {
+  stderrLine(`floyo: warning: ${message}`);
+}
+
+/** A failure under --json: one object on stdout, with the message stderr carries. */
+export function printJsonError(message: string, exitCode: number, context: object = {}): void {
+  process.stdout.write(JSON.stringify({ error: { message, exitCode, ...context } }, null, 2) + '\n');
 }
 
 export function table(rows: Array<Record<string, unknown>>, columns?: string[]): string {

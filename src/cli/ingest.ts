@@ -4,7 +4,7 @@ import { FloyoError } from '../errors.js';
 import { ingest, type IngestRequest, type IngestSummary } from '../data/ingest.js';
 import { loadMappingFile, presetMapping, type Mapping } from '../data/mapping.js';
 import { Warehouse } from '../data/warehouse.js';
-import { action, makeContext, table, warnLine, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 
 interface IngestOptions extends CommonOptions {
   preset?: string;
@@ -95,7 +95,7 @@ export function ingestRequest(ctx: CommandContext, locations: string[], replace 
       maxUnitPrice: config.ingest.maxUnitPrice,
     },
     progress: ctx.progress,
-    onS3Retry: warnLine,
+    onS3Retry: warn,
     replace,
   };
 }
@@ -107,7 +107,7 @@ const SKIPPED_LISTED = 10;
 export function warnEarlierContent(s: IngestSummary): void {
   // when every earlier order is in the new content, the new content has replaced the old: nothing to say
   for (const src of s.sources) {
-    if (src.earlierContent?.ordersKept) process.stderr.write(`floyo: warning: ${earlierContentWarning(src.location, src.earlierContent.ordersKept)}\n`);
+    if (src.earlierContent?.ordersKept) warn(earlierContentWarning(src.location, src.earlierContent.ordersKept));
   }
 }
 

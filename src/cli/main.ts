@@ -15,6 +15,7 @@ import { register as segments } from './segments.js';
 import { register as audience } from './audience.js';
 import { INTERNAL_EXIT, USAGE_EXIT } from '../errors.js';
 import { VERSION } from '../version.js';
+import { printJsonError } from './common.js';
 
 // `floyo ... | head` closes stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -32,12 +33,18 @@ const program = new Command('floyo')
 
 for (const register of [demo, trainCmd, score, customer, segments, audience, recommend, models, ingest, features, generate, presets, config]) register(program);
 
-// Under --json every failure is also one object on stdout, as action() does for FloyoErrors, so a program
-// reading stdout never gets nothing. Looked up in argv because commander may fail before it parses options.
+// Under --json every failure is also one object on stdout, as action() prints for FloyoErrors. Commander
+// keeps the options it parsed before it fails, so the command's own --json decides (a --json that is the
+// value of another option is not one); argv is read only when no command was reached.
 const args = process.argv.slice(2);
-const wantsJson = args.slice(0, args.includes('--') ? args.indexOf('--') : undefined).includes('--json');
-function jsonError(message: string, exitCode: number): void {
-  if (wantsJson) process.stdout.write(JSON.stringify({ error: { message, exitCode } }, null, 2) + '\n');
+function wantsJson(): boolean {
+  let command = program;
+  for (const arg of args) {
+    if (arg === '--') break;
+    const sub = arg.startsWith('-') ? undefined : command.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    if (sub) command = sub;
+  }
+  return command === program ? args.slice(0, args.includes('--') ? args.indexOf('--') : undefined).includes('--json') : Boolean(command.opts().json);
 }
 
 try {
@@ -45,12 +52,13 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT; // commander has printed the message (or help, version)
-    if (err.exitCode !== 0) jsonError(err.message.replace(/^error: /, ''), USAGE_EXIT);
+    // 'commander.help': help shown for a usage error (`floyo models help nope`), whose message is a placeholder
+    if (err.exitCode !== 0 && err.code !== 'commander.help' && wantsJson()) printJsonError(err.message.replace(/^error: /, ''), USAGE_EXIT);
   } else {
     // not a FloyoError (those are one line, handled by each action): a bug, so the stack is worth having,
     // under its own exit code rather than 1, which means "nothing to answer with"
     process.stderr.write(`floyo: internal error (please report it with what follows)\n${(err as Error)?.stack ?? String(err)}\n`);
     process.exitCode = INTERNAL_EXIT;
-    jsonError(`internal error (a bug, please report it): ${(err as Error)?.message ?? String(err)}`, INTERNAL_EXIT);
+    if (wantsJson()) printJsonError(`internal error (a bug, please report it): ${(err as Error)?.message ?? String(err)}`, INTERNAL_EXIT);
   }
 }

@@ -8,7 +8,7 @@ import { explain, foldIn, recommend, similarItems, type Ranked, type UserInterac
 import { buyerCounts } from '../models/recommendations.js';
 import { loadServing, type ServingModels } from '../pipeline/serving.js';
 import { knownIndices, readCustomerPurchases } from '../pipeline/tables.js';
-import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { requireCurrent, withRegistry } from './registry.js';
 
 /** How many past purchases an explanation names at most. */
@@ -254,8 +254,8 @@ function warnUnknown(models: ServingModels, excluded: string[], where: string): 
     const meant = idsIgnoringCase(models, id);
     return `${JSON.stringify(id)}${meant.length ? ` (did you mean ${meant.join(' or ')}?)` : ''}`;
   });
-  process.stderr.write(
-    `floyo: warning: ${where} ${named.join(', ')}: not ${unknown.length === 1 ? 'a product' : 'products'} model version ${models.version} knows, so nothing is excluded for ${unknown.length === 1 ? 'it' : 'them'} (product ids must match the sales data exactly)\n`,
+  warn(
+    `${where} ${named.join(', ')}: not ${unknown.length === 1 ? 'a product' : 'products'} model version ${models.version} knows, so nothing is excluded for ${unknown.length === 1 ? 'it' : 'them'} (product ids must match the sales data exactly)`,
   );
 }
 
@@ -275,7 +275,7 @@ export async function loadCurrent(ctx: CommandContext): Promise<ServingModels> {
  */
 async function currentPurchases(home: string, customer: string): Promise<Map<string, number> | undefined> {
   if (!Warehouse.exists(home)) {
-    process.stderr.write(`floyo: warning: no warehouse in ${home}: recommending from the purchases the model version was trained on\n`);
+    warn(`no warehouse in ${home}: recommending from the purchases the model version was trained on`);
     return undefined;
   }
   let warehouse: Warehouse;
@@ -283,7 +283,7 @@ async function currentPurchases(home: string, customer: string): Promise<Map<str
     warehouse = await Warehouse.open(home, `floyo recommend ${customer}`);
   } catch (err) {
     if (!(err instanceof FloyoError) || err.exitCode !== BUSY_EXIT) throw err;
-    process.stderr.write(`floyo: warning: ${err.message}; recommending from the purchases the model version was trained on\n`);
+    warn(`${err.message}; recommending from the purchases the model version was trained on`);
     return undefined;
   }
   try {

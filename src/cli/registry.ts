@@ -1,7 +1,7 @@
 // The model registry as the commands open it: the configured location, and one-line errors when nothing
 // is current yet.
 import type { Config } from '../config.js';
-import { warnLine } from './common.js';
+import { warn } from './common.js';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import type { Registry } from '../models/registry.js';
 
@@ -12,7 +12,7 @@ import type { Registry } from '../models/registry.js';
  */
 export async function withRegistry<T>(config: Config, fn: (registry: Registry) => Promise<T>): Promise<T> {
   const { defaultRegistryLocation, openRegistry } = await import('../models/registry.js');
-  const registry = openRegistry(config.models.location ?? defaultRegistryLocation(config.home), config.s3, { s3ClientOptions: { onRetry: warnLine } });
+  const registry = openRegistry(config.models.location ?? defaultRegistryLocation(config.home), config.s3, { s3ClientOptions: { onRetry: warn } });
   try {
     return await fn(registry);
   } finally {

@@ -11,7 +11,7 @@ import type { Registry } from '../models/registry.js';
 import { scoreWithVersion, scoringTime, staleDataWarning, toPredictions, type ScoringTime } from '../pipeline/score.js';
 import { loadServing, requireSameShop, warehouseProducts } from '../pipeline/serving.js';
 import { PredictionStore, type StoredGroup } from '../stores/predictions.js';
-import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { requireCurrent, withRegistry } from './registry.js';
 
 export interface ScoreReport {
@@ -121,7 +121,7 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
 export function warnStale(time: ScoringTime, horizonDays: number): string[] {
   const stale = staleDataWarning(time, horizonDays);
   if (stale === null) return [];
-  process.stderr.write(`floyo: warning: ${stale}\n`);
+  warn(stale);
   return [stale];
 }
 

@@ -113,27 +113,26 @@ interface AttemptArgs {
 }
 
 /**
- * Sits inside the SDK's retry loop, so it runs once per attempt of a request: it keeps the attempt's
- * error and, when the loop calls it again, reports that error as the reason for the new attempt.
+ * Sits inside the SDK's retry loop, so it runs once per attempt of a request. The loop passes the same
+ * request object to every attempt and numbers it in a header; the attempt's error is kept against that
+ * object, and reported as the reason when the next attempt comes. Nothing is counted per client (the
+ * SDK may reuse a middleware chain across requests), so concurrent requests each report their own.
  */
 function reportRetries(client: S3Client, onRetry: (message: string) => void): void {
-  const middleware = (next: (args: AttemptArgs) => Promise<unknown>) => {
-    let attempt = 0;
-    let failure: unknown;
-    return async (args: AttemptArgs) => {
-      attempt++;
-      if (attempt > 1) {
-        const where = { bucket: args.input.Bucket ?? '', key: args.input.Key ?? args.input.Prefix, client };
-        const max = /max=(\d+)/.exec(args.request?.headers?.['amz-sdk-request'] ?? '')?.[1];
-        onRetry(`${s3Error(failure, where).message}; trying again (attempt ${attempt}${max ? ` of ${max}` : ''})`);
-      }
-      try {
-        return await next(args);
-      } catch (err) {
-        failure = err;
-        throw err;
-      }
-    };
+  const failures = new WeakMap<object, unknown>();
+  const middleware = (next: (args: AttemptArgs) => Promise<unknown>) => async (args: AttemptArgs) => {
+    const key = args.request ?? args;
+    const header = /attempt=(\d+); max=(\d+)/.exec(args.request?.headers?.['amz-sdk-request'] ?? '');
+    if (header && Number(header[1]) > 1 && failures.has(key)) {
+      const where = { bucket: args.input.Bucket ?? '', key: args.input.Key ?? args.input.Prefix, client };
+      onRetry(`${s3Error(failures.get(key), where).message}; trying again (attempt ${header[1]} of ${header[2]})`);
+    }
+    try {
+      return await next(args);
+    } catch (err) {
+      failures.set(key, err);
+      throw err;
+    }
   };
   // the SDK's middleware types are a union over its steps; this one is a finalizeRequest middleware
   client.middlewareStack.addRelativeTo(middleware as unknown as Middleware, { relation: 'after', toMiddleware: 'retryMiddleware', name: 'floyoRetryNotice' });

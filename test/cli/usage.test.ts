@@ -51,11 +51,14 @@ test('under --json an error is also one JSON object on stdout, with the exit cod
 });
 
 test('under --json a usage error is one JSON object on stdout too; help and version print no error object', async () => {
-  const [option, argument, afterDashes, help] = await Promise.all([
+  const [option, argument, afterDashes, help, asValue, helpOfUnknown, unknownCommand] = await Promise.all([
     floyo(['recommend', '12347', '--nope', '--json']),
     floyo(['recommend', '--json']),
     floyo(['recommend', '--', '--json']),
     floyo(['recommend', '--help', '--json']),
+    floyo(['recommend', '--home', '--json']),
+    floyo(['models', 'help', 'nope', '--json']),
+    floyo(['nosuch', '--json']),
   ]);
   assert.equal(option.code, 2);
   assert.deepEqual(option.json(), { error: { message: "unknown option '--nope'\n(Did you mean --home?)", exitCode: 2 } });
@@ -64,4 +67,10 @@ test('under --json a usage error is one JSON object on stdout too; help and vers
   assert.equal(afterDashes.stdout.includes('"error"'), false, 'a --json after -- is an argument, not the option');
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: floyo recommend/);
+  assert.equal(asValue.code, 2);
+  assert.equal(asValue.stdout, '', 'a --json that is the value of --home is not the option');
+  assert.equal(helpOfUnknown.code, 2);
+  assert.doesNotMatch(helpOfUnknown.stdout, /"error"/, 'help shown for an unknown command is not an error object');
+  assert.equal(unknownCommand.code, 2);
+  assert.deepEqual(unknownCommand.json(), { error: { message: "unknown command 'nosuch'", exitCode: 2 } });
 });

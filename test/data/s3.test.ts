@@ -383,20 +383,50 @@ describe('against a real S3 server (Ceph RADOS Gateway)', () => {
 });
 
 describe('a request the SDK tries again', () => {
-  // An S3 endpoint that answers every request with 503 SlowDown, as S3 does under throttling.
+  // An S3 endpoint that answers 503 SlowDown, as S3 does under throttling: always, except to a listing of
+  // a prefix outside exports/, which fails twice and then lists one object.
   let server: Server;
   let endpoint: string;
   let requests = 0;
+  const seen = new Map<string, number>();
   before(async () => {
-    server = createHttpServer((_request, response) => {
+    server = createHttpServer((request, response) => {
       requests++;
-      response.writeHead(503, { 'content-type': 'application/xml' });
-      response.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+      const query = new URL(request.url ?? '/', 'http://x').searchParams;
+      const prefix = query.get('prefix') ?? '';
+      seen.set(prefix, (seen.get(prefix) ?? 0) + 1);
+      if (query.get('list-type') !== '2' || prefix.startsWith('exports/') || seen.get(prefix)! <= 2) {
+        response.writeHead(503, { 'content-type': 'application/xml' });
+        response.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/xml' });
+      response.end(
+        '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+          `<Name>sales</Name><Prefix>${prefix}</Prefix><KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>` +
+          `<Contents><Key>${prefix}a.csv</Key><Size>3</Size><ETag>"0cc175b9c0f1b6a831c399e269772661"</ETag><LastModified>2026-01-01T00:00:00.000Z</LastModified></Contents></ListBucketResult>`,
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   });
   after(() => server.close());
+
+  test('each request reports its own attempts: none when it succeeds at once, side by side when concurrent', async () => {
+    const said: string[] = [];
+    const client = createS3Client({ region: 'us-east-1', endpoint, forcePathStyle: true }, { credentials: s3TestCredentials(), onRetry: (m) => said.push(m) });
+    const retried = (prefix: string) => [2, 3].map((n) => `S3 request for s3://sales/${prefix} failed: SlowDown: Please reduce your request rate. (HTTP 503); trying again (attempt ${n} of 3)`);
+    assert.equal((await collect(listS3Objects(client, 'sales', 'a/'))).length, 1);
+    assert.deepEqual(said, retried('a/'));
+    said.length = 0;
+    assert.equal((await collect(listS3Objects(client, 'sales', 'a/'))).length, 1, 'the same request again, answered at once');
+    assert.equal(said.length, 0, `a request that did not fail reports nothing: ${said.join('; ')}`);
+    await Promise.all(['b/', 'c/'].map((prefix) => collect(listS3Objects(client, 'sales', prefix))));
+    assert.deepEqual(said.filter((m) => m.includes('/b/')), retried('b/'));
+    assert.deepEqual(said.filter((m) => m.includes('/c/')), retried('c/'));
+    assert.equal(said.length, 4);
+    client.destroy();
+  });
 
   test('is reported before each new attempt, with why the last one failed', async () => {
     const said: string[] = [];
@@ -418,8 +448,10 @@ describe('a request the SDK tries again', () => {
     for (const r of [ingested, listed]) {
       assert.equal(r.code, 2, r.stderr);
       // models list asks for the versions and CURRENT side by side: each request says so for itself
-      assert.match(r.stderr, /^floyo: S3 request for s3:\/\/\S+ failed: SlowDown.*; trying again \(attempt 2 of 3\)$/m);
-      assert.match(r.stderr, /^floyo: S3 request for s3:\/\/\S+ failed: SlowDown.*; trying again \(attempt 3 of 3\)$/m);
+      const notices = r.stderr.split('\n').filter((line) => line.includes('trying again'));
+      assert.ok(notices.length >= 2, r.stderr);
+      for (const line of notices) assert.match(line, /^floyo: warning: S3 request for s3:\/\/\S+ failed: SlowDown: Please reduce your request rate\. \(HTTP 503\); trying again \(attempt [23] of 3\)$/);
+      for (const n of [2, 3]) assert.ok(notices.some((line) => line.endsWith(`(attempt ${n} of 3)`)), r.stderr);
       assert.match(r.json<{ error: { message: string } }>().error.message, /SlowDown/);
     }
   });
