@@ -15,8 +15,8 @@ How to run (Debian's Python: it has pandas, numpy and scikit-learn):
     /usr/bin/python3 bench/reproduce_protocol.py /tmp/train.json /tmp/features.csv [--seed S] \
         [--data ../shared/datasets/online_retail.csv.gz] [--horizon-days 90]
 
---seed must be the seed given to `floyo train` (default 0); the report does not state it, so a report
-with a `seed` field overrides the default. Only the churn split depends on it.
+The seed and the horizon are read from the report (`--seed` and `--horizon-days` override them, to see
+the comparison fail). Only the churn split depends on the seed.
 
 It prints a table (quantity | floyo | independent | match?) and exits 1 if any compared quantity differs
 beyond its tolerance: counts and day counts must be equal; rates and metrics within 1e-9 absolute;
@@ -97,7 +97,8 @@ def load_lines(path):
         "product": code,
         "qty": qty,
         "price": price,
-        "ts": pd.to_datetime(raw["InvoiceDate"], format="%Y-%m-%d %H:%M:%S"),
+        # ISO in this copy; the widely copied Kaggle CSV writes 12/1/2010 8:26 (month first)
+        "ts": pd.to_datetime(raw["InvoiceDate"], format="%Y-%m-%d %H:%M:%S" if raw["InvoiceDate"].str.match(r"^\d{4}-").all() else "%m/%d/%Y %H:%M"),
     })[~excluded].reset_index(drop=True)
     df["is_return"] = df["order"].str.match(r"^C") | (df["qty"] < 0)
     df["amount"] = df["qty"] * df["price"]
@@ -304,8 +305,11 @@ class Table:
         self.failures = 0
 
     def add(self, name, floyo, mine, tol=0.0, info=False):
-        if info or floyo is None:
+        if info:
             verdict = "info"
+        elif floyo is None or mine is None:
+            verdict = "NO"  # a value missing on one side is not a match
+            self.failures += 1
         else:
             ok = abs(float(floyo) - float(mine)) <= tol
             verdict = "yes" if ok else "NO"
@@ -338,9 +342,9 @@ def compare_features(table, floyo_csv, feats):
     only_floyo = sorted(set(fl.index) - set(feats.index))
     only_mine = sorted(set(feats.index) - set(fl.index))
     table.add("features.csv: customers", len(fl), len(feats))
-    table.add("  customers only in floyo / only here", f"{len(only_floyo)}", f"{len(only_mine)}",
-              info=True)
+    table.add("features.csv: customers only in floyo / only here", len(only_floyo) + len(only_mine), 0)
     common = sorted(set(fl.index) & set(feats.index))
+    table.add("features.csv: customers on both sides", len(common), len(feats))
     details = {}
     for col, tol in [("recency_days", 0), ("frequency", 0), ("monetary", TOL_MONEY),
                      ("tenure_days", 0), ("avg_order_value", TOL_MONEY), ("churned", 0)]:
@@ -440,17 +444,18 @@ def parse_args():
     ap.add_argument("train_json", help="output of `floyo train --json`")
     ap.add_argument("features_csv", help="output of `floyo features --out F.csv` at the same cutoff")
     ap.add_argument("--data", default=DEFAULT_DATA)
-    ap.add_argument("--horizon-days", type=int, default=90)
+    ap.add_argument("--horizon-days", type=int, default=None,
+                    help="the churn horizon (default: the report's horizonDays)")
     ap.add_argument("--seed", type=int, default=None,
-                    help="the seed `floyo train` used (default: the report's `seed` if any, else 0)")
+                    help="the seed `floyo train` used (default: the report's seed)")
     return ap.parse_args()
 
 
 def main():
     args = parse_args()
     report = json.load(open(args.train_json))
-    seed = args.seed if args.seed is not None else int(report.get("seed", 0))
-    horizon = args.horizon_days
+    seed = args.seed if args.seed is not None else int(report["seed"])
+    horizon = args.horizon_days if args.horizon_days is not None else int(report["horizonDays"])
     t = Table()
 
     df, counts = load_lines(args.data)

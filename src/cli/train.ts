@@ -8,7 +8,7 @@ import { currentSegmentation, publishInput, qualityGate, requireSameShop, wareho
 import { scoringTime, toPredictions } from '../pipeline/score.js';
 import { train, type TrainResult } from '../pipeline/train.js';
 import { PredictionStore, type Prediction, type StoredGroup } from '../stores/predictions.js';
-import { action, makeContext, stderrLine, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, makeContext, stderrLine, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { ingestRequest, warnEarlierContent } from './ingest.js';
 import { withRegistry } from './registry.js';
 import { printNotRescored, refuseOlder, warnStale } from './score.js';
@@ -57,6 +57,8 @@ export interface TrainReport {
   validationCutoff: string;
   tuning: TrainResult['tuning'];
   horizonDays: number;
+  /** --seed: with the data, what the split and every initialisation follow */
+  seed: number;
   scoredAsOf: string;
   modelVersion: string;
   /** the version that was current before this run (null: this is the first) */
@@ -180,7 +182,7 @@ export async function runTrain(
       // spend and order values add amounts as they are: 10 EUR + 10 USD counts as 20
       const mixed = `the data holds ${data.currencies.length} currencies (${data.currencies.slice(0, 5).join(', ')}${data.currencies.length > 5 ? ', …' : ''}); ` +
         'spend and order values add their amounts as they are, without conversion: ingest one currency per home, or convert before ingesting';
-      process.stderr.write(`floyo: warning: ${mixed}\n`);
+      warn(mixed);
       warnings.push(mixed);
     }
 
@@ -221,7 +223,7 @@ export async function runTrain(
       }
       if (unreadable) {
         gate.notes = [...(gate.notes ?? []), unreadable];
-        process.stderr.write(`floyo: warning: ${unreadable}\n`);
+        warn(unreadable);
         warnings.push(unreadable);
       }
       const [fp] = await warehouse.query<{ fingerprint: string }>(`SELECT sha256(string_agg(sha256, ',' ORDER BY sha256)) AS fingerprint FROM sources`);
@@ -250,7 +252,7 @@ export async function runTrain(
     const tm = result.timingsMs;
     return {
       data, ingested,
-      cutoff: result.cutoff, validationCutoff: result.validationCutoff, tuning: result.tuning, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf,
+      cutoff: result.cutoff, validationCutoff: result.validationCutoff, tuning: result.tuning, horizonDays: result.horizonDays, seed: opts.seed, scoredAsOf: result.scoredAsOf,
       modelVersion: manifest.version, previousVersion, promoted: gate.passed, gate,
       segmentation: result.segmentation, churn: result.churn, recommendations: result.recommendations,
       predictionsWritten: written, notRescored: untouched.reduce((n, g) => n + g.customers, 0), notRescoredBy: untouched, segmentMoves: moved, segmentNamesKept: result.segmentNamesKept, warnings,

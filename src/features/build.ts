@@ -97,7 +97,7 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
   await db.run(`
     CREATE OR REPLACE TEMP TABLE interactions AS
     SELECT customer_id, product_id, count(DISTINCT order_id)::DOUBLE AS orders, round(sum(quantity), 6) AS units,
-           min(ts) AS first_ts, max(ts) AS last_ts
+           max(ts) AS last_ts, min(ts) AS first_ts
     FROM transactions
     WHERE customer_id IS NOT NULL AND NOT is_return AND ts < ${pastEnd}
     GROUP BY customer_id, product_id
