@@ -748,6 +748,14 @@ export function alsExactKernel(a: ExactArgs, start: number, end: number): void {
   }
 }
 
+/** @internal arguments of {@link alsFoldInKernel}: ExactArgs plus Z = G⁻¹·Y (see {@link solveUser}) */
+export type FoldInArgs = ExactArgs & { Z: Float64Array };
+
+/** @internal Rows [start, end) folded in from their training interactions, as {@link foldIn} does one. */
+export function alsFoldInKernel(a: FoldInArgs, start: number, end: number): void {
+  for (let u = start; u < end; u++) solveUser(a.Y, a.K, a.G, a.Z, a.indices, a.conf, a.indptr[u], a.indptr[u + 1], a.X, u * a.K);
+}
+
 /** @internal arguments of {@link alsLossKernel} */
 export type LossArgs = {
   indptr: Int32Array; indices: Int32Array; conf: Float32Array;
@@ -782,6 +790,7 @@ export function alsLossKernel(a: LossArgs, start: number, end: number): void {
 const self = import.meta.url;
 const GRAM: Kernel<GramArgs> = { module: self, name: 'alsGramKernel', fn: alsGramKernel };
 const EXACT: Kernel<ExactArgs> = { module: self, name: 'alsExactKernel', fn: alsExactKernel };
+const FOLD_IN: Kernel<FoldInArgs> = { module: self, name: 'alsFoldInKernel', fn: alsFoldInKernel };
 const CG: Kernel<CgArgs> = { module: self, name: 'alsCgKernel', fn: alsCgKernel };
 const GRAM_SIMD: Kernel<GramSimdArgs> = { module: self, name: 'alsGramSimdKernel', fn: alsGramSimdKernel };
 const LOSS: Kernel<LossArgs> = { module: self, name: 'alsLossKernel', fn: alsLossKernel };
@@ -959,15 +968,15 @@ export async function alsLoss(model: AlsModel, options: ParallelOptions = {}): P
  */
 export async function exactUserStep(model: AlsModel, options: ParallelOptions = {}): Promise<AlsModel> {
   checkModel(model);
-  const { nUsers, nItems, factors: K } = model;
+  const { nUsers, factors: K } = model;
+  const cache = itemCache(model);
   const cui = shareCsr(model.confidence);
   const X = sharedArray(Float32Array, nUsers * K);
-  const Y = toShared(model.itemFactors);
+  const args: FoldInArgs = { indptr: cui.indptr, indices: cui.indices, conf: cui.data, X, Y: toShared(model.itemFactors), G: toShared(cache.G), Z: toShared(cache.Z), K };
   const threads = threadsFor(options, nUsers * K * K * 2 + cui.indptr[nUsers] * K * K);
-  await withPool(options.pool, threads, (pool) => exactHalfStep(pool, cui, X, Y, nItems, K, model.params.regularization));
+  await withPool(options.pool, threads, (pool) => pool.parallelFor(FOLD_IN, nUsers, args, { chunk: solveChunk(nUsers, pool.threads) }));
   return Object.freeze({ ...model, userFactors: X });
 }
-
 // ---------------------------------------------------------------------------------------------
 // Serving: fold-in, recommend, similar items, explain
 
@@ -1087,30 +1096,47 @@ export function foldIn(model: AlsModel, user: number | UserInteractions): Float3
   const cache = itemCache(model);
   const { items, conf } = userConfidences(model, user);
   const out = new Float32Array(K);
-  const m = items.length;
-  if (m === 0) return out;
+  solveUser(Y, K, cache.G, cache.Z, items, conf, 0, items.length, out, 0);
+  return out;
+}
+
+/**
+ * out[oo … oo+K) ← x = (G + Σ (c−1)·y·yᵀ)⁻¹ · Σ c·y over the items items[s … e) with confidences conf[s … e)
+ * (G = YᵀY + λI). With few items it uses the Woodbury identity on Z = G⁻¹·Y (empty Z: never), so the
+ * cost is O(m²·K) rather than O(m·K² + K³). foldIn and exactUserStep both solve with it, so a training
+ * user folded in gets exactly the stored vector.
+ */
+function solveUser(
+  Y: Float32Array, K: number, G: Float64Array, Z: Float64Array, items: Int32Array, conf: ArrayLike<number>, s: number, e: number, out: Float32Array, oo: number,
+): void {
+  const m = e - s;
+  if (m === 0) {
+    out.fill(0, oo, oo + K);
+    return;
+  }
   // b = Σ c·y; the low-rank part Σ (c−1)·y·yᵀ has one term per item with c > 1
   let mw = 0;
-  for (let k = 0; k < m; k++) if (conf[k] > 1) mw++;
+  for (let k = s; k < e; k++) if (conf[k] > 1) mw++;
   const direct = K * K * mw / 2 + K ** 3 / 6;
   const woodbury = mw * mw * K / 2 + mw ** 3 / 6 + 3 * m * K;
-  if (cache.Z.length === 0 || direct <= woodbury) {
-    const A = userGramian(model, cache, items, conf);
+  if (Z.length === 0 || direct <= woodbury) {
+    const A = G.slice();
+    gramianLower(A, Y, K, items, conf, s, e, 1);
+    if (!cholesky(A, K)) throw new RangeError('ALS: the user\'s normal equations are not positive definite; the model needs regularization > 0');
     const x = new Float64Array(K);
-    for (let k = 0; k < m; k++) axpyF(x, conf[k], Y, items[k] * K, K);
+    for (let k = s; k < e; k++) axpyF(x, conf[k], Y, items[k] * K, K);
     choleskySolve(A, K, x);
-    for (let f = 0; f < K; f++) out[f] = x[f];
-    return out;
+    for (let f = 0; f < K; f++) out[oo + f] = x[f];
+    return;
   }
   // (G + Uᵀ·W·U)⁻¹·b = G⁻¹b − Zᵤᵀ·(W⁻¹ + U·Zᵤᵀ)⁻¹·U·G⁻¹b, with U the rows y_j (c_j > 1), Zᵤ their G⁻¹·y_j
-  const Z = cache.Z;
   const g = new Float64Array(K); // G⁻¹·b = Σ c·z
-  for (let k = 0; k < m; k++) {
+  for (let k = s; k < e; k++) {
     const zo = items[k] * K, c = conf[k];
     for (let f = 0; f < K; f++) g[f] += c * Z[zo + f];
   }
   const wItems = new Int32Array(mw), w = new Float64Array(mw);
-  for (let k = 0, q = 0; k < m; k++) if (conf[k] > 1) { wItems[q] = items[k]; w[q] = conf[k] - 1; q++; }
+  for (let k = s, q = 0; k < e; k++) if (conf[k] > 1) { wItems[q] = items[k]; w[q] = conf[k] - 1; q++; }
   const S = new Float64Array(mw * mw), t = new Float64Array(mw);
   for (let a = 0; a < mw; a++) {
     const ya = wItems[a] * K;
@@ -1124,8 +1150,7 @@ export function foldIn(model: AlsModel, user: number | UserInteractions): Float3
     const zo = wItems[a] * K, ta = t[a];
     for (let f = 0; f < K; f++) g[f] -= ta * Z[zo + f];
   }
-  for (let f = 0; f < K; f++) out[f] = g[f];
-  return out;
+  for (let f = 0; f < K; f++) out[oo + f] = g[f];
 }
 
 function dotZ(Y: Float32Array, yo: number, Z: Float64Array, zo: number, K: number): number {

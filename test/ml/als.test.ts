@@ -198,7 +198,7 @@ test('factor counts that are not a multiple of the SIMD width give the same CG a
   }
 });
 
-test('after a final exact user half-step, fold-in of a training user reproduces its trained vector', async () => {
+test('after a final exact user half-step, fold-in of a training user reproduces its trained vector bit for bit', async () => {
   for (const weighting of ['none', 'log', 'bm25'] as const) {
     const data = sample(60, 40, 5);
     const model = await exactUserStep(await fitAls(data, { ...base, factors: 12, weighting }));
@@ -213,8 +213,9 @@ test('after a final exact user half-step, fold-in of a training user reproduces 
         assert.ok(trained.every((v) => v === 0) && byRaw.every((v) => v === 0), `empty user ${u} must fold in to zero`);
         continue;
       }
-      assert.ok(relDiff(byIndex, trained) < 1e-4, `${weighting}, user ${u} (${e - s} items): ${relDiff(byIndex, trained)}`);
-      assert.ok(relDiff(byRaw, trained) < 1e-4, `${weighting}, user ${u} from raw strengths: ${relDiff(byRaw, trained)}`);
+      // one solver for both (Woodbury for few items, Cholesky for many), so re-scoring an unchanged customer changes nothing
+      assert.deepEqual(Array.from(byIndex), Array.from(trained), `${weighting}, user ${u} (${e - s} items)`);
+      assert.deepEqual(Array.from(byRaw), Array.from(trained), `${weighting}, user ${u} from raw strengths`);
       checked++;
     }
     assert.ok(checked > 40);
