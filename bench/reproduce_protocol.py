@@ -18,6 +18,10 @@ How to run (Debian's Python: it has pandas, numpy and scikit-learn):
 The seed and the horizon are read from the report (`--seed` and `--horizon-days` override them, to see
 the comparison fail). Only the churn split depends on the seed.
 
+It reads UTF-8 files in the UCI layout (ISO or month-first dates) and models the preset's exclusions,
+not ingest's quarantine (future dates, implausible quantities or prices): on a file with quarantined
+rows the data counts differ, and the comparison says so.
+
 It prints a table (quantity | floyo | independent | match?) and exits 1 if any compared quantity differs
 beyond its tolerance: counts and day counts must be equal; rates and metrics within 1e-9 absolute;
 money within 0.005 GBP absolute. Rows marked "info" are printed for context and not compared.
