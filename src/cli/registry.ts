@@ -1,9 +1,9 @@
 // The model registry as the commands open it: the configured location, and one-line errors when nothing
 // is current yet.
 import type { Config } from '../config.js';
-import { warn } from './common.js';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import type { Registry } from '../models/registry.js';
+import { warn } from './common.js';
 
 /**
  * Runs `fn` with the configured registry (`models.location`, or `<home>/models`) open, and closes it

@@ -326,7 +326,7 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
         `${g.ordersReplaced ? `, replacing ${n(g.ordersReplaced)} earlier orders` : ''}${skipped ? `; ${skipped}` : ''}`);
   }
   const sample = r.tuning.customers < r.tuning.of ? ` on a sample of ${n(r.tuning.customers)} of its ${n(r.tuning.of)} customers` : '';
-  ctx.say(`cutoff ${r.cutoff} (hyperparameters chosen at ${r.validationCutoff}${sample}); window ${r.horizonDays} days; customers scored as of ${r.scoredAsOf}`);
+  ctx.say(`cutoff ${r.cutoff} (hyperparameters chosen at ${r.validationCutoff}${sample}); window ${r.horizonDays} days; customers scored as of ${r.scoredAsOf}; seed ${r.seed}`);
   ctx.say();
   const seg = r.segmentation;
   ctx.say(`SEGMENTS  k = ${seg.k} (silhouette ${num(seg.silhouette)}, inertia ${num(seg.inertia, 1)})`);
