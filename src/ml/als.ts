@@ -977,6 +977,7 @@ export async function exactUserStep(model: AlsModel, options: ParallelOptions = 
   await withPool(options.pool, threads, (pool) => pool.parallelFor(FOLD_IN, nUsers, args, { chunk: solveChunk(nUsers, pool.threads) }));
   return Object.freeze({ ...model, userFactors: X });
 }
+
 // ---------------------------------------------------------------------------------------------
 // Serving: fold-in, recommend, similar items, explain
 
@@ -1074,11 +1075,10 @@ function checkItem(model: AlsModel, item: number): void {
   if (!Number.isInteger(item) || item < 0 || item >= model.nItems) throw new RangeError(`item ${item} is outside 0..${model.nItems - 1}`);
 }
 
-/** A = YᵀY + λI + Σ (c−1)·y·yᵀ over the user's items, Cholesky-factored in place. */
-function userGramian(model: AlsModel, cache: ItemCache, items: Int32Array, conf: Float64Array): Float64Array {
-  const K = model.factors, Y = model.itemFactors;
-  const A = cache.G.slice();
-  gramianLower(A, Y, K, items, conf, 0, items.length, 1);
+/** A = G + Σ (c−1)·y·yᵀ over items[s … e) (G = YᵀY + λI), Cholesky-factored. */
+function userGramian(G: Float64Array, Y: Float32Array, K: number, items: Int32Array, conf: ArrayLike<number>, s: number, e: number): Float64Array {
+  const A = G.slice();
+  gramianLower(A, Y, K, items, conf, s, e, 1);
   if (!cholesky(A, K)) throw new RangeError('ALS: the user\'s normal equations are not positive definite; the model needs regularization > 0');
   return A;
 }
@@ -1120,9 +1120,7 @@ function solveUser(
   const direct = K * K * mw / 2 + K ** 3 / 6;
   const woodbury = mw * mw * K / 2 + mw ** 3 / 6 + 3 * m * K;
   if (Z.length === 0 || direct <= woodbury) {
-    const A = G.slice();
-    gramianLower(A, Y, K, items, conf, s, e, 1);
-    if (!cholesky(A, K)) throw new RangeError('ALS: the user\'s normal equations are not positive definite; the model needs regularization > 0');
+    const A = userGramian(G, Y, K, items, conf, s, e);
     const x = new Float64Array(K);
     for (let k = s; k < e; k++) axpyF(x, conf[k], Y, items[k] * K, K);
     choleskySolve(A, K, x);
@@ -1645,7 +1643,7 @@ export function explain(model: AlsModel, user: number | UserInteractions, item: 
   const { items, conf } = userConfidences(model, user);
   const m = items.length;
   if (m === 0) return { score: 0, items, contributions: new Float64Array(0) };
-  const L = userGramian(model, itemCache(model), items, conf);
+  const L = userGramian(itemCache(model).G, model.itemFactors, model.factors, items, conf, 0, items.length);
   const wy = new Float64Array(K);
   for (let f = 0; f < K; f++) wy[f] = Y[item * K + f];
   choleskySolve(L, K, wy);
