@@ -453,36 +453,36 @@ class LocalStore implements Store {
     }
   }
 
-  /** The entries of the registry folder named like a version (none when the folder does not exist yet). */
-  private async versionNames(): Promise<string[]> {
-    try {
-      return (await readdir(this.location)).filter((name) => VERSION_NAME.test(name));
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return [];
-      throw this.ioError('list', '', err);
-    }
-  }
-
   async versions(): Promise<string[]> {
-    const found: string[] = [];
-    for (const name of await this.versionNames()) {
-      try {
-        if ((await stat(join(this.location, name, 'manifest.json'))).isFile()) found.push(name);
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'ENOTDIR') throw this.ioError('read', join(name, 'manifest.json'), err);
-      }
-    }
-    return found;
+    return (await this.scan()).complete;
   }
 
   async incomplete(): Promise<string[]> {
-    const complete = new Set(await this.versions());
-    const found: string[] = [];
-    for (const name of await this.versionNames()) {
-      if (complete.has(name)) continue;
-      if ((await stat(join(this.location, name)).catch(() => null))?.isDirectory()) found.push(name);
+    return (await this.scan()).incomplete;
+  }
+
+  /**
+   * The version-named folders (none when the registry folder does not exist yet), by whether they hold
+   * a manifest, in one listing.
+   */
+  private async scan(): Promise<{ complete: string[]; incomplete: string[] }> {
+    let names: string[];
+    try {
+      names = (await readdir(this.location)).filter((name) => VERSION_NAME.test(name));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return { complete: [], incomplete: [] };
+      throw this.ioError('list', '', err);
     }
-    return found;
+    const complete: string[] = [], incomplete: string[] = [];
+    for (const name of names) {
+      try {
+        ((await stat(join(this.location, name, MANIFEST))).isFile() ? complete : incomplete).push(name);
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') incomplete.push(name); // a folder with no manifest (yet)
+        else if (errnoCode(err) !== 'ENOTDIR') throw this.ioError('read', join(name, MANIFEST), err); // ENOTDIR: a file, not a version
+      }
+    }
+    return { complete, incomplete };
   }
 
   async exists(version: string): Promise<boolean> {
@@ -635,26 +635,25 @@ class S3Store implements Store {
   }
 
   async versions(): Promise<string[]> {
-    const found: string[] = [];
-    for (const key of await this.keysUnder(this.prefix)) {
-      const rest = key.slice(this.prefix.length);
-      const slash = rest.indexOf('/');
-      if (slash > 0 && rest.slice(slash + 1) === 'manifest.json' && VERSION_NAME.test(rest.slice(0, slash))) found.push(rest.slice(0, slash));
-    }
-    return found;
+    return (await this.scan()).complete;
   }
 
   async incomplete(): Promise<string[]> {
-    const all = new Set<string>();
-    const complete = new Set<string>();
+    return (await this.scan()).incomplete;
+  }
+
+  /** The version-named "folders" under the prefix, in key order, by whether they hold a manifest. */
+  private async scan(): Promise<{ complete: string[]; incomplete: string[] }> {
+    const manifest = new Map<string, boolean>();
     for (const key of await this.keysUnder(this.prefix)) {
       const rest = key.slice(this.prefix.length);
       const slash = rest.indexOf('/');
-      if (slash <= 0 || !VERSION_NAME.test(rest.slice(0, slash))) continue;
-      all.add(rest.slice(0, slash));
-      if (rest.slice(slash + 1) === 'manifest.json') complete.add(rest.slice(0, slash));
+      const name = rest.slice(0, slash);
+      if (slash <= 0 || !VERSION_NAME.test(name)) continue;
+      manifest.set(name, manifest.get(name) === true || rest.slice(slash + 1) === MANIFEST);
     }
-    return [...all].filter((name) => !complete.has(name));
+    const names = [...manifest.keys()];
+    return { complete: names.filter((n) => manifest.get(n)), incomplete: names.filter((n) => !manifest.get(n)) };
   }
 
   async exists(version: string): Promise<boolean> {
