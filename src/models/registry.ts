@@ -1002,7 +1002,9 @@ class ModelRegistry implements Registry {
   }
 
   async list(): Promise<VersionSummary[]> {
-    const [names, current] = await Promise.all([this.store.versions(), this.readCurrent()]);
+    // One after the other: side by side, a failure of one left the other retrying, and printing so, after the error.
+    const current = await this.readCurrent();
+    const names = await this.store.versions();
     const onChain = new Set(current ? [current.version, ...current.history] : []);
     const summaries = await mapLimited(names, 8, async (version): Promise<VersionSummary> => {
       const base = { version, current: current?.version === version, promoted: onChain.has(version) };
