@@ -352,7 +352,8 @@ function* lbfgs(x: Float64Array, g: Float64Array, options: LbfgsOptions): Genera
  * Minimises f(x) + Σᵢ λᵢ·|xᵢ| — f smooth, λᵢ ≥ 0 (0 leaves a coordinate unpenalised) — by OWL-QN
  * (Andrew & Gao 2007): L-BFGS driven by the pseudo-gradient ◇F (the steepest-descent direction of
  * the non-smooth F), each step confined to the orthant the current point lies in (or ◇F points to),
- * so coordinates reach exactly 0 and stay there until the gradient pulls them out. Curvature pairs
+ * so coordinates reach exactly 0 and stay there until the gradient pulls them out (unpenalised ones move
+ * freely). Curvature pairs
  * use the smooth gradient only. The step is found by backtracking from 1 on the projected path with
  * F(x⁺) ≤ F(x) + c1·◇Fᵀ(x⁺ − x); where F's change is within its rounding the test falls back on
  * the trapezoid of the directional derivative, as moreThuente does. Convergence: max|◇Fᵢ| ≤ tol.
@@ -392,7 +393,9 @@ function* owlqn(x: Float64Array, g: Float64Array, l1In: ArrayLike<number>, optio
 
   while (stop !== 'gradient' && nIter < maxIter) {
     searchDirection(mem, pg, d);
-    for (let i = 0; i < n; i++) if (d[i] * pg[i] >= 0) d[i] = 0; // only components that descend
+    // Only components that descend; an unpenalised coordinate (the intercept) is smooth and keeps
+    // L-BFGS's direction, as libLBFGS's orthant-wise range leaves it out.
+    for (let i = 0; i < n; i++) if (l1[i] > 0 && d[i] * pg[i] >= 0) d[i] = 0;
     let dpg = dot(d, pg, n);
     if (!(dpg < 0)) {
       mem.count = 0;
@@ -408,7 +411,7 @@ function* owlqn(x: Float64Array, g: Float64Array, l1In: ArrayLike<number>, optio
     for (let tries = 0; tries < maxTries; tries++, stp *= 0.5) {
       for (let i = 0; i < n; i++) {
         const v = xPrev[i] + stp * d[i];
-        x[i] = v * orth[i] > 0 ? v : 0; // leaving the orthant means stopping at 0
+        x[i] = l1[i] === 0 || v * orth[i] > 0 ? v : 0; // leaving the orthant means stopping at 0
       }
       fs = yield;
       nEval++;

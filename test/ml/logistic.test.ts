@@ -173,6 +173,22 @@ test('coefficients agree with scikit-learn: plain, balanced, sample weights, exp
   });
 });
 
+test('L1 and elastic net: shifting the features moves only the unpenalised intercept', () => {
+  // With an intercept, X + c has the same optimum as X (coefficients w, intercept b − w·c). The orthant
+  // steps of OWL-QN must leave the intercept free: clamped at 0, it crawled and stopped far off.
+  const { X: Xs, y: ys } = sparseSignal(5, 1000, 8);
+  const shifted = matrix(Xs.rows, Xs.cols, Xs.data.map((v, i) => v + 10 + (i % Xs.cols)));
+  for (const params of [{ penalty: 'l1', C: 0.05 }, { penalty: 'elasticnet', l1Ratio: 0.5, C: 0.05 }] as LogisticParams[]) {
+    const centred = fitLogistic(Xs, ys, { ...params, ...TIGHT });
+    // 600–1,200 iterations on this ill-conditioned problem; with the intercept clamped, over 8,000
+    const moved = fitLogistic(shifted, ys, { ...params, ...TIGHT, maxIter: 3000 });
+    assert.equal(moved.converged, true, `${params.penalty}: ${moved.stop} after ${moved.nIter} iterations`);
+    for (let j = 0; j < Xs.cols; j++) assert.ok(Math.abs(moved.coef[j] - centred.coef[j]) < 1e-7, `${params.penalty} coef[${j}]: ${moved.coef[j]} vs ${centred.coef[j]}`);
+    const intercept = centred.intercept - Array.from(centred.coef).reduce((a, w, j) => a + w * (10 + j), 0);
+    assert.ok(Math.abs(moved.intercept - intercept) < 1e-6, `${params.penalty} intercept: ${moved.intercept} vs ${intercept}`);
+  }
+});
+
 test('integer sample weights equal repeated rows; balanced equals the explicit n/(2·count) weights', () => {
   const { X, y } = synthetic(41, 400, 4, -1);
   const weights = Float64Array.from({ length: 400 }, (_, i) => (i % 3 === 0 ? 2 : 1));
