@@ -1,5 +1,6 @@
 // Segmentation: k-means++ on standardised log1p(recency, frequency, monetary), k chosen by silhouette,
 // clusters named the way marketers name them, plus the classic R×F quintile grid as an explainable second view.
+import { FloyoError } from '../errors.js';
 import { CUSTOMER_FEATURES } from '../features/build.js';
 import { chooseK, fitKMeans, predictKMeans, type KMeansModel } from '../ml/kmeans.js';
 import { matrix, type Matrix } from '../ml/matrix.js';
@@ -269,12 +270,19 @@ export function fitSegmentation(features: Matrix, params: SegmentationParams, pr
   const rfm = rfmMatrix(features);
   const scaler = fitScaler(rfm);
   const Z = transform(scaler, rfm);
+  // A shop whose customers share a handful of (recency, orders, spend) profiles has no more clusters
+  // than profiles: the search stops there, and a fixed k beyond it is refused in the settings' words.
+  const distinct = distinctRows(Z, Math.max(params.k ?? 0, params.kMax) + 1);
+  if (distinct < 2) throw new FloyoError('every customer has the same recency, order count and spend: there is nothing to segment');
   let kmeans: KMeansModel;
   let scores: SegmentationModel['scores'] = [];
   if (params.k !== undefined) {
+    if (params.k > distinct) {
+      throw new FloyoError(`segmentation.k is ${params.k}, but the customers have only ${distinct} distinct profiles of recency, order count and spend: set it to at most ${distinct}, or leave it unset`);
+    }
     kmeans = fitKMeans(Z, { k: params.k, nInit: params.nInit, seed: params.seed });
   } else {
-    const kMax = Math.min(params.kMax, Z.rows - 1);
+    const kMax = Math.min(params.kMax, Z.rows - 1, distinct);
     const chosen = chooseK(Z, { kMin: Math.min(params.kMin, kMax), kMax, nInit: params.nInit, seed: params.seed }, onK);
     kmeans = chosen.model;
     scores = chosen.scores.map((s) => ({ k: s.k, silhouette: s.silhouette, inertia: s.inertia }));
@@ -285,6 +293,13 @@ export function fitSegmentation(features: Matrix, params: SegmentationParams, pr
     k: kmeans.k, scaler, kmeans, names, profiles, namesCarriedOver: carriedOver, inertia: kmeans.inertia, silhouette, scores,
     recencyCuts: quintileCuts(column(features, RECENCY)), frequencyCuts: quintileCuts(column(features, FREQUENCY)),
   };
+}
+
+/** How many distinct rows X has, counting no further than `limit`. */
+function distinctRows(X: Matrix, limit: number): number {
+  const seen = new Set<string>();
+  for (let i = 0; i < X.rows && seen.size < limit; i++) seen.add(X.data.subarray(i * X.cols, (i + 1) * X.cols).join(','));
+  return seen.size;
 }
 
 /** Segment of each customer (features in CUSTOMER_FEATURES order). */

@@ -239,3 +239,17 @@ test('names that say "buying now" go only to clusters whose median customer boug
   for (const name of names) assert.doesNotMatch(name, /^(champions|loyal|new)( \d+)?$/, names.join(', '));
   assert.equal(new Set(names).size, names.length);
 });
+
+test('customers with fewer distinct profiles than kMin: the search stops at the profiles; a fixed k beyond them is refused by name', () => {
+  const { X: all } = shop(10);
+  const X = matrix(30, d);
+  for (let i = 0; i < 30; i++) X.data.set(all.data.subarray((i % 3) * 10 * d, ((i % 3) * 10 + 1) * d), i * d); // 3 profiles, 10 each
+  const model = fitSegmentation(X, { kMin: 4, kMax: 8, nInit: 4, seed: 0 });
+  assert.equal(model.k, 3);
+  assert.deepEqual(model.scores.map((s) => s.k), [3]);
+  assert.deepEqual(model.profiles.map((p) => p.size), [10, 10, 10]);
+  assert.throws(() => fitSegmentation(X, { kMin: 4, kMax: 8, nInit: 4, seed: 0, k: 4 }), { name: 'FloyoError', message: /segmentation\.k is 4, but the customers have only 3 distinct profiles .*at most 3/ });
+  const same = matrix(30, d);
+  for (let i = 0; i < 30; i++) same.data.set(all.data.subarray(0, d), i * d);
+  assert.throws(() => fitSegmentation(same, { kMin: 4, kMax: 8, nInit: 4, seed: 0 }), { name: 'FloyoError', message: /every customer has the same recency, order count and spend/ });
+});
