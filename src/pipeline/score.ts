@@ -38,11 +38,12 @@ export interface PredictionModels {
 
 /**
  * The scoring time: `now` (a date means the end of that day, UTC) or the data's last timestamp — never the
- * wall clock, or every customer of an old data set would look churned. `day` is its date, the features' cutoff;
- * `until` the instant the past ends when `now` was given (absent: the whole day, which holds the data's end);
- * `dataEnd` the date of the data's last transaction (null: no transactions).
+ * wall clock, or every customer of an old data set would look churned. The past ends at `scoredAsOf` itself,
+ * whichever way it was given, so one instant always gives the same scores (the recent-activity windows end
+ * there); `day` is its date, the features' cutoff; `dataEnd` the date of the data's last transaction (null:
+ * no transactions).
  */
-export interface ScoringTime { scoredAsOf: string; day: string; until?: string; dataEnd: string | null }
+export interface ScoringTime { scoredAsOf: string; day: string; dataEnd: string | null }
 
 export async function scoringTime(warehouse: Warehouse, now?: string): Promise<ScoringTime> {
   if (now === undefined) {
@@ -56,7 +57,7 @@ export async function scoringTime(warehouse: Warehouse, now?: string): Promise<S
     `SELECT strftime(min(ts), '%Y-%m-%dT%H:%M:%SZ') AS first, strftime(max(ts), '%Y-%m-%d') AS last FROM transactions`,
   );
   if (span.first && scoredAsOf < span.first) throw new FloyoError(`--now ${now} is before the first transaction (${span.first}): no customer has bought anything by then`);
-  return { scoredAsOf, day, until: scoredAsOf, dataEnd: span.last };
+  return { scoredAsOf, day, dataEnd: span.last };
 }
 
 /**
@@ -175,8 +176,8 @@ export async function scoreWithVersion(
   warehouse: Warehouse, models: ServingModels,
   options: { time: ScoringTime; horizonDays: number; rules: ServingRules; onProgress?: (done: number, total: number) => void },
 ): Promise<{ scoredAsOf: string; scored: ScoredCustomers }> {
-  const { scoredAsOf, day, until } = options.time;
-  const snap = await snapshot(warehouse, day, options.horizonDays, until);
+  const { scoredAsOf, day } = options.time;
+  const snap = await snapshot(warehouse, day, options.horizonDays, scoredAsOf);
   const features = snap.customers.features;
   const bought = inModelItems(snap.interactions.matrix, snap.interactions.items.ids, models);
   return {

@@ -246,7 +246,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   const span = await dataSpan(warehouse);
   if (!span) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; give --data or run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
   const { C, V } = cutoffs(span, options.asOf, h);
-  const { scoredAsOf, day: S, until } = await scoringTime(warehouse, options.now);
+  const { scoredAsOf, day: S } = await scoringTime(warehouse, options.now);
 
   // 1. validation cutoff: choose hyperparameters
   step(`validation cutoff ${V}: choosing k, regularisation and recommender`);
@@ -293,7 +293,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   // 3. refit on all the data and score every customer as of S
   step(`scoring as of ${scoredAsOf}: refitting on all the data`);
   const churnFinal = await stage('churn', 'churn refit on every labelled customer', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold, undefined, pool));
-  const scoring = await stage('features', `features as of ${S}`, () => snapshot(warehouse, S, h, until));
+  const scoring = await stage('features', `features as of ${S}`, () => snapshot(warehouse, S, h, scoredAsOf));
   const segmentation = await stage('segmentation', `segments (k = ${kSearch.k})`, () => fitSegmentation(scoring.customers.features, { ...segParams, k: kSearch.k }, options.previousSegmentation));
   // A final exact user half-step: the published user vectors are then what folding in a customer's purchases
   // gives (floyo score and the stream scorer do that), so re-scoring unchanged customers changes nothing.

@@ -122,6 +122,18 @@ describe('floyo score', () => {
     }
   });
 
+  test('one instant, one set of scores: --now at the time train reported equals the default, to the bit', async () => {
+    // The past used to end at the end of the day by default and at the instant with --now, so the recent-
+    // activity windows moved by hours and every churn probability differed for the same reported time.
+    const byDefault = await storedPredictions(home);
+    const r = await floyo(['score', '--home', home, '--now', trained.scoredAsOf, '--json', '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json<ScoreReport>().scoredAsOf, trained.scoredAsOf);
+    const atInstant = await storedPredictions(home);
+    assert.equal(atInstant.size, byDefault.size);
+    for (const [id, p] of byDefault) assert.equal(atInstant.get(id)!.churn_probability, p.churn_probability, id);
+  });
+
   test('after new transactions are ingested, every customer is scored as of the new data, new customers included', async () => {
     const before = await storedPredictions(home);
     const ingest = await floyo(['ingest', lateFile, '--home', home, '--json', '-q']);
