@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { sourceRank, type LoadedConfig } from '../config.js';
-import { FloyoError } from '../errors.js';
+import { FloyoError, USAGE_EXIT } from '../errors.js';
 import { ingest, type IngestRequest, type IngestSummary } from '../data/ingest.js';
 import { loadMappingFile, presetMapping, type Mapping } from '../data/mapping.js';
 import { Warehouse } from '../data/warehouse.js';
@@ -49,7 +49,8 @@ whose lines a later source excludes (e.g. voided since).
 A source none of whose rows can be used fails (the mapping does not fit it) and is not recorded.
 Rows that cannot be used go to a quarantine file (home/quarantine/) with file, row, field and reason;
 rows excluded by a business rule (e.g. postage codes) are counted by rule. Rows read always equal
-accepted + quarantined + excluded. Exit code 2 when a source failed as a whole (nothing from it landed).
+accepted + quarantined + excluded. Exit code 2 when a source failed as a whole (nothing from it landed);
+with --json the report then also carries {error: {message, exitCode, file}}.
 
 Examples:
   floyo ingest data/online_retail.csv.gz
@@ -67,7 +68,7 @@ Examples:
       });
       const summary = await runIngest(ctx, locations, opts.replace === true);
       printIngest(ctx, summary);
-      if (summary.sourcesFailed > 0) process.exitCode = 2;
+      if (summary.sourcesFailed > 0) process.exitCode = USAGE_EXIT;
     }),
   );
 }
@@ -118,10 +119,25 @@ function earlierContentWarning(location: string, ordersKept: number): string {
     '(orders are the unit of identity, not files; see README "Identity")';
 }
 
+/**
+ * What failed as a whole, in one message (null: nothing did): stderr prints it and, under --json, the
+ * report carries it as `error`, as every failing command's JSON does.
+ */
+function failureMessage(failed: IngestSummary['sources']): string | null {
+  // most errors name the file already
+  const why = (src: IngestSummary['sources'][number]) => `${src.location}: ${src.error?.startsWith(`${src.location}: `) ? src.error.slice(src.location.length + 2) : src.error}`;
+  if (failed.length === 0) return null;
+  if (failed.length === 1) return `failed ${why(failed[0])} — nothing from it was ingested`;
+  return `${failed.length} sources failed, nothing from them was ingested:${failed.map((src) => `\n  ${why(src)}`).join('')}`;
+}
+
 export function printIngest(ctx: CommandContext, s: IngestSummary): void {
   warnEarlierContent(s);
+  const failed = s.sources.filter((src) => src.status === 'failed');
+  const failure = failureMessage(failed);
   if (ctx.json) {
-    ctx.emitJson(s);
+    if (failure) process.stderr.write(`floyo: ${failure}\n`);
+    ctx.emitJson(failure ? { ...s, error: { message: failure, exitCode: USAGE_EXIT, ...(failed.length === 1 ? { file: failed[0].location } : {}) } } : s);
     return;
   }
   // a re-run over a prefix of a thousand objects is a thousand skipped rows: a cron log keeps one line for them
@@ -155,12 +171,8 @@ export function printIngest(ctx: CommandContext, s: IngestSummary): void {
       ctx.say(`skipped ${src.location}: already ingested${src.firstIngestedFrom && src.firstIngestedFrom !== src.location ? ` (same content as ${src.firstIngestedFrom})` : ''}; --replace ingests it again`);
     }
     if (src.reingested) ctx.say(`re-ingested ${src.location}: its earlier ingest was replaced`);
-    if (src.status === 'failed') {
-      // most errors name the file already
-      const error = src.error?.startsWith(`${src.location}: `) ? src.error.slice(src.location.length + 2) : src.error;
-      process.stderr.write(`floyo: failed ${src.location}: ${error} — nothing from it was ingested\n`);
-    }
   }
+  if (failure) process.stderr.write(`floyo: ${failure}\n`);
   const w = s.warehouse;
   ctx.say(`warehouse ${w.path}: ${w.rows.toLocaleString('en-US')} lines, ${w.orders.toLocaleString('en-US')} orders, ${w.customers.toLocaleString('en-US')} customers, ${w.products.toLocaleString('en-US')} products, ${w.from ?? '-'} .. ${w.to ?? '-'} (${s.seconds.toFixed(1)} s)`);
 }

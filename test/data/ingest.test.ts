@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileS
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { floyo, tempDir, FIXTURES, SHARED_DATASETS } from '../support/cli.js';
+import { assertErrorStdout, floyo, tempDir, FIXTURES, SHARED_DATASETS } from '../support/cli.js';
 import type { IngestSummary } from '../../src/data/ingest.js';
 
 const HEADER = 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country';
@@ -114,6 +114,14 @@ test('a source none of whose rows can be used fails and is not recorded; --repla
   assert.match(failed.s.sources[0].error!,
     /day-first\.csv: no row could be used: 2 of 3 quarantined \(not a timestamp \(set timestamp\.format: D\/M\/YYYY H:mm\): timestamp \(2, e\.g\. "13\/2\/2011 10:00"\)\), 1 excluded\. The mapping \(online-retail\) probably does not fit this file/);
   assert.equal(failed.s.warehouse.rows, 0);
+  // under --json the failure is also the report's `error`, with the message stderr prints
+  assertErrorStdout(failed.r);
+  assert.equal(failed.r.json<{ error: { file: string } }>().error.file, join(dir, 'day-first.csv'));
+  writeFileSync(join(dir, 'empty.csv'), '');
+  const two = await floyo(['ingest', join(dir, 'day-first.csv'), join(dir, 'empty.csv'), '--home', home, '--json', '-q']);
+  assert.equal(two.code, 2);
+  assertErrorStdout(two);
+  assert.match(two.json<{ error: { message: string } }>().error.message, /^2 sources failed, nothing from them was ingested:\n {2}\S+day-first\.csv: no row could be used: .*\n {2}\S+empty\.csv: the file is empty/);
   const human = await floyo(['ingest', join(dir, 'day-first.csv'), '--home', home, '-q']);
   assert.match(human.stderr, /^floyo: failed \S+day-first\.csv: no row could be used: .* — nothing from it was ingested\n$/, 'the file is named once');
 
