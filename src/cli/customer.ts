@@ -43,8 +43,9 @@ export function register(program: Command): void {
         `
 Shows what is stored for the customer (by the latest \`floyo train\`, \`floyo score\`, promote or rollback): the segment and its
 history across model versions, the R×F quintile cell (R5F5: most recent and most frequent), the churn
-probability and risk (by the churn costs configured when it was scored) with the reasons behind it, the recommendations with why,
-the model version and the time the customer was scored as of.
+probability and risk (by the churn costs configured when it was scored) with the reasons behind it, the
+recommendations (\`floyo recommend <id> --explain\` says why each is made, from the customer's purchases
+now), the model version and the time the customer was scored as of.
 ${EXIT_CODES_HELP}
 
 Examples:
@@ -101,11 +102,12 @@ export function printCustomer(ctx: CommandContext, c: CustomerReport): void {
   }
   ctx.say();
   if (c.recommendations.length) {
-    ctx.say('recommendations:');
+    const why = c.recommendations.some((r) => r.reason);
+    ctx.say(`recommendations${why ? '' : ` (why: floyo recommend ${c.customerId} --explain)`}:`);
     ctx.say(
       table(
         c.recommendations.map((r, i) => ({ '#': i + 1, product: r.productId, name: r.productName ?? '', score: r.score, why: r.reason ?? '' })),
-        c.recommendations.some((r) => r.reason) ? ['#', 'product', 'name', 'score', 'why'] : ['#', 'product', 'name', 'score'],
+        why ? ['#', 'product', 'name', 'score', 'why'] : ['#', 'product', 'name', 'score'],
       ),
     );
   } else {

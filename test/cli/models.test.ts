@@ -161,7 +161,10 @@ describe('floyo models', () => {
     assert.equal(s.rescored.modelVersion, before);
     assert.equal(s.rescored.predictionsWritten, first.predictionsWritten, 'every customer with a purchase, as train writes them');
     assert.equal(s.rescored.scoredAsOf, first.scoredAsOf, "as of the data's last timestamp");
-    assert.equal((await floyo(['customer', '16552', '--home', sales, '-q'])).code, 0);
+    const shown = await floyo(['customer', '16552', '--home', sales, '-q']);
+    assert.equal(shown.code, 0, shown.stderr);
+    // scoring stores no reason per product: the view says where to ask
+    assert.match(shown.stdout, /^recommendations \(why: floyo recommend 16552 --explain\):$/m);
   });
 
   test('a registry whose versions another shop trained is refused by train, score and promote, before anything changes', async () => {
