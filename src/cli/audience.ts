@@ -49,6 +49,8 @@ Examples:
   ).action(
     action(async (opts: AudienceOptions) => {
       const ctx = makeContext(opts);
+      // --json promises one object; an export of millions is a stream, one object per line
+      if (opts.all && opts.json) throw new FloyoError('--all prints NDJSON (one customer per line), --json one page as an object: give one of them');
       const query = parseQuery(opts);
       await withPredictions(ctx.loaded.config.home, 'floyo audience', async (store) => {
         const known = (await store.segments()).map((s) => s.segment);

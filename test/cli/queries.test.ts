@@ -180,11 +180,16 @@ test('floyo audience: a page with its cursor, the next page from it, --all as ND
   assert.deepEqual(page1.customers, expected.slice(0, 7));
   assert.ok(page1.nextCursor);
 
-  const [second, all, human] = await Promise.all([
+  const [second, all, human, both] = await Promise.all([
     floyo(['audience', '--home', h, '--min-churn', '50%', '--limit', '100', '--cursor', page1.nextCursor, '--json']),
     floyo(['audience', '--home', home(), '--min-churn', '0.5', '--all', '--limit', '3']),
     floyo(['audience', '--home', home(), '--segment', 'loyal', '--risk', 'high', '--limit', '2']),
+    floyo(['audience', '--home', home(), '--all', '--json']),
   ]);
+  // --json is one object; the NDJSON export is not, so the two are not given together
+  assert.equal(both.code, 2);
+  assertErrorStdout(both);
+  assert.match(both.stderr, /--all prints NDJSON \(one customer per line\), --json one page as an object: give one of them/);
   assert.equal(second.code, 0, second.stderr);
   const page2 = second.json<AudiencePage>();
   assert.deepEqual(page2.customers, expected.slice(7), '50% is the same filter as 0.5');
