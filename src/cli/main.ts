@@ -29,7 +29,14 @@ const program = new Command('floyo')
   .showHelpAfterError('(run with --help for usage)')
   // usage errors (unknown option, missing argument) exit 2 like every other bad input, not commander's 1,
   // which means "nothing to answer" here; set before the commands are added, which inherit it
-  .exitOverride();
+  .exitOverride()
+  .addHelpText(
+    'after',
+    `
+Every command works on a home folder (warehouse, models, predictions): --home DIR, or FLOYO_HOME, default
+./.floyo; settings come from --config FILE (or FLOYO_CONFIG, or ./floyo.config.json|yaml), FLOYO_*
+variables and flags (\`floyo config\` shows them). Start with \`floyo demo\`; \`floyo <command> --help\` says more.`,
+  );
 
 for (const register of [demo, trainCmd, score, customer, segments, audience, recommend, models, ingest, features, generate, presets, config]) register(program);
 

@@ -5,13 +5,16 @@ import { join } from 'node:path';
 import { floyo, tempDir } from '../support/cli.js';
 
 test('unknown options, missing arguments and unknown commands exit 2 with the reason; --help and --version exit 0', async () => {
-  const [option, argument, command, help, version] = await Promise.all([
+  const [option, argument, command, help, version, top] = await Promise.all([
     floyo(['recommend', '12347', '--nope']),
     floyo(['recommend']),
     floyo(['nosuch']),
     floyo(['recommend', '--help']),
     floyo(['--version']),
+    floyo(['--help']),
   ]);
+  assert.equal(top.code, 0);
+  assert.match(top.stdout, /--home DIR, or FLOYO_HOME, default\n\.\/\.floyo/, 'the top-level help says where everything lives');
   assert.equal(option.code, 2);
   assert.match(option.stderr, /unknown option '--nope'/);
   assert.equal(argument.code, 2);
