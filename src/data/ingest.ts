@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import type { Progress, ProgressFactory } from '../cli/progress.js';
 import { FloyoError } from '../errors.js';
 import { resolveLocalLocation, isS3, type SourceRef } from './locations.js';
-import { referencedColumns, type Mapping } from './mapping.js';
+import { mappingLabel, referencedColumns, type Mapping } from './mapping.js';
 import { detectFormat, openRecords, type Format } from './records.js';
 import { createRowMapper, type CanonicalLine, type Quarantined, type RowRules } from './rows.js';
 import type * as S3Module from './s3.js';
@@ -598,7 +598,7 @@ function allQuarantined(location: string, summary: SourceSummary, examples: Map<
   return new NoRowUsable(
     `${location}: no row could be used: ${summary.rowsQuarantined.toLocaleString('en-US')} of ${summary.rowsRead.toLocaleString('en-US')} quarantined ` +
       `(${reasons})${summary.rowsExcluded ? `, ${summary.rowsExcluded.toLocaleString('en-US')} excluded` : ''}. ` +
-      `The mapping${mapping.name ? ` (${mapping.name})` : ''} probably does not fit this file: check it with \`floyo presets\` or give --mapping`,
+      `The mapping${mappingLabel(mapping)} probably does not fit this file: check it with \`floyo presets\` or give --mapping`,
     { file: location },
   );
 }

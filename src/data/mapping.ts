@@ -97,7 +97,14 @@ export const MappingSchema = z
       .describe('business rules: a line matching every condition of a rule is excluded and counted under its reason'),
   })
   .strict();
-export type Mapping = z.infer<typeof MappingSchema>;
+/** `origin`: where it was read from ("preset shopify", "file fixed.yaml"), for messages; a copied preset keeps its `name`. */
+export type Mapping = z.infer<typeof MappingSchema> & { origin?: string };
+
+/** " (preset shopify)", " (file fixed.yaml)", " (its name)" or "": which mapping a message is about. */
+export function mappingLabel(mapping: Mapping): string {
+  const label = mapping.origin ?? mapping.name;
+  return label ? ` (${label})` : '';
+}
 
 export const PRESETS: Record<string, unknown> = {
   'online-retail': {
@@ -181,7 +188,9 @@ export function parseMapping(value: unknown, origin: string): Mapping {
       checkRegex(c.notMatches, `exclude[${r}].when[${k}].notMatches`);
     }),
   );
-  return mapping;
+  // not enumerable: where a mapping came from is not part of it (a spread copy is validated again as content,
+  // and `floyo presets` prints the content)
+  return Object.defineProperty(mapping, 'origin', { value: origin, enumerable: false }) as Mapping;
 }
 
 export function presetMapping(name: string): Mapping {

@@ -2,7 +2,7 @@
 // accepted, quarantined (cannot be used: a reason and the field), or excluded (a business rule said so).
 import { FloyoError } from '../errors.js';
 import type { CanonicalField, ColumnRef, Condition, Mapping } from './mapping.js';
-import { CANONICAL_FIELDS, referencedColumns } from './mapping.js';
+import { CANONICAL_FIELDS, mappingLabel, referencedColumns } from './mapping.js';
 import { parseNumber, timestampFormatHint, timestampParser, wallClockZone, type NumberConvention, type TypedValue } from './values.js';
 
 /** A record as a format reader yields it: cell texts aligned with the reader's columns. */
@@ -129,7 +129,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
     throw new FloyoError(
       `${file}: missing required column${missing.length > 1 ? 's' : ''} ${missing.map((c) => JSON.stringify(c)).join(', ')}` +
         ` (the file has ${columns.length ? columns.map((c) => JSON.stringify(c)).join(', ') : 'no columns'})` +
-        `${mapping.name ? `; mapping: ${mapping.name}` : ''}${delimiterHint(columns, required)}`,
+        `${mappingLabel(mapping) ? `; the mapping${mappingLabel(mapping)}` : ''}${delimiterHint(columns, required)}`,
       { file },
     );
   }
@@ -143,7 +143,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
     if (at.length > 1) {
       throw new FloyoError(
         `${file}: the header has ${at.length} columns named ${JSON.stringify(columns[at[0]])} (columns ${at.map((i) => i + 1).join(', ')}), ` +
-          `and the mapping${mapping.name ? ` (${mapping.name})` : ''} reads ${JSON.stringify(name)}: rename the one that should not be read`,
+          `and the mapping${mappingLabel(mapping)} reads ${JSON.stringify(name)}: rename the one that should not be read`,
         { file },
       );
     }

@@ -112,7 +112,7 @@ test('a source none of whose rows can be used fails and is not recorded; --repla
   assert.equal(failed.r.code, 2);
   assert.equal(failed.s.sources[0].status, 'failed');
   assert.match(failed.s.sources[0].error!,
-    /day-first\.csv: no row could be used: 2 of 3 quarantined \(not a timestamp \(set timestamp\.format: D\/M\/YYYY H:mm\): timestamp \(2, e\.g\. "13\/2\/2011 10:00"\)\), 1 excluded\. The mapping \(online-retail\) probably does not fit this file/);
+    /day-first\.csv: no row could be used: 2 of 3 quarantined \(not a timestamp \(set timestamp\.format: D\/M\/YYYY H:mm\): timestamp \(2, e\.g\. "13\/2\/2011 10:00"\)\), 1 excluded\. The mapping \(preset online-retail\) probably does not fit this file/);
   assert.equal(failed.s.warehouse.rows, 0);
   // under --json the failure is also the report's `error`, with the message stderr prints
   assertErrorStdout(failed.r);
@@ -221,7 +221,7 @@ test('whole-file problems get one clear error naming the file, nothing lands, ex
   assert.match(by['empty.csv'].error!, /empty\.csv: the file is empty/);
   assert.equal(by['header-only.csv'].status, 'ingested');
   assert.equal(by['header-only.csv'].rowsRead, 0);
-  assert.match(by['wrong-columns.csv'].error!, /wrong-columns\.csv: missing required columns "InvoiceNo", "StockCode", .*the file has "order", "sku", "qty"/);
+  assert.match(by['wrong-columns.csv'].error!, /wrong-columns\.csv: missing required columns "InvoiceNo", "StockCode", .*the file has "order", "sku", "qty"\); the mapping \(preset online-retail\)$/);
   assert.match(by['truncated.csv.gz'].error!, /truncated\.csv\.gz: the gzip data is truncated/);
   assert.equal(by['truncated.csv.gz'].rowsAccepted, 0);
   assert.match(by['fake.parquet'].error!, /fake\.parquet: .*not a Parquet file/);
@@ -233,6 +233,12 @@ test('whole-file problems get one clear error naming the file, nothing lands, ex
   assert.equal(human.code, 2);
   assert.match(human.stderr, /failed .*wrong-columns\.csv: .*missing required columns/);
   assert.doesNotMatch(human.stderr, /\n\s+at /);
+  // a mapping file copied from a preset keeps the preset's name; the error names the file it was read from
+  const copy = await floyo(['presets', 'online-retail']);
+  writeFileSync(join(dir, 'ours.yaml'), copy.stdout);
+  const ours = await floyo(['ingest', join(dir, 'wrong-columns.csv'), '--mapping', join(dir, 'ours.yaml'), '--home', tempDir(), '-q']);
+  assert.equal(ours.code, 2);
+  assert.match(ours.stderr, /the mapping \(file \S+ours\.yaml\)/);
 });
 
 test('a large source that fails after some of it was loaded leaves nothing behind', async () => {

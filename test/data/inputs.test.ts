@@ -173,7 +173,7 @@ test('.tsv files are read with tabs unless the mapping says otherwise; a header 
   // the mapping's delimiter wins over the extension
   const commas = parseMapping({ ...presetMapping('online-retail'), csv: { delimiter: ',' } }, 'commas');
   const forced = await run([join(dir, 'sales.tsv')], commas);
-  assert.match(forced.s.sources[0].error!, /sales\.tsv: missing required columns .*; the header looks tab-separated: set csv\.delimiter: "\\t" in the mapping$/);
+  assert.match(forced.s.sources[0].error!, /sales\.tsv: missing required columns .*; the mapping \(commas\); the header looks tab-separated: set csv\.delimiter: "\\t" in the mapping$/);
   // the same content named .csv, and a semicolon file: the error names the delimiter to set
   writeFileSync(join(dir, 'tabs.csv'), tsv);
   writeFileSync(join(dir, 'semi.csv'), tsv.replace(/\t/g, ';'));
@@ -359,7 +359,7 @@ test('a header naming a column the mapping reads twice fails the file, naming th
   const { s } = await run([join(dir, 'twice.csv'), join(dir, 'unused.csv')]);
   assert.equal(s.sources[0].status, 'failed');
   assert.equal(s.sources[0].error,
-    `${join(dir, 'twice.csv')}: the header has 2 columns named "Quantity" (columns 4, 9), and the mapping (online-retail) reads "Quantity": rename the one that should not be read`);
+    `${join(dir, 'twice.csv')}: the header has 2 columns named "Quantity" (columns 4, 9), and the mapping (preset online-retail) reads "Quantity": rename the one that should not be read`);
   assert.equal(s.sources[1].status, 'ingested');
   assert.equal(s.rowsAccepted, 1);
   assert.equal(s.warehouse.rows, 1);
