@@ -174,5 +174,6 @@ export function printIngest(ctx: CommandContext, s: IngestSummary): void {
   }
   if (failure) process.stderr.write(`floyo: ${failure}\n`);
   const w = s.warehouse;
-  ctx.say(`warehouse ${w.path}: ${w.rows.toLocaleString('en-US')} lines, ${w.orders.toLocaleString('en-US')} orders, ${w.customers.toLocaleString('en-US')} customers, ${w.products.toLocaleString('en-US')} products, ${w.from ?? '-'} .. ${w.to ?? '-'} (${s.seconds.toFixed(1)} s)`);
+  const count = (n: number, noun: string) => `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`;
+  ctx.say(`warehouse ${w.path}: ${count(w.rows, 'line')}, ${count(w.orders, 'order')}, ${count(w.customers, 'customer')}, ${count(w.products, 'product')}, ${w.from ?? '-'} .. ${w.to ?? '-'} (${s.seconds.toFixed(1)} s)`);
 }
