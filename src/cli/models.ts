@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { sqlString } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
 import type { LoadedModels, Manifest, Registry, VersionSummary } from '../models/registry.js';
-import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { noVersionsYet, requireCurrent, withRegistry } from './registry.js';
 import { printScore, scoreCurrent, withScorableHome, type ScoreReport } from './score.js';
 import { requireSameShop, requireServable, warehouseProducts } from '../pipeline/serving.js';
@@ -51,6 +51,8 @@ function listRow(v: VersionSummary): Record<string, unknown> {
 
 async function listVersions(ctx: CommandContext): Promise<void> {
   await withRegistry(ctx.loaded.config, async (registry) => {
+    const { damaged } = await registry.inspectCurrent();
+    if (damaged) warn(`${damaged}, so no version is shown as current; promote one to rewrite it`);
     const versions = await registry.list();
     const current = versions.find((v) => v.current)?.version ?? null;
     if (ctx.json) {
@@ -120,7 +122,7 @@ async function showVersion(ctx: CommandContext, version: string | undefined): Pr
       ctx.emitJson(manifest);
       return;
     }
-    printManifest(ctx, manifest, await registry.current(), registry.location);
+    printManifest(ctx, manifest, (await registry.inspectCurrent()).version, registry.location);
     ctx.say(`every file of ${name} checked against its size and SHA-256`);
   });
 }
@@ -188,8 +190,9 @@ function printRescored(ctx: CommandContext, rescored: ScoreReport | null): void 
 async function promoteVersion(ctx: CommandContext, version: string): Promise<void> {
   let manifest!: Manifest;
   const r = await changeCurrent(ctx, 'floyo models promote', async (registry, usable) => {
-    const previous = await registry.current();
+    const { version: previous, damaged } = await registry.inspectCurrent();
     if (previous === null && (await registry.list()).length === 0) throw noVersionsYet(registry);
+    if (damaged) warn(`${damaged}: promoting ${version} rewrites it, without the rollback history it held`);
     await registry.promote(version, usable);
     manifest = await registry.show(version);
     return { current: version, previous };

@@ -10,8 +10,9 @@
 //
 // Publishing writes the data files, then the manifest, then CURRENT, each step only after the one
 // before succeeded. A crash at any point leaves CURRENT naming the previous version, and a version
-// whose manifest never got written is invisible. Reading verifies every file against the manifest,
-// so a corrupted or truncated artifact is refused instead of silently serving wrong numbers.
+// whose manifest never got written is invisible. Reading verifies the manifest against its own sha256
+// and every file against the manifest, so a corrupted or truncated artifact is refused instead of
+// silently serving wrong numbers.
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
@@ -30,8 +31,10 @@ import { VERSION } from '../version.js';
  * The manifest format this Floyo writes and the newest it reads.
  *   0: arrays only (no `documents`, no `gate`)
  *   1: adds `documents` (JSON files beside the arrays) and the optional quality `gate`
+ *   2: adds `manifestSha256`, the sha256 of the manifest's own content, so that a flipped metric, data
+ *      window or checksum in it is refused like a flipped array
  */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 export type ArrayDtype = 'float32' | 'float64' | 'int32' | 'uint32' | 'uint8';
 export type TypedArray = Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array;
@@ -76,6 +79,8 @@ export interface Manifest {
   documents: DocumentEntry[];
   /** reasons: why it failed; notes: what it could not compare, and why (e.g. a different churn horizon) */
   gate?: { passed: boolean; reasons: string[]; notes?: string[] };
+  /** sha256 of the manifest file's content without this field (format 2 on); absent in older formats */
+  manifestSha256?: string;
   /** set when reading a manifest stored in an older format (never written): the format on disk */
   upgradedFrom?: number;
 }
@@ -119,8 +124,10 @@ export interface Registry {
   publish(input: PublishInput, options: { promote: boolean; beforeCurrent?: (version: string) => Promise<void> }): Promise<Manifest>;
   /** Complete versions (those with a manifest), newest first. */
   list(): Promise<VersionSummary[]>;
-  /** The version CURRENT names, or null when nothing was promoted yet. */
+  /** The version CURRENT names, or null when nothing was promoted yet; a damaged CURRENT is refused. */
   current(): Promise<string | null>;
+  /** As current(), but a damaged CURRENT is said (`damaged`: what is wrong) rather than thrown: list and promote work around it. */
+  inspectCurrent(): Promise<{ version: string | null; damaged: string | null }>;
   /** Reads a version (default: the current one), verifying every file's length and checksum. */
   load(version?: string): Promise<LoadedModels>;
   /** A version's manifest (default: the current one), without reading its files. */
@@ -249,7 +256,13 @@ const manifestV1 = manifestV0.extend({
   gate: z.object({ passed: z.boolean(), reasons: z.array(z.string()), notes: z.array(z.string()).optional() }).optional(),
 });
 
+const manifestV2 = manifestV1.extend({
+  formatVersion: z.literal(2),
+  manifestSha256: sha256.optional(), // required on disk from format 2; upgraded older manifests have none
+});
+
 type ManifestV0 = z.infer<typeof manifestV0>;
+type ManifestV1 = z.infer<typeof manifestV1>;
 
 /** One step per older format: format N → N + 1. */
 const UPGRADES: Record<number, { schema: z.ZodType; upgrade: (manifest: never) => unknown }> = {
@@ -257,7 +270,19 @@ const UPGRADES: Record<number, { schema: z.ZodType; upgrade: (manifest: never) =
     schema: manifestV0,
     upgrade: (m: ManifestV0) => ({ ...m, formatVersion: 1, documents: [] }),
   },
+  1: {
+    schema: manifestV1,
+    upgrade: (m: ManifestV1) => ({ ...m, formatVersion: 2 }),
+  },
 };
+
+/** The text of a manifest file: its content, then the sha256 of that content as `manifestSha256`. */
+export function manifestFile(content: object): Buffer {
+  const { manifestSha256: _, ...rest } = content as { manifestSha256?: unknown };
+  return Buffer.from(manifestText({ ...rest, manifestSha256: sha256Of(Buffer.from(manifestText(rest))) }));
+}
+
+const manifestText = (content: object): string => JSON.stringify(content, null, 2) + '\n';
 
 /**
  * A parsed manifest of any format this Floyo reads → the current format. `problem` builds the error
@@ -277,8 +302,15 @@ export function upgradeManifest(raw: unknown, problem: (what: string) => FloyoEr
     const step = UPGRADES[from];
     manifest = step.upgrade(parseWith(step.schema, manifest, problem) as never);
   }
-  const current = parseWith(manifestV1, manifest, problem) as Manifest;
+  const current = parseWith(manifestV2, manifest, problem) as Manifest;
   checkEntries(current, problem);
+  if (format >= 2) {
+    // the content as written (JSON round-trips it exactly), checked last so a malformed field is named above
+    const { manifestSha256: claimed, ...content } = raw as { manifestSha256?: unknown };
+    if (typeof claimed !== 'string') throw problem('is invalid: manifestSha256: required from format 2 on');
+    const actual = sha256Of(Buffer.from(manifestText(content)));
+    if (actual !== claimed) throw problem(`is corrupted: the sha256 of its content is ${actual}, it says ${claimed}`);
+  }
   if (format < FORMAT_VERSION) current.upgradedFrom = format;
   return current;
 }
@@ -735,7 +767,7 @@ class ModelRegistry implements Registry {
         documents: files.documents.map(({ entry }) => entry),
         ...(input.gate ? { gate: input.gate } : {}),
       };
-      const bytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
+      const bytes = manifestFile(manifest);
       // what readers will see (JSON turns NaN into null, drops undefined), checked before anything is written
       const written = upgradeManifest(JSON.parse(bytes.toString('utf8')), (what) =>
         new FloyoError(`cannot publish to ${this.location}: the manifest ${what}`, { file: this.location }),
@@ -837,14 +869,21 @@ class ModelRegistry implements Registry {
   // -- CURRENT
 
   private async readCurrent(): Promise<CurrentFile | null> {
+    const { current, damage } = await this.readCurrentOrDamage();
+    if (damage) throw new FloyoError(`${damage}; promote a version to rewrite it`, { file: this.store.where(CURRENT) });
+    return current;
+  }
+
+  /** CURRENT, or what is wrong with its content (I/O trouble throws): promote rewrites it. */
+  private async readCurrentOrDamage(): Promise<{ current: CurrentFile | null; damage: string | null }> {
     const bytes = await this.store.read(CURRENT);
-    if (bytes === null) return null;
-    const where = this.store.where(CURRENT);
+    if (bytes === null) return { current: null, damage: null };
+    const damaged = (what: string) => ({ current: null, damage: `${this.store.where(CURRENT)} ${what}` });
     let parsed: unknown;
     try {
       parsed = JSON.parse(bytes.toString('utf8'));
     } catch (err) {
-      throw new FloyoError(`${where} is not valid JSON (${(err as Error).message}); promote a version to rewrite it`, { file: where });
+      return damaged(`is not valid JSON (${(err as Error).message})`);
     }
     const p = parsed as Partial<CurrentFile> | null;
     if (
@@ -854,9 +893,9 @@ class ModelRegistry implements Registry {
       !Array.isArray(p.history) ||
       !p.history.every((v) => typeof v === 'string' && VERSION_NAME.test(v))
     ) {
-      throw new FloyoError(`${where} is invalid: expected { "version": "...", "history": [...] }; promote a version to rewrite it`, { file: where });
+      return damaged('is invalid: expected { "version": "...", "history": [...] }');
     }
-    return { version: p.version, history: p.history };
+    return { current: { version: p.version, history: p.history }, damage: null };
   }
 
   private async writeCurrent(current: CurrentFile): Promise<void> {
@@ -864,7 +903,8 @@ class ModelRegistry implements Registry {
   }
 
   private async makeCurrent(version: string): Promise<void> {
-    const before = await this.readCurrent();
+    // a damaged CURRENT is what promote repairs: its history is lost with it
+    const { current: before } = await this.readCurrentOrDamage();
     if (before?.version === version) return;
     const history = before ? [before.version, ...before.history.filter((v) => v !== version)] : [];
     await this.writeCurrent({ version, history });
@@ -872,6 +912,11 @@ class ModelRegistry implements Registry {
 
   async current(): Promise<string | null> {
     return (await this.readCurrent())?.version ?? null;
+  }
+
+  async inspectCurrent(): Promise<{ version: string | null; damaged: string | null }> {
+    const { current, damage } = await this.readCurrentOrDamage();
+    return { version: current?.version ?? null, damaged: damage };
   }
 
   async promote(version: string, usable: (loaded: LoadedModels) => void | Promise<void> = () => undefined): Promise<void> {
@@ -1003,7 +1048,7 @@ class ModelRegistry implements Registry {
 
   async list(): Promise<VersionSummary[]> {
     // One after the other: side by side, a failure of one left the other retrying, and printing so, after the error.
-    const current = await this.readCurrent();
+    const { current } = await this.readCurrentOrDamage(); // listed all the same: the versions are what promote needs
     const names = await this.store.versions();
     const onChain = new Set(current ? [current.version, ...current.history] : []);
     const summaries = await mapLimited(names, 8, async (version): Promise<VersionSummary> => {

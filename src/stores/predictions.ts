@@ -174,9 +174,9 @@ CREATE TABLE IF NOT EXISTS prediction_versions (
   model_version VARCHAR PRIMARY KEY,
   seq BIGINT NOT NULL
 );
--- A version made current (by train, promote, rollback) whose predictions are still to be written: a
--- run that stops between the registry's CURRENT and the write leaves it here, and the queries say so.
--- A write of the version removes it.
+-- A version being made current (by train, promote, rollback) whose predictions are still to be written:
+-- noted before the registry's CURRENT changes, so a run that stops before the write leaves it here, and
+-- the queries say so. Any write (only the current version writes) removes every note.
 CREATE TABLE IF NOT EXISTS pending_versions (
   model_version VARCHAR PRIMARY KEY,
   since TIMESTAMP NOT NULL
@@ -540,7 +540,9 @@ export class PredictionStore {
         await db.run(`INSERT INTO predictions ${incoming}`);
         await this.fillHistory('predictions', replaced);
       }
-      await db.run('DELETE FROM pending_versions WHERE model_version IN (SELECT model_version FROM staged_predictions)');
+      // Only the current version writes here: whatever was noted before is either this write or a version
+      // that never became current (its run stopped before CURRENT) or was superseded. None is owed any more.
+      await db.run('DELETE FROM pending_versions');
       await db.run('DROP TABLE staged_predictions');
       await db.run('COMMIT');
       // A rewrite's old table is freed only at a checkpoint, which a small WAL never triggers: without one,
@@ -674,8 +676,9 @@ export class PredictionStore {
   }
 
   /**
-   * Records that `version` has become current and its predictions are about to be written here; the
-   * write removes the record. Called before the write, so a run that stops in between leaves it.
+   * Records that `version` is being made current and its predictions are about to be written here; the
+   * next write (of whichever version is current then) removes the record. Called before the registry's
+   * CURRENT changes, so a run that stops in between leaves it, true or not: the queries say both.
    */
   markPending(version: string): Promise<void> {
     return this.exclusive(() => this.warehouse.run(`INSERT OR REPLACE INTO pending_versions VALUES (${sqlString(version)}, epoch_ms(${Date.now()}))`));
@@ -686,7 +689,7 @@ export class PredictionStore {
     return this.exclusive(() => this.warehouse.run(`DELETE FROM pending_versions WHERE model_version = ${sqlString(version)}`));
   }
 
-  /** Versions made current whose predictions were never written here (a run stopped before the write). */
+  /** Versions a run was making current when it stopped before writing their predictions here. */
   pending(): Promise<Array<{ version: string; since: string }>> {
     return this.exclusive(() => this.warehouse.query<{ version: string; since: string }>(
       `SELECT model_version AS version, strftime(since, '%Y-%m-%dT%H:%M:%SZ') AS since FROM pending_versions ORDER BY since`,
@@ -776,8 +779,8 @@ export async function withPredictions<T>(home: string, command: string, fn: (sto
     }
     for (const p of await store.pending()) {
       process.stderr.write(
-        `floyo: warning: model version ${p.version} was made current at ${p.since}, but the run stopped before writing its predictions: ` +
-          'these answers come from the version before it; floyo score writes them\n',
+        `floyo: warning: a run making model version ${p.version} current stopped at ${p.since} before writing its predictions: ` +
+          'if it is current (floyo models list), these answers come from the version before it; floyo score writes the current version\'s\n',
       );
     }
     return await fn(store);

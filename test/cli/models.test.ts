@@ -201,7 +201,7 @@ describe('floyo models', () => {
     }
     const owed = await cli(['customer', '16552', '--home', copy, '-q']);
     assert.equal(owed.code, 0, owed.stderr);
-    assert.match(owed.stderr, /^floyo: warning: model version 20261207T000000Z-0badc0de was made current at \S+, but the run stopped before writing its predictions: these answers come from the version before it; floyo score writes them$/m);
+    assert.match(owed.stderr, /^floyo: warning: a run making model version 20261207T000000Z-0badc0de current stopped at \S+ before writing its predictions: if it is current \(floyo models list\), these answers come from the version before it; floyo score writes the current version's$/m);
     const current = (await cli(['models', 'list', '--home', copy, '--json'])).json<ListJson>().current!;
     const warehouse2 = await Warehouse.open(copy, 'test');
     try {
@@ -211,7 +211,28 @@ describe('floyo models', () => {
     }
     assert.equal((await cli(['score', '--home', copy, '-q'])).code, 0);
     const after = await cli(['customer', '16552', '--home', copy, '-q']);
-    assert.doesNotMatch(after.stderr, new RegExp(`${current} was made current`), 'the write of the version removes what it owed');
+    // the write of the current version removes what it owed, and the note of a version that never became
+    // current (its run stopped before CURRENT), which would otherwise outlive every later write
+    assert.doesNotMatch(after.stderr, /a run making model version/);
+  });
+
+  test('a damaged CURRENT: list still lists (saying so), score refuses, and promote rewrites it', async () => {
+    const copy = tempDir();
+    cpSync(home, copy, { recursive: true });
+    const current = (await cli(['models', 'list', '--home', copy, '--json'])).json<ListJson>().current!;
+    writeFileSync(join(copy, 'models', 'CURRENT'), '{"version": 5}');
+    const list = await cli(['models', 'list', '--home', copy, '--json']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.equal(list.json<ListJson>().current, null);
+    assert.ok(list.json<ListJson>().versions.some((v) => v.version === current));
+    assert.match(list.stderr, /warning: \S+CURRENT is invalid: .*, so no version is shown as current; promote one to rewrite it/);
+    const score = await cli(['score', '--home', copy, '-q']);
+    assert.equal(score.code, 2);
+    assert.match(score.stderr, /CURRENT is invalid: .*; promote a version to rewrite it/);
+    const promote = await cli(['models', 'promote', current, '--home', copy, '-q']);
+    assert.equal(promote.code, 0, promote.stderr);
+    assert.match(promote.stderr, new RegExp(`warning: \\S+CURRENT is invalid: .*: promoting ${current} rewrites it, without the rollback history it held`));
+    assert.equal((await cli(['models', 'list', '--home', copy, '--json'])).json<ListJson>().current, current);
   });
 
   test('show checks every file: a truncated array is refused by name', async () => {

@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { floyo, tempDir, FIXTURES } from '../support/cli.js';
 import type { TrainReport } from '../../src/cli/train.js';
+import { manifestFile } from '../../src/models/registry.js';
 
 const FIXTURE = join(FIXTURES, 'online_retail_sample.csv'); // 2010-12-01 .. 2011-12-08, 139 customers
 
@@ -119,7 +120,7 @@ test('the gate compares 5-fold CV ROC-AUC, not one split; an older manifest with
     const path = join(home, 'models', version, 'manifest.json');
     const manifest = JSON.parse(readFileSync(path, 'utf8'));
     edit(manifest.models.churn.metrics);
-    writeFileSync(path, JSON.stringify(manifest, null, 2));
+    writeFileSync(path, manifestFile(manifest)); // resealed: an edit on purpose, not corruption
   };
   const a = await train(['--data', FIXTURE]);
   assert.equal(a.previousVersion, null);

@@ -10,6 +10,7 @@ import {
   defaultRegistryLocation,
   dtypeOf,
   FORMAT_VERSION,
+  manifestFile,
   openRegistry,
   swapByteOrder,
   upgradeManifest,
@@ -325,18 +326,50 @@ describe('corrupted and truncated artifacts are refused', () => {
     await assert.rejects(registry.load(), floyoError(/uses the file name "manifest\.json" twice or for the manifest/));
     broken((m) => delete m.formatVersion);
     await assert.rejects(registry.load(), floyoError(/has no valid formatVersion \(got nothing\)/));
-    broken((m) => (m.version = '20000101T000000Z-ffffffff'));
+    // a valid manifest of another version (a folder renamed by hand): resealed, so only the name is wrong
+    writeFileSync(path, manifestFile({ ...manifest, version: '20000101T000000Z-ffffffff' }));
     await assert.rejects(registry.load(), floyoError(/belongs to version 20000101T000000Z-ffffffff, not to the folder it is in/));
     writeFileSync(path, original);
     await registry.load();
   });
 
-  test('an unreadable CURRENT is reported, not taken for "nothing current"', async () => {
-    const { dir, registry } = await published();
+  test('the manifest checks itself: a flipped digit in a metric, the data window or the checksum is refused', async () => {
+    const { dir, registry, version } = await published();
+    const path = join(dir, version, 'manifest.json');
+    const original = readFileSync(path, 'utf8');
+    const prefix = escape(`model version ${version} in ${dir}: manifest.json `);
+    const manifest = JSON.parse(original);
+    assert.match(manifest.manifestSha256, /^[0-9a-f]{64}$/);
+    const flips: Array<[string, RegExp]> = [];
+    // one bit of one character, leaving valid JSON: what a bad disk or a careless edit does
+    const at = original.indexOf('"horizonDays": ') + '"horizonDays": '.length;
+    flips.push([original.slice(0, at) + String.fromCharCode(original.charCodeAt(at) ^ 1) + original.slice(at + 1), /is corrupted: the sha256 of its content is [0-9a-f]{64}, it says/]);
+    const hex = original.indexOf(manifest.manifestSha256);
+    flips.push([original.slice(0, hex) + (original[hex] === 'a' ? 'b' : 'a') + original.slice(hex + 1), /is corrupted/]);
+    flips.push([original.replace(/,\n {2}"manifestSha256": "[0-9a-f]+"/, ''), /is invalid: manifestSha256: required from format 2 on/]);
+    for (const [text, expected] of flips) {
+      assert.notEqual(text, original);
+      writeFileSync(path, text);
+      await assert.rejects(registry.load(), floyoError(prefix, expected));
+      await assert.rejects(registry.show(), floyoError(prefix, expected));
+    }
+    // the same content in other whitespace is the same manifest
+    writeFileSync(path, JSON.stringify(manifest));
+    await registry.load();
+  });
+
+  test('an unreadable CURRENT is reported, not taken for "nothing current"; list still lists and promote rewrites it', async () => {
+    const { dir, registry, version } = await published();
     writeFileSync(join(dir, 'CURRENT'), '{"version": ');
     await assert.rejects(registry.current(), floyoError(escape(join(dir, 'CURRENT')), /is not valid JSON .*promote a version to rewrite it/));
+    await assert.rejects(registry.rollback(), floyoError(/is not valid JSON .*promote a version to rewrite it/));
     writeFileSync(join(dir, 'CURRENT'), '{"version": "../x", "history": []}');
-    await assert.rejects(registry.list(), floyoError(/CURRENT is invalid: expected \{ "version": "\.\.\.", "history": \[\.\.\.\] \}/));
+    await assert.rejects(registry.current(), floyoError(/CURRENT is invalid: expected \{ "version": "\.\.\.", "history": \[\.\.\.\] \}; promote a version to rewrite it/));
+    assert.deepEqual(await registry.inspectCurrent(), { version: null, damaged: `${join(dir, 'CURRENT')} is invalid: expected { "version": "...", "history": [...] }` });
+    assert.deepEqual((await registry.list()).map((v) => [v.version, v.current]), [[version, false]]);
+    await registry.promote(version);
+    assert.equal(await registry.current(), version);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'CURRENT'), 'utf8')), { version, history: [] });
   });
 
   test('list() still lists the other versions and says what is wrong with a broken one', async () => {
