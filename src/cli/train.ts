@@ -106,7 +106,7 @@ models and scores are what was known at --now. Like floyo score, it is refused, 
 published, when stored predictions of customers with no purchase by then would keep a later time
 (the store would mix two points in time), unless --allow-older.
 A new model version becomes current unless the quality gate fails (churn 5-fold cross-validated ROC-AUC
-more than churn.maxAucDrop below the current version's, or a recommender below popularity); a version
+more than churn.maxAucDrop below the current version's, or ALS below popularity by NDCG@10); a version
 kept back is not an error (exit 0).
 
 Exit codes: 0 done, 1 nothing to train on (no transactions in the home), 2 bad input or data train

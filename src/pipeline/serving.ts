@@ -184,20 +184,21 @@ export async function currentSegmentation(registry: Registry): Promise<PreviousS
 
 /**
  * The quality gate: a new version is promoted unless its churn 5-fold cross-validated ROC-AUC falls more than
- * `maxAucDrop` below the current version's, or its served recommender is below popularity on the reported
- * window. The CV mean, not the 80/20 split's ROC-AUC: one split of a few thousand customers moves by a few
+ * `maxAucDrop` below the current version's, or its served recommender's NDCG@10 is below popularity's on the
+ * reported window: the metric ALS was chosen by at the validation cutoff (judged by precision, a first
+ * train whose ALS ranked its hits higher but found a few fewer was kept back with nothing served). The CV mean, not the 80/20 split's ROC-AUC: one split of a few thousand customers moves by a few
  * points with the seed alone, which would judge noise. A current version published before the CV mean was
  * kept is compared on the split's ROC-AUC, like with like, and the reason says so. Churn is not compared
  * with a version trained on another horizon: its labels are other labels (a 45-day churner is not a 90-day
- * one), and the note says so. Precision is compared to a relative 1e-9: equal hit counts are a tie, whatever
- * the rounding of their division.
+ * one), and the note says so. NDCG is compared to a relative 1e-9: the same hits at the same ranks are a
+ * tie, whatever the rounding of their sums.
  */
 export function qualityGate(result: TrainResult, current: Manifest | null, config: Config): NonNullable<Manifest['gate']> {
   const reasons: string[] = [];
   const notes: string[] = [];
   const rec = result.recommendations;
-  if (rec.model === 'als' && rec.precisionAt10 < rec.popularity.precisionAt10 * (1 - 1e-9)) {
-    reasons.push(`recommendations: ALS precision@10 ${rec.precisionAt10.toFixed(4)} is below popularity's ${rec.popularity.precisionAt10.toFixed(4)}`);
+  if (rec.model === 'als' && rec.ndcgAt10 < rec.popularity.ndcgAt10 * (1 - 1e-9)) {
+    reasons.push(`recommendations: ALS NDCG@10 ${rec.ndcgAt10.toFixed(4)} is below popularity's ${rec.popularity.ndcgAt10.toFixed(4)}`);
   }
   const currentHorizon = current?.data?.horizonDays;
   const sameLabels = typeof currentHorizon !== 'number' || currentHorizon === result.horizonDays;

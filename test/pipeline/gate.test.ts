@@ -13,20 +13,20 @@ function result(als: number, popularity: number): TrainResult {
   return {
     horizonDays: 90,
     churn: { cvRocAucMean: 0.75, rocAuc: 0.75, converged: true },
-    recommendations: { model: 'als', precisionAt10: als, popularity: { precisionAt10: popularity } },
+    recommendations: { model: 'als', ndcgAt10: als, popularity: { ndcgAt10: popularity } },
   } as unknown as TrainResult;
 }
 
-test('ALS and popularity with the same hits tie, whatever the rounding of their division; one hit fewer fails', () => {
-  // precision@10 is a mean over customers: 69 hits among 47 customers, spread two ways, give two roundings
-  const precision = (hits: number[]) => hits.reduce((s, h) => s + h / 10, 0) / hits.length;
-  const a = precision([10, 10, 10, 10, 10, 10, 9, ...Array<number>(40).fill(0)]);
-  const b = precision([...Array<number>(22).fill(2), ...Array<number>(25).fill(1)]);
+test('ALS and popularity with the same NDCG tie, whatever the rounding of their sums; a lower one fails', () => {
+  // NDCG@10 is a mean over customers: the same per-customer values summed in two orders round two ways
+  const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+  const values = [0.1, 0.2, 0.3];
+  const a = mean(values), b = mean([...values].reverse());
   assert.notEqual(a, b);
   assert.deepEqual(qualityGate(result(Math.min(a, b), Math.max(a, b)), null, config), { passed: true, reasons: [] });
-  const fewer = qualityGate(result(68 / 470, 69 / 470), null, config);
-  assert.equal(fewer.passed, false);
-  assert.match(fewer.reasons[0], /^recommendations: ALS precision@10 0\.1447 is below popularity's 0\.1468$/);
+  const lower = qualityGate(result(0.1447, 0.1468), null, config);
+  assert.equal(lower.passed, false);
+  assert.match(lower.reasons[0], /^recommendations: ALS NDCG@10 0\.1447 is below popularity's 0\.1468$/);
 });
 
 test('churn is compared only with a version of the same horizon', () => {
