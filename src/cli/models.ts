@@ -56,7 +56,8 @@ async function listVersions(ctx: CommandContext): Promise<void> {
     const versions = await registry.list();
     const current = versions.find((v) => v.current)?.version ?? null;
     if (ctx.json) {
-      ctx.emitJson({ location: registry.location, current, versions });
+      // currentDamaged tells a damaged CURRENT (promote rewrites it) from none at all
+      ctx.emitJson({ location: registry.location, current, ...(damaged ? { currentDamaged: damaged } : {}), versions });
       return;
     }
     if (versions.length === 0) {
@@ -192,8 +193,8 @@ async function promoteVersion(ctx: CommandContext, version: string): Promise<voi
   const r = await changeCurrent(ctx, 'floyo models promote', async (registry, usable) => {
     const { version: previous, damaged } = await registry.inspectCurrent();
     if (previous === null && (await registry.list()).length === 0) throw noVersionsYet(registry);
-    if (damaged) warn(`${damaged}: promoting ${version} rewrites it, without the rollback history it held`);
     await registry.promote(version, usable);
+    if (damaged) warn(`${damaged}: promoting ${version} rewrote it, without the rollback history it held`);
     manifest = await registry.show(version);
     return { current: version, previous };
   });

@@ -30,11 +30,15 @@ import { VERSION } from '../version.js';
 /**
  * The manifest format this Floyo writes and the newest it reads.
  *   0: arrays only (no `documents`, no `gate`)
- *   1: adds `documents` (JSON files beside the arrays) and the optional quality `gate`
- *   2: adds `manifestSha256`, the sha256 of the manifest's own content, so that a flipped metric, data
- *      window or checksum in it is refused like a flipped array
+ *   1: adds `documents` (JSON files beside the arrays) and the optional quality `gate`; from Floyo 0.2.0
+ *      also `manifestSha256`, the sha256 of the manifest's own content, so that a flipped metric, data
+ *      window or checksum in it is refused like a flipped array (older releases ignore the field, so a
+ *      registry shared with them keeps working: no new format)
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 1;
+
+/** The first Floyo that writes `manifestSha256`: a manifest it (or a later one) wrote without one is damaged. */
+const CHECKSUMMED_SINCE = [0, 2, 0];
 
 export type ArrayDtype = 'float32' | 'float64' | 'int32' | 'uint32' | 'uint8';
 export type TypedArray = Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array;
@@ -79,7 +83,7 @@ export interface Manifest {
   documents: DocumentEntry[];
   /** reasons: why it failed; notes: what it could not compare, and why (e.g. a different churn horizon) */
   gate?: { passed: boolean; reasons: string[]; notes?: string[] };
-  /** sha256 of the manifest file's content without this field (format 2 on); absent in older formats */
+  /** sha256 of the manifest file's content without this field (Floyo 0.2.0 on); absent in older manifests */
   manifestSha256?: string;
   /** set when reading a manifest stored in an older format (never written): the format on disk */
   upgradedFrom?: number;
@@ -254,25 +258,16 @@ const manifestV1 = manifestV0.extend({
   formatVersion: z.literal(1),
   documents: z.array(documentEntry),
   gate: z.object({ passed: z.boolean(), reasons: z.array(z.string()), notes: z.array(z.string()).optional() }).optional(),
-});
-
-const manifestV2 = manifestV1.extend({
-  formatVersion: z.literal(2),
-  manifestSha256: sha256.optional(), // required on disk from format 2; upgraded older manifests have none
+  manifestSha256: sha256.optional(),
 });
 
 type ManifestV0 = z.infer<typeof manifestV0>;
-type ManifestV1 = z.infer<typeof manifestV1>;
 
 /** One step per older format: format N → N + 1. */
 const UPGRADES: Record<number, { schema: z.ZodType; upgrade: (manifest: never) => unknown }> = {
   0: {
     schema: manifestV0,
     upgrade: (m: ManifestV0) => ({ ...m, formatVersion: 1, documents: [] }),
-  },
-  1: {
-    schema: manifestV1,
-    upgrade: (m: ManifestV1) => ({ ...m, formatVersion: 2 }),
   },
 };
 
@@ -302,17 +297,28 @@ export function upgradeManifest(raw: unknown, problem: (what: string) => FloyoEr
     const step = UPGRADES[from];
     manifest = step.upgrade(parseWith(step.schema, manifest, problem) as never);
   }
-  const current = parseWith(manifestV2, manifest, problem) as Manifest;
+  const current = parseWith(manifestV1, manifest, problem) as Manifest;
   checkEntries(current, problem);
-  if (format >= 2) {
-    // the content as written (JSON round-trips it exactly), checked last so a malformed field is named above
-    const { manifestSha256: claimed, ...content } = raw as { manifestSha256?: unknown };
-    if (typeof claimed !== 'string') throw problem('is invalid: manifestSha256: required from format 2 on');
-    const actual = sha256Of(Buffer.from(manifestText(content)));
-    if (actual !== claimed) throw problem(`is corrupted: the sha256 of its content is ${actual}, it says ${claimed}`);
-  }
+  checkOwnSum(raw as Record<string, unknown>, problem);
   if (format < FORMAT_VERSION) current.upgradedFrom = format;
   return current;
+}
+
+/**
+ * A manifest that carries its sha256 must match it, whatever else a flip changed (its format included); one
+ * that carries none must come from a Floyo older than 0.2.0 (so a flip in the field's name is caught too).
+ * The content as written: JSON round-trips it exactly. Checked last, so a malformed field is named first.
+ */
+function checkOwnSum(raw: Record<string, unknown>, problem: (what: string) => FloyoError): void {
+  const { manifestSha256: claimed, ...content } = raw;
+  if (claimed === undefined) {
+    const release = typeof raw.floyoVersion === 'string' && /^(\d+)\.(\d+)\.(\d+)$/.exec(raw.floyoVersion);
+    const older = release && release.slice(1).map(Number).reduce<number>((cmp, part, i) => cmp || part - CHECKSUMMED_SINCE[i], 0) < 0;
+    if (!older) throw problem(`is invalid: manifestSha256 is missing, and Floyo ${String(raw.floyoVersion)} writes one`);
+    return;
+  }
+  const actual = sha256Of(Buffer.from(manifestText(content)));
+  if (actual !== claimed) throw problem(`is corrupted: the sha256 of its content is ${actual}, it says ${String(claimed)}`);
 }
 
 function parseWith(schema: z.ZodType, value: unknown, problem: (what: string) => FloyoError): unknown {
@@ -903,7 +909,8 @@ class ModelRegistry implements Registry {
   }
 
   private async makeCurrent(version: string): Promise<void> {
-    // a damaged CURRENT is what promote repairs: its history is lost with it
+    // a damaged CURRENT is what promote repairs: its history is lost with it (train reads CURRENT before it
+    // publishes, so it refuses a damaged one rather than repair it here)
     const { current: before } = await this.readCurrentOrDamage();
     if (before?.version === version) return;
     const history = before ? [before.version, ...before.history.filter((v) => v !== version)] : [];

@@ -224,6 +224,7 @@ describe('floyo models', () => {
     const list = await cli(['models', 'list', '--home', copy, '--json']);
     assert.equal(list.code, 0, list.stderr);
     assert.equal(list.json<ListJson>().current, null);
+    assert.match(list.json<{ currentDamaged: string }>().currentDamaged, /CURRENT is invalid: expected/);
     assert.ok(list.json<ListJson>().versions.some((v) => v.version === current));
     assert.match(list.stderr, /warning: \S+CURRENT is invalid: .*, so no version is shown as current; promote one to rewrite it/);
     const score = await cli(['score', '--home', copy, '-q']);
@@ -231,7 +232,7 @@ describe('floyo models', () => {
     assert.match(score.stderr, /CURRENT is invalid: .*; promote a version to rewrite it/);
     const promote = await cli(['models', 'promote', current, '--home', copy, '-q']);
     assert.equal(promote.code, 0, promote.stderr);
-    assert.match(promote.stderr, new RegExp(`warning: \\S+CURRENT is invalid: .*: promoting ${current} rewrites it, without the rollback history it held`));
+    assert.match(promote.stderr, new RegExp(`warning: \\S+CURRENT is invalid: .*: promoting ${current} rewrote it, without the rollback history it held`));
     assert.equal((await cli(['models', 'list', '--home', copy, '--json'])).json<ListJson>().current, current);
   });
 

@@ -346,7 +346,11 @@ describe('corrupted and truncated artifacts are refused', () => {
     flips.push([original.slice(0, at) + String.fromCharCode(original.charCodeAt(at) ^ 1) + original.slice(at + 1), /is corrupted: the sha256 of its content is [0-9a-f]{64}, it says/]);
     const hex = original.indexOf(manifest.manifestSha256);
     flips.push([original.slice(0, hex) + (original[hex] === 'a' ? 'b' : 'a') + original.slice(hex + 1), /is corrupted/]);
-    flips.push([original.replace(/,\n {2}"manifestSha256": "[0-9a-f]+"/, ''), /is invalid: manifestSha256: required from format 2 on/]);
+    // the format itself: 1 → 0 would otherwise drop the documents and read on as an old version
+    const format = original.indexOf('"formatVersion": 1') + '"formatVersion": '.length;
+    flips.push([original.slice(0, format) + '0' + original.slice(format + 1), /is corrupted/]);
+    // the field's name: then the manifest says it was written by a Floyo that writes one
+    flips.push([original.replace('"manifestSha256"', '"manifestSha257"'), /is invalid: manifestSha256 is missing, and Floyo \d+\.\d+\.\d+ writes one/]);
     for (const [text, expected] of flips) {
       assert.notEqual(text, original);
       writeFileSync(path, text);
@@ -356,6 +360,10 @@ describe('corrupted and truncated artifacts are refused', () => {
     // the same content in other whitespace is the same manifest
     writeFileSync(path, JSON.stringify(manifest));
     await registry.load();
+    // a manifest of a Floyo before 0.2.0 has no sum, and loads as it is
+    const { manifestSha256: _, ...unsummed } = manifest;
+    writeFileSync(path, JSON.stringify({ ...unsummed, floyoVersion: '0.1.0' }, null, 2));
+    assert.equal((await registry.load()).manifest.manifestSha256, undefined);
   });
 
   test('an unreadable CURRENT is reported, not taken for "nothing current"; list still lists and promote rewrites it', async () => {
