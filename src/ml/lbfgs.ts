@@ -423,7 +423,9 @@ function* owlqn(x: Float64Array, g: Float64Array, l1In: ArrayLike<number>, optio
         decrease += pg[i] * step;
         slopeNew += (g[i] + l1[i] * orth[i]) * step;
       }
-      if (F <= FPrev + ls.c1 * decrease || (Math.abs(F - FPrev) <= slack && 0.5 * (decrease + slopeNew) <= ls.c1 * decrease)) {
+      // The projection can turn a descent direction into one that is not (the free intercept's part kept,
+      // others clamped at 0): such a step is never accepted, however F compares.
+      if (decrease < 0 && (F <= FPrev + ls.c1 * decrease || (Math.abs(F - FPrev) <= slack && 0.5 * (decrease + slopeNew) <= ls.c1 * decrease))) {
         accepted = true;
         break;
       }
