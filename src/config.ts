@@ -33,7 +33,7 @@ export const ConfigSchema = z
       .prefault({}),
     features: z
       .object({
-        horizonDays: z.number().int().positive().default(90).describe('churn horizon: days after the cutoff'),
+        horizonDays: z.number().int().positive().max(3660).default(90).describe('churn horizon: days after the cutoff (at most 3,660, ten years)'),
       })
       .strict()
       .prefault({}),

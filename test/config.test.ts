@@ -50,6 +50,8 @@ test('wrong types are refused naming the key and its source', () => {
   const cwd = dir();
   writeFileSync(join(cwd, 'floyo.config.json'), JSON.stringify({ features: { horizonDays: -3 } }));
   assert.throws(() => loadConfig({ cwd, env: {} }), /features\.horizonDays \(from file .*\): .*>0/);
+  // a horizon of millions of days ran dates out of range deep inside train (exit 70)
+  assert.throws(() => loadConfig({ cwd: dir(), env: {}, flags: { 'features.horizonDays': 100_000_000 } }), /features\.horizonDays \(from flag .*\): .*<=3660/);
   assert.throws(() => loadConfig({ cwd: dir(), env: { FLOYO_INGEST_PRESET: 'woo' } }), /ingest\.preset .*"online-retail"\|"shopify"/);
   // a list in an environment variable is JSON, and the message says so
   assert.throws(

@@ -101,8 +101,8 @@ export function register(program: Command): void {
 Protocol (see README "The evaluation protocol"): hyperparameters are chosen at an earlier validation
 cutoff C − horizon; metrics are reported at C on the window (C, C + horizon]; the published models are
 refit on all the data and every customer is scored as of the data's last timestamp (or --now).
-A --now before the data's last timestamp also leaves the later sales out of the refit: the published
-models and scores are what was known at --now. Like floyo score, it is refused, before anything is
+A --now before the data's last timestamp looks back: the cutoffs follow from its last whole day, so
+the evaluation, the models and the scores are what was known at --now. Like floyo score, it is refused, before anything is
 published, when stored predictions of customers with no purchase by then would keep a later time
 (the store would mix two points in time), unless --allow-older.
 A new model version becomes current unless the quality gate fails (churn 5-fold cross-validated ROC-AUC

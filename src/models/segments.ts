@@ -270,19 +270,24 @@ export function fitSegmentation(features: Matrix, params: SegmentationParams, pr
   const rfm = rfmMatrix(features);
   const scaler = fitScaler(rfm);
   const Z = transform(scaler, rfm);
-  // A shop whose customers share a handful of (recency, orders, spend) profiles has no more clusters
-  // than profiles: the search stops there, and a fixed k beyond it is refused in the settings' words.
+  // A shop whose customers share a handful of (recency, orders, spend) profiles has no more clusters than
+  // profiles, and a silhouette needs fewer clusters than customers: the search stops there, and a fixed k
+  // beyond it is refused in the settings' words (train words it again when k was its own choice).
   const distinct = distinctRows(Z, Math.max(params.k ?? 0, params.kMax) + 1);
-  if (distinct < 2) throw new FloyoError('every customer has the same recency, order count and spend: there is nothing to segment');
+  const limit = Math.min(distinct, Z.rows - 1);
+  const who = `${Z.rows.toLocaleString('en-US')} customer${Z.rows === 1 ? '' : 's'} with ${distinct.toLocaleString('en-US')} distinct profile${distinct === 1 ? '' : 's'} of recency, order count and spend`;
+  if (limit < 2) {
+    throw new TooFewProfilesError(`${distinct < 2 ? 'every customer has the same recency, order count and spend' : `only ${who}`}: there is nothing to segment`, Z.rows, distinct, limit);
+  }
   let kmeans: KMeansModel;
   let scores: SegmentationModel['scores'] = [];
   if (params.k !== undefined) {
-    if (params.k > distinct) {
-      throw new FloyoError(`segmentation.k is ${params.k}, but the customers have only ${distinct} distinct profiles of recency, order count and spend: set it to at most ${distinct}, or leave it unset`);
+    if (params.k > limit) {
+      throw new TooFewProfilesError(`segmentation.k is ${params.k}, but ${who} make at most ${limit} segments: set it to at most ${limit}, or leave it unset`, Z.rows, distinct, limit);
     }
     kmeans = fitKMeans(Z, { k: params.k, nInit: params.nInit, seed: params.seed });
   } else {
-    const kMax = Math.min(params.kMax, Z.rows - 1, distinct);
+    const kMax = Math.min(params.kMax, limit);
     const chosen = chooseK(Z, { kMin: Math.min(params.kMin, kMax), kMax, nInit: params.nInit, seed: params.seed }, onK);
     kmeans = chosen.model;
     scores = chosen.scores.map((s) => ({ k: s.k, silhouette: s.silhouette, inertia: s.inertia }));
@@ -293,6 +298,13 @@ export function fitSegmentation(features: Matrix, params: SegmentationParams, pr
     k: kmeans.k, scaler, kmeans, names, profiles, namesCarriedOver: carriedOver, inertia: kmeans.inertia, silhouette, scores,
     recencyCuts: quintileCuts(column(features, RECENCY)), frequencyCuts: quintileCuts(column(features, FREQUENCY)),
   };
+}
+
+/** Fewer customers, or distinct profiles, than the segments asked for; `limit`: the most they make. */
+export class TooFewProfilesError extends FloyoError {
+  constructor(message: string, readonly customers: number, readonly profiles: number, readonly limit: number) {
+    super(message);
+  }
 }
 
 /** How many distinct rows X has, counting no further than `limit`. */

@@ -26,7 +26,7 @@ import {
   alsProgress, chooseRecommender, evaluate, K, popularityRanking, popularityShare, recommendAls, recommendAlsScored, recommendPopular, recommendPopularScored,
   type Holdout, type RecommenderMetrics,
 } from '../models/recommendations.js';
-import { assignSegments, fitSegmentation, SEGMENT_FEATURE_INDEX, type PreviousSegmentation, type SegmentationModel } from '../models/segments.js';
+import { assignSegments, fitSegmentation, SEGMENT_FEATURE_INDEX, TooFewProfilesError, type PreviousSegmentation, type SegmentationModel } from '../models/segments.js';
 import { scoringTime, type ScoredCustomers } from './score.js';
 import { knownIndices, readProductNames, snapshot, type Snapshot } from './tables.js';
 
@@ -109,14 +109,15 @@ function rankingSummary(m: RecommenderMetrics) {
  * The reported cutoff C (default: the last day − h) and the validation cutoff V = C − h. Refuses a C whose
  * window runs past the data, or whose V leaves no past to learn from, naming the --as-of that would work.
  */
-function cutoffs(span: { from: string; to: string }, asOf: string | undefined, h: number): { C: string; V: string } {
+function cutoffs(span: { from: string; to: string }, asOf: string | undefined, h: number, knownAt?: string): { C: string; V: string } {
+  const data = knownAt === undefined ? 'the data' : `the data known at --now ${knownAt}`;
   const latest = shiftDays(span.to, -h);
   const C = asOf ?? latest;
   const V = shiftDays(C, -h);
   const earliest = shiftDays(span.from, h + 1);
   if (V <= span.from) {
     if (asOf === undefined || earliest > latest) {
-      throw new FloyoError(`the data (${span.from} .. ${span.to}) is too short for a ${h}-day horizon: evaluation needs a validation cutoff ${V} after the first day; use a shorter --horizon-days`);
+      throw new FloyoError(`${data} (${span.from} .. ${span.to}) is too short for a ${h}-day horizon: evaluation needs a validation cutoff ${V} after the first day; use a shorter --horizon-days${knownAt === undefined ? '' : ' or a later --now'}`);
     }
     throw new FloyoError(`--as-of ${C} leaves no past before its validation cutoff ${V} (the data starts on ${span.from}): the earliest --as-of that works is ${earliest}`);
   }
@@ -124,7 +125,7 @@ function cutoffs(span: { from: string; to: string }, asOf: string | undefined, h
     const covered = Math.round((Date.parse(span.to) - Date.parse(C)) / 86_400_000); // days of the window the data holds
     const shorter = covered > 0 && shiftDays(C, -covered) > span.from ? `, or keep ${C} with --horizon-days ${covered}` : '';
     throw new FloyoError(
-      `--as-of ${C} needs churn labels up to ${shiftDays(C, h)} but the data ends on ${span.to}: ` +
+      `--as-of ${C} needs churn labels up to ${shiftDays(C, h)} but ${data} ends on ${span.to}: ` +
         `the latest --as-of that works is ${latest} (the last day − ${days(h)})${shorter}`,
     );
   }
@@ -245,8 +246,14 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   if (options.asOf !== undefined) parseDay(options.asOf, '--as-of');
   const span = await dataSpan(warehouse);
   if (!span) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; give --data or run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
-  const { C, V } = cutoffs(span, options.asOf, h);
   const { scoredAsOf, day: S } = await scoringTime(warehouse, options.now);
+  // A --now before the data's end looks back: the cutoffs, the labels and the evaluation come from what was
+  // known then (up to its last whole day), or the churn model would learn from sales after --now.
+  const [{ last }] = await warehouse.query<{ last: string }>(`SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS last FROM transactions`);
+  const lookingBack = options.now !== undefined && scoredAsOf < last;
+  const known = lookingBack ? { from: span.from, to: scoredAsOf.endsWith('T23:59:59Z') ? S : shiftDays(S, -1) } : span;
+  if (known.to < known.from) throw new FloyoError(`--now ${scoredAsOf} leaves no whole day of data (it starts on ${span.from}); use a later --now`);
+  const { C, V } = cutoffs(known, options.asOf, h, lookingBack ? scoredAsOf : undefined);
 
   // 1. validation cutoff: choose hyperparameters
   step(`validation cutoff ${V}: choosing k, regularisation and recommender`);
@@ -294,7 +301,20 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   step(`scoring as of ${scoredAsOf}: refitting on all the data`);
   const churnFinal = await stage('churn', 'churn refit on every labelled customer', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold, undefined, pool));
   const scoring = await stage('features', `features as of ${S}`, () => snapshot(warehouse, S, h, scoredAsOf));
-  const segmentation = await stage('segmentation', `segments (k = ${kSearch.k})`, () => fitSegmentation(scoring.customers.features, { ...segParams, k: kSearch.k }, options.previousSegmentation));
+  const segmentation = await stage('segmentation', `segments (k = ${kSearch.k})`, () => {
+    try {
+      return fitSegmentation(scoring.customers.features, { ...segParams, k: kSearch.k }, options.previousSegmentation);
+    } catch (err) {
+      // k was chosen, or checked, at V; only an early --now leaves fewer customers to segment than that
+      if (!(err instanceof TooFewProfilesError) || options.now === undefined) throw err;
+      const kFrom = config.segmentation.k === undefined ? `the k = ${kSearch.k} segments chosen at the validation cutoff ${V}` : `segmentation.k = ${kSearch.k}`;
+      const most = err.limit < 2 ? 'no segments' : `at most ${err.limit} segments`;
+      throw new FloyoError(
+        `--now ${scoredAsOf} leaves ${err.customers} customers with ${err.profiles} distinct profiles of recency, order count and spend, ` +
+          `which make ${most}, fewer than ${kFrom}; use a later --now`,
+      );
+    }
+  });
   // A final exact user half-step: the published user vectors are then what folding in a customer's purchases
   // gives (floyo score and the stream scorer do that), so re-scoring unchanged customers changes nothing.
   const als = await stage('recommendations', 'ALS refit on all the data', async (say) => {

@@ -170,6 +170,28 @@ test('train --now far past the data warns that every customer looks churned, on 
   assert.match(r.stderr, /^floyo: warning: scoring as of 2030-01-01/m);
 });
 
+test('train --now before the data ends looks back: cutoffs, labels and metrics are those of the data cut at --now', async () => {
+  // the churn model used to learn from labels after --now (its cutoffs followed the data's end)
+  const [header, ...lines] = readFileSync(FIXTURE, 'utf8').trim().split('\n');
+  const dated = lines.map((line) => [line, /,(\d{4}-\d\d-\d\d) /.exec(line)![1]] as const);
+  const day = dated.map(([, d]) => d).filter((d) => d <= '2011-11-15').sort().at(-1)!; // a day with sales
+  const home = tempDir();
+  const cut = join(home, 'cut.csv');
+  writeFileSync(cut, [header, ...dated.filter(([, d]) => d <= day).map(([line]) => line)].join('\n') + '\n');
+  const [back, truncated, midday] = await Promise.all([
+    floyo(['train', '--data', FIXTURE, '--home', tempDir(), '--now', day, '--json', '-q']),
+    floyo(['train', '--data', cut, '--home', tempDir(), '--json', '-q']),
+    floyo(['train', '--data', FIXTURE, '--home', tempDir(), '--now', `${day}T12:00:00Z`, '--json', '-q']),
+  ]);
+  for (const r of [back, truncated, midday]) assert.equal(r.code, 0, r.stderr);
+  const [a, b, c] = [back, truncated, midday].map((r) => r.json<TrainReport>());
+  assert.equal(a.cutoff, b.cutoff);
+  assert.deepEqual([a.churn, a.recommendations, a.segmentation.k], [b.churn, b.recommendations, b.segmentation.k]);
+  // a time of day leaves that day out of the labels: it is not over at --now
+  const dayBefore = new Date(Date.parse(`${a.cutoff}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+  assert.equal(c.cutoff, dayBefore);
+});
+
 test('train reconciles the warehouse with its sources, and warns when the data mixes currencies', async () => {
   const home = tempDir();
   const dir = tempDir();

@@ -248,8 +248,13 @@ test('customers with fewer distinct profiles than kMin: the search stops at the 
   assert.equal(model.k, 3);
   assert.deepEqual(model.scores.map((s) => s.k), [3]);
   assert.deepEqual(model.profiles.map((p) => p.size), [10, 10, 10]);
-  assert.throws(() => fitSegmentation(X, { kMin: 4, kMax: 8, nInit: 4, seed: 0, k: 4 }), { name: 'FloyoError', message: /segmentation\.k is 4, but the customers have only 3 distinct profiles .*at most 3/ });
+  assert.throws(() => fitSegmentation(X, { kMin: 4, kMax: 8, nInit: 4, seed: 0, k: 4 }), { name: 'FloyoError', message: /^segmentation\.k is 4, but 30 customers with 3 distinct profiles of recency, order count and spend make at most 3 segments: set it to at most 3, or leave it unset$/ });
   const same = matrix(30, d);
   for (let i = 0; i < 30; i++) same.data.set(all.data.subarray(0, d), i * d);
   assert.throws(() => fitSegmentation(same, { kMin: 4, kMax: 8, nInit: 4, seed: 0 }), { name: 'FloyoError', message: /every customer has the same recency, order count and spend/ });
+  // as many profiles as customers: a silhouette needs fewer clusters than rows
+  const four = matrix(4, d);
+  for (let i = 0; i < 4; i++) four.data.set(all.data.subarray(i * 10 * d, (i * 10 + 1) * d), i * d);
+  assert.throws(() => fitSegmentation(four, { kMin: 2, kMax: 8, nInit: 4, seed: 0, k: 4 }), { message: /^segmentation\.k is 4, but 4 customers with 4 distinct profiles .* make at most 3 segments/ });
+  assert.equal(fitSegmentation(four, { kMin: 4, kMax: 8, nInit: 4, seed: 0 }).k, 3);
 });
