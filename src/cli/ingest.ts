@@ -50,7 +50,7 @@ A source none of whose rows can be used fails (the mapping does not fit it) and 
 Rows that cannot be used go to a quarantine file (home/quarantine/) with file, row, field and reason;
 rows excluded by a business rule (e.g. postage codes) are counted by rule. Rows read always equal
 accepted + quarantined + excluded. Exit code 2 when a source failed as a whole (nothing from it landed);
-with --json the report then also carries {error: {message, exitCode, file}}.
+with --json the report then also carries {error: {message, exitCode, file}} (file: when one source failed).
 
 Examples:
   floyo ingest data/online_retail.csv.gz
