@@ -101,8 +101,8 @@ export function register(program: Command): void {
 Protocol (see README "The evaluation protocol"): hyperparameters are chosen at an earlier validation
 cutoff C − horizon; metrics are reported at C on the window (C, C + horizon]; the published models are
 refit on all the data and every customer is scored as of the data's last timestamp (or --now).
-A --now before the data's last timestamp looks back: the cutoffs follow from its last whole day, so
-the evaluation, the models and the scores are what was known at --now. Like floyo score, it is refused, before anything is
+A --now before the data's last timestamp looks back: the cutoffs, labels, evaluation, models and scores
+are those of the data cut at --now. Like floyo score, it is refused, before anything is
 published, when stored predictions of customers with no purchase by then would keep a later time
 (the store would mix two points in time), unless --allow-older.
 A new model version becomes current unless the quality gate fails (churn 5-fold cross-validated ROC-AUC
@@ -316,7 +316,7 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
   const onlyReturns = d.customers - d.customersWithPurchases;
   ctx.say(`data: ${n(d.lines)} lines in the warehouse, ${d.from} .. ${d.to}, from ${n(d.sources)} source${d.sources === 1 ? '' : 's'} (${n(d.rowsRead)} rows read = ${n(d.rowsAccepted)} accepted + ${n(d.rowsQuarantined)} quarantined + ${n(d.rowsExcluded)} excluded)`);
   if (d.linesReplaced) ctx.say(`      ${n(d.lines)} lines = ${n(d.rowsAccepted)} accepted − ${n(d.linesReplaced)} replaced by orders that arrived again in a later source`);
-  ctx.say(`      ${n(d.customers)} customers${onlyReturns ? ` (${n(d.customersWithPurchases)} with a purchase, scored; ${n(onlyReturns)} with only returns)` : ''}, ${n(d.products)} products`);
+  ctx.say(`      ${n(d.customers)} customers${onlyReturns ? ` (${n(d.customersWithPurchases)} with a purchase; ${n(onlyReturns)} with only returns, not scored)` : ''}, ${n(d.products)} products`);
   const g = r.ingested;
   if (g) {
     const skipped = g.sourcesSkipped ? `${n(g.sourcesSkipped)} source${g.sourcesSkipped === 1 ? '' : 's'} already in the warehouse` : '';

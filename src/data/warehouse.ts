@@ -214,3 +214,8 @@ export class Warehouse {
 export function sqlString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
+
+/** An instant as Floyo writes them (2011-12-09T12:50:00Z) as a DuckDB TIMESTAMP literal (UTC, as `ts` is). */
+export function sqlInstant(iso: string): string {
+  return `TIMESTAMP ${sqlString(iso.slice(0, 19).replace('T', ' '))}`;
+}

@@ -3,7 +3,7 @@
 // (cutoff, cutoff + horizon] in whole days. Nothing after the cutoff feeds a feature (no leakage).
 import { parseDay } from '../dates.js';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
-import { sqlString, type Warehouse } from '../data/warehouse.js';
+import { sqlInstant, sqlString, type Warehouse } from '../data/warehouse.js';
 
 export interface FeatureRequest {
   /** YYYY-MM-DD; default: the date of the last line minus the horizon */
@@ -14,6 +14,11 @@ export interface FeatureRequest {
    * scoring `--now` at 09:00 does not see that afternoon's orders. Its recent-activity windows end there too.
    */
   until?: string;
+  /**
+   * An instant the label window may not pass (YYYY-MM-DDTHH:MM:SSZ): train's look-back to a `--now` on the
+   * window's last day, whose later sales are not known yet.
+   */
+  labelsUntil?: string;
 }
 
 export interface FeatureSummary {
@@ -72,8 +77,10 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
   if (request.until !== undefined && request.until.slice(0, 10) !== cutoff) {
     throw new Error(`buildFeatures: until ${request.until} is not on the cutoff day ${cutoff}`); // a caller's bug, not the user's
   }
-  const pastEnd = request.until === undefined ? `(${C} + INTERVAL 1 DAY)` : `(TIMESTAMP ${sqlString(request.until.slice(0, 19).replace('T', ' '))} + INTERVAL 1 SECOND)`; // exclusive
-  const windowEnd = `(${C} + INTERVAL ${h + 1} DAY)`; // exclusive
+  const pastEnd = request.until === undefined ? `(${C} + INTERVAL 1 DAY)` : `(${sqlInstant(request.until)} + INTERVAL 1 SECOND)`; // exclusive
+  const windowEnd = request.labelsUntil === undefined
+    ? `(${C} + INTERVAL ${h + 1} DAY)` // exclusive
+    : `least(${C} + INTERVAL ${h + 1} DAY, ${sqlInstant(request.labelsUntil)} + INTERVAL 1 SECOND)`;
   const db = warehouse;
 
   // Purchases are orders with at least one non-return line; returns and refunds reduce net spend.

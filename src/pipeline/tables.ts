@@ -145,8 +145,8 @@ export interface Snapshot {
 }
 
 /** Features, interactions and holdout as of one cutoff, read into arrays. */
-export async function snapshot(warehouse: Warehouse, asOf: string | undefined, horizonDays: number, until?: string): Promise<Snapshot> {
-  const features = await buildFeatures(warehouse, { asOf, horizonDays, until });
+export async function snapshot(warehouse: Warehouse, asOf: string | undefined, horizonDays: number, until?: string, labelsUntil?: string): Promise<Snapshot> {
+  const features = await buildFeatures(warehouse, { asOf, horizonDays, until, labelsUntil });
   const customers = await readCustomers(warehouse);
   const users = idIndex(customers.ids);
   const { interactions, holdout: m } = await readInteractionTables(warehouse, users);

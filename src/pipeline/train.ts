@@ -9,7 +9,7 @@
 // who simply has not been seen yet as churned, so the metrics and the gate would judge invented labels.
 import { parseDay, shiftDays } from '../dates.js';
 import type { Config } from '../config.js';
-import type { Warehouse } from '../data/warehouse.js';
+import { sqlInstant, type Warehouse } from '../data/warehouse.js';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { dataSpan, CUSTOMER_FEATURES } from '../features/build.js';
 import { exactUserStep, fitAls, type AlsModel, type AlsParams } from '../ml/als.js';
@@ -247,13 +247,14 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   const span = await dataSpan(warehouse);
   if (!span) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; give --data or run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
   const { scoredAsOf, day: S } = await scoringTime(warehouse, options.now);
-  // A --now before the data's end looks back: the cutoffs, the labels and the evaluation come from what was
-  // known then (up to its last whole day), or the churn model would learn from sales after --now.
-  const [{ last }] = await warehouse.query<{ last: string }>(`SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS last FROM transactions`);
-  const lookingBack = options.now !== undefined && scoredAsOf < last;
-  const known = lookingBack ? { from: span.from, to: scoredAsOf.endsWith('T23:59:59Z') ? S : shiftDays(S, -1) } : span;
-  if (known.to < known.from) throw new FloyoError(`--now ${scoredAsOf} leaves no whole day of data (it starts on ${span.from}); use a later --now`);
-  const { C, V } = cutoffs(known, options.asOf, h, lookingBack ? scoredAsOf : undefined);
+  // A --now before the data's end looks back: everything is as if the data were cut at --now (the cutoffs
+  // follow from its last line then, and no label reads a later sale), or churn would learn from the future.
+  const [{ last, lastKnown }] = await warehouse.query<{ last: string; lastKnown: string }>(
+    `SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS last, strftime(max(ts) FILTER (WHERE ts <= ${sqlInstant(scoredAsOf)}), '%Y-%m-%d') AS "lastKnown" FROM transactions`,
+  );
+  const labelsUntil = options.now !== undefined && scoredAsOf < last ? scoredAsOf : undefined;
+  const known = labelsUntil ? { from: span.from, to: lastKnown } : span; // scoringTime refused a --now before the first line
+  const { C, V } = cutoffs(known, options.asOf, h, labelsUntil);
 
   // 1. validation cutoff: choose hyperparameters
   step(`validation cutoff ${V}: choosing k, regularisation and recommender`);
@@ -270,7 +271,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
 
   // 2. reported cutoff: evaluate
   step(`evaluation cutoff ${C}: churn on a stratified 80/20 split, recommendations on the window`);
-  const ev = await stage('features', `features as of ${C}`, () => snapshot(warehouse, C, h));
+  const ev = await stage('features', `features as of ${C}`, () => snapshot(warehouse, C, h, undefined, labelsUntil));
   requireLearnable(ev, C, 'evaluation', h);
   const threshold = costThreshold(config.churn.costMissedChurner, config.churn.costWastedOffer);
   const churnEval = await stage('churn', 'churn evaluation', async (say) => {
@@ -305,13 +306,13 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
     try {
       return fitSegmentation(scoring.customers.features, { ...segParams, k: kSearch.k }, options.previousSegmentation);
     } catch (err) {
-      // k was chosen, or checked, at V; only an early --now leaves fewer customers to segment than that
-      if (!(err instanceof TooFewProfilesError) || options.now === undefined) throw err;
-      const kFrom = config.segmentation.k === undefined ? `the k = ${kSearch.k} segments chosen at the validation cutoff ${V}` : `segmentation.k = ${kSearch.k}`;
+      // segmentation's message speaks of segmentation.k; this k was train's own choice at V (the customers
+      // now are those of V and more, so it takes odd data to get here)
+      if (!(err instanceof TooFewProfilesError) || config.segmentation.k !== undefined) throw err;
       const most = err.limit < 2 ? 'no segments' : `at most ${err.limit} segments`;
       throw new FloyoError(
-        `--now ${scoredAsOf} leaves ${err.customers} customers with ${err.profiles} distinct profiles of recency, order count and spend, ` +
-          `which make ${most}, fewer than ${kFrom}; use a later --now`,
+        `as of ${scoredAsOf}, ${err.customers} customers with ${err.profiles} distinct profiles of recency, order count and spend ` +
+          `make ${most}, fewer than the k = ${kSearch.k} chosen at the validation cutoff ${V}: set segmentation.k to at most ${Math.max(err.limit, 2)}`,
       );
     }
   });

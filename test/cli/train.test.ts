@@ -77,7 +77,7 @@ test('the report: data is the warehouse whatever this run ingested, k with its s
   const firstVersion = /^model version (\S+): promoted/m.exec(first.stdout)?.[1];
   assert.ok(firstVersion, first.stdout);
   assert.match(first.stdout, /^predictions written for 138 customers \(first version\)$/m);
-  assert.match(first.stdout, /^ {6}139 customers \(138 with a purchase, scored; 1 with only returns\), 2,325 products$/m);
+  assert.match(first.stdout, /^ {6}139 customers \(138 with a purchase; 1 with only returns, not scored\), 2,325 products$/m);
   assert.match(first.stdout, /^ingested now: 1 source, 12,303 rows read \(12,181 accepted, 0 quarantined, 122 excluded\)$/m);
   assert.match(first.stdout, /^ +k chosen by silhouette at 2011-06-11: k=4 \d\.\d{3}(?: \(chosen\))?, k=5 .*k=8 \d\.\d{3}(?: \(chosen\))?$/m);
   // progress on stderr: the three cutoffs' headlines in order (the stages within: test/pipeline/train.test.ts)
@@ -173,23 +173,28 @@ test('train --now far past the data warns that every customer looks churned, on 
 test('train --now before the data ends looks back: cutoffs, labels and metrics are those of the data cut at --now', async () => {
   // the churn model used to learn from labels after --now (its cutoffs followed the data's end)
   const [header, ...lines] = readFileSync(FIXTURE, 'utf8').trim().split('\n');
-  const dated = lines.map((line) => [line, /,(\d{4}-\d\d-\d\d) /.exec(line)![1]] as const);
-  const day = dated.map(([, d]) => d).filter((d) => d <= '2011-11-15').sort().at(-1)!; // a day with sales
-  const home = tempDir();
-  const cut = join(home, 'cut.csv');
-  writeFileSync(cut, [header, ...dated.filter(([, d]) => d <= day).map(([line]) => line)].join('\n') + '\n');
-  const [back, truncated, midday] = await Promise.all([
-    floyo(['train', '--data', FIXTURE, '--home', tempDir(), '--now', day, '--json', '-q']),
-    floyo(['train', '--data', cut, '--home', tempDir(), '--json', '-q']),
-    floyo(['train', '--data', FIXTURE, '--home', tempDir(), '--now', `${day}T12:00:00Z`, '--json', '-q']),
-  ]);
-  for (const r of [back, truncated, midday]) assert.equal(r.code, 0, r.stderr);
-  const [a, b, c] = [back, truncated, midday].map((r) => r.json<TrainReport>());
-  assert.equal(a.cutoff, b.cutoff);
-  assert.deepEqual([a.churn, a.recommendations, a.segmentation.k], [b.churn, b.recommendations, b.segmentation.k]);
-  // a time of day leaves that day out of the labels: it is not over at --now
-  const dayBefore = new Date(Date.parse(`${a.cutoff}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
-  assert.equal(c.cutoff, dayBefore);
+  const stamped = lines.map((line) => [line, /,(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),/.exec(line)![1]] as const);
+  // a day with sales before and after noon, so that a --now at noon cuts it in two
+  const days = new Map<string, string[]>();
+  for (const [, ts] of stamped) days.set(ts.slice(0, 10), [...(days.get(ts.slice(0, 10)) ?? []), ts.slice(11)]);
+  const day = [...days].filter(([d, times]) => d <= '2011-11-15' && times.some((t) => t < '12:00:00') && times.some((t) => t > '12:00:00')).map(([d]) => d).sort().at(-1)!;
+  const dir = tempDir();
+  const cut = (name: string, until: string) => {
+    writeFileSync(join(dir, name), [header, ...stamped.filter(([, ts]) => ts <= until).map(([line]) => line)].join('\n') + '\n');
+    return join(dir, name);
+  };
+  const runs = await Promise.all([
+    ['--data', FIXTURE, '--now', day],
+    ['--data', cut('day.csv', `${day} 23:59:59`)],
+    ['--data', FIXTURE, '--now', `${day}T12:00:00Z`],
+    ['--data', cut('noon.csv', `${day} 12:00:00`)],
+  ].map((args) => floyo(['train', ...args, '--home', tempDir(), '--json', '-q'])));
+  for (const r of runs) assert.equal(r.code, 0, r.stderr);
+  const [back, cutDay, noon, cutNoon] = runs.map((r) => r.json<TrainReport>());
+  const learnt = (t: TrainReport) => [t.cutoff, t.validationCutoff, t.churn, t.recommendations, t.segmentation.k];
+  assert.deepEqual(learnt(back), learnt(cutDay));
+  assert.deepEqual(learnt(noon), learnt(cutNoon), 'the afternoon of --now\'s day is not in the labels');
+  assert.notDeepEqual(noon.churn, back.churn, 'and that afternoon mattered: the check can fail');
 });
 
 test('train reconciles the warehouse with its sources, and warns when the data mixes currencies', async () => {

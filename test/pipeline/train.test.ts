@@ -85,8 +85,8 @@ test('--now scores as of another time; errors are one line', async () => {
   // a time of day: that afternoon's orders are not in the past yet (customer 14569 first buys at 14:58).
   // Customers first seen later keep their rows as of 2011-12-31: refused, as floyo score refuses it,
   // before anything is published, unless --allow-older
-  // looking back a day moves the cutoffs a day: on 139 customers the CV ROC-AUC moves more than the gate's
-  // 0.02, and the gate is not what this tests
+  // looking back to 10:00 leaves the rest of that day out of the labels: on 139 customers the CV ROC-AUC
+  // moves more than the gate's 0.02, and the gate is not what this tests
   const env = { FLOYO_CHURN_MAX_AUC_DROP: '1' };
   const refused = await floyo(['train', '--home', home, '--now', '2011-12-08T10:00:00Z', '--json', '-q'], { env });
   assert.equal(refused.code, 2, refused.stderr);
