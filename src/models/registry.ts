@@ -273,8 +273,8 @@ const UPGRADES: Record<number, { schema: z.ZodType; upgrade: (manifest: never) =
 
 /** The text of a manifest file: its content, then the sha256 of that content as `manifestSha256`. */
 export function manifestFile(content: object): Buffer {
-  const { manifestSha256: _, ...rest } = content as { manifestSha256?: unknown };
-  return Buffer.from(manifestText({ ...rest, manifestSha256: sha256Of(Buffer.from(manifestText(rest))) }));
+  const { manifestSha256: _, ...rest } = content as Record<string, unknown>;
+  return Buffer.from(manifestText({ ...rest, manifestSha256: contentSum(rest) }));
 }
 
 const manifestText = (content: object): string => JSON.stringify(content, null, 2) + '\n';
@@ -290,7 +290,12 @@ export function upgradeManifest(raw: unknown, problem: (what: string) => FloyoEr
     throw problem(`has no valid formatVersion (got ${JSON.stringify(format) ?? 'nothing'})`);
   }
   if (format > FORMAT_VERSION) {
-    throw problem(`was written by a newer Floyo (format ${format}); this Floyo reads up to ${FORMAT_VERSION}: upgrade Floyo to read it`);
+    // a flipped digit of the format itself is damage, not a newer Floyo: its sum says which (a newer format
+    // that sums its content another way is called corrupted too, and the message says it may be that)
+    const damaged = typeof (raw as { manifestSha256?: unknown }).manifestSha256 === 'string' && !ownSumMatches(raw as Record<string, unknown>);
+    throw problem(damaged
+      ? `is corrupted (its content does not match its manifestSha256), or was written by a newer Floyo (format ${format}), which this one cannot tell`
+      : `was written by a newer Floyo (format ${format}); this Floyo reads up to ${FORMAT_VERSION}: upgrade Floyo to read it`);
   }
   let manifest: unknown = raw;
   for (let from = format; from < FORMAT_VERSION; from++) {
@@ -310,16 +315,23 @@ export function upgradeManifest(raw: unknown, problem: (what: string) => FloyoEr
  * The content as written: JSON round-trips it exactly. Checked last, so a malformed field is named first.
  */
 function checkOwnSum(raw: Record<string, unknown>, problem: (what: string) => FloyoError): void {
-  const { manifestSha256: claimed, ...content } = raw;
-  if (claimed === undefined) {
-    const release = typeof raw.floyoVersion === 'string' && /^(\d+)\.(\d+)\.(\d+)$/.exec(raw.floyoVersion);
-    const older = release && release.slice(1).map(Number).reduce<number>((cmp, part, i) => cmp || part - CHECKSUMMED_SINCE[i], 0) < 0;
+  if (raw.manifestSha256 === undefined) {
+    // x.y.z, with any pre-release or build suffix (0.2.0-beta is 0.2.0: its builds write sums)
+    const release = typeof raw.floyoVersion === 'string' && /^(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$/.exec(raw.floyoVersion);
+    const older = release && release.slice(1, 4).map(Number).reduce<number>((cmp, part, i) => cmp || part - CHECKSUMMED_SINCE[i], 0) < 0;
     if (!older) throw problem(`is invalid: manifestSha256 is missing, and Floyo ${String(raw.floyoVersion)} writes one`);
     return;
   }
-  const actual = sha256Of(Buffer.from(manifestText(content)));
-  if (actual !== claimed) throw problem(`is corrupted: the sha256 of its content is ${actual}, it says ${String(claimed)}`);
+  if (!ownSumMatches(raw)) throw problem(`is corrupted: the sha256 of its content is ${contentSum(raw)}, it says ${String(raw.manifestSha256)}`);
 }
+
+/** The sha256 of a manifest's content as written, without its manifestSha256 (JSON round-trips it exactly). */
+function contentSum(raw: Record<string, unknown>): string {
+  const { manifestSha256: _, ...content } = raw;
+  return sha256Of(Buffer.from(manifestText(content)));
+}
+
+const ownSumMatches = (raw: Record<string, unknown>): boolean => contentSum(raw) === raw.manifestSha256;
 
 function parseWith(schema: z.ZodType, value: unknown, problem: (what: string) => FloyoError): unknown {
   const result = schema.safeParse(value);

@@ -349,6 +349,8 @@ describe('corrupted and truncated artifacts are refused', () => {
     // the format itself: 1 → 0 would otherwise drop the documents and read on as an old version
     const format = original.indexOf('"formatVersion": 1') + '"formatVersion": '.length;
     flips.push([original.slice(0, format) + '0' + original.slice(format + 1), /is corrupted/]);
+    // 1 → 2: not a newer Floyo, since the sum does not match
+    flips.push([original.slice(0, format) + '3' + original.slice(format + 1), /is corrupted \(its content does not match its manifestSha256\), or was written by a newer Floyo \(format 3\)/]);
     // the field's name: then the manifest says it was written by a Floyo that writes one
     flips.push([original.replace('"manifestSha256"', '"manifestSha257"'), /is invalid: manifestSha256 is missing, and Floyo \d+\.\d+\.\d+ writes one/]);
     for (const [text, expected] of flips) {
@@ -360,10 +362,17 @@ describe('corrupted and truncated artifacts are refused', () => {
     // the same content in other whitespace is the same manifest
     writeFileSync(path, JSON.stringify(manifest));
     await registry.load();
-    // a manifest of a Floyo before 0.2.0 has no sum, and loads as it is
+    // a manifest of a Floyo before 0.2.0 has no sum, and loads as it is; from 0.2.0 on (pre-releases and
+    // builds too) one without a sum is refused
     const { manifestSha256: _, ...unsummed } = manifest;
-    writeFileSync(path, JSON.stringify({ ...unsummed, floyoVersion: '0.1.0' }, null, 2));
-    assert.equal((await registry.load()).manifest.manifestSha256, undefined);
+    for (const floyoVersion of ['0.1.0', '0.1.5-rc.1', '0.1.0+build.7', '0.0.1']) {
+      writeFileSync(path, JSON.stringify({ ...unsummed, floyoVersion }, null, 2));
+      assert.equal((await registry.load()).manifest.manifestSha256, undefined, floyoVersion);
+    }
+    for (const floyoVersion of ['0.2.0', '0.2.0-beta', '0.10.0', '1.0.0', 'unknown']) {
+      writeFileSync(path, JSON.stringify({ ...unsummed, floyoVersion }, null, 2));
+      await assert.rejects(registry.load(), floyoError(/manifestSha256 is missing/), floyoVersion);
+    }
   });
 
   test('an unreadable CURRENT is reported, not taken for "nothing current"; list still lists and promote rewrites it', async () => {
