@@ -45,6 +45,9 @@ function listRow(v: VersionSummary): Record<string, unknown> {
     'churn CV ROC-AUC': metric(v.models.churn?.metrics.cvRocAucMean, 3),
     'precision@10': metric(rec.precisionAt10, 4),
     'popularity p@10': metric(rec.popularityPrecisionAt10, 4),
+    // the gate compares these (the metric the recommender was chosen by)
+    'NDCG@10': metric(rec.ndcgAt10, 4),
+    'popularity NDCG@10': metric(rec.popularityNdcgAt10, 4),
     gate: gateText(v.gate),
   };
 }
@@ -65,7 +68,7 @@ async function listVersions(ctx: CommandContext): Promise<void> {
       return;
     }
     ctx.say(`model versions in ${registry.location}, newest first (* = current)`);
-    ctx.say(table(versions.map(listRow), ['version', 'created', 'current', 'promoted', 'recommender', 'churn ROC-AUC', 'churn CV ROC-AUC', 'precision@10', 'popularity p@10', 'gate']));
+    ctx.say(table(versions.map(listRow), ['version', 'created', 'current', 'promoted', 'recommender', 'churn ROC-AUC', 'churn CV ROC-AUC', 'precision@10', 'popularity p@10', 'NDCG@10', 'popularity NDCG@10', 'gate']));
     if (current === null) ctx.say('no version is current: promote one with floyo models promote <version>');
   });
 }

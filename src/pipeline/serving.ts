@@ -58,7 +58,10 @@ export function publishInput(result: TrainResult, data: Record<string, unknown>,
       recommendations: {
         algorithm: f.served === 'als' ? 'implicit ALS (conjugate gradient)' : 'popularity',
         params: f.served === 'als' ? { ...f.als.params } : { ranking: 'distinct customers', alsNotServed: { ...f.als.params } },
-        metrics: { precisionAt10: result.recommendations.precisionAt10, ndcgAt10: result.recommendations.ndcgAt10, popularityPrecisionAt10: result.recommendations.popularity.precisionAt10 },
+        metrics: {
+          precisionAt10: result.recommendations.precisionAt10, ndcgAt10: result.recommendations.ndcgAt10,
+          popularityPrecisionAt10: result.recommendations.popularity.precisionAt10, popularityNdcgAt10: result.recommendations.popularity.ndcgAt10,
+        },
       },
     },
     data,

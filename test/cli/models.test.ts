@@ -62,11 +62,15 @@ describe('floyo models', () => {
     assert.equal(v.models.churn.metrics.rocAuc, first.churn.rocAuc);
     assert.equal(v.models.recommendations.metrics.precisionAt10, first.recommendations.precisionAt10);
     assert.equal(v.models.recommendations.metrics.popularityPrecisionAt10, first.recommendations.popularity.precisionAt10);
+    // the gate's comparison, readable back from the manifest
+    assert.equal(v.models.recommendations.metrics.ndcgAt10, first.recommendations.ndcgAt10);
+    assert.equal(v.models.recommendations.metrics.popularityNdcgAt10, first.recommendations.popularity.ndcgAt10);
 
     assert.equal(listText.code, 0, listText.stderr);
     const [header, , row] = listText.stdout.split('\n').slice(1);
-    for (const col of ['version', 'created', 'current', 'promoted', 'churn ROC-AUC', 'churn CV ROC-AUC', 'precision@10', 'popularity p@10', 'gate']) assert.ok(header.includes(col), col);
-    assert.match(row, new RegExp(`^${first.modelVersion} .* \\* +yes +${first.recommendations.model} +${first.churn.rocAuc.toFixed(3)} +${first.churn.cvRocAucMean.toFixed(3)} +${first.recommendations.precisionAt10.toFixed(4)} .* passed$`));
+    for (const col of ['version', 'created', 'current', 'promoted', 'churn ROC-AUC', 'churn CV ROC-AUC', 'precision@10', 'popularity p@10', 'NDCG@10', 'popularity NDCG@10', 'gate']) assert.ok(header.includes(col), col);
+    const rec = first.recommendations;
+    assert.match(row, new RegExp(`^${first.modelVersion} .* \\* +yes +${rec.model} +${first.churn.rocAuc.toFixed(3)} +${first.churn.cvRocAucMean.toFixed(3)} +${rec.precisionAt10.toFixed(4)} +${rec.popularity.precisionAt10.toFixed(4)} +${rec.ndcgAt10.toFixed(4)} +${rec.popularity.ndcgAt10.toFixed(4)} +passed$`));
 
     assert.equal(show.code, 0, show.stderr);
     const stored = JSON.parse(readFileSync(join(home, 'models', first.modelVersion, 'manifest.json'), 'utf8'));
@@ -164,7 +168,7 @@ describe('floyo models', () => {
     const shown = await floyo(['customer', '16552', '--home', sales, '-q']);
     assert.equal(shown.code, 0, shown.stderr);
     // scoring stores no reason per product: the view says where to ask
-    assert.match(shown.stdout, /^recommendations \(why: floyo recommend 16552 --explain\):$/m);
+    assert.match(shown.stdout, /^recommendations \(why: floyo recommend --explain -- 16552\):$/m);
   });
 
   test('a registry whose versions another shop trained is refused by train, score and promote, before anything changes', async () => {
