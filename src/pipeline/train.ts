@@ -312,7 +312,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
       const most = err.limit < 2 ? 'no segments' : `at most ${err.limit} segments`;
       throw new FloyoError(
         `as of ${scoredAsOf}, ${err.customers} customers with ${err.profiles} distinct profiles of recency, order count and spend ` +
-          `make ${most}, fewer than the k = ${kSearch.k} chosen at the validation cutoff ${V}: set segmentation.k to at most ${Math.max(err.limit, 2)}`,
+          `make ${most}, fewer than the k = ${kSearch.k} chosen at the validation cutoff ${V}${err.limit < 2 ? '' : `: set segmentation.k to at most ${err.limit}`}`,
       );
     }
   });
