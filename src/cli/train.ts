@@ -55,6 +55,8 @@ export interface TrainReport {
   ingested: IngestedNow | null;
   cutoff: string;
   validationCutoff: string;
+  /** a --now before the data's end (see TrainResult): the report is of the data as it was at --now */
+  lookBack?: TrainResult['lookBack'];
   tuning: TrainResult['tuning'];
   horizonDays: number;
   /** --seed: with the data, what the split and every initialisation follow */
@@ -92,7 +94,7 @@ export function register(program: Command): void {
       .option('--mapping <file>', 'column mapping file for --data')
       .option('--as-of <date>', 'the reported cutoff C (default: last date minus the horizon)')
       .option('--horizon-days <n>', 'churn horizon in days (default 90)')
-      .option('--now <time>', 'score customers as of this date/time (default: the data\'s last timestamp, never the wall clock)')
+      .option('--now <time>', 'score customers as of this date/time (a date means its end; default: the data\'s last timestamp, never the wall clock)')
       .option('--allow-older', 'publish and write even when stored predictions of customers with no purchase by --now are left scored as of a later time')
       .option('--seed <n>', 'seed for every random choice (splits, initialisations)', '0')
       .addHelpText(
@@ -252,7 +254,7 @@ export async function runTrain(
     const tm = result.timingsMs;
     return {
       data, ingested,
-      cutoff: result.cutoff, validationCutoff: result.validationCutoff, tuning: result.tuning, horizonDays: result.horizonDays, seed: opts.seed, scoredAsOf: result.scoredAsOf,
+      cutoff: result.cutoff, validationCutoff: result.validationCutoff, ...(result.lookBack ? { lookBack: result.lookBack } : {}), tuning: result.tuning, horizonDays: result.horizonDays, seed: opts.seed, scoredAsOf: result.scoredAsOf,
       modelVersion: manifest.version, previousVersion, promoted: gate.passed, gate,
       segmentation: result.segmentation, churn: result.churn, recommendations: result.recommendations,
       predictionsWritten: written, notRescored: untouched.reduce((n, g) => n + g.customers, 0), notRescoredBy: untouched, segmentMoves: moved, segmentNamesKept: result.segmentNamesKept, warnings,
@@ -326,6 +328,9 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
         `${g.ordersReplaced ? `, replacing ${n(g.ordersReplaced)} earlier orders` : ''}${skipped ? `; ${skipped}` : ''}`);
   }
   const sample = r.tuning.customers < r.tuning.of ? ` on a sample of ${n(r.tuning.customers)} of its ${n(r.tuning.of)} customers` : '';
+  if (r.lookBack) {
+    ctx.say(`looking back to --now ${r.scoredAsOf}: trained as if the data ended at its last line then (${r.lookBack.lastLine}); ${n(r.lookBack.linesLeftOut)} later lines left out`);
+  }
   ctx.say(`cutoff ${r.cutoff} (hyperparameters chosen at ${r.validationCutoff}${sample}); window ${r.horizonDays} days; customers scored as of ${r.scoredAsOf}; seed ${r.seed}`);
   ctx.say();
   const seg = r.segmentation;
@@ -340,10 +345,10 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
   ctx.say();
   const c = r.churn;
   ctx.say(`CHURN  ROC-AUC ${num(c.rocAuc)} (5-fold CV ${num(c.cvRocAucMean)} ± ${num(c.cvRocAucStd)}; recency alone ${num(c.baselineRecencyRocAuc)}), PR-AUC ${num(c.prAuc)}, log loss ${num(c.logLoss)}, Brier ${num(c.brier)}`);
-  ctx.say(`       ${c.nTrain} train / ${c.nTest} test customers, churn rate ${pct(c.positiveRate)}, C = ${c.C}, offer threshold ${num(c.threshold)}`);
+  ctx.say(`       ${n(c.nTrain)} train / ${n(c.nTest)} test customers, churn rate ${pct(c.positiveRate)}, C = ${c.C}, offer threshold ${num(c.threshold)}`);
   ctx.say();
   const rec = r.recommendations;
-  ctx.say(`RECOMMENDATIONS  serving ${rec.model === 'als' ? `ALS (${rec.params.factors} factors)` : 'popularity (ALS did not beat it on validation)'}; ${rec.evaluatedUsers} customers evaluated`);
+  ctx.say(`RECOMMENDATIONS  serving ${rec.model === 'als' ? `ALS (${rec.params.factors} factors)` : 'popularity (ALS did not beat it on validation)'}; ${n(rec.evaluatedUsers)} customers evaluated`);
   const row = (model: string, m: TrainResult['recommendations']['popularity']) => ({
     model, 'precision@10': m.precisionAt10, 'recall@10': m.recallAt10, 'MAP@10': m.mapAt10, 'NDCG@10': m.ndcgAt10, 'hit rate@10': m.hitRateAt10, coverage: m.coverage,
   });

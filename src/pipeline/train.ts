@@ -60,6 +60,8 @@ export interface TrainResult {
   tuning: { customers: number; of: number; evaluatedUsers: number };
   horizonDays: number;
   scoredAsOf: string;
+  /** a --now before the data's end: the last line at or before it, and the lines after it that were left out */
+  lookBack?: { lastLine: string; linesLeftOut: number };
   segmentation: {
     k: number; inertia: number; silhouette: number;
     /** the silhouette of each k tried at the validation cutoff, which chose k (empty when segmentation.k fixes it) */
@@ -249,11 +251,12 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   const { scoredAsOf, day: S } = await scoringTime(warehouse, options.now);
   // A --now before the data's end looks back: everything is as if the data were cut at --now (the cutoffs
   // follow from its last line then, and no label reads a later sale), or churn would learn from the future.
-  const [{ last, lastKnown }] = await warehouse.query<{ last: string; lastKnown: string }>(
-    `SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS last, strftime(max(ts) FILTER (WHERE ts <= ${sqlInstant(scoredAsOf)}), '%Y-%m-%d') AS "lastKnown" FROM transactions`,
+  const [{ last, lastKnown, later }] = await warehouse.query<{ last: string; lastKnown: string; later: number }>(
+    `SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS last, strftime(max(ts) FILTER (WHERE ts <= ${sqlInstant(scoredAsOf)}), '%Y-%m-%dT%H:%M:%SZ') AS "lastKnown", ` +
+      `count(*) FILTER (WHERE ts > ${sqlInstant(scoredAsOf)})::INTEGER AS later FROM transactions`,
   );
   const labelsUntil = options.now !== undefined && scoredAsOf < last ? scoredAsOf : undefined;
-  const known = labelsUntil ? { from: span.from, to: lastKnown } : span; // scoringTime refused a --now before the first line
+  const known = labelsUntil ? { from: span.from, to: lastKnown.slice(0, 10) } : span; // scoringTime refused a --now before the first line
   const { C, V } = cutoffs(known, options.asOf, h, labelsUntil);
 
   // 1. validation cutoff: choose hyperparameters
@@ -299,7 +302,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   });
 
   // 3. refit on all the data and score every customer as of S
-  step(`scoring as of ${scoredAsOf}: refitting on all the data`);
+  step(`scoring as of ${scoredAsOf}: refitting on all the data${labelsUntil ? ' up to it' : ''}`);
   const churnFinal = await stage('churn', 'churn refit on every labelled customer', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold, undefined, pool));
   const scoring = await stage('features', `features as of ${S}`, () => snapshot(warehouse, S, h, scoredAsOf));
   const segmentation = await stage('segmentation', `segments (k = ${kSearch.k})`, () => {
@@ -348,6 +351,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
     tuning: { customers: tune.churned.length, of: val.customers.churned.length, evaluatedUsers: tune.holdout.users.length },
     horizonDays: h,
     scoredAsOf,
+    ...(labelsUntil ? { lookBack: { lastLine: lastKnown, linesLeftOut: later } } : {}),
     segmentation: {
       k: segmentation.k, inertia: segmentation.inertia,
       silhouette: segmentation.silhouette,

@@ -195,6 +195,13 @@ test('train --now before the data ends looks back: cutoffs, labels and metrics a
   assert.deepEqual(learnt(back), learnt(cutDay));
   assert.deepEqual(learnt(noon), learnt(cutNoon), 'the afternoon of --now\'s day is not in the labels');
   assert.notDeepEqual(noon.churn, back.churn, 'and that afternoon mattered: the check can fail');
+  // the report says what was left out, and a run that did not look back has no lookBack
+  assert.equal(noon.lookBack?.lastLine.slice(0, 10), day);
+  assert.ok(noon.lookBack!.lastLine <= `${day}T12:00:00Z`);
+  // warehouse lines: the file's rows after noon less those a preset rule excludes (postage)
+  const after = lines.length - (readFileSync(join(dir, 'noon.csv'), 'utf8').trim().split('\n').length - 1);
+  assert.ok(noon.lookBack!.linesLeftOut > 0.95 * after && noon.lookBack!.linesLeftOut <= after, `${noon.lookBack!.linesLeftOut} of ${after}`);
+  assert.equal(cutNoon.lookBack, undefined);
 });
 
 test('train reconciles the warehouse with its sources, and warns when the data mixes currencies', async () => {
