@@ -29,35 +29,36 @@ function gateText(gate: Manifest['gate'] | undefined): string {
   return (gate.passed ? 'passed' : `failed: ${gate.reasons.join('; ')}`) + notes;
 }
 
+/** A metric beside popularity's (or the CV mean beside the split's): one column each, so the table fits 120 columns. */
+const beside = (v: number | null | undefined, peer: number | null | undefined, digits: number): string =>
+  v === undefined || v === null ? '-' : `${metric(v, digits)} (${metric(peer, digits)})`;
+
 function listRow(v: VersionSummary): Record<string, unknown> {
-  if (v.error) {
-    return { version: v.version, created: '-', current: v.current ? '*' : '', promoted: v.promoted ? 'yes' : 'no', gate: `unreadable: ${v.error}` };
-  }
+  const row = { version: v.version, current: v.current ? '*' : '', promoted: v.promoted ? 'yes' : 'no' };
+  // an unreadable version's error is said below the table, where it has room
+  if (v.error) return { ...row, gate: 'unreadable (see below)' };
   const rec = v.models.recommendations?.metrics ?? {};
   return {
-    version: v.version,
-    created: created(v.createdAt),
-    current: v.current ? '*' : '',
-    promoted: v.promoted ? 'yes' : 'no',
-    recommender: recommenderOf(v.models),
-    'churn ROC-AUC': metric(v.models.churn?.metrics.rocAuc, 3),
-    // the gate compares this one: the 80/20 split's ROC-AUC moves by a few points with the seed alone
-    'churn CV ROC-AUC': metric(v.models.churn?.metrics.cvRocAucMean, 3),
-    'precision@10': metric(rec.precisionAt10, 4),
-    'popularity p@10': metric(rec.popularityPrecisionAt10, 4),
+    ...row,
+    serves: recommenderOf(v.models),
+    // the gate compares the CV mean: the 80/20 split's ROC-AUC moves by a few points with the seed alone
+    'churn AUC (CV)': beside(v.models.churn?.metrics.rocAuc, v.models.churn?.metrics.cvRocAucMean, 3),
+    'p@10 (pop.)': beside(rec.precisionAt10, rec.popularityPrecisionAt10, 4),
     // the gate compares these (the metric the recommender was chosen by)
-    'NDCG@10': metric(rec.ndcgAt10, 4),
-    'popularity NDCG@10': metric(rec.popularityNdcgAt10, 4),
+    'NDCG@10 (pop.)': beside(rec.ndcgAt10, rec.popularityNdcgAt10, 4),
     gate: gateText(v.gate),
   };
 }
 
 async function listVersions(ctx: CommandContext): Promise<void> {
   await withRegistry(ctx.loaded.config, async (registry) => {
-    const { damaged } = await registry.inspectCurrent();
+    const { version: named, damaged } = await registry.inspectCurrent();
     if (damaged) warn(`${damaged}, so no version is shown as current; promote one to rewrite it`);
     const versions = await registry.list();
     const current = versions.find((v) => v.current)?.version ?? null;
+    if (named !== null && current === null) {
+      warn(`CURRENT names model version ${named}, which is not in ${registry.location} (was it deleted?); roll back (floyo models rollback) or promote one`);
+    }
     if (ctx.json) {
       // currentDamaged tells a damaged CURRENT (promote rewrites it) from none at all
       ctx.emitJson({ location: registry.location, current, ...(damaged ? { currentDamaged: damaged } : {}), versions });
@@ -67,8 +68,9 @@ async function listVersions(ctx: CommandContext): Promise<void> {
       ctx.say(`no model versions yet in ${registry.location}; run floyo train`);
       return;
     }
-    ctx.say(`model versions in ${registry.location}, newest first (* = current)`);
-    ctx.say(table(versions.map(listRow), ['version', 'created', 'current', 'promoted', 'recommender', 'churn ROC-AUC', 'churn CV ROC-AUC', 'precision@10', 'popularity p@10', 'NDCG@10', 'popularity NDCG@10', 'gate']));
+    ctx.say(`model versions in ${registry.location}, newest first (named by when they were created, UTC); in brackets: the 5-fold CV mean, and popularity's`);
+    ctx.say(table(versions.map(listRow), ['version', 'current', 'promoted', 'serves', 'churn AUC (CV)', 'p@10 (pop.)', 'NDCG@10 (pop.)', 'gate']));
+    for (const v of versions) if (v.error) ctx.say(`${v.version} is unreadable: ${v.error}`);
     if (current === null) ctx.say('no version is current: promote one with floyo models promote <version>');
   });
 }

@@ -986,13 +986,40 @@ class ModelRegistry implements Registry {
     return current;
   }
 
+  /**
+   * `read` of a version, or of the current one when `version` is undefined. When the version read is the
+   * current one, its damage says what to do about it, for every command that serves from it; and a CURRENT
+   * naming a version that is gone is CURRENT's damage, not an unknown version the user asked for.
+   */
+  private async ofVersion<T>(version: string | undefined, read: (name: string) => Promise<T>): Promise<T> {
+    const name = await this.resolveVersion(version);
+    try {
+      return await read(name);
+    } catch (err) {
+      if (!(err instanceof MissingVersionError || err instanceof DamagedVersionError)) throw err;
+      // read only on failure: the commands name the current version they resolved themselves
+      if (version !== undefined && (await this.readCurrentOrDamage()).current?.version !== name) throw err;
+      if (err instanceof MissingVersionError) {
+        throw new FloyoError(
+          `${this.store.where(CURRENT)} names model version ${name}, which is not in ${this.location} (was it deleted?); ` +
+            'roll back to the version before it (floyo models rollback) or promote one (floyo models list, then floyo models promote <version>)',
+          { file: this.store.where(CURRENT) },
+        );
+      }
+      throw new FloyoError(
+        `${err.message}; it is the current version: roll back to the one before it (floyo models rollback), promote another (floyo models promote <version>) or train a new one`,
+        err.context,
+      );
+    }
+  }
+
   private async readManifest(version: string): Promise<Manifest> {
     const file = `${version}/${MANIFEST}`;
     const where = this.store.where(file);
     const bytes = await this.store.read(file);
     if (bytes === null) {
       if (await this.store.exists(version)) {
-        throw new FloyoError(
+        throw new DamagedVersionError(
           `model version ${version} in ${this.location} is incomplete: ${MANIFEST} is missing (a publish was interrupted, or the file was deleted)`,
           { file: where },
         );
@@ -1000,9 +1027,9 @@ class ModelRegistry implements Registry {
       // list() orders by createdAt, which also orders versions published within the same second
       const known = (await this.list()).slice(0, 5).map((v) => v.version);
       const hint = known.length ? `; versions there, newest first: ${known.join(', ')}` : '; it holds no versions';
-      throw new FloyoError(`no model version ${version} in ${this.location}${hint}`, { file: this.location }, NOT_FOUND_EXIT);
+      throw new MissingVersionError(`no model version ${version} in ${this.location}${hint}`, { file: this.location }, NOT_FOUND_EXIT);
     }
-    const problem = (what: string) => new FloyoError(`model version ${version} in ${this.location}: ${MANIFEST} ${what}`, { file: where });
+    const problem = (what: string) => new DamagedVersionError(`model version ${version} in ${this.location}: ${MANIFEST} ${what}`, { file: where });
     let raw: unknown;
     try {
       raw = JSON.parse(bytes.toString('utf8'));
@@ -1015,11 +1042,11 @@ class ModelRegistry implements Registry {
   }
 
   async show(version?: string): Promise<Manifest> {
-    return this.readManifest(await this.resolveVersion(version));
+    return this.ofVersion(version, (name) => this.readManifest(name));
   }
 
   private broken(version: string, file: string, what: string): FloyoError {
-    return new FloyoError(`model version ${version} in ${this.location}: ${file} ${what}`, { file: this.store.where(`${version}/${file}`) });
+    return new DamagedVersionError(`model version ${version} in ${this.location}: ${file} ${what}`, { file: this.store.where(`${version}/${file}`) });
   }
 
   /** A file of a version, checked against the manifest's size and sha256. */
@@ -1044,13 +1071,17 @@ class ModelRegistry implements Registry {
   }
 
   async document(name: string, version?: string): Promise<unknown> {
-    const v = await this.resolveVersion(version);
-    const entry = (await this.readManifest(v)).documents.find((d) => d.name === name);
-    return entry === undefined ? undefined : this.readDocument(v, entry);
+    return this.ofVersion(version, async (v) => {
+      const entry = (await this.readManifest(v)).documents.find((d) => d.name === name);
+      return entry === undefined ? undefined : this.readDocument(v, entry);
+    });
   }
 
-  async load(version?: string): Promise<LoadedModels> {
-    const name = await this.resolveVersion(version);
+  load(version?: string): Promise<LoadedModels> {
+    return this.ofVersion(version, (name) => this.loadVersion(name));
+  }
+
+  private async loadVersion(name: string): Promise<LoadedModels> {
     const manifest = await this.readManifest(name);
     const loadedArrays = await mapLimited(manifest.arrays, this.store.concurrency, async (entry) => {
       const bytes = await this.readVerified(name, entry.file, entry.bytes, entry.sha256, `${entry.length} ${entry.dtype} values`);
@@ -1085,6 +1116,11 @@ class ModelRegistry implements Registry {
     return summaries.sort((a, b) => compareDesc(a.createdAt, b.createdAt) || compareDesc(a.version, b.version));
   }
 }
+
+/** A version's files are damaged or incomplete: it cannot be loaded (the others can). */
+class DamagedVersionError extends FloyoError {}
+/** No version of that name in the registry. */
+class MissingVersionError extends FloyoError {}
 
 function compareDesc(a: string, b: string): number {
   return a < b ? 1 : a > b ? -1 : 0;

@@ -3,7 +3,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertErrorStdout, floyo, tempDir, FIXTURES, type CliResult } from '../support/cli.js';
 import { Warehouse } from '../../src/data/warehouse.js';
@@ -68,9 +68,12 @@ describe('floyo models', () => {
 
     assert.equal(listText.code, 0, listText.stderr);
     const [header, , row] = listText.stdout.split('\n').slice(1);
-    for (const col of ['version', 'created', 'current', 'promoted', 'churn ROC-AUC', 'churn CV ROC-AUC', 'precision@10', 'popularity p@10', 'NDCG@10', 'popularity NDCG@10', 'gate']) assert.ok(header.includes(col), col);
+    assert.match(header, /^version +current +promoted +serves +churn AUC \(CV\) +p@10 \(pop\.\) +NDCG@10 \(pop\.\) +gate$/);
     const rec = first.recommendations;
-    assert.match(row, new RegExp(`^${first.modelVersion} .* \\* +yes +${rec.model} +${first.churn.rocAuc.toFixed(3)} +${first.churn.cvRocAucMean.toFixed(3)} +${rec.precisionAt10.toFixed(4)} +${rec.popularity.precisionAt10.toFixed(4)} +${rec.ndcgAt10.toFixed(4)} +${rec.popularity.ndcgAt10.toFixed(4)} +passed$`));
+    const beside = (a: number, b: number, digits: number) => `${a.toFixed(digits)} \\(${b.toFixed(digits)}\\)`;
+    assert.match(row, new RegExp(`^${first.modelVersion} +\\* +yes +${rec.model} +${beside(first.churn.rocAuc, first.churn.cvRocAucMean, 3)} +` +
+      `${beside(rec.precisionAt10, rec.popularity.precisionAt10, 4)} +${beside(rec.ndcgAt10, rec.popularity.ndcgAt10, 4)} +passed$`));
+    assert.ok(listText.stdout.split('\n').slice(1).every((line) => line.length <= 120), 'the table fits a 120-column terminal');
 
     assert.equal(show.code, 0, show.stderr);
     const stored = JSON.parse(readFileSync(join(home, 'models', first.modelVersion, 'manifest.json'), 'utf8'));
@@ -295,6 +298,30 @@ describe('floyo models', () => {
     // trained without --data, the version still records the data window it was trained on
     const shown = (await cli(['models', 'show', t.modelVersion, '--home', copy, '--json'])).json<{ data: Record<string, unknown> }>();
     assert.deepEqual([shown.data.from, shown.data.to, shown.data.rows], [t.data.from, t.data.to, t.data.lines]);
+  });
+
+  test('the current version damaged or gone: the commands serving from it say so and what to do; list says which', async () => {
+    const damaged = tempDir();
+    cpSync(home, damaged, { recursive: true });
+    const current = (await cli(['models', 'list', '--home', damaged, '--json'])).json<ListJson>().current!;
+    const manifest = join(damaged, 'models', current, 'manifest.json');
+    writeFileSync(manifest, readFileSync(manifest, 'utf8').slice(0, 500));
+    const remedy = 'it is the current version: roll back to the one before it \\(floyo models rollback\\), promote another \\(floyo models promote <version>\\) or train a new one';
+    const [show, score, list] = await Promise.all([['models', 'show'], ['score', '-q'], ['models', 'list']].map((a) => cli([...a, '--home', damaged])));
+    assertOneLineError(show, new RegExp(`manifest\\.json is not valid JSON .*; ${remedy}$`, 'm'));
+    assertOneLineError(score, new RegExp(`manifest\\.json is not valid JSON .*; ${remedy}$`, 'm'));
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`^${current} +\\* +yes +unreadable`, 'm'));
+    assert.match(list.stdout, new RegExp(`unreadable \\(see below\\)\n${current} is unreadable: model version ${current} in \\S+: manifest\\.json is not valid JSON`));
+
+    const gone = tempDir();
+    cpSync(home, gone, { recursive: true });
+    rmSync(join(gone, 'models', current), { recursive: true });
+    const [score2, list2] = await Promise.all([['score', '-q'], ['models', 'list']].map((a) => cli([...a, '--home', gone])));
+    // CURRENT's damage, not "no model version" the user asked for (exit 1)
+    assertOneLineError(score2, new RegExp(`CURRENT names model version ${current}, which is not in \\S+ \\(was it deleted\\?\\); roll back to the version before it`));
+    assert.equal(list2.code, 0, list2.stderr);
+    assert.match(list2.stderr, new RegExp(`warning: CURRENT names model version ${current}, which is not in`));
   });
 
   test('with no model versions yet, list says so (an empty list under --json) and the others exit 1 saying to run floyo train', async () => {
