@@ -293,6 +293,11 @@ export function upgradeManifest(raw: unknown, problem: (what: string) => FloyoEr
     // a flipped digit of the format itself is damage, not a newer Floyo: its sum says which (a newer format
     // that sums its content another way is called corrupted too, and the message says it may be that)
     const damaged = typeof (raw as { manifestSha256?: unknown }).manifestSha256 === 'string' && !ownSumMatches(raw as Record<string, unknown>);
+    // and a Floyo no newer than this one cannot have written a newer format: its damage is only damage
+    const writer = releaseOf((raw as { floyoVersion?: unknown }).floyoVersion);
+    if (damaged && writer && compareRelease(writer, releaseOf(VERSION)!) <= 0) {
+      throw problem(`is corrupted: its content does not match its manifestSha256 (it says format ${format}, which Floyo ${String((raw as { floyoVersion?: unknown }).floyoVersion)} does not write)`);
+    }
     throw problem(damaged
       ? `is corrupted (its content does not match its manifestSha256), or was written by a newer Floyo (format ${format}), which this one cannot tell`
       : `was written by a newer Floyo (format ${format}); this Floyo reads up to ${FORMAT_VERSION}: upgrade Floyo to read it`);
@@ -316,14 +321,21 @@ export function upgradeManifest(raw: unknown, problem: (what: string) => FloyoEr
  */
 function checkOwnSum(raw: Record<string, unknown>, problem: (what: string) => FloyoError): void {
   if (raw.manifestSha256 === undefined) {
-    // x.y.z, with any pre-release or build suffix (0.2.0-beta is 0.2.0: its builds write sums)
-    const release = typeof raw.floyoVersion === 'string' && /^(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$/.exec(raw.floyoVersion);
-    const older = release && release.slice(1, 4).map(Number).reduce<number>((cmp, part, i) => cmp || part - CHECKSUMMED_SINCE[i], 0) < 0;
+    const release = releaseOf(raw.floyoVersion);
+    const older = release !== null && compareRelease(release, CHECKSUMMED_SINCE) < 0;
     if (!older) throw problem(`is invalid: manifestSha256 is missing, and Floyo ${String(raw.floyoVersion)} writes one`);
     return;
   }
   if (!ownSumMatches(raw)) throw problem(`is corrupted: the sha256 of its content is ${contentSum(raw)}, it says ${String(raw.manifestSha256)}`);
 }
+
+/** x.y.z of a Floyo version, with any pre-release or build suffix dropped (0.2.0-beta is 0.2.0: its builds write sums). */
+function releaseOf(version: unknown): number[] | null {
+  const m = typeof version === 'string' ? /^(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$/.exec(version) : null;
+  return m ? m.slice(1, 4).map(Number) : null;
+}
+
+const compareRelease = (a: number[], b: number[]): number => a.reduce((cmp, part, i) => cmp || part - b[i], 0);
 
 /** The sha256 of a manifest's content as written, without its manifestSha256 (JSON round-trips it exactly). */
 function contentSum(raw: Record<string, unknown>): string {

@@ -349,8 +349,11 @@ describe('corrupted and truncated artifacts are refused', () => {
     // the format itself: 1 → 0 would otherwise drop the documents and read on as an old version
     const format = original.indexOf('"formatVersion": 1') + '"formatVersion": '.length;
     flips.push([original.slice(0, format) + '0' + original.slice(format + 1), /is corrupted/]);
-    // 1 → 2: not a newer Floyo, since the sum does not match
-    flips.push([original.slice(0, format) + '3' + original.slice(format + 1), /is corrupted \(its content does not match its manifestSha256\), or was written by a newer Floyo \(format 3\)/]);
+    // 1 → 3: not a newer Floyo, since the sum does not match and the Floyo that wrote it writes format 1
+    flips.push([original.slice(0, format) + '3' + original.slice(format + 1), /is corrupted: its content does not match its manifestSha256 \(it says format 3, which Floyo \d+\.\d+\.\d+ does not write\);/]);
+    // said to come from a newer Floyo, a sum this one does not match may be that Floyo's other way of summing
+    const newer = original.slice(0, format) + '3' + original.slice(format + 1).replace(/"floyoVersion": "[^"]*"/, '"floyoVersion": "99.0.0"');
+    flips.push([newer, /is corrupted \(its content does not match its manifestSha256\), or was written by a newer Floyo \(format 3\), which this one cannot tell/]);
     // the field's name: then the manifest says it was written by a Floyo that writes one
     flips.push([original.replace('"manifestSha256"', '"manifestSha257"'), /is invalid: manifestSha256 is missing, and Floyo \d+\.\d+\.\d+ writes one/]);
     for (const [text, expected] of flips) {
