@@ -129,7 +129,8 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
     throw new FloyoError(
       `${file}: missing required column${missing.length > 1 ? 's' : ''} ${missing.map((c) => JSON.stringify(c)).join(', ')}` +
         ` (the file has ${columns.length ? columns.map((c) => JSON.stringify(c)).join(', ') : 'no columns'})` +
-        `${mappingLabel(mapping) ? `; the mapping${mappingLabel(mapping)}` : ''}${delimiterHint(columns, required)}`,
+        `${mappingLabel(mapping) ? `; read with the mapping${mappingLabel(mapping)}` : ''}` +
+        (delimiterHint(columns, required) || '; for another export\'s columns choose a preset (--preset NAME; floyo presets lists them) or write a mapping (--mapping FILE)'),
       { file },
     );
   }

@@ -221,7 +221,7 @@ test('whole-file problems get one clear error naming the file, nothing lands, ex
   assert.match(by['empty.csv'].error!, /empty\.csv: the file is empty/);
   assert.equal(by['header-only.csv'].status, 'ingested');
   assert.equal(by['header-only.csv'].rowsRead, 0);
-  assert.match(by['wrong-columns.csv'].error!, /wrong-columns\.csv: missing required columns "InvoiceNo", "StockCode", .*the file has "order", "sku", "qty"\); the mapping \(preset online-retail\)$/);
+  assert.match(by['wrong-columns.csv'].error!, /wrong-columns\.csv: missing required columns "InvoiceNo", "StockCode", .*the file has "order", "sku", "qty"\); read with the mapping \(preset online-retail\); for another export's columns choose a preset \(--preset NAME; floyo presets lists them\) or write a mapping \(--mapping FILE\)$/);
   assert.match(by['truncated.csv.gz'].error!, /truncated\.csv\.gz: the gzip data is truncated/);
   assert.equal(by['truncated.csv.gz'].rowsAccepted, 0);
   assert.match(by['fake.parquet'].error!, /fake\.parquet: .*not a Parquet file/);

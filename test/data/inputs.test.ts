@@ -173,7 +173,7 @@ test('.tsv files are read with tabs unless the mapping says otherwise; a header 
   // the mapping's delimiter wins over the extension
   const commas = parseMapping({ ...presetMapping('online-retail'), csv: { delimiter: ',' } }, 'commas');
   const forced = await run([join(dir, 'sales.tsv')], commas);
-  assert.match(forced.s.sources[0].error!, /sales\.tsv: missing required columns .*; the mapping \(commas\); the header looks tab-separated: set csv\.delimiter: "\\t" in the mapping$/);
+  assert.match(forced.s.sources[0].error!, /sales\.tsv: missing required columns .*; read with the mapping \(commas\); the header looks tab-separated: set csv\.delimiter: "\\t" in the mapping$/);
   // the same content named .csv, and a semicolon file: the error names the delimiter to set
   writeFileSync(join(dir, 'tabs.csv'), tsv);
   writeFileSync(join(dir, 'semi.csv'), tsv.replace(/\t/g, ';'));
