@@ -103,7 +103,9 @@ export function printCustomer(ctx: CommandContext, c: CustomerReport): void {
   ctx.say();
   if (c.recommendations.length) {
     const why = c.recommendations.some((r) => r.reason);
-    ctx.say(`recommendations${why ? '' : ` (why: floyo recommend --explain -- ${shellWord(c.customerId)})`}:`);
+    // the same home, when --home chose it (FLOYO_HOME and the default carry over by themselves)
+    const home = ctx.loaded.sources.home?.startsWith('flag') ? ` --home ${shellWord(ctx.loaded.config.home)}` : '';
+    ctx.say(`recommendations${why ? '' : ` (why: floyo recommend --explain${home} -- ${shellWord(c.customerId)})`}:`);
     ctx.say(
       table(
         c.recommendations.map((r, i) => ({ '#': i + 1, product: r.productId, name: r.productName ?? '', score: r.score, why: r.reason ?? '' })),
@@ -116,7 +118,7 @@ export function printCustomer(ctx: CommandContext, c: CustomerReport): void {
   if (c.excludedByRules.length) ctx.say(`not shown, excluded by config recommendations.exclude: ${c.excludedByRules.join(', ')}`);
 }
 
-/** An id as a shell word: bare when it is safe, else single-quoted (ids are as in the sales data: spaces, quotes; after --, one may start with -). */
+/** An id or path as a shell word: bare when it is safe, else single-quoted (ids are as in the sales data: spaces, quotes; after --, one may start with -). */
 function shellWord(id: string): string {
   return /^[\w@%+=:,./-]+$/.test(id) ? id : `'${id.replace(/'/g, `'\\''`)}'`;
 }

@@ -171,7 +171,13 @@ describe('floyo models', () => {
     const shown = await floyo(['customer', '16552', '--home', sales, '-q']);
     assert.equal(shown.code, 0, shown.stderr);
     // scoring stores no reason per product: the view says where to ask
-    assert.match(shown.stdout, /^recommendations \(why: floyo recommend --explain -- 16552\):$/m);
+    const hint = /^recommendations \(why: floyo (recommend --explain --home \S+ -- 16552)\):$/m.exec(shown.stdout);
+    assert.ok(hint, shown.stdout);
+    // and the command it names runs, in the same home
+    const [command, ...args] = hint[1].split(' ');
+    const explained = await floyo([command, '-q', ...args], { env }); // the registry is where env says, as in the shell that ran customer
+    assert.equal(explained.code, 0, explained.stderr);
+    assert.match(explained.stdout, /16552/);
   });
 
   test('a registry whose versions another shop trained is refused by train, score and promote, before anything changes', async () => {
