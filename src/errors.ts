@@ -28,6 +28,19 @@ export class FloyoError extends Error {
   }
 }
 
+// The registry's current version cannot be used. Here, not in the registry module, so that commands can
+// tell them apart without loading it (and the AWS SDK it brings).
+
+/** CURRENT names a model version that is not there. */
+export class CurrentVersionGone extends FloyoError {}
+
+/** The current model version is damaged: its damage, and what to do about it. */
+export class CurrentVersionDamaged extends FloyoError {
+  constructor(readonly damage: FloyoError, remedy: string) {
+    super(`${damage.message}; it is the current version: ${remedy}`, damage.context, damage.exitCode);
+  }
+}
+
 export function where(context: ErrorContext): string {
   const parts: string[] = [];
   if (context.file) parts.push(context.file);

@@ -19,6 +19,8 @@ export interface CommandContext {
   /** human output; silent under --json so stdout holds exactly one JSON document */
   say(line?: string): void;
   emitJson(value: unknown): void;
+  /** " --home DIR --config FILE" as given on this command line: for hints that name another command (env and defaults carry over by themselves) */
+  sameHomeFlags: string;
 }
 
 export function withCommonOptions(cmd: Command, { json = true } = {}): Command {
@@ -40,7 +42,13 @@ export function makeContext(opts: CommonOptions, flags: Record<string, unknown> 
       if (!json) process.stdout.write(line + '\n');
     },
     emitJson: (value) => process.stdout.write(JSON.stringify(value, null, 2) + '\n'),
+    sameHomeFlags: [opts.home && ` --home ${shellWord(opts.home)}`, opts.config && ` --config ${shellWord(opts.config)}`].filter(Boolean).join(''),
   };
+}
+
+/** A path or id as a shell word: bare when it is safe, else single-quoted (ids are as in the sales data: spaces, quotes; after --, one may start with -). */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /**

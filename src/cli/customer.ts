@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { withPredictions, type CustomerMove, type Prediction } from '../stores/predictions.js';
-import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, makeContext, shellWord, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 
 /** A probability as a percentage with one decimal: 0.1234 → "12.3%". */
 export function percent(p: number): string {
@@ -103,9 +103,7 @@ export function printCustomer(ctx: CommandContext, c: CustomerReport): void {
   ctx.say();
   if (c.recommendations.length) {
     const why = c.recommendations.some((r) => r.reason);
-    // the same home, when --home chose it (FLOYO_HOME and the default carry over by themselves)
-    const home = ctx.loaded.sources.home?.startsWith('flag') ? ` --home ${shellWord(ctx.loaded.config.home)}` : '';
-    ctx.say(`recommendations${why ? '' : ` (why: floyo recommend --explain${home} -- ${shellWord(c.customerId)})`}:`);
+    ctx.say(`recommendations${why ? '' : ` (why: floyo recommend --explain${ctx.sameHomeFlags} -- ${shellWord(c.customerId)})`}:`);
     ctx.say(
       table(
         c.recommendations.map((r, i) => ({ '#': i + 1, product: r.productId, name: r.productName ?? '', score: r.score, why: r.reason ?? '' })),
@@ -116,11 +114,6 @@ export function printCustomer(ctx: CommandContext, c: CustomerReport): void {
     ctx.say('recommendations: none stored');
   }
   if (c.excludedByRules.length) ctx.say(`not shown, excluded by config recommendations.exclude: ${c.excludedByRules.join(', ')}`);
-}
-
-/** An id or path as a shell word: bare when it is safe, else single-quoted (ids are as in the sales data: spaces, quotes; after --, one may start with -). */
-function shellWord(id: string): string {
-  return /^[\w@%+=:,./-]+$/.test(id) ? id : `'${id.replace(/'/g, `'\\''`)}'`;
 }
 
 function signed(x: number): string {

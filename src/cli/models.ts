@@ -36,7 +36,7 @@ const beside = (v: number | null | undefined, peer: number | null | undefined, d
 function listRow(v: VersionSummary): Record<string, unknown> {
   const row = { version: v.version, current: v.current ? '*' : '', promoted: v.promoted ? 'yes' : 'no' };
   // an unreadable version's error is said below the table, where it has room
-  if (v.error) return { ...row, gate: 'unreadable (see below)' };
+  if (v.error) return { ...row, gate: 'unreadable' };
   const rec = v.models.recommendations?.metrics ?? {};
   return {
     ...row,
@@ -46,32 +46,35 @@ function listRow(v: VersionSummary): Record<string, unknown> {
     'p@10 (pop.)': beside(rec.precisionAt10, rec.popularityPrecisionAt10, 4),
     // the gate compares these (the metric the recommender was chosen by)
     'NDCG@10 (pop.)': beside(rec.ndcgAt10, rec.popularityNdcgAt10, 4),
-    gate: gateText(v.gate),
+    gate: v.gate && !v.gate.passed ? 'failed' : gateText(v.gate),
   };
 }
 
 async function listVersions(ctx: CommandContext): Promise<void> {
   await withRegistry(ctx.loaded.config, async (registry) => {
-    const { version: named, damaged } = await registry.inspectCurrent();
+    const { damaged, gone } = await registry.inspectCurrent();
     if (damaged) warn(`${damaged}, so no version is shown as current; promote one to rewrite it`);
+    if (gone) warn(gone);
     const versions = await registry.list();
     const current = versions.find((v) => v.current)?.version ?? null;
-    if (named !== null && current === null) {
-      warn(`CURRENT names model version ${named}, which is not in ${registry.location} (was it deleted?); roll back (floyo models rollback) or promote one`);
-    }
     if (ctx.json) {
-      // currentDamaged tells a damaged CURRENT (promote rewrites it) from none at all
-      ctx.emitJson({ location: registry.location, current, ...(damaged ? { currentDamaged: damaged } : {}), versions });
+      // currentDamaged and currentGone tell a CURRENT that needs repair from none at all
+      ctx.emitJson({ location: registry.location, current, ...(damaged ? { currentDamaged: damaged } : {}), ...(gone ? { currentGone: gone } : {}), versions });
       return;
     }
     if (versions.length === 0) {
       ctx.say(`no model versions yet in ${registry.location}; run floyo train`);
       return;
     }
-    ctx.say(`model versions in ${registry.location}, newest first (named by when they were created, UTC); in brackets: the 5-fold CV mean, and popularity's`);
+    ctx.say(`model versions in ${registry.location}, newest first (named by when they were created, UTC)`);
+    ctx.say("in brackets: the churn AUC's 5-fold CV mean (the gate compares it), and popularity's precision and NDCG");
     ctx.say(table(versions.map(listRow), ['version', 'current', 'promoted', 'serves', 'churn AUC (CV)', 'p@10 (pop.)', 'NDCG@10 (pop.)', 'gate']));
-    for (const v of versions) if (v.error) ctx.say(`${v.version} is unreadable: ${v.error}`);
-    if (current === null) ctx.say('no version is current: promote one with floyo models promote <version>');
+    // below the table, where they have room: why a version is unreadable, or why the gate kept it back
+    for (const v of versions) {
+      if (v.error) ctx.say(v.error);
+      else if (v.gate && !v.gate.passed) ctx.say(`${v.version} failed the gate: ${gateText(v.gate).replace(/^failed: /, '')}`);
+    }
+    if (current === null && !damaged && !gone) ctx.say('no version is current: promote one with floyo models promote <version>');
   });
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseDay, parseInstant } from '../dates.js';
-import { FloyoError } from '../errors.js';
+import { CurrentVersionDamaged, CurrentVersionGone, FloyoError } from '../errors.js';
 import { ingest, warehouseTotals, type IngestSummary, type WarehouseTotals } from '../data/ingest.js';
 import { Warehouse } from '../data/warehouse.js';
 import type { Manifest, Registry } from '../models/registry.js';
@@ -214,9 +214,11 @@ export async function runTrain(
       try {
         current = previousVersion ? await registry.show(previousVersion) : null;
       } catch (err) {
-        // a broken current version must not block the way out of it: the new version can replace it
-        if (!(err instanceof FloyoError)) throw err;
-        unreadable = `the current version ${previousVersion} cannot be read, so nothing was compared (${err.message})`;
+        // a damaged or deleted current version must not block the way out of it: the new version can
+        // replace it (trouble reaching the registry is no reason to skip the gate, and stops train)
+        if (!(err instanceof CurrentVersionDamaged || err instanceof CurrentVersionGone)) throw err;
+        const what = err instanceof CurrentVersionDamaged ? err.damage.message : err.message; // not its remedy: this train is one
+        unreadable = `the current version ${previousVersion} cannot be read, so nothing was compared (${what})`;
       }
       gate = qualityGate(result, current, config);
       // a version that will write predictions must not leave later ones beside them (see floyo score)

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { createS3Client, formatS3Url, listS3Objects, parseS3Url, s3Error } from '../data/s3.js';
 import type { S3ClientOptions, S3Settings } from '../data/s3.js';
-import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
+import { CurrentVersionDamaged, CurrentVersionGone, FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -130,8 +130,11 @@ export interface Registry {
   list(): Promise<VersionSummary[]>;
   /** The version CURRENT names, or null when nothing was promoted yet; a damaged CURRENT is refused. */
   current(): Promise<string | null>;
-  /** As current(), but a damaged CURRENT is said (`damaged`: what is wrong) rather than thrown: list and promote work around it. */
-  inspectCurrent(): Promise<{ version: string | null; damaged: string | null }>;
+  /**
+   * As current(), but a damaged CURRENT is said (`damaged`: what is wrong) rather than thrown: list and
+   * promote work around it. `gone`: CURRENT names a version without a manifest. Each says what to do.
+   */
+  inspectCurrent(): Promise<{ version: string | null; damaged: string | null; gone: string | null }>;
   /** Reads a version (default: the current one), verifying every file's length and checksum. */
   load(version?: string): Promise<LoadedModels>;
   /** A version's manifest (default: the current one), without reading its files. */
@@ -298,9 +301,11 @@ export function upgradeManifest(raw: unknown, problem: (what: string) => FloyoEr
     if (damaged && writer && compareRelease(writer, releaseOf(VERSION)!) <= 0) {
       throw problem(`is corrupted: its content does not match its manifestSha256 (it says format ${format}, which Floyo ${String((raw as { floyoVersion?: unknown }).floyoVersion)} does not write)`);
     }
-    throw problem(damaged
+    // perhaps a newer Floyo's: not called damage, whose remedies (roll back, promote another) would undo its work
+    const { message, context } = problem(damaged
       ? `is corrupted (its content does not match its manifestSha256), or was written by a newer Floyo (format ${format}), which this one cannot tell`
       : `was written by a newer Floyo (format ${format}); this Floyo reads up to ${FORMAT_VERSION}: upgrade Floyo to read it`);
+    throw new FloyoError(message, context);
   }
   let manifest: unknown = raw;
   for (let from = format; from < FORMAT_VERSION; from++) {
@@ -651,6 +656,8 @@ class S3Store implements Store {
     } catch (err) {
       throw this.error(err, file);
     }
+    // the object has the right size and the body ended early: the transfer failed, the file may be fine
+    if (length !== undefined && offset < bytes) throw this.error(new Error(`the transfer ended after ${offset} of ${bytes} bytes`), file);
     return offset === bytes ? { kind: 'ok', bytes: target } : { kind: 'size', actual: offset };
   }
 
@@ -945,9 +952,11 @@ class ModelRegistry implements Registry {
     return (await this.readCurrent())?.version ?? null;
   }
 
-  async inspectCurrent(): Promise<{ version: string | null; damaged: string | null }> {
+  async inspectCurrent(): Promise<{ version: string | null; damaged: string | null; gone: string | null }> {
     const { current, damage } = await this.readCurrentOrDamage();
-    return { version: current?.version ?? null, damaged: damage };
+    if (!current) return { version: null, damaged: damage, gone: null };
+    const manifest = await this.store.read(`${current.version}/${MANIFEST}`);
+    return { version: current.version, damaged: null, gone: manifest === null ? this.currentGone(current, await this.store.exists(current.version)) : null };
   }
 
   async promote(version: string, usable: (loaded: LoadedModels) => void | Promise<void> = () => undefined): Promise<void> {
@@ -1009,20 +1018,34 @@ class ModelRegistry implements Registry {
       return await read(name);
     } catch (err) {
       if (!(err instanceof MissingVersionError || err instanceof DamagedVersionError)) throw err;
-      // read only on failure: the commands name the current version they resolved themselves
-      if (version !== undefined && (await this.readCurrentOrDamage()).current?.version !== name) throw err;
-      if (err instanceof MissingVersionError) {
-        throw new FloyoError(
-          `${this.store.where(CURRENT)} names model version ${name}, which is not in ${this.location} (was it deleted?); ` +
-            'roll back to the version before it (floyo models rollback) or promote one (floyo models list, then floyo models promote <version>)',
-          { file: this.store.where(CURRENT) },
-        );
-      }
-      throw new FloyoError(
-        `${err.message}; it is the current version: roll back to the one before it (floyo models rollback), promote another (floyo models promote <version>) or train a new one`,
-        err.context,
-      );
+      // read only on failure (the commands name the current version they resolved themselves); trouble
+      // reading it leaves the version's own error to be said
+      const current = await this.readCurrentOrDamage().then((c) => c.current, () => null);
+      if (current?.version !== name) throw err instanceof MissingVersionError ? await this.withVersionsThere(err) : err;
+      if (err instanceof MissingVersionError) throw new CurrentVersionGone(this.currentGone(current, false), { file: this.store.where(CURRENT) });
+      throw new CurrentVersionDamaged(err, this.remedy(current));
     }
+  }
+
+  /** An unknown version's error, with the versions there (read only now: on S3, list() reads every manifest). */
+  private async withVersionsThere(err: MissingVersionError): Promise<FloyoError> {
+    // list() orders by createdAt, which also orders versions published within the same second
+    const known = (await this.list()).slice(0, 5).map((v) => v.version);
+    const hint = known.length ? `; versions there, newest first: ${known.join(', ')}` : '; it holds no versions';
+    return new FloyoError(err.message + hint, err.context, err.exitCode);
+  }
+
+  /** What a CURRENT naming a version without a manifest says: deleted, or a publish that never finished. */
+  private currentGone(current: CurrentFile, folderLeft: boolean): string {
+    const what = folderLeft ? `whose ${MANIFEST} is missing (a publish was interrupted, or the file was deleted)` : `which is not in ${this.location} (was it deleted?)`;
+    return `${this.store.where(CURRENT)} names model version ${current.version}, ${what}; ${this.remedy(current)}`;
+  }
+
+  /** What to do when the current version cannot be used: roll back only where there is a version to go back to. */
+  private remedy(current: CurrentFile): string {
+    return current.history.length
+      ? 'roll back to the version before it (floyo models rollback), promote another (floyo models promote <version>) or train a new one'
+      : 'promote another version (floyo models promote <version>) or train a new one';
   }
 
   private async readManifest(version: string): Promise<Manifest> {
@@ -1036,10 +1059,7 @@ class ModelRegistry implements Registry {
           { file: where },
         );
       }
-      // list() orders by createdAt, which also orders versions published within the same second
-      const known = (await this.list()).slice(0, 5).map((v) => v.version);
-      const hint = known.length ? `; versions there, newest first: ${known.join(', ')}` : '; it holds no versions';
-      throw new MissingVersionError(`no model version ${version} in ${this.location}${hint}`, { file: this.location }, NOT_FOUND_EXIT);
+      throw new MissingVersionError(`no model version ${version} in ${this.location}`, { file: this.location }, NOT_FOUND_EXIT);
     }
     const problem = (what: string) => new DamagedVersionError(`model version ${version} in ${this.location}: ${MANIFEST} ${what}`, { file: where });
     let raw: unknown;

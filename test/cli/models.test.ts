@@ -67,7 +67,7 @@ describe('floyo models', () => {
     assert.equal(v.models.recommendations.metrics.popularityNdcgAt10, first.recommendations.popularity.ndcgAt10);
 
     assert.equal(listText.code, 0, listText.stderr);
-    const [header, , row] = listText.stdout.split('\n').slice(1);
+    const [header, , row] = listText.stdout.split('\n').slice(2);
     assert.match(header, /^version +current +promoted +serves +churn AUC \(CV\) +p@10 \(pop\.\) +NDCG@10 \(pop\.\) +gate$/);
     const rec = first.recommendations;
     const beside = (a: number, b: number, digits: number) => `${a.toFixed(digits)} \\(${b.toFixed(digits)}\\)`;
@@ -168,14 +168,14 @@ describe('floyo models', () => {
     assert.equal(s.rescored.modelVersion, before);
     assert.equal(s.rescored.predictionsWritten, first.predictionsWritten, 'every customer with a purchase, as train writes them');
     assert.equal(s.rescored.scoredAsOf, first.scoredAsOf, "as of the data's last timestamp");
-    const shown = await floyo(['customer', '16552', '--home', sales, '-q']);
+    const shown = await floyo(['customer', '16552', '--home', sales, '-q'], { env });
     assert.equal(shown.code, 0, shown.stderr);
     // scoring stores no reason per product: the view says where to ask
     const hint = /^recommendations \(why: floyo (recommend --explain --home \S+ -- 16552)\):$/m.exec(shown.stdout);
     assert.ok(hint, shown.stdout);
     // and the command it names runs, in the same home
     const [command, ...args] = hint[1].split(' ');
-    const explained = await floyo([command, '-q', ...args], { env }); // the registry is where env says, as in the shell that ran customer
+    const explained = await floyo([command, '-q', ...args], { env }); // in the same environment, as in the shell that ran customer
     assert.equal(explained.code, 0, explained.stderr);
     assert.match(explained.stdout, /16552/);
   });
@@ -312,22 +312,28 @@ describe('floyo models', () => {
     const current = (await cli(['models', 'list', '--home', damaged, '--json'])).json<ListJson>().current!;
     const manifest = join(damaged, 'models', current, 'manifest.json');
     writeFileSync(manifest, readFileSync(manifest, 'utf8').slice(0, 500));
-    const remedy = 'it is the current version: roll back to the one before it \\(floyo models rollback\\), promote another \\(floyo models promote <version>\\) or train a new one';
+    const remedy = 'it is the current version: roll back to the version before it \\(floyo models rollback\\), promote another \\(floyo models promote <version>\\) or train a new one';
     const [show, score, list] = await Promise.all([['models', 'show'], ['score', '-q'], ['models', 'list']].map((a) => cli([...a, '--home', damaged])));
     assertOneLineError(show, new RegExp(`manifest\\.json is not valid JSON .*; ${remedy}$`, 'm'));
     assertOneLineError(score, new RegExp(`manifest\\.json is not valid JSON .*; ${remedy}$`, 'm'));
     assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, new RegExp(`^${current} +\\* +yes +unreadable`, 'm'));
-    assert.match(list.stdout, new RegExp(`unreadable \\(see below\\)\n${current} is unreadable: model version ${current} in \\S+: manifest\\.json is not valid JSON`));
+    assert.match(list.stdout, new RegExp(`^${current} +\\* +yes +unreadable\nmodel version ${current} in \\S+: manifest\\.json is not valid JSON`, 'm'));
 
     const gone = tempDir();
     cpSync(home, gone, { recursive: true });
     rmSync(join(gone, 'models', current), { recursive: true });
-    const [score2, list2] = await Promise.all([['score', '-q'], ['models', 'list']].map((a) => cli([...a, '--home', gone])));
+    const [score2, list2] = await Promise.all([['score', '-q'], ['models', 'list', '--json']].map((a) => cli([...a, '--home', gone])));
     // CURRENT's damage, not "no model version" the user asked for (exit 1)
-    assertOneLineError(score2, new RegExp(`CURRENT names model version ${current}, which is not in \\S+ \\(was it deleted\\?\\); roll back to the version before it`));
+    const named = `\\S+CURRENT names model version ${current}, which is not in \\S+ \\(was it deleted\\?\\); (roll back|promote another)`;
+    assertOneLineError(score2, new RegExp(named));
     assert.equal(list2.code, 0, list2.stderr);
-    assert.match(list2.stderr, new RegExp(`warning: CURRENT names model version ${current}, which is not in`));
+    assert.match(list2.stderr, new RegExp(`warning: ${named}`));
+    assert.match(list2.json<{ currentGone: string }>().currentGone, new RegExp(named));
+    // a folder left without its manifest is an interrupted publish, not a deletion
+    mkdirSync(join(gone, 'models', current));
+    const list3 = await cli(['models', 'list', '--home', gone]);
+    assert.match(list3.stderr, new RegExp(`CURRENT names model version ${current}, whose manifest\\.json is missing \\(a publish was interrupted`));
+    assert.doesNotMatch(list3.stdout, /no version is current/, 'the warning says what to do');
   });
 
   test('with no model versions yet, list says so (an empty list under --json) and the others exit 1 saying to run floyo train', async () => {

@@ -138,6 +138,12 @@ test('the gate compares 5-fold CV ROC-AUC, not one split; an older manifest with
   assert.equal(c.promoted, false);
   assert.deepEqual(c.gate.reasons, [`churn: 5-fold CV ROC-AUC ${c.churn.cvRocAucMean.toFixed(4)} is more than 0.02 below the current version's ${better.toFixed(4)}`]);
   assert.equal(c.predictionsWritten, 0);
+  // models list keeps the gate's reasons out of the table, which fits 120 columns (failed gate included), and says them below it
+  const list = await floyo(['models', 'list', '--home', home]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, new RegExp(`^${c.modelVersion} .* failed$`, 'm'));
+  assert.ok(list.stdout.includes(`\n${c.modelVersion} failed the gate: ${c.gate.reasons[0]}\n`), list.stdout);
+  assert.ok(list.stdout.split('\n').slice(1).every((line) => line.length <= 120 || line.startsWith(`${c.modelVersion} failed the gate`)), list.stdout);
   const blocked = await floyo(['train', '--home', home]);
   assert.equal(blocked.code, 0, 'a version the gate keeps back is not an error: the current one still serves');
   assert.match(blocked.stdout, new RegExp(`NOT promoted — churn: .*\\n  ${b.modelVersion} stays current; to serve this one anyway: floyo models promote \\d{8}T\\d{6}Z-[0-9a-f]{8}\\n`));

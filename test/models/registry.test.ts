@@ -385,7 +385,7 @@ describe('corrupted and truncated artifacts are refused', () => {
     await assert.rejects(registry.rollback(), floyoError(/is not valid JSON .*promote a version to rewrite it/));
     writeFileSync(join(dir, 'CURRENT'), '{"version": "../x", "history": []}');
     await assert.rejects(registry.current(), floyoError(/CURRENT is invalid: expected \{ "version": "\.\.\.", "history": \[\.\.\.\] \}; promote a version to rewrite it/));
-    assert.deepEqual(await registry.inspectCurrent(), { version: null, damaged: `${join(dir, 'CURRENT')} is invalid: expected { "version": "...", "history": [...] }` });
+    assert.deepEqual(await registry.inspectCurrent(), { version: null, damaged: `${join(dir, 'CURRENT')} is invalid: expected { "version": "...", "history": [...] }`, gone: null });
     assert.deepEqual((await registry.list()).map((v) => [v.version, v.current]), [[version, false]]);
     await registry.promote(version);
     assert.equal(await registry.current(), version);
