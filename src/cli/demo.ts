@@ -32,19 +32,26 @@ export function register(program: Command): void {
       .option('--products <n>', 'products in the generated shop', '1500')
       .option('--orders <n>', 'orders in the generated shop', '20000')
       .option('--seed <n>', 'random seed of the generated shop', '1')
-      .addHelpText('after', '\nThe sample is written to <home>/demo/ and ingested into <home>; running the demo again reuses both.'),
+      .addHelpText(
+        'after',
+        '\nThe demo lives in its own home, <home>/demo, apart from your data: its made-up shop reuses ids that real exports\n' +
+          'have (UCI invoices from 536365, customers from 12346), and mixed in they would replace real orders. It keeps its\n' +
+          'models there too, whatever models.location says. Running the demo again reuses the sample.',
+      ),
   ).action(
     action(async (opts: DemoOptions) => {
-      const ctx = makeContext(opts);
-      const home = ctx.loaded.config.home;
+      const base = makeContext(opts);
+      const { config } = base.loaded;
+      const home = join(config.home, 'demo');
+      const ctx = { ...base, loaded: { ...base.loaded, config: { ...config, home, models: { ...config.models, location: undefined } } } };
       const shop = resolveShopOptions({
         customers: parseCount(opts.customers, '--customers'),
         products: parseCount(opts.products, '--products'),
         orders: parseCount(opts.orders, '--orders'),
         seed: parseCount(opts.seed, '--seed'),
       });
-      mkdirSync(join(home, 'demo'), { recursive: true });
-      const sample = join(home, 'demo', `shop-c${shop.customers}-p${shop.products}-o${shop.orders}-s${shop.seed}.csv.gz`);
+      mkdirSync(join(home, 'sample'), { recursive: true });
+      const sample = join(home, 'sample', `shop-c${shop.customers}-p${shop.products}-o${shop.orders}-s${shop.seed}.csv.gz`);
       const started = Date.now();
       let generated = null;
       if (!existsSync(sample)) {
@@ -56,7 +63,7 @@ export function register(program: Command): void {
       } else {
         ctx.say(`1. using the sample generated earlier: ${sample}`);
       }
-      ctx.say(`2. training on it: ingest, features, segments, churn, recommendations (home ${home})`);
+      ctx.say(`2. training on it: ingest, features, segments, churn, recommendations (in the demo's own home ${home}, apart from ${config.home})`);
       const report = await runTrain(ctx, { data: [sample], seed: 0, quiet: opts.quiet });
       const warehouse = await Warehouse.open(home, 'floyo demo');
       const examples: Example[] = [];
@@ -76,7 +83,7 @@ export function register(program: Command): void {
         warehouse.close();
       }
       if (ctx.json) {
-        ctx.emitJson({ sample, generated, train: report, examples, seconds: (Date.now() - started) / 1000 });
+        ctx.emitJson({ home, sample, generated, train: report, examples, seconds: (Date.now() - started) / 1000 });
         return;
       }
       ctx.say();
@@ -95,7 +102,7 @@ export function register(program: Command): void {
       ctx.say(`  npx floyo customer ${examples[0]?.customerId ?? '<id>'} --home ${home}          # one customer's segment, churn risk and recommendations`);
       ctx.say(`  npx floyo recommend ${examples[0]?.customerId ?? '<id>'} --explain --home ${home}   # why each product is recommended`);
       ctx.say(`  npx floyo audience --segment "${examples[0]?.segment ?? 'champions'}" --min-churn 0.5 --home ${home}   # an audience to act on`);
-      ctx.say(`  npx floyo train --data <your-export.csv> --preset shopify    # your own data (see: npx floyo presets)`);
+      ctx.say(`  npx floyo train --data <your-export.csv> --preset shopify${base.sameHomeFlags}    # your own data, in ${config.home} (see: npx floyo presets)`);
     }),
   );
 }

@@ -1,21 +1,33 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { floyo, tempDir } from '../support/cli.js';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { floyo, tempDir, FIXTURES } from '../support/cli.js';
 import type { TrainReport } from '../../src/cli/train.js';
 import type { Prediction } from '../../src/stores/predictions.js';
 
 interface DemoJson {
+  home: string;
   generated: { rows: number } | null;
   train: TrainReport;
   examples: Array<Prediction & { firstRecommendationReason: string | null }>;
 }
 
 test('floyo demo: generate, train and show customers on the default shop with nothing configured; a rerun reuses the sample', async () => {
+  // a home that already holds a shop's sales: the demo's made-up shop, whose ids overlap real ones, stays out of it
   const home = tempDir();
+  assert.equal((await floyo(['ingest', join(FIXTURES, 'online_retail_sample.csv'), '--home', home, '-q'])).code, 0);
+  const warehouse = () => createHash('sha256').update(readFileSync(join(home, 'warehouse.duckdb'))).digest('hex');
+  const before = warehouse();
   const args = ['demo', '--home', home, '--json', '-q'];
-  const r = await floyo(args);
+  const r = await floyo(args, { env: { FLOYO_MODELS_LOCATION: join(home, 'shared-registry') } });
   assert.equal(r.code, 0, r.stderr);
   const out = r.json<DemoJson>();
+  assert.equal(out.home, join(home, 'demo'));
+  assert.equal(warehouse(), before, "the home's own warehouse is untouched");
+  assert.ok(!existsSync(join(home, 'models')) && !existsSync(join(home, 'shared-registry')), 'and so are its registries, the configured one too');
+  assert.ok(existsSync(join(home, 'demo', 'warehouse.duckdb')) && existsSync(join(home, 'demo', 'models', 'CURRENT')));
   assert.ok(out.generated && out.generated.rows > 10_000);
   const t = out.train;
   assert.equal(t.data.rowsRead, out.generated.rows);
