@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { generateToFile } from '../generate/output.js';
 import { resolveShopOptions } from '../generate/shop.js';
 import { Warehouse } from '../data/warehouse.js';
-import { action, makeContext, withCommonOptions, type CommonOptions } from './common.js';
+import { action, makeContext, shellWord, withCommonOptions, type CommonOptions } from './common.js';
 import { parseCount } from './generate.js';
 import { PredictionStore, type Prediction } from '../stores/predictions.js';
 import { printTrain, runTrain } from './train.js';
@@ -43,7 +43,11 @@ export function register(program: Command): void {
       const base = makeContext(opts);
       const { config } = base.loaded;
       const home = join(config.home, 'demo');
-      const ctx = { ...base, loaded: { ...base.loaded, config: { ...config, home, models: { ...config.models, location: undefined } } } };
+      const ctx = {
+        ...base,
+        loaded: { ...base.loaded, config: { ...config, home, models: { ...config.models, location: undefined } } },
+        sameHomeFlags: ` --home ${shellWord(home)}`,
+      };
       const shop = resolveShopOptions({
         customers: parseCount(opts.customers, '--customers'),
         products: parseCount(opts.products, '--products'),

@@ -127,7 +127,8 @@ function failureMessage(failed: IngestSummary['sources']): string | null {
   // most errors name the file already
   const why = (src: IngestSummary['sources'][number]) => `${src.location}: ${src.error?.startsWith(`${src.location}: `) ? src.error.slice(src.location.length + 2) : src.error}`;
   if (failed.length === 0) return null;
-  if (failed.length === 1) return `failed ${why(failed[0])} — nothing from it was ingested`;
+  // some errors already say so (a file that is not UTF-8)
+  if (failed.length === 1) return `failed ${why(failed[0])}${/nothing from (it|this file) was ingested$/.test(why(failed[0])) ? '' : ' — nothing from it was ingested'}`;
   return `${failed.length} sources failed, nothing from them was ingested:${failed.map((src) => `\n  ${why(src)}`).join('')}`;
 }
 

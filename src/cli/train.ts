@@ -359,7 +359,7 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
   ctx.say(`model version ${r.modelVersion}: ${r.promoted ? 'promoted (now current)' : `NOT promoted — ${r.gate.reasons.join('; ')}`}`);
   for (const note of r.gate.notes ?? []) ctx.say(`  quality gate: ${note}`);
   if (!r.promoted) {
-    ctx.say(`  ${r.previousVersion ? `${r.previousVersion} stays current` : 'no version is current'}; to serve this one anyway: floyo models promote ${r.modelVersion}`);
+    ctx.say(`  ${r.previousVersion ? `${r.previousVersion} stays current` : 'no version is current'}; to serve this one anyway: floyo models promote ${r.modelVersion}${ctx.sameHomeFlags}`);
   }
   if (r.promoted) {
     const moves = r.previousVersion ? `${n(r.segmentMoves)} moved segment since ${r.previousVersion}` : 'first version';

@@ -367,7 +367,9 @@ async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: Inges
       summary.quarantinedByReason = {};
       summary.excludedByReason = {};
     }
+    // the transaction that replaced anything was rolled back: the earlier ingest stands
     summary.ordersReplaced = summary.linesReplaced = 0;
+    summary.reingested = false;
     return summary;
   } finally {
     if (downloaded) rmSync(downloaded, { force: true });

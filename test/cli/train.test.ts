@@ -146,7 +146,7 @@ test('the gate compares 5-fold CV ROC-AUC, not one split; an older manifest with
   assert.ok(list.stdout.split('\n').slice(1).every((line) => line.length <= 120 || line.startsWith(`${c.modelVersion} failed the gate`)), list.stdout);
   const blocked = await floyo(['train', '--home', home]);
   assert.equal(blocked.code, 0, 'a version the gate keeps back is not an error: the current one still serves');
-  assert.match(blocked.stdout, new RegExp(`NOT promoted — churn: .*\\n  ${b.modelVersion} stays current; to serve this one anyway: floyo models promote \\d{8}T\\d{6}Z-[0-9a-f]{8}\\n`));
+  assert.match(blocked.stdout, new RegExp(`NOT promoted — churn: .*\\n  ${b.modelVersion} stays current; to serve this one anyway: floyo models promote \\d{8}T\\d{6}Z-[0-9a-f]{8} --home ${home}\\n`));
 
   // a manifest from before the CV mean was kept: like with like, on the split's ROC-AUC
   editChurnMetrics(b.modelVersion, (m) => { delete m.cvRocAucMean; m.rocAuc = 0.99; });

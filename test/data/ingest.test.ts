@@ -131,6 +131,12 @@ test('a source none of whose rows can be used fails and is not recorded; --repla
   assert.equal(first.s.quarantinedByReason['not a timestamp (set timestamp.format: M/D/YYYY H:mm or D/M/YYYY H:mm): timestamp'], 2);
   const again = await floyo(['ingest', join(dir, 'mixed.csv'), '--home', home, '-q']);
   assert.match(again.stdout, /skipped \S+mixed\.csv: already ingested; --replace ingests it again/);
+  // a --replace that fails replaces nothing, and says nothing was
+  writeFileSync(join(dir, 'wrong.yaml'), 'columns: { orderId: Order, customerId: CustomerID, productId: StockCode, quantity: Quantity, unitPrice: UnitPrice, timestamp: InvoiceDate }');
+  const badReplace = await floyo(['ingest', join(dir, 'mixed.csv'), '--mapping', join(dir, 'wrong.yaml'), '--replace', '--home', home]);
+  assert.equal(badReplace.code, 2);
+  assert.doesNotMatch(badReplace.stdout, /re-ingested/);
+  assert.match(badReplace.stdout, /warehouse \S+: 1 line,/, 'the earlier ingest stands');
   writeFileSync(join(dir, 'day-first.yaml'), [
     'columns: { orderId: InvoiceNo, customerId: CustomerID, productId: StockCode, quantity: Quantity, unitPrice: UnitPrice, timestamp: InvoiceDate }',
     'timestamp: { format: "D/M/YYYY H:mm" }',
