@@ -245,12 +245,26 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
   };
 }
 
+type FeatureTable = 'customer_features' | 'interactions' | 'holdout';
+
+/** Counts and days are DOUBLE in the tables, as the models read them; a file gives them as the whole numbers they are. */
+const WHOLE_NUMBERS: Record<FeatureTable, string[]> = {
+  customer_features: [
+    'recency_days', 'frequency', 'tenure_days', 'distinct_products', 'orders_last_30d', 'orders_last_90d',
+    'active_months', 'days_since_prev_order', 'last_order_lines', 'credit_notes',
+  ],
+  interactions: ['orders'],
+  holdout: [],
+};
+
 /** Writes one of the feature tables to a .parquet or .csv file. */
-export async function exportTable(warehouse: Warehouse, table: 'customer_features' | 'interactions' | 'holdout', path: string): Promise<void> {
+export async function exportTable(warehouse: Warehouse, table: FeatureTable, path: string): Promise<void> {
   const format = /\.parquet$/i.test(path) ? '(FORMAT parquet, COMPRESSION zstd)' : /\.csv$/i.test(path) ? '(FORMAT csv, HEADER true)' : null;
   if (!format) throw new FloyoError(`cannot tell the format of ${path}: name it .parquet or .csv`);
+  const whole = WHOLE_NUMBERS[table];
+  const rows = whole.length ? `(SELECT * REPLACE (${whole.map((c) => `${c}::BIGINT AS ${c}`).join(', ')}) FROM ${table})` : table;
   try {
-    await warehouse.run(`COPY ${table} TO ${sqlString(path)} ${format}`);
+    await warehouse.run(`COPY ${rows} TO ${sqlString(path)} ${format}`);
   } catch (err) {
     throw new FloyoError(`cannot write ${path}: ${(err as Error).message.split('\n')[0]}`);
   }

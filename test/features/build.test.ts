@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { floyo, tempDir, FIXTURES } from '../support/cli.js';
@@ -68,6 +68,10 @@ test('features as of a cutoff: the cutoff day is past, labels look only at the w
   assert.equal(rows[1].customer_id, 'B');
   assert.equal(rows[1].churned, 1);
   assert.equal(rows[1].mean_days_between_orders, null);
+  // counts and days are written as the whole numbers they are (the tables hold them as DOUBLE for the models)
+  const [head, first] = readFileSync(out, 'utf8').split('\n');
+  const cell = (name: string) => first.split(',')[head.split(',').indexOf(name)];
+  assert.deepEqual([cell('customer_id'), cell('frequency'), cell('recency_days'), cell('tenure_days'), cell('distinct_products')], ['A', '2', '0', '89', '2']);
   assert.equal(rows[2].customer_id, 'D');
   assert.equal(rows[2].churned, 1);
   assert.equal(a.last_order_lines, 1); // order 2; order 1 had two lines
