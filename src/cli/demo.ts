@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { generateToFile } from '../generate/output.js';
@@ -43,11 +43,15 @@ export function register(program: Command): void {
       const base = makeContext(opts);
       const { config } = base.loaded;
       const home = join(config.home, 'demo');
+      // its own registry and its own format (the generator writes UCI's columns), whatever the config says
+      const ingestSettings = { ...config.ingest, preset: 'online-retail' as const, mapping: undefined, format: 'auto' as const };
       const ctx = {
         ...base,
-        loaded: { ...base.loaded, config: { ...config, home, models: { ...config.models, location: undefined } } },
+        loaded: { ...base.loaded, config: { ...config, home, models: { ...config.models, location: undefined }, ingest: ingestSettings } },
         sameHomeFlags: ` --home ${shellWord(home)}`,
       };
+      // the commands it suggests read a configured registry unless told otherwise (there is no flag; env beats the file)
+      const registryEnv = base.loaded.sources['models.location'] ? `FLOYO_MODELS_LOCATION=${shellWord(join(home, 'models'))} ` : '';
       const shop = resolveShopOptions({
         customers: parseCount(opts.customers, '--customers'),
         products: parseCount(opts.products, '--products'),
@@ -55,7 +59,10 @@ export function register(program: Command): void {
         seed: parseCount(opts.seed, '--seed'),
       });
       mkdirSync(join(home, 'sample'), { recursive: true });
-      const sample = join(home, 'sample', `shop-c${shop.customers}-p${shop.products}-o${shop.orders}-s${shop.seed}.csv.gz`);
+      const name = `shop-c${shop.customers}-p${shop.products}-o${shop.orders}-s${shop.seed}.csv.gz`;
+      const sample = join(home, 'sample', name);
+      // Floyo 0.2.0 kept the sample in <home>/demo itself
+      if (!existsSync(sample) && existsSync(join(home, name))) renameSync(join(home, name), sample);
       const started = Date.now();
       let generated = null;
       if (!existsSync(sample)) {
@@ -103,9 +110,10 @@ export function register(program: Command): void {
       }
       ctx.say();
       ctx.say(`done in ${((Date.now() - started) / 1000).toFixed(1)} s. Next:`);
-      ctx.say(`  npx floyo customer ${examples[0]?.customerId ?? '<id>'} --home ${home}          # one customer's segment, churn risk and recommendations`);
-      ctx.say(`  npx floyo recommend ${examples[0]?.customerId ?? '<id>'} --explain --home ${home}   # why each product is recommended`);
-      ctx.say(`  npx floyo audience --segment "${examples[0]?.segment ?? 'champions'}" --min-churn 0.5 --home ${home}   # an audience to act on`);
+      const id = examples[0] ? shellWord(examples[0].customerId) : '<id>';
+      ctx.say(`  npx floyo customer ${id}${ctx.sameHomeFlags}          # one customer's segment, churn risk and recommendations`);
+      ctx.say(`  ${registryEnv}npx floyo recommend ${id} --explain${ctx.sameHomeFlags}   # why each product is recommended`);
+      ctx.say(`  npx floyo audience --segment ${shellWord(examples[0]?.segment ?? 'champions')} --min-churn 0.5${ctx.sameHomeFlags}   # an audience to act on`);
       ctx.say(`  npx floyo train --data <your-export.csv> --preset shopify${base.sameHomeFlags}    # your own data, in ${config.home} (see: npx floyo presets)`);
     }),
   );

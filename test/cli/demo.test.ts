@@ -50,6 +50,20 @@ test('floyo demo: generate, train and show customers on the default shop with no
   const again = (await floyo(args)).json<DemoJson>();
   assert.equal(again.generated, null, 'the sample is reused');
   assert.deepEqual(again.train.churn, t.churn, 'the same models again');
+
+  // configured for another shop's exports and a shared registry, the demo still reads its own sample, and the
+  // commands it suggests reach its registry: the one that needs the registry is told where it is
+  const shared = join(home, 'shared-registry');
+  const env = { FLOYO_MODELS_LOCATION: shared, FLOYO_INGEST_PRESET: 'shopify' };
+  const human = await floyo(['demo', '--home', home, '-q'], { env });
+  assert.equal(human.code, 0, human.stderr);
+  const hint = new RegExp(`^ {2}FLOYO_MODELS_LOCATION=(\\S+) npx floyo (recommend \\S+ --explain --home \\S+) `, 'm').exec(human.stdout);
+  assert.ok(hint, human.stdout);
+  assert.equal(hint[1], join(home, 'demo', 'models'));
+  const [command, ...rest] = hint[2].split(' ');
+  const explained = await floyo([command, '-q', ...rest], { env: { ...env, FLOYO_MODELS_LOCATION: hint[1] } });
+  assert.equal(explained.code, 0, explained.stderr);
+  assert.ok(!existsSync(shared));
 });
 
 test('every command answers --help', async () => {
