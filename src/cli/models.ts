@@ -23,10 +23,16 @@ function recommenderOf(models: VersionSummary['models'] | Manifest['models']): s
   return algorithm === 'popularity' ? 'popularity' : /\bALS\b/i.test(algorithm) ? 'als' : algorithm;
 }
 
+/** Why a version failed the gate, with the gate's notes. */
+function failedBecause(gate: NonNullable<Manifest['gate']>): string {
+  return gate.reasons.join('; ') + gateNotes(gate);
+}
+
+const gateNotes = (gate: NonNullable<Manifest['gate']>): string => (gate.notes?.length ? ` (${gate.notes.join('; ')})` : '');
+
 function gateText(gate: Manifest['gate'] | undefined): string {
   if (!gate) return '-';
-  const notes = gate.notes?.length ? ` (${gate.notes.join('; ')})` : '';
-  return (gate.passed ? 'passed' : `failed: ${gate.reasons.join('; ')}`) + notes;
+  return gate.passed ? `passed${gateNotes(gate)}` : `failed: ${failedBecause(gate)}`;
 }
 
 /** A metric beside popularity's (or the CV mean beside the split's): one column each, so the table fits 120 columns. */
@@ -72,7 +78,7 @@ async function listVersions(ctx: CommandContext): Promise<void> {
     // below the table, where they have room: why a version is unreadable, or why the gate kept it back
     for (const v of versions) {
       if (v.error) ctx.say(v.error);
-      else if (v.gate && !v.gate.passed) ctx.say(`${v.version} failed the gate: ${gateText(v.gate).replace(/^failed: /, '')}`);
+      else if (v.gate && !v.gate.passed) ctx.say(`${v.version} failed the gate: ${failedBecause(v.gate)}`);
     }
     if (current === null && !damaged && !gone) ctx.say('no version is current: promote one with floyo models promote <version>');
   });

@@ -288,12 +288,18 @@ describe('floyo models', () => {
     assertOneLineError(rollback, new RegExp(`cannot roll back to ${old}: model version ${old} cannot serve predictions`));
   });
 
-  test('a current version whose manifest is broken does not block train: the new version replaces it, saying nothing was compared', async () => {
+  /** A copy of the home whose current version's manifest is cut short (not valid JSON). */
+  async function copyWithTruncatedCurrent(): Promise<{ copy: string; current: string }> {
     const copy = tempDir();
     cpSync(home, copy, { recursive: true });
     const current = (await cli(['models', 'list', '--home', copy, '--json'])).json<ListJson>().current!;
     const manifest = join(copy, 'models', current, 'manifest.json');
     writeFileSync(manifest, readFileSync(manifest, 'utf8').slice(0, 500));
+    return { copy, current };
+  }
+
+  test('a current version whose manifest is broken does not block train: the new version replaces it, saying nothing was compared', async () => {
+    const { copy, current } = await copyWithTruncatedCurrent();
     const r = await cli(['train', '--home', copy, '--json', '-q']);
     assert.equal(r.code, 0, r.stderr);
     const t = r.json<TrainReport>();
@@ -307,11 +313,7 @@ describe('floyo models', () => {
   });
 
   test('the current version damaged or gone: the commands serving from it say so and what to do; list says which', async () => {
-    const damaged = tempDir();
-    cpSync(home, damaged, { recursive: true });
-    const current = (await cli(['models', 'list', '--home', damaged, '--json'])).json<ListJson>().current!;
-    const manifest = join(damaged, 'models', current, 'manifest.json');
-    writeFileSync(manifest, readFileSync(manifest, 'utf8').slice(0, 500));
+    const { copy: damaged, current } = await copyWithTruncatedCurrent();
     const remedy = 'it is the current version: roll back to the version before it \\(floyo models rollback\\), promote another \\(floyo models promote <version>\\) or train a new one';
     const [show, score, list] = await Promise.all([['models', 'show'], ['score', '-q'], ['models', 'list']].map((a) => cli([...a, '--home', damaged])));
     assertOneLineError(show, new RegExp(`manifest\\.json is not valid JSON .*; ${remedy}$`, 'm'));
