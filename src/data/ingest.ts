@@ -1,9 +1,9 @@
 // Ingestion: locations → sources (identified by content) → records → canonical lines → the warehouse.
 // Every source is all-or-nothing, and its counts reconcile: read = accepted + quarantined + excluded.
 import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Progress, ProgressFactory } from '../cli/progress.js';
 import { FloyoError } from '../errors.js';
 import { resolveLocalLocation, isS3, type SourceRef } from './locations.js';
@@ -406,6 +406,7 @@ async function loadSource(
   const db = warehouse;
   const parts: string[] = [];
   let began = false;
+  let takeBackQuarantine: (() => void) | null = null;
   const begin = async () => {
     for (const [setting, value] of Object.entries(LOAD_SETTINGS)) await db.run(`SET ${setting} = ${value}`);
     await db.run('BEGIN TRANSACTION');
@@ -529,7 +530,7 @@ async function loadSource(
     if (loadError) throw loadError;
     if (summary.rowsAccepted === 0 && summary.rowsQuarantined > 0) {
       // nothing lands, but the quarantined rows are written: they show which rows and fields the mapping does not fit
-      appendQuarantine(warehouse, run.quarantineFile, quarantined);
+      appendQuarantine(ref.location, run.quarantineFile, quarantined);
       throw allQuarantined(ref.location, summary, examples, request.mapping);
     }
     const tail = performance.now();
@@ -560,13 +561,18 @@ async function loadSource(
         `${summary.rowsRead}, ${summary.rowsAccepted}, ${summary.rowsQuarantined}, ${summary.rowsExcluded}, ${summary.ordersReplaced}, ${summary.linesReplaced}, ` +
         `${quarantineFile ? sqlString(quarantineFile) : 'NULL'}, now()::TIMESTAMP)`,
     );
+    // The quarantined rows are written before the COMMIT and taken out again if it fails: the source's
+    // lines land together with them or not at all, so its counts always match what is kept.
+    if (quarantineFile) takeBackQuarantine = appendQuarantine(ref.location, quarantineFile, quarantined);
     await db.run('COMMIT');
     began = false;
     // read: parsing and mapping (overlapping the load); load: DuckDB's inserts plus the work after reading
     summary.timingsMs = { read: Math.round(readMs), load: Math.round(loadMs + performance.now() - tail) };
-    if (quarantineFile) appendQuarantine(warehouse, quarantineFile, quarantined);
   } catch (err) {
-    if (began) await db.run('ROLLBACK').catch(() => undefined);
+    if (began) {
+      await db.run('ROLLBACK').catch(() => undefined);
+      takeBackQuarantine?.();
+    }
     throw err instanceof FloyoError ? err : new FloyoError(`${ref.location}: loading into the warehouse failed: ${(err as Error).message.split('\n')[0]}`);
   } finally {
     // back to DuckDB's defaults for whatever runs next; a failure here must not hide the error on its way out
@@ -576,9 +582,33 @@ async function loadSource(
   }
 }
 
-function appendQuarantine(warehouse: Warehouse, quarantineFile: string, sourceRows: string): void {
-  mkdirSync(join(warehouse.home, 'quarantine'), { recursive: true });
-  appendFileSync(quarantineFile, readFileSync(sourceRows));
+/**
+ * Appends a source's quarantined rows to the run's quarantine file, and returns what takes them back
+ * out (the file as it was before). A failed write is the source's failure: rows it could not keep
+ * must not be counted as quarantined.
+ */
+function appendQuarantine(location: string, quarantineFile: string, sourceRows: string): () => void {
+  const existed = existsSync(quarantineFile);
+  const size = existed ? statSync(quarantineFile).size : 0;
+  const takeBack = () => {
+    try {
+      if (existed) truncateSync(quarantineFile, size);
+      else rmSync(quarantineFile, { force: true });
+    } catch {
+      // the failure being reported says more than this one would
+    }
+  };
+  try {
+    mkdirSync(dirname(quarantineFile), { recursive: true });
+    appendFileSync(quarantineFile, readFileSync(sourceRows));
+  } catch (err) {
+    takeBack();
+    throw new FloyoError(
+      `${location}: its quarantined rows could not be written to ${quarantineFile} (${(err as Error).message})`,
+      { file: location },
+    );
+  }
+  return takeBack;
 }
 
 /** The failure of a source read to its end none of whose rows could be used: its counts are complete. */

@@ -211,6 +211,30 @@ test('bad rows are quarantined with file, row, line, field and reason; the rest 
   assert.match(human.stdout, /quarantine file: .*\.ndjson/);
 });
 
+test('a quarantine that cannot be written fails its source: nothing of it lands, and it goes in once the quarantine can be written', async () => {
+  const home = tempDir();
+  const dir = tempDir();
+  writeFileSync(join(dir, 'one.csv'), `${HEADER}\n1,10001,OK,1,2011-01-01 10:00:00,1.5,42,UK\n2,10001,BAD,two,2011-01-01 10:00:00,1.5,42,UK\n`);
+  writeFileSync(join(dir, 'two.csv'), `${HEADER}\n3,10001,OK,1,2011-01-02 10:00:00,1.5,43,UK\n4,10001,BAD,three,2011-01-02 10:00:00,1.5,43,UK\n`);
+  // a file where the quarantine folder should be: the write fails whoever runs the test (root included)
+  writeFileSync(join(home, 'quarantine'), 'in the way');
+  const blocked = await ingestJson(home, [join(dir, 'one.csv')]);
+  assert.equal(blocked.r.code, 2);
+  const [src] = blocked.s.sources;
+  assert.equal(src.status, 'failed');
+  assert.match(src.error!, /one\.csv: its quarantined rows could not be written to \S+quarantine\S+\.ndjson \(.+\)$/);
+  assert.deepEqual([src.rowsRead, src.rowsAccepted, src.rowsQuarantined], [0, 0, 0]);
+  assert.equal(blocked.s.warehouse.rows, 0, 'its accepted line was rolled back with it');
+  rmSync(join(home, 'quarantine'));
+  // not recorded as ingested: the same file goes in once the quarantine can be written
+  const { r, s } = await ingestJson(home, [join(dir, 'one.csv'), join(dir, 'two.csv')]);
+  assert.equal(r.code, 0, r.stderr);
+  reconciles(s);
+  assert.deepEqual([s.rowsAccepted, s.rowsQuarantined, s.warehouse.rows], [2, 2, 2]);
+  const rows = readFileSync(s.quarantineFile!, 'utf8').trim().split('\n').map((l) => JSON.parse(l).value);
+  assert.deepEqual(rows, ['two', 'three']);
+});
+
 test('whole-file problems get one clear error naming the file, nothing lands, exit code 2, other files still ingest', async () => {
   const home = tempDir();
   const dir = tempDir();
