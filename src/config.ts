@@ -72,6 +72,8 @@ export const ConfigSchema = z
     models: z
       .object({
         location: z.string().min(1).optional().describe('model registry: a folder or s3://bucket/prefix (default <home>/models)'),
+        keepVersions: z.number().int().min(1).optional()
+          .describe('after each train, remove all but this many newest versions (the current one is always kept); default: keep every version. floyo models prune does the same on demand'),
       })
       .strict()
       .prefault({}),

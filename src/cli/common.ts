@@ -46,6 +46,14 @@ export function makeContext(opts: CommonOptions, flags: Record<string, unknown> 
   };
 }
 
+/** A size in bytes as people read it. */
+export function bytesText(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
 /** A path or id as a shell word: bare when it is safe, else single-quoted (ids are as in the sales data: spaces, quotes; after --, one may start with -). */
 export function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;

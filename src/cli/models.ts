@@ -1,10 +1,10 @@
-// `floyo models list | show | promote | rollback`: the versions in the model registry, and which one is
-// current (the one `floyo recommend`, `floyo similar` and `floyo score` use).
+// `floyo models list | show | promote | rollback | prune`: the versions in the model registry, and which
+// one is current (the one `floyo recommend`, `floyo similar` and `floyo score` use).
 import type { Command } from 'commander';
-import { sqlString } from '../data/warehouse.js';
+import { sqlString, withHomeLock } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
-import type { LoadedModels, Manifest, Registry, VersionSummary } from '../models/registry.js';
-import { action, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import type { LoadedModels, Manifest, PruneResult, Registry, VersionSummary } from '../models/registry.js';
+import { action, bytesText, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { noVersionsYet, requireCurrent, withRegistry } from './registry.js';
 import { printScore, scoreCurrent, withScorableHome, type ScoreReport } from './score.js';
 import { requireSameShop, requireServable, warehouseProducts } from '../pipeline/serving.js';
@@ -94,12 +94,6 @@ const pairs = (o: Record<string, unknown>): string => {
   const entries = Object.entries(o);
   return entries.length ? entries.map(([k, v]) => `${k} ${formatValue(v)}`).join(', ') : '-';
 };
-
-function bytesText(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
 
 function printManifest(ctx: CommandContext, m: Manifest, current: string | null, location: string): void {
   ctx.say(`model version ${m.version}${m.version === current ? ' (current)' : ''} in ${location}`);
@@ -242,10 +236,45 @@ async function rollbackVersion(ctx: CommandContext): Promise<void> {
   printRescored(ctx, r.rescored);
 }
 
+interface PruneOptions extends CommonOptions {
+  keep?: string;
+  dryRun?: boolean;
+}
+
+async function pruneVersions(ctx: CommandContext, opts: PruneOptions): Promise<void> {
+  const { config, sources } = ctx.loaded;
+  const keep = opts.keep !== undefined ? Number(opts.keep) : config.models.keepVersions;
+  if (keep === undefined) throw new FloyoError('say how many versions to keep: --keep N (or set models.keepVersions, which train applies too)');
+  if (!Number.isInteger(keep) || keep < 1) throw new FloyoError(`--keep must be a whole number of at least 1, got "${opts.keep}"`);
+  const r = await withHomeLock(config.home, 'floyo models prune', () =>
+    withRegistry(config, (registry) => registry.prune(keep, { dryRun: opts.dryRun }).then((p) => ({ ...p, location: registry.location }))),
+  );
+  if (ctx.json) {
+    ctx.emitJson({ ...r, dryRun: Boolean(opts.dryRun) });
+    return;
+  }
+  const from = opts.keep !== undefined ? '--keep' : `models.keepVersions, ${sources['models.keepVersions']}`;
+  printPrune(ctx, r, Boolean(opts.dryRun), from);
+}
+
+/** What prune did (or would do), in a few lines. */
+function printPrune(ctx: CommandContext, r: PruneResult & { location: string }, dryRun: boolean, keepFrom: string): void {
+  const names = (list: string[]) => (list.length <= 6 ? list.join(', ') : `${list.slice(0, 3).join(', ')}, … ${list.slice(-2).join(', ')}`);
+  ctx.say(`model versions in ${r.location}: keeping the ${r.keep} newest (${keepFrom}) and the current one`);
+  if (r.removed.length === 0) ctx.say('nothing to remove');
+  else ctx.say(`${dryRun ? 'would remove' : 'removed'} ${r.removed.length} (${bytesText(r.bytesRemoved)}): ${names(r.removed)}`);
+  ctx.say(`kept ${r.kept.length}: ${names(r.kept)}`);
+  if (r.historyTrimmed.length) {
+    ctx.say(`rollback history: ${r.historyTrimmed.length} ${dryRun ? 'would be' : 'were'} taken out; floyo models rollback ${dryRun ? 'would then return' : 'now returns'} to ${r.rollbackTo ?? 'nothing'}`);
+  }
+  for (const u of r.unreadable) ctx.say(`left alone, cannot be read: ${u.error}`);
+  if (dryRun && r.removed.length) ctx.say(`nothing was removed (--dry-run)`);
+}
+
 export function register(program: Command): void {
   const models = program
     .command('models')
-    .description('list, show, promote and roll back model versions in the registry')
+    .description('list, show, promote, roll back and prune model versions in the registry')
     .addHelpText(
       'after',
       `
@@ -274,4 +303,20 @@ them with new data.`,
   withCommonOptions(models.command('rollback').description('make the version that was current before the current one current again')).action(
     action((opts: CommonOptions) => rollbackVersion(makeContext(opts))),
   );
+  withCommonOptions(
+    models
+      .command('prune')
+      .description('remove all but the newest versions (never the current one), freeing their space')
+      .option('--keep <n>', 'how many of the newest versions to keep (default: models.keepVersions)')
+      .option('--dry-run', 'say what would be removed, remove nothing')
+      .addHelpText(
+        'after',
+        `
+The current version is always kept, also when it is older than the newest N, and versions whose
+manifest cannot be read (damaged, or written by a newer Floyo) are left alone. Removed versions are
+taken out of the rollback history, so floyo models rollback never leads to one. A version is removed
+manifest first: one cut short is no longer listed, and a later train clears what is left of it once
+it is a day old. Set models.keepVersions to have every floyo train prune after it publishes.`,
+      ),
+  ).action(action((opts: PruneOptions) => pruneVersions(makeContext(opts), opts)));
 }

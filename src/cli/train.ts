@@ -8,7 +8,7 @@ import { currentSegmentation, publishInput, qualityGate, requireSameShop, wareho
 import { scoringTime, toPredictions } from '../pipeline/score.js';
 import { train, type TrainResult } from '../pipeline/train.js';
 import { PredictionStore, type Prediction, type StoredGroup } from '../stores/predictions.js';
-import { action, makeContext, stderrLine, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, bytesText, makeContext, stderrLine, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { ingestRequest, warnEarlierContent } from './ingest.js';
 import { withRegistry } from './registry.js';
 import { printNotRescored, refuseOlder, warnStale } from './score.js';
@@ -67,6 +67,8 @@ export interface TrainReport {
   previousVersion: string | null;
   promoted: boolean;
   gate: NonNullable<Manifest['gate']>;
+  /** with models.keepVersions: the old versions removed after publishing */
+  pruned?: { keep: number; removed: string[]; bytesRemoved: number };
   segmentation: TrainResult['segmentation'];
   churn: TrainResult['churn'];
   recommendations: TrainResult['recommendations'];
@@ -207,6 +209,7 @@ export async function runTrain(
     let manifest!: Manifest;
     let gate!: NonNullable<Manifest['gate']>;
     let previousVersion: string | null = null;
+    let pruned: TrainReport['pruned'];
     await withRegistry(config, async (registry) => {
       previousVersion = await registry.current();
       let current: Manifest | null = null;
@@ -241,6 +244,19 @@ export async function runTrain(
         if (marked !== null) await store.clearPending(marked).catch(() => undefined); // CURRENT was not written
         throw err;
       }
+      const keep = config.models.keepVersions;
+      if (keep !== undefined) {
+        try {
+          const p = await registry.prune(keep);
+          pruned = { keep, removed: p.removed, bytesRemoved: p.bytesRemoved };
+        } catch (err) {
+          if (!(err instanceof FloyoError)) throw err;
+          // the run's work is done and published: old versions left over are no reason to fail it
+          const why = `pruning the registry to models.keepVersions ${keep} failed (${err.message}); floyo models prune retries it`;
+          warn(why);
+          warnings.push(why);
+        }
+      }
     });
 
     let written = 0;
@@ -257,7 +273,7 @@ export async function runTrain(
     return {
       data, ingested,
       cutoff: result.cutoff, validationCutoff: result.validationCutoff, ...(result.lookBack ? { lookBack: result.lookBack } : {}), tuning: result.tuning, horizonDays: result.horizonDays, seed: opts.seed, scoredAsOf: result.scoredAsOf,
-      modelVersion: manifest.version, previousVersion, promoted: gate.passed, gate,
+      modelVersion: manifest.version, previousVersion, promoted: gate.passed, gate, ...(pruned ? { pruned } : {}),
       segmentation: result.segmentation, churn: result.churn, recommendations: result.recommendations,
       predictionsWritten: written, notRescored: untouched.reduce((n, g) => n + g.customers, 0), notRescoredBy: untouched, segmentMoves: moved, segmentNamesKept: result.segmentNamesKept, warnings,
       timingsMs: {
@@ -365,6 +381,9 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
     const moves = r.previousVersion ? `${n(r.segmentMoves)} moved segment since ${r.previousVersion}` : 'first version';
     ctx.say(`predictions written for ${n(r.predictionsWritten)} customers (${moves})`);
     printNotRescored(ctx, r);
+  }
+  if (r.pruned?.removed.length) {
+    ctx.say(`pruned the registry to the newest ${r.pruned.keep === 1 ? 'version' : `${n(r.pruned.keep)} versions`} and the current one (models.keepVersions): removed ${n(r.pruned.removed.length)}, ${bytesText(r.pruned.bytesRemoved)}`);
   }
   ctx.say(`time: ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}s`).join(', ')}`);
 }

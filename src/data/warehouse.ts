@@ -134,6 +134,21 @@ async function acquireLock(home: string, command: string, waitMs: number): Promi
   }
 }
 
+/**
+ * Runs `fn` holding the home lock, without opening the warehouse: for commands that change only the
+ * registry (floyo models prune), so they never interleave with a train or promote in the same home.
+ * A home that does not exist has nothing running in it.
+ */
+export async function withHomeLock<T>(home: string, command: string, fn: () => Promise<T>): Promise<T> {
+  if (!existsSync(home)) return fn();
+  const release = await acquireLock(home, command, LOCK_WAIT_MS);
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
 function readIfExists(path: string): string | null {
   try {
     return readFileSync(path, 'utf8');

@@ -114,6 +114,8 @@ export interface VersionSummary {
   promoted: boolean;
   gate?: Manifest['gate'];
   models: Record<string, { algorithm: string; metrics: Record<string, number | null> }>;
+  /** the size of its arrays and documents (0 when the manifest cannot be read) */
+  bytes: number;
   /** why the manifest could not be read (unparseable, invalid, newer format); the other fields are then empty */
   error?: string;
 }
@@ -152,8 +154,30 @@ export interface Registry {
   promote(version: string, usable?: (loaded: LoadedModels) => void | Promise<void>): Promise<void>;
   /** Makes the version that was current before the current one current again (checked as promote does); returns it. */
   rollback(usable?: (loaded: LoadedModels) => void | Promise<void>): Promise<string>;
+  /**
+   * Removes every version but the `keep` newest and the current one, and takes the removed ones out of
+   * CURRENT's rollback history. A version whose manifest cannot be read (damaged, or written by a newer
+   * Floyo) is left alone: what it is is unknown. With `dryRun`, says what it would remove.
+   */
+  prune(keep: number, options?: { dryRun?: boolean }): Promise<PruneResult>;
   /** Releases the S3 client the registry created (no-op for a local folder or a client passed in). */
   close(): void;
+}
+
+export interface PruneResult {
+  keep: number;
+  /** removed (with dryRun: to be removed), newest first */
+  removed: string[];
+  /** what the removed versions' files took */
+  bytesRemoved: number;
+  /** the versions left, newest first: the `keep` newest, and the current one */
+  kept: string[];
+  /** versions whose manifest cannot be read, left alone, with why */
+  unreadable: Array<{ version: string; error: string }>;
+  /** removed versions that were in CURRENT's rollback history, taken out of it */
+  historyTrimmed: string[];
+  /** where rollback now returns to (null: nowhere) */
+  rollbackTo: string | null;
 }
 
 export interface RegistryOptions {
@@ -410,7 +434,7 @@ interface Store {
   incomplete(): Promise<string[]>;
   /** anything stored under the version (complete or not) */
   exists(version: string): Promise<boolean>;
-  /** removes what a failed publish left behind (best effort is the caller's business) */
+  /** removes a version, its manifest first (what a failed publish left behind, or a version pruned) */
   removeVersion(version: string): Promise<void>;
   close(): void;
 }
@@ -562,6 +586,8 @@ class LocalStore implements Store {
   }
 
   async removeVersion(version: string): Promise<void> {
+    // the manifest first: a removal cut short leaves an incomplete version, never listed or loaded
+    await rm(join(this.where(version), MANIFEST), { force: true });
     await rm(this.where(version), { recursive: true, force: true });
   }
 
@@ -730,7 +756,10 @@ class S3Store implements Store {
   }
 
   async removeVersion(version: string): Promise<void> {
-    for (const key of await this.keysUnder(this.key(`${version}/`))) {
+    // the manifest first: a removal cut short leaves an incomplete version, never listed or loaded
+    const manifest = this.key(`${version}/${MANIFEST}`);
+    const keys = await this.keysUnder(this.key(`${version}/`));
+    for (const key of [...keys.filter((k) => k === manifest), ...keys.filter((k) => k !== manifest)]) {
       try {
         await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
       } catch (err) {
@@ -1138,14 +1167,62 @@ class ModelRegistry implements Registry {
       try {
         const m = await this.readManifest(version);
         const models = Object.fromEntries(Object.entries(m.models).map(([k, v]) => [k, { algorithm: v.algorithm, metrics: v.metrics }]));
-        return { ...base, createdAt: m.createdAt, models, ...(m.gate ? { gate: m.gate } : {}) };
+        const bytes = [...m.arrays, ...m.documents].reduce((n, f) => n + f.bytes, 0);
+        return { ...base, createdAt: m.createdAt, models, bytes, ...(m.gate ? { gate: m.gate } : {}) };
       } catch (err) {
         if (!(err instanceof FloyoError)) throw err;
-        return { ...base, createdAt: '', models: {}, error: err.message };
+        return { ...base, createdAt: '', models: {}, bytes: 0, error: err.message };
       }
     });
     // newest first by creation time; versions whose manifest cannot be read go last
     return summaries.sort((a, b) => compareDesc(a.createdAt, b.createdAt) || compareDesc(a.version, b.version));
+  }
+
+  // -- housekeeping
+
+  async prune(keep: number, options: { dryRun?: boolean } = {}): Promise<PruneResult> {
+    if (!Number.isInteger(keep) || keep < 1) throw new FloyoError(`the number of versions to keep must be a whole number of at least 1, got ${keep}`);
+    // a damaged CURRENT is refused: which version must stay is then unknown
+    const current = await this.readCurrent();
+    const versions = await this.list();
+    const readable = versions.filter((v) => !v.error);
+    const keeping = new Set(readable.slice(0, keep).map((v) => v.version));
+    if (current) keeping.add(current.version);
+    const doomed = readable.filter((v) => !keeping.has(v.version));
+    const removed: typeof doomed = [];
+    const gone = new Set<string>();
+    let after = current;
+    if (options.dryRun) {
+      removed.push(...doomed);
+      doomed.forEach((v) => gone.add(v.version));
+    } else {
+      try {
+        for (const v of doomed) {
+          // a registry shared by several homes: one may have promoted or rolled back to it since the listing
+          if ((await this.readCurrent())?.version === v.version) {
+            keeping.add(v.version);
+            continue;
+          }
+          await this.store.removeVersion(v.version);
+          removed.push(v);
+          gone.add(v.version);
+        }
+      } finally {
+        // also after a failure part-way: rollback must not lead to a version that was removed
+        after = await this.readCurrent();
+        if (after?.history.some((v) => gone.has(v))) await this.writeCurrent({ version: after.version, history: after.history.filter((v) => !gone.has(v)) });
+      }
+    }
+    const trimmed = after ? after.history.filter((v) => gone.has(v)) : [];
+    return {
+      keep,
+      removed: removed.map((v) => v.version),
+      bytesRemoved: removed.reduce((n, v) => n + v.bytes, 0),
+      kept: readable.filter((v) => keeping.has(v.version)).map((v) => v.version),
+      unreadable: versions.filter((v) => v.error).map((v) => ({ version: v.version, error: v.error! })),
+      historyTrimmed: trimmed,
+      rollbackTo: after?.history.find((v) => !gone.has(v)) ?? null,
+    };
   }
 }
 

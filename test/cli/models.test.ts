@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { assertErrorStdout, floyo, tempDir, FIXTURES, type CliResult } from '../support/cli.js';
 import { Warehouse } from '../../src/data/warehouse.js';
@@ -352,13 +353,62 @@ describe('floyo models', () => {
   });
 });
 
+test('models.keepVersions prunes after each train; models prune does it on demand, holding the home', async () => {
+  const home = tempDir();
+  const env = { FLOYO_MODELS_KEEP_VERSIONS: '1' };
+  const trainJson = async () => {
+    const r = await floyo(['train', '--data', FIXTURE, '--home', home, '--json', '-q'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    return r.json<TrainReport>();
+  };
+  const first = await trainJson();
+  assert.deepEqual(first.pruned, { keep: 1, removed: [], bytesRemoved: 0 });
+  const second = await trainJson();
+  assert.deepEqual(second.pruned?.removed, [first.modelVersion]);
+  assert.ok(second.pruned!.bytesRemoved > 100_000, 'the size of the removed version');
+  const human = await floyo(['train', '--home', home, '-q'], { env });
+  assert.match(human.stdout, /\npruned the registry to the newest version and the current one \(models\.keepVersions\): removed 1, \d+\.\d KiB\n/);
+  const list = (await cli(['models', 'list', '--home', home, '--json'])).json<ListJson>();
+  assert.equal(list.versions.length, 1);
+  assert.ok(list.versions[0].bytes > 100_000);
+  const kept = list.versions[0].version;
+
+  // on demand: --keep, or the setting; a dry run says what it would do
+  const third = await floyo(['train', '--home', home, '-q']); // no keepVersions: nothing pruned, nothing said
+  assert.equal(third.code, 0, third.stderr);
+  assert.doesNotMatch(third.stdout, /pruned/);
+  const dry = await cli(['models', 'prune', '--keep', '1', '--dry-run', '--home', home]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, new RegExp(`keeping the 1 newest \\(--keep\\) and the current one\nwould remove 1 \\(\\d+\\.\\d KiB\\): ${kept}\n`));
+  assert.match(dry.stdout, /rollback history: 1 would be taken out; floyo models rollback would then return to nothing\nnothing was removed \(--dry-run\)\n$/);
+  assert.equal((await cli(['models', 'list', '--home', home, '--json'])).json<ListJson>().versions.length, 2);
+  const pruned = await floyo(['models', 'prune', '--home', home, '--json'], { env });
+  assert.equal(pruned.code, 0, pruned.stderr);
+  const p = pruned.json<{ removed: string[]; kept: string[]; rollbackTo: string | null; dryRun: boolean }>();
+  assert.deepEqual(p.removed, [kept]);
+  assert.equal(p.kept.length, 1);
+  assert.equal(p.dryRun, false);
+  const rollback = await cli(['models', 'rollback', '--home', home]);
+  assert.match(rollback.stderr, /no version was current before it/, 'rollback never leads to a removed version');
+
+  assertOneLineError(await cli(['models', 'prune', '--home', home]), /say how many versions to keep: --keep N \(or set models\.keepVersions/);
+  assertOneLineError(await cli(['models', 'prune', '--keep', '0', '--home', home]), /--keep must be a whole number of at least 1, got "0"/);
+  // a train running in the home is waited for, then named, as for every command that changes it
+  writeFileSync(join(home, 'lock.json'), JSON.stringify({ pid: process.pid, command: 'floyo train', host: hostname(), since: new Date().toISOString() }));
+  try {
+    assertOneLineError(await cli(['models', 'prune', '--keep', '1', '--home', home]), /is in use by `floyo train`/, 3);
+  } finally {
+    rmSync(join(home, 'lock.json'));
+  }
+});
+
 test('every models subcommand has --help with the common options and --json', () => {
   // the help text is static: read from the registered commands instead of starting a process for each
   const program = new Command('floyo');
   register(program);
   const models = program.commands.find((c) => c.name() === 'models')!;
-  assert.deepEqual(models.commands.map((c) => c.name()), ['list', 'show', 'promote', 'rollback']);
-  assert.match(models.helpInformation(), /list .*\n.*show \[options\] \[version\].*\n.*promote \[options\] <version>.*\n.*rollback/s);
+  assert.deepEqual(models.commands.map((c) => c.name()), ['list', 'show', 'promote', 'rollback', 'prune']);
+  assert.match(models.helpInformation(), /list .*\n.*show \[options\] \[version\].*\n.*promote \[options\] <version>.*\n.*rollback.*\n.*prune \[options\]/s);
   for (const sub of models.commands) {
     const help = sub.helpInformation();
     assert.match(help, new RegExp(`^Usage: floyo models ${sub.name()} `));

@@ -585,6 +585,56 @@ describe('promote, rollback, list', () => {
   });
 });
 
+describe('prune', () => {
+  test('keeps the newest N and the current one, trims the rollback history, frees the space; --dry-run changes nothing', async () => {
+    const dir = tempDir();
+    const registry = openRegistry(dir, undefined, { now: steppingClock('2026-03-01T00:00:00Z', 60_000) });
+    const [v1, v2, v3, v4, v5] = await publishMany(registry, 5, true);
+    assert.equal(await registry.rollback(), v4);
+    assert.equal(await registry.rollback(), v3); // current: v3, history [v2, v1]; v5 and v4 are newer
+    const before = readFileSync(join(dir, 'CURRENT'), 'utf8');
+    const size = (await registry.list()).find((v) => v.version === v1)!.bytes;
+    assert.ok(size > 0);
+
+    const planned = await registry.prune(2, { dryRun: true });
+    assert.deepEqual(planned, {
+      keep: 2, removed: [v2, v1], bytesRemoved: 2 * size, kept: [v5, v4, v3], unreadable: [], historyTrimmed: [v2, v1], rollbackTo: null,
+    });
+    assert.equal(readFileSync(join(dir, 'CURRENT'), 'utf8'), before, 'a dry run writes nothing');
+    assert.equal((await registry.list()).length, 5);
+
+    assert.deepEqual(await registry.prune(2), planned);
+    assert.deepEqual(readdirSync(dir).sort(), [v3, v4, v5, 'CURRENT'].sort());
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'CURRENT'), 'utf8')), { version: v3, history: [] });
+    await assert.rejects(registry.rollback(), floyoError(/no version was current before it/));
+    bitsEqual((await registry.load()).arrays.run, new Float64Array([2]), 'the current version still loads');
+    // nothing more to do: the same call again removes nothing
+    assert.deepEqual((await registry.prune(2)).removed, []);
+  });
+
+  test('the history keeps the versions left; the current one stays however old; an unreadable version is left alone', async () => {
+    const dir = tempDir();
+    const registry = openRegistry(dir, undefined, { now: steppingClock('2026-03-01T00:00:00Z', 60_000) });
+    const [v1, v2, v3, v4] = await publishMany(registry, 4, true); // current v4, history [v3, v2, v1]
+    const v5 = (await registry.publish(sampleInput(), { promote: false })).version; // kept back by its gate
+    writeFileSync(join(dir, v1, 'manifest.json'), '{ not json');
+    const r = await registry.prune(2);
+    assert.deepEqual(r.removed, [v3, v2]);
+    assert.deepEqual(r.kept, [v5, v4]);
+    assert.deepEqual(r.unreadable.map((u) => u.version), [v1]);
+    assert.match(r.unreadable[0].error, /manifest\.json is not valid JSON/);
+    assert.deepEqual(r.historyTrimmed, [v3, v2]);
+    assert.equal(r.rollbackTo, v1, 'what was not removed stays in the history');
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'CURRENT'), 'utf8')), { version: v4, history: [v1] });
+    assert.ok(existsSync(join(dir, v1, 'run.bin')));
+
+    await assert.rejects(registry.prune(0), floyoError(/whole number of at least 1, got 0/));
+    writeFileSync(join(dir, 'CURRENT'), 'garbage');
+    await assert.rejects(registry.prune(1), floyoError(/CURRENT is not valid JSON/));
+    assert.deepEqual(readdirSync(dir).sort(), [v1, v4, v5, 'CURRENT'].sort(), 'a damaged CURRENT: nothing removed');
+  });
+});
+
 describe('older and newer formats', () => {
   // A version as Floyo 0.0.1 wrote it (format 0: arrays only, no documents, no gate), kept byte for byte.
   const OLD_VERSION = '20240301T120000Z-0a1b2c3d';
