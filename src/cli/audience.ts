@@ -52,7 +52,7 @@ Examples:
       // --json promises one object; an export of millions is a stream, one object per line
       if (opts.all && opts.json) throw new FloyoError('--all prints NDJSON (one customer per line), --json one page as an object: give one of them');
       const query = parseQuery(opts);
-      await withPredictions(ctx.loaded.config.home, 'floyo audience', async (store) => {
+      await withPredictions(ctx.loaded.config.home, 'floyo audience', async (store, warnings) => {
         const known = (await store.segments()).map((s) => s.segment);
         const asked = query.segment;
         if (asked !== undefined && !known.includes(asked)) {
@@ -74,7 +74,7 @@ Examples:
         if (opts.all) {
           await exportAll(ctx, read, query);
         } else {
-          printPage(ctx, query, await read(query));
+          printPage(ctx, query, await read(query), warnings);
         }
       });
     }),
@@ -144,9 +144,9 @@ function describe(q: AudienceQuery): string {
   return parts.length ? parts.join(', ') : 'all customers';
 }
 
-function printPage(ctx: CommandContext, query: AudienceQuery, page: AudiencePage): void {
+function printPage(ctx: CommandContext, query: AudienceQuery, page: AudiencePage, warnings: string[]): void {
   if (ctx.json) {
-    ctx.emitJson(page);
+    ctx.emitJson({ ...page, warnings });
     return;
   }
   if (page.customers.length === 0) {

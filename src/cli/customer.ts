@@ -18,6 +18,8 @@ export interface CustomerReport extends Prediction {
   segmentHistory: CustomerMove[];
   /** stored recommendations not shown because config recommendations.exclude now lists them */
   excludedByRules: string[];
+  /** what makes the stored prediction out of date (also on stderr): data ingested since, a run that stopped */
+  warnings: string[];
 }
 
 /**
@@ -56,7 +58,7 @@ Examples:
     action(async (id: string, opts: CommonOptions) => {
       const ctx = makeContext(opts);
       if (id.trim() === '') throw new FloyoError('the customer id is empty');
-      const report = await withPredictions(ctx.loaded.config.home, `floyo customer ${id}`, async (store) => {
+      const report = await withPredictions(ctx.loaded.config.home, `floyo customer ${id}`, async (store, warnings) => {
         let prediction = await store.get(id);
         // e-mail ids are stored lowercased (the shopify preset): Ann@Example.com means ann@example.com
         const lower = id.trim().toLowerCase();
@@ -72,7 +74,7 @@ Examples:
           );
         }
         const { prediction: shown, dropped } = withRules(prediction, new Set(ctx.loaded.config.recommendations.exclude));
-        return { ...shown, segmentHistory: await store.customerMoves(prediction.customerId), excludedByRules: dropped };
+        return { ...shown, segmentHistory: await store.customerMoves(prediction.customerId), excludedByRules: dropped, warnings };
       });
       printCustomer(ctx, report);
     }),

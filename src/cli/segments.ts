@@ -44,6 +44,8 @@ export interface SegmentsReport {
    * (fromVersion = toVersion: a re-score with that version)
    */
   moves: SegmentMoves[];
+  /** what makes the stored predictions out of date (also on stderr): data ingested since, a run that stopped */
+  warnings: string[];
 }
 
 export function register(program: Command): void {
@@ -71,11 +73,11 @@ Examples:
   ).action(
     action(async (opts: CommonOptions) => {
       const ctx = makeContext(opts);
-      const report = await withPredictions(ctx.loaded.config.home, 'floyo segments', async (store) => {
+      const report = await withPredictions(ctx.loaded.config.home, 'floyo segments', async (store, warnings) => {
         const segments = await store.segments();
         const modelVersion = await store.latestVersion();
         const span = modelVersion === null ? null : await store.rescoreSpan(modelVersion);
-        return buildReport(segments, modelVersion, await store.transitions(modelVersion ?? undefined), await store.moves(), await store.rfGrid(), span);
+        return buildReport(segments, modelVersion, await store.transitions(modelVersion ?? undefined), await store.moves(), await store.rfGrid(), span, warnings);
       });
       printSegments(ctx, report);
     }),
@@ -84,7 +86,7 @@ Examples:
 
 export function buildReport(
   segments: SegmentSummary[], modelVersion: string | null, transitions: SegmentTransition[], moves: SegmentMoves[], rfGrid: RfCell[] = [],
-  rescoringAsOf: SegmentsReport['rescoringAsOf'] = null,
+  rescoringAsOf: SegmentsReport['rescoringAsOf'] = null, warnings: string[] = [],
 ): SegmentsReport {
   const customers = segments.reduce((sum, s) => sum + s.customers, 0);
   const byFrom = new Map<string, Movement>();
@@ -104,6 +106,7 @@ export function buildReport(
     rescoring: moves.filter((m) => m.fromVersion === modelVersion && m.toVersion === modelVersion).map(({ from, to, customers }) => ({ from, to, customers })),
     rescoringAsOf,
     moves,
+    warnings,
   };
 }
 

@@ -123,6 +123,18 @@ export interface UpsertResult {
   timingsMs: { stage: number; load: number };
 }
 
+/** What the stored predictions have not seen (see lag()). */
+export interface PredictionLag {
+  /** the latest time any customer was scored as of */
+  scoredUpTo: string;
+  /** the latest sale, when it is later than scoredUpTo (else null) */
+  salesUpTo: string | null;
+  /** lines ingested since the last write, dated by scoredUpTo */
+  linesSince: number;
+  /** earlier orders those sources replaced */
+  ordersReplacedSince: number;
+}
+
 export interface StoredGroup {
   modelVersion: string;
   /** ISO timestamp, whole seconds */
@@ -182,6 +194,11 @@ CREATE TABLE IF NOT EXISTS pending_versions (
   since TIMESTAMP NOT NULL
 );
 `;
+
+// The sources (sources.fingerprint) the warehouse held when predictions were last written. A source
+// ingested since is data they have not seen, also when its lines are dated before their scoring time
+// (a late file, an order corrected): comparing times alone cannot tell. Rewritten by every write.
+const INPUTS_TABLE = 'CREATE TABLE prediction_inputs (source VARCHAR PRIMARY KEY)';
 
 const STAGED_COLUMNS =
   "{'seq':'BIGINT','customer_id':'VARCHAR','segment':'VARCHAR','segment_id':'INTEGER','rf_cell':'VARCHAR','churn_probability':'DOUBLE'," +
@@ -412,7 +429,25 @@ export class PredictionStore {
 
   /** Creates the store's tables when missing. */
   init(): Promise<void> {
-    return this.exclusive(() => this.warehouse.run(SCHEMA));
+    return this.exclusive(async () => {
+      await this.warehouse.run(SCHEMA);
+      if (!(await this.hasTable('prediction_inputs'))) {
+        await this.warehouse.run(INPUTS_TABLE);
+        // a home from before the table: its predictions are taken to have seen what is there now
+        await this.recordInputs();
+      }
+    });
+  }
+
+  private async hasTable(name: string): Promise<boolean> {
+    const [t] = await this.warehouse.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM duckdb_tables() WHERE table_name = ${sqlString(name)}`);
+    return t.n > 0;
+  }
+
+  /** prediction_inputs := the sources there now (a home holding predictions only has none). */
+  private async recordInputs(): Promise<void> {
+    await this.warehouse.run('DELETE FROM prediction_inputs');
+    if (await this.hasTable('sources')) await this.warehouse.run('INSERT INTO prediction_inputs SELECT fingerprint FROM sources');
   }
 
   /**
@@ -543,6 +578,7 @@ export class PredictionStore {
       // Only the current version writes here: whatever was noted before is either this write or a version
       // that never became current (its run stopped before CURRENT) or was superseded. None is owed any more.
       await db.run('DELETE FROM pending_versions');
+      await this.recordInputs();
       await db.run('DROP TABLE staged_predictions');
       await db.run('COMMIT');
       // A rewrite's old table is freed only at a checkpoint, which a small WAL never triggers: without one,
@@ -659,19 +695,26 @@ export class PredictionStore {
   }
 
   /**
-   * When the stored predictions lag the sales: the latest time any customer was scored as of, and the
-   * latest sale in the warehouse when it is later (null when the predictions are up to date, or the home
-   * holds predictions only).
+   * What the stored predictions have not seen, or null when nothing: sales dated after the latest time
+   * any customer was scored as of (`salesUpTo`), and sources ingested since the last write whose lines
+   * are dated by then (`linesSince`, and the earlier orders they replaced). A home holding predictions
+   * only has nothing to compare.
    */
-  lag(): Promise<{ scoredUpTo: string; salesUpTo: string } | null> {
+  lag(): Promise<PredictionLag | null> {
     return this.exclusive(async () => {
-      const [t] = await this.warehouse.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM duckdb_tables() WHERE table_name = 'transactions'`);
-      if (!t.n) return null;
-      const [row] = await this.warehouse.query<{ scored: string | null; sales: string | null }>(
-        `SELECT (SELECT strftime(max(scored_at), '%Y-%m-%dT%H:%M:%SZ') FROM predictions) AS scored,
-                (SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') FROM transactions) AS sales`,
+      if (!(await this.hasTable('transactions'))) return null;
+      const [row] = await this.warehouse.query<{ scored: string | null; sales: string | null; lines: number; replaced: number }>(
+        `WITH latest AS (SELECT max(scored_at) AS scored_to FROM predictions),
+              unseen AS (SELECT fingerprint, orders_replaced FROM sources WHERE fingerprint NOT IN (SELECT source FROM prediction_inputs))
+         SELECT strftime((SELECT scored_to FROM latest), '%Y-%m-%dT%H:%M:%SZ') AS scored,
+                (SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') FROM transactions) AS sales,
+                (SELECT count(*) FROM transactions WHERE source IN (SELECT fingerprint FROM unseen) AND ts <= (SELECT scored_to FROM latest))::BIGINT AS lines,
+                (SELECT coalesce(sum(orders_replaced), 0) FROM unseen)::BIGINT AS replaced`,
       );
-      return row.scored && row.sales && row.sales > row.scored ? { scoredUpTo: row.scored, salesUpTo: row.sales } : null;
+      if (!row.scored) return null;
+      const later = row.sales !== null && row.sales > row.scored;
+      if (!later && row.lines === 0 && row.replaced === 0) return null;
+      return { scoredUpTo: row.scored, salesUpTo: later ? row.sales : null, linesSince: row.lines, ordersReplacedSince: row.replaced };
     });
   }
 
@@ -757,9 +800,10 @@ export class PredictionStore {
 /**
  * Runs fn with the home's prediction store, holding the home lock (`command` names the holder), and
  * closes the warehouse afterwards. A home where nothing was scored yet is refused with a clear message,
- * and without creating a warehouse in it.
+ * and without creating a warehouse in it. What makes the answers out of date is said on stderr as it is
+ * found, and passed to fn, for the --json outputs to carry.
  */
-export async function withPredictions<T>(home: string, command: string, fn: (store: PredictionStore) => Promise<T>): Promise<T> {
+export async function withPredictions<T>(home: string, command: string, fn: (store: PredictionStore, warnings: string[]) => Promise<T>): Promise<T> {
   // a train whose version failed the quality gate writes no predictions: then promoting it is the way on
   const nothing = () =>
     new FloyoError(`no predictions in ${home} yet: run \`floyo train\` first (if it ran and its version was not promoted, see floyo models list, then floyo models promote <version>)`, {}, NOT_FOUND_EXIT);
@@ -771,20 +815,28 @@ export async function withPredictions<T>(home: string, command: string, fn: (sto
     if ((await store.count()) === 0) throw nothing();
     // stored predictions are as of their scoring: after an ingest without `floyo score`, recommendations
     // can name products bought since and risk can be out of date; the answer stays, the lag is said
+    const warnings: string[] = [];
     const lag = await store.lag();
-    if (lag) {
-      process.stderr.write(
-        `floyo: warning: the predictions were scored as of ${lag.scoredUpTo} at the latest, and the warehouse holds sales up to ${lag.salesUpTo}: floyo score brings them up to date\n`,
-      );
-    }
+    if (lag) warnings.push(lagWarning(lag));
     for (const p of await store.pending()) {
-      process.stderr.write(
-        `floyo: warning: a run making model version ${p.version} current stopped at ${p.since} before writing its predictions: ` +
-          'if it is current (floyo models list), these answers come from the version before it; floyo score writes the current version\'s\n',
+      warnings.push(
+        `a run making model version ${p.version} current stopped at ${p.since} before writing its predictions: ` +
+          'if it is current (floyo models list), these answers come from the version before it; floyo score writes the current version\'s',
       );
     }
-    return await fn(store);
+    for (const w of warnings) process.stderr.write(`floyo: warning: ${w}\n`);
+    return await fn(store, warnings);
   } finally {
     warehouse.close();
   }
+}
+
+function lagWarning(lag: PredictionLag): string {
+  const count = (n: number, what: string) => `${n.toLocaleString('en-US')} ${what}${n === 1 ? '' : 's'}`;
+  const unseen = [
+    lag.salesUpTo && `the warehouse holds sales up to ${lag.salesUpTo}`,
+    lag.linesSince && `${count(lag.linesSince, 'line')} dated by then ${lag.linesSince === 1 ? 'was' : 'were'} ingested after they were written`,
+    lag.ordersReplacedSince && `${count(lag.ordersReplacedSince, 'earlier order')} ${lag.ordersReplacedSince === 1 ? 'was' : 'were'} replaced since`,
+  ].filter(Boolean);
+  return `the predictions were scored as of ${lag.scoredUpTo} at the latest, and ${unseen.join('; ')}: floyo score brings them up to date`;
 }

@@ -75,9 +75,10 @@ test('floyo customer: --json is the stored prediction with its segment history; 
   ]);
   assert.equal(json.code, 0, json.stderr);
   const report = json.json<CustomerReport>();
-  const { segmentHistory, excludedByRules, ...prediction } = report;
+  const { segmentHistory, excludedByRules, warnings, ...prediction } = report;
   assert.deepEqual(prediction, customer(0, 'v2', 1));
   assert.deepEqual(excludedByRules, []);
+  assert.deepEqual(warnings, [], 'a store with nothing unseen');
   assert.deepEqual(segmentHistory, [{ from: 'champions', to: 'loyal', fromVersion: 'v1', toVersion: 'v2', movedAt: '2011-12-09T12:50:00Z' }]);
 
   assert.equal(human.code, 0, human.stderr);
@@ -172,7 +173,7 @@ test('floyo audience: a page with its cursor, the next page from it, --all as ND
   const first = await floyo(['audience', '--home', h, '--min-churn', '0.5', '--limit', '7', '--json']);
   assert.equal(first.code, 0, first.stderr);
   const page1 = first.json<AudiencePage>();
-  assert.deepEqual(Object.keys(page1).sort(), ['customers', 'nextCursor', 'total']);
+  assert.deepEqual(Object.keys(page1).sort(), ['customers', 'nextCursor', 'total', 'warnings']);
   const expected = Array.from({ length: CUSTOMERS }, (_, i) => customer(i, 'v2', 1))
     .filter((p) => p.churnProbability >= 0.5)
     .sort((a, b) => Buffer.compare(Buffer.from(a.customerId), Buffer.from(b.customerId)));

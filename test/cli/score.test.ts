@@ -2,7 +2,7 @@
 // training without retraining, and its ALS path (fold-in from current purchases) recommends nothing bought.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { assertErrorStdout, floyo, tempDir, FIXTURES } from '../support/cli.js';
@@ -165,6 +165,39 @@ describe('floyo score', () => {
     assert.match(text.stdout, new RegExp(`^scored ${after.size} customers with model version ${trained.modelVersion} as of 2011-12-08T14:58:00Z: ` +
       `0 changed segment since their stored prediction, 0 new\n`));
     assert.match(text.stdout, /segment +customers +high churn risk/);
+  });
+
+  test('a late file dated before the scoring time, or a corrected order, is said by the queries (stderr and --json) until floyo score', async () => {
+    // a copy of the home, scored as of 2011-12-08T14:58:00Z: the lines below are dated before that, so
+    // times alone cannot tell (the copy keeps them from the tests after this one)
+    const copy = tempDir();
+    cpSync(home, copy, { recursive: true });
+    const [invoice, code, name, , date, price, customer, country] = parsed.find((f) => f[4] < '2011-12-01' && f[6] && !f[0].startsWith('C'))!;
+    const corrected = `${invoice},${code},"${name}",999,${date},${price},${customer},${country}`;
+    const lateOrder = `990001,${code},"${name}",1,2011-12-01 09:00:00,${price},${customer},${country}`;
+    const file = join(copy, 'corrections.csv');
+    writeFileSync(file, [header, corrected, lateOrder].join('\n') + '\n');
+    assert.equal((await floyo(['ingest', file, '--home', copy, '-q'])).code, 0);
+    const expected = /^the predictions were scored as of 2011-12-08T14:58:00Z at the latest, and 2 lines dated by then were ingested after they were written; 1 earlier order was replaced since: floyo score brings them up to date$/;
+    for (const args of [['customer', customer], ['segments'], ['audience']]) {
+      const r = await floyo([...args, '--home', copy, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const { warnings } = r.json<{ warnings: string[] }>();
+      assert.equal(warnings.length, 1, args[0]);
+      assert.match(warnings[0], expected);
+      assert.equal(r.stderr, `floyo: warning: ${warnings[0]}\n`);
+    }
+    assert.equal((await floyo(['score', '--home', copy, '-q'])).code, 0);
+    const fresh = await floyo(['customer', customer, '--home', copy, '--json']);
+    assert.deepEqual([fresh.stderr, fresh.json<{ warnings: string[] }>().warnings], ['', []]);
+    // a home from before Floyo kept what its predictions saw is taken to be up to date, not all unseen
+    const db = await DuckDBInstance.create(join(copy, 'warehouse.duckdb'));
+    const connection = await db.connect();
+    await connection.run('DROP TABLE prediction_inputs');
+    connection.closeSync();
+    db.closeSync();
+    const upgraded = await floyo(['segments', '--home', copy, '--json']);
+    assert.deepEqual([upgraded.stderr, upgraded.json<{ warnings: string[] }>().warnings], ['', []]);
   });
 
   test('with ALS served, each customer is folded in from their purchases now: unchanged customers get exactly the published vectors\' top 10', async () => {
