@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { sqlString, withHomeLock } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
-import type { LoadedModels, Manifest, PruneResult, Registry, VersionSummary } from '../models/registry.js';
+import type { LoadedModels, Manifest, Registry, VersionSummary } from '../models/registry.js';
 import { action, bytesText, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { noVersionsYet, requireCurrent, withRegistry } from './registry.js';
 import { printScore, scoreCurrent, withScorableHome, type ScoreReport } from './score.js';
@@ -80,6 +80,8 @@ async function listVersions(ctx: CommandContext): Promise<void> {
       if (v.error) ctx.say(v.error);
       else if (v.gate && !v.gate.passed) ctx.say(`${v.version} failed the gate: ${failedBecause(v.gate)}`);
     }
+    const bytes = versions.reduce((n, v) => n + v.bytes, 0);
+    ctx.say(`${versions.length} version${versions.length === 1 ? '' : 's'}, ${bytesText(bytes)} in all${versions.length > 1 ? ' (floyo models prune --keep N removes the older ones)' : ''}`);
     if (current === null && !damaged && !gone) ctx.say('no version is current: promote one with floyo models promote <version>');
   });
 }
@@ -243,32 +245,28 @@ interface PruneOptions extends CommonOptions {
 
 async function pruneVersions(ctx: CommandContext, opts: PruneOptions): Promise<void> {
   const { config, sources } = ctx.loaded;
+  if (opts.keep !== undefined && !/^\d+$/.test(opts.keep.trim())) throw new FloyoError(`--keep must be a whole number of at least 1, got "${opts.keep}"`);
   const keep = opts.keep !== undefined ? Number(opts.keep) : config.models.keepVersions;
   if (keep === undefined) throw new FloyoError('say how many versions to keep: --keep N (or set models.keepVersions, which train applies too)');
-  if (!Number.isInteger(keep) || keep < 1) throw new FloyoError(`--keep must be a whole number of at least 1, got "${opts.keep}"`);
-  const r = await withHomeLock(config.home, 'floyo models prune', () =>
-    withRegistry(config, (registry) => registry.prune(keep, { dryRun: opts.dryRun }).then((p) => ({ ...p, location: registry.location }))),
-  );
+  if (keep < 1) throw new FloyoError(`--keep must be a whole number of at least 1, got "${opts.keep}"`);
+  const prune = () => withRegistry(config, async (registry) => {
+    if ((await registry.list()).length === 0) throw noVersionsYet(registry);
+    return { ...(await registry.prune(keep, { dryRun: opts.dryRun })), location: registry.location };
+  });
+  // a dry run changes nothing: like models list, it answers while another command holds the home
+  const r = opts.dryRun ? await prune() : await withHomeLock(config.home, 'floyo models prune', prune);
   if (ctx.json) {
     ctx.emitJson({ ...r, dryRun: Boolean(opts.dryRun) });
     return;
   }
-  const from = opts.keep !== undefined ? '--keep' : `models.keepVersions, ${sources['models.keepVersions']}`;
-  printPrune(ctx, r, Boolean(opts.dryRun), from);
-}
-
-/** What prune did (or would do), in a few lines. */
-function printPrune(ctx: CommandContext, r: PruneResult & { location: string }, dryRun: boolean, keepFrom: string): void {
   const names = (list: string[]) => (list.length <= 6 ? list.join(', ') : `${list.slice(0, 3).join(', ')}, … ${list.slice(-2).join(', ')}`);
-  ctx.say(`model versions in ${r.location}: keeping the ${r.keep} newest (${keepFrom}) and the current one`);
+  const from = opts.keep !== undefined ? '--keep' : `models.keepVersions, ${sources['models.keepVersions']}`;
+  ctx.say(`model versions in ${r.location}: keeping the ${r.keep} newest (${from}), the current one and the one rollback returns to`);
   if (r.removed.length === 0) ctx.say('nothing to remove');
-  else ctx.say(`${dryRun ? 'would remove' : 'removed'} ${r.removed.length} (${bytesText(r.bytesRemoved)}): ${names(r.removed)}`);
-  ctx.say(`kept ${r.kept.length}: ${names(r.kept)}`);
-  if (r.historyTrimmed.length) {
-    ctx.say(`rollback history: ${r.historyTrimmed.length} ${dryRun ? 'would be' : 'were'} taken out; floyo models rollback ${dryRun ? 'would then return' : 'now returns'} to ${r.rollbackTo ?? 'nothing'}`);
-  }
+  else ctx.say(`${opts.dryRun ? 'would remove' : 'removed'} ${r.removed.length} (${bytesText(r.bytesRemoved)}): ${names(r.removed)}`);
+  ctx.say(`kept ${r.kept.length}: ${names(r.kept)}; floyo models rollback returns to ${r.rollbackTo ?? 'nothing (no version was current before the current one)'}`);
   for (const u of r.unreadable) ctx.say(`left alone, cannot be read: ${u.error}`);
-  if (dryRun && r.removed.length) ctx.say(`nothing was removed (--dry-run)`);
+  if (opts.dryRun && r.removed.length) ctx.say('nothing was removed (--dry-run)');
 }
 
 export function register(program: Command): void {
@@ -312,11 +310,13 @@ them with new data.`,
       .addHelpText(
         'after',
         `
-The current version is always kept, also when it is older than the newest N, and versions whose
-manifest cannot be read (damaged, or written by a newer Floyo) are left alone. Removed versions are
-taken out of the rollback history, so floyo models rollback never leads to one. A version is removed
-manifest first: one cut short is no longer listed, and a later train clears what is left of it once
-it is a day old. Set models.keepVersions to have every floyo train prune after it publishes.`,
+The current version and the one floyo models rollback returns to are always kept, however old, and
+versions whose manifest cannot be read (damaged, or written by a newer Floyo) are left alone. Rollback
+passes over removed versions. A version is removed manifest first: one cut short is no longer listed,
+and a later prune or train clears what is left of it once it is a day old. Set models.keepVersions to
+have every floyo train prune after it writes its predictions. On a registry shared by several homes,
+a promote of an old version in one home while another prunes can lose that version: prune where you
+train.`,
       ),
   ).action(action((opts: PruneOptions) => pruneVersions(makeContext(opts), opts)));
 }

@@ -67,8 +67,8 @@ export interface TrainReport {
   previousVersion: string | null;
   promoted: boolean;
   gate: NonNullable<Manifest['gate']>;
-  /** with models.keepVersions: the old versions removed after publishing */
-  pruned?: { keep: number; removed: string[]; bytesRemoved: number };
+  /** with models.keepVersions: the old versions removed after the predictions were written, and where rollback returns to */
+  pruned?: { keep: number; removed: string[]; bytesRemoved: number; rollbackTo: string | null };
   segmentation: TrainResult['segmentation'];
   churn: TrainResult['churn'];
   recommendations: TrainResult['recommendations'];
@@ -244,19 +244,6 @@ export async function runTrain(
         if (marked !== null) await store.clearPending(marked).catch(() => undefined); // CURRENT was not written
         throw err;
       }
-      const keep = config.models.keepVersions;
-      if (keep !== undefined) {
-        try {
-          const p = await registry.prune(keep);
-          pruned = { keep, removed: p.removed, bytesRemoved: p.bytesRemoved };
-        } catch (err) {
-          if (!(err instanceof FloyoError)) throw err;
-          // the run's work is done and published: old versions left over are no reason to fail it
-          const why = `pruning the registry to models.keepVersions ${keep} failed (${err.message}); floyo models prune retries it`;
-          warn(why);
-          warnings.push(why);
-        }
-      }
     });
 
     let written = 0;
@@ -269,6 +256,18 @@ export async function runTrain(
       untouched = r.untouched;
     }
     const publishMs = performance.now() - t1;
+    // last, once the predictions are written: the run's work is done, and old versions left over are no reason to fail it
+    const keep = config.models.keepVersions;
+    if (keep !== undefined) {
+      try {
+        const p = await withRegistry(config, (registry) => registry.prune(keep));
+        pruned = { keep, removed: p.removed, bytesRemoved: p.bytesRemoved, rollbackTo: p.rollbackTo };
+      } catch (err) {
+        const why = `pruning the registry to models.keepVersions ${keep} failed (${err instanceof Error ? err.message : String(err)}); floyo models prune retries it`;
+        warn(why);
+        warnings.push(why);
+      }
+    }
     const tm = result.timingsMs;
     return {
       data, ingested,
@@ -383,7 +382,8 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
     printNotRescored(ctx, r);
   }
   if (r.pruned?.removed.length) {
-    ctx.say(`pruned the registry to the newest ${r.pruned.keep === 1 ? 'version' : `${n(r.pruned.keep)} versions`} and the current one (models.keepVersions): removed ${n(r.pruned.removed.length)}, ${bytesText(r.pruned.bytesRemoved)}`);
+    ctx.say(`pruned the registry to the newest ${r.pruned.keep === 1 ? 'version' : `${n(r.pruned.keep)} versions`}, the current one and the one rollback returns to ` +
+      `(models.keepVersions): removed ${n(r.pruned.removed.length)}, ${bytesText(r.pruned.bytesRemoved)}; floyo models rollback returns to ${r.pruned.rollbackTo ?? 'nothing'}`);
   }
   ctx.say(`time: ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}s`).join(', ')}`);
 }

@@ -561,8 +561,9 @@ async function loadSource(
         `${summary.rowsRead}, ${summary.rowsAccepted}, ${summary.rowsQuarantined}, ${summary.rowsExcluded}, ${summary.ordersReplaced}, ${summary.linesReplaced}, ` +
         `${quarantineFile ? sqlString(quarantineFile) : 'NULL'}, now()::TIMESTAMP)`,
     );
-    // The quarantined rows are written before the COMMIT and taken out again if it fails: the source's
-    // lines land together with them or not at all, so its counts always match what is kept.
+    // The quarantined rows are written before the COMMIT and taken out again if it fails: a quarantine
+    // that cannot be written fails the source, and never leaves its lines in with no account of the rest
+    // (a process killed between the two leaves the rows without the lines, the lesser harm).
     if (quarantineFile) takeBackQuarantine = appendQuarantine(ref.location, quarantineFile, quarantined);
     await db.run('COMMIT');
     began = false;

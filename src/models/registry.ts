@@ -155,9 +155,10 @@ export interface Registry {
   /** Makes the version that was current before the current one current again (checked as promote does); returns it. */
   rollback(usable?: (loaded: LoadedModels) => void | Promise<void>): Promise<string>;
   /**
-   * Removes every version but the `keep` newest and the current one, and takes the removed ones out of
-   * CURRENT's rollback history. A version whose manifest cannot be read (damaged, or written by a newer
-   * Floyo) is left alone: what it is is unknown. With `dryRun`, says what it would remove.
+   * Removes every version but the `keep` newest, the current one and the one rollback returns to. A
+   * version whose manifest cannot be read (damaged, or written by a newer Floyo) is left alone: what it is
+   * is unknown. CURRENT is not written (rollback passes over removed versions), so a promote in another
+   * home sharing the registry is never undone. With `dryRun`, says what it would remove.
    */
   prune(keep: number, options?: { dryRun?: boolean }): Promise<PruneResult>;
   /** Releases the S3 client the registry created (no-op for a local folder or a client passed in). */
@@ -174,9 +175,7 @@ export interface PruneResult {
   kept: string[];
   /** versions whose manifest cannot be read, left alone, with why */
   unreadable: Array<{ version: string; error: string }>;
-  /** removed versions that were in CURRENT's rollback history, taken out of it */
-  historyTrimmed: string[];
-  /** where rollback now returns to (null: nowhere) */
+  /** the version floyo models rollback returns to, always kept (null: none) */
   rollbackTo: string | null;
 }
 
@@ -434,7 +433,9 @@ interface Store {
   incomplete(): Promise<string[]>;
   /** anything stored under the version (complete or not) */
   exists(version: string): Promise<boolean>;
-  /** removes a version, its manifest first (what a failed publish left behind, or a version pruned) */
+  /** removes one file (none there: nothing to do) */
+  remove(file: string): Promise<void>;
+  /** removes everything stored under a version (what a failed publish left behind, or a version pruned) */
   removeVersion(version: string): Promise<void>;
   close(): void;
 }
@@ -585,10 +586,20 @@ class LocalStore implements Store {
     }
   }
 
+  async remove(file: string): Promise<void> {
+    try {
+      await rm(this.where(file), { force: true });
+    } catch (err) {
+      throw this.ioError('remove', file, err);
+    }
+  }
+
   async removeVersion(version: string): Promise<void> {
-    // the manifest first: a removal cut short leaves an incomplete version, never listed or loaded
-    await rm(join(this.where(version), MANIFEST), { force: true });
-    await rm(this.where(version), { recursive: true, force: true });
+    try {
+      await rm(this.where(version), { recursive: true, force: true });
+    } catch (err) {
+      throw this.ioError('remove', version, err);
+    }
   }
 
   close(): void {}
@@ -755,11 +766,17 @@ class S3Store implements Store {
     return (await this.keysUnder(this.key(`${version}/`), 1)).length > 0;
   }
 
+  async remove(file: string): Promise<void> {
+    try {
+      // S3 answers a delete of a missing key with success too
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(file) }));
+    } catch (err) {
+      throw this.error(err, file);
+    }
+  }
+
   async removeVersion(version: string): Promise<void> {
-    // the manifest first: a removal cut short leaves an incomplete version, never listed or loaded
-    const manifest = this.key(`${version}/${MANIFEST}`);
-    const keys = await this.keysUnder(this.key(`${version}/`));
-    for (const key of [...keys.filter((k) => k === manifest), ...keys.filter((k) => k !== manifest)]) {
+    for (const key of await this.keysUnder(this.key(`${version}/`))) {
       try {
         await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
       } catch (err) {
@@ -997,21 +1014,31 @@ class ModelRegistry implements Registry {
   async rollback(usable: (loaded: LoadedModels) => void | Promise<void> = () => undefined): Promise<string> {
     const current = await this.readCurrent();
     if (!current) throw new FloyoError(`nothing to roll back in ${this.location}: no version has been promoted`, { file: this.location });
-    const previous = current.history[0];
-    if (previous === undefined) {
-      throw new FloyoError(
-        `cannot roll back in ${this.location}: ${current.version} is current and no version was current before it`,
-        { file: this.store.where(CURRENT) },
-      );
+    const at = await this.rollbackIndex(current);
+    if (at < 0) {
+      const why = current.history.length ? 'the versions current before it were removed (floyo models prune)' : 'no version was current before it';
+      throw new FloyoError(`cannot roll back in ${this.location}: ${current.version} is current and ${why}`, { file: this.store.where(CURRENT) });
     }
+    const previous = current.history[at];
     try {
       await usable(await this.load(previous));
     } catch (err) {
       if (!(err instanceof FloyoError)) throw err;
       throw new FloyoError(`cannot roll back to ${previous}: ${err.message}`, err.context);
     }
-    await this.writeCurrent({ version: previous, history: current.history.slice(1) });
+    await this.writeCurrent({ version: previous, history: current.history.slice(at + 1) });
     return previous;
+  }
+
+  /**
+   * Where in CURRENT's history rollback goes: the most recent version whose manifest is still there
+   * (prune removes versions without rewriting CURRENT); -1 when none is. A damaged one is not passed over.
+   */
+  private async rollbackIndex(current: CurrentFile): Promise<number> {
+    for (const [i, version] of current.history.entries()) {
+      if ((await this.store.read(`${version}/${MANIFEST}`)) !== null) return i;
+    }
+    return -1;
   }
 
   // -- reading
@@ -1182,20 +1209,20 @@ class ModelRegistry implements Registry {
 
   async prune(keep: number, options: { dryRun?: boolean } = {}): Promise<PruneResult> {
     if (!Number.isInteger(keep) || keep < 1) throw new FloyoError(`the number of versions to keep must be a whole number of at least 1, got ${keep}`);
-    // a damaged CURRENT is refused: which version must stay is then unknown
+    // a damaged CURRENT is refused: which versions must stay is then unknown
     const current = await this.readCurrent();
     const versions = await this.list();
+    const rollbackAt = current ? await this.rollbackIndex(current) : -1;
+    const rollbackTo = rollbackAt < 0 ? null : current!.history[rollbackAt];
     const readable = versions.filter((v) => !v.error);
     const keeping = new Set(readable.slice(0, keep).map((v) => v.version));
-    if (current) keeping.add(current.version);
+    for (const v of [current?.version, rollbackTo]) if (v) keeping.add(v);
     const doomed = readable.filter((v) => !keeping.has(v.version));
     const removed: typeof doomed = [];
-    const gone = new Set<string>();
-    let after = current;
-    if (options.dryRun) {
-      removed.push(...doomed);
-      doomed.forEach((v) => gone.add(v.version));
-    } else {
+    if (options.dryRun) removed.push(...doomed);
+    else {
+      // what killed publishes, and removals cut short, left: their names say they are more than a day old
+      await this.removeAbandoned(this.now());
       try {
         for (const v of doomed) {
           // a registry shared by several homes: one may have promoted or rolled back to it since the listing
@@ -1203,25 +1230,27 @@ class ModelRegistry implements Registry {
             keeping.add(v.version);
             continue;
           }
-          await this.store.removeVersion(v.version);
+          // the manifest first: from then on the version is not listed, loaded or rolled back to
+          await this.store.remove(`${v.version}/${MANIFEST}`);
           removed.push(v);
-          gone.add(v.version);
+          await this.store.removeVersion(v.version);
         }
-      } finally {
-        // also after a failure part-way: rollback must not lead to a version that was removed
-        after = await this.readCurrent();
-        if (after?.history.some((v) => gone.has(v))) await this.writeCurrent({ version: after.version, history: after.history.filter((v) => !gone.has(v)) });
+      } catch (err) {
+        if (!(err instanceof FloyoError)) throw err;
+        const done = removed.map((v) => v.version);
+        throw new FloyoError(
+          `pruning ${this.location} stopped after removing ${done.length} of ${doomed.length} versions${done.length ? ` (${done.join(', ')})` : ''}: ${err.message}`,
+          err.context,
+        );
       }
     }
-    const trimmed = after ? after.history.filter((v) => gone.has(v)) : [];
     return {
       keep,
       removed: removed.map((v) => v.version),
       bytesRemoved: removed.reduce((n, v) => n + v.bytes, 0),
       kept: readable.filter((v) => keeping.has(v.version)).map((v) => v.version),
       unreadable: versions.filter((v) => v.error).map((v) => ({ version: v.version, error: v.error! })),
-      historyTrimmed: trimmed,
-      rollbackTo: after?.history.find((v) => !gone.has(v)) ?? null,
+      rollbackTo,
     };
   }
 }

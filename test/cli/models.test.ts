@@ -361,42 +361,49 @@ test('models.keepVersions prunes after each train; models prune does it on deman
     assert.equal(r.code, 0, r.stderr);
     return r.json<TrainReport>();
   };
-  const first = await trainJson();
-  assert.deepEqual(first.pruned, { keep: 1, removed: [], bytesRemoved: 0 });
-  const second = await trainJson();
-  assert.deepEqual(second.pruned?.removed, [first.modelVersion]);
-  assert.ok(second.pruned!.bytesRemoved > 100_000, 'the size of the removed version');
-  const human = await floyo(['train', '--home', home, '-q'], { env });
-  assert.match(human.stdout, /\npruned the registry to the newest version and the current one \(models\.keepVersions\): removed 1, \d+\.\d KiB\n/);
+  const t1 = await trainJson();
+  assert.deepEqual(t1.pruned, { keep: 1, removed: [], bytesRemoved: 0, rollbackTo: null });
+  const t2 = await trainJson();
+  assert.deepEqual(t2.pruned, { keep: 1, removed: [], bytesRemoved: 0, rollbackTo: t1.modelVersion }, 'the version rollback returns to stays');
+  const t3 = await floyo(['train', '--home', home, '-q'], { env });
+  assert.equal(t3.code, 0, t3.stderr);
+  assert.match(t3.stdout, new RegExp(`\\npruned the registry to the newest version, the current one and the one rollback returns to \\(models\\.keepVersions\\): ` +
+    `removed 1, \\d+\\.\\d KiB; floyo models rollback returns to ${t2.modelVersion}\\n`));
   const list = (await cli(['models', 'list', '--home', home, '--json'])).json<ListJson>();
-  assert.equal(list.versions.length, 1);
-  assert.ok(list.versions[0].bytes > 100_000);
-  const kept = list.versions[0].version;
+  assert.equal(list.versions.length, 2);
+  assert.equal(list.versions[1].version, t2.modelVersion);
+  for (const v of list.versions) assert.ok(v.bytes > 100_000, 'each version\'s size');
+  const listText = await cli(['models', 'list', '--home', home]);
+  assert.match(listText.stdout, /\n2 versions, \d+\.\d (KiB|MiB) in all \(floyo models prune --keep N removes the older ones\)\n$/);
 
   // on demand: --keep, or the setting; a dry run says what it would do
-  const third = await floyo(['train', '--home', home, '-q']); // no keepVersions: nothing pruned, nothing said
-  assert.equal(third.code, 0, third.stderr);
-  assert.doesNotMatch(third.stdout, /pruned/);
+  const t4 = await floyo(['train', '--home', home, '-q']); // no keepVersions: nothing pruned, nothing said
+  assert.equal(t4.code, 0, t4.stderr);
+  assert.doesNotMatch(t4.stdout, /pruned/);
   const dry = await cli(['models', 'prune', '--keep', '1', '--dry-run', '--home', home]);
   assert.equal(dry.code, 0, dry.stderr);
-  assert.match(dry.stdout, new RegExp(`keeping the 1 newest \\(--keep\\) and the current one\nwould remove 1 \\(\\d+\\.\\d KiB\\): ${kept}\n`));
-  assert.match(dry.stdout, /rollback history: 1 would be taken out; floyo models rollback would then return to nothing\nnothing was removed \(--dry-run\)\n$/);
-  assert.equal((await cli(['models', 'list', '--home', home, '--json'])).json<ListJson>().versions.length, 2);
+  assert.match(dry.stdout, new RegExp(`keeping the 1 newest \\(--keep\\), the current one and the one rollback returns to\\nwould remove 1 \\(\\d+\\.\\d KiB\\): ${t2.modelVersion}\\n`));
+  assert.match(dry.stdout, /nothing was removed \(--dry-run\)\n$/);
+  assert.equal((await cli(['models', 'list', '--home', home, '--json'])).json<ListJson>().versions.length, 3);
   const pruned = await floyo(['models', 'prune', '--home', home, '--json'], { env });
   assert.equal(pruned.code, 0, pruned.stderr);
   const p = pruned.json<{ removed: string[]; kept: string[]; rollbackTo: string | null; dryRun: boolean }>();
-  assert.deepEqual(p.removed, [kept]);
-  assert.equal(p.kept.length, 1);
+  assert.deepEqual(p.removed, [t2.modelVersion]);
+  assert.equal(p.kept.length, 2);
   assert.equal(p.dryRun, false);
-  const rollback = await cli(['models', 'rollback', '--home', home]);
-  assert.match(rollback.stderr, /no version was current before it/, 'rollback never leads to a removed version');
+  const back = await cli(['models', 'rollback', '--home', home]);
+  assert.equal(back.code, 0, back.stderr);
+  assert.match(back.stdout, new RegExp(`^rolled back: ${p.rollbackTo} is current again`));
+  assertOneLineError(await cli(['models', 'rollback', '--home', home]), /the versions current before it were removed \(floyo models prune\)/);
 
   assertOneLineError(await cli(['models', 'prune', '--home', home]), /say how many versions to keep: --keep N \(or set models\.keepVersions/);
-  assertOneLineError(await cli(['models', 'prune', '--keep', '0', '--home', home]), /--keep must be a whole number of at least 1, got "0"/);
-  // a train running in the home is waited for, then named, as for every command that changes it
+  for (const bad of ['0', '1e0', 'two']) assertOneLineError(await cli(['models', 'prune', '--keep', bad, '--home', home]), /--keep must be a whole number of at least 1, got "/);
+  assertOneLineError(await cli(['models', 'prune', '--keep', '1', '--home', tempDir()]), /no model versions yet; run floyo train/, 1);
+  // a train running in the home is waited for, then named, as for every command that changes it; a dry run answers
   writeFileSync(join(home, 'lock.json'), JSON.stringify({ pid: process.pid, command: 'floyo train', host: hostname(), since: new Date().toISOString() }));
   try {
     assertOneLineError(await cli(['models', 'prune', '--keep', '1', '--home', home]), /is in use by `floyo train`/, 3);
+    assert.equal((await cli(['models', 'prune', '--keep', '1', '--dry-run', '--home', home])).code, 0);
   } finally {
     rmSync(join(home, 'lock.json'));
   }

@@ -168,7 +168,7 @@ describe('model registry on S3 (Ceph RADOS Gateway)', () => {
     await assert.rejects(registry.promote('20990101T000000Z-00000000'), floyoError(escape(`no model version 20990101T000000Z-00000000 in ${url}/; versions there, newest first: ${v3}, ${v2}, ${v1}`)));
   });
 
-  test('prune removes every object of the old versions, keeps the current one, and trims the history', async () => {
+  test('prune removes every object of the old versions, keeps the current one and the rollback target; rollback passes over what it removed', async () => {
     const bucket = await freshBucket(client, 'registry-prune');
     const registry = open(`s3://${bucket}/models`, { now: steppingClock('2026-11-25T03:15:00Z', 60_000) });
     const small = (i: number) => sampleInput({ run: new Float64Array([i]) });
@@ -176,12 +176,13 @@ describe('model registry on S3 (Ceph RADOS Gateway)', () => {
     for (let i = 1; i <= 4; i++) versions.push((await registry.publish(small(i), { promote: i <= 3 })).version);
     const [a, b, c, d] = versions; // current c, history [b, a]; d held back by the gate
     const r = await registry.prune(1);
-    assert.deepEqual([r.removed, r.kept, r.historyTrimmed, r.rollbackTo], [[b, a], [d, c], [b, a], null]);
+    assert.deepEqual([r.removed, r.kept, r.rollbackTo], [[a], [d, c, b], b]);
     assert.ok(r.bytesRemoved > 0);
     const left = await keys(client, bucket, 'models/');
-    assert.deepEqual([...new Set(left.map((k) => k.split('/')[1]))].sort(), [c, d, 'CURRENT'].sort(), 'no object of a removed version is left');
-    assert.deepEqual(JSON.parse((await getBytes(client, bucket, 'models/CURRENT')).toString()), { version: c, history: [] });
-    assert.equal(((await registry.load()).arrays.run as Float64Array)[0], 3);
+    assert.deepEqual([...new Set(left.map((k) => k.split('/')[1]))].sort(), [b, c, d, 'CURRENT'].sort(), 'no object of a removed version is left');
+    assert.deepEqual(JSON.parse((await getBytes(client, bucket, 'models/CURRENT')).toString()), { version: c, history: [b, a] }, 'CURRENT is not written');
+    assert.equal(await registry.rollback(), b);
+    await assert.rejects(registry.rollback(), floyoError(/the versions current before it were removed/));
   });
 
   test('a failure mid-publish leaves the previous version current and no objects of the failed one', async () => {

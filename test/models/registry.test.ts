@@ -586,52 +586,56 @@ describe('promote, rollback, list', () => {
 });
 
 describe('prune', () => {
-  test('keeps the newest N and the current one, trims the rollback history, frees the space; --dry-run changes nothing', async () => {
+  test('keeps the newest N, the current one and the one rollback returns to; never rewrites CURRENT; --dry-run changes nothing', async () => {
     const dir = tempDir();
     const registry = openRegistry(dir, undefined, { now: steppingClock('2026-03-01T00:00:00Z', 60_000) });
     const [v1, v2, v3, v4, v5] = await publishMany(registry, 5, true);
     assert.equal(await registry.rollback(), v4);
     assert.equal(await registry.rollback(), v3); // current: v3, history [v2, v1]; v5 and v4 are newer
+    // what a publish killed days ago (or a removal cut short) left: no manifest
+    const leftover = '20260225T000000Z-0badbeef';
+    mkdirSync(join(dir, leftover));
+    writeFileSync(join(dir, leftover, 'run.bin'), 'x');
     const before = readFileSync(join(dir, 'CURRENT'), 'utf8');
     const size = (await registry.list()).find((v) => v.version === v1)!.bytes;
     assert.ok(size > 0);
 
     const planned = await registry.prune(2, { dryRun: true });
-    assert.deepEqual(planned, {
-      keep: 2, removed: [v2, v1], bytesRemoved: 2 * size, kept: [v5, v4, v3], unreadable: [], historyTrimmed: [v2, v1], rollbackTo: null,
-    });
-    assert.equal(readFileSync(join(dir, 'CURRENT'), 'utf8'), before, 'a dry run writes nothing');
+    assert.deepEqual(planned, { keep: 2, removed: [v1], bytesRemoved: size, kept: [v5, v4, v3, v2], unreadable: [], rollbackTo: v2 });
     assert.equal((await registry.list()).length, 5);
+    assert.ok(existsSync(join(dir, leftover)), 'a dry run removes nothing');
 
     assert.deepEqual(await registry.prune(2), planned);
-    assert.deepEqual(readdirSync(dir).sort(), [v3, v4, v5, 'CURRENT'].sort());
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'CURRENT'), 'utf8')), { version: v3, history: [] });
-    await assert.rejects(registry.rollback(), floyoError(/no version was current before it/));
-    bitsEqual((await registry.load()).arrays.run, new Float64Array([2]), 'the current version still loads');
-    // nothing more to do: the same call again removes nothing
-    assert.deepEqual((await registry.prune(2)).removed, []);
+    assert.deepEqual(readdirSync(dir).sort(), [v2, v3, v4, v5, 'CURRENT'].sort());
+    assert.equal(readFileSync(join(dir, 'CURRENT'), 'utf8'), before, 'CURRENT is not written: a promote elsewhere is never undone');
+    assert.deepEqual((await registry.prune(2)).removed, [], 'nothing more to do');
+    // rollback passes over the removed version
+    assert.equal(await registry.rollback(), v2);
+    bitsEqual((await registry.load()).arrays.run, new Float64Array([1]), 'v2 loads');
+    await assert.rejects(registry.rollback(), floyoError(escape(`cannot roll back in ${dir}: ${v2} is current and the versions current before it were removed (floyo models prune)`)));
   });
 
-  test('the history keeps the versions left; the current one stays however old; an unreadable version is left alone', async () => {
+  test('a version kept back by the gate counts among the newest; an unreadable one is left alone, and rollback does not pass over it', async () => {
     const dir = tempDir();
     const registry = openRegistry(dir, undefined, { now: steppingClock('2026-03-01T00:00:00Z', 60_000) });
     const [v1, v2, v3, v4] = await publishMany(registry, 4, true); // current v4, history [v3, v2, v1]
     const v5 = (await registry.publish(sampleInput(), { promote: false })).version; // kept back by its gate
     writeFileSync(join(dir, v1, 'manifest.json'), '{ not json');
-    const r = await registry.prune(2);
-    assert.deepEqual(r.removed, [v3, v2]);
-    assert.deepEqual(r.kept, [v5, v4]);
+    const r = await registry.prune(1);
+    assert.deepEqual(r.removed, [v2]);
+    assert.deepEqual(r.kept, [v5, v4, v3]);
     assert.deepEqual(r.unreadable.map((u) => u.version), [v1]);
     assert.match(r.unreadable[0].error, /manifest\.json is not valid JSON/);
-    assert.deepEqual(r.historyTrimmed, [v3, v2]);
-    assert.equal(r.rollbackTo, v1, 'what was not removed stays in the history');
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'CURRENT'), 'utf8')), { version: v4, history: [v1] });
+    assert.equal(r.rollbackTo, v3);
     assert.ok(existsSync(join(dir, v1, 'run.bin')));
+    assert.equal(await registry.rollback(), v3);
+    // past the removed v2 is v1, damaged: refused by name, not passed over
+    await assert.rejects(registry.rollback(), floyoError(escape(`cannot roll back to ${v1}:`), /not valid JSON/));
 
     await assert.rejects(registry.prune(0), floyoError(/whole number of at least 1, got 0/));
     writeFileSync(join(dir, 'CURRENT'), 'garbage');
     await assert.rejects(registry.prune(1), floyoError(/CURRENT is not valid JSON/));
-    assert.deepEqual(readdirSync(dir).sort(), [v1, v4, v5, 'CURRENT'].sort(), 'a damaged CURRENT: nothing removed');
+    assert.deepEqual(readdirSync(dir).sort(), [v1, v3, v4, v5, 'CURRENT'].sort(), 'a damaged CURRENT: nothing removed');
   });
 });
 
