@@ -164,7 +164,7 @@ export function printIngest(ctx: CommandContext, s: IngestSummary): void {
     const entries = Object.entries(counts).sort((a, b) => b[1] - a[1]);
     if (entries.length) ctx.say(`${title}: ${entries.map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`).join(', ')}`);
   }
-  if (s.ordersReplaced) ctx.say(`replaced ${s.ordersReplaced.toLocaleString('en-US')} earlier orders (${s.linesReplaced.toLocaleString('en-US')} lines): they arrived again, voided or not, or their source was ingested again`);
+  if (s.ordersReplaced) ctx.say(`replaced ${s.ordersReplaced.toLocaleString('en-US')} earlier order${s.ordersReplaced === 1 ? '' : 's'} (${s.linesReplaced.toLocaleString('en-US')} line${s.linesReplaced === 1 ? '' : 's'}): they arrived again, voided or not, or their source was ingested again`);
   if (s.quarantineFile) ctx.say(`quarantine file: ${s.quarantineFile}`);
   if (skipped.length > SKIPPED_LISTED) ctx.say(`skipped ${skipped.length.toLocaleString('en-US')} sources: already ingested; --replace ingests them again`);
   for (const src of s.sources) {

@@ -40,7 +40,8 @@ const beside = (v: number | null | undefined, peer: number | null | undefined, d
   v === undefined || v === null ? '-' : `${metric(v, digits)} (${metric(peer, digits)})`;
 
 function listRow(v: VersionSummary): Record<string, unknown> {
-  const row = { version: v.version, current: v.current ? '*' : '', promoted: v.promoted ? 'yes' : 'no' };
+  // "promoted" would read "no" for a version rolled back from: where rollback leads is what can be said
+  const row = { version: v.version, current: v.current ? '*' : v.rollbacksAway ? `${v.rollbacksAway} back` : '' };
   // an unreadable version's error is said below the table, where it has room
   if (v.error) return { ...row, gate: 'unreadable' };
   const rec = v.models.recommendations?.metrics ?? {};
@@ -73,15 +74,18 @@ async function listVersions(ctx: CommandContext): Promise<void> {
       return;
     }
     ctx.say(`model versions in ${registry.location}, newest first (named by when they were created, UTC)`);
+    ctx.say('current: * is the version served; N back: N rollbacks (floyo models rollback) return to it');
     ctx.say("in brackets: the churn AUC's 5-fold CV mean (the gate compares it), and popularity's precision and NDCG");
-    ctx.say(table(versions.map(listRow), ['version', 'current', 'promoted', 'serves', 'churn AUC (CV)', 'p@10 (pop.)', 'NDCG@10 (pop.)', 'gate']));
+    ctx.say(table(versions.map(listRow), ['version', 'current', 'serves', 'churn AUC (CV)', 'p@10 (pop.)', 'NDCG@10 (pop.)', 'gate']));
     // below the table, where they have room: why a version is unreadable, or why the gate kept it back
     for (const v of versions) {
       if (v.error) ctx.say(v.error);
       else if (v.gate && !v.gate.passed) ctx.say(`${v.version} failed the gate: ${failedBecause(v.gate)}`);
     }
     const bytes = versions.reduce((n, v) => n + v.bytes, 0);
-    ctx.say(`${versions.length} version${versions.length === 1 ? '' : 's'}, ${bytesText(bytes)} in all${versions.length > 1 ? ' (floyo models prune --keep N removes the older ones)' : ''}`);
+    const unreadable = versions.filter((v) => v.error).length;
+    ctx.say(`${versions.length} version${versions.length === 1 ? '' : 's'}, ${bytesText(bytes)} in all${unreadable ? ` (not counting ${unreadable} unreadable)` : ''}` +
+      `${versions.length > 1 ? '; floyo models prune --keep N removes the older ones' : ''}`);
     if (current === null && !damaged && !gone) ctx.say('no version is current: promote one with floyo models promote <version>');
   });
 }

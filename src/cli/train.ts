@@ -342,7 +342,7 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
     ctx.say(g.sourcesIngested === 0
       ? `ingested now: nothing new${skipped ? ` (${skipped})` : ''}`
       : `ingested now: ${n(g.sourcesIngested)} source${g.sourcesIngested === 1 ? '' : 's'}, ${n(g.rowsRead)} rows read (${n(g.rowsAccepted)} accepted, ${n(g.rowsQuarantined)} quarantined, ${n(g.rowsExcluded)} excluded)` +
-        `${g.ordersReplaced ? `, replacing ${n(g.ordersReplaced)} earlier orders` : ''}${skipped ? `; ${skipped}` : ''}`);
+        `${g.ordersReplaced ? `, replacing ${n(g.ordersReplaced)} earlier order${g.ordersReplaced === 1 ? '' : 's'}` : ''}${skipped ? `; ${skipped}` : ''}`);
   }
   const sample = r.tuning.customers < r.tuning.of ? ` on a sample of ${n(r.tuning.customers)} of its ${n(r.tuning.of)} customers` : '';
   if (r.lookBack) {

@@ -112,6 +112,8 @@ export interface VersionSummary {
   current: boolean;
   /** on the promotion chain: current, or in CURRENT's history (where rollback can return to) */
   promoted: boolean;
+  /** in CURRENT's history: how many rollbacks return to it (1: the next one); null when it is not */
+  rollbacksAway: number | null;
   gate?: Manifest['gate'];
   models: Record<string, { algorithm: string; metrics: Record<string, number | null> }>;
   /** the size of its arrays and documents (0 when the manifest cannot be read) */
@@ -1189,8 +1191,11 @@ class ModelRegistry implements Registry {
     const { current } = await this.readCurrentOrDamage(); // listed all the same: the versions are what promote needs
     const names = await this.store.versions();
     const onChain = new Set(current ? [current.version, ...current.history] : []);
+    // rollback passes over versions no longer there (pruned), so they are not counted
+    const listed = new Set(names);
+    const away = new Map((current?.history ?? []).filter((v) => listed.has(v)).map((v, i) => [v, i + 1]));
     const summaries = await mapLimited(names, 8, async (version): Promise<VersionSummary> => {
-      const base = { version, current: current?.version === version, promoted: onChain.has(version) };
+      const base = { version, current: current?.version === version, promoted: onChain.has(version), rollbacksAway: away.get(version) ?? null };
       try {
         const m = await this.readManifest(version);
         const models = Object.fromEntries(Object.entries(m.models).map(([k, v]) => [k, { algorithm: v.algorithm, metrics: v.metrics }]));

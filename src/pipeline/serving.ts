@@ -212,13 +212,14 @@ export function qualityGate(result: TrainResult, current: Manifest | null, confi
   if (metrics) {
     const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
     const drop = config.churn.maxAucDrop;
+    const below = drop === 0 ? 'below' : `more than ${drop} below`;
     if (finite(metrics.cvRocAucMean) && finite(result.churn.cvRocAucMean)) {
       if (result.churn.cvRocAucMean < metrics.cvRocAucMean - drop) {
-        reasons.push(`churn: 5-fold CV ROC-AUC ${result.churn.cvRocAucMean.toFixed(4)} is more than ${drop} below the current version's ${metrics.cvRocAucMean.toFixed(4)}`);
+        reasons.push(`churn: 5-fold CV ROC-AUC ${result.churn.cvRocAucMean.toFixed(4)} is ${below} the current version's ${metrics.cvRocAucMean.toFixed(4)}`);
       }
     } else if (finite(metrics.rocAuc) && result.churn.rocAuc < metrics.rocAuc - drop) {
       reasons.push(
-        `churn: ROC-AUC ${result.churn.rocAuc.toFixed(4)} is more than ${drop} below the current version's ${metrics.rocAuc.toFixed(4)} ` +
+        `churn: ROC-AUC ${result.churn.rocAuc.toFixed(4)} is ${below} the current version's ${metrics.rocAuc.toFixed(4)} ` +
           `(compared on the 80/20 split: the current version ${current?.version} has no cross-validated ROC-AUC)`,
       );
     }

@@ -68,11 +68,11 @@ describe('floyo models', () => {
     assert.equal(v.models.recommendations.metrics.popularityNdcgAt10, first.recommendations.popularity.ndcgAt10);
 
     assert.equal(listText.code, 0, listText.stderr);
-    const [header, , row] = listText.stdout.split('\n').slice(2);
-    assert.match(header, /^version +current +promoted +serves +churn AUC \(CV\) +p@10 \(pop\.\) +NDCG@10 \(pop\.\) +gate$/);
+    const [header, , row] = listText.stdout.split('\n').slice(3);
+    assert.match(header, /^version +current +serves +churn AUC \(CV\) +p@10 \(pop\.\) +NDCG@10 \(pop\.\) +gate$/);
     const rec = first.recommendations;
     const beside = (a: number, b: number, digits: number) => `${a.toFixed(digits)} \\(${b.toFixed(digits)}\\)`;
-    assert.match(row, new RegExp(`^${first.modelVersion} +\\* +yes +${rec.model} +${beside(first.churn.rocAuc, first.churn.cvRocAucMean, 3)} +` +
+    assert.match(row, new RegExp(`^${first.modelVersion} +\\* +${rec.model} +${beside(first.churn.rocAuc, first.churn.cvRocAucMean, 3)} +` +
       `${beside(rec.precisionAt10, rec.popularity.precisionAt10, 4)} +${beside(rec.ndcgAt10, rec.popularity.ndcgAt10, 4)} +passed$`));
     assert.ok(listText.stdout.split('\n').slice(1).every((line) => line.length <= 120), 'the table fits a 120-column terminal');
 
@@ -99,6 +99,8 @@ describe('floyo models', () => {
 
     const l = (await cli(['models', 'list', '--home', home, '--json'])).json<ListJson>();
     assert.deepEqual(l.versions.map((v) => [v.version, v.current, v.promoted]), [[second.modelVersion, true, true], [first.modelVersion, false, true]], 'newest first');
+    assert.deepEqual(l.versions.map((v) => v.rollbacksAway), [null, 1]);
+    assert.match((await cli(['models', 'list', '--home', home])).stdout, new RegExp(`\n${first.modelVersion} +1 back +`));
 
     const back = await cli(['models', 'rollback', '--home', home]);
     assert.equal(back.code, 0, back.stderr);
@@ -320,7 +322,7 @@ describe('floyo models', () => {
     assertOneLineError(show, new RegExp(`manifest\\.json is not valid JSON .*; ${remedy}$`, 'm'));
     assertOneLineError(score, new RegExp(`manifest\\.json is not valid JSON .*; ${remedy}$`, 'm'));
     assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, new RegExp(`^${current} +\\* +yes +unreadable\nmodel version ${current} in \\S+: manifest\\.json is not valid JSON`, 'm'));
+    assert.match(list.stdout, new RegExp(`^${current} +\\* +unreadable\nmodel version ${current} in \\S+: manifest\\.json is not valid JSON`, 'm'));
 
     const gone = tempDir();
     cpSync(home, gone, { recursive: true });
@@ -374,7 +376,7 @@ test('models.keepVersions prunes after each train; models prune does it on deman
   assert.equal(list.versions[1].version, t2.modelVersion);
   for (const v of list.versions) assert.ok(v.bytes > 100_000, 'each version\'s size');
   const listText = await cli(['models', 'list', '--home', home]);
-  assert.match(listText.stdout, /\n2 versions, \d+\.\d (KiB|MiB) in all \(floyo models prune --keep N removes the older ones\)\n$/);
+  assert.match(listText.stdout, /\n2 versions, \d+\.\d (KiB|MiB) in all; floyo models prune --keep N removes the older ones\n$/);
 
   // on demand: --keep, or the setting; a dry run says what it would do
   const t4 = await floyo(['train', '--home', home, '-q']); // no keepVersions: nothing pruned, nothing said
