@@ -48,6 +48,41 @@ export interface SegmentationModel {
   /** quintile cut points for the R×F grid (4 each) */
   recencyCuts: number[];
   frequencyCuts: number[];
+  /** what a customer must be for their cluster's name (see assignSegments); null: the nearest cluster, whatever its name */
+  eligibility: SegmentEligibility | null;
+}
+
+/**
+ * What a customer must be for a cluster's name to be true of them. A cluster is named by its median
+ * customer, and by the nearest centre alone 40 days of daily scoring on UCI moved 685 one-order customers
+ * from "new" to "loyal" without a purchase, and 234 customers of a year from "loyal" to "new" on one.
+ * "new": the first order at most `newWithinDays` before the scoring time. "champions" and "loyal": two
+ * orders or more, and as in the classic R×F map, F4–F5 and F3–F5 of the shop's order-count fifths (else a
+ * customer of two orders who ordered again after months was a champion).
+ */
+export interface SegmentEligibility {
+  /** train sets the churn horizon */
+  newWithinDays: number;
+}
+
+function eligible(name: string, frequency: number, fScore: number, tenureDays: number, rules: SegmentEligibility): boolean {
+  switch (name.replace(/ \d+$/, '')) {
+    case 'new':
+      return tenureDays <= rules.newWithinDays;
+    case 'champions':
+      return frequency >= 2 && fScore >= 4;
+    case 'loyal':
+      return frequency >= 2 && fScore >= 3;
+    default:
+      return true;
+  }
+}
+
+/** The F of the R×F grid: 1 (fewest orders) to 5 (most); equal values share a score. */
+function frequencyScore(frequencyCuts: number[], frequency: number): number {
+  let f = 1;
+  for (const cut of frequencyCuts) if (frequency > cut) f++;
+  return f;
 }
 
 /** log1p of recency, frequency and (non-negative) monetary: the heavy tails of wholesale data, tamed. */
@@ -257,9 +292,7 @@ function quintileCuts(values: Float64Array): number[] {
 export function rfCell(model: Pick<SegmentationModel, 'recencyCuts' | 'frequencyCuts'>, recencyDays: number, frequency: number): string {
   let r = 5;
   for (const cut of model.recencyCuts) if (recencyDays > cut) r--;
-  let f = 1;
-  for (const cut of model.frequencyCuts) if (frequency > cut) f++;
-  return `R${Math.max(1, r)}F${f}`;
+  return `R${Math.max(1, r)}F${frequencyScore(model.frequencyCuts, frequency)}`;
 }
 
 /**
@@ -297,6 +330,7 @@ export function fitSegmentation(features: Matrix, params: SegmentationParams, pr
   return {
     k: kmeans.k, scaler, kmeans, names, profiles, namesCarriedOver: carriedOver, inertia: kmeans.inertia, silhouette, scores,
     recencyCuts: quintileCuts(column(features, RECENCY)), frequencyCuts: quintileCuts(column(features, FREQUENCY)),
+    eligibility: params.activeWithinDays !== undefined ? { newWithinDays: params.activeWithinDays } : null,
   };
 }
 
@@ -314,9 +348,36 @@ function distinctRows(X: Matrix, limit: number): number {
   return seen.size;
 }
 
-/** Segment of each customer (features in CUSTOMER_FEATURES order). */
-export function assignSegments(model: { scaler: Scaler; kmeans: Pick<KMeansModel, 'k' | 'cols' | 'centers'> }, features: Matrix): Int32Array {
-  return predictKMeans(model.kmeans, transform(model.scaler, rfmMatrix(features)));
+/**
+ * Segment of each customer (features in CUSTOMER_FEATURES order): the nearest cluster, or with
+ * `eligibility`, the nearest one whose name is true of the customer (the nearest when none is).
+ */
+export function assignSegments(
+  model: { scaler: Scaler; kmeans: Pick<KMeansModel, 'k' | 'cols' | 'centers'>; names: string[]; frequencyCuts: number[]; eligibility: SegmentEligibility | null },
+  features: Matrix,
+): Int32Array {
+  const Z = transform(model.scaler, rfmMatrix(features));
+  const labels = predictKMeans(model.kmeans, Z);
+  const { names, eligibility: rules } = model;
+  if (!rules) return labels;
+  const d = features.cols, { k, cols, centers } = model.kmeans;
+  for (let i = 0; i < features.rows; i++) {
+    const frequency = features.data[i * d + FREQUENCY], tenure = features.data[i * d + TENURE];
+    const fScore = frequencyScore(model.frequencyCuts, frequency);
+    if (eligible(names[labels[i]], frequency, fScore, tenure, rules)) continue;
+    let best = -1, bestDistance = Infinity;
+    for (let c = 0; c < k; c++) {
+      if (!eligible(names[c], frequency, fScore, tenure, rules)) continue;
+      let s = 0;
+      for (let j = 0; j < cols; j++) {
+        const gap = Z.data[i * cols + j] - centers[c * cols + j];
+        s += gap * gap;
+      }
+      if (s < bestDistance) [best, bestDistance] = [c, s];
+    }
+    if (best >= 0) labels[i] = best;
+  }
+  return labels;
 }
 
 export const SEGMENT_FEATURE_INDEX = { RECENCY, FREQUENCY, MONETARY };

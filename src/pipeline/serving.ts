@@ -10,7 +10,7 @@ import type { LogisticModel } from '../ml/logistic.js';
 import type { Scaler } from '../ml/scaler.js';
 import { CHURN_INPUTS } from '../models/churn.js';
 import type { LoadedModels, Manifest, PublishInput, Registry } from '../models/registry.js';
-import type { PreviousSegmentation, SegmentProfile } from '../models/segments.js';
+import type { PreviousSegmentation, SegmentEligibility, SegmentProfile } from '../models/segments.js';
 import type { TrainResult } from './train.js';
 import { idIndex, type IdIndex } from './tables.js';
 
@@ -21,7 +21,10 @@ export interface ServingModels {
   products: IdIndex;
   /** product id → its most common name (products without one are absent) */
   productNames: ReadonlyMap<string, string>;
-  segmentation: { scaler: Scaler; kmeans: Pick<KMeansModel, 'k' | 'cols' | 'centers'>; names: string[]; profiles: SegmentProfile[]; recencyCuts: number[]; frequencyCuts: number[] };
+  segmentation: {
+    scaler: Scaler; kmeans: Pick<KMeansModel, 'k' | 'cols' | 'centers'>; names: string[]; profiles: SegmentProfile[]; recencyCuts: number[]; frequencyCuts: number[];
+    eligibility: SegmentEligibility | null;
+  };
   churn: { scaler: Scaler; logistic: LogisticModel; threshold: number; alone: Float64Array | null };
   als: AlsModel;
   popularity: Int32Array;
@@ -87,7 +90,7 @@ export function publishInput(result: TrainResult, data: Record<string, unknown>,
       customers: f.scoring.customers.ids,
       products: items.ids,
       productNames: names,
-      segmentation: { k: seg.k, cols: seg.kmeans.cols, names: seg.names, profiles: seg.profiles, nSamples: f.scoring.customers.ids.length },
+      segmentation: { k: seg.k, cols: seg.kmeans.cols, names: seg.names, profiles: seg.profiles, nSamples: f.scoring.customers.ids.length, eligibility: seg.eligibility },
       churn: { intercept: f.churn.logistic.intercept, C: f.churn.C, threshold: f.churn.threshold, inputs: CHURN_INPUTS, features: CUSTOMER_FEATURES, nSamples: f.churn.scaler.nSamples },
       als: { params: f.als.params, factors: f.als.factors, nUsers: f.als.nUsers, nItems: f.als.nItems },
       serving: { recommender: f.served },
@@ -122,11 +125,17 @@ export function requireServable(loaded: LoadedModels): void {
   );
 }
 
+/** The segmentation document's eligibility, or null when it has none (or none that reads). */
+function eligibilityFrom(raw: unknown): SegmentEligibility | null {
+  const days = (raw as { newWithinDays?: unknown } | null | undefined)?.newWithinDays;
+  return typeof days === 'number' && Number.isFinite(days) && days >= 0 ? { newWithinDays: days } : null;
+}
+
 export async function loadServing(registry: Registry, version?: string): Promise<ServingModels> {
   const loaded = await registry.load(version);
   requireServable(loaded);
   const { arrays, documents: docs, manifest } = loaded;
-  const seg = docs.segmentation as { k: number; cols: number; names: string[]; profiles: SegmentProfile[]; nSamples: number };
+  const seg = docs.segmentation as { k: number; cols: number; names: string[]; profiles: SegmentProfile[]; nSamples: number; eligibility?: unknown };
   const churn = docs.churn as { intercept: number; C: number; threshold: number; nSamples: number };
   const als = docs.als as { params: AlsParams; factors: number; nUsers: number; nItems: number };
   const coef = arrays['churn.coef'] as Float64Array;
@@ -144,6 +153,8 @@ export async function loadServing(registry: Registry, version?: string): Promise
       scaler: scalerFrom(arrays, 'segmentation.scaler', seg.nSamples),
       kmeans: { k: seg.k, cols: seg.cols, centers: arrays['segmentation.centers'] as Float64Array },
       names: seg.names, profiles: seg.profiles,
+      // a version published before segments checked their names keeps assigning the nearest cluster, as it did
+      eligibility: eligibilityFrom(seg.eligibility),
       recencyCuts: Array.from(arrays['segmentation.recencyCuts']), frequencyCuts: Array.from(arrays['segmentation.frequencyCuts']),
     },
     churn: { scaler: scalerFrom(arrays, 'churn.scaler', churn.nSamples), logistic, threshold: churn.threshold, alone: (arrays['churn.alone'] as Float64Array | undefined) ?? null },

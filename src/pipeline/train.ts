@@ -345,6 +345,9 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   });
 
   const prof = segmentation.profiles;
+  // sizes as the customers are assigned (see assignSegments), which the stored predictions show
+  const sizes = new Array<number>(segmentation.k).fill(0);
+  for (const c of scores.segment) sizes[c]++;
   return {
     cutoff: C,
     validationCutoff: V,
@@ -356,7 +359,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
       k: segmentation.k, inertia: segmentation.inertia,
       silhouette: segmentation.silhouette,
       kScores: kSearch.scores,
-      segments: prof.map((p) => ({ name: p.name, size: p.size, centroid: { recencyDays: p.centroid.recencyDays, frequency: p.centroid.frequency, monetary: p.centroid.monetary, avgOrderValue: p.centroid.avgOrderValue } })),
+      segments: prof.map((p, c) => ({ name: p.name, size: sizes[c], centroid: { recencyDays: p.centroid.recencyDays, frequency: p.centroid.frequency, monetary: p.centroid.monetary, avgOrderValue: p.centroid.avgOrderValue } })),
     },
     segmentNamesKept: segmentation.namesCarriedOver,
     churn: {
