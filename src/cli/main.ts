@@ -16,12 +16,26 @@ import { register as audience } from './audience.js';
 import { INTERNAL_EXIT, USAGE_EXIT } from '../errors.js';
 import { VERSION } from '../version.js';
 import { printJsonError } from './common.js';
+import { releaseHeldLocks } from '../data/warehouse.js';
 
 // `floyo ... | head` closes stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
+
+// Stopped by cron's timeout (SIGTERM) or Ctrl-C: nothing half-done is kept (a source, a model version, a
+// write of predictions each commits whole, or leaves what the next run removes), so say so, and free the
+// home at once rather than leave the next command to find the lock dead.
+for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
+  process.once(signal, () => {
+    releaseHeldLocks();
+    const message = `stopped by ${signal} before it finished: what it had not committed is not kept; run it again`;
+    process.stderr.write(`${signal === 'SIGINT' ? '\n' : ''}floyo: ${message}\n`);
+    if (wantsJson()) printJsonError(message, 128 + number);
+    process.exit(128 + number);
+  });
+}
 
 const program = new Command('floyo')
   .description('Turns an online shop\'s sales data into segments, churn risk and recommendations.')

@@ -4,7 +4,7 @@
 // it — never a raw DuckDB lock error. A lock left by a dead process is taken over.
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as DuckDB from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -83,6 +83,29 @@ function removeLeftovers(tmp: string): void {
   for (const entry of readdirSync(tmp)) rmSync(join(tmp, entry), { recursive: true, force: true });
 }
 
+/** The home locks this process holds (their paths), for releaseHeldLocks. */
+const held = new Set<string>();
+
+/**
+ * Removes the lock files this process holds, and its files in their homes' tmp folders (named with its
+ * pid), at once: for a process stopped by a signal, whose finally blocks never run, so the next command
+ * need not wait for the lock to be found dead, nor the disk hold a staged file until then.
+ */
+export function releaseHeldLocks(): void {
+  for (const path of held) {
+    const tmp = join(dirname(path), 'tmp');
+    if (existsSync(tmp)) for (const entry of readdirSync(tmp)) if (entry.includes(`-${process.pid}-`)) rmSync(join(tmp, entry), { force: true, recursive: true });
+    let holder: Partial<LockInfo> | null = null;
+    try {
+      holder = JSON.parse(readIfExists(path) ?? 'null') as Partial<LockInfo> | null;
+    } catch {
+      // not a lock we wrote
+    }
+    if (holder?.pid === process.pid) rmSync(path, { force: true }); // only if it is still ours
+  }
+  held.clear();
+}
+
 /**
  * Takes the home lock. The lock file appears complete or not at all (written aside, then linked into
  * place, which fails if it exists), so a reader never sees half of it. A live holder is waited for up to
@@ -98,7 +121,11 @@ async function acquireLock(home: string, command: string, waitMs: number): Promi
     for (;;) {
       try {
         linkSync(aside, path);
-        return () => rmSync(path, { force: true });
+        held.add(path);
+        return () => {
+          held.delete(path);
+          rmSync(path, { force: true });
+        };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }

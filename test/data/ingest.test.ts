@@ -286,6 +286,33 @@ test('a large source that fails after some of it was loaded leaves nothing behin
   assert.equal(ok.s.warehouse.rows, ok.s.rowsAccepted, 'the warehouse is usable afterwards');
 });
 
+test('stopped by SIGTERM (cron\'s timeout) mid-load: it says so, frees the home at once, and nothing of the source is kept', async () => {
+  const dir = tempDir();
+  const home = tempDir();
+  const body = Array.from({ length: 400_000 }, (_, i) => `${100000 + (i >> 3)},1${String(i % 9000).padStart(4, '0')},ITEM,1,2011-01-01 10:00:00,1.5,${i % 500},UK`).join('\n');
+  writeFileSync(join(dir, 'big.csv'), `${HEADER}\n${body}\n`);
+  let poll: NodeJS.Timeout | undefined;
+  const r = await floyo(['ingest', join(dir, 'big.csv'), '--home', home, '--json', '-q'], {
+    // once it has staged a part (the load under way), as a timeout would find it
+    started: (child) => (poll = setInterval(() => {
+      if (existsSync(join(home, 'tmp')) && readdirSync(join(home, 'tmp')).some((f) => f.startsWith('stage-'))) {
+        clearInterval(poll);
+        child.kill('SIGTERM');
+      }
+    }, 20)),
+  });
+  clearInterval(poll);
+  assert.equal(r.code, 143, r.stderr);
+  assert.equal(r.stderr, 'floyo: stopped by SIGTERM before it finished: what it had not committed is not kept; run it again\n');
+  assert.deepEqual(r.json(), { error: { message: 'stopped by SIGTERM before it finished: what it had not committed is not kept; run it again', exitCode: 143 } });
+  assert.equal(existsSync(join(home, 'lock.json')), false, 'the lock is released');
+  assert.deepEqual(readdirSync(join(home, 'tmp')).filter((f) => f !== 'duckdb'), [], 'its staged files are removed');
+  const again = await ingestJson(home, [join(dir, 'big.csv')]);
+  assert.equal(again.r.code, 0, again.r.stderr);
+  assert.equal(again.s.sources[0].status, 'ingested', 'not recorded as ingested by the run that was stopped');
+  assert.equal(again.s.warehouse.rows, 400_000);
+});
+
 test('locations that do not exist, and bad options, are refused clearly', async () => {
   const home = tempDir();
   const missing = await floyo(['ingest', '/no/such/file.csv', '--home', home]);

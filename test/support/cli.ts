@@ -1,6 +1,6 @@
 // Runs the floyo CLI from source as a separate process, the way a user runs it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,13 +28,14 @@ export function tempDir(prefix = 'floyo-test-'): string {
   return dir;
 }
 
-/** Runs `floyo ...args` with a clean FLOYO_* environment plus `env`. */
-export function floyo(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+/** Runs `floyo ...args` with a clean FLOYO_* environment plus `env`; `started` is given the process (to signal it). */
+export function floyo(args: string[], options: { env?: Record<string, string>; cwd?: string; started?: (child: ChildProcess) => void } = {}): Promise<CliResult> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FLOYO_') && v !== undefined) env[k] = v;
   Object.assign(env, options.env ?? {});
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: options.cwd ?? ROOT, env });
+    options.started?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
