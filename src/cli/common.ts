@@ -41,7 +41,10 @@ export function makeContext(opts: CommonOptions, flags: Record<string, unknown> 
     say: (line = '') => {
       if (!json) process.stdout.write(line + '\n');
     },
-    emitJson: (value) => process.stdout.write(JSON.stringify(value, null, 2) + '\n'),
+    emitJson: (value) => {
+      jsonWritten = true;
+      process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+    },
     sameHomeFlags: [opts.home && ` --home ${shellWord(opts.home)}`, opts.config && ` --config ${shellWord(opts.config)}`].filter(Boolean).join(''),
   };
 }
@@ -92,7 +95,12 @@ export function warn(message: string): void {
 }
 
 /** A failure under --json: one object on stdout, with the message stderr carries. */
+/** Whether the one JSON object of --json is out already (a stop by a signal then adds none). */
+let jsonWritten = false;
+export const jsonWasWritten = (): boolean => jsonWritten;
+
 export function printJsonError(message: string, exitCode: number, context: object = {}): void {
+  jsonWritten = true;
   process.stdout.write(JSON.stringify({ error: { message, exitCode, ...context } }, null, 2) + '\n');
 }
 

@@ -11,7 +11,8 @@ export function percent(p: number): string {
 
 export const EXIT_CODES_HELP = `
 Exit codes: 0 answered, 1 nothing to answer with (unknown customer or segment, nothing scored yet),
-2 bad input, 3 the home is in use by another Floyo process, 70 an internal error (a bug).`;
+2 bad input, 3 the home is in use by another Floyo process, 70 an internal error (a bug), 143 and 130
+stopped by SIGTERM or Ctrl-C.`;
 
 export interface CustomerReport extends Prediction {
   /** the customer's moves between segments over model versions, oldest first */

@@ -15,8 +15,8 @@ import { register as segments } from './segments.js';
 import { register as audience } from './audience.js';
 import { INTERNAL_EXIT, USAGE_EXIT } from '../errors.js';
 import { VERSION } from '../version.js';
-import { printJsonError } from './common.js';
-import { releaseHeldLocks } from '../data/warehouse.js';
+import { jsonWasWritten, printJsonError } from './common.js';
+import { runInterruptSteps } from '../interrupt.js';
 
 // `floyo ... | head` closes stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -29,10 +29,10 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 // home at once rather than leave the next command to find the lock dead.
 for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
   process.once(signal, () => {
-    releaseHeldLocks();
+    runInterruptSteps();
     const message = `stopped by ${signal} before it finished: what it had not committed is not kept; run it again`;
     process.stderr.write(`${signal === 'SIGINT' ? '\n' : ''}floyo: ${message}\n`);
-    if (wantsJson()) printJsonError(message, 128 + number);
+    if (wantsJson() && !jsonWasWritten()) printJsonError(message, 128 + number);
     process.exit(128 + number);
   });
 }

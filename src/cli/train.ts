@@ -115,7 +115,7 @@ kept back is not an error (exit 0).
 
 Exit codes: 0 done, 1 nothing to train on (no transactions in the home), 2 bad input or data train
 refuses (the message says what to change), 3 the home is in use by another Floyo process, 70 an
-internal error (a bug).`,
+internal error (a bug), 143 and 130 stopped by SIGTERM or Ctrl-C.`,
       ),
   ).action(
     action(async (opts: TrainOptions) => {

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Progress, ProgressFactory } from '../cli/progress.js';
 import { FloyoError } from '../errors.js';
+import { onInterrupt } from '../interrupt.js';
 import { resolveLocalLocation, isS3, type SourceRef } from './locations.js';
 import { mappingLabel, referencedColumns, type Mapping } from './mapping.js';
 import { detectFormat, openRecords, type Format } from './records.js';
@@ -565,7 +566,13 @@ async function loadSource(
     // that cannot be written fails the source, and never leaves its lines in with no account of the rest
     // (a process killed between the two leaves the rows without the lines, the lesser harm).
     if (quarantineFile) takeBackQuarantine = appendQuarantine(ref.location, quarantineFile, quarantined);
-    await db.run('COMMIT');
+    // stopped by a signal before the COMMIT is done, the rows go too
+    const forget = takeBackQuarantine ? onInterrupt(takeBackQuarantine) : () => undefined;
+    try {
+      await db.run('COMMIT');
+    } finally {
+      forget();
+    }
     began = false;
     // read: parsing and mapping (overlapping the load); load: DuckDB's inserts plus the work after reading
     summary.timingsMs = { read: Math.round(readMs), load: Math.round(loadMs + performance.now() - tail) };

@@ -4,11 +4,12 @@
 // it — never a raw DuckDB lock error. A lock left by a dead process is taken over.
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as DuckDB from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { BUSY_EXIT, FloyoError } from '../errors.js';
+import { onInterrupt } from '../interrupt.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -83,29 +84,6 @@ function removeLeftovers(tmp: string): void {
   for (const entry of readdirSync(tmp)) rmSync(join(tmp, entry), { recursive: true, force: true });
 }
 
-/** The home locks this process holds (their paths), for releaseHeldLocks. */
-const held = new Set<string>();
-
-/**
- * Removes the lock files this process holds, and its files in their homes' tmp folders (named with its
- * pid), at once: for a process stopped by a signal, whose finally blocks never run, so the next command
- * need not wait for the lock to be found dead, nor the disk hold a staged file until then.
- */
-export function releaseHeldLocks(): void {
-  for (const path of held) {
-    const tmp = join(dirname(path), 'tmp');
-    if (existsSync(tmp)) for (const entry of readdirSync(tmp)) if (entry.includes(`-${process.pid}-`)) rmSync(join(tmp, entry), { force: true, recursive: true });
-    let holder: Partial<LockInfo> | null = null;
-    try {
-      holder = JSON.parse(readIfExists(path) ?? 'null') as Partial<LockInfo> | null;
-    } catch {
-      // not a lock we wrote
-    }
-    if (holder?.pid === process.pid) rmSync(path, { force: true }); // only if it is still ours
-  }
-  held.clear();
-}
-
 /**
  * Takes the home lock. The lock file appears complete or not at all (written aside, then linked into
  * place, which fails if it exists), so a reader never sees half of it. A live holder is waited for up to
@@ -116,14 +94,22 @@ async function acquireLock(home: string, command: string, waitMs: number): Promi
   const mine: LockInfo = { pid: process.pid, command, host: hostname(), since: new Date().toISOString() };
   const aside = `${path}.${process.pid}.${Date.now()}`;
   writeFileSync(aside, JSON.stringify(mine));
+  const forgetAside = onInterrupt(() => rmSync(aside, { force: true }));
   try {
     const deadline = Date.now() + waitMs;
     for (;;) {
       try {
         linkSync(aside, path);
-        held.add(path);
+        // stopped by a signal: the lock goes at once, not when the next command finds it dead, and this
+        // process's files in tmp (named with its pid) with it, if the lock is still ours
+        const forgetLock = onInterrupt(() => {
+          if (readIfExists(path) !== JSON.stringify(mine)) return;
+          const tmp = join(home, 'tmp');
+          if (existsSync(tmp)) for (const entry of readdirSync(tmp)) if (entry.includes(`-${process.pid}-`)) rmSync(join(tmp, entry), { force: true, recursive: true });
+          rmSync(path, { force: true });
+        });
         return () => {
-          held.delete(path);
+          forgetLock();
           rmSync(path, { force: true });
         };
       } catch (err) {
@@ -157,6 +143,7 @@ async function acquireLock(home: string, command: string, waitMs: number): Promi
       if (text !== null) throw new FloyoError(`cannot read the lock ${path}; if no Floyo process is running, delete that file`, {}, BUSY_EXIT);
     }
   } finally {
+    forgetAside();
     rmSync(aside, { force: true });
   }
 }

@@ -311,6 +311,15 @@ test('stopped by SIGTERM (cron\'s timeout) mid-load: it says so, frees the home 
   assert.equal(again.r.code, 0, again.r.stderr);
   assert.equal(again.s.sources[0].status, 'ingested', 'not recorded as ingested by the run that was stopped');
   assert.equal(again.s.warehouse.rows, 400_000);
+
+  // stopped while it waits for another process's lock: that lock stays, and nothing of its own is left
+  const other = JSON.stringify({ pid: process.pid, command: 'floyo train', host: (await import('node:os')).hostname(), since: 'x' });
+  writeFileSync(join(home, 'lock.json'), other);
+  const waiting = await floyo(['ingest', join(dir, 'big.csv'), '--home', home, '-q'], { started: (child) => setTimeout(() => child.kill('SIGTERM'), 1500) });
+  assert.equal(waiting.code, 143, waiting.stderr);
+  assert.deepEqual(readdirSync(home).filter((f) => f.startsWith('lock.json')), ['lock.json']);
+  assert.equal(readFileSync(join(home, 'lock.json'), 'utf8'), other);
+  rmSync(join(home, 'lock.json'));
 });
 
 test('locations that do not exist, and bad options, are refused clearly', async () => {
