@@ -163,6 +163,26 @@ export async function withHomeLock<T>(home: string, command: string, fn: () => P
   }
 }
 
+/**
+ * prediction_inputs: the sources (fingerprint and time of ingest) the prediction store's last write saw;
+ * a source not there, or ingested again since (--replace), is data the stored predictions have not seen.
+ * Made here, when the warehouse opens, so that a home from before it exists takes the sources it holds
+ * then as seen, before any new one arrives.
+ */
+async function createPredictionInputs(connection: DuckDBConnection): Promise<void> {
+  const exists = (await connection.runAndReadAll("SELECT count(*)::INTEGER AS n FROM duckdb_tables() WHERE table_name = 'prediction_inputs'")).getRowObjectsJS()[0].n;
+  if (exists) return;
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    await connection.run('CREATE TABLE prediction_inputs (source VARCHAR PRIMARY KEY, ingested_at TIMESTAMP NOT NULL)');
+    await connection.run('INSERT INTO prediction_inputs SELECT fingerprint, ingested_at FROM sources');
+    await connection.run('COMMIT');
+  } catch (err) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
 function readIfExists(path: string): string | null {
   try {
     return readFileSync(path, 'utf8');
@@ -198,6 +218,7 @@ export class Warehouse {
       const instance = await DuckDBInstance.create(path, { memory_limit: '512MB', temp_directory: join(home, 'tmp', 'duckdb') });
       const connection = await instance.connect();
       await connection.run(SCHEMA);
+      await createPredictionInputs(connection);
       await connection.run(`INSERT OR REPLACE INTO meta VALUES ('schema_version', '${SCHEMA_VERSION}')`);
       return new Warehouse(home, path, connection, instance, release);
     } catch (err) {

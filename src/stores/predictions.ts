@@ -195,10 +195,6 @@ CREATE TABLE IF NOT EXISTS pending_versions (
 );
 `;
 
-// The sources (sources.fingerprint) the warehouse held when predictions were last written. A source
-// ingested since is data they have not seen, also when its lines are dated before their scoring time
-// (a late file, an order corrected): comparing times alone cannot tell. Rewritten by every write.
-const INPUTS_TABLE = 'CREATE TABLE prediction_inputs (source VARCHAR PRIMARY KEY)';
 
 const STAGED_COLUMNS =
   "{'seq':'BIGINT','customer_id':'VARCHAR','segment':'VARCHAR','segment_id':'INTEGER','rf_cell':'VARCHAR','churn_probability':'DOUBLE'," +
@@ -429,14 +425,7 @@ export class PredictionStore {
 
   /** Creates the store's tables when missing. */
   init(): Promise<void> {
-    return this.exclusive(async () => {
-      await this.warehouse.run(SCHEMA);
-      if (!(await this.hasTable('prediction_inputs'))) {
-        await this.warehouse.run(INPUTS_TABLE);
-        // a home from before the table: its predictions are taken to have seen what is there now
-        await this.recordInputs();
-      }
-    });
+    return this.exclusive(() => this.warehouse.run(SCHEMA));
   }
 
   private async hasTable(name: string): Promise<boolean> {
@@ -444,10 +433,14 @@ export class PredictionStore {
     return t.n > 0;
   }
 
-  /** prediction_inputs := the sources there now (a home holding predictions only has none). */
+  /**
+   * prediction_inputs (made with the warehouse) := the sources there now: a source ingested since, or
+   * again, is data these predictions have not seen, also when its lines are dated before their scoring
+   * time (a late file, an order corrected), which comparing times alone cannot tell.
+   */
   private async recordInputs(): Promise<void> {
     await this.warehouse.run('DELETE FROM prediction_inputs');
-    if (await this.hasTable('sources')) await this.warehouse.run('INSERT INTO prediction_inputs SELECT fingerprint FROM sources');
+    await this.warehouse.run('INSERT INTO prediction_inputs SELECT fingerprint, ingested_at FROM sources');
   }
 
   /**
@@ -703,18 +696,21 @@ export class PredictionStore {
   lag(): Promise<PredictionLag | null> {
     return this.exclusive(async () => {
       if (!(await this.hasTable('transactions'))) return null;
-      const [row] = await this.warehouse.query<{ scored: string | null; sales: string | null; lines: number; replaced: number }>(
-        `WITH latest AS (SELECT max(scored_at) AS scored_to FROM predictions),
-              unseen AS (SELECT fingerprint, orders_replaced FROM sources WHERE fingerprint NOT IN (SELECT source FROM prediction_inputs))
-         SELECT strftime((SELECT scored_to FROM latest), '%Y-%m-%dT%H:%M:%SZ') AS scored,
+      const [row] = await this.warehouse.query<{ scored: string | null; sales: string | null; unseen: string[] }>(
+        `SELECT (SELECT strftime(max(scored_at), '%Y-%m-%dT%H:%M:%SZ') FROM predictions) AS scored,
                 (SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') FROM transactions) AS sales,
-                (SELECT count(*) FROM transactions WHERE source IN (SELECT fingerprint FROM unseen) AND ts <= (SELECT scored_to FROM latest))::BIGINT AS lines,
-                (SELECT coalesce(sum(orders_replaced), 0) FROM unseen)::BIGINT AS replaced`,
+                (SELECT coalesce(list(fingerprint), []) FROM sources s
+                 WHERE NOT EXISTS (SELECT 1 FROM prediction_inputs i WHERE i.source = s.fingerprint AND i.ingested_at = s.ingested_at)) AS unseen`,
+      );
+      // the lines of the sources not seen, read only when there are some
+      const [since] = row.unseen.length === 0 || !row.scored ? [{ lines: 0, replaced: 0 }] : await this.warehouse.query<{ lines: number; replaced: number }>(
+        `SELECT (SELECT count(*) FROM transactions WHERE source IN (${row.unseen.map(sqlString).join(', ')}) AND ts <= (SELECT max(scored_at) FROM predictions))::BIGINT AS lines,
+                (SELECT coalesce(sum(orders_replaced), 0) FROM sources WHERE fingerprint IN (${row.unseen.map(sqlString).join(', ')}))::BIGINT AS replaced`,
       );
       if (!row.scored) return null;
       const later = row.sales !== null && row.sales > row.scored;
-      if (!later && row.lines === 0 && row.replaced === 0) return null;
-      return { scoredUpTo: row.scored, salesUpTo: later ? row.sales : null, linesSince: row.lines, ordersReplacedSince: row.replaced };
+      if (!later && since.lines === 0 && since.replaced === 0) return null;
+      return { scoredUpTo: row.scored, salesUpTo: later ? row.sales : null, linesSince: since.lines, ordersReplacedSince: since.replaced };
     });
   }
 

@@ -190,14 +190,29 @@ describe('floyo score', () => {
     assert.equal((await floyo(['score', '--home', copy, '-q'])).code, 0);
     const fresh = await floyo(['customer', customer, '--home', copy, '--json']);
     assert.deepEqual([fresh.stderr, fresh.json<{ warnings: string[] }>().warnings], ['', []]);
-    // a home from before Floyo kept what its predictions saw is taken to be up to date, not all unseen
-    const db = await DuckDBInstance.create(join(copy, 'warehouse.duckdb'));
-    const connection = await db.connect();
-    await connection.run('DROP TABLE prediction_inputs');
-    connection.closeSync();
-    db.closeSync();
+    // a home from before Floyo kept what its predictions saw is taken to be up to date, not all unseen ...
+    const fromBefore = async () => {
+      const db = await DuckDBInstance.create(join(copy, 'warehouse.duckdb'));
+      const connection = await db.connect();
+      await connection.run('DROP TABLE prediction_inputs');
+      connection.closeSync();
+      db.closeSync();
+    };
+    await fromBefore();
     const upgraded = await floyo(['segments', '--home', copy, '--json']);
     assert.deepEqual([upgraded.stderr, upgraded.json<{ warnings: string[] }>().warnings], ['', []]);
+    // ... and a source its first ingest brings is not: the record is made when the warehouse opens
+    await fromBefore();
+    const another = join(copy, 'another.csv');
+    writeFileSync(another, [header, `990002,${code},"${name}",2,2011-12-02 09:00:00,${price},${customer},${country}`].join('\n') + '\n');
+    assert.equal((await floyo(['ingest', another, '--home', copy, '-q'])).code, 0);
+    const seen = await floyo(['segments', '--home', copy, '--json']);
+    assert.match(seen.json<{ warnings: string[] }>().warnings[0] ?? '', /1 line dated by then was ingested after they were written/);
+    // a source ingested again (--replace) is data the predictions have not seen either
+    assert.equal((await floyo(['score', '--home', copy, '-q'])).code, 0);
+    assert.equal((await floyo(['ingest', another, '--replace', '--home', copy, '-q'])).code, 0);
+    const replaced = await floyo(['segments', '--home', copy, '--json']);
+    assert.match(replaced.json<{ warnings: string[] }>().warnings[0] ?? '', /1 line dated by then was ingested after they were written; 1 earlier order was replaced since/);
   });
 
   test('with ALS served, each customer is folded in from their purchases now: unchanged customers get exactly the published vectors\' top 10', async () => {
