@@ -56,33 +56,44 @@ export interface SegmentationModel {
  * What a customer must be for a cluster's name to be true of them. A cluster is named by its median
  * customer, and by the nearest centre alone 40 days of daily scoring on UCI moved 685 one-order customers
  * from "new" to "loyal" without a purchase, and 234 customers of a year from "loyal" to "new" on one.
- * "new": the first order at most `newWithinDays` before the scoring time. "champions" and "loyal": two
- * orders or more, and as in the classic R×F map, F4–F5 and F3–F5 of the shop's order-count fifths (else a
- * customer of two orders who ordered again after months was a champion).
+ * By the shop's fifths of the R×F grid, as classic RFM maps have them: "new" a first order at most
+ * `newWithinDays` before the scoring time; "champions" two orders or more, F4–F5 and R4–R5 (else a
+ * customer of two orders who came back after months was a champion); "loyal" two orders or more (so a
+ * customer of long standing who comes back has a name that fits); "at risk", "hibernating" and "lost"
+ * R1–R3 (not a customer who ordered last week). The other names say nothing a customer's recency, orders
+ * or tenure could contradict.
  */
 export interface SegmentEligibility {
+  /** the rules above; a later Floyo that changes them keeps these for the versions that carry 1 */
+  rules: 1;
   /** train sets the churn horizon */
   newWithinDays: number;
 }
 
-function eligible(name: string, frequency: number, fScore: number, tenureDays: number, rules: SegmentEligibility): boolean {
+function eligible(name: string, c: { frequency: number; r: number; f: number; tenureDays: number }, rules: SegmentEligibility): boolean {
   switch (name.replace(/ \d+$/, '')) {
     case 'new':
-      return tenureDays <= rules.newWithinDays;
+      return c.tenureDays <= rules.newWithinDays;
     case 'champions':
-      return frequency >= 2 && fScore >= 4;
+      return c.frequency >= 2 && c.f >= 4 && c.r >= 4;
     case 'loyal':
-      return frequency >= 2 && fScore >= 3;
+      return c.frequency >= 2;
+    case 'at risk':
+    case 'hibernating':
+    case 'lost':
+      return c.r <= 3;
     default:
       return true;
   }
 }
 
-/** The F of the R×F grid: 1 (fewest orders) to 5 (most); equal values share a score. */
-function frequencyScore(frequencyCuts: number[], frequency: number): number {
+/** The R and F of the R×F grid: R5 the most recent fifth, F5 the most frequent; equal values share a score. */
+function rfScores(model: Pick<SegmentationModel, 'recencyCuts' | 'frequencyCuts'>, recencyDays: number, frequency: number): { r: number; f: number } {
+  let r = 5;
+  for (const cut of model.recencyCuts) if (recencyDays > cut) r--;
   let f = 1;
-  for (const cut of frequencyCuts) if (frequency > cut) f++;
-  return f;
+  for (const cut of model.frequencyCuts) if (frequency > cut) f++;
+  return { r: Math.max(1, r), f };
 }
 
 /** log1p of recency, frequency and (non-negative) monetary: the heavy tails of wholesale data, tamed. */
@@ -235,13 +246,8 @@ export function nameSegments(
 ): { names: string[]; profiles: SegmentProfile[]; carriedOver: string[] } {
   const sortedCol = (j: number) => column(features, j).sort();
   const sorted = { R: sortedCol(RECENCY), F: sortedCol(FREQUENCY), M: sortedCol(MONETARY), A: sortedCol(AOV), T: sortedCol(TENURE) };
-  const members: number[][] = Array.from({ length: k }, () => []);
-  labels.forEach((c, i) => members[c].push(i));
-  const med = (c: number, j: number) => median(members[c].map((i) => features.data[i * features.cols + j]));
-  const profiles = members.map((_, c) => ({
-    recencyDays: med(c, RECENCY), frequency: med(c, FREQUENCY), monetary: med(c, MONETARY),
-    avgOrderValue: med(c, AOV), avgUnitsPerOrder: med(c, UNITS), tenureDays: med(c, TENURE),
-  }));
+  const clusters = clusterMedians(features, labels, k);
+  const profiles = clusters.map((c) => c.centroid);
   // a name that says "buying now" is not given, nor kept, where the median customer has not bought lately
   const dormant = (c: number) => activeWithinDays !== undefined && profiles[c].recencyDays > activeWithinDays;
   const inherited = (previous ? carriedOverNames(profiles, previous) : []).map((name, c) =>
@@ -278,9 +284,31 @@ export function nameSegments(
   }
   return {
     names,
-    profiles: profiles.map((centroid, c) => ({ name: names[c], size: members[c].length, centroid })),
+    profiles: clusters.map(({ size, centroid }, c) => ({ name: names[c], size, centroid })),
     carriedOver: names.filter((_, c) => inherited[c] !== undefined),
   };
+}
+
+/** Per cluster of `labels`, its customers and their medians in the data's units. */
+function clusterMedians(features: Matrix, labels: Int32Array, k: number): Array<Omit<SegmentProfile, 'name'>> {
+  const members: number[][] = Array.from({ length: k }, () => []);
+  labels.forEach((c, i) => members[c].push(i));
+  return members.map((rows) => {
+    const med = (j: number) => median(rows.map((i) => features.data[i * features.cols + j]));
+    return {
+      size: rows.length,
+      centroid: { recencyDays: med(RECENCY), frequency: med(FREQUENCY), monetary: med(MONETARY), avgOrderValue: med(AOV), avgUnitsPerOrder: med(UNITS), tenureDays: med(TENURE) },
+    };
+  });
+}
+
+/**
+ * The segments as customers are assigned to them (assignSegments): their sizes and medians, which is
+ * what the stored predictions show. The model's own profiles are of the clusters by nearest centre, which
+ * named them and which the next version's names are matched against.
+ */
+export function assignedProfiles(model: Pick<SegmentationModel, 'k' | 'names'>, features: Matrix, segment: Int32Array): SegmentProfile[] {
+  return clusterMedians(features, segment, model.k).map((p, c) => ({ name: model.names[c], ...p }));
 }
 
 function quintileCuts(values: Float64Array): number[] {
@@ -290,9 +318,8 @@ function quintileCuts(values: Float64Array): number[] {
 
 /** R×F cell such as "R5F1": R5 = most recent fifth, F5 = most frequent fifth; equal values share a score. */
 export function rfCell(model: Pick<SegmentationModel, 'recencyCuts' | 'frequencyCuts'>, recencyDays: number, frequency: number): string {
-  let r = 5;
-  for (const cut of model.recencyCuts) if (recencyDays > cut) r--;
-  return `R${Math.max(1, r)}F${frequencyScore(model.frequencyCuts, frequency)}`;
+  const { r, f } = rfScores(model, recencyDays, frequency);
+  return `R${r}F${f}`;
 }
 
 /**
@@ -330,7 +357,7 @@ export function fitSegmentation(features: Matrix, params: SegmentationParams, pr
   return {
     k: kmeans.k, scaler, kmeans, names, profiles, namesCarriedOver: carriedOver, inertia: kmeans.inertia, silhouette, scores,
     recencyCuts: quintileCuts(column(features, RECENCY)), frequencyCuts: quintileCuts(column(features, FREQUENCY)),
-    eligibility: params.activeWithinDays !== undefined ? { newWithinDays: params.activeWithinDays } : null,
+    eligibility: params.activeWithinDays !== undefined ? { rules: 1, newWithinDays: params.activeWithinDays } : null,
   };
 }
 
@@ -353,7 +380,7 @@ function distinctRows(X: Matrix, limit: number): number {
  * `eligibility`, the nearest one whose name is true of the customer (the nearest when none is).
  */
 export function assignSegments(
-  model: { scaler: Scaler; kmeans: Pick<KMeansModel, 'k' | 'cols' | 'centers'>; names: string[]; frequencyCuts: number[]; eligibility: SegmentEligibility | null },
+  model: { scaler: Scaler; kmeans: Pick<KMeansModel, 'k' | 'cols' | 'centers'>; names: string[]; recencyCuts: number[]; frequencyCuts: number[]; eligibility: SegmentEligibility | null },
   features: Matrix,
 ): Int32Array {
   const Z = transform(model.scaler, rfmMatrix(features));
@@ -362,12 +389,12 @@ export function assignSegments(
   if (!rules) return labels;
   const d = features.cols, { k, cols, centers } = model.kmeans;
   for (let i = 0; i < features.rows; i++) {
-    const frequency = features.data[i * d + FREQUENCY], tenure = features.data[i * d + TENURE];
-    const fScore = frequencyScore(model.frequencyCuts, frequency);
-    if (eligible(names[labels[i]], frequency, fScore, tenure, rules)) continue;
+    const frequency = features.data[i * d + FREQUENCY];
+    const customer = { frequency, tenureDays: features.data[i * d + TENURE], ...rfScores(model, features.data[i * d + RECENCY], frequency) };
+    if (eligible(names[labels[i]], customer, rules)) continue;
     let best = -1, bestDistance = Infinity;
     for (let c = 0; c < k; c++) {
-      if (!eligible(names[c], frequency, fScore, tenure, rules)) continue;
+      if (!eligible(names[c], customer, rules)) continue;
       let s = 0;
       for (let j = 0; j < cols; j++) {
         const gap = Z.data[i * cols + j] - centers[c * cols + j];

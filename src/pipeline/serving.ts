@@ -127,8 +127,8 @@ export function requireServable(loaded: LoadedModels): void {
 
 /** The segmentation document's eligibility, or null when it has none (or none that reads). */
 function eligibilityFrom(raw: unknown): SegmentEligibility | null {
-  const days = (raw as { newWithinDays?: unknown } | null | undefined)?.newWithinDays;
-  return typeof days === 'number' && Number.isFinite(days) && days >= 0 ? { newWithinDays: days } : null;
+  const { rules, newWithinDays: days } = (raw ?? {}) as { rules?: unknown; newWithinDays?: unknown };
+  return rules === 1 && typeof days === 'number' && Number.isFinite(days) && days >= 0 ? { rules, newWithinDays: days } : null;
 }
 
 export async function loadServing(registry: Registry, version?: string): Promise<ServingModels> {

@@ -26,7 +26,7 @@ import {
   alsProgress, chooseRecommender, evaluate, K, popularityRanking, popularityShare, recommendAls, recommendAlsScored, recommendPopular, recommendPopularScored,
   type Holdout, type RecommenderMetrics,
 } from '../models/recommendations.js';
-import { assignSegments, fitSegmentation, SEGMENT_FEATURE_INDEX, TooFewProfilesError, type PreviousSegmentation, type SegmentationModel } from '../models/segments.js';
+import { assignedProfiles, assignSegments, fitSegmentation, SEGMENT_FEATURE_INDEX, TooFewProfilesError, type PreviousSegmentation, type SegmentationModel } from '../models/segments.js';
 import { scoringTime, type ScoredCustomers } from './score.js';
 import { knownIndices, readProductNames, snapshot, type Snapshot } from './tables.js';
 
@@ -66,6 +66,7 @@ export interface TrainResult {
     k: number; inertia: number; silhouette: number;
     /** the silhouette of each k tried at the validation cutoff, which chose k (empty when segmentation.k fixes it) */
     kScores: SegmentationModel['scores'];
+    /** as the customers are assigned (the stored predictions): sizes, and medians of their members */
     segments: Array<{ name: string; size: number; centroid: { recencyDays: number; frequency: number; monetary: number; avgOrderValue: number } }>;
   };
   /**
@@ -344,10 +345,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
     };
   });
 
-  const prof = segmentation.profiles;
-  // sizes as the customers are assigned (see assignSegments), which the stored predictions show
-  const sizes = new Array<number>(segmentation.k).fill(0);
-  for (const c of scores.segment) sizes[c]++;
+  const prof = assignedProfiles(segmentation, scoring.customers.features, scores.segment);
   return {
     cutoff: C,
     validationCutoff: V,
@@ -359,7 +357,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
       k: segmentation.k, inertia: segmentation.inertia,
       silhouette: segmentation.silhouette,
       kScores: kSearch.scores,
-      segments: prof.map((p, c) => ({ name: p.name, size: sizes[c], centroid: { recencyDays: p.centroid.recencyDays, frequency: p.centroid.frequency, monetary: p.centroid.monetary, avgOrderValue: p.centroid.avgOrderValue } })),
+      segments: prof.map((p) => ({ name: p.name, size: p.size, centroid: { recencyDays: p.centroid.recencyDays, frequency: p.centroid.frequency, monetary: p.centroid.monetary, avgOrderValue: p.centroid.avgOrderValue } })),
     },
     segmentNamesKept: segmentation.namesCarriedOver,
     churn: {

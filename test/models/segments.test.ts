@@ -259,14 +259,15 @@ test('customers with fewer distinct profiles than kMin: the search stops at the 
   assert.equal(fitSegmentation(four, { kMin: 4, kMax: 8, nInit: 4, seed: 0 }).k, 3);
 });
 
-test('a customer goes to the nearest cluster whose name is true of them: new within the horizon, loyal and champions by their order count', () => {
+test('a customer goes to the nearest cluster whose name is true of them: new within the horizon, loyal and champions by orders, dormant names not for recent buyers', () => {
   // centres in log1p(recency, orders, spend) space, unscaled: "new" at (16 days, 1 order, 200), "loyal" at (50, 4, 1500)
   const centre = (r: number, f: number, m: number) => [Math.log1p(r), Math.log1p(f), Math.log1p(m)];
   const names = ['new', 'loyal 2', 'hibernating', 'champions'];
   const centers = Float64Array.from([...centre(16, 1, 200), ...centre(50, 4, 1500), ...centre(200, 1, 150), ...centre(5, 20, 9000)]);
   const identity = { mean: new Float64Array(3), scale: Float64Array.of(1, 1, 1), variance: Float64Array.of(1, 1, 1), nSamples: 1, withMean: true, withStd: true };
-  // order-count fifths as on UCI: 1 order is F1, 2 orders F3, 3 orders F4, 6 or more F5
-  const model = { scaler: identity, kmeans: { k: 4, cols: 3, centers }, names, frequencyCuts: [1, 1, 2, 5], eligibility: { newWithinDays: 90 } };
+  // fifths as on UCI: 1 order is F1, 2 orders F3, 3 orders F4, 6 or more F5; 12 days or fewer R5, 32 R4, 72 R3
+  const cuts = { recencyCuts: [12, 32, 72, 180], frequencyCuts: [1, 1, 2, 5] };
+  const model = { scaler: identity, kmeans: { k: 4, cols: 3, centers }, names, ...cuts, eligibility: { rules: 1 as const, newWithinDays: 90 } };
   const X = matrix(7, d);
   const put = (i: number, recency: number, orders: number, spend: number, tenure: number) => {
     X.data[i * d + col('recency_days')] = recency;
@@ -277,11 +278,23 @@ test('a customer goes to the nearest cluster whose name is true of them: new wit
   put(0, 2, 2, 300, 300); // a customer of ten months who just ordered again: nearest "new", not new
   put(1, 45, 1, 1400, 45); // one order, drifting towards "loyal 2": not loyal (the number does not change the name)
   put(2, 10, 1, 200, 10); // a real newcomer
-  put(3, 3, 1, 9000, 200); // one big order: nearest "champions", the next eligible is further than "new", which it is not either
+  put(3, 3, 1, 9000, 200); // one big order (and an earlier return): no name fits, so the nearest stays
   put(4, 60, 5, 1600, 400); // loyal, and nearest loyal
   put(5, 1, 2, 9000, 300); // two orders (F3), one just now: nearest "champions", loyal rather
   put(6, 1, 3, 9000, 300); // three orders (F4): a champion
   const byName = (labels: Int32Array) => [...labels].map((c) => names[c]);
   assert.deepEqual(byName(assignSegments({ ...model, eligibility: null }, X)), ['new', 'loyal 2', 'new', 'champions', 'loyal 2', 'champions', 'champions'], 'the nearest centres');
-  assert.deepEqual(byName(assignSegments(model, X)), ['loyal 2', 'new', 'new', 'hibernating', 'loyal 2', 'loyal 2', 'champions']);
+  assert.deepEqual(byName(assignSegments(model, X)), ['loyal 2', 'new', 'new', 'champions', 'loyal 2', 'loyal 2', 'champions']);
+
+  // a buyer of last week is not hibernating, however few and small their orders
+  const dormant = { ...model, kmeans: { k: 2, cols: 3, centers: Float64Array.from([...centre(200, 1, 150), ...centre(5, 40, 2000)]) }, names: ['hibernating', 'small baskets'] };
+  const Y = matrix(2, d);
+  [[10, 1, 150, 400], [150, 1, 150, 400]].forEach(([recency, orders, spend, tenure], i) => {
+    Y.data[i * d + col('recency_days')] = recency;
+    Y.data[i * d + col('frequency')] = orders;
+    Y.data[i * d + col('monetary')] = spend;
+    Y.data[i * d + col('tenure_days')] = tenure;
+  });
+  assert.deepEqual([...assignSegments({ ...dormant, eligibility: null }, Y)], [0, 0]);
+  assert.deepEqual([...assignSegments(dormant, Y)], [1, 0]);
 });
