@@ -94,11 +94,11 @@ export function warn(message: string): void {
   stderrLine(`floyo: warning: ${message}`);
 }
 
-/** A failure under --json: one object on stdout, with the message stderr carries. */
 /** Whether the one JSON object of --json is out already (a stop by a signal then adds none). */
 let jsonWritten = false;
 export const jsonWasWritten = (): boolean => jsonWritten;
 
+/** A failure under --json: one object on stdout, with the message stderr carries. */
 export function printJsonError(message: string, exitCode: number, context: object = {}): void {
   jsonWritten = true;
   process.stdout.write(JSON.stringify({ error: { message, exitCode, ...context } }, null, 2) + '\n');

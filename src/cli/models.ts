@@ -249,13 +249,13 @@ interface PruneOptions extends CommonOptions {
 
 async function pruneVersions(ctx: CommandContext, opts: PruneOptions): Promise<void> {
   const { config, sources } = ctx.loaded;
-  if (opts.keep !== undefined && !/^\d+$/.test(opts.keep.trim())) throw new FloyoError(`--keep must be a whole number of at least 1, got "${opts.keep}"`);
+  if (opts.keep !== undefined && !/^\s*0*[1-9]\d*\s*$/.test(opts.keep)) throw new FloyoError(`--keep must be a whole number of at least 1, got "${opts.keep}"`);
   const keep = opts.keep !== undefined ? Number(opts.keep) : config.models.keepVersions;
   if (keep === undefined) throw new FloyoError('say how many versions to keep: --keep N (or set models.keepVersions, which train applies too)');
-  if (keep < 1) throw new FloyoError(`--keep must be a whole number of at least 1, got "${opts.keep}"`);
   const prune = () => withRegistry(config, async (registry) => {
-    if ((await registry.list()).length === 0) throw noVersionsYet(registry);
-    return { ...(await registry.prune(keep, { dryRun: opts.dryRun })), location: registry.location };
+    const r = await registry.prune(keep, { dryRun: opts.dryRun });
+    if (r.kept.length + r.removed.length + r.unreadable.length === 0) throw noVersionsYet(registry);
+    return { ...r, location: registry.location };
   });
   // a dry run changes nothing: like models list, it answers while another command holds the home
   const r = opts.dryRun ? await prune() : await withHomeLock(config.home, 'floyo models prune', prune);

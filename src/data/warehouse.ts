@@ -78,10 +78,11 @@ export const LOCK_WAIT_MS = 3000;
  * Empties the home's tmp folder. Only the process holding the home lock writes there (downloads, staged
  * files, DuckDB's spill files), so once the lock is ours, what is there was left by a run that was killed:
  * on a daily schedule the odd killed run would otherwise fill the disk (a 274 MB download each time).
+ * `only` keeps it to some entries (a process stopped by a signal removes its own, named with its pid).
  */
-function removeLeftovers(tmp: string): void {
+function removeLeftovers(tmp: string, only: (entry: string) => boolean = () => true): void {
   if (!existsSync(tmp)) return;
-  for (const entry of readdirSync(tmp)) rmSync(join(tmp, entry), { recursive: true, force: true });
+  for (const entry of readdirSync(tmp)) if (only(entry)) rmSync(join(tmp, entry), { recursive: true, force: true });
 }
 
 /**
@@ -104,8 +105,7 @@ async function acquireLock(home: string, command: string, waitMs: number): Promi
         // process's files in tmp (named with its pid) with it, if the lock is still ours
         const forgetLock = onInterrupt(() => {
           if (readIfExists(path) !== JSON.stringify(mine)) return;
-          const tmp = join(home, 'tmp');
-          if (existsSync(tmp)) for (const entry of readdirSync(tmp)) if (entry.includes(`-${process.pid}-`)) rmSync(join(tmp, entry), { force: true, recursive: true });
+          removeLeftovers(join(home, 'tmp'), (entry) => entry.includes(`-${process.pid}-`));
           rmSync(path, { force: true });
         });
         return () => {

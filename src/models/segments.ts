@@ -71,7 +71,7 @@ export interface SegmentEligibility {
 }
 
 function eligible(name: string, c: { frequency: number; r: number; f: number; tenureDays: number }, rules: SegmentEligibility): boolean {
-  switch (name.replace(/ \d+$/, '')) {
+  switch (baseName(name)) {
     case 'new':
       return c.tenureDays <= rules.newWithinDays;
     case 'champions':
@@ -122,6 +122,9 @@ const PROTOTYPES: Array<{ name: string; profile: Partial<Record<'R' | 'F' | 'M' 
 ];
 
 const ACTIVE_NAMES = new Set(PROTOTYPES.filter((p) => p.active).map((p) => p.name));
+
+/** A name without the number clusters beyond the vocabulary take ("loyal 2" → "loyal"). */
+const baseName = (name: string): string => name.replace(/ \d+$/, '');
 
 function median(values: number[]): number {
   if (values.length === 0) return NaN;
@@ -251,7 +254,7 @@ export function nameSegments(
   // a name that says "buying now" is not given, nor kept, where the median customer has not bought lately
   const dormant = (c: number) => activeWithinDays !== undefined && profiles[c].recencyDays > activeWithinDays;
   const inherited = (previous ? carriedOverNames(profiles, previous) : []).map((name, c) =>
-    name !== undefined && dormant(c) && ACTIVE_NAMES.has(name.replace(/ \d+$/, '')) ? undefined : name);
+    name !== undefined && dormant(c) && ACTIVE_NAMES.has(baseName(name)) ? undefined : name);
   const names: string[] = Array.from({ length: k }, (_, c) => inherited[c] ?? '');
   const used = new Set(names.filter(Boolean));
   const pct = profiles.map((p) => ({

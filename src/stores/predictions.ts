@@ -195,7 +195,6 @@ CREATE TABLE IF NOT EXISTS pending_versions (
 );
 `;
 
-
 const STAGED_COLUMNS =
   "{'seq':'BIGINT','customer_id':'VARCHAR','segment':'VARCHAR','segment_id':'INTEGER','rf_cell':'VARCHAR','churn_probability':'DOUBLE'," +
   "'churn_risk':'VARCHAR','churn_reasons':'VARCHAR','recommendations':'VARCHAR','model_version':'VARCHAR','scored_at_ms':'BIGINT'}";
@@ -426,11 +425,6 @@ export class PredictionStore {
   /** Creates the store's tables when missing. */
   init(): Promise<void> {
     return this.exclusive(() => this.warehouse.run(SCHEMA));
-  }
-
-  private async hasTable(name: string): Promise<boolean> {
-    const [t] = await this.warehouse.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM duckdb_tables() WHERE table_name = ${sqlString(name)}`);
-    return t.n > 0;
   }
 
   /**
@@ -690,24 +684,23 @@ export class PredictionStore {
   /**
    * What the stored predictions have not seen, or null when nothing: sales dated after the latest time
    * any customer was scored as of (`salesUpTo`), and sources ingested since the last write whose lines
-   * are dated by then (`linesSince`, and the earlier orders they replaced). A home holding predictions
-   * only has nothing to compare.
+   * are dated by then (`linesSince`, and the earlier orders they replaced).
    */
   lag(): Promise<PredictionLag | null> {
     return this.exclusive(async () => {
-      if (!(await this.hasTable('transactions'))) return null;
       const [row] = await this.warehouse.query<{ scored: string | null; sales: string | null; unseen: string[] }>(
         `SELECT (SELECT strftime(max(scored_at), '%Y-%m-%dT%H:%M:%SZ') FROM predictions) AS scored,
                 (SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') FROM transactions) AS sales,
                 (SELECT coalesce(list(fingerprint), []) FROM sources s
                  WHERE NOT EXISTS (SELECT 1 FROM prediction_inputs i WHERE i.source = s.fingerprint AND i.ingested_at = s.ingested_at)) AS unseen`,
       );
-      // the lines of the sources not seen, read only when there are some
-      const [since] = row.unseen.length === 0 || !row.scored ? [{ lines: 0, replaced: 0 }] : await this.warehouse.query<{ lines: number; replaced: number }>(
-        `SELECT (SELECT count(*) FROM transactions WHERE source IN (${row.unseen.map(sqlString).join(', ')}) AND ts <= (SELECT max(scored_at) FROM predictions))::BIGINT AS lines,
-                (SELECT coalesce(sum(orders_replaced), 0) FROM sources WHERE fingerprint IN (${row.unseen.map(sqlString).join(', ')}))::BIGINT AS replaced`,
-      );
       if (!row.scored) return null;
+      // the lines of the sources not seen, read only when there are some
+      const unseen = row.unseen.map(sqlString).join(', ');
+      const [since] = unseen === '' ? [{ lines: 0, replaced: 0 }] : await this.warehouse.query<{ lines: number; replaced: number }>(
+        `SELECT (SELECT count(*) FROM transactions WHERE source IN (${unseen}) AND ts <= (SELECT max(scored_at) FROM predictions))::BIGINT AS lines,
+                (SELECT coalesce(sum(orders_replaced), 0) FROM sources WHERE fingerprint IN (${unseen}))::BIGINT AS replaced`,
+      );
       const later = row.sales !== null && row.sales > row.scored;
       if (!later && since.lines === 0 && since.replaced === 0) return null;
       return { scoredUpTo: row.scored, salesUpTo: later ? row.sales : null, linesSince: since.lines, ordersReplacedSince: since.replaced };
