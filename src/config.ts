@@ -12,6 +12,8 @@ export const FORMATS = ['auto', 'csv', 'csv.gz', 'parquet', 'ndjson', 'ndjson.gz
 export const ConfigSchema = z
   .object({
     home: z.string().min(1).default('./.floyo').describe('home folder: warehouse, quarantine, models'),
+    lockWaitSeconds: z.number().nonnegative().max(86_400).default(3)
+      .describe('how long a command waits for another Floyo process using the home before it stops with exit 3 naming it (at most a day)'),
     s3: z
       .object({
         region: z.string().min(1).default('us-east-1').describe('AWS region for s3:// locations'),

@@ -36,7 +36,7 @@ test('unknown keys are refused with the key and what is allowed', () => {
   // a misspelt section: named with the sections, also when it is empty (it used to vanish without a word)
   for (const misspelt of [{ churnn: { costWastedOffer: 2 } }, { churnn: {} }, { churnn: 5 }]) {
     writeFileSync(join(cwd, 'floyo.config.json'), JSON.stringify(misspelt));
-    assert.throws(() => loadConfig({ cwd, env: {} }), /unknown setting "churnn(\.costWastedOffer)?".*allowed: home, s3, ingest, features, tuning, segmentation, churn, recommendations, models$/);
+    assert.throws(() => loadConfig({ cwd, env: {} }), /unknown setting "churnn(\.costWastedOffer)?".*allowed: home, lockWaitSeconds, s3, ingest, features, tuning, segmentation, churn, recommendations, models$/);
   }
   writeFileSync(join(cwd, 'floyo.config.json'), JSON.stringify({ churn: {}, s3: { region: 'eu-west-1' } }));
   assert.equal(loadConfig({ cwd, env: {} }).config.s3.region, 'eu-west-1', 'an empty known section is fine');

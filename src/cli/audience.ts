@@ -46,6 +46,7 @@ Examples:
   floyo audience --min-churn 70% --all > at-risk.ndjson
   floyo audience --rf R5F5,R5F4 --json`,
       ),
+    { opensHome: true },
   ).action(
     action(async (opts: AudienceOptions) => {
       const ctx = makeContext(opts);
@@ -76,7 +77,7 @@ Examples:
         } else {
           printPage(ctx, query, await read(query), warnings);
         }
-      });
+      }, ctx.lockWaitMs);
     }),
   );
 }

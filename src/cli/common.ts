@@ -10,6 +10,7 @@ export interface CommonOptions {
   config?: string;
   json?: boolean;
   quiet?: boolean;
+  lockWaitSeconds?: string;
 }
 
 export interface CommandContext {
@@ -19,25 +20,37 @@ export interface CommandContext {
   /** human output; silent under --json so stdout holds exactly one JSON document */
   say(line?: string): void;
   emitJson(value: unknown): void;
+  /** how long opening the home waits for another process holding it (lockWaitSeconds) */
+  lockWaitMs: number;
   /** " --home DIR --config FILE" as given on this command line: for hints that name another command (env and defaults carry over by themselves) */
   sameHomeFlags: string;
 }
 
-export function withCommonOptions(cmd: Command, { json = true } = {}): Command {
+/** `opensHome`: the command takes the home's lock, so it gets --lock-wait-seconds. */
+export function withCommonOptions(cmd: Command, { json = true, opensHome = false } = {}): Command {
   cmd.option('--home <dir>', 'home folder (default ./.floyo; env FLOYO_HOME)');
   cmd.option('--config <file>', 'config file (default ./floyo.config.json or .yaml; env FLOYO_CONFIG)');
+  if (opensHome) {
+    cmd.option('--lock-wait-seconds <s>', 'wait up to this long for another Floyo command using the home, then stop with exit 3 (default 3; config lockWaitSeconds)');
+  }
   if (json) cmd.option('--json', 'print one JSON object on stdout for programs');
   cmd.option('-q, --quiet', 'no progress output');
   return cmd;
 }
 
 export function makeContext(opts: CommonOptions, flags: Record<string, unknown> = {}): CommandContext {
-  const loaded = loadConfig({ configFile: opts.config, flags: { home: opts.home, ...flags } });
+  const wait = opts.lockWaitSeconds;
+  if (wait !== undefined && (wait.trim() === '' || !Number.isFinite(Number(wait)))) {
+    throw new FloyoError(`--lock-wait-seconds must be a number of seconds, got "${wait}"`);
+  }
+  const lockWaitSeconds = wait === undefined ? undefined : Number(wait);
+  const loaded = loadConfig({ configFile: opts.config, flags: { home: opts.home, lockWaitSeconds, ...flags } });
   const json = Boolean(opts.json);
   return {
     loaded,
     json,
     progress: createProgress({ quiet: opts.quiet }),
+    lockWaitMs: loaded.config.lockWaitSeconds * 1000,
     say: (line = '') => {
       if (!json) process.stdout.write(line + '\n');
     },

@@ -55,6 +55,7 @@ Examples:
   floyo customer 12347
   floyo customer 12347 --json`,
       ),
+    { opensHome: true },
   ).action(
     action(async (id: string, opts: CommonOptions) => {
       const ctx = makeContext(opts);
@@ -76,7 +77,7 @@ Examples:
         }
         const { prediction: shown, dropped } = withRules(prediction, new Set(ctx.loaded.config.recommendations.exclude));
         return { ...shown, segmentHistory: await store.customerMoves(prediction.customerId), excludedByRules: dropped, warnings };
-      });
+      }, ctx.lockWaitMs);
       printCustomer(ctx, report);
     }),
   );

@@ -38,6 +38,7 @@ export function register(program: Command): void {
           'have (UCI invoices from 536365, customers from 12346), and mixed in they would replace real orders. It keeps its\n' +
           'models there too, whatever models.location says. Running the demo again reuses the sample.',
       ),
+    { opensHome: true },
   ).action(
     action(async (opts: DemoOptions) => {
       const base = makeContext(opts);
@@ -76,7 +77,7 @@ export function register(program: Command): void {
       }
       ctx.say(`2. training on it: ingest, features, segments, churn, recommendations (in the demo's own home ${home}, apart from ${config.home})`);
       const report = await runTrain(ctx, { data: [sample], seed: 0, quiet: opts.quiet });
-      const warehouse = await Warehouse.open(home, 'floyo demo');
+      const warehouse = await Warehouse.open(home, 'floyo demo', ctx.lockWaitMs);
       const examples: Example[] = [];
       try {
         const store = new PredictionStore(warehouse);

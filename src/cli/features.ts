@@ -33,6 +33,7 @@ orders_last_90d, spend_last_90d, spend_prev_90d, active_months, days_since_prev_
 (of the customers who bought the last order's products before the cutoff − 60 days, the share who came
 back since, shrunk towards the shop's rate); label churned.`,
       ),
+    { opensHome: true },
   ).action(
     action(async (opts: FeatureOptions) => {
       const horizon = opts.horizonDays === undefined ? undefined : Number(opts.horizonDays);
@@ -40,7 +41,7 @@ back since, shrunk towards the shop's rate); label churned.`,
       const ctx = makeContext(opts, { 'features.horizonDays': horizon });
       const { home } = ctx.loaded.config;
       if (!Warehouse.exists(home)) throw new FloyoError(`no transactions in ${home} yet: run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
-      const warehouse = await Warehouse.open(home, 'floyo features');
+      const warehouse = await Warehouse.open(home, 'floyo features', ctx.lockWaitMs);
       try {
         const summary = await buildFeatures(warehouse, { asOf: opts.asOf, horizonDays: ctx.loaded.config.features.horizonDays });
         const files: Record<string, string> = {};

@@ -58,6 +58,7 @@ Examples:
   floyo ingest s3://my-bucket/sales/2024/ --json
   floyo ingest data/online_retail.csv.gz --mapping fixed-mapping.yaml --replace`,
       ),
+    { opensHome: true },
   ).action(
     action(async (locations: string[], opts: IngestOptions) => {
       if (opts.preset && opts.mapping) throw new FloyoError('give either --preset or --mapping, not both');
@@ -74,7 +75,7 @@ Examples:
 }
 
 export async function runIngest(ctx: CommandContext, locations: string[], replace = false): Promise<IngestSummary> {
-  const warehouse = await Warehouse.open(ctx.loaded.config.home, `floyo ingest`);
+  const warehouse = await Warehouse.open(ctx.loaded.config.home, `floyo ingest`, ctx.lockWaitMs);
   try {
     return await ingest(warehouse, ingestRequest(ctx, locations, replace));
   } finally {

@@ -192,8 +192,7 @@ async function changeCurrent(
         const why = err instanceof Error ? err.message : String(err);
         throw new FloyoError(`${current} is now current, but re-scoring the stored predictions with it failed: ${why}; run floyo score to retry`);
       }
-    }),
-  );
+    }), ctx.lockWaitMs);
 }
 
 function printRescored(ctx: CommandContext, rescored: ScoreReport | null): void {
@@ -258,7 +257,7 @@ async function pruneVersions(ctx: CommandContext, opts: PruneOptions): Promise<v
     return { ...r, location: registry.location };
   });
   // a dry run changes nothing: like models list, it answers while another command holds the home
-  const r = opts.dryRun ? await prune() : await withHomeLock(config.home, 'floyo models prune', prune);
+  const r = opts.dryRun ? await prune() : await withHomeLock(config.home, 'floyo models prune', prune, ctx.lockWaitMs);
   if (ctx.json) {
     ctx.emitJson({ ...r, dryRun: Boolean(opts.dryRun) });
     return;
@@ -301,8 +300,9 @@ them with new data.`,
       .command('promote')
       .argument('<version>', 'the version to make current')
       .description('make a version current (also one that failed the quality gate)'),
+    { opensHome: true },
   ).action(action((version: string, opts: CommonOptions) => promoteVersion(makeContext(opts), version)));
-  withCommonOptions(models.command('rollback').description('make the version that was current before the current one current again')).action(
+  withCommonOptions(models.command('rollback').description('make the version that was current before the current one current again'), { opensHome: true }).action(
     action((opts: CommonOptions) => rollbackVersion(makeContext(opts))),
   );
   withCommonOptions(
@@ -322,5 +322,6 @@ have every floyo train prune after it writes its predictions. On a registry shar
 a promote of an old version in one home while another prunes can lose that version: prune where you
 train.`,
       ),
+    { opensHome: true },
   ).action(action((opts: PruneOptions) => pruneVersions(makeContext(opts), opts)));
 }

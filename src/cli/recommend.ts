@@ -273,14 +273,14 @@ export async function loadCurrent(ctx: CommandContext): Promise<ServingModels> {
  * The customer's purchases in the home's warehouse now, or undefined (with a warning) when there is no
  * warehouse or another Floyo process holds the home: recommendations then rest on the training data.
  */
-async function currentPurchases(home: string, customer: string): Promise<Map<string, number> | undefined> {
+async function currentPurchases(home: string, customer: string, waitMs: number): Promise<Map<string, number> | undefined> {
   if (!Warehouse.exists(home)) {
     warn(`no warehouse in ${home}: recommending from the purchases the model version was trained on`);
     return undefined;
   }
   let warehouse: Warehouse;
   try {
-    warehouse = await Warehouse.open(home, `floyo recommend ${customer}`);
+    warehouse = await Warehouse.open(home, `floyo recommend ${customer}`, waitMs);
   } catch (err) {
     if (!(err instanceof FloyoError) || err.exitCode !== BUSY_EXIT) throw err;
     warn(`${err.message}; recommending from the purchases the model version was trained on`);
@@ -343,6 +343,7 @@ training count and customers new since training are placed too; while another co
 the version's training data is used, with a warning. A customer without purchases the model knows gets
 the most popular products.`,
       ),
+    { opensHome: true },
   ).action(
     action(async (customer: string, opts: RecommendCliOptions) => {
       const ctx = makeContext(opts);
@@ -353,12 +354,12 @@ the most popular products.`,
       const models = await loadCurrent(ctx);
       warnUnknownRules(models, ctx, opts.exclude);
       let id = customer.trim();
-      let history = await currentPurchases(ctx.loaded.config.home, id);
+      let history = await currentPurchases(ctx.loaded.config.home, id, ctx.lockWaitMs);
       const lower = id.toLowerCase();
       if (lower !== id && !models.customers.index.has(id) && !history?.size) {
         // e-mail ids are stored lowercased (the shopify preset): Ann@Example.com means ann@example.com
         // (no second look at the warehouse when the first found none to look in: its warning is said once)
-        const lowered = history === undefined ? undefined : await currentPurchases(ctx.loaded.config.home, lower);
+        const lowered = history === undefined ? undefined : await currentPurchases(ctx.loaded.config.home, lower, ctx.lockWaitMs);
         if (models.customers.index.has(lower) || lowered?.size) [id, history] = [lower, lowered];
       }
       const result = recommendFor(models, id, {

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import type { LoadedConfig, Source } from '../config.js';
 import { parseInstant } from '../dates.js';
-import { Warehouse } from '../data/warehouse.js';
+import { LOCK_WAIT_MS, Warehouse } from '../data/warehouse.js';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { costThreshold } from '../models/churn.js';
 import type { Registry } from '../models/registry.js';
@@ -162,9 +162,11 @@ export async function refuseOlder(
  * predictions, or transactions with none scored yet), holding the home lock; with null when it has
  * neither (a home that only shares the registry), without creating a warehouse.
  */
-export async function withScorableHome<T>(home: string, command: string, fn: (warehouse: Warehouse | null) => Promise<T>): Promise<T> {
+export async function withScorableHome<T>(
+  home: string, command: string, fn: (warehouse: Warehouse | null) => Promise<T>, waitMs = LOCK_WAIT_MS,
+): Promise<T> {
   if (!Warehouse.exists(home)) return fn(null);
-  const warehouse = await Warehouse.open(home, command);
+  const warehouse = await Warehouse.open(home, command, waitMs);
   try {
     const tables = new Set((await warehouse.query<{ name: string }>(
       `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'main' AND table_name IN ('predictions', 'transactions')`,
@@ -231,6 +233,7 @@ Examples:
   floyo score --now 2011-12-31 --json
   floyo score --now 2011-06-01 --allow-older`,
       ),
+    { opensHome: true },
   ).action(
     action(async (opts: ScoreCommandOptions) => {
       if (opts.now !== undefined) parseInstant(opts.now, '--now'); // a bad date is refused before anything is opened
@@ -241,7 +244,7 @@ Examples:
         if (!Warehouse.exists(config.home)) {
           throw new FloyoError(`no warehouse in ${config.home}: ingest sales first (floyo ingest <location>), then score`, {}, NOT_FOUND_EXIT);
         }
-        const warehouse = await Warehouse.open(config.home, 'floyo score');
+        const warehouse = await Warehouse.open(config.home, 'floyo score', ctx.lockWaitMs);
         try {
           return await scoreCurrent(warehouse, registry, ctx, { now: opts.now, allowOlder: opts.allowOlder });
         } finally {

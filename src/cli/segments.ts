@@ -70,6 +70,7 @@ Examples:
   floyo segments
   floyo segments --json`,
       ),
+    { opensHome: true },
   ).action(
     action(async (opts: CommonOptions) => {
       const ctx = makeContext(opts);
@@ -78,7 +79,7 @@ Examples:
         const modelVersion = await store.latestVersion();
         const span = modelVersion === null ? null : await store.rescoreSpan(modelVersion);
         return buildReport(segments, modelVersion, await store.transitions(modelVersion ?? undefined), await store.moves(), await store.rfGrid(), span, warnings);
-      });
+      }, ctx.lockWaitMs);
       printSegments(ctx, report);
     }),
   );

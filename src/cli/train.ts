@@ -117,6 +117,7 @@ Exit codes: 0 done, 1 nothing to train on (no transactions in the home), 2 bad i
 refuses (the message says what to change), 3 the home is in use by another Floyo process, 70 an
 internal error (a bug), 143 and 130 stopped by SIGTERM or Ctrl-C.`,
       ),
+    { opensHome: true },
   ).action(
     action(async (opts: TrainOptions) => {
       if (opts.preset && opts.mapping) throw new FloyoError('give either --preset or --mapping, not both');
@@ -155,7 +156,7 @@ export async function runTrain(
     previousSegmentation: await currentSegmentation(registry),
     current: await currentProducts(registry),
   }));
-  const warehouse = await Warehouse.open(config.home, 'floyo train');
+  const warehouse = await Warehouse.open(config.home, 'floyo train', ctx.lockWaitMs);
   try {
     const t0 = performance.now();
     let ingested: IngestedNow | null = null;

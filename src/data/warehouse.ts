@@ -98,6 +98,7 @@ async function acquireLock(home: string, command: string, waitMs: number): Promi
   const forgetAside = onInterrupt(() => rmSync(aside, { force: true }));
   try {
     const deadline = Date.now() + waitMs;
+    let said = false;
     for (;;) {
       try {
         linkSync(aside, path);
@@ -129,13 +130,18 @@ async function acquireLock(home: string, command: string, waitMs: number): Promi
         continue;
       }
       if (Date.now() < deadline) {
+        // a wait longer than the default is asked for (a schedule queueing behind a train): say what for, once
+        if (holder && !said && waitMs > LOCK_WAIT_MS) {
+          said = true;
+          process.stderr.write(`floyo: waiting up to ${Math.round(waitMs / 1000)} s for \`${holder.command}\` (pid ${holder.pid} on ${holder.host}, since ${holder.since}) to finish with the home ${home}\n`);
+        }
         await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
         continue;
       }
       if (holder) {
         throw new FloyoError(
           `the Floyo home ${home} is in use by \`${holder.command}\` (pid ${holder.pid} on ${holder.host}, since ${holder.since}); ` +
-            `wait for it to finish, or use another --home`,
+            `wait for it to finish (this command waited ${+(waitMs / 1000).toFixed(1)} s; --lock-wait-seconds N waits longer), or use another --home`,
           {},
           BUSY_EXIT,
         );
@@ -153,9 +159,9 @@ async function acquireLock(home: string, command: string, waitMs: number): Promi
  * registry (floyo models prune), so they never interleave with a train or promote in the same home.
  * A home that does not exist has nothing running in it.
  */
-export async function withHomeLock<T>(home: string, command: string, fn: () => Promise<T>): Promise<T> {
+export async function withHomeLock<T>(home: string, command: string, fn: () => Promise<T>, waitMs = LOCK_WAIT_MS): Promise<T> {
   if (!existsSync(home)) return fn();
-  const release = await acquireLock(home, command, LOCK_WAIT_MS);
+  const release = await acquireLock(home, command, waitMs);
   try {
     return await fn();
   } finally {
@@ -202,7 +208,7 @@ export class Warehouse {
 
   /**
    * Opens (creating if needed) the home's warehouse, holding the home lock until close(). Another process
-   * holding it is waited for up to `waitMs`, then named.
+   * holding it is waited for up to `waitMs` (the command's lockWaitSeconds), then named.
    */
   static async open(home: string, command: string, waitMs = LOCK_WAIT_MS): Promise<Warehouse> {
     mkdirSync(home, { recursive: true });

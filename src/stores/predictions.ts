@@ -27,7 +27,7 @@ import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { isoSeconds } from '../dates.js';
-import { sqlString, Warehouse } from '../data/warehouse.js';
+import { LOCK_WAIT_MS, sqlString, Warehouse } from '../data/warehouse.js';
 
 export interface ChurnReason {
   feature: string;
@@ -792,12 +792,14 @@ export class PredictionStore {
  * and without creating a warehouse in it. What makes the answers out of date is said on stderr as it is
  * found, and passed to fn, for the --json outputs to carry.
  */
-export async function withPredictions<T>(home: string, command: string, fn: (store: PredictionStore, warnings: string[]) => Promise<T>): Promise<T> {
+export async function withPredictions<T>(
+  home: string, command: string, fn: (store: PredictionStore, warnings: string[]) => Promise<T>, waitMs = LOCK_WAIT_MS,
+): Promise<T> {
   // a train whose version failed the quality gate writes no predictions: then promoting it is the way on
   const nothing = () =>
     new FloyoError(`no predictions in ${home} yet: run \`floyo train\` first (if it ran and its version was not promoted, see floyo models list, then floyo models promote <version>)`, {}, NOT_FOUND_EXIT);
   if (!Warehouse.exists(home)) throw nothing();
-  const warehouse = await Warehouse.open(home, command);
+  const warehouse = await Warehouse.open(home, command, waitMs);
   try {
     const store = new PredictionStore(warehouse);
     await store.init();

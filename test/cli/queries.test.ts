@@ -323,6 +323,39 @@ test('the query commands answer --help, and say who holds a busy home (exit 3)',
   }
 });
 
+test('--lock-wait-seconds queues a command behind the holder of the home, and says what it waits for', async () => {
+  const h = home();
+  let warehouse: Warehouse | null = await Warehouse.open(h, 'floyo train --data sales.csv');
+  try {
+    const [none, bad, viaEnv] = await Promise.all([
+      floyo(['segments', '--home', h, '--lock-wait-seconds', '0']),
+      floyo(['segments', '--home', h, '--lock-wait-seconds', 'soon']),
+      floyo(['segments', '--home', h], { env: { FLOYO_LOCK_WAIT_SECONDS: '-1' } }),
+    ]);
+    assert.equal(none.code, 3, none.stderr);
+    assert.match(none.stderr, /in use by `floyo train --data sales\.csv` .*this command waited 0 s; --lock-wait-seconds N waits longer/);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--lock-wait-seconds must be a number of seconds, got "soon"/);
+    assert.equal(viaEnv.code, 2);
+    assert.match(viaEnv.stderr, /lockWaitSeconds \(from env FLOYO_LOCK_WAIT_SECONDS\)/);
+    // the holder lets go only once the waiting command has said so: the wait is seen, not guessed by timing
+    const r = await floyo(['segments', '--home', h, '--lock-wait-seconds', '60'], {
+      started: (child) => child.stderr?.on('data', (d: Buffer) => {
+        if (warehouse && d.toString().includes('waiting up to 60 s')) {
+          warehouse.close();
+          warehouse = null;
+        }
+      }),
+    });
+    assert.match(r.stderr, /^floyo: waiting up to 60 s for `floyo train --data sales\.csv` \(pid \d+ on .*\) to finish with the home /);
+    // it got the home once the holder let go, and answered
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /segment/);
+  } finally {
+    (warehouse as Warehouse | null)?.close();
+  }
+});
+
 test('the R×F grid names the fifths no customer is in (tied quintile cuts), so an empty column does not look like a bug', () => {
   const cell = (c: string, customers: number) => ({ cell: c, customers, avgChurn: 0.5 });
   const full = ['R5', 'R4', 'R3', 'R2', 'R1'].flatMap((r) => ['F1', 'F2', 'F3', 'F4', 'F5'].map((f) => cell(r + f, 3)));
