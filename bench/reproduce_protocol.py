@@ -32,7 +32,7 @@ Definitions used (each from the README; where the README leaves a choice open, t
   InvoiceNo starts with C (or its quantity is negative). Rows without CustomerID are kept (guest
   orders) but are left out of customer features.
 - A purchase is an order with a non-return line; purchase lines are the non-return lines.
-- Cutoff C = date of the data's last line (sale or return) minus the horizon. The past = lines whose date is <= C; the
+- Cutoff C = date of the data's last purchase line (not a return) minus the horizon. The past = lines whose date is <= C; the
   window = dates in (C, C + horizon]. Times are read as UTC (the preset), so a date is the written date.
 - Customers: a CustomerID with at least one purchase line in the past. churned = 1 when the customer
   has no purchase line in the window.
@@ -383,7 +383,7 @@ def compare_data(table, report, counts):
 
 
 def compare_cutoffs(table, report, df, horizon):
-    cutoff = df["date"].max() - pd.Timedelta(days=horizon)
+    cutoff = df.loc[~df["is_return"], "date"].max() - pd.Timedelta(days=horizon)
     validation = cutoff - pd.Timedelta(days=horizon)
     add_exact(table, "cutoff C", report["cutoff"], cutoff.strftime("%Y-%m-%d"))
     add_exact(table, "validation cutoff V", report["validationCutoff"], validation.strftime("%Y-%m-%d"))

@@ -53,6 +53,8 @@ export const ConfigSchema = z
         kMax: z.number().int().min(2).max(20).default(8).describe('largest k tried by silhouette'),
       })
       .strict()
+      // a kMin above kMax would quietly try kMax alone
+      .refine((s) => s.kMin <= s.kMax, { path: ['kMin'], error: (issue) => `must be at most segmentation.kMax (${(issue.input as { kMax: number }).kMax})` })
       .prefault({}),
     churn: z
       .object({

@@ -59,6 +59,12 @@ test('wrong types are refused naming the key and its source', () => {
     /recommendations\.exclude \(from env FLOYO_RECOMMENDATIONS_EXCLUDE\): .*expected array.*; write it as JSON, e\.g\. FLOYO_RECOMMENDATIONS_EXCLUDE='\["a","b"\]'/,
   );
   assert.deepEqual(loadConfig({ cwd: dir(), env: { FLOYO_RECOMMENDATIONS_EXCLUDE: '["84378"]' } }).config.recommendations.exclude, ['84378']);
+  // a kMin above kMax quietly tried kMax alone
+  assert.throws(
+    () => loadConfig({ cwd: dir(), env: { FLOYO_SEGMENTATION_K_MIN: '9' } }),
+    /segmentation\.kMin \(from env FLOYO_SEGMENTATION_K_MIN\): must be at most segmentation\.kMax \(8\)/,
+  );
+  assert.equal(loadConfig({ cwd: dir(), env: { FLOYO_SEGMENTATION_K_MIN: '6', FLOYO_SEGMENTATION_K_MAX: '6' } }).config.segmentation.kMin, 6);
 });
 
 test('environment names are derived from the keys', () => {

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../config.js';
 import { FloyoError } from '../errors.js';
+import { normaliseId } from '../data/rows.js';
 import { createProgress, type ProgressFactory } from './progress.js';
 
 export interface CommonOptions {
@@ -60,6 +61,15 @@ export function makeContext(opts: CommonOptions, flags: Record<string, unknown> 
     },
     sameHomeFlags: [opts.home && ` --home ${shellWord(opts.home)}`, opts.config && ` --config ${shellWord(opts.config)}`].filter(Boolean).join(''),
   };
+}
+
+/**
+ * An id typed on the command line as ingest would have stored it: trimmed, a whole number written as a
+ * float made whole (17850.0 → 17850); then lowercased, as the shopify preset stores e-mails.
+ */
+export function storedIdForms(id: string): string[] {
+  const stored = normaliseId(id.trim());
+  return [...new Set([stored, stored.toLowerCase()])];
 }
 
 /** A size in bytes as people read it. */

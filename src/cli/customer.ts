@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { withPredictions, type CustomerMove, type Prediction } from '../stores/predictions.js';
-import { action, makeContext, shellWord, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, makeContext, shellWord, storedIdForms, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 
 /** A probability as a percentage with one decimal: 0.1234 → "12.3%". */
 export function percent(p: number): string {
@@ -61,10 +61,8 @@ Examples:
       const ctx = makeContext(opts);
       if (id.trim() === '') throw new FloyoError('the customer id is empty');
       const report = await withPredictions(ctx.loaded.config.home, `floyo customer ${id}`, async (store, warnings) => {
-        let prediction = await store.get(id);
-        // e-mail ids are stored lowercased (the shopify preset): Ann@Example.com means ann@example.com
-        const lower = id.trim().toLowerCase();
-        if (prediction === null && lower !== id) prediction = await store.get(lower);
+        let prediction: Prediction | null = null;
+        for (const form of storedIdForms(id)) if (prediction === null) prediction = await store.get(form);
         if (prediction === null) {
           const [customers, version] = [await store.count(), await store.latestVersion()];
           throw new FloyoError(

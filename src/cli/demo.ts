@@ -52,7 +52,7 @@ export function register(program: Command): void {
         sameHomeFlags: ` --home ${shellWord(home)}`,
       };
       // the commands it suggests read a configured registry unless told otherwise (there is no flag; env beats the file)
-      const registryEnv = base.loaded.sources['models.location'] ? `FLOYO_MODELS_LOCATION=${shellWord(join(home, 'models'))} ` : '';
+      const registryEnv = base.loaded.sources['models.location'] !== 'default' ? `FLOYO_MODELS_LOCATION=${shellWord(join(home, 'models'))} ` : '';
       const shop = resolveShopOptions({
         customers: parseCount(opts.customers, '--customers'),
         products: parseCount(opts.products, '--products'),

@@ -56,16 +56,18 @@ for (const register of [demo, trainCmd, score, customer, segments, audience, rec
 
 // Under --json every failure is also one object on stdout, as action() prints for FloyoErrors. Commander
 // keeps the options it parsed before it fails, so the command's own --json decides (a --json that is the
-// value of another option is not one); argv is read only when no command was reached.
+// value of another option is not one); argv is read when no command was reached, or when the command
+// parsed no option at all because the line failed before it (`floyo --home X segments --json`).
 const args = process.argv.slice(2);
 function wantsJson(): boolean {
   let command = program;
-  for (const arg of args) {
-    if (arg === '--') break;
+  const options = args.slice(0, args.includes('--') ? args.indexOf('--') : undefined);
+  for (const arg of options) {
     const sub = arg.startsWith('-') ? undefined : command.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
     if (sub) command = sub;
   }
-  return command === program ? args.slice(0, args.includes('--') ? args.indexOf('--') : undefined).includes('--json') : Boolean(command.opts().json);
+  const parsed = command.opts();
+  return command === program || Object.keys(parsed).length === 0 ? options.includes('--json') : Boolean(parsed.json);
 }
 
 try {

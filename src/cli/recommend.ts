@@ -8,7 +8,7 @@ import { explain, foldIn, recommend, similarItems, type Ranked, type UserInterac
 import { buyerCounts } from '../models/recommendations.js';
 import { loadServing, type ServingModels } from '../pipeline/serving.js';
 import { knownIndices, readCustomerPurchases } from '../pipeline/tables.js';
-import { action, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, makeContext, storedIdForms, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { requireCurrent, withRegistry } from './registry.js';
 
 /** How many past purchases an explanation names at most. */
@@ -353,10 +353,10 @@ the most popular products.`,
       const n = parseN(opts.n ?? String(rules.count));
       const models = await loadCurrent(ctx);
       warnUnknownRules(models, ctx, opts.exclude);
-      let id = customer.trim();
+      const [stored, lower] = storedIdForms(customer);
+      let id = stored;
       let history = await currentPurchases(ctx.loaded.config.home, id, ctx.lockWaitMs);
-      const lower = id.toLowerCase();
-      if (lower !== id && !models.customers.index.has(id) && !history?.size) {
+      if (lower !== undefined && !models.customers.index.has(id) && !history?.size) {
         // e-mail ids are stored lowercased (the shopify preset): Ann@Example.com means ann@example.com
         // (no second look at the warehouse when the first found none to look in: its warning is said once)
         const lowered = history === undefined ? undefined : await currentPurchases(ctx.loaded.config.home, lower, ctx.lockWaitMs);

@@ -107,7 +107,7 @@ cutoff C − horizon; metrics are reported at C on the window (C, C + horizon]; 
 refit on all the data and every customer is scored as of the data's last timestamp (or --now).
 A --now before the data's last timestamp looks back: the cutoffs, labels, evaluation, models and scores
 are those of the data cut at --now. Like floyo score, it is refused, before anything is
-published, when stored predictions of customers with no purchase by then would keep a later time
+published, when its version would become current and stored predictions of customers with no purchase by then would keep a later time
 (the store would mix two points in time), unless --allow-older.
 A new model version becomes current unless the quality gate fails (churn 5-fold cross-validated ROC-AUC
 more than churn.maxAucDrop below the current version's, or ALS below popularity by NDCG@10); a version

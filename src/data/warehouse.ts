@@ -85,6 +85,17 @@ function removeLeftovers(tmp: string, only: (entry: string) => boolean = () => t
   for (const entry of readdirSync(tmp)) if (only(entry)) rmSync(join(tmp, entry), { recursive: true, force: true });
 }
 
+/** Makes the home folder, or says why it cannot be one (a typo in --home naming a file is bad input, not a bug). */
+function makeHome(home: string): void {
+  try {
+    mkdirSync(home, { recursive: true });
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : message;
+    throw new FloyoError(`the home ${home} cannot be a folder: ${why} (set --home, FLOYO_HOME or home in the config)`);
+  }
+}
+
 /**
  * Takes the home lock. The lock file appears complete or not at all (written aside, then linked into
  * place, which fails if it exists), so a reader never sees half of it. A live holder is waited for up to
@@ -161,6 +172,7 @@ async function acquireLock(home: string, command: string, waitMs: number): Promi
  */
 export async function withHomeLock<T>(home: string, command: string, fn: () => Promise<T>, waitMs = LOCK_WAIT_MS): Promise<T> {
   if (!existsSync(home)) return fn();
+  makeHome(home);
   const release = await acquireLock(home, command, waitMs);
   try {
     return await fn();
@@ -211,7 +223,7 @@ export class Warehouse {
    * holding it is waited for up to `waitMs` (the command's lockWaitSeconds), then named.
    */
   static async open(home: string, command: string, waitMs = LOCK_WAIT_MS): Promise<Warehouse> {
-    mkdirSync(home, { recursive: true });
+    makeHome(home);
     const release = await acquireLock(home, command, waitMs);
     const path = join(home, 'warehouse.duckdb');
     try {

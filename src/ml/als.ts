@@ -1613,7 +1613,8 @@ export function similarItems(model: AlsModel, item: number, n: number): Ranked {
     for (let f = 0; f < K; f++) x[f] = Y[item * K + f] / norms[item];
     for (let i = 0; i < nItems; i++) {
       if (i === item || norms[i] === 0) continue;
-      top.push(dotF(Y, i * K, x, K) / norms[i], i);
+      // clamped: rounding takes parallel factors a hair past 1, which a cosine never is
+      top.push(Math.min(1, Math.max(-1, dotF(Y, i * K, x, K) / norms[i])), i);
     }
   }
   const items = new Int32Array(top.size), scores = new Float32Array(top.size);

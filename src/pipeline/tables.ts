@@ -128,10 +128,16 @@ function grow<T extends Int32Array | Float32Array>(from: T, to: T): T {
   return to;
 }
 
-/** Product names by id (the most common name of each product), for reports and recommendations. */
+/**
+ * Product names by id (the most common name of each product), for reports and recommendations. A tie
+ * goes to the smallest name, not to whichever line came first: the same sales given as files in another
+ * order give the same names, and the same model artifact.
+ */
 export async function readProductNames(warehouse: Warehouse): Promise<Map<string, string>> {
   const rows = await warehouse.query<{ product_id: string; name: string | null }>(
-    `SELECT product_id, mode(product_name) AS name FROM transactions GROUP BY product_id`,
+    `SELECT product_id, arg_min(product_name, (-n, product_name)) AS name FROM (
+       SELECT product_id, product_name, count(*) AS n FROM transactions WHERE product_name IS NOT NULL AND product_name <> '' GROUP BY ALL
+     ) GROUP BY product_id`,
   );
   return new Map(rows.filter((r) => r.name).map((r) => [r.product_id, String(r.name).trim()]));
 }

@@ -50,6 +50,10 @@ test('floyo demo: generate, train and show customers on the default shop with no
   const again = (await floyo(args)).json<DemoJson>();
   assert.equal(again.generated, null, 'the sample is reused');
   assert.deepEqual(again.train.churn, t.churn, 'the same models again');
+  // with nothing configured, the hints are plain commands: no registry to point at
+  const plain = await floyo(['demo', '--home', home, '-q']);
+  assert.match(plain.stdout, /^ {2}npx floyo recommend \S+ --explain --home /m, plain.stdout);
+  assert.doesNotMatch(plain.stdout, /FLOYO_MODELS_LOCATION/);
 
   // configured for another shop's exports and a shared registry, the demo still reads its own sample, and the
   // commands it suggests reach its registry: the one that needs the registry is told where it is

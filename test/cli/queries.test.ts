@@ -126,7 +126,7 @@ test('floyo customer: an unknown customer, or a home where nothing was scored, e
   assert.equal(existsSync(fresh), false, 'a query does not create a home');
 });
 
-test('floyo customer: an id stored lowercased (e-mails) is found as typed in another case', async () => {
+test('floyo customer: an id is found as ingest stored it: e-mails lowercased, whole numbers written as floats made whole', async () => {
   const h = home();
   const warehouse = await Warehouse.open(h, 'queries test');
   try {
@@ -134,9 +134,14 @@ test('floyo customer: an id stored lowercased (e-mails) is found as typed in ano
   } finally {
     warehouse.close();
   }
-  const r = await floyo(['customer', ' Ann@Example.COM ', '--home', h, '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.json<CustomerReport>().customerId, 'ann@example.com');
+  const [email, float] = await Promise.all([
+    floyo(['customer', ' Ann@Example.COM ', '--home', h, '--json']),
+    floyo(['customer', '12344.0', '--home', h, '--json']),
+  ]);
+  assert.equal(email.code, 0, email.stderr);
+  assert.equal(email.json<CustomerReport>().customerId, 'ann@example.com');
+  assert.equal(float.code, 0, float.stderr);
+  assert.equal(float.json<CustomerReport>().customerId, '12344');
 });
 
 test('floyo segments: counts, average churn and high risk per segment, and the movement matrix from v1 to v2', async () => {

@@ -82,10 +82,12 @@ describe('floyo recommend and floyo similar', () => {
   });
 
   test('a known customer gets n products they never bought, from the current version; --include-bought lets them back', async () => {
-    const [r, all, text] = await Promise.all([
+    const [r, all, text, asFloat] = await Promise.all([
       cli(['recommend', customer, '-n', '10', '--home', home, '--json']),
       cli(['recommend', customer, '-n', '10', '--home', home, '--json', '--include-bought']),
       cli(['recommend', customer, '--home', home]),
+      // as a spreadsheet or pandas writes the id: ingest stored it whole
+      cli(['recommend', `${customer}.0`, '-n', '10', '--home', home, '--json']),
     ]);
     const out = ok(r).json<RecommendResult>();
     assert.equal(out.customer, customer);
@@ -97,6 +99,8 @@ describe('floyo recommend and floyo similar', () => {
     for (const id of ids(out)) assert.ok(!bought.get(customer)!.has(id), `${customer} already bought ${id}`);
     assertRanked(out.recommendations.map((x) => x.score));
     assert.ok(out.recommendations.every((x) => typeof x.productName === 'string' && x.productName.length > 0));
+
+    assert.deepEqual(ok(asFloat).json<RecommendResult>(), out);
 
     const withBought = ok(all).json<RecommendResult>();
     assert.equal(withBought.filterAlreadyBought, false);

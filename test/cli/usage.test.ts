@@ -1,8 +1,9 @@
 // Usage errors exit 2, as all bad input does; help and version exit 0.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { floyo, tempDir } from '../support/cli.js';
+import { floyo, ROOT, tempDir } from '../support/cli.js';
 
 test('unknown options, missing arguments and unknown commands exit 2 with the reason; --help and --version exit 0', async () => {
   const [option, argument, command, help, version, top] = await Promise.all([
@@ -54,7 +55,7 @@ test('under --json an error is also one JSON object on stdout, with the exit cod
 });
 
 test('under --json a usage error is one JSON object on stdout too; help and version print no error object', async () => {
-  const [option, argument, afterDashes, help, asValue, helpOfUnknown, unknownCommand] = await Promise.all([
+  const [option, argument, afterDashes, help, asValue, helpOfUnknown, unknownCommand, beforeCommand] = await Promise.all([
     floyo(['recommend', '12347', '--nope', '--json']),
     floyo(['recommend', '--json']),
     floyo(['recommend', '--', '--json']),
@@ -62,6 +63,7 @@ test('under --json a usage error is one JSON object on stdout too; help and vers
     floyo(['recommend', '--home', '--json']),
     floyo(['models', 'help', 'nope', '--json']),
     floyo(['nosuch', '--json']),
+    floyo(['--home', '/tmp', 'segments', '--json']),
   ]);
   assert.equal(option.code, 2);
   assert.deepEqual(option.json(), { error: { message: "unknown option '--nope'\n(Did you mean --home?)", exitCode: 2 } });
@@ -76,4 +78,19 @@ test('under --json a usage error is one JSON object on stdout too; help and vers
   assert.doesNotMatch(helpOfUnknown.stdout, /"error"/, 'help shown for an unknown command is not an error object');
   assert.equal(unknownCommand.code, 2);
   assert.deepEqual(unknownCommand.json(), { error: { message: "unknown command 'nosuch'", exitCode: 2 } });
+  assert.equal(beforeCommand.code, 2);
+  assert.deepEqual(beforeCommand.json(), { error: { message: "unknown option '--home'", exitCode: 2 } }, 'an option before the command fails the line, which asked for JSON');
+});
+
+test('a --home that cannot be a folder (a file is in the way) is bad input, exit 2, not an internal error', async () => {
+  const file = join(tempDir(), 'a-file');
+  writeFileSync(file, 'not a folder');
+  const [ingest, train] = await Promise.all([
+    floyo(['ingest', join(ROOT, 'test/fixtures/online_retail_sample.csv'), '--home', file]),
+    floyo(['train', '--home', join(file, 'below'), '--json']),
+  ]);
+  assert.equal(ingest.code, 2, ingest.stderr);
+  assert.equal(ingest.stderr, `floyo: the home ${file} cannot be a folder: a file is in the way (set --home, FLOYO_HOME or home in the config)\n`);
+  assert.equal(train.code, 2, train.stderr);
+  assert.match(train.json<{ error: { message: string } }>().error.message, /cannot be a folder: a file is in the way/);
 });
