@@ -2,17 +2,14 @@
 import type { Command } from 'commander';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { withPredictions, type CustomerMove, type Prediction } from '../stores/predictions.js';
-import { action, makeContext, shellWord, storedIdForms, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, exitCodesHelp, makeContext, shellWord, storedIdForms, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 
 /** A probability as a percentage with one decimal: 0.1234 → "12.3%". */
 export function percent(p: number): string {
   return `${(p * 100).toFixed(1)}%`;
 }
 
-export const EXIT_CODES_HELP = `
-Exit codes: 0 answered, 1 nothing to answer with (unknown customer or segment, nothing scored yet),
-2 bad input, 3 the home is in use by another Floyo process, 70 an internal error (a bug), 143 and 130
-stopped by SIGTERM or Ctrl-C.`;
+export const EXIT_CODES_HELP = exitCodesHelp('nothing to answer with (unknown customer or segment, nothing scored yet)');
 
 export interface CustomerReport extends Prediction {
   /** the customer's moves between segments over model versions, oldest first */

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { buildFeatures, exportTable } from '../features/build.js';
 import { Warehouse } from '../data/warehouse.js';
-import { action, makeContext, table, withCommonOptions, type CommonOptions } from './common.js';
+import { action, exitCodesHelp, makeContext, table, withCommonOptions, type CommonOptions } from './common.js';
 
 interface FeatureOptions extends CommonOptions {
   asOf?: string;
@@ -31,7 +31,8 @@ avg_lines_per_order, distinct_products, returns_rate, mean_days_between_orders, 
 orders_last_90d, spend_last_90d, spend_prev_90d, active_months, days_since_prev_order, last_order_lines
 (products in the last order), credit_notes (orders that only return or refund), last_basket_retention
 (of the customers who bought the last order's products before the cutoff − 60 days, the share who came
-back since, shrunk towards the shop's rate); label churned.`,
+back since, shrunk towards the shop's rate); label churned.
+${exitCodesHelp('no transactions in the home yet')}`,
       ),
     { opensHome: true },
   ).action(

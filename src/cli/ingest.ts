@@ -4,7 +4,7 @@ import { FloyoError, USAGE_EXIT } from '../errors.js';
 import { ingest, type IngestRequest, type IngestSummary } from '../data/ingest.js';
 import { loadMappingFile, presetMapping, type Mapping } from '../data/mapping.js';
 import { Warehouse } from '../data/warehouse.js';
-import { action, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, exitCodesHelp, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 
 interface IngestOptions extends CommonOptions {
   preset?: string;
@@ -51,6 +51,7 @@ Rows that cannot be used go to a quarantine file (home/quarantine/) with file, r
 rows excluded by a business rule (e.g. postage codes) are counted by rule. Rows read always equal
 accepted + quarantined + excluded. Exit code 2 when a source failed as a whole (nothing from it landed);
 with --json the report then also carries {error: {message, exitCode, file}} (file: when one source failed).
+${exitCodesHelp(null, 'bad input, or a source that failed as a whole')}
 
 Examples:
   floyo ingest data/online_retail.csv.gz

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { sqlString, withHomeLock } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
 import type { LoadedModels, Manifest, Registry, VersionSummary } from '../models/registry.js';
-import { action, bytesText, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, exitCodesHelp, bytesText, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { noVersionsYet, requireCurrent, withRegistry } from './registry.js';
 import { printScore, scoreCurrent, withScorableHome, type ScoreReport } from './score.js';
 import { requireSameShop, requireServable, warehouseProducts } from '../pipeline/serving.js';
@@ -53,7 +53,8 @@ function listRow(v: VersionSummary): Record<string, unknown> {
     'p@10 (pop.)': beside(rec.precisionAt10, rec.popularityPrecisionAt10, 4),
     // the gate compares these (the metric the recommender was chosen by)
     'NDCG@10 (pop.)': beside(rec.ndcgAt10, rec.popularityNdcgAt10, 4),
-    gate: v.gate && !v.gate.passed ? 'failed' : gateText(v.gate),
+    // the reasons and notes go below the table, where they have room
+    gate: !v.gate ? '-' : v.gate.passed ? (v.gate.notes?.length ? 'passed*' : 'passed') : 'failed',
   };
 }
 
@@ -77,10 +78,11 @@ async function listVersions(ctx: CommandContext): Promise<void> {
     ctx.say('current: * is the version served; N back: N rollbacks (floyo models rollback) return to it');
     ctx.say("in brackets: the churn AUC's 5-fold CV mean (the gate compares it), and popularity's precision and NDCG");
     ctx.say(table(versions.map(listRow), ['version', 'current', 'serves', 'churn AUC (CV)', 'p@10 (pop.)', 'NDCG@10 (pop.)', 'gate']));
-    // below the table, where they have room: why a version is unreadable, or why the gate kept it back
+    // below the table, where they have room: why a version is unreadable, why the gate kept it back, what it left uncompared
     for (const v of versions) {
       if (v.error) ctx.say(v.error);
       else if (v.gate && !v.gate.passed) ctx.say(`${v.version} failed the gate: ${failedBecause(v.gate)}`);
+      else if (v.gate?.notes?.length) ctx.say(`${v.version} passed*: ${v.gate.notes.join('; ')}`);
     }
     const bytes = versions.reduce((n, v) => n + v.bytes, 0);
     const unreadable = versions.filter((v) => v.error).length;
@@ -283,7 +285,8 @@ The registry is models.location (default <home>/models). The current version is 
 and floyo similar load; floyo train publishes a new version and makes it current unless the quality
 gate fails. promote and rollback re-score the customers whose predictions are stored in this home
 with the version that becomes current (as of the time they were last scored); floyo score refreshes
-them with new data.`,
+them with new data.
+${exitCodesHelp('no such version, or none yet', 'bad input, a damaged version or CURRENT, or a version that cannot serve')}`,
     );
 
   withCommonOptions(models.command('list').description('the model versions, newest first, with their metrics and gate')).action(

@@ -8,7 +8,7 @@ import { explain, foldIn, recommend, similarItems, type Ranked, type UserInterac
 import { buyerCounts } from '../models/recommendations.js';
 import { loadServing, type ServingModels } from '../pipeline/serving.js';
 import { knownIndices, readCustomerPurchases } from '../pipeline/tables.js';
-import { action, makeContext, storedIdForms, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, exitCodesHelp, makeContext, storedIdForms, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { requireCurrent, withRegistry } from './registry.js';
 
 /** How many past purchases an explanation names at most. */
@@ -341,7 +341,8 @@ for repeat purchases such as consumables). What they bought is read from the
 warehouse now and folded into the current model version (floyo models list), so purchases since
 training count and customers new since training are placed too; while another command holds the home
 the version's training data is used, with a warning. A customer without purchases the model knows gets
-the most popular products.`,
+the most popular products (known: false), with exit 0, as a new customer would.
+${exitCodesHelp('no model version yet, or the current one cannot serve')}`,
       ),
     { opensHome: true },
   ).action(
@@ -386,7 +387,8 @@ export function registerSimilar(program: Command): void {
         `
 Similarity comes from the ALS item factors of the current model version, fitted on every purchase
 (also when that version serves popularity for recommendations). Products in config
-recommendations.exclude and --exclude are left out.`,
+recommendations.exclude and --exclude are left out.
+${exitCodesHelp('unknown product, or no model version yet')}`,
       ),
   ).action(
     action(async (product: string, opts: QueryOptions) => {

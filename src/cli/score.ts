@@ -11,7 +11,7 @@ import type { Registry } from '../models/registry.js';
 import { scoreWithVersion, scoringTime, staleDataWarning, toPredictions, type ScoringTime } from '../pipeline/score.js';
 import { loadServing, requireSameShop, warehouseProducts } from '../pipeline/serving.js';
 import { PredictionStore, type StoredGroup } from '../stores/predictions.js';
-import { action, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, exitCodesHelp, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { requireCurrent, withRegistry } from './registry.js';
 
 export interface ScoreReport {
@@ -227,6 +227,8 @@ purchase by then would keep their later rows: the store would mix two points in 
 scores anyway and lists the rows left at the later time. A --now more than the churn horizon
 (features.horizonDays) after the data's last transaction is scored with a warning on stderr: every
 customer would look churned.
+
+${exitCodesHelp('no model version or no sales in the home yet', 'bad input, or a --now refused as above')}
 
 Examples:
   floyo ingest exports/today.csv && floyo score

@@ -3,8 +3,8 @@
 // version (newer data, another --now) moved them, so a model change is not blamed for what time did.
 import type { Command } from 'commander';
 import { withPredictions, type SegmentMoves, type SegmentSummary, type SegmentTransition } from '../stores/predictions.js';
-import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
-import { EXIT_CODES_HELP, percent } from './customer.js';
+import { action, exitCodesHelp, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { percent } from './customer.js';
 
 export interface Movement {
   fromVersion: string;
@@ -64,7 +64,7 @@ matrix from the previous model version to the latest, as it was when the latest 
 the segment a customer had before, columns the segment the new version gave them; the diagonal is
 customers who stayed. Then the moves from re-scoring with the latest version itself (floyo score on
 newer data or another --now): the same model, so they are not counted as its movement.
-${EXIT_CODES_HELP}
+${exitCodesHelp('nothing to answer with (nothing scored yet)')}
 
 Examples:
   floyo segments

@@ -71,8 +71,15 @@ export function resolveLocalLocation(location: string, cwd = process.cwd()): Sou
     const firstGlob = parts.findIndex((p) => /[*?[]/.test(p));
     const base = parts.slice(0, firstGlob).join(sep) || sep;
     if (!existsSync(base)) throw new FloyoError(`no such folder for the pattern ${location}: ${base}`);
-    const re = globToRegExp(parts.slice(firstGlob).join('/'));
-    const files = walk(base).filter((f) => re.test(f.slice(base.length + 1).split(sep).join('/')));
+    const pattern = parts.slice(firstGlob);
+    const re = globToRegExp(pattern.join('/'));
+    // a wildcard does not reach into Spark's _temporary/ or _SUCCESS, as a folder does not (nor into
+    // dot-files, which walk never lists); a pattern that names such a part itself (`_staging/*.csv`) asks for it
+    const asksUnderscored = pattern.some((p) => p.startsWith('_'));
+    const files = walk(base).filter((f) => {
+      const below = f.slice(base.length + 1).split(sep);
+      return re.test(below.join('/')) && (asksUnderscored || !below.some((p) => p.startsWith('_')));
+    });
     if (files.length === 0) throw new FloyoError(`no files match ${location}`);
     return files.map((path) => ({ kind: 'file', location: path, path, bytes: statSync(path).size }));
   }

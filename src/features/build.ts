@@ -48,11 +48,17 @@ export const CUSTOMER_FEATURES = [
 /** Days before the cutoff at which last_basket_retention's products are scored on who came back since. */
 const RETENTION_LAG_DAYS = 60;
 
-export async function dataSpan(warehouse: Warehouse): Promise<{ from: string; to: string } | null> {
-  const [row] = await warehouse.query<{ from: string | null; to: string | null }>(
-    `SELECT strftime(min(ts), '%Y-%m-%d') AS "from", strftime(max(ts), '%Y-%m-%d') AS "to" FROM transactions`,
+/**
+ * The days of the data's first and last lines, and of its last purchase: the default cutoff follows the
+ * last purchase, as a return is not one (a stray credit note months after the last sale would otherwise
+ * move every cutoff past the sales).
+ */
+export async function dataSpan(warehouse: Warehouse): Promise<{ from: string; to: string; lastPurchase: string } | null> {
+  const [row] = await warehouse.query<{ from: string | null; to: string | null; lastPurchase: string | null }>(
+    `SELECT strftime(min(ts), '%Y-%m-%d') AS "from", strftime(max(ts), '%Y-%m-%d') AS "to",
+            strftime(max(ts) FILTER (WHERE NOT is_return), '%Y-%m-%d') AS "lastPurchase" FROM transactions`,
   );
-  return row.from && row.to ? { from: row.from, to: row.to } : null;
+  return row.from && row.to ? { from: row.from, to: row.to, lastPurchase: row.lastPurchase ?? row.to } : null;
 }
 
 /**
@@ -67,7 +73,7 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
   if (!Number.isInteger(h) || h <= 0) throw new FloyoError(`--horizon-days must be a positive whole number of days, got ${h}`);
   let cutoff = request.asOf;
   if (cutoff === undefined) {
-    const [row] = await warehouse.query<{ d: string }>(`SELECT strftime(DATE ${sqlString(span.to)} - INTERVAL ${h} DAY, '%Y-%m-%d') AS d`);
+    const [row] = await warehouse.query<{ d: string }>(`SELECT strftime(DATE ${sqlString(span.lastPurchase)} - INTERVAL ${h} DAY, '%Y-%m-%d') AS d`);
     cutoff = row.d;
   }
   parseDay(cutoff, '--as-of');
@@ -236,7 +242,7 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
     window: w,
     dataFrom: span.from,
     dataTo: span.to,
-    labelsComplete: w.to <= span.to,
+    labelsComplete: w.to <= span.lastPurchase,
     customers: c.customers,
     churned: c.churned,
     churnRate: c.customers ? c.churned / c.customers : 0,

@@ -308,10 +308,12 @@ function clusterMedians(features: Matrix, labels: Int32Array, k: number): Array<
 /**
  * The segments as customers are assigned to them (assignSegments): their sizes and medians, which is
  * what the stored predictions show. The model's own profiles are of the clusters by nearest centre, which
- * named them and which the next version's names are matched against.
+ * named them and which the next version's names are matched against. A segment no customer fits (a "new"
+ * cluster whose nearest customers all joined long ago) has no medians: it shows its cluster's, size 0.
  */
-export function assignedProfiles(model: Pick<SegmentationModel, 'k' | 'names'>, features: Matrix, segment: Int32Array): SegmentProfile[] {
-  return clusterMedians(features, segment, model.k).map((p, c) => ({ name: model.names[c], ...p }));
+export function assignedProfiles(model: Pick<SegmentationModel, 'k' | 'names' | 'profiles'>, features: Matrix, segment: Int32Array): SegmentProfile[] {
+  return clusterMedians(features, segment, model.k).map((p, c) =>
+    ({ name: model.names[c], size: p.size, centroid: p.size > 0 ? p.centroid : model.profiles[c].centroid }));
 }
 
 function quintileCuts(values: Float64Array): number[] {

@@ -207,12 +207,21 @@ export async function currentSegmentation(registry: Registry): Promise<PreviousS
  * one), and the note says so. NDCG is compared to a relative 1e-9: the same hits at the same ranks are a
  * tie, whatever the rounding of their sums.
  */
+/** Fewer customers evaluated on the window than this: ALS and popularity are not compared by the gate. */
+export const MIN_EVALUATED_TO_COMPARE = 30;
+
 export function qualityGate(result: TrainResult, current: Manifest | null, config: Config): NonNullable<Manifest['gate']> {
   const reasons: string[] = [];
   const notes: string[] = [];
   const rec = result.recommendations;
   if (rec.model === 'als' && rec.ndcgAt10 < rec.popularity.ndcgAt10 * (1 - 1e-9)) {
-    reasons.push(`recommendations: ALS NDCG@10 ${rec.ndcgAt10.toFixed(4)} is below popularity's ${rec.popularity.ndcgAt10.toFixed(4)}`);
+    const below = `ALS NDCG@10 ${rec.ndcgAt10.toFixed(4)} is below popularity's ${rec.popularity.ndcgAt10.toFixed(4)}`;
+    // a handful of customers is a coin toss, not a comparison: it would keep back a small shop's whole version
+    if (rec.evaluatedUsers < MIN_EVALUATED_TO_COMPARE) {
+      notes.push(`recommendations not compared: ${below}, but on ${rec.evaluatedUsers} evaluated customer${rec.evaluatedUsers === 1 ? '' : 's'} (fewer than ${MIN_EVALUATED_TO_COMPARE})`);
+    } else {
+      reasons.push(`recommendations: ${below}`);
+    }
   }
   const currentHorizon = current?.data?.horizonDays;
   const sameLabels = typeof currentHorizon !== 'number' || currentHorizon === result.horizonDays;

@@ -109,27 +109,27 @@ function rankingSummary(m: RecommenderMetrics) {
 }
 
 /**
- * The reported cutoff C (default: the last day − h) and the validation cutoff V = C − h. Refuses a C whose
+ * The reported cutoff C (default: the last purchase's day − h) and the validation cutoff V = C − h. Refuses a C whose
  * window runs past the data, or whose V leaves no past to learn from, naming the --as-of that would work.
  */
-function cutoffs(span: { from: string; to: string }, asOf: string | undefined, h: number, knownAt?: string): { C: string; V: string } {
+function cutoffs(span: { from: string; lastPurchase: string }, asOf: string | undefined, h: number, knownAt?: string): { C: string; V: string } {
   const data = knownAt === undefined ? 'the data' : `the data known at --now ${knownAt}`;
-  const latest = shiftDays(span.to, -h);
+  const latest = shiftDays(span.lastPurchase, -h);
   const C = asOf ?? latest;
   const V = shiftDays(C, -h);
   const earliest = shiftDays(span.from, h + 1);
   if (V <= span.from) {
     if (asOf === undefined || earliest > latest) {
-      throw new FloyoError(`${data} (${span.from} .. ${span.to}) is too short for a ${h}-day horizon: evaluation needs a validation cutoff ${V} after the first day; use a shorter --horizon-days${knownAt === undefined ? '' : ' or a later --now'}`);
+      throw new FloyoError(`${data} (${span.from} .. its last purchase on ${span.lastPurchase}) is too short for a ${h}-day horizon: evaluation needs a validation cutoff ${V} after the first day; use a shorter --horizon-days${knownAt === undefined ? '' : ' or a later --now'}`);
     }
     throw new FloyoError(`--as-of ${C} leaves no past before its validation cutoff ${V} (the data starts on ${span.from}): the earliest --as-of that works is ${earliest}`);
   }
   if (C > latest) {
-    const covered = Math.round((Date.parse(span.to) - Date.parse(C)) / 86_400_000); // days of the window the data holds
+    const covered = Math.round((Date.parse(span.lastPurchase) - Date.parse(C)) / 86_400_000); // days of the window the data holds
     const shorter = covered > 0 && shiftDays(C, -covered) > span.from ? `, or keep ${C} with --horizon-days ${covered}` : '';
     throw new FloyoError(
-      `--as-of ${C} needs churn labels up to ${shiftDays(C, h)} but ${data} ends on ${span.to}: ` +
-        `the latest --as-of that works is ${latest} (the last day − ${days(h)})${shorter}`,
+      `--as-of ${C} needs churn labels up to ${shiftDays(C, h)} but ${data} has its last purchase on ${span.lastPurchase}: ` +
+        `the latest --as-of that works is ${latest} (that day − ${days(h)})${shorter}`,
     );
   }
   return { C, V };
@@ -252,12 +252,14 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   const { scoredAsOf, day: S } = await scoringTime(warehouse, options.now);
   // A --now before the data's end looks back: everything is as if the data were cut at --now (the cutoffs
   // follow from its last line then, and no label reads a later sale), or churn would learn from the future.
-  const [{ last, lastKnown, later }] = await warehouse.query<{ last: string; lastKnown: string; later: number }>(
+  const [{ last, lastKnown, lastKnownPurchase, later }] = await warehouse.query<{ last: string; lastKnown: string; lastKnownPurchase: string | null; later: number }>(
     `SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS last, strftime(max(ts) FILTER (WHERE ts <= ${sqlInstant(scoredAsOf)}), '%Y-%m-%dT%H:%M:%SZ') AS "lastKnown", ` +
+      `strftime(max(ts) FILTER (WHERE ts <= ${sqlInstant(scoredAsOf)} AND NOT is_return), '%Y-%m-%d') AS "lastKnownPurchase", ` +
       `count(*) FILTER (WHERE ts > ${sqlInstant(scoredAsOf)})::INTEGER AS later FROM transactions`,
   );
   const labelsUntil = options.now !== undefined && scoredAsOf < last ? scoredAsOf : undefined;
-  const known = labelsUntil ? { from: span.from, to: lastKnown.slice(0, 10) } : span; // scoringTime refused a --now before the first line
+  // the cutoffs follow the last purchase (known at --now when it looks back); scoringTime refused a --now before the first line
+  const known = { from: span.from, lastPurchase: labelsUntil ? lastKnownPurchase ?? lastKnown.slice(0, 10) : span.lastPurchase };
   const { C, V } = cutoffs(known, options.asOf, h, labelsUntil);
 
   // 1. validation cutoff: choose hyperparameters

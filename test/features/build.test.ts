@@ -88,7 +88,7 @@ test('features as of a cutoff: the cutoff day is past, labels look only at the w
   db.closeSync();
 });
 
-test('default cutoff is the last date minus the horizon; a cutoff too late is flagged as incomplete labels', async () => {
+test('default cutoff is the last purchase\'s date minus the horizon; a cutoff too late is flagged as incomplete labels', async () => {
   const home = tempDir();
   assert.equal((await floyo(['ingest', join(FIXTURES, 'online_retail_sample.csv'), '--home', home, '-q'])).code, 0);
   const s = await features(home, []);
@@ -109,6 +109,15 @@ test('default cutoff is the last date minus the horizon; a cutoff too late is fl
   assert.equal(empty.code, 1);
   assert.match(empty.stderr, /^floyo: no transactions in .* yet: run `floyo ingest` first\n$/);
   assert.deepEqual(readdirSync(fresh), [], 'a fresh home stays empty');
+
+  // a stray credit note long after the last sale is not a purchase: the cutoff stays with the sales
+  const stray = join(tempDir(), 'stray-return.csv');
+  writeFileSync(stray, `${HEADER}\nC999999,85123A,WHITE HANGING HEART T-LIGHT HOLDER,-1,2013-04-01 10:00:00,2.55,17850,United Kingdom\n`);
+  assert.equal((await floyo(['ingest', stray, '--home', home, '-q'])).code, 0);
+  const after = await features(home, []);
+  assert.equal(after.dataTo, '2013-04-01');
+  assert.equal(after.cutoff, '2011-09-09');
+  assert.equal(after.labelsComplete, true);
 });
 
 test('features never look past the cutoff: changing only the future leaves them unchanged', async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { CUSTOMER_FEATURES } from '../../src/features/build.js';
 import { matrix } from '../../src/ml/matrix.js';
 import { createRng } from '../../src/ml/random.js';
-import { assignSegments, fitSegmentation, MAX_PROFILE_DRIFT, nameSegments, profileDistance, type PreviousSegmentation } from '../../src/models/segments.js';
+import { assignedProfiles, assignSegments, fitSegmentation, MAX_PROFILE_DRIFT, nameSegments, profileDistance, type PreviousSegmentation } from '../../src/models/segments.js';
 
 const d = CUSTOMER_FEATURES.length;
 const col = (name: (typeof CUSTOMER_FEATURES)[number]) => CUSTOMER_FEATURES.indexOf(name);
@@ -297,4 +297,9 @@ test('a customer goes to the nearest cluster whose name is true of them: new wit
   });
   assert.deepEqual([...assignSegments({ ...dormant, eligibility: null }, Y)], [0, 0]);
   assert.deepEqual([...assignSegments(dormant, Y)], [1, 0]);
+
+  // the report: a segment no customer fits has size 0 and its cluster's medians, never NaN (null in JSON)
+  const profile = (recencyDays: number) => ({ name: '', size: 1, centroid: { recencyDays, frequency: 1, monetary: 1, avgOrderValue: 1, avgUnitsPerOrder: 1, tenureDays: 1 } });
+  const report = assignedProfiles({ k: 2, names: ['hibernating', 'small baskets'], profiles: [profile(200), profile(5)] }, Y, Int32Array.of(1, 1));
+  assert.deepEqual(report.map((p) => [p.name, p.size, p.centroid.recencyDays]), [['hibernating', 0, 200], ['small baskets', 2, 80]]);
 });

@@ -9,11 +9,11 @@ import type { TrainResult } from '../../src/pipeline/train.js';
 const { config } = loadConfig({ env: {}, flags: {} });
 
 /** The parts of a train result the gate reads. */
-function result(als: number, popularity: number): TrainResult {
+function result(als: number, popularity: number, evaluatedUsers = 1000): TrainResult {
   return {
     horizonDays: 90,
     churn: { cvRocAucMean: 0.75, rocAuc: 0.75, converged: true },
-    recommendations: { model: 'als', ndcgAt10: als, popularity: { ndcgAt10: popularity } },
+    recommendations: { model: 'als', ndcgAt10: als, popularity: { ndcgAt10: popularity }, evaluatedUsers },
   } as unknown as TrainResult;
 }
 
@@ -27,6 +27,12 @@ test('ALS and popularity with the same NDCG tie, whatever the rounding of their 
   const lower = qualityGate(result(0.1447, 0.1468), null, config);
   assert.equal(lower.passed, false);
   assert.match(lower.reasons[0], /^recommendations: ALS NDCG@10 0\.1447 is below popularity's 0\.1468$/);
+  // on 4 customers (a small shop's first train) that is noise: noted, and the version is not kept back for it
+  assert.deepEqual(qualityGate(result(0.7995, 0.8464, 4), null, config), {
+    passed: true, reasons: [],
+    notes: ["recommendations not compared: ALS NDCG@10 0.7995 is below popularity's 0.8464, but on 4 evaluated customers (fewer than 30)"],
+  });
+  assert.equal(qualityGate(result(0.7995, 0.8464, 30), null, config).passed, false);
 });
 
 test('churn is compared only with a version of the same horizon', () => {
