@@ -28,15 +28,18 @@ export function register(program: Command): void {
       .option('--risk <level>', 'high or low churn risk, as flagged when scored (by the configured churn costs)')
       .option('--rf <cells>', 'only these R×F quintile cells, comma-separated, e.g. R5F5,R5F4 (R5: most recent fifth, F5: most frequent)')
       .option('--limit <n>', `customers per page, 1..${MAX_PAGE.toLocaleString('en-US')} (default ${DEFAULT_PAGE}; with --all, the page size)`)
-      .option('--cursor <c>', 'continue after the page that printed this cursor (same filters)')
+      .option('--cursor <c>', 'continue after the page that printed this cursor (same filters, same model version)')
       .option('--all', 'every page after the cursor as NDJSON on stdout, one customer per line; progress on stderr')
       .addHelpText(
         'after',
         `
 Customers come in customer id order. Each page ends with the cursor of the next one; pass it with the
 same filters to continue. Paging is by customer id, not by position: customers scored between two pages
-neither repeat nor push others out. --json prints {customers, nextCursor, total}, total being every
-customer that matches the filters.
+neither repeat nor push others out. A cursor holds for the predictions it was made on: a floyo score
+with the same model version keeps it, but once a train, promote or rollback has written another version's
+predictions it is refused (exit 2), since its next page would come from other segments and scores: start
+again without --cursor. --json prints {customers, nextCursor, total}, total being every customer that
+matches the filters.
 ${EXIT_CODES_HELP}
 
 Examples:

@@ -18,7 +18,10 @@
 //
 // Audiences are paged by keyset on customer_id (byte order of UTF-8), never OFFSET: customers written
 // between pages cannot shift existing ones, and a page does not count the rows before it. The cursor is
-// opaque (base64url JSON) and carries the filter it was made for.
+// opaque (base64url JSON) and carries the filter it was made for and the model versions whose predictions
+// it paged (each with its prediction_versions seq): a re-score with the same version keeps it, but once
+// another version has rewritten predictions the next page would come from other segments and churn
+// scores, so the cursor is refused instead of mixing the two.
 //
 // One Warehouse has one DuckDB connection, so the store runs its operations one at a time: a read issued
 // while an upsert is under way must not run inside the upsert's open transaction.
@@ -145,7 +148,8 @@ export interface StoredGroup {
 export const DEFAULT_PAGE = 100;
 export const MAX_PAGE = 100_000;
 
-const CURSOR_FORMAT = 1;
+// 2: the cursor carries the stored versions it was made under (1 did not, and is refused)
+const CURSOR_FORMAT = 2;
 
 // No PRIMARY KEY on customer_id: the write path keeps ids unique (one writer holds the home; a batch is
 // deduplicated; a customer's old row is removed in the transaction that adds the new one). With DuckDB's
@@ -373,24 +377,47 @@ export function audienceFilter(query: AudienceQuery): { filter: Filter; limit: n
   return { filter: { segment: query.segment ?? null, minChurn, maxChurn, risk: query.risk ?? null, rfCells }, limit };
 }
 
-function encodeCursor(filter: Filter, after: string): string {
-  return Buffer.from(JSON.stringify({ v: CURSOR_FORMAT, f: filter, a: after }), 'utf8').toString('base64url');
+/** A model version with stored predictions, and when it last reached the store (prediction_versions.seq; null: before that table). */
+interface StoredVersion {
+  version: string;
+  seq: number | null;
 }
 
-function decodeCursor(cursor: string, filter: Filter): string {
-  let decoded: { v?: unknown; f?: Filter; a?: unknown };
+interface DecodedCursor {
+  after: string;
+  madeUnder: StoredVersion[];
+}
+
+function encodeCursor(filter: Filter, madeUnder: StoredVersion[], after: string): string {
+  const w = madeUnder.map((v) => [v.version, v.seq]);
+  return Buffer.from(JSON.stringify({ v: CURSOR_FORMAT, f: filter, w, a: after }), 'utf8').toString('base64url');
+}
+
+function isStoredVersion(pair: unknown): pair is [string, number | null] {
+  return Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && (pair[1] === null || Number.isInteger(pair[1]));
+}
+
+function decodeCursor(cursor: string, filter: Filter): DecodedCursor {
+  const foreign = () => new FloyoError('the cursor is not one Floyo made: pass the nextCursor of the previous page unchanged', { field: 'cursor' });
+  let decoded: { v?: unknown; f?: Filter; w?: unknown; a?: unknown };
   try {
     if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error('not base64url');
     decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as typeof decoded;
   } catch {
-    throw new FloyoError('the cursor is not one Floyo made: pass the nextCursor of the previous page unchanged', { field: 'cursor' });
+    throw foreign();
+  }
+  if (decoded?.v === 1) {
+    throw new FloyoError(
+      'the cursor was made by an earlier Floyo, which did not note the model version of the predictions it paged: start again without --cursor',
+      { field: 'cursor' },
+    );
   }
   const f = decoded?.f;
-  if (f && typeof f === 'object' && !('rfCells' in f)) (f as Filter).rfCells = null; // cursors made before the R×F filter
   if (decoded?.v !== CURSOR_FORMAT || typeof decoded.a !== 'string' || typeof f !== 'object' || f === null ||
     !('segment' in f && 'minChurn' in f && 'maxChurn' in f && 'risk' in f) ||
-    !(f.rfCells === null || (Array.isArray(f.rfCells) && f.rfCells.every((c) => typeof c === 'string')))) {
-    throw new FloyoError('the cursor is not one Floyo made: pass the nextCursor of the previous page unchanged', { field: 'cursor' });
+    !(f.rfCells === null || (Array.isArray(f.rfCells) && f.rfCells.every((c) => typeof c === 'string'))) ||
+    !Array.isArray(decoded.w) || !decoded.w.every(isStoredVersion)) {
+    throw foreign();
   }
   if (!sameFilter(f, filter)) {
     throw new FloyoError(
@@ -399,7 +426,27 @@ function decodeCursor(cursor: string, filter: Filter): string {
       { field: 'cursor' },
     );
   }
-  return decoded.a;
+  return { after: decoded.a, madeUnder: decoded.w.map(([version, seq]) => ({ version, seq })) };
+}
+
+/**
+ * Refuses a cursor made under other stored versions than `now`'s: a train, promote or rollback wrote
+ * another version's predictions since (or the same version again after another, which gave it a new seq).
+ */
+function refuseReplaced(madeUnder: StoredVersion[], now: StoredVersion[]): void {
+  const key = (v: StoredVersion) => JSON.stringify([v.version, v.seq]);
+  const then = new Set(madeUnder.map(key));
+  if (now.length === madeUnder.length && now.every((v) => then.has(key(v)))) return;
+  const names = (vs: StoredVersion[]) => vs.map((v) => v.version).join(', ');
+  // versions only gone (the newest re-scored an older one's customers): name what is stored now
+  const fresh = now.filter((v) => !then.has(key(v)));
+  const by = fresh.length ? fresh : now;
+  const again = fresh.some((v) => madeUnder.some((m) => m.version === v.version)) ? ' (written again after another version)' : '';
+  throw new FloyoError(
+    `the predictions were replaced by model version${by.length === 1 ? '' : 's'} ${names(by)}${again} since this cursor was made ` +
+      `(under ${names(madeUnder)}): start again without --cursor`,
+    { field: 'cursor' },
+  );
 }
 
 function whereClause(f: Filter): string {
@@ -613,8 +660,11 @@ export class PredictionStore {
   /** One page of the customers matching the query, in customer_id order (UTF-8 byte order). */
   async audience(query: AudienceQuery): Promise<AudiencePage> {
     const { filter, limit } = audienceFilter(query);
-    const after = query.cursor === undefined ? null : decodeCursor(query.cursor, filter);
+    const from = query.cursor === undefined ? null : decodeCursor(query.cursor, filter);
     return this.exclusive(async () => {
+      const versions = await this.storedVersions();
+      if (from !== null) refuseReplaced(from.madeUnder, versions);
+      const after = from?.after ?? null;
       const where = whereClause(filter);
       // First the page's ids, then its rows by id range: a top-N over the wide columns decompressed the
       // reasons and recommendations of every remaining row (2 s for a 5000-row page at 1M customers, 0.2 s
@@ -631,8 +681,16 @@ export class PredictionStore {
       );
       const [{ total }] = await this.warehouse.query<{ total: number }>(`SELECT count(*)::BIGINT AS total FROM predictions WHERE ${where}`);
       const customers = rows.map(fromRow);
-      return { customers, nextCursor: more ? encodeCursor(filter, page[page.length - 1].customer_id) : null, total };
+      return { customers, nextCursor: more ? encodeCursor(filter, versions, page[page.length - 1].customer_id) : null, total };
     });
+  }
+
+  /** The model versions with stored predictions, in the order they reached the store. */
+  private storedVersions(): Promise<StoredVersion[]> {
+    return this.warehouse.query<StoredVersion>(
+      `SELECT p.model_version AS version, v.seq FROM (SELECT DISTINCT model_version FROM predictions) p
+       LEFT JOIN prediction_versions v USING (model_version) ORDER BY v.seq NULLS FIRST, version`,
+    );
   }
 
   /** Segments of the stored predictions, largest first. */

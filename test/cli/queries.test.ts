@@ -281,6 +281,41 @@ test('floyo audience: bad filters and a cursor from another query exit 2 with a 
   assert.match(near.stdout, /churn ≥ 99\.99%\)/, 'a bound is shown as given, not rounded to 100%');
 });
 
+/** Writes predictions into a home, as a train, promote or score would. */
+async function write(h: string, predictions: Prediction[]): Promise<void> {
+  const warehouse = await Warehouse.open(h, 'queries test');
+  try {
+    const store = new PredictionStore(warehouse);
+    await store.init();
+    await store.upsert(predictions);
+  } finally {
+    warehouse.close();
+  }
+}
+
+test('floyo audience: a cursor survives a same-version re-score, and is refused (exit 2) once another version rewrote the predictions', async () => {
+  const h = home();
+  const audience = (cursor: string, ...json: string[]) => floyo(['audience', '--home', h, '--segment', 'loyal', '--limit', '2', '--cursor', cursor, ...json]);
+  const page1 = (await floyo(['audience', '--home', h, '--segment', 'loyal', '--limit', '2', '--json'])).json<AudiencePage>();
+  assert.ok(page1.nextCursor);
+  await write(h, Array.from({ length: CUSTOMERS }, (_, i) => ({ ...customer(i, 'v2', 1), churnProbability: 0.02 })));
+  const rescored = await audience(page1.nextCursor, '--json');
+  assert.equal(rescored.code, 0, rescored.stderr);
+  assert.ok(rescored.json<AudiencePage>().customers.every((c) => c.churnProbability === 0.02 && c.customerId > page1.customers[1].customerId));
+
+  await write(h, Array.from({ length: CUSTOMERS }, (_, i) => customer(i, 'v3', 2)));
+  const [human, json] = await Promise.all([audience(page1.nextCursor), audience(page1.nextCursor, '--json')]);
+  for (const r of [human, json]) {
+    assert.equal(r.code, 2, r.stderr);
+    assertErrorStdout(r);
+    assert.match(r.stderr, /^floyo: the predictions were replaced by model version v3 since this cursor was made \(under v2\): start again without --cursor\n$/);
+  }
+  const old = Buffer.from(JSON.stringify({ v: 1, f: { segment: 'loyal', minChurn: 0, maxChurn: 1, risk: null, rfCells: null }, a: '12341' })).toString('base64url');
+  const before = await audience(old);
+  assert.equal(before.code, 2, before.stderr);
+  assert.match(before.stderr, /^floyo: the cursor was made by an earlier Floyo, .*: start again without --cursor\n$/);
+});
+
 test('the audience flags are checked with their names before the home is opened', () => {
   assert.deepEqual(parseQuery({ segment: 'at risk', minChurn: '70%', maxChurn: '0.95', risk: 'high', limit: '250', cursor: 'abc' }),
     { segment: 'at risk', minChurn: 0.7, maxChurn: 0.95, risk: 'high', limit: 250, cursor: 'abc' });

@@ -375,11 +375,11 @@ test('customers written between pages cause no duplicates and no skips of the ex
     let round = 0;
     const seen = await pageThrough(store, query, async () => {
       round++;
-      // New customers before and after the cursor, and existing ones re-scored without leaving the filter.
+      // New customers before and after the cursor, and existing ones re-scored (same version) without leaving the filter.
       await store.upsert([
         ...Array.from({ length: 50 }, (_, i) => prediction(`A-new-${round}-${i}`, { churnProbability: 0.9, churnRisk: 'high' })),
         ...Array.from({ length: 50 }, (_, i) => prediction(`C${String(19_000 + round * 50 + i).padStart(6, '0')}x`, { churnProbability: 0.7, churnRisk: 'high' })),
-        ...existing.slice(round * 700, round * 700 + 300).map((id) => prediction(id, { churnProbability: 0.66, churnRisk: 'high', modelVersion: 'v2' })),
+        ...existing.slice(round * 700, round * 700 + 300).map((id) => prediction(id, { churnProbability: 0.66, churnRisk: 'high' })),
       ]);
     });
     assert.equal(new Set(seen).size, seen.length, 'no customer twice');
@@ -416,6 +416,60 @@ test('a cursor only continues the query it came from; malformed cursors and bad 
     await rejects(store.audience({ limit: 100_001 }), /limit must be/);
     await rejects(store.audience({ risk: 'medium' as 'high' }), /risk must be "high" or "low"/);
     assert.deepEqual(await store.audience({ segment: 'no such segment' }), { customers: [], nextCursor: null, total: 0 });
+  });
+});
+
+test('a cursor is refused once another model version rewrote the predictions; a re-score with the same version keeps it', async () => {
+  await withStore(async (store) => {
+    const query = { segment: 'hibernating', limit: 20 };
+    const replaced = (by: string, under: string) =>
+      new RegExp(`^the predictions were replaced by model versions? ${by} since this cursor was made \\(under ${under}\\): start again without --cursor$`);
+    await store.upsert(synthetic(500));
+    const page1 = await store.audience(query);
+    assert.ok(page1.nextCursor);
+
+    // the same version again with other segments (newer data): pages go on, by customer id as before
+    await store.upsert(synthetic(500, 'v1', 1));
+    const page2 = await store.audience({ ...query, cursor: page1.nextCursor });
+    assert.ok(page2.nextCursor);
+    assert.ok(page2.customers.every((c) => c.customerId > page1.customers[page1.customers.length - 1].customerId && c.modelVersion === 'v1'));
+
+    // a train or promote of another version: the next page would be v2's segment, not the one paged so far
+    await store.upsert(synthetic(500, 'v2', 2));
+    await rejects(store.audience({ ...query, cursor: page2.nextCursor }), replaced('v2', 'v1'));
+    const underV2 = (await store.audience(query)).nextCursor;
+    assert.ok(underV2);
+
+    // a rollback to v1: the same name as the cursor's, written again after another version
+    await store.upsert(synthetic(500, 'v1', 0));
+    await rejects(store.audience({ ...query, cursor: page2.nextCursor }), replaced('v1 \\(written again after another version\\)', 'v1'));
+    await rejects(store.audience({ ...query, cursor: underV2 }), replaced('v1', 'v2'));
+
+    // a version that rewrote only some customers, then the rest of them
+    const underV1 = (await store.audience(query)).nextCursor;
+    assert.ok(underV1);
+    await store.upsert(synthetic(500, 'v3', 1).slice(0, 100));
+    await rejects(store.audience({ ...query, cursor: underV1 }), replaced('v3', 'v1'));
+    const mixed = (await store.audience(query)).nextCursor;
+    assert.ok(mixed);
+    await store.upsert(synthetic(500, 'v3', 1));
+    await rejects(store.audience({ ...query, cursor: mixed }), replaced('v3', 'v1, v3'));
+  });
+});
+
+test('a cursor made before cursors noted the model version is refused clearly, not continued', async () => {
+  await withStore(async (store) => {
+    await store.upsert(synthetic(50));
+    const filter = { segment: null, minChurn: 0, maxChurn: 1, risk: null, rfCells: null };
+    const { rfCells: _, ...beforeRf } = filter;
+    for (const f of [filter, beforeRf]) {
+      const old = Buffer.from(JSON.stringify({ v: 1, f, a: 'C000010' })).toString('base64url');
+      await rejects(store.audience({ cursor: old }), /^the cursor was made by an earlier Floyo, which did not note the model version of the predictions it paged: start again without --cursor$/);
+    }
+    for (const w of [undefined, 'v1', [['v1']], [['v1', 'one']], [[1, 1]]]) {
+      const bad = Buffer.from(JSON.stringify({ v: 2, f: filter, w, a: 'C000010' })).toString('base64url');
+      await rejects(store.audience({ cursor: bad }), /not one Floyo made/);
+    }
   });
 });
 
