@@ -283,6 +283,16 @@ export function sqlString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/**
+ * A DOUBLE literal that is exactly `value`: from JavaScript's shortest round-trip text, cast from a string.
+ * A bare 0.47679707921215453 is a DECIMAL(18,17) to DuckDB, whose conversion to DOUBLE can land on the
+ * neighbouring double, so a bound taken from printed output would miss the value it was printed from.
+ */
+export function sqlDouble(value: number): string {
+  if (!Number.isFinite(value)) throw new RangeError(`sqlDouble needs a finite number, got ${value}`);
+  return `'${String(value)}'::DOUBLE`;
+}
+
 /** An instant as Floyo writes them (2011-12-09T12:50:00Z) as a DuckDB TIMESTAMP literal (UTC, as `ts` is). */
 export function sqlInstant(iso: string): string {
   return `TIMESTAMP ${sqlString(iso.slice(0, 19).replace('T', ' '))}`;

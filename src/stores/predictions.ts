@@ -30,7 +30,7 @@ import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { isoSeconds } from '../dates.js';
-import { LOCK_WAIT_MS, sqlString, Warehouse } from '../data/warehouse.js';
+import { LOCK_WAIT_MS, sqlDouble, sqlString, Warehouse } from '../data/warehouse.js';
 
 export interface ChurnReason {
   feature: string;
@@ -450,7 +450,7 @@ function refuseReplaced(madeUnder: StoredVersion[], now: StoredVersion[]): void 
 }
 
 function whereClause(f: Filter): string {
-  const conditions = [`churn_probability >= ${f.minChurn}`, `churn_probability <= ${f.maxChurn}`];
+  const conditions = [`churn_probability >= ${sqlDouble(f.minChurn)}`, `churn_probability <= ${sqlDouble(f.maxChurn)}`];
   if (f.segment !== null) conditions.push(`segment = ${sqlString(f.segment)}`);
   if (f.risk !== null) conditions.push(`churn_risk = ${sqlString(f.risk)}`);
   if (f.rfCells !== null) conditions.push(`rf_cell IN (${f.rfCells.map(sqlString).join(', ')})`);

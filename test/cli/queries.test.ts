@@ -316,6 +316,16 @@ test('floyo audience: a cursor survives a same-version re-score, and is refused 
   assert.match(before.stderr, /^floyo: the cursor was made by an earlier Floyo, .*: start again without --cursor\n$/);
 });
 
+test('floyo audience: a churn bound copied from --json finds that customer', async () => {
+  const h = home();
+  // 17 significant digits, as --json prints it
+  const exact = 0.47679707921215453;
+  await write(h, [{ ...customer(1, 'v2', 1), customerId: 'exact', churnProbability: exact }]);
+  const found = await floyo(['audience', '--home', h, '--min-churn', String(exact), '--max-churn', String(exact), '--json']);
+  assert.equal(found.code, 0, found.stderr);
+  assert.deepEqual(found.json<AudiencePage>().customers.map((c) => [c.customerId, c.churnProbability]), [['exact', exact]]);
+});
+
 test('the audience flags are checked with their names before the home is opened', () => {
   assert.deepEqual(parseQuery({ segment: 'at risk', minChurn: '70%', maxChurn: '0.95', risk: 'high', limit: '250', cursor: 'abc' }),
     { segment: 'at risk', minChurn: 0.7, maxChurn: 0.95, risk: 'high', limit: 250, cursor: 'abc' });

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Warehouse } from '../../src/data/warehouse.js';
 import { FloyoError } from '../../src/errors.js';
-import { PredictionStore, withPredictions, type AudienceQuery, type Prediction } from '../../src/stores/predictions.js';
+import { MAX_PAGE, PredictionStore, withPredictions, type AudienceQuery, type Prediction } from '../../src/stores/predictions.js';
 import { tempDir } from '../support/cli.js';
 
 const SCORED_AT = '2011-12-09T12:50:00Z';
@@ -469,6 +469,30 @@ test('a cursor made before cursors noted the model version is refused clearly, n
     for (const w of [undefined, 'v1', [['v1']], [['v1', 'one']], [[1, 1]]]) {
       const bad = Buffer.from(JSON.stringify({ v: 2, f: filter, w, a: 'C000010' })).toString('base64url');
       await rejects(store.audience({ cursor: bad }), /not one Floyo made/);
+    }
+  });
+});
+
+/** The double next to x towards +∞ (up) or −∞, for x > 0. */
+function adjacent(x: number, up: boolean): number {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  view.setBigUint64(0, view.getBigUint64(0) + (up ? 1n : -1n));
+  return view.getFloat64(0);
+}
+
+test('churn bounds are inclusive for any stored probability, also one that needs 17 significant digits (as --json prints it)', async () => {
+  await withStore(async (store) => {
+    // from the audit: a bare 0.47679707921215453 in SQL is a DECIMAL, converted to the double next to it
+    const audited = 0.47679707921215453;
+    const probabilities = [audited, adjacent(audited, false), adjacent(audited, true), ...Array.from({ length: 200 }, (_, i) => Math.abs(Math.sin(i + 1)))];
+    const stored = probabilities.map((p, i) => prediction(`P${String(i).padStart(3, '0')}`, { churnProbability: p }));
+    await store.upsert(stored);
+    for (const { customerId, churnProbability: p } of stored) {
+      const page = await store.audience({ minChurn: p, maxChurn: p });
+      assert.deepEqual(page.customers.map((c) => [c.customerId, c.churnProbability]), [[customerId, p]], `exactly ${p}`);
+      const atLeast = (await store.audience({ minChurn: p, limit: MAX_PAGE })).customers.map((c) => c.customerId);
+      assert.deepEqual(atLeast, stored.filter((s) => s.churnProbability >= p).map((s) => s.customerId), `at least ${p}`);
     }
   });
 });
