@@ -85,13 +85,21 @@ Examples:
   );
 }
 
+/**
+ * A percentage's number divided by 100 by moving the decimal point in its text: 14.3% is then the double
+ * nearest 0.143, the same bound as --min-churn 0.143 (14.3 / 100 is 0.14300000000000002). NaN when the
+ * text is not a decimal number.
+ */
+function fromPercent(text: string): number {
+  const decimal = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:e([+-]?\d+))?$/i.exec(text);
+  return decimal ? Number(`${decimal[1]}e${Number(decimal[2] ?? 0) - 2}`) : NaN;
+}
+
 function probability(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const trimmed = text.trim();
-  const pct = trimmed.endsWith('%');
-  const n = Number(pct ? trimmed.slice(0, -1) : trimmed);
-  const p = pct ? n / 100 : n;
-  if (trimmed === '' || trimmed === '%' || !Number.isFinite(n) || p < 0 || p > 1) {
+  const p = trimmed.endsWith('%') ? fromPercent(trimmed.slice(0, -1).trim()) : Number(trimmed);
+  if (trimmed === '' || !Number.isFinite(p) || p < 0 || p > 1) {
     throw new FloyoError(`${flag} must be a churn probability from 0 to 1 (or a percentage like 70%), got ${JSON.stringify(text)}`);
   }
   return p;

@@ -326,16 +326,36 @@ test('floyo audience: a churn bound copied from --json finds that customer', asy
   assert.deepEqual(found.json<AudiencePage>().customers.map((c) => [c.customerId, c.churnProbability]), [['exact', exact]]);
 });
 
+test('floyo audience: a percentage is the same bound as its fraction, so a cursor made with 14.3% continues with 0.143', async () => {
+  const h = home();
+  const page1 = (await floyo(['audience', '--home', h, '--min-churn', '14.3%', '--limit', '1', '--json'])).json<AudiencePage>();
+  assert.ok(page1.nextCursor);
+  const page2 = await floyo(['audience', '--home', h, '--min-churn', '0.143', '--limit', '1', '--cursor', page1.nextCursor, '--json']);
+  assert.equal(page2.code, 0, page2.stderr);
+});
+
 test('the audience flags are checked with their names before the home is opened', () => {
   assert.deepEqual(parseQuery({ segment: 'at risk', minChurn: '70%', maxChurn: '0.95', risk: 'high', limit: '250', cursor: 'abc' }),
     { segment: 'at risk', minChurn: 0.7, maxChurn: 0.95, risk: 'high', limit: 250, cursor: 'abc' });
   assert.deepEqual(parseQuery({}), {});
   assert.deepEqual(parseQuery({ minChurn: '0', maxChurn: '100%' }), { minChurn: 0, maxChurn: 1 });
+  // a percentage is the double nearest its fraction: 14.3% is 0.143, not 14.3 / 100 = 0.14300000000000002
+  assert.deepEqual(parseQuery({ minChurn: '14.3%', maxChurn: ' 57.5 % ' }), { minChurn: 0.143, maxChurn: 0.575 });
+  assert.deepEqual(parseQuery({ minChurn: '.5%', maxChurn: '1e1%' }), { minChurn: 0.005, maxChurn: 0.1 });
+  for (let tenths = 0; tenths <= 1000; tenths++) {
+    const digits = String(tenths).padStart(3, '0'); // 143 → 14.3% → 0.143
+    const fraction = Number(`${digits.slice(0, -3) || '0'}.${digits.slice(-3)}`);
+    assert.equal(parseQuery({ minChurn: `${digits.slice(0, -1)}.${digits.slice(-1)}%` }).minChurn, fraction, `${tenths / 10}%`);
+  }
   const refused: Array<[Parameters<typeof parseQuery>[0], RegExp]> = [
     [{ minChurn: '1.5' }, /--min-churn must be a churn probability from 0 to 1/],
     [{ minChurn: '-0.1' }, /--min-churn must be/],
     [{ minChurn: 'lots' }, /--min-churn must be .*got "lots"/],
     [{ minChurn: '' }, /--min-churn must be/],
+    [{ minChurn: '%' }, /--min-churn must be/],
+    [{ minChurn: '0x10%' }, /--min-churn must be .*got "0x10%"/],
+    [{ minChurn: 'Infinity%' }, /--min-churn must be/],
+    [{ minChurn: '-5%' }, /--min-churn must be/],
     [{ maxChurn: '120%' }, /--max-churn must be/],
     [{ minChurn: '0.9', maxChurn: '0.1' }, /--min-churn \(0\.9\) is above --max-churn \(0\.1\): no customer can match/],
     [{ limit: '0' }, /--limit must be a whole number from 1 to 100,000, got "0"/],
