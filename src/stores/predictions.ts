@@ -26,7 +26,7 @@
 // One Warehouse has one DuckDB connection, so the store runs its operations one at a time: a read issued
 // while an upsert is under way must not run inside the upsert's open transaction.
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { isoSeconds } from '../dates.js';
@@ -856,6 +856,8 @@ export async function withPredictions<T>(
   // a train whose version failed the quality gate writes no predictions: then promoting it is the way on
   const nothing = () =>
     new FloyoError(`no predictions in ${home} yet: run \`floyo train\` first (if it ran and its version was not promoted, see floyo models list, then floyo models promote <version>)`, {}, NOT_FOUND_EXIT);
+  // a mistyped --home is said as such, not as a home where nothing was trained yet
+  if (!existsSync(home)) throw new FloyoError(`there is no Floyo home at ${home} (--home, FLOYO_HOME or home in the config): nothing was ingested or trained there`, {}, NOT_FOUND_EXIT);
   if (!Warehouse.exists(home)) throw nothing();
   const warehouse = await Warehouse.open(home, command, waitMs);
   try {

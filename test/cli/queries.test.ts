@@ -122,7 +122,7 @@ test('floyo customer: an unknown customer, or a home where nothing was scored, e
   assertErrorStdout(unknown);
   assert.match(unknown.stderr, /no prediction for customer "99999": 40 customers were scored \(model v2\); ids must match the sales data exactly, only customers with a purchase are scored \(not those with only returns\)/);
   assert.equal(nothing.code, 1);
-  assert.match(nothing.stderr, /no predictions in .*fresh yet: run `floyo train` first/);
+  assert.match(nothing.stderr, /there is no Floyo home at .*fresh \(--home, FLOYO_HOME or home in the config\): nothing was ingested or trained there/);
   assert.equal(existsSync(fresh), false, 'a query does not create a home');
 });
 
@@ -383,7 +383,7 @@ test('the query commands answer --help, and say who holds a busy home (exit 3)',
       assert.match(runs[i].stdout, new RegExp(`Usage: floyo ${command}`));
       assert.match(runs[i].stdout, /--home <dir>/);
       assert.match(runs[i].stdout, /--json/);
-      assert.match(runs[i].stdout, /Exit codes: 0 answered, 1 nothing to answer with/);
+      assert.match(runs[i].stdout, /Exit codes: 0 done, 1 nothing to answer with/);
     }
     assert.match(runs[2].stdout, /--all/);
     assert.equal(runs[3].code, 3);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Warehouse } from '../../src/data/warehouse.js';
 import { FloyoError } from '../../src/errors.js';
@@ -521,8 +521,11 @@ test('withPredictions refuses a home with nothing scored, without creating a war
   const parent = tempDir('floyo-predictions-');
   try {
     const home = join(parent, 'home');
-    await rejects(withPredictions(home, 'test', async () => undefined), /no predictions in .*home yet: run `floyo train` first/);
+    await rejects(withPredictions(home, 'test', async () => undefined), /there is no Floyo home at .*home \(--home, FLOYO_HOME or home in the config\)/);
     assert.equal(existsSync(home), false);
+    mkdirSync(home);
+    await rejects(withPredictions(home, 'test', async () => undefined), /no predictions in .*home yet: run `floyo train` first/);
+    assert.deepEqual(readdirSync(home), [], 'no warehouse made');
     const warehouse = await Warehouse.open(home, 'test');
     warehouse.close();
     await assert.rejects(withPredictions(home, 'test', async () => undefined), (err: FloyoError) => err.exitCode === 1);
