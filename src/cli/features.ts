@@ -17,7 +17,7 @@ export function register(program: Command): void {
     program
       .command('features')
       .description('compute customer features, churn labels and user×item interactions as of a cutoff date')
-      .option('--as-of <date>', 'cutoff date YYYY-MM-DD; the cutoff day belongs to the past (default: last date in the data minus the horizon)')
+      .option('--as-of <date>', 'cutoff date YYYY-MM-DD; the cutoff day belongs to the past (default: the date of the last purchase minus the horizon)')
       .option('--horizon-days <n>', 'churn horizon in days: churned = no purchase in (cutoff, cutoff + n] (default 90; config features.horizonDays)')
       .option('--out <file>', 'write the customer features and labels (.parquet or .csv)')
       .option('--interactions <file>', 'write customer × product interactions of the past (.parquet or .csv)')

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { sqlString, withHomeLock } from '../data/warehouse.js';
 import { FloyoError } from '../errors.js';
 import type { LoadedModels, Manifest, Registry, VersionSummary } from '../models/registry.js';
-import { action, exitCodesHelp, bytesText, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, bytesText, exitCodesHelp, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { noVersionsYet, requireCurrent, withRegistry } from './registry.js';
 import { printScore, scoreCurrent, withScorableHome, type ScoreReport } from './score.js';
 import { requireSameShop, requireServable, warehouseProducts } from '../pipeline/serving.js';

@@ -94,7 +94,7 @@ export function register(program: Command): void {
       .option('--data <location...>', 'ingest these first: files, globs, folders or s3:// prefixes')
       .option('--preset <name>', 'column mapping preset for --data: online-retail (default) or shopify')
       .option('--mapping <file>', 'column mapping file for --data')
-      .option('--as-of <date>', 'the reported cutoff C (default: last date minus the horizon)')
+      .option('--as-of <date>', 'the reported cutoff C (default: the last purchase\'s date minus the horizon)')
       .option('--horizon-days <n>', 'churn horizon in days (default 90)')
       .option('--now <time>', 'score customers as of this date/time (a date means its end; default: the data\'s last timestamp, never the wall clock)')
       .option('--allow-older', 'publish and write even when stored predictions of customers with no purchase by --now are left scored as of a later time')
@@ -106,12 +106,12 @@ Protocol (see README "The evaluation protocol"): hyperparameters are chosen at a
 cutoff C − horizon; metrics are reported at C on the window (C, C + horizon]; the published models are
 refit on all the data and every customer is scored as of the data's last timestamp (or --now).
 A --now before the data's last timestamp looks back: the cutoffs, labels, evaluation, models and scores
-are those of the data cut at --now. Like floyo score, it is refused, before anything is
-published, when its version would become current and stored predictions of customers with no purchase by then would keep a later time
-(the store would mix two points in time), unless --allow-older.
+are those of the data cut at --now. Like floyo score, it is refused, before anything is published,
+when its version would become current and stored predictions of customers with no purchase by then
+would keep a later time (the store would mix two points in time), unless --allow-older.
 A new model version becomes current unless the quality gate fails (churn 5-fold cross-validated ROC-AUC
-more than churn.maxAucDrop below the current version's, or ALS below popularity by NDCG@10); a version
-kept back is not an error (exit 0).
+more than churn.maxAucDrop below the current version's, or ALS below popularity by NDCG@10 on 30
+evaluated customers or more); a version kept back is not an error (exit 0).
 
 Exit codes: 0 done, 1 nothing to train on (no transactions in the home), 2 bad input or data train
 refuses (the message says what to change), 3 the home is in use by another Floyo process, 70 an
