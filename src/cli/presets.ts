@@ -18,7 +18,8 @@ A mapping file (JSON or YAML) tells Floyo how to read a shop's own export:
               { column, fallback, lowercase } or a constant { value }.
   orderLevelColumns  columns written only on an order's first line (filled down within the order)
   timestamp   { format: auto | unix | unix-ms | a pattern like 'DD.MM.YYYY HH:mm', timezone: UTC | +01:00 | Europe/Berlin }
-              pattern tokens: YYYY YY MM M DD D HH H hh h mm ss SSS A Z; other letters go in [brackets]
+              pattern tokens: YYYY YY MM M DD D HH H hh h mm ss SSS A Z; other letters go in [brackets];
+              YY 69-99 is 1969-1999, 00-68 is 2000-2068
   numbers     { decimal: '.' | ',', thousands: '' | ',' | '.' | ' ' | "'" }
   csv         { delimiter, quote, encoding: utf-8 | latin1 }
   returns     { orderIdPattern: '^C' }   credit notes; negative quantities are always returns

@@ -70,14 +70,31 @@ function validDate(y: number, mo: number, d: number, h: number, mi: number, s: n
   return true;
 }
 
-/** '+01:00', '-0400', 'Z', 'UTC' → minutes east of UTC; NaN when unreadable. */
+/** Real zones lie within -12:00 and +14:00 (Etc/GMT+12 and Pacific/Kiritimati). */
+const MIN_OFFSET_MINUTES = -12 * 60;
+const MAX_OFFSET_MINUTES = 14 * 60;
+
+/** '+01:00', '-0400', 'Z', 'UTC' → minutes east of UTC; NaN when unreadable or no real zone's (+25:00, +01:75). */
 export function parseOffset(text: string): number {
   const t = text.trim();
   if (t === 'Z' || t === 'UTC' || t === 'GMT' || t === '') return 0;
   const m = /^([+-])(\d{2}):?(\d{2})?$/.exec(t);
   if (!m) return NaN;
-  const minutes = Number(m[2]) * 60 + Number(m[3] ?? 0);
-  return m[1] === '-' ? -minutes : minutes;
+  const minutesPart = Number(m[3] ?? 0);
+  const minutes = (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + minutesPart);
+  if (minutesPart > 59 || minutes < MIN_OFFSET_MINUTES || minutes > MAX_OFFSET_MINUTES) return NaN;
+  return minutes;
+}
+
+/** 400 Gregorian years, in ms: the calendar repeats after them, leap days included. */
+const GREGORIAN_CYCLE_MS = 146_097 * 86_400_000;
+
+/**
+ * Epoch ms of a UTC date and time (month 1-12) for any 4-digit year. Date.UTC reads years 0-99 as
+ * 1900-1999 (0001-01-01 would be 1901): those are computed 400 years later and moved back by the cycle.
+ */
+function utcMs(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): number {
+  return y >= 100 ? Date.UTC(y, mo - 1, d, h, mi, s, ms) : Date.UTC(y + 400, mo - 1, d, h, mi, s, ms) - GREGORIAN_CYCLE_MS;
 }
 
 /**
@@ -100,6 +117,9 @@ export function wallClockZone(timezone: string): WallClockZone {
     const ms = fixed * 60_000;
     return () => ms;
   }
+  if (/^[+-]\d{2}(:?\d{2})?$/.test(timezone.trim())) {
+    throw new RangeError(`timezone "${timezone}" is no real offset: offsets lie between -12:00 and +14:00, with minutes up to 59`);
+  }
   let format: Intl.DateTimeFormat;
   try {
     format = new Intl.DateTimeFormat('en-US', {
@@ -113,7 +133,7 @@ export function wallClockZone(timezone: string): WallClockZone {
     const p: Record<string, number> = {};
     for (const part of format.formatToParts(instant)) if (part.type !== 'literal') p[part.type] = Number(part.value);
     const whole = instant - (((instant % 1000) + 1000) % 1000);
-    return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - whole;
+    return utcMs(p.year, p.month, p.day, p.hour, p.minute, p.second) - whole;
   };
   const resolve = (local: number): number => {
     // a transition is never two within a day: the offsets a day either side are the only candidates
@@ -191,7 +211,7 @@ function parseIsoLike(text: string, zone: WallClockZone): number {
     if (Number.isNaN(offset)) return NaN;
   }
   if (!validDate(y, mo, d, h, mi, sec)) return NaN;
-  const local = Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+  const local = utcMs(y, mo, d, h, mi, sec, ms);
   return local - (Number.isNaN(offset) ? zone(local) : offset * 60_000);
 }
 
@@ -258,6 +278,7 @@ function compilePattern(pattern: string, zone: WallClockZone): TimestampParser {
     throw new RangeError(`timestamp format "${pattern}": h and hh are the 12-hour clock and need A (AM/PM); use H or HH for the 24-hour clock`);
   }
   const re = new RegExp(regex + '$');
+  const hasZone = parts.includes('zone');
   return (text) => {
     const m = re.exec(text.trim());
     if (!m) return NaN;
@@ -267,7 +288,8 @@ function compilePattern(pattern: string, zone: WallClockZone): TimestampParser {
       const v = m[k + 1];
       switch (part) {
         case 'year': y = Number(v); break;
-        case 'year2': y = 2000 + Number(v); break;
+        // POSIX strptime's %y pivot: 69-99 are 1969-1999, 00-68 are 2000-2068
+        case 'year2': y = Number(v) + (Number(v) >= 69 ? 1900 : 2000); break;
         case 'month': mo = Number(v); break;
         case 'day': d = Number(v); break;
         case 'hour': case 'hour12': h = Number(v); break;
@@ -278,12 +300,14 @@ function compilePattern(pattern: string, zone: WallClockZone): TimestampParser {
         case 'zone': offset = parseOffset(v); break;
       }
     });
+    // an offset no zone has (+25:00) is no timestamp, not a time in the mapping's zone
+    if (hasZone && Number.isNaN(offset)) return NaN;
     if (pm !== undefined) {
       if (h < 1 || h > 12) return NaN;
       h = (h % 12) + (pm ? 12 : 0);
     }
     if (!validDate(y, mo, d, h, mi, sec)) return NaN;
-    const local = Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+    const local = utcMs(y, mo, d, h, mi, sec, ms);
     return local - (Number.isNaN(offset) ? zone(local) : offset * 60_000);
   };
 }

@@ -85,6 +85,49 @@ test('zone offsets', () => {
   assert.ok(Number.isNaN(parseOffset('EST')));
 });
 
+test('zone offsets no real zone has (beyond -12:00..+14:00, minutes over 59) are no timestamp, nor a timezone setting', () => {
+  assert.equal(parseOffset('+14:00'), 840);
+  assert.equal(parseOffset('-12:00'), -720);
+  assert.equal(parseOffset('+05:45'), 345);
+  for (const bad of ['+25:00', '+14:01', '-12:30', '-1300', '+05:60', '+0575', '+99']) assert.ok(Number.isNaN(parseOffset(bad)), bad);
+  const auto = timestampParser({ format: 'auto', timezone: 'UTC' });
+  assert.ok(Number.isNaN(auto('2023-03-26T10:00:00+25:00')));
+  assert.equal(auto('2023-03-26T10:00:00+14:00'), Date.UTC(2023, 2, 25, 20));
+  // a pattern's Z: an offset out of range used to be dropped, and the time read in the mapping's zone
+  const zoned = timestampParser({ format: 'YYYY-MM-DD HH:mm Z', timezone: 'Europe/Berlin' });
+  assert.ok(Number.isNaN(zoned('2023-03-26 10:00 +25:00')));
+  assert.ok(Number.isNaN(zoned('2023-03-26 10:00 +01:75')));
+  assert.equal(zoned('2023-03-26 10:00 -03:00'), Date.UTC(2023, 2, 26, 13));
+  // the mapping's timezone setting: a fixed offset within range still works, one beyond is refused
+  assert.equal(wallClockZone('+14:00')(0), 840 * 60_000);
+  assert.throws(() => wallClockZone('+25:00'), /^RangeError: timezone "\+25:00" is no real offset: offsets lie between -12:00 and \+14:00, with minutes up to 59$/);
+  assert.throws(() => parseMapping({ columns: { orderId: 'o', productId: 'p', quantity: 'q', unitPrice: 'u', timestamp: 't' }, timestamp: { timezone: '-13:00' } }, 'far west'),
+    /mapping far west: timestamp\.timezone: timezone "-13:00" is no real offset/);
+});
+
+test('years 0-99 are those years, not 1900-1999, in ISO text and in patterns', () => {
+  const auto = timestampParser({ format: 'auto', timezone: 'UTC' });
+  assert.equal(auto('0001-01-01T00:00:00Z'), Date.parse('0001-01-01T00:00:00Z'));
+  assert.equal(new Date(auto('0001-01-01T00:00:00Z')).toISOString(), '0001-01-01T00:00:00.000Z');
+  assert.equal(new Date(auto('0099-12-31 23:59:59.5')).toISOString(), '0099-12-31T23:59:59.500Z');
+  // leap years of their own: 0000 and 0004 have a 29 February (1900 has none), 0100 has not
+  assert.equal(new Date(auto('0000-02-29')).toISOString(), '0000-02-29T00:00:00.000Z');
+  assert.equal(new Date(auto('0004-02-29')).toISOString(), '0004-02-29T00:00:00.000Z');
+  assert.ok(Number.isNaN(auto('0100-02-29')));
+  assert.equal(new Date(auto('0100-03-01')).toISOString(), '0100-03-01T00:00:00.000Z');
+  const us = timestampParser({ format: 'M/D/YYYY h:mm A', timezone: 'UTC' });
+  assert.equal(new Date(us('12/31/0099 1:00 PM')).toISOString(), '0099-12-31T13:00:00.000Z');
+  // in a zone too (Intl's wall clock for year 1 goes through the same computation)
+  const berlin = timestampParser({ format: 'auto', timezone: 'Europe/Berlin' });
+  assert.equal(new Date(berlin('0050-06-01 12:00:00')).toISOString().slice(0, 4), '0050');
+});
+
+test('YY takes strptime\'s pivot: 69-99 are 1969-1999, 00-68 are 2000-2068', () => {
+  const p = timestampParser({ format: 'D/M/YY', timezone: 'UTC' });
+  const year = (text: string) => new Date(p(text)).getUTCFullYear();
+  assert.deepEqual(['1/1/99', '1/1/69', '1/1/68', '1/1/00', '24/12/24'].map(year), [1999, 1969, 2068, 2000, 2024]);
+});
+
 test('timestamps: a letter that is no token is refused, naming it and the tokens, not kept as literal text', () => {
   const refused = (format: string, pattern: RegExp) => assert.throws(() => timestampParser({ format, timezone: 'UTC' }), pattern);
   refused('dd/MM/yyyy', /"dd" is not a pattern token \(did you mean DD\?\); the tokens are YYYY, YY, MM, M, DD, D, HH, H, hh, h, mm, ss, SSS, A, Z/);
