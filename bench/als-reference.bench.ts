@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { ingest } from '../src/data/ingest.js';
 import { presetMapping } from '../src/data/mapping.js';
 import { Warehouse } from '../src/data/warehouse.js';
+import { rowRules } from '../src/cli/ingest.js';
 import { silentProgress } from '../src/cli/progress.js';
 import { alsParams, fitAls, type AlsModel, type AlsParams } from '../src/ml/als.js';
 import { ALS_GRID, evaluate, K, popularityRanking, recommendAls, recommendPopular } from '../src/models/recommendations.js';
@@ -60,7 +61,7 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 const { config } = loadConfig({ env: {}, flags: { home: work } });
 const wh = await Warehouse.open(work, 'bench als reference');
 try {
-  await ingest(wh, { locations: [data], mapping: presetMapping('online-retail'), format: 'auto', s3: config.s3, rules: { latestAllowedTs: Date.now(), maxAbsQuantity: 1e6, maxUnitPrice: 1e6 }, progress: () => silentProgress() });
+  await ingest(wh, { locations: [data], mapping: presetMapping('online-retail'), format: 'auto', s3: config.s3, rules: rowRules(config.ingest), progress: () => silentProgress() });
   const h = 90;
   const [span] = await wh.query<{ to: string }>(`SELECT strftime(max(ts), '%Y-%m-%d') AS "to" FROM transactions`);
   const C = new Date(Date.parse(`${span.to}T00:00:00Z`) - h * 86_400_000).toISOString().slice(0, 10);

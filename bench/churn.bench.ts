@@ -9,6 +9,7 @@ import { loadConfig } from '../src/config.js';
 import { ingest } from '../src/data/ingest.js';
 import { presetMapping } from '../src/data/mapping.js';
 import { Warehouse } from '../src/data/warehouse.js';
+import { rowRules } from '../src/cli/ingest.js';
 import { silentProgress } from '../src/cli/progress.js';
 import { chooseC, churnInputs, churnProbability, fitChurn, stratifiedFolds, subset } from '../src/models/churn.js';
 import { rocAuc } from '../src/ml/metrics.js';
@@ -22,7 +23,7 @@ const work = mkdtempSync(join(tmpdir(), 'floyo-bench-churn-'));
 const { config } = loadConfig({ env: {}, flags: { home: work } });
 const wh = await Warehouse.open(work, 'bench churn');
 try {
-  await ingest(wh, { locations: [data], mapping: presetMapping('online-retail'), format: 'auto', s3: config.s3, rules: { latestAllowedTs: Date.now(), maxAbsQuantity: 1e6, maxUnitPrice: 1e6 }, progress: () => silentProgress() });
+  await ingest(wh, { locations: [data], mapping: presetMapping('online-retail'), format: 'auto', s3: config.s3, rules: rowRules(config.ingest), progress: () => silentProgress() });
   const h = 90;
   const [span] = await wh.query<{ to: string }>(`SELECT strftime(max(ts), '%Y-%m-%d') AS "to" FROM transactions`);
   const C = new Date(Date.parse(`${span.to}T00:00:00Z`) - h * 86_400_000).toISOString().slice(0, 10);

@@ -14,7 +14,9 @@ import { createServer, type AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { report, requireBuiltCli, type Row } from './harness.js';
+import { rowRules } from '../src/cli/ingest.js';
 import { silentProgress } from '../src/cli/progress.js';
+import { ConfigSchema } from '../src/config.js';
 import { ingest, S3_PREFETCH, type IngestRequest, type IngestSummary } from '../src/data/ingest.js';
 import { presetMapping } from '../src/data/mapping.js';
 import { createS3Client, type S3Settings } from '../src/data/s3.js';
@@ -139,7 +141,7 @@ async function timedIngest(settings: S3Settings, location: string, home: string,
   try {
     const out = await ingest(warehouse, {
       locations: [location], mapping: presetMapping('online-retail'), format: 'auto', s3: settings,
-      rules: { latestAllowedTs: Date.now() + 86_400_000, maxAbsQuantity: 1e6, maxUnitPrice: 1e6 }, progress: () => silentProgress(), s3Prefetch,
+      rules: rowRules(ConfigSchema.parse({}).ingest), progress: () => silentProgress(), s3Prefetch,
     });
     return { seconds: (performance.now() - t0) / 1000, out };
   } finally {

@@ -67,6 +67,19 @@ test('wrong types are refused naming the key and its source', () => {
   assert.equal(loadConfig({ cwd: dir(), env: { FLOYO_SEGMENTATION_K_MIN: '6', FLOYO_SEGMENTATION_K_MAX: '6' } }).config.segmentation.kMin, 6);
 });
 
+test('ingest.notBefore is a calendar date, 1990-01-01 unless set; anything else is refused saying how to write it', () => {
+  assert.equal(loadConfig({ cwd: dir(), env: {} }).config.ingest.notBefore, '1990-01-01');
+  assert.equal(loadConfig({ cwd: dir(), env: { FLOYO_INGEST_NOT_BEFORE: '2009-12-01' } }).config.ingest.notBefore, '2009-12-01');
+  const cwd = dir();
+  // unquoted in YAML it stays text (YAML 1.2 has no date type)
+  writeFileSync(join(cwd, 'floyo.config.yaml'), 'ingest:\n  notBefore: 2000-02-29\n');
+  assert.equal(loadConfig({ cwd, env: {} }).config.ingest.notBefore, '2000-02-29');
+  for (const bad of ['1990-1-1', '01/01/1990', '2023-02-29', '1990-13-01', '1990-01-01T00:00:00Z', '']) {
+    assert.throws(() => loadConfig({ cwd: dir(), env: { FLOYO_INGEST_NOT_BEFORE: bad } }),
+      /ingest\.notBefore \(from env FLOYO_INGEST_NOT_BEFORE\): must be a date written YYYY-MM-DD, such as 1990-01-01/, bad);
+  }
+});
+
 test('environment names are derived from the keys', () => {
   assert.equal(envName('s3.forcePathStyle'), 'FLOYO_S3_FORCE_PATH_STYLE');
   assert.equal(envName('home'), 'FLOYO_HOME');

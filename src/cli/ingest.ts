@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { sourceRank, type LoadedConfig } from '../config.js';
+import { sourceRank, type Config, type LoadedConfig } from '../config.js';
 import { FloyoError, USAGE_EXIT } from '../errors.js';
 import { ingest, type IngestRequest, type IngestSummary } from '../data/ingest.js';
 import { loadMappingFile, presetMapping, type Mapping } from '../data/mapping.js';
+import type { RowRules } from '../data/rows.js';
 import { Warehouse } from '../data/warehouse.js';
 import { action, exitCodesHelp, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 
@@ -92,14 +93,20 @@ export function ingestRequest(ctx: CommandContext, locations: string[], replace 
     mapping: chooseMapping(ctx.loaded),
     format: config.ingest.format,
     s3: config.s3,
-    rules: {
-      latestAllowedTs: Date.now() + config.ingest.futureToleranceHours * 3_600_000,
-      maxAbsQuantity: config.ingest.maxAbsQuantity,
-      maxUnitPrice: config.ingest.maxUnitPrice,
-    },
+    rules: rowRules(config.ingest),
     progress: ctx.progress,
     onS3Retry: warn,
     replace,
+  };
+}
+
+/** The bounds a row's values must keep to, from the ingest settings. */
+export function rowRules(settings: Config['ingest'], now = Date.now()): RowRules {
+  return {
+    earliestAllowedTs: Date.parse(`${settings.notBefore}T00:00:00Z`),
+    latestAllowedTs: now + settings.futureToleranceHours * 3_600_000,
+    maxAbsQuantity: settings.maxAbsQuantity,
+    maxUnitPrice: settings.maxUnitPrice,
   };
 }
 

@@ -57,6 +57,8 @@ export interface RowSink {
 }
 
 export interface RowRules {
+  /** records earlier than this (epoch ms; the setting ingest.notBefore) are quarantined as implausibly old */
+  earliestAllowedTs: number;
   /** records later than this (epoch ms) are quarantined as in the future */
   latestAllowedTs: number;
   maxAbsQuantity: number;
@@ -240,6 +242,11 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
     const hint = autoTimestamps ? timestampFormatHint(text) : null;
     return hint ? `not a timestamp (set timestamp.format: ${hint})` : 'not a timestamp';
   };
+  const tooOld = `before ${dayOrInstant(rules.earliestAllowedTs)} (ingest.notBefore)`;
+  // unix seconds read as milliseconds land in January 1970 (1700000000 → 1970-01-20)
+  const unixMs = mapping.timestamp.format === 'unix-ms';
+  const tooOldReason = (ts: number, typed: boolean): string =>
+    unixMs && !typed && ts * 1000 >= rules.earliestAllowedTs && ts * 1000 <= rules.latestAllowedTs ? `${tooOld}; looks like seconds: use format unix` : tooOld;
 
   return {
     push(rec) {
@@ -349,6 +356,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       else if (unitPrice > rules.maxUnitPrice) { field = 'unitPrice'; reason = 'out of range'; value = pText; }
       else if (Number.isNaN(ts)) { field = 'timestamp'; reason = notATimestamp(tText); value = tText; }
       else if (ts > rules.latestAllowedTs) { field = 'timestamp'; reason = 'in the future'; value = tText; }
+      else if (ts < rules.earliestAllowedTs) { field = 'timestamp'; reason = tooOldReason(ts, typeof tsTyped === 'object'); value = tText; }
       else if (!Number.isFinite(refund) || refund < 0) { field = 'refundedAmount'; reason = 'not a non-negative number'; value = rText || String(refund); }
       if (field !== null) {
         sink.quarantine({ row: rec.row, line: rec.line, field, reason, value, raw: rawOf(rec) });
@@ -381,6 +389,13 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       flushOrder();
     },
   };
+}
+
+/** 1990-01-01 for a midnight UTC, else the full ISO 8601 instant. */
+function dayOrInstant(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  const iso = new Date(ms).toISOString();
+  return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : iso;
 }
 
 /** A condition on a row: its source values, its canonical texts and its parsed numbers. */

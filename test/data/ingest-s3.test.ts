@@ -6,7 +6,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
+import { rowRules } from '../../src/cli/ingest.js';
 import { silentProgress, type ProgressFactory } from '../../src/cli/progress.js';
+import { ConfigSchema } from '../../src/config.js';
 import { ingest, type IngestRequest, type IngestSummary, type SourceSummary } from '../../src/data/ingest.js';
 import { presetMapping } from '../../src/data/mapping.js';
 import { Warehouse } from '../../src/data/warehouse.js';
@@ -211,7 +213,7 @@ async function ingestS3(locations: string[], options: { home?: string; s3Prefetc
   try {
     const summary = await ingest(warehouse, {
       locations, mapping: presetMapping('online-retail'), format: 'auto', s3: s3TestSettings(),
-      rules: { latestAllowedTs: Date.now(), maxAbsQuantity: 1e6, maxUnitPrice: 1e6 },
+      rules: rowRules(ConfigSchema.parse({}).ingest),
       progress: options.progress ?? (() => silentProgress()), s3Prefetch: options.s3Prefetch,
     });
     return { home, summary };

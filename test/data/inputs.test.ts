@@ -6,7 +6,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { rowRules } from '../../src/cli/ingest.js';
 import { silentProgress } from '../../src/cli/progress.js';
+import { ConfigSchema } from '../../src/config.js';
 import { ingest, type IngestSummary } from '../../src/data/ingest.js';
 import { parseMapping, presetMapping, type Mapping } from '../../src/data/mapping.js';
 import { RAW_MAX_CHARS } from '../../src/data/rows.js';
@@ -51,7 +53,7 @@ async function run(locations: string[], mapping: Mapping = presetMapping('online
   try {
     s = await ingest(warehouse, {
       locations, mapping, format: 'auto', s3: { region: 'us-east-1', forcePathStyle: false },
-      rules: { latestAllowedTs: Date.now(), maxAbsQuantity: 1e6, maxUnitPrice: 1e6 }, progress: () => silentProgress(),
+      rules: rowRules(ConfigSchema.parse({}).ingest), progress: () => silentProgress(),
     });
     lines = await warehouse.query<Line>(
       `SELECT row_number, order_id, customer_id, product_id, product_name, quantity, unit_price, strftime(ts, '%Y-%m-%d %H:%M:%S') AS ts FROM transactions ORDER BY order_id, row_number`,

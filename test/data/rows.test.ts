@@ -1,0 +1,57 @@
+// The row mapper on its own: what each record becomes (accepted, quarantined with field and reason, excluded).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseMapping, presetMapping, type Mapping } from '../../src/data/mapping.js';
+import { createRowMapper, type CanonicalLine, type Quarantined, type RowRules, type SourceRecord } from '../../src/data/rows.js';
+
+const RULES: RowRules = { earliestAllowedTs: Date.UTC(1990, 0, 1), latestAllowedTs: Date.UTC(2030, 0, 1), maxAbsQuantity: 1e6, maxUnitPrice: 1e6 };
+const UCI_COLUMNS = ['InvoiceNo', 'StockCode', 'Description', 'Quantity', 'InvoiceDate', 'UnitPrice', 'CustomerID', 'Country'];
+
+/** Maps records (cell texts, or whole SourceRecords) and returns where each went. */
+function mapRows(mapping: Mapping, columns: string[], records: Array<string[] | Partial<SourceRecord>>, rules: RowRules = RULES) {
+  const accepted: CanonicalLine[] = [];
+  const quarantined: Quarantined[] = [];
+  const excluded: string[] = [];
+  const mapper = createRowMapper(mapping, columns, 'test.csv', rules, {
+    accept: (l) => accepted.push(l),
+    quarantine: (q) => quarantined.push(q),
+    exclude: (reason) => excluded.push(reason),
+  });
+  records.forEach((r, k) => mapper.push(Array.isArray(r) ? { values: r, row: k + 1, line: k + 2 } : { values: [], row: k + 1, line: k + 2, ...r }));
+  mapper.end();
+  assert.equal(accepted.length + quarantined.length + excluded.length, records.length, 'every record ends in one place');
+  return { accepted, quarantined, excluded, reasons: quarantined.map((q) => [q.field, q.reason, q.value]) };
+}
+
+const uci = (date: string, customer = '17850', stock = '85123A', invoice = '536365') => [invoice, stock, 'HEART', '6', date, '2.55', customer, 'United Kingdom'];
+
+function simpleMapping(timestamp: { format?: string; timezone?: string } = {}, columns: Record<string, unknown> = {}): Mapping {
+  return parseMapping({ columns: { orderId: 'o', customerId: 'c', productId: 'p', quantity: 'q', unitPrice: 'u', timestamp: 't', ...columns }, timestamp }, 'simple');
+}
+
+test('timestamps before ingest.notBefore are quarantined naming the bound; unix-ms seconds are told to use unix', () => {
+  const seconds = simpleMapping({ format: 'unix' });
+  const row = (t: string) => ['1', 'c1', 'p1', '1', '2', t];
+  const unix = mapRows(seconds, ['o', 'c', 'p', 'q', 'u', 't'], [row('0'), row('-1'), row('631152000'), row('631151999')]);
+  assert.deepEqual(unix.reasons, [
+    ['timestamp', 'before 1990-01-01 (ingest.notBefore)', '0'],
+    ['timestamp', 'before 1990-01-01 (ingest.notBefore)', '-1'],
+    ['timestamp', 'before 1990-01-01 (ingest.notBefore)', '631151999'],
+  ]);
+  assert.deepEqual(unix.accepted.map((l) => new Date(l.ts).toISOString()), ['1990-01-01T00:00:00.000Z'], 'the bound itself is allowed');
+  // seconds read as milliseconds land in January 1970; only then is the hint given
+  const ms = mapRows(simpleMapping({ format: 'unix-ms' }), ['o', 'c', 'p', 'q', 'u', 't'], [row('1700000000'), row('5'), row('1700000000000')]);
+  assert.deepEqual(ms.reasons, [
+    ['timestamp', 'before 1990-01-01 (ingest.notBefore); looks like seconds: use format unix', '1700000000'],
+    ['timestamp', 'before 1990-01-01 (ingest.notBefore)', '5'],
+  ]);
+  assert.equal(ms.accepted[0].ts, 1700000000000);
+  // year 0001, read as such (it used to become 1901), and a bound set to another day
+  const auto = mapRows(presetMapping('online-retail'), UCI_COLUMNS, [uci('0001-01-01T00:00:00Z'), uci('2009-12-31 23:59:59'), uci('2010-01-01 00:00:00')],
+    { ...RULES, earliestAllowedTs: Date.UTC(2010, 0, 1) });
+  assert.deepEqual(auto.reasons, [
+    ['timestamp', 'before 2010-01-01 (ingest.notBefore)', '0001-01-01T00:00:00Z'],
+    ['timestamp', 'before 2010-01-01 (ingest.notBefore)', '2009-12-31 23:59:59'],
+  ]);
+  assert.equal(auto.accepted.length, 1);
+});
