@@ -287,6 +287,7 @@ function openJson(chunks: AsyncIterable<string>, options: ReadOptions): RecordRe
     const o = obj as Record<string, unknown>;
     const values = new Array<string>(columns.length);
     let typed: Array<TypedValue | undefined> | undefined;
+    let nested: number[] | undefined;
     for (let i = 0; i < columns.length; i++) {
       const v = o[columns[i]];
       if (typeof v === 'number') {
@@ -294,10 +295,12 @@ function openJson(chunks: AsyncIterable<string>, options: ReadOptions): RecordRe
         (typed ??= new Array(columns.length))[i] = v;
         values[i] = renderNumber(v);
       } else {
+        // an object or array is kept as its JSON text, and said to be one: the row mapper decides
+        if (v !== null && typeof v === 'object') (nested ??= []).push(i);
         values[i] = cell(v);
       }
     }
-    return { values, typed, row, line, raw: text };
+    return { values, typed, row, line, raw: text, nested };
   };
   async function* batches(): AsyncIterable<SourceRecord[]> {
     const iterator = chunks[Symbol.asyncIterator]();

@@ -20,6 +20,8 @@ export interface SourceRecord {
   detail?: string;
   /** the record's source text; readers without one (Parquet) get a JSON rendering of the row */
   raw?: string;
+  /** columns holding a JSON object or array (NDJSON): their text is that JSON, no single value */
+  nested?: number[];
 }
 
 export interface CanonicalLine {
@@ -85,6 +87,33 @@ export function normaliseId(id: string): string {
   const dot = id.indexOf('.');
   return dot > 0 && /^\d+\.0+$/.test(id) ? id.slice(0, dot) : id;
 }
+
+/** What exports write for "no value" (SQL, pandas, Python, Excel, JavaScript), lowercased. */
+const NULL_PLACEHOLDERS = new Set(['null', 'nan', 'none', 'n/a', 'na', '#n/a', 'undefined']);
+const NULL_PLACEHOLDER_MAX_LENGTH = 9; // 'undefined'
+
+/**
+ * NULL, NaN, None, N/A, NA, #N/A, undefined in any case: an id written so is missing, not an id (300
+ * guest rows written NULL became one customer). Cheap on real ids: the length and the first character
+ * (n, u or #) rule out nearly all of them before the lowercase copy and the set lookup.
+ */
+export function isNullPlaceholder(text: string): boolean {
+  const n = text.length;
+  if (n < 2 || n > NULL_PLACEHOLDER_MAX_LENGTH) return false;
+  const first = text.charCodeAt(0) | 0x20; // ASCII lowercase; '#' stays '#'
+  return (first === 110 || first === 117 || first === 35) && NULL_PLACEHOLDERS.has(text.toLowerCase());
+}
+
+/** A cell's text, trimmed; '' for a null placeholder when asked (one function, not one per kind: V8 inlines it). */
+function cellText(values: string[], k: number, placeholdersEmpty: boolean): string {
+  const t = (values[k] ?? '').trim();
+  return placeholdersEmpty && isNullPlaceholder(t) ? '' : t;
+}
+
+const REPEATED_HEADER = 'repeated header line';
+
+/** The ids: a null placeholder in them reads as an empty value (a guest order for the customer). */
+const ID_FIELDS: ReadonlySet<CanonicalField> = new Set(['orderId', 'customerId', 'productId']);
 
 /** Delimiters a header is checked against when the mapping's does not split it: the character and its name. */
 export const OTHER_DELIMITERS: Array<[string, string]> = [['\t', 'tab'], [';', 'semicolon'], ['|', 'pipe'], [',', 'comma']];
@@ -152,9 +181,11 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
     }
   }
   const index = (name: string) => findColumn(columns, name);
-  const getter = (ref: ColumnRef | undefined): Getter | undefined => {
+  const specOf = (ref: ColumnRef) => (typeof ref === 'string' ? { column: ref } : ref);
+  // a value read as empty goes to the fallback column: for an id, a null placeholder is read as empty
+  const getter = (ref: ColumnRef | undefined, placeholdersEmpty = false): Getter | undefined => {
     if (ref === undefined) return undefined;
-    const spec = typeof ref === 'string' ? { column: ref } : ref;
+    const spec = specOf(ref);
     if (spec.value !== undefined) {
       const v = spec.value;
       return () => v;
@@ -164,15 +195,15 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
     const lower = Boolean(spec.lowercase);
     if (i < 0 && f < 0) return () => '';
     return (values) => {
-      let v = i >= 0 ? (values[i] ?? '').trim() : '';
-      if (v === '' && f >= 0) v = (values[f] ?? '').trim();
+      let v = i >= 0 ? cellText(values, i, placeholdersEmpty) : '';
+      if (v === '' && f >= 0) v = cellText(values, f, placeholdersEmpty);
       return lower ? v.toLowerCase() : v;
     };
   };
   // The typed value behind a column reference, following the same fallback as its text.
   const typedGetter = (ref: ColumnRef | undefined): TypedGetter | undefined => {
     if (ref === undefined) return undefined;
-    const spec = typeof ref === 'string' ? { column: ref } : ref;
+    const spec = specOf(ref);
     if (spec.value !== undefined) return undefined;
     const i = index(spec.column!);
     const f = spec.fallback !== undefined ? index(spec.fallback) : -1;
@@ -181,8 +212,17 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
     return (values, typed) => (i >= 0 && (values[i] ?? '').trim() !== '' ? typed[i] : f >= 0 ? typed[f] : i >= 0 ? typed[i] : undefined);
   };
   const get = {} as Record<CanonicalField, Getter | undefined>;
-  for (const field of Object.keys(mapping.columns) as CanonicalField[]) get[field] = getter(mapping.columns[field]);
+  for (const field of Object.keys(mapping.columns) as CanonicalField[]) get[field] = getter(mapping.columns[field], ID_FIELDS.has(field));
   const getOrder = get.orderId!;
+  // a missing id is quarantined with its text as written: "NULL" says more than ""
+  const idAsWritten = new Map([...ID_FIELDS].map((field) => [field, getter(mapping.columns[field])]));
+  // the field a column is read as (directly or as a fallback), to name it when its value is unusable
+  const fieldOfColumn = columns.map((_, i) => CANONICAL_FIELDS.find((field) => {
+    const ref = mapping.columns[field];
+    if (ref === undefined) return false;
+    const spec = specOf(ref);
+    return spec.value === undefined && (index(spec.column!) === i || (spec.fallback !== undefined && index(spec.fallback) === i));
+  }) ?? null);
   const typedQuantity = typedGetter(mapping.columns.quantity);
   const typedPrice = typedGetter(mapping.columns.unitPrice);
   const typedTs = typedGetter(mapping.columns.timestamp);
@@ -199,6 +239,13 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       row[c] = typeof t === 'number' ? (Number.isFinite(t) ? t : String(t)) : rec.values[i] === '' || rec.values[i] === undefined ? null : rec.values[i];
     });
     return capRaw(JSON.stringify(row));
+  };
+  // A header line again mid-file (exports concatenated): every field is its column's name. Checked only
+  // for rows that are quarantined or excluded anyway; trim() also drops the second export's BOM.
+  const isRepeatedHeader = (v: string[]): boolean => v.length === columns.length && v.every((text, k) => text.trim() === columns[k]);
+  const quarantine = (rec: SourceRecord, field: string | null, reason: string, value: string | null) => {
+    if (isRepeatedHeader(rec.values)) sink.quarantine({ row: rec.row, line: rec.line, field: null, reason: REPEATED_HEADER, value: null, raw: rawOf(rec) });
+    else sink.quarantine({ row: rec.row, line: rec.line, field, reason, value, raw: rawOf(rec) });
   };
 
   const numbers: NumberConvention = mapping.numbers;
@@ -251,17 +298,23 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   return {
     push(rec) {
       if (rec.error !== undefined) {
-        sink.quarantine({ row: rec.row, line: rec.line, field: null, reason: rec.error, value: rec.detail ?? null, raw: rawOf(rec) });
+        quarantine(rec, null, rec.error, rec.detail ?? null);
         return;
       }
       const v = rec.values;
       let t = rec.typed;
       if (v.length !== expectedFields) {
-        sink.quarantine({
-          row: rec.row, line: rec.line, field: null,
-          reason: `wrong number of fields (expected ${expectedFields}, got ${v.length})`, value: null, raw: rawOf(rec),
-        });
+        quarantine(rec, null, `wrong number of fields (expected ${expectedFields}, got ${v.length})`, null);
         return;
+      }
+      if (rec.nested !== undefined) {
+        // an object where an id or a number belongs ("customer": {"id": 5}) would be stored as its JSON text;
+        // columns only a business rule reads keep that text to match against
+        const column = rec.nested.find((i) => fieldOfColumn[i] !== null);
+        if (column !== undefined) {
+          quarantine(rec, fieldOfColumn[column], 'not a single value', v[column]);
+          return;
+        }
       }
       const orderId = normaliseId(getOrder(v));
       if (orderLevel.length) {
@@ -329,7 +382,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
         orderId === '' ? 'orderId' : productId === '' ? 'productId' : qText === '' && qTyped === undefined ? 'quantity' :
           pText === '' && pTyped === undefined ? 'unitPrice' : tText === '' ? 'timestamp' : null;
       if (missing !== null) {
-        sink.quarantine({ row: rec.row, line: rec.line, field: missing, reason: 'missing value', value: '', raw: rawOf(rec) });
+        quarantine(rec, missing, 'missing value', idAsWritten.get(missing)?.(v) ?? '');
         return;
       }
 
@@ -338,7 +391,9 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
         let all = true;
         for (let k = 0; k < tests.length && all; k++) all = tests[k](v, texts, parsed);
         if (all) {
-          sink.exclude(rulesCompiled[r].reason, rec.row, orderId);
+          // a repeated header would pass for a non-product code: it is no row of the shop's
+          if (isRepeatedHeader(v)) quarantine(rec, null, REPEATED_HEADER, null);
+          else sink.exclude(rulesCompiled[r].reason, rec.row, orderId);
           return;
         }
       }
@@ -359,7 +414,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       else if (ts < rules.earliestAllowedTs) { field = 'timestamp'; reason = tooOldReason(ts, typeof tsTyped === 'object'); value = tText; }
       else if (!Number.isFinite(refund) || refund < 0) { field = 'refundedAmount'; reason = 'not a non-negative number'; value = rText || String(refund); }
       if (field !== null) {
-        sink.quarantine({ row: rec.row, line: rec.line, field, reason, value, raw: rawOf(rec) });
+        quarantine(rec, field, reason, value);
         return;
       }
 

@@ -211,6 +211,31 @@ test('bad rows are quarantined with file, row, line, field and reason; the rest 
   assert.match(human.stdout, /quarantine file: .*\.ndjson/);
 });
 
+test('implausible values: two exports concatenated, NULL guests, a timestamp before ingest.notBefore; each row accounted for', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'concatenated.csv');
+  const guests = Array.from({ length: 300 }, (_, i) => `${2000 + i},10001,GUEST,1,2011-01-0${1 + (i % 9)} 10:00:00,1.5,NULL,UK`);
+  writeFileSync(file, [
+    HEADER,
+    '1,10001,A,1,2011-01-01 10:00:00,1.5,42,UK',
+    ...guests,
+    `\ufeff${HEADER}`, // the second export, with its own BOM
+    '3,10001,B,1,2011-01-02 10:00:00,1.5,n/a,UK',
+    '4,10001,C,1,1970-01-01 00:00:00,1.5,43,UK',
+    '5,10001,D,1,2009-06-01 00:00:00,1.5,43,UK',
+  ].join('\n') + '\n');
+  const { r, s } = await ingestJson(tempDir(), [file]);
+  assert.equal(r.code, 0, r.stderr);
+  reconciles(s);
+  assert.deepEqual([s.rowsRead, s.rowsAccepted, s.rowsQuarantined, s.rowsExcluded], [305, 303, 2, 0]);
+  // the repeated header is not excluded as a non-product code ("StockCode"), nor is it a bad number
+  assert.deepEqual(s.quarantinedByReason, { 'repeated header line': 1, 'before 1990-01-01 (ingest.notBefore): timestamp': 1 });
+  assert.equal(s.warehouse.customers, 2, 'customer 42 and 43; the NULL and n/a rows are guests, not one customer');
+  // a later bound, from the environment
+  const later = await ingestJson(tempDir(), [file], { FLOYO_INGEST_NOT_BEFORE: '2010-01-01' });
+  assert.deepEqual(later.s.quarantinedByReason, { 'repeated header line': 1, 'before 2010-01-01 (ingest.notBefore): timestamp': 2 });
+});
+
 test('a quarantine that cannot be written fails its source: nothing of it lands, and it goes in once the quarantine can be written', async () => {
   const home = tempDir();
   const dir = tempDir();

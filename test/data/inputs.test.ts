@@ -225,6 +225,17 @@ test('NDJSON lines that are not JSON share one reason; the parser\'s message is 
   assert.equal(quarantine.find((q) => q.reason === 'not a JSON object')!.value, 'an array');
 });
 
+test('an NDJSON object or array where a value belongs is quarantined naming the field, not stored as its JSON text; "NULL" is a guest', async () => {
+  const dir = tempDir();
+  const line = (customer: string, quantity = '1') =>
+    `{"InvoiceNo":"1","StockCode":"10001","Description":"A","Quantity":${quantity},"InvoiceDate":"2011-01-04 10:00:00","UnitPrice":1,"CustomerID":${customer},"Country":"UK"}`;
+  writeFileSync(join(dir, 'x.ndjson'), [line('{"id":5}'), line('"7"', '[1,2]'), line('["a"]'), line('"NULL"'), line('null'), line('"8"')].join('\n') + '\n');
+  const { s, lines, quarantine } = await run([join(dir, 'x.ndjson')]);
+  assert.deepEqual(s.quarantinedByReason, { 'not a single value: customerId': 2, 'not a single value: quantity': 1 });
+  assert.deepEqual(quarantine.map((q) => [q.row, q.field, q.value]), [[1, 'customerId', '{"id":5}'], [2, 'quantity', '[1,2]'], [3, 'customerId', '["a"]']]);
+  assert.deepEqual(lines.map((l) => l.customer_id), [null, null, '8']);
+});
+
 test('every quarantined row carries its source text: the CSV line(s) as read, the NDJSON line, a JSON rendering of a Parquet row', async () => {
   const dir = tempDir();
   const semi = parseMapping({ ...presetMapping('online-retail'), csv: { delimiter: ';' } }, 'semicolons');

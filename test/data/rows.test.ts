@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMapping, presetMapping, type Mapping } from '../../src/data/mapping.js';
-import { createRowMapper, type CanonicalLine, type Quarantined, type RowRules, type SourceRecord } from '../../src/data/rows.js';
+import { createRowMapper, isNullPlaceholder, type CanonicalLine, type Quarantined, type RowRules, type SourceRecord } from '../../src/data/rows.js';
 
 const RULES: RowRules = { earliestAllowedTs: Date.UTC(1990, 0, 1), latestAllowedTs: Date.UTC(2030, 0, 1), maxAbsQuantity: 1e6, maxUnitPrice: 1e6 };
 const UCI_COLUMNS = ['InvoiceNo', 'StockCode', 'Description', 'Quantity', 'InvoiceDate', 'UnitPrice', 'CustomerID', 'Country'];
@@ -54,4 +54,52 @@ test('timestamps before ingest.notBefore are quarantined naming the bound; unix-
     ['timestamp', 'before 2010-01-01 (ingest.notBefore)', '2009-12-31 23:59:59'],
   ]);
   assert.equal(auto.accepted.length, 1);
+});
+
+test('null placeholders are no ids: a NULL customer is a guest, a NULL product or order is missing, a fallback is read instead', () => {
+  const placeholders = ['NULL', 'null', 'nan', 'NaN', 'None', 'N/A', 'n/a', 'NA', '#N/A', 'undefined', 'UNDEFINED', ' NULL '];
+  const ids = ['Nancy', 'NULLS', 'NA1', 'n', 'nil', 'Undefinedly', '#NA', '-', '17850', ''];
+  for (const p of placeholders) assert.ok(isNullPlaceholder(p.trim()), p);
+  for (const id of ids) assert.ok(!isNullPlaceholder(id), id);
+
+  const guests = mapRows(presetMapping('online-retail'), UCI_COLUMNS, [...placeholders, ...ids].map((c) => uci('2011-01-01 10:00:00', c)));
+  assert.deepEqual(guests.accepted.map((l) => l.customerId), [...placeholders.map(() => null), ...ids.map((id) => id || null)]);
+
+  const missing = mapRows(presetMapping('online-retail'), UCI_COLUMNS, [uci('2011-01-01 10:00:00', '1', 'NULL'), uci('2011-01-01 10:00:00', '1', '85123A', 'N/A'), uci('2011-01-01 10:00:00', '1', '')]);
+  assert.deepEqual(missing.reasons, [['productId', 'missing value', 'NULL'], ['orderId', 'missing value', 'N/A'], ['productId', 'missing value', '']]);
+
+  // a placeholder falls through to the fallback column, as an empty value does
+  const fallback = simpleMapping({}, { productId: { column: 'sku', fallback: 'name' } });
+  const read = mapRows(fallback, ['o', 'c', 'sku', 'name', 'q', 'u', 't'], [['1', 'NaN', 'N/A', 'Board', '1', '2', '2011-01-01']]);
+  assert.deepEqual(read.accepted.map((l) => [l.customerId, l.productId]), [[null, 'Board']]);
+});
+
+test('a header line repeated mid-file is quarantined as one, not as a bad number or a non-product code', () => {
+  const header = [...UCI_COLUMNS];
+  header[0] = '\ufeffInvoiceNo'; // the second export's BOM
+  // the preset's business rules would exclude it as a non-product code
+  const preset = mapRows(presetMapping('online-retail'), UCI_COLUMNS, [uci('2011-01-01 10:00:00'), header, UCI_COLUMNS.map((c) => ` ${c} `)]);
+  assert.deepEqual(preset.reasons, [[null, 'repeated header line', null], [null, 'repeated header line', null]]);
+  assert.deepEqual(preset.excluded, []);
+  const plain = simpleMapping();
+  const columns = ['o', 'c', 'p', 'q', 'u', 't'];
+  const r = mapRows(plain, columns, [columns, ['o', 'c', 'p', 'q', 'u', 'x']]);
+  assert.deepEqual(r.reasons, [[null, 'repeated header line', null], ['quantity', 'not a number', 'q']], 'a row that only resembles the header keeps its reason');
+});
+
+test('an object or array where a value belongs is quarantined naming the field; one only a business rule reads is kept', () => {
+  const mapping = parseMapping({
+    columns: { orderId: 'o', customerId: 'customer', productId: 'p', quantity: 'q', unitPrice: 'u', timestamp: 't' },
+    exclude: [{ reason: 'test order', when: [{ column: 'tags', matches: '"test"' }] }],
+  }, 'nested');
+  const columns = ['o', 'customer', 'p', 'q', 'u', 't', 'tags'];
+  const r = mapRows(mapping, columns, [
+    { values: ['1', '{"id":5}', 'p1', '1', '2', '2011-01-01', ''], nested: [1] },
+    { values: ['2', 'c2', 'p1', '[1,2]', '2', '2011-01-01', ''], nested: [3] },
+    { values: ['3', 'c3', 'p1', '1', '2', '2011-01-01', '["vip"]'], nested: [6] },
+    { values: ['4', 'c4', 'p1', '1', '2', '2011-01-01', '["test"]'], nested: [6] },
+  ]);
+  assert.deepEqual(r.reasons, [['customerId', 'not a single value', '{"id":5}'], ['quantity', 'not a single value', '[1,2]']]);
+  assert.deepEqual(r.accepted.map((l) => l.orderId), ['3']);
+  assert.deepEqual(r.excluded, ['test order']);
 });
