@@ -58,7 +58,7 @@ ${exitCodesHelp('no transactions in the home yet')}`,
           return;
         }
         ctx.say(`cutoff ${summary.cutoff} (data ${summary.dataFrom} .. ${summary.dataTo}); churn window ${summary.window.from} .. ${summary.window.to}`);
-        if (!summary.labelsComplete) ctx.say(`warning: the data ends before the window does; churn labels overstate churn`);
+        if (!summary.labelsComplete) ctx.say(`warning: the data's last purchase (${summary.lastPurchase}) is before the window ends; churn labels overstate churn`);
         ctx.say(table([
           { what: 'customers', value: summary.customers },
           { what: 'churned', value: summary.churned },

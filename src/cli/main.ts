@@ -67,7 +67,9 @@ function wantsJson(): boolean {
     if (sub) command = sub;
   }
   const parsed = command.opts();
-  return command === program || Object.keys(parsed).length === 0 ? options.includes('--json') : Boolean(parsed.json);
+  // defaults are there whether or not the command's options were parsed
+  const parsedAny = Object.keys(parsed).some((k) => command.getOptionValueSource(k) !== 'default');
+  return command === program || !parsedAny ? options.includes('--json') : Boolean(parsed.json);
 }
 
 try {

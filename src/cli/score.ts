@@ -224,9 +224,9 @@ What it reports:
 
 A --now earlier than stored predictions is refused, before anything is written, when customers with no
 purchase by then would keep their later rows: the store would mix two points in time. --allow-older
-scores anyway and lists the rows left at the later time. A --now more than the churn horizon
-(features.horizonDays) after the data's last transaction is scored with a warning on stderr: every
-customer would look churned.
+scores anyway and lists the rows left at the later time. A scoring time more than the churn horizon
+(features.horizonDays) after the data's last purchase (a --now, or a last line that is a late return) is
+scored with a warning on stderr: every customer would look churned.
 
 ${exitCodesHelp('no model version or no sales in the home yet', 'bad input, or a --now refused as above')}
 

@@ -182,7 +182,8 @@ export async function runTrain(
     const data = await trainingData(warehouse, totals);
     // before any fitting: a registry another shop's versions are current in must not take this shop's
     if (current) requireSameShop(current.version, current.products, await warehouseProducts(warehouse), current.location, config.home);
-    const warnings = opts.now === undefined ? [] : warnStale(await scoringTime(warehouse, opts.now), config.features.horizonDays);
+    // no lines: runTrain says what to do (scoringTime's message is not train's)
+    const warnings = totals.rows === 0 ? [] : warnStale(await scoringTime(warehouse, opts.now), config.features.horizonDays);
     if (data.currencies.length > 1) {
       // spend and order values add amounts as they are: 10 EUR + 10 USD counts as 20
       const mixed = `the data holds ${data.currencies.length} currencies (${data.currencies.slice(0, 5).join(', ')}${data.currencies.length > 5 ? ', …' : ''}); ` +

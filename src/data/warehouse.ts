@@ -2,7 +2,7 @@
 // Process model: DuckDB lets one process hold a database file for writing, so a Floyo process takes the
 // home's lock (home/lock.json: pid, command, since) before opening it. A second process is told who holds
 // it — never a raw DuckDB lock error. A lock left by a dead process is taken over.
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -249,8 +249,12 @@ export class Warehouse {
     }
   }
 
-  /** Whether the home has a warehouse yet (commands that only read refuse an empty home without creating one). */
+  /**
+   * Whether the home has a warehouse yet (commands that only read refuse an empty home without creating
+   * one). A home that is a file is refused as Warehouse.open refuses it, not taken for an empty one.
+   */
   static exists(home: string): boolean {
+    if (existsSync(home) && !statSync(home).isDirectory()) makeHome(home);
     return existsSync(join(home, 'warehouse.duckdb'));
   }
 

@@ -28,7 +28,9 @@ export interface FeatureSummary {
   window: { from: string; to: string };
   dataFrom: string;
   dataTo: string;
-  /** false when the data ends before the window does: churn labels then overstate churn */
+  /** the day of the data's last purchase, which the default cutoff follows */
+  lastPurchase: string;
+  /** false when the data's last purchase is before the window ends: churn labels then overstate churn */
   labelsComplete: boolean;
   customers: number;
   churned: number;
@@ -242,6 +244,7 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
     window: w,
     dataFrom: span.from,
     dataTo: span.to,
+    lastPurchase: span.lastPurchase,
     labelsComplete: w.to <= span.lastPurchase,
     customers: c.customers,
     churned: c.churned,

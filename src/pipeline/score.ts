@@ -40,24 +40,23 @@ export interface PredictionModels {
  * The scoring time: `now` (a date means the end of that day, UTC) or the data's last timestamp — never the
  * wall clock, or every customer of an old data set would look churned. The past ends at `scoredAsOf` itself,
  * whichever way it was given, so one instant always gives the same scores (the recent-activity windows end
- * there); `day` is its date, the features' cutoff; `dataEnd` the date of the data's last transaction (null:
- * no transactions).
+ * there); `day` is its date, the features' cutoff; `lastPurchase` the date of the data's last purchase (null:
+ * none), which the churn model's cutoffs follow.
  */
-export interface ScoringTime { scoredAsOf: string; day: string; dataEnd: string | null }
+export interface ScoringTime { scoredAsOf: string; day: string; lastPurchase: string | null }
 
 export async function scoringTime(warehouse: Warehouse, now?: string): Promise<ScoringTime> {
+  const [span] = await warehouse.query<{ first: string | null; last: string | null; lastPurchase: string | null }>(
+    `SELECT strftime(min(ts), '%Y-%m-%dT%H:%M:%SZ') AS first, strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS last,
+            strftime(max(ts) FILTER (WHERE NOT is_return), '%Y-%m-%d') AS "lastPurchase" FROM transactions`,
+  );
   if (now === undefined) {
-    const [last] = await warehouse.query<{ ts: string | null }>(`SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS ts FROM transactions`);
-    if (!last.ts) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
-    return { scoredAsOf: last.ts, day: last.ts.slice(0, 10), dataEnd: last.ts.slice(0, 10) };
+    if (!span.last) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
+    return { scoredAsOf: span.last, day: span.last.slice(0, 10), lastPurchase: span.lastPurchase };
   }
   const scoredAsOf = parseInstant(now, '--now'); // whole seconds, as the data's timestamps
-  const day = scoredAsOf.slice(0, 10);
-  const [span] = await warehouse.query<{ first: string | null; last: string | null }>(
-    `SELECT strftime(min(ts), '%Y-%m-%dT%H:%M:%SZ') AS first, strftime(max(ts), '%Y-%m-%d') AS last FROM transactions`,
-  );
   if (span.first && scoredAsOf < span.first) throw new FloyoError(`--now ${now} is before the first transaction (${span.first}): no customer has bought anything by then`);
-  return { scoredAsOf, day, dataEnd: span.last };
+  return { scoredAsOf, day: scoredAsOf.slice(0, 10), lastPurchase: span.lastPurchase };
 }
 
 /**
@@ -65,11 +64,12 @@ export async function scoringTime(warehouse: Warehouse, now?: string): Promise<S
  * transaction, every customer has gone longer without buying than any label the model learnt from, so
  * all of them look churned (usually a typo in --now, or sales not ingested yet).
  */
-export function staleDataWarning(time: { day: string; dataEnd: string | null }, horizonDays: number): string | null {
-  if (time.dataEnd === null || time.day <= shiftDays(time.dataEnd, horizonDays)) return null;
-  const days = Math.round((Date.parse(time.day) - Date.parse(time.dataEnd)) / 86_400_000);
-  return `scoring as of ${time.day}, ${days.toLocaleString('en-US')} days after the data's last transaction (${time.dataEnd}), more than the ` +
-    `${horizonDays}-day churn horizon: every customer looks churned; ingest the newer sales, or score without --now`;
+export function staleDataWarning(time: { day: string; lastPurchase: string | null }, horizonDays: number): string | null {
+  if (time.lastPurchase === null || time.day <= shiftDays(time.lastPurchase, horizonDays)) return null;
+  const days = Math.round((Date.parse(time.day) - Date.parse(time.lastPurchase)) / 86_400_000);
+  // by default the scoring time is the last line: a late return alone (a stray credit note) gets here too
+  return `scoring as of ${time.day}, ${days.toLocaleString('en-US')} days after the data's last purchase (${time.lastPurchase}), more than the ` +
+    `${horizonDays}-day churn horizon: every customer looks churned; ingest the newer sales, or give a --now within the horizon`;
 }
 
 /** One stored prediction per scored customer, by model `version` as of `scoredAt`. */

@@ -251,7 +251,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   if (!span) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; give --data or run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
   const { scoredAsOf, day: S } = await scoringTime(warehouse, options.now);
   // A --now before the data's end looks back: everything is as if the data were cut at --now (the cutoffs
-  // follow from its last line then, and no label reads a later sale), or churn would learn from the future.
+  // follow from its last purchase then, and no label reads a later sale), or churn would learn from the future.
   const [{ last, lastKnown, lastKnownPurchase, later }] = await warehouse.query<{ last: string; lastKnown: string; lastKnownPurchase: string | null; later: number }>(
     `SELECT strftime(max(ts), '%Y-%m-%dT%H:%M:%SZ') AS last, strftime(max(ts) FILTER (WHERE ts <= ${sqlInstant(scoredAsOf)}), '%Y-%m-%dT%H:%M:%SZ') AS "lastKnown", ` +
       `strftime(max(ts) FILTER (WHERE ts <= ${sqlInstant(scoredAsOf)} AND NOT is_return), '%Y-%m-%d') AS "lastKnownPurchase", ` +

@@ -184,8 +184,9 @@ CREATE TABLE IF NOT EXISTS segment_moves (
 -- homes made before write_seq existed
 ALTER TABLE segment_moves ADD COLUMN IF NOT EXISTS write_seq BIGINT;
 -- The order in which model versions reached the store: a version gets the next seq when it is first
--- written, and again when it re-scores customers of another version while not the newest (a rollback
--- being re-scored). New customers scored by an older version (a stream scorer still on it) change nothing.
+-- written, and again whenever it re-scores customers of another version (a rollback being re-scored, or
+-- the newest taking over an older one's customers), so an audience cursor sees every such change. New
+-- customers scored by an older version (a stream scorer still on it) change nothing.
 CREATE TABLE IF NOT EXISTS prediction_versions (
   model_version VARCHAR PRIMARY KEY,
   seq BIGINT NOT NULL
@@ -436,10 +437,14 @@ function decodeCursor(cursor: string, filter: Filter): DecodedCursor {
 function refuseReplaced(madeUnder: StoredVersion[], now: StoredVersion[]): void {
   const key = (v: StoredVersion) => JSON.stringify([v.version, v.seq]);
   const then = new Set(madeUnder.map(key));
-  if (now.length === madeUnder.length && now.every((v) => then.has(key(v)))) return;
+  // a version stored before prediction_versions existed (seq null) gets its first seq from a re-score with
+  // itself: that is no replacement
+  const unsequenced = new Set(madeUnder.filter((v) => v.seq === null).map((v) => v.version));
+  const same = (v: StoredVersion) => then.has(key(v)) || unsequenced.has(v.version);
+  if (now.length === madeUnder.length && now.every(same)) return;
   const names = (vs: StoredVersion[]) => vs.map((v) => v.version).join(', ');
   // versions only gone (the newest re-scored an older one's customers): name what is stored now
-  const fresh = now.filter((v) => !then.has(key(v)));
+  const fresh = now.filter((v) => !same(v));
   const by = fresh.length ? fresh : now;
   const again = fresh.some((v) => madeUnder.some((m) => m.version === v.version)) ? ' (written again after another version)' : '';
   throw new FloyoError(
@@ -551,8 +556,7 @@ export class PredictionStore {
         `INSERT INTO prediction_versions
          SELECT model_version, (SELECT coalesce(max(seq), 0) FROM prediction_versions) + row_number() OVER (ORDER BY min(seq))
          FROM staged_predictions
-         WHERE (stored_version <> model_version OR model_version NOT IN (SELECT model_version FROM prediction_versions))
-           AND model_version IS DISTINCT FROM (SELECT model_version FROM prediction_versions ORDER BY seq DESC LIMIT 1)
+         WHERE stored_version <> model_version OR model_version NOT IN (SELECT model_version FROM prediction_versions)
          GROUP BY model_version
          ON CONFLICT (model_version) DO UPDATE SET seq = excluded.seq`,
       );

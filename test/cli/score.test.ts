@@ -399,8 +399,8 @@ describe('floyo score', () => {
   test('a --now more than the churn horizon after the data is scored, with a warning on stderr that every customer looks churned', async () => {
     const r = await floyo(['score', '--home', home, '--now', '2030-01-01', '--json', '-q']);
     assert.equal(r.code, 0, r.stderr);
-    const warning = 'scoring as of 2030-01-01, 6,599 days after the data\'s last transaction (2011-12-08), more than the 90-day churn horizon: ' +
-      'every customer looks churned; ingest the newer sales, or score without --now';
+    const warning = 'scoring as of 2030-01-01, 6,599 days after the data\'s last purchase (2011-12-08), more than the 90-day churn horizon: ' +
+      'every customer looks churned; ingest the newer sales, or give a --now within the horizon';
     assert.equal(r.stderr, `floyo: warning: ${warning}\n`);
     assert.deepEqual(r.json<ScoreReport>().warnings, [warning]);
     const within = await floyo(['score', '--home', home, '--now', '2012-03-07', '-q']);

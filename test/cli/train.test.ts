@@ -177,8 +177,19 @@ test('train --now far past the data warns that every customer looks churned, on 
   assert.equal(r.code, 0, r.stderr);
   const report = r.json<TrainReport>();
   assert.equal(report.warnings.length, 1);
-  assert.match(report.warnings[0], /^scoring as of 2030-01-01, [\d,]+ days after the data's last transaction \(2011-12-08\), .*every customer looks churned/);
+  assert.match(report.warnings[0], /^scoring as of 2030-01-01, [\d,]+ days after the data's last purchase \(2011-12-08\), .*every customer looks churned/);
   assert.match(r.stderr, /^floyo: warning: scoring as of 2030-01-01/m);
+});
+
+test('a lone credit note months after the last sale: the cutoffs follow the sales, and scoring as of that line is warned about', async () => {
+  const stray = join(tempDir(), 'stray.csv');
+  writeFileSync(stray, 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n' +
+    'C999999,85123A,WHITE HANGING HEART T-LIGHT HOLDER,-1,2013-04-01 10:00:00,2.55,17850,United Kingdom\n');
+  const r = await floyo(['train', '--data', FIXTURE, stray, '--home', tempDir(), '--json', '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = r.json<TrainReport>();
+  assert.equal(report.cutoff, '2011-09-09', 'the last purchase (2011-12-08) less 90 days, not the credit note\'s day');
+  assert.match(report.warnings[0], /^scoring as of 2013-04-01, 480 days after the data's last purchase \(2011-12-08\), .*every customer looks churned; ingest the newer sales, or give a --now within the horizon$/);
 });
 
 test('train --now before the data ends looks back: cutoffs, labels and metrics are those of the data cut at --now', async () => {

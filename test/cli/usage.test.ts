@@ -55,7 +55,7 @@ test('under --json an error is also one JSON object on stdout, with the exit cod
 });
 
 test('under --json a usage error is one JSON object on stdout too; help and version print no error object', async () => {
-  const [option, argument, afterDashes, help, asValue, helpOfUnknown, unknownCommand, beforeCommand] = await Promise.all([
+  const [option, argument, afterDashes, help, asValue, helpOfUnknown, unknownCommand, beforeCommand, beforeWithDefaults] = await Promise.all([
     floyo(['recommend', '12347', '--nope', '--json']),
     floyo(['recommend', '--json']),
     floyo(['recommend', '--', '--json']),
@@ -64,6 +64,7 @@ test('under --json a usage error is one JSON object on stdout too; help and vers
     floyo(['models', 'help', 'nope', '--json']),
     floyo(['nosuch', '--json']),
     floyo(['--home', '/tmp', 'segments', '--json']),
+    floyo(['--home', '/tmp', 'similar', '85123A', '--json']),
   ]);
   assert.equal(option.code, 2);
   assert.deepEqual(option.json(), { error: { message: "unknown option '--nope'\n(Did you mean --home?)", exitCode: 2 } });
@@ -80,15 +81,22 @@ test('under --json a usage error is one JSON object on stdout too; help and vers
   assert.deepEqual(unknownCommand.json(), { error: { message: "unknown command 'nosuch'", exitCode: 2 } });
   assert.equal(beforeCommand.code, 2);
   assert.deepEqual(beforeCommand.json(), { error: { message: "unknown option '--home'", exitCode: 2 } }, 'an option before the command fails the line, which asked for JSON');
+  assert.deepEqual(beforeWithDefaults.json(), { error: { message: "unknown option '--home'", exitCode: 2 } }, 'also for a command whose options have defaults');
 });
 
 test('a --home that cannot be a folder (a file is in the way) is bad input, exit 2, not an internal error', async () => {
   const file = join(tempDir(), 'a-file');
   writeFileSync(file, 'not a folder');
-  const [ingest, train] = await Promise.all([
+  const [ingest, train, segments, features] = await Promise.all([
     floyo(['ingest', join(ROOT, 'test/fixtures/online_retail_sample.csv'), '--home', file]),
     floyo(['train', '--home', join(file, 'below'), '--json']),
+    floyo(['segments', '--home', file]),
+    floyo(['features', '--home', file]),
   ]);
+  for (const r of [segments, features]) {
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /cannot be a folder: a file is in the way/, 'not "nothing scored yet" in a home that cannot be one');
+  }
   assert.equal(ingest.code, 2, ingest.stderr);
   assert.equal(ingest.stderr, `floyo: the home ${file} cannot be a folder: a file is in the way (set --home, FLOYO_HOME or home in the config)\n`);
   assert.equal(train.code, 2, train.stderr);

@@ -116,6 +116,7 @@ test('default cutoff is the last purchase\'s date minus the horizon; a cutoff to
   assert.equal((await floyo(['ingest', stray, '--home', home, '-q'])).code, 0);
   const after = await features(home, []);
   assert.equal(after.dataTo, '2013-04-01');
+  assert.equal(after.lastPurchase, '2011-12-08');
   assert.equal(after.cutoff, '2011-09-09');
   assert.equal(after.labelsComplete, true);
 });
