@@ -446,7 +446,8 @@ function refuseReplaced(madeUnder: StoredVersion[], now: StoredVersion[]): void 
   // versions only gone (the newest re-scored an older one's customers): name what is stored now
   const fresh = now.filter((v) => !same(v));
   const by = fresh.length ? fresh : now;
-  const again = fresh.some((v) => madeUnder.some((m) => m.version === v.version)) ? ' (written again after another version)' : '';
+  // a version the cursor already saw, which has replaced customers since (a rollback to it, or taking over more of an older one's)
+  const again = fresh.some((v) => madeUnder.some((m) => m.version === v.version)) ? ' (written again)' : '';
   throw new FloyoError(
     `the predictions were replaced by model version${by.length === 1 ? '' : 's'} ${names(by)}${again} since this cursor was made ` +
       `(under ${names(madeUnder)}): start again without --cursor`,
