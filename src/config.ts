@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { yaml } from './yaml.js';
+import { isDay } from './dates.js';
 import { FloyoError } from './errors.js';
 
 export const PRESET_NAMES = ['online-retail', 'shopify'] as const;
@@ -29,7 +30,7 @@ export const ConfigSchema = z
         format: z.enum(FORMATS).default('auto').describe('input format; auto detects by extension and content'),
         futureToleranceHours: z.number().nonnegative().default(48).describe('timestamps later than now + this are quarantined'),
         notBefore: z.string()
-          .refine(isCalendarDate, 'must be a date written YYYY-MM-DD, such as 1990-01-01')
+          .refine(isDay, 'must be a date written YYYY-MM-DD, such as 1990-01-01')
           .default('1990-01-01')
           .describe('timestamps before this day (UTC) are quarantined: unix 0, seconds read as milliseconds, year 0001'),
         maxAbsQuantity: z.number().positive().default(1_000_000).describe('larger |quantity| is quarantined as absurd'),
@@ -87,14 +88,6 @@ export const ConfigSchema = z
       .prefault({}),
   })
   .strict();
-
-/** '2024-02-29' yes; '2023-02-29', '1990-1-1' and '1990-01-01T00:00' no. */
-function isCalendarDate(text: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
-  const ms = Date.parse(`${text}T00:00:00Z`);
-  // Date.parse rolls 02-30 over to 03-02 rather than refusing it: the day must come back as written
-  return !Number.isNaN(ms) && new Date(ms).toISOString().startsWith(text);
-}
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type Source = 'default' | `file ${string}` | `env ${string}` | `flag ${string}`;

@@ -6,14 +6,20 @@ const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 const INSTANT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
 function realDay(y: number, m: number, d: number): boolean {
-  const t = new Date(Date.UTC(y, m - 1, d));
+  const t = new Date(0);
+  t.setUTCFullYear(y, m - 1, d); // not Date.UTC, which reads years 0-99 as 1900-1999
   return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+}
+
+/** Whether `value` is a calendar date YYYY-MM-DD that exists ('2024-02-29' yes; '2023-02-29', '1990-1-1' no). */
+export function isDay(value: string): boolean {
+  const m = DAY.exec(value);
+  return m !== null && realDay(+m[1], +m[2], +m[3]);
 }
 
 /** A calendar date YYYY-MM-DD that exists; otherwise a FloyoError naming `what` (e.g. "--as-of"). */
 export function parseDay(value: string, what: string): string {
-  const m = DAY.exec(value);
-  if (!m || !realDay(+m[1], +m[2], +m[3])) throw new FloyoError(`${what} must be a date YYYY-MM-DD, got "${value}"`);
+  if (!isDay(value)) throw new FloyoError(`${what} must be a date YYYY-MM-DD, got "${value}"`);
   return value;
 }
 

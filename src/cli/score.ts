@@ -118,7 +118,7 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
 }
 
 /** A scoring time far past the data (see staleDataWarning): warned on stderr as it arises, and returned for the report. */
-export function warnStale(time: ScoringTime, horizonDays: number): string[] {
+function warnStale(time: ScoringTime, horizonDays: number): string[] {
   const stale = staleDataWarning(time, horizonDays);
   if (stale === null) return [];
   warn(stale);

@@ -5,13 +5,13 @@ import { ingest, warehouseTotals, type IngestSummary, type WarehouseTotals } fro
 import { Warehouse } from '../data/warehouse.js';
 import type { Manifest, Registry } from '../models/registry.js';
 import { currentSegmentation, publishInput, qualityGate, requireSameShop, warehouseProducts } from '../pipeline/serving.js';
-import { scoringTime, toPredictions } from '../pipeline/score.js';
+import { toPredictions } from '../pipeline/score.js';
 import { train, type TrainResult } from '../pipeline/train.js';
 import { PredictionStore, type Prediction, type StoredGroup } from '../stores/predictions.js';
 import { action, bytesText, makeContext, stderrLine, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { ingestRequest, warnEarlierContent } from './ingest.js';
 import { withRegistry } from './registry.js';
-import { printNotRescored, refuseOlder, warnStale } from './score.js';
+import { printNotRescored, refuseOlder } from './score.js';
 
 interface TrainOptions extends CommonOptions {
   data?: string[];
@@ -182,8 +182,7 @@ export async function runTrain(
     const data = await trainingData(warehouse, totals);
     // before any fitting: a registry another shop's versions are current in must not take this shop's
     if (current) requireSameShop(current.version, current.products, await warehouseProducts(warehouse), current.location, config.home);
-    // no lines: runTrain says what to do (scoringTime's message is not train's)
-    const warnings = totals.rows === 0 ? [] : warnStale(await scoringTime(warehouse, opts.now), config.features.horizonDays);
+    const warnings: string[] = [];
     if (data.currencies.length > 1) {
       // spend and order values add amounts as they are: 10 EUR + 10 USD counts as 20
       const mixed = `the data holds ${data.currencies.length} currencies (${data.currencies.slice(0, 5).join(', ')}${data.currencies.length > 5 ? ', …' : ''}); ` +
@@ -202,6 +201,10 @@ export async function runTrain(
         if (!ctx.json && !opts.quiet) stderrLine(`  ${s}`);
       },
       onProgress: ({ done, total, what }) => bar.update(done, total, what),
+      onWarning: (w) => {
+        warn(w);
+        warnings.push(w);
+      },
     });
     bar.done('models fitted');
 

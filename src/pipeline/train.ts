@@ -27,7 +27,7 @@ import {
   type Holdout, type RecommenderMetrics,
 } from '../models/recommendations.js';
 import { assignedProfiles, assignSegments, fitSegmentation, SEGMENT_FEATURE_INDEX, TooFewProfilesError, type PreviousSegmentation, type SegmentationModel } from '../models/segments.js';
-import { scoringTime, type ScoredCustomers } from './score.js';
+import { scoringTime, staleDataWarning, type ScoredCustomers } from './score.js';
 import { knownIndices, readProductNames, snapshot, type Snapshot } from './tables.js';
 
 export interface TrainOptions {
@@ -44,6 +44,8 @@ export interface TrainOptions {
   previousSegmentation?: PreviousSegmentation | null;
   /** the three cutoffs' headlines, as each begins */
   onStep?: (step: string) => void;
+  /** what the caller should hear before the fitting starts (a scoring time far past the last purchase) */
+  onWarning?: (warning: string) => void;
   /** what is being done now: `done` of the run's `total` stages are finished */
   onProgress?: (progress: TrainProgress) => void;
 }
@@ -249,7 +251,10 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   if (options.asOf !== undefined) parseDay(options.asOf, '--as-of');
   const span = await dataSpan(warehouse);
   if (!span) throw new FloyoError(`the warehouse ${warehouse.path} holds no transactions; give --data or run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
-  const { scoredAsOf, day: S } = await scoringTime(warehouse, options.now);
+  const time = await scoringTime(warehouse, options.now);
+  const { scoredAsOf, day: S } = time;
+  const stale = staleDataWarning(time, h);
+  if (stale !== null) options.onWarning?.(stale);
   // A --now before the data's end looks back: everything is as if the data were cut at --now (the cutoffs
   // follow from its last purchase then, and no label reads a later sale), or churn would learn from the future.
   const [{ last, lastKnown, lastKnownPurchase, later }] = await warehouse.query<{ last: string; lastKnown: string; lastKnownPurchase: string | null; later: number }>(
