@@ -80,7 +80,7 @@ Examples:
         } else {
           printPage(ctx, query, await read(query), warnings);
         }
-      }, ctx.lockWaitMs);
+      }, ctx.lockWait);
     }),
   );
 }

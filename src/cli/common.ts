@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../config.js';
 import { FloyoError } from '../errors.js';
 import { normaliseId } from '../data/rows.js';
+import type { LockWait } from '../data/warehouse.js';
 import { createProgress, type ProgressFactory } from './progress.js';
 
 export interface CommonOptions {
@@ -21,8 +22,8 @@ export interface CommandContext {
   /** human output; silent under --json so stdout holds exactly one JSON document */
   say(line?: string): void;
   emitJson(value: unknown): void;
-  /** how long opening the home waits for another process holding it (lockWaitSeconds) */
-  lockWaitMs: number;
+  /** how long opening the home waits for another process holding it (lockWaitSeconds), and whether it says so */
+  lockWait: LockWait;
   /** " --home DIR --config FILE" as given on this command line: for hints that name another command (env and defaults carry over by themselves) */
   sameHomeFlags: string;
 }
@@ -51,7 +52,7 @@ export function makeContext(opts: CommonOptions, flags: Record<string, unknown> 
     loaded,
     json,
     progress: createProgress({ quiet: opts.quiet }),
-    lockWaitMs: loaded.config.lockWaitSeconds * 1000,
+    lockWait: { ms: loaded.config.lockWaitSeconds * 1000, quiet: Boolean(opts.quiet) },
     say: (line = '') => {
       if (!json) process.stdout.write(line + '\n');
     },

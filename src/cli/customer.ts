@@ -72,7 +72,7 @@ Examples:
         }
         const { prediction: shown, dropped } = withRules(prediction, new Set(ctx.loaded.config.recommendations.exclude));
         return { ...shown, segmentHistory: await store.customerMoves(prediction.customerId), excludedByRules: dropped, warnings };
-      }, ctx.lockWaitMs);
+      }, ctx.lockWait);
       printCustomer(ctx, report);
     }),
   );

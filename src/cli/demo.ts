@@ -77,7 +77,7 @@ export function register(program: Command): void {
       }
       ctx.say(`2. training on it: ingest, features, segments, churn, recommendations (in the demo's own home ${home}, apart from ${config.home})`);
       const report = await runTrain(ctx, { data: [sample], seed: 0, quiet: opts.quiet });
-      const warehouse = await Warehouse.open(home, 'floyo demo', ctx.lockWaitMs);
+      const warehouse = await Warehouse.open(home, 'floyo demo', ctx.lockWait);
       const examples: Example[] = [];
       try {
         const store = new PredictionStore(warehouse);

@@ -42,7 +42,7 @@ ${exitCodesHelp('no transactions in the home yet')}`,
       const ctx = makeContext(opts, { 'features.horizonDays': horizon });
       const { home } = ctx.loaded.config;
       if (!Warehouse.exists(home)) throw new FloyoError(`no transactions in ${home} yet: run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
-      const warehouse = await Warehouse.open(home, 'floyo features', ctx.lockWaitMs);
+      const warehouse = await Warehouse.open(home, 'floyo features', ctx.lockWait);
       try {
         const summary = await buildFeatures(warehouse, { asOf: opts.asOf, horizonDays: ctx.loaded.config.features.horizonDays });
         const files: Record<string, string> = {};

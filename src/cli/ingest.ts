@@ -77,7 +77,7 @@ Examples:
 }
 
 export async function runIngest(ctx: CommandContext, locations: string[], replace = false): Promise<IngestSummary> {
-  const warehouse = await Warehouse.open(ctx.loaded.config.home, `floyo ingest`, ctx.lockWaitMs);
+  const warehouse = await Warehouse.open(ctx.loaded.config.home, `floyo ingest`, ctx.lockWait);
   try {
     return await ingest(warehouse, ingestRequest(ctx, locations, replace));
   } finally {

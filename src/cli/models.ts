@@ -194,7 +194,7 @@ async function changeCurrent(
         const why = err instanceof Error ? err.message : String(err);
         throw new FloyoError(`${current} is now current, but re-scoring the stored predictions with it failed: ${why}; run floyo score to retry`);
       }
-    }), ctx.lockWaitMs);
+    }), ctx.lockWait);
 }
 
 function printRescored(ctx: CommandContext, rescored: ScoreReport | null): void {
@@ -259,7 +259,7 @@ async function pruneVersions(ctx: CommandContext, opts: PruneOptions): Promise<v
     return { ...r, location: registry.location };
   });
   // a dry run changes nothing: like models list, it answers while another command holds the home
-  const r = opts.dryRun ? await prune() : await withHomeLock(config.home, 'floyo models prune', prune, ctx.lockWaitMs);
+  const r = opts.dryRun ? await prune() : await withHomeLock(config.home, 'floyo models prune', prune, ctx.lockWait);
   if (ctx.json) {
     ctx.emitJson({ ...r, dryRun: Boolean(opts.dryRun) });
     return;

@@ -2,7 +2,7 @@
 // Business rules (unavailable or blacklisted products, already-bought items) are applied here, at query
 // time, so changing them needs no retraining.
 import type { Command } from 'commander';
-import { Warehouse } from '../data/warehouse.js';
+import { Warehouse, type LockWait } from '../data/warehouse.js';
 import { BUSY_EXIT, FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { explain, foldIn, recommend, similarItems, type Ranked, type UserInteractions } from '../ml/als.js';
 import { buyerCounts } from '../models/recommendations.js';
@@ -273,14 +273,14 @@ export async function loadCurrent(ctx: CommandContext): Promise<ServingModels> {
  * The customer's purchases in the home's warehouse now, or undefined (with a warning) when there is no
  * warehouse or another Floyo process holds the home: recommendations then rest on the training data.
  */
-async function currentPurchases(home: string, customer: string, waitMs: number): Promise<Map<string, number> | undefined> {
+async function currentPurchases(home: string, customer: string, wait: LockWait): Promise<Map<string, number> | undefined> {
   if (!Warehouse.exists(home)) {
     warn(`no warehouse in ${home}: recommending from the purchases the model version was trained on`);
     return undefined;
   }
   let warehouse: Warehouse;
   try {
-    warehouse = await Warehouse.open(home, `floyo recommend ${customer}`, waitMs);
+    warehouse = await Warehouse.open(home, `floyo recommend ${customer}`, wait);
   } catch (err) {
     if (!(err instanceof FloyoError) || err.exitCode !== BUSY_EXIT) throw err;
     warn(`${err.message}; recommending from the purchases the model version was trained on`);
@@ -356,11 +356,11 @@ ${exitCodesHelp('no model version yet, or the current one cannot serve')}`,
       warnUnknownRules(models, ctx, opts.exclude);
       const [stored, lower] = storedIdForms(customer);
       let id = stored;
-      let history = await currentPurchases(ctx.loaded.config.home, id, ctx.lockWaitMs);
+      let history = await currentPurchases(ctx.loaded.config.home, id, ctx.lockWait);
       if (lower !== undefined && !models.customers.index.has(id) && !history?.size) {
         // e-mail ids are stored lowercased (the shopify preset): Ann@Example.com means ann@example.com
         // (no second look at the warehouse when the first found none to look in: its warning is said once)
-        const lowered = history === undefined ? undefined : await currentPurchases(ctx.loaded.config.home, lower, ctx.lockWaitMs);
+        const lowered = history === undefined ? undefined : await currentPurchases(ctx.loaded.config.home, lower, ctx.lockWait);
         if (models.customers.index.has(lower) || lowered?.size) [id, history] = [lower, lowered];
       }
       const result = recommendFor(models, id, {

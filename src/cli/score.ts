@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import type { LoadedConfig, Source } from '../config.js';
 import { parseInstant } from '../dates.js';
-import { LOCK_WAIT_MS, Warehouse } from '../data/warehouse.js';
+import { DEFAULT_LOCK_WAIT, Warehouse } from '../data/warehouse.js';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { costThreshold } from '../models/churn.js';
 import type { Registry } from '../models/registry.js';
@@ -163,10 +163,10 @@ export async function refuseOlder(
  * neither (a home that only shares the registry), without creating a warehouse.
  */
 export async function withScorableHome<T>(
-  home: string, command: string, fn: (warehouse: Warehouse | null) => Promise<T>, waitMs = LOCK_WAIT_MS,
+  home: string, command: string, fn: (warehouse: Warehouse | null) => Promise<T>, wait = DEFAULT_LOCK_WAIT,
 ): Promise<T> {
   if (!Warehouse.exists(home)) return fn(null);
-  const warehouse = await Warehouse.open(home, command, waitMs);
+  const warehouse = await Warehouse.open(home, command, wait);
   try {
     const tables = new Set((await warehouse.query<{ name: string }>(
       `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'main' AND table_name IN ('predictions', 'transactions')`,
@@ -246,7 +246,7 @@ Examples:
         if (!Warehouse.exists(config.home)) {
           throw new FloyoError(`no warehouse in ${config.home}: ingest sales first (floyo ingest <location>), then score`, {}, NOT_FOUND_EXIT);
         }
-        const warehouse = await Warehouse.open(config.home, 'floyo score', ctx.lockWaitMs);
+        const warehouse = await Warehouse.open(config.home, 'floyo score', ctx.lockWait);
         try {
           return await scoreCurrent(warehouse, registry, ctx, { now: opts.now, allowOlder: opts.allowOlder });
         } finally {

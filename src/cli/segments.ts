@@ -79,7 +79,7 @@ Examples:
         const modelVersion = await store.latestVersion();
         const span = modelVersion === null ? null : await store.rescoreSpan(modelVersion);
         return buildReport(segments, modelVersion, await store.transitions(modelVersion ?? undefined), await store.moves(), await store.rfGrid(), span, warnings);
-      }, ctx.lockWaitMs);
+      }, ctx.lockWait);
       printSegments(ctx, report);
     }),
   );

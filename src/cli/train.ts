@@ -156,7 +156,7 @@ export async function runTrain(
     previousSegmentation: await currentSegmentation(registry),
     current: await currentProducts(registry),
   }));
-  const warehouse = await Warehouse.open(config.home, 'floyo train', ctx.lockWaitMs);
+  const warehouse = await Warehouse.open(config.home, 'floyo train', ctx.lockWait);
   try {
     const t0 = performance.now();
     let ingested: IngestedNow | null = null;

@@ -74,6 +74,14 @@ function alive(pid: number): boolean {
  */
 export const LOCK_WAIT_MS = 3000;
 
+/** How a command waits for the home: up to `ms` (lockWaitSeconds); `quiet` (-q) keeps the "waiting" line off stderr. */
+export interface LockWait {
+  ms: number;
+  quiet?: boolean;
+}
+
+export const DEFAULT_LOCK_WAIT: LockWait = { ms: LOCK_WAIT_MS };
+
 /**
  * Empties the home's tmp folder. Only the process holding the home lock writes there (downloads, staged
  * files, DuckDB's spill files), so once the lock is ours, what is there was left by a run that was killed:
@@ -99,9 +107,10 @@ function makeHome(home: string): void {
 /**
  * Takes the home lock. The lock file appears complete or not at all (written aside, then linked into
  * place, which fails if it exists), so a reader never sees half of it. A live holder is waited for up to
- * `waitMs`, then named; a lock left by a process that died is taken over.
+ * `wait.ms`, then named; a lock left by a process that died is taken over.
  */
-async function acquireLock(home: string, command: string, waitMs: number): Promise<() => void> {
+async function acquireLock(home: string, command: string, wait: LockWait): Promise<() => void> {
+  const waitMs = wait.ms;
   const path = join(home, 'lock.json');
   const mine: LockInfo = { pid: process.pid, command, host: hostname(), since: new Date().toISOString() };
   const aside = `${path}.${process.pid}.${Date.now()}`;
@@ -142,7 +151,7 @@ async function acquireLock(home: string, command: string, waitMs: number): Promi
       }
       if (Date.now() < deadline) {
         // a wait longer than the default is asked for (a schedule queueing behind a train): say what for, once
-        if (holder && !said && waitMs > LOCK_WAIT_MS) {
+        if (holder && !said && !wait.quiet && waitMs > LOCK_WAIT_MS) {
           said = true;
           process.stderr.write(`floyo: waiting up to ${Math.round(waitMs / 1000)} s for \`${holder.command}\` (pid ${holder.pid} on ${holder.host}, since ${holder.since}) to finish with the home ${home}\n`);
         }
@@ -170,10 +179,10 @@ async function acquireLock(home: string, command: string, waitMs: number): Promi
  * registry (floyo models prune), so they never interleave with a train or promote in the same home.
  * A home that does not exist has nothing running in it.
  */
-export async function withHomeLock<T>(home: string, command: string, fn: () => Promise<T>, waitMs = LOCK_WAIT_MS): Promise<T> {
+export async function withHomeLock<T>(home: string, command: string, fn: () => Promise<T>, wait = DEFAULT_LOCK_WAIT): Promise<T> {
   if (!existsSync(home)) return fn();
   makeHome(home);
-  const release = await acquireLock(home, command, waitMs);
+  const release = await acquireLock(home, command, wait);
   try {
     return await fn();
   } finally {
@@ -220,11 +229,11 @@ export class Warehouse {
 
   /**
    * Opens (creating if needed) the home's warehouse, holding the home lock until close(). Another process
-   * holding it is waited for up to `waitMs` (the command's lockWaitSeconds), then named.
+   * holding it is waited for up to `wait.ms` (the command's lockWaitSeconds), then named.
    */
-  static async open(home: string, command: string, waitMs = LOCK_WAIT_MS): Promise<Warehouse> {
+  static async open(home: string, command: string, wait = DEFAULT_LOCK_WAIT): Promise<Warehouse> {
     makeHome(home);
-    const release = await acquireLock(home, command, waitMs);
+    const release = await acquireLock(home, command, wait);
     const path = join(home, 'warehouse.duckdb');
     try {
       removeLeftovers(join(home, 'tmp'));

@@ -30,7 +30,7 @@ import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from 'n
 import { join } from 'node:path';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { isoSeconds } from '../dates.js';
-import { LOCK_WAIT_MS, sqlDouble, sqlString, Warehouse } from '../data/warehouse.js';
+import { DEFAULT_LOCK_WAIT, sqlDouble, sqlString, Warehouse } from '../data/warehouse.js';
 
 export interface ChurnReason {
   feature: string;
@@ -856,7 +856,7 @@ export class PredictionStore {
  * found, and passed to fn, for the --json outputs to carry.
  */
 export async function withPredictions<T>(
-  home: string, command: string, fn: (store: PredictionStore, warnings: string[]) => Promise<T>, waitMs = LOCK_WAIT_MS,
+  home: string, command: string, fn: (store: PredictionStore, warnings: string[]) => Promise<T>, wait = DEFAULT_LOCK_WAIT,
 ): Promise<T> {
   // a train whose version failed the quality gate writes no predictions: then promoting it is the way on
   const nothing = () =>
@@ -864,7 +864,7 @@ export async function withPredictions<T>(
   // a mistyped --home is said as such, not as a home where nothing was trained yet
   if (!existsSync(home)) throw new FloyoError(`there is no Floyo home at ${home} (--home, FLOYO_HOME or home in the config): nothing was ingested or trained there`, {}, NOT_FOUND_EXIT);
   if (!Warehouse.exists(home)) throw nothing();
-  const warehouse = await Warehouse.open(home, command, waitMs);
+  const warehouse = await Warehouse.open(home, command, wait);
   try {
     const store = new PredictionStore(warehouse);
     await store.init();

@@ -2,7 +2,7 @@
 // through the real CLI, on homes seeded through the store.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Warehouse } from '../../src/data/warehouse.js';
 import { PredictionStore, type AudiencePage, type Prediction } from '../../src/stores/predictions.js';
@@ -421,6 +421,23 @@ test('--lock-wait-seconds queues a command behind the holder of the home, and sa
     // it got the home once the holder let go, and answered
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /segment/);
+    // -q waits as long without the line; the wait is seen by its lock file written aside (lock.json.<pid>.<ms>)
+    warehouse = await Warehouse.open(h, 'floyo train --data sales.csv');
+    const quiet = await floyo(['segments', '--home', h, '--lock-wait-seconds', '60', '-q'], {
+      started: () => {
+        const poll = setInterval(() => {
+          if (!readdirSync(h).some((f) => /^lock\.json\.\d+\.\d+$/.test(f))) return;
+          clearInterval(poll);
+          setTimeout(() => {
+            warehouse?.close();
+            warehouse = null;
+          }, 300);
+        }, 20);
+      },
+    });
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.equal(quiet.stderr, '');
+    assert.equal(warehouse, null);
   } finally {
     (warehouse as Warehouse | null)?.close();
   }
