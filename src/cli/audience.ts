@@ -3,7 +3,9 @@
 import type { Command } from 'commander';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { DEFAULT_PAGE, MAX_PAGE, RF_CELL, withPredictions, type AudiencePage, type AudienceQuery } from '../stores/predictions.js';
-import { action, makeContext, table, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import type { Config } from '../config.js';
+import { action, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { withRegistry } from './registry.js';
 import { EXIT_CODES_HELP, percent, withRules } from './customer.js';
 
 export interface AudienceOptions extends CommonOptions {
@@ -64,10 +66,18 @@ Examples:
           // a scheduled campaign must notice that its segment is gone (segment names follow the clusters,
           // and a new model version can name them differently).
           const match = known.filter((k) => k.toLowerCase() === asked.toLowerCase());
-          if (match.length !== 1) {
-            throw new FloyoError(`no segment is named ${JSON.stringify(asked)}; the segments are: ${known.map((k) => JSON.stringify(k)).join(', ')}`, {}, NOT_FOUND_EXIT);
+          if (match.length === 1) {
+            query.segment = match[0];
+          } else {
+            // a segment the model names but assigns no customer to now is there, and empty: an audience of none
+            const empty = match.length === 0 ? await segmentNoOneIsIn(ctx.loaded.config, await store.modelVersions(), asked) : undefined;
+            if (empty === undefined) {
+              throw new FloyoError(`no segment is named ${JSON.stringify(asked)}; the segments are: ${known.map((k) => JSON.stringify(k)).join(', ')}`, {}, NOT_FOUND_EXIT);
+            }
+            query.segment = empty.name;
+            warnings.push(`no customer is in the segment ${JSON.stringify(empty.name)} now: model version ${empty.version} names it, but assigns nobody to it`);
+            warn(warnings[warnings.length - 1]);
           }
-          query.segment = match[0];
         }
         // business rules apply at query time: stored recommendations of excluded products are dropped
         const exclude = new Set(ctx.loaded.config.recommendations.exclude);
@@ -83,6 +93,27 @@ Examples:
       }, ctx.lockWait);
     }),
   );
+}
+
+/**
+ * The segment `asked` (in any case) as a model version with stored predictions names it, when no stored
+ * prediction is in it (a "new" cluster whose nearest customers all joined long ago); undefined when no
+ * such version names it, or the registry cannot say (then the segment is reported as unknown).
+ */
+async function segmentNoOneIsIn(config: Config, versions: string[], asked: string): Promise<{ name: string; version: string } | undefined> {
+  try {
+    return await withRegistry(config, async (registry) => {
+      for (const version of versions.reverse()) {
+        const doc = (await registry.document('segmentation', version)) as { names?: unknown } | undefined;
+        const names = Array.isArray(doc?.names) ? doc.names.filter((n): n is string => typeof n === 'string') : [];
+        const name = names.find((n) => n.toLowerCase() === asked.toLowerCase());
+        if (name !== undefined) return { name, version };
+      }
+      return undefined;
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -698,6 +698,11 @@ export class PredictionStore {
     );
   }
 
+  /** The model versions whose predictions are stored, in the order they reached the store. */
+  async modelVersions(): Promise<string[]> {
+    return (await this.exclusive(() => this.storedVersions())).map((v) => v.version);
+  }
+
   /** Segments of the stored predictions, largest first. */
   segments(): Promise<SegmentSummary[]> {
     return this.exclusive(() => this.warehouse.query<SegmentSummary>(

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SegmentsReport } from '../../src/cli/segments.js';
+import { sqlString, Warehouse } from '../../src/data/warehouse.js';
+import type { AudiencePage } from '../../src/stores/predictions.js';
 import type { TrainReport } from '../../src/cli/train.js';
 import { floyo, tempDir, FIXTURES } from '../support/cli.js';
 
@@ -83,4 +85,31 @@ test('a current version whose segmentation cannot be read: the new version is na
   const once = JSON.parse(await run(['train', '--data', before, after, '--home', fresh, '--json'])) as TrainReport;
   assert.deepEqual(v2.segmentation.segments, once.segmentation.segments);
   assert.ok(names(v2).includes('loyal') && !names(v2).includes('at risk'), names(v2).join(', '));
+});
+
+test('floyo audience of a segment the model names but assigns nobody to is an empty audience (exit 0, saying so), not an unknown segment', async () => {
+  const home = tempDir();
+  const v1 = JSON.parse(await run(['train', '--data', FIXTURE, '--home', home, '--json'])) as TrainReport;
+  const [emptied, into] = names(v1);
+  // what a re-score does when no customer is nearest to one cluster any more: the segment has no stored predictions
+  const warehouse = await Warehouse.open(home, 'segment-names test');
+  try {
+    await warehouse.run(`UPDATE predictions SET segment = ${sqlString(into)} WHERE segment = ${sqlString(emptied)}`);
+  } finally {
+    warehouse.close();
+  }
+  // one after the other: each holds the home's lock
+  const json = await floyo(['audience', '--home', home, '--segment', emptied.toUpperCase(), '--json']);
+  const human = await floyo(['audience', '--home', home, '--segment', emptied]);
+  const unknown = await floyo(['audience', '--home', home, '--segment', 'vip']);
+  assert.equal(json.code, 0, json.stderr);
+  const page = json.json<AudiencePage & { warnings: string[] }>();
+  assert.deepEqual([page.customers, page.total, page.nextCursor], [[], 0, null]);
+  const said = `no customer is in the segment ${JSON.stringify(emptied)} now: model version ${v1.modelVersion} names it, but assigns nobody to it`;
+  assert.deepEqual(page.warnings, [said]);
+  assert.equal(human.code, 0, human.stderr);
+  assert.equal(human.stderr, `floyo: warning: ${said}\n`);
+  assert.match(human.stdout, new RegExp(`no customers match \\(segment "${emptied}"\\)`));
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /no segment is named "vip"; the segments are: /);
 });
