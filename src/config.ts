@@ -1,7 +1,7 @@
 // One schema for every setting. Layers, later wins: built-in defaults < config file < FLOYO_* environment < flags.
 // Every effective value remembers where it came from, so `floyo config` can say so.
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { yaml } from './yaml.js';
 import { isDay } from './dates.js';
@@ -72,7 +72,8 @@ export const ConfigSchema = z
     recommendations: z
       .object({
         // trimmed as --exclude is: " 22804" in a config file means 22804
-        exclude: z.array(z.string().trim().min(1, 'a product id cannot be empty')).default([]).describe('product ids never recommended (unavailable, blacklisted)'),
+        // and a product id written as a bare number (`[85123, 22423]`) is that id
+        exclude: z.array(z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string().trim().min(1, 'a product id cannot be empty'))).default([]).describe('product ids never recommended (unavailable, blacklisted)'),
         count: z.number().int().min(1).max(100).default(10).describe('recommendations stored per customer by train and score, and the default of recommend -n'),
         includeBought: z.boolean().default(false).describe('also recommend products the customer already bought (repeat purchases, consumables); evaluation always leaves them out'),
       })
@@ -153,13 +154,19 @@ function unflatten(flat: Flat): Record<string, unknown> {
   return out;
 }
 
-/** Environment values are strings: a value the schema refuses as a string is retried as JSON (numbers, booleans). */
+const ENV_BOOLEANS: Record<string, boolean> = { true: true, false: false, 1: true, 0: false, yes: true, no: false, on: true, off: false };
+
+/**
+ * Environment values are strings: a value the schema refuses as a string is retried as JSON (numbers,
+ * lists); a yes/no setting also takes TRUE, 1, yes, on and their opposites, as shells write them.
+ */
 function coerceEnv(key: string, raw: string): unknown {
   const keys = settingKeys();
   if (!keys.includes(key)) return raw;
   let t: z.ZodType = ConfigSchema;
   for (const part of key.split('.')) t = (unwrap(t) as z.ZodObject).shape[part] as z.ZodType;
   if (t.safeParse(raw).success) return raw;
+  if (unwrap(t) instanceof z.ZodBoolean && raw.trim().toLowerCase() in ENV_BOOLEANS) return ENV_BOOLEANS[raw.trim().toLowerCase()];
   try {
     return JSON.parse(raw);
   } catch {
@@ -185,7 +192,13 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const values: Flat = {};
   const sources: Record<string, Source> = {};
 
-  const fileName = options.configFile ?? env.FLOYO_CONFIG ?? CONFIG_FILES.find((f) => existsSync(resolve(cwd, f)));
+  const found = CONFIG_FILES.filter((f) => existsSync(resolve(cwd, f)));
+  const explicit = options.configFile ?? (env.FLOYO_CONFIG || undefined);
+  // two of them would leave the user guessing which one holds the settings in force
+  if (explicit === undefined && found.length > 1) {
+    throw new FloyoError(`${found.join(' and ')} are both in ${cwd}; keep one, or say which with --config or FLOYO_CONFIG`);
+  }
+  const fileName = explicit ?? found[0];
   let file: string | undefined;
   if (fileName) {
     file = resolve(cwd, fileName);
@@ -209,7 +222,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   }
 
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('FLOYO_') || name === 'FLOYO_CONFIG' || raw === undefined) continue;
+    // an empty variable (FLOYO_HOME= in a crontab or a compose file) is unset, as shells treat it
+    if (!name.startsWith('FLOYO_') || name === 'FLOYO_CONFIG' || raw === undefined || raw.trim() === '') continue;
     const key = [...known].find((k) => envName(k) === name);
     if (!key) {
       throw new FloyoError(
@@ -229,20 +243,35 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 
   const result = ConfigSchema.safeParse(unflatten(values));
   if (!result.success) {
+    // an issue's path can go below a setting (recommendations.exclude.1): the setting is where it came from
+    const sourceOf = (path: PropertyKey[]) => {
+      for (let n = path.length; n > 0; n--) {
+        const source = sources[path.slice(0, n).join('.')];
+        if (source) return source;
+      }
+      return undefined;
+    };
     const lines = result.error.issues.map((issue) => {
       const key = issue.path.join('.');
-      const from = sources[key] ? ` (from ${sources[key]})` : '';
+      const source = sourceOf(issue.path);
+      const from = source ? ` (from ${source})` : '';
       // an environment variable holds text: lists and objects have to be written as JSON there
-      const json = sources[key]?.startsWith('env ') && issue.code === 'invalid_type' && (issue.expected === 'array' || issue.expected === 'object')
-        ? `; write it as JSON, e.g. ${sources[key]!.slice(4)}=${issue.expected === 'array' ? '\'["a","b"]\'' : '\'{"key":"value"}\''}`
+      const json = source?.startsWith('env ') && issue.code === 'invalid_type' && (issue.expected === 'array' || issue.expected === 'object')
+        ? `; write it as JSON, e.g. ${source.slice(4)}=${issue.expected === 'array' ? '\'["a","b"]\'' : '\'{"key":"value"}\''}`
         : '';
       return `  ${key}${from}: ${issue.message}${json}`;
     });
-    throw new FloyoError(`invalid configuration:\n${lines.join('\n')}`);
+    const fromFile = file !== undefined && result.error.issues.some((issue) => sourceOf(issue.path)?.startsWith('file '));
+    throw new FloyoError(`invalid configuration:\n${lines.join('\n')}`, fromFile ? { file } : {});
   }
   for (const key of known) sources[key] ??= 'default';
   const config = result.data;
-  config.home = resolve(cwd, config.home);
+  // a relative path is relative to where it was written: a config file's folder, else the working directory
+  const base = (key: string) => (file !== undefined && sources[key] === `file ${file}` ? dirname(file) : cwd);
+  config.home = resolve(base('home'), config.home);
+  if (config.ingest.mapping !== undefined) config.ingest.mapping = resolve(base('ingest.mapping'), config.ingest.mapping);
+  const registry = config.models.location;
+  if (registry !== undefined && !/^[a-z][a-z0-9+.-]*:\/\//i.test(registry.trim())) config.models.location = resolve(base('models.location'), registry);
   return { config, sources, file };
 }
 

@@ -31,7 +31,7 @@ export interface CommandContext {
 /** `opensHome`: the command takes the home's lock, so it gets --lock-wait-seconds. */
 export function withCommonOptions(cmd: Command, { json = true, opensHome = false } = {}): Command {
   cmd.option('--home <dir>', 'home folder (default ./.floyo; env FLOYO_HOME)');
-  cmd.option('--config <file>', 'config file (default ./floyo.config.json or .yaml; env FLOYO_CONFIG)');
+  cmd.option('--config <file>', 'config file (default ./floyo.config.json, .yaml or .yml; env FLOYO_CONFIG); relative paths in it are relative to its folder');
   if (opensHome) {
     cmd.option('--lock-wait-seconds <s>', 'wait up to this long for another Floyo command using the home, then stop with exit 3 (default 3; config lockWaitSeconds)');
   }
