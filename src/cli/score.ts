@@ -36,6 +36,8 @@ export interface ScoreReport {
   notRescored: number;
   /** those rows by the version and time that scored them, largest first */
   notRescoredBy: StoredGroup[];
+  /** stored predictions of customers no longer in the warehouse (ingested again under other ids), removed */
+  predictionsRemoved: number;
   /** also printed on stderr as they arise */
   warnings: string[];
   timingsMs: { load: number; score: number; write: number; total: number };
@@ -91,6 +93,8 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
     time, horizonDays: config.features.horizonDays, rules: config.recommendations, onProgress: (done, total) => bar.update(done, total),
   });
   bar.done();
+  // before the check: a customer who is gone has no point in time to keep
+  const removed = await store.removeGone();
   if (!options.allowOlder) await refuseOlder(store, scored.ids, scoredAsOf, options.now);
   const t2 = performance.now();
   const flagged = { ...models, churn: { ...models.churn, threshold: threshold.value } };
@@ -112,6 +116,7 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
     segments: [...bySegment].map(([segment, s]) => ({ segment, ...s })),
     notRescored: written.untouched.reduce((n, g) => n + g.customers, 0),
     notRescoredBy: written.untouched,
+    predictionsRemoved: removed,
     warnings,
     timingsMs: { load: Math.round(t1 - t0), score: Math.round(t2 - t1), write: Math.round(t3 - t2), total: Math.round(t3 - t0) },
   };
@@ -126,7 +131,10 @@ function warnStale(time: ScoringTime, horizonDays: number): string[] {
 }
 
 /** The stored predictions a run (score, or train) left as they were, by version and time. */
-export function printNotRescored(ctx: CommandContext, r: Pick<ScoreReport, 'notRescored' | 'notRescoredBy' | 'scoredAsOf' | 'modelVersion'>): void {
+export function printNotRescored(ctx: CommandContext, r: Pick<ScoreReport, 'notRescored' | 'notRescoredBy' | 'predictionsRemoved' | 'scoredAsOf' | 'modelVersion'>): void {
+  if (r.predictionsRemoved > 0) {
+    ctx.say(`${count(r.predictionsRemoved)} stored predictions were removed: those customers are no longer in the warehouse (its sources were ingested again under other ids)`);
+  }
   if (r.notRescored === 0) return;
   const day = r.scoredAsOf.slice(0, 10);
   ctx.say(`${count(r.notRescored)} stored predictions were not re-scored: those customers have no purchase by ${day}, so they keep an earlier run's prediction:`);

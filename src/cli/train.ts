@@ -77,6 +77,8 @@ export interface TrainReport {
   notRescored: number;
   /** those rows by the version and time that scored them, largest first */
   notRescoredBy: StoredGroup[];
+  /** stored predictions of customers no longer in the warehouse (ingested again under other ids), removed */
+  predictionsRemoved: number;
   /** customers whose segment differs from their prediction by the previous version */
   segmentMoves: number;
   /** segment names kept from the version that was current: its clusters continued under the same names */
@@ -215,6 +217,7 @@ export async function runTrain(
     let gate!: NonNullable<Manifest['gate']>;
     let previousVersion: string | null = null;
     let pruned: TrainReport['pruned'];
+    let removed = 0;
     await withRegistry(config, async (registry) => {
       previousVersion = await registry.current();
       let current: Manifest | null = null;
@@ -230,6 +233,8 @@ export async function runTrain(
       }
       gate = qualityGate(result, current, config);
       // a version that will write predictions must not leave later ones beside them (see floyo score)
+      // before the check: a customer who is gone has no point in time to keep
+      if (gate.passed) removed = await store.removeGone();
       if (gate.passed && !opts.allowOlder) {
         await refuseOlder(store, result.final.scores.ids, result.scoredAsOf, opts.now, `nothing was published or written`);
       }
@@ -279,7 +284,7 @@ export async function runTrain(
       cutoff: result.cutoff, validationCutoff: result.validationCutoff, ...(result.lookBack ? { lookBack: result.lookBack } : {}), tuning: result.tuning, horizonDays: result.horizonDays, seed: opts.seed, scoredAsOf: result.scoredAsOf,
       modelVersion: manifest.version, previousVersion, promoted: gate.passed, gate, ...(pruned ? { pruned } : {}),
       segmentation: result.segmentation, churn: result.churn, recommendations: result.recommendations,
-      predictionsWritten: written, notRescored: untouched.reduce((n, g) => n + g.customers, 0), notRescoredBy: untouched, segmentMoves: moved, segmentNamesKept: result.segmentNamesKept, warnings,
+      predictionsWritten: written, notRescored: untouched.reduce((n, g) => n + g.customers, 0), notRescoredBy: untouched, predictionsRemoved: removed, segmentMoves: moved, segmentNamesKept: result.segmentNamesKept, warnings,
       timingsMs: {
         ingest: Math.round(ingestMs), features: tm.features ?? 0, segmentation: tm.segmentation ?? 0, churn: tm.churn ?? 0,
         recommendations: tm.recommendations ?? 0, scoring: Math.round((tm.scoring ?? 0) + publishMs), total: Math.round(performance.now() - started),

@@ -548,6 +548,7 @@ async function loadSource(
       ordersHere += ' UNION SELECT order_id FROM ingest_excluded_orders';
     }
     const earlier = `source <> ${sqlString(fingerprint)} AND order_id IN (${ordersHere})`;
+    await refuseReusedOrderIds(db, fingerprint, ref.location, earlier);
     const [replaced] = await db.query<{ orders: number; lines: number }>(
       `SELECT count(DISTINCT order_id)::BIGINT AS orders, count(*)::BIGINT AS lines FROM transactions WHERE ${earlier}`,
     );
@@ -617,6 +618,87 @@ function appendQuarantine(location: string, quarantineFile: string, sourceRows: 
     );
   }
   return takeBack;
+}
+
+/** One line of an order as the reused-id messages quote it. */
+interface OrderLine {
+  location: string;
+  row: number;
+  customer: string | null;
+  day: string;
+}
+
+const quoteLine = (l: OrderLine) => `${l.location} row ${l.row}: ${l.day}, ${l.customer === null ? 'a guest' : `customer ${JSON.stringify(l.customer)}`}`;
+
+const UNIQUE_ID_HINT =
+  'Floyo takes the lines of one order id as one order. If the numbers restart (each day, or per till or store), ' +
+  'make the id unique in the mapping, e.g. orderId: { columns: [<date column>, <receipt column>] }';
+
+/**
+ * An order id names one order: its lines are one customer's, and its purchases fall within a day (returns
+ * may come later). Ids that name several orders (receipt numbers that restart each day or per till) would
+ * merge them into one, and a later file would replace an earlier file's orders of the same numbers,
+ * deleting their lines: the source is refused (nothing of it lands), naming an example and the fix.
+ * `earlier` selects the lines of earlier sources that this source's orders would replace.
+ */
+async function refuseReusedOrderIds(db: Warehouse, fingerprint: string, location: string, earlier: string): Promise<void> {
+  const here = `source = ${sqlString(fingerprint)}`;
+  // per order: its customer (guest lines aside) and its purchases' first and last time
+  const perOrder = (where: string) =>
+    `SELECT order_id, source, min(row_number) AS row, count(DISTINCT customer_id) AS customers, min(customer_id) AS customer,
+            min(ts) FILTER (WHERE NOT is_return) AS first, max(ts) FILTER (WHERE NOT is_return) AS last
+     FROM transactions WHERE ${where} GROUP BY order_id, source`;
+  const [within] = await db.query<{ reused: number; orders: number; example: string | null }>(
+    `SELECT count(*) FILTER (WHERE customers > 1 OR last - first > INTERVAL 1 DAY)::BIGINT AS reused, count(*)::BIGINT AS orders,
+            arg_min(order_id, row) FILTER (WHERE customers > 1 OR last - first > INTERVAL 1 DAY) AS example
+     FROM (${perOrder(here)})`,
+  );
+  if (within.reused > 0) {
+    const id = sqlString(within.example!);
+    // the order's first line, and the first that is another customer's or bought more than a day later
+    const lines = await db.query<OrderLine>(
+      `WITH o AS (SELECT row_number AS row, customer_id AS customer, ts, is_return FROM transactions WHERE ${here} AND order_id = ${id}),
+            f AS (SELECT * FROM o ORDER BY row LIMIT 1)
+       SELECT ${sqlString(location)} AS location, row, customer, strftime(ts, '%Y-%m-%d') AS day FROM (
+         SELECT * FROM f UNION ALL
+         (SELECT o.* FROM o, f WHERE o.customer IS DISTINCT FROM f.customer AND o.customer IS NOT NULL AND f.customer IS NOT NULL
+            OR NOT o.is_return AND abs(date_diff('second', o.ts, f.ts)) > 86400 ORDER BY o.row LIMIT 1)
+       ) ORDER BY row`,
+    );
+    throw new FloyoError(
+      `${location}: ${within.reused.toLocaleString('en-US')} of its ${within.orders.toLocaleString('en-US')} order ids name several orders: ` +
+        `lines of other customers, or bought on days far apart (order ${JSON.stringify(within.example)}: ${lines.map(quoteLine).join('; ')}). ` +
+        `${UNIQUE_ID_HINT}`,
+      { file: location, row: lines[lines.length - 1]?.row, field: 'orderId' },
+    );
+  }
+  // against earlier sources: a corrected export keeps an order's time (its customer may have been fixed:
+  // ids written another way); another order of the same number is another day, or another customer's at
+  // another time (receipts numbered per till or store)
+  const [across] = await db.query<{ reused: number; lines: number; example: string | null }>(
+    `WITH h AS (${perOrder(here)}), e AS (${perOrder(earlier)}),
+          r AS (SELECT e.order_id, e.source, e.row FROM e JOIN h USING (order_id)
+                WHERE e.customer <> h.customer AND e.first <> h.first OR abs(date_diff('second', e.first, h.first)) > 86400)
+     SELECT count(DISTINCT order_id)::BIGINT AS reused, arg_min(order_id, row) AS example,
+            (SELECT count(*) FROM transactions t WHERE t.source <> ${sqlString(fingerprint)} AND t.order_id IN (SELECT order_id FROM r))::BIGINT AS lines
+     FROM r`,
+  );
+  if (across.reused > 0) {
+    const id = sqlString(across.example!);
+    const lines = await db.query<OrderLine>(
+      // every other source with this order id is one this source would replace; this one is not in sources yet
+      `SELECT coalesce(s.location, ${sqlString(location)}) AS location, min(t.row_number) AS row, min(t.customer_id) AS customer,
+              strftime(min(t.ts), '%Y-%m-%d') AS day
+       FROM transactions t LEFT JOIN sources s ON s.fingerprint = t.source
+       WHERE t.order_id = ${id} GROUP BY s.location, t.source ORDER BY t.source = ${sqlString(fingerprint)}, row`,
+    );
+    throw new FloyoError(
+      `${location}: ${across.reused.toLocaleString('en-US')} of its order ids are those of other orders already ingested, on another day or of another customer at another time ` +
+        `(order ${JSON.stringify(across.example)}: ${lines.map(quoteLine).join('; ')}). A later file's order replaces the lines of the same order id ` +
+        `(a corrected export), which would delete ${across.lines.toLocaleString('en-US')} lines of those orders. ${UNIQUE_ID_HINT}`,
+      { file: location, field: 'orderId' },
+    );
+  }
 }
 
 /** The failure of a source read to its end none of whose rows could be used: its counts are complete. */

@@ -698,6 +698,20 @@ export class PredictionStore {
     );
   }
 
+  /**
+   * Removes the predictions of customers with no line in the warehouse any more (its sources ingested
+   * again with another mapping, ids written another way): nothing would re-score them, so they would be
+   * served, and reported as not re-scored, for ever. Returns how many went.
+   */
+  removeGone(): Promise<number> {
+    return this.exclusive(async () => {
+      const gone = 'customer_id NOT IN (SELECT DISTINCT customer_id FROM transactions WHERE customer_id IS NOT NULL)';
+      const [{ n }] = await this.warehouse.query<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM predictions WHERE ${gone}`);
+      if (n > 0) await this.warehouse.run(`DELETE FROM predictions WHERE ${gone}`);
+      return n;
+    });
+  }
+
   /** The model versions whose predictions are stored, in the order they reached the store. */
   async modelVersions(): Promise<string[]> {
     return (await this.exclusive(() => this.storedVersions())).map((v) => v.version);

@@ -425,3 +425,32 @@ describe('floyo score', () => {
     assert.deepEqual(readdirSync(empty), [], 'no warehouse, no registry folder');
   });
 });
+
+test('predictions of customers no longer in the warehouse (their orders ingested again under other ids) are removed, not kept for ever', async () => {
+  const home = tempDir();
+  const fixture = readFileSync(join(FIXTURES, 'online_retail_sample.csv'), 'utf8').trim().split('\n');
+  const train = await floyo(['train', '--data', join(FIXTURES, 'online_retail_sample.csv'), '--home', home, '--json', '-q']);
+  assert.equal(train.code, 0, train.stderr);
+  const before = await storedPredictions(home);
+  // the same orders, at the same times, with the customer ids written another way (a fixed export)
+  const recoded = join(home, 'recoded.csv');
+  writeFileSync(recoded, [fixture[0], ...fixture.slice(1).map((line) => {
+    const f = fields(line);
+    return f[6] ? line.replace(new RegExp(`,${f[6]},([^,]*)$`), `,C${f[6]},$1`) : line;
+  })].join('\n') + '\n');
+  const ingest = await floyo(['ingest', recoded, '--home', home, '--json', '-q']);
+  assert.equal(ingest.code, 0, ingest.stderr);
+  const r = await floyo(['score', '--home', home, '--json', '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = r.json<ScoreReport>();
+  assert.equal(s.predictionsRemoved, before.size, 'every customer under the old ids');
+  assert.equal(s.notRescored, 0);
+  const after = await storedPredictions(home);
+  assert.equal(after.size, before.size);
+  assert.ok([...after.keys()].every((id) => id.startsWith('C')), 'only the ids the warehouse holds now');
+  const old = await floyo(['customer', [...before.keys()][0], '--home', home]);
+  assert.equal(old.code, 1, old.stderr);
+  const human = await floyo(['score', '--home', home]);
+  assert.equal(human.code, 0, human.stderr);
+  assert.doesNotMatch(human.stdout, /removed/, 'nothing left to remove');
+});

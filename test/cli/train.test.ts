@@ -278,12 +278,13 @@ test('data train cannot learn from is refused before anything is fitted, saying 
     /^floyo: only \d+ customers? bought on or before the validation cutoff 2010-12-02; Floyo needs at least 20 to train: ingest a longer history, or use a shorter --horizon-days/);
   // nobody comes back after September but one customer buying once more on the last day
   const last = lines.find((l) => day(l) === '2011-08-31' && /^\d+,\d/.test(l))!; // a product, not POST (shipping is excluded)
-  await refused('gone', [...lines.filter((l) => day(l) < '2011-09-01'), last.replace(/,2011-08-31 /, ',2011-12-08 ')],
+  await refused('gone', [...lines.filter((l) => day(l) < '2011-09-01'), last.replace(/^\d+,/, '599999,').replace(/,2011-08-31 /, ',2011-12-08 ')],
     /^floyo: of the \d+ customers before the evaluation cutoff 2011-09-09, 1 bought again in the next 90 days and \d+ did not: churn needs at least 5 of each to learn from; a longer --horizon-days gives customers more time to come back\n$/);
   // ten customers come back, each buying again only what they bought before: nothing new to evaluate recommendations on
   const before = lines.filter((l) => day(l) < '2011-08-01');
   const customer = (line: string) => line.split(',').at(-2);
-  const again = [...new Map(before.map((l) => [customer(l), l])).values()].slice(0, 10).map((l) => l.replace(/,\d{4}-\d{2}-\d{2} /, ',2011-12-01 '));
+  const again = [...new Map(before.map((l) => [customer(l), l])).values()].slice(0, 10)
+    .map((l, i) => l.replace(/^[^,]*,/, `${599990 + i},`).replace(/,\d{4}-\d{2}-\d{2} /, ',2011-12-01 ')); // new orders, new numbers
   await refused('nothing new', [...lines.filter((l) => day(l) < '2011-09-01'), ...again],
     /^floyo: no customer bought a product new to them in the 90 days after the evaluation cutoff 2011-09-02: there is nothing to evaluate recommendations on; use a longer --horizon-days or another --as-of\n$/);
   // a shop that sells one product has nothing to recommend (the fixture's last line, a manual credit note

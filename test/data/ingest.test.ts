@@ -82,6 +82,41 @@ test('an order that arrives again from a later source replaces its earlier lines
   assert.equal(s.warehouse.orders, 3);
 });
 
+test('order ids that name several orders (receipts numbered again each day) are refused, within a file and against an earlier one: nothing merges, nothing is deleted', async () => {
+  const home = tempDir();
+  const dir = tempDir();
+  // receipt 1 of two days, and of two customers: one id, two orders
+  writeFileSync(join(dir, 'pos.csv'), `${HEADER}\n1,10001,A,1,2011-01-01 10:00:00,5,42,UK\n2,10002,B,1,2011-01-01 11:00:00,5,43,UK\n1,10003,C,1,2011-01-02 09:00:00,5,44,UK\n`);
+  const within = await ingestJson(home, [join(dir, 'pos.csv')]);
+  assert.equal(within.r.code, 2);
+  assert.equal(within.s.sources[0].status, 'failed');
+  assert.match(within.s.sources[0].error!, /pos\.csv: 1 of its 2 order ids name several orders: lines of other customers, or bought on days far apart \(order "1": .*pos\.csv row 1: 2011-01-01, customer "42"; .*pos\.csv row 3: 2011-01-02, customer "44"\)\. Floyo takes the lines of one order id as one order\. If the numbers restart .* orderId: \{ columns: \[<date column>, <receipt column>\] \}/);
+  assert.equal(within.s.warehouse.rows, 0);
+  // a day's file at a time: the second day's receipt 1 is not a correction of the first day's
+  writeFileSync(join(dir, 'day1.csv'), `${HEADER}\n1,10001,A,1,2011-01-01 10:00:00,5,42,UK\n1,10002,B,2,2011-01-01 10:00:00,5,42,UK\n2,10002,B,1,2011-01-01 11:00:00,5,43,UK\n`);
+  writeFileSync(join(dir, 'day2.csv'), `${HEADER}\n1,10003,C,1,2011-01-02 09:00:00,5,44,UK\n`);
+  assert.equal((await ingestJson(home, [join(dir, 'day1.csv')])).r.code, 0);
+  const across = await ingestJson(home, [join(dir, 'day2.csv')]);
+  assert.equal(across.r.code, 2);
+  assert.match(across.s.sources[0].error!, /day2\.csv: 1 of its order ids are those of other orders already ingested, on another day or of another customer at another time \(order "1": .*day1\.csv row 1: 2011-01-01, customer "42"; .*day2\.csv row 1: 2011-01-02, customer "44"\)\. .*which would delete 2 lines of those orders\./);
+  assert.equal(across.s.warehouse.rows, 3, "day 1's lines are all there");
+  // a corrected export of the same order (same customer and day, a line added, a return days later) still replaces it
+  writeFileSync(join(dir, 'fixed.csv'), `${HEADER}\n1,10001,A,1,2011-01-01 10:00:00,5,42,UK\n1,10002,B,2,2011-01-01 10:00:00,5,42,UK\n1,10004,D,1,2011-01-01 10:05:00,5,42,UK\n1,10004,D,-1,2011-01-09 10:00:00,5,42,UK\n`);
+  const fixed = await ingestJson(home, [join(dir, 'fixed.csv')]);
+  assert.equal(fixed.r.code, 0, fixed.r.stderr);
+  assert.equal(fixed.s.ordersReplaced, 1);
+  assert.equal(fixed.s.warehouse.rows, 5);
+  // so does one whose customer id was fixed (the same order, at the same time); another till's receipt 2 does not
+  writeFileSync(join(dir, 'recoded.csv'), `${HEADER}\n2,10002,B,1,2011-01-01 11:00:00,5,C-43,UK\n`);
+  const recoded = await ingestJson(home, [join(dir, 'recoded.csv')]);
+  assert.equal(recoded.r.code, 0, recoded.r.stderr);
+  assert.equal(recoded.s.ordersReplaced, 1);
+  writeFileSync(join(dir, 'till2.csv'), `${HEADER}\n2,10003,C,1,2011-01-01 15:30:00,5,45,UK\n`);
+  const till = await ingestJson(home, [join(dir, 'till2.csv')]);
+  assert.equal(till.r.code, 2);
+  assert.match(till.s.sources[0].error!, /order "2": .*recoded\.csv row 1: 2011-01-01, customer "C-43"; .*till2\.csv row 1: 2011-01-01, customer "45"/);
+});
+
 test('an order a later source excludes (voided since) loses its earlier lines too', async () => {
   const home = tempDir();
   const dir = tempDir();
@@ -300,7 +335,7 @@ test('a large source that fails after some of it was loaded leaves nothing behin
   const dir = tempDir();
   const home = tempDir();
   // 400k lines: several staged parts are loaded inside the transaction before the truncation shows up
-  const body = Array.from({ length: 400_000 }, (_, i) => `${100000 + (i >> 3)},1${String(i % 9000).padStart(4, '0')},ITEM,1,2011-01-01 10:00:00,1.5,${i % 500},UK`).join('\n');
+  const body = Array.from({ length: 400_000 }, (_, i) => `${100000 + (i >> 3)},1${String(i % 9000).padStart(4, '0')},ITEM,1,2011-01-01 10:00:00,1.5,${(i >> 3) % 500},UK`).join('\n');
   const gz = gzipSync(`${HEADER}\n${body}\n`);
   writeFileSync(join(dir, 'big.csv.gz'), gz.subarray(0, Math.floor(gz.length * 0.9)));
   const { r, s } = await ingestJson(home, [join(dir, 'big.csv.gz')]);
@@ -314,7 +349,7 @@ test('a large source that fails after some of it was loaded leaves nothing behin
 test('stopped by SIGTERM (cron\'s timeout) mid-load: it says so, frees the home at once, and nothing of the source is kept', async () => {
   const dir = tempDir();
   const home = tempDir();
-  const body = Array.from({ length: 400_000 }, (_, i) => `${100000 + (i >> 3)},1${String(i % 9000).padStart(4, '0')},ITEM,1,2011-01-01 10:00:00,1.5,${i % 500},UK`).join('\n');
+  const body = Array.from({ length: 400_000 }, (_, i) => `${100000 + (i >> 3)},1${String(i % 9000).padStart(4, '0')},ITEM,1,2011-01-01 10:00:00,1.5,${(i >> 3) % 500},UK`).join('\n');
   writeFileSync(join(dir, 'big.csv'), `${HEADER}\n${body}\n`);
   let poll: NodeJS.Timeout | undefined;
   const r = await floyo(['ingest', join(dir, 'big.csv'), '--home', home, '--json', '-q'], {
