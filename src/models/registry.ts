@@ -317,6 +317,13 @@ export function upgradeManifest(raw: unknown, problem: (what: string) => FloyoEr
   if (typeof format !== 'number' || !Number.isInteger(format) || format < 0) {
     throw problem(`has no valid formatVersion (got ${JSON.stringify(format) ?? 'nothing'})`);
   }
+  // development builds between 0.1.0 and 0.2.0 wrote format 1 with its manifestSha256 as "format 2"; that
+  // name went back to 1 before 0.2.0, so an intact format 2 of a Floyo no newer than 0.2.0 is format 1
+  if (format === 2 && isDevFormat2(raw as Record<string, unknown>)) {
+    const current = parseWith(manifestV1, { ...raw, formatVersion: 1 }, problem) as Manifest;
+    checkEntries(current, problem);
+    return { ...current, upgradedFrom: 2 };
+  }
   if (format > FORMAT_VERSION) {
     // a flipped digit of the format itself is damage, not a newer Floyo: its sum says which (a newer format
     // that sums its content another way is called corrupted too, and the message says it may be that)
@@ -357,6 +364,12 @@ function checkOwnSum(raw: Record<string, unknown>, problem: (what: string) => Fl
     return;
   }
   if (!ownSumMatches(raw)) throw problem(`is corrupted: the sha256 of its content is ${contentSum(raw)}, it says ${String(raw.manifestSha256)}`);
+}
+
+/** An intact "format 2" manifest from a Floyo no newer than 0.2.0 (see upgradeManifest). */
+function isDevFormat2(raw: Record<string, unknown>): boolean {
+  const writer = releaseOf(raw.floyoVersion);
+  return typeof raw.manifestSha256 === 'string' && ownSumMatches(raw) && writer !== null && compareRelease(writer, CHECKSUMMED_SINCE) <= 0;
 }
 
 /** x.y.z of a Floyo version, with any pre-release or build suffix dropped (0.2.0-beta is 0.2.0: its builds write sums). */

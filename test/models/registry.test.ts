@@ -378,6 +378,22 @@ describe('corrupted and truncated artifacts are refused', () => {
     }
   });
 
+  test('a "format 2" manifest of the development builds before 0.2.0 (format 1 with its sum) loads as format 1', async () => {
+    const { dir, registry, version } = await published();
+    const path = join(dir, version, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    writeFileSync(path, manifestFile({ ...manifest, formatVersion: 2, floyoVersion: '0.1.0' }));
+    const loaded = await registry.load();
+    assert.equal(loaded.manifest.formatVersion, 1);
+    assert.equal(loaded.manifest.upgradedFrom, 2);
+    assert.equal((await registry.show()).floyoVersion, '0.1.0');
+    // the same from a Floyo after 0.2.0 would be a newer format, and with a broken sum it is damage
+    writeFileSync(path, manifestFile({ ...manifest, formatVersion: 2, floyoVersion: '0.3.0' }));
+    await assert.rejects(registry.load(), /was written by a newer Floyo \(format 2\)/);
+    writeFileSync(path, manifestFile({ ...manifest, formatVersion: 2, floyoVersion: '0.1.0' }).toString().replace(/("manifestSha256": ")(.)/, (_, k: string, c: string) => k + (c === 'a' ? 'b' : 'a')));
+    await assert.rejects(registry.load(), /is corrupted/);
+  });
+
   test('an unreadable CURRENT is reported, not taken for "nothing current"; list still lists and promote rewrites it', async () => {
     const { dir, registry, version } = await published();
     writeFileSync(join(dir, 'CURRENT'), '{"version": ');
