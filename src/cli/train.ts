@@ -248,7 +248,8 @@ export async function runTrain(
       try {
         manifest = await registry.publish(
           publishInput(result, { ...totals, fingerprint: fp.fingerprint, cutoff: result.cutoff, validationCutoff: result.validationCutoff, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf }, gate),
-          { promote: gate.passed, beforeCurrent: (version) => store.markPending((marked = version)) },
+          // the gate compared with previousVersion: CURRENT must still name it when this version replaces it
+          { promote: gate.passed, expectCurrent: previousVersion, beforeCurrent: (version) => store.markPending((marked = version)) },
         );
       } catch (err) {
         if (marked !== null) await store.clearPending(marked).catch(() => undefined); // CURRENT was not written

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { createS3Client, formatS3Url, listS3Objects, parseS3Url, s3Error } from '../data/s3.js';
 import type { S3ClientOptions, S3Settings } from '../data/s3.js';
-import { CurrentVersionDamaged, CurrentVersionGone, FloyoError, NOT_FOUND_EXIT } from '../errors.js';
+import { BUSY_EXIT, CurrentVersionDamaged, CurrentVersionGone, FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -89,6 +89,14 @@ export interface Manifest {
   upgradedFrom?: number;
 }
 
+export interface PublishOptions {
+  promote: boolean;
+  /** with promote: what CURRENT must still name (null: nothing), else the version is left listed, not current (exit 3) */
+  expectCurrent?: string | null;
+  /** with promote: run after the version is complete, before CURRENT is written */
+  beforeCurrent?: (version: string) => Promise<void>;
+}
+
 export interface PublishInput {
   models: Manifest['models'];
   data: Manifest['data'];
@@ -129,7 +137,7 @@ export interface Registry {
    * Writes a new version atomically; with `promote`, makes it current, running `beforeCurrent` first
    * (once the version is complete). Returns its manifest.
    */
-  publish(input: PublishInput, options: { promote: boolean; beforeCurrent?: (version: string) => Promise<void> }): Promise<Manifest>;
+  publish(input: PublishInput, options: PublishOptions): Promise<Manifest>;
   /** Complete versions (those with a manifest), newest first. */
   list(): Promise<VersionSummary[]>;
   /** The version CURRENT names, or null when nothing was promoted yet; a damaged CURRENT is refused. */
@@ -849,7 +857,7 @@ class ModelRegistry implements Registry {
 
   // -- publishing
 
-  async publish(input: PublishInput, options: { promote: boolean; beforeCurrent?: (version: string) => Promise<void> }): Promise<Manifest> {
+  async publish(input: PublishInput, options: PublishOptions): Promise<Manifest> {
     const files = this.prepareFiles(input);
     const createdAt = this.now();
     const manifestFor = (version: string) => {
@@ -895,7 +903,7 @@ class ModelRegistry implements Registry {
     // from here the version is complete: a failure to promote leaves it listed but not current
     if (options.promote) {
       await options.beforeCurrent?.(version);
-      await this.makeCurrent(version);
+      await this.makeCurrent(version, options.expectCurrent);
     }
     return manifest.written;
   }
@@ -1000,11 +1008,22 @@ class ModelRegistry implements Registry {
     await this.write(CURRENT, Buffer.from(JSON.stringify(current, null, 2) + '\n'), true);
   }
 
-  private async makeCurrent(version: string): Promise<void> {
+  private async makeCurrent(version: string, expect?: string | null): Promise<void> {
     // a damaged CURRENT is what promote repairs: its history is lost with it (train reads CURRENT before it
     // publishes, so it refuses a damaged one rather than repair it here)
     const { current: before } = await this.readCurrentOrDamage();
     if (before?.version === version) return;
+    const now = before?.version ?? null;
+    if (expect !== undefined && now !== expect) {
+      // read and written without a lock (S3 has none to share): another process's change in between is said, not undone
+      throw new FloyoError(
+        `model version ${version} was published to ${this.location} but not made current: ${now ?? 'no version'} became current meanwhile ` +
+          `(another Floyo process using this registry), and this one was compared with ${expect ?? 'no version'}. ` +
+          `floyo models list shows both; floyo models promote ${version} serves this one`,
+        { file: this.location },
+        BUSY_EXIT,
+      );
+    }
     const history = before ? [before.version, ...before.history.filter((v) => v !== version)] : [];
     await this.writeCurrent({ version, history });
   }

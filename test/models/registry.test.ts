@@ -556,6 +556,29 @@ describe('promote, rollback, list', () => {
     assert.equal('params' in listed[0].models.churn, false);
   });
 
+  test('a publish expecting the version its gate compared with is not made current when another process changed CURRENT meanwhile', async () => {
+    const dir = tempDir();
+    const registry = openRegistry(dir);
+    const other = openRegistry(dir); // another home's process on the same registry
+    const [, b] = await publishMany(registry, 2);
+    // compared with b, which is current: promoted
+    const c = (await registry.publish(sampleInput(), { promote: true, expectCurrent: b })).version;
+    assert.equal(await registry.current(), c);
+    // compared with c, but the other process rolls back to b while this version is being written
+    const error = await registry.publish(sampleInput(), { promote: true, expectCurrent: c, beforeCurrent: () => other.rollback().then(() => undefined) }).then(
+      () => assert.fail('published as current'),
+      (err: unknown) => err as FloyoError,
+    );
+    assert.equal(error.exitCode, 3);
+    assert.match(error.message, new RegExp(`^model version (\\S+) was published to .* but not made current: ${b} became current meanwhile \\(another Floyo process using this registry\\), and this one was compared with ${c}\\. floyo models list shows both; floyo models promote \\1 serves this one$`));
+    assert.equal(await registry.current(), b, "the other process's choice stands");
+    assert.equal((await registry.list()).length, 4, 'the version is complete and listed');
+    // a first version expects nothing current
+    const fresh = openRegistry(tempDir());
+    await fresh.publish(sampleInput(), { promote: true, expectCurrent: null });
+    assert.notEqual(await fresh.current(), null);
+  });
+
   test('promote remembers the previous versions; rollback walks back through them; errors say why', async () => {
     const dir = tempDir();
     const registry = openRegistry(dir, undefined, { now: steppingClock('2026-01-01T00:00:00Z', 60_000) });
