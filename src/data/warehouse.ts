@@ -11,7 +11,12 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { BUSY_EXIT, FloyoError } from '../errors.js';
 import { onInterrupt } from '../interrupt.js';
 
-export const SCHEMA_VERSION = 1;
+/**
+ * The warehouse's layout, kept in meta.schema_version: 2 from the release after 0.2.0 (prediction_versions,
+ * segment_moves.write_seq, ...). A warehouse of a higher number was written by a newer Floyo, whose
+ * tables this one would misread or break: it is refused, not written.
+ */
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -244,12 +249,24 @@ export class Warehouse {
       // A bounded buffer pool keeps a 10M-row ingest well under 1 GB of memory; DuckDB spills beyond it.
       const instance = await DuckDBInstance.create(path, { memory_limit: '512MB', temp_directory: join(home, 'tmp', 'duckdb') });
       const connection = await instance.connect();
+      // a new warehouse has no meta table yet
+      const [stored] = (await connection.runAndReadAll("SELECT TRY_CAST(value AS INTEGER) AS v FROM meta WHERE key = 'schema_version'")
+        .catch(() => null))?.getRowObjectsJS() ?? [];
+      if (typeof stored?.v === 'number' && stored.v > SCHEMA_VERSION) {
+        connection.closeSync();
+        instance.closeSync();
+        throw new FloyoError(
+          `the warehouse ${path} was written by a newer Floyo (schema ${stored.v}; this one knows up to ${SCHEMA_VERSION}): upgrade Floyo to use this home`,
+          { file: path },
+        );
+      }
       await connection.run(SCHEMA);
       await createPredictionInputs(connection);
       await connection.run(`INSERT OR REPLACE INTO meta VALUES ('schema_version', '${SCHEMA_VERSION}')`);
       return new Warehouse(home, path, connection, instance, release);
     } catch (err) {
       release();
+      if (err instanceof FloyoError) throw err;
       const message = (err as Error).message;
       if (/lock/i.test(message)) {
         throw new FloyoError(`the warehouse ${path} is locked by another program: ${message.split('\n')[0]}`, {}, BUSY_EXIT);

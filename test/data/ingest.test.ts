@@ -530,6 +530,27 @@ test('the later layer picks the mapping: --preset overrides a config file\'s map
   assert.match(both.stderr, /ingest\.mapping and ingest\.preset are both set \(file .*with-both\.yaml, file .*with-both\.yaml\); keep one/);
 });
 
+test('a warehouse written by a newer Floyo (a higher schema) is refused by every command, and left as it is', async () => {
+  const home = tempDir();
+  await ingestJson(home, [join(FIXTURES, 'online_retail_sample.csv')]);
+  const db = await DuckDBInstance.create(join(home, 'warehouse.duckdb'));
+  const connection = await db.connect();
+  await connection.run("UPDATE meta SET value = '99' WHERE key = 'schema_version'");
+  connection.closeSync();
+  db.closeSync();
+  for (const args of [['ingest', join(FIXTURES, 'online_retail_sample.csv')], ['segments'], ['train']]) {
+    const r = await floyo([...args, '--home', home, '--json']);
+    assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /the warehouse .*warehouse\.duckdb was written by a newer Floyo \(schema 99; this one knows up to \d+\): upgrade Floyo to use this home/, args[0]);
+  }
+  const after = await DuckDBInstance.create(join(home, 'warehouse.duckdb'));
+  const check = await after.connect();
+  const rows = (await check.runAndReadAll("SELECT value FROM meta WHERE key = 'schema_version'")).getRowObjectsJS();
+  check.closeSync();
+  after.closeSync();
+  assert.deepEqual(rows, [{ value: '99' }]);
+});
+
 test('a second process on the same home is told who holds it', async () => {
   const home = tempDir();
   writeFileSync(join(home, 'lock.json'), JSON.stringify({ pid: process.pid, command: 'floyo ingest', host: (await import('node:os')).hostname(), since: '2026-01-01T00:00:00Z' }));
