@@ -548,10 +548,11 @@ async function loadSource(
       ordersHere += ' UNION SELECT order_id FROM ingest_excluded_orders';
     }
     const earlier = `source <> ${sqlString(fingerprint)} AND order_id IN (${ordersHere})`;
-    await refuseReusedOrderIds(db, fingerprint, ref.location, earlier);
+    await refuseReusedOrderIds(db, fingerprint, ref.location);
     const [replaced] = await db.query<{ orders: number; lines: number }>(
       `SELECT count(DISTINCT order_id)::BIGINT AS orders, count(*)::BIGINT AS lines FROM transactions WHERE ${earlier}`,
     );
+    if (replaced.orders > 0) await refuseReplacingOtherOrders(db, fingerprint, ref.location, earlier);
     summary.ordersReplaced += replaced.orders;
     summary.linesReplaced += replaced.lines;
     if (replaced.lines > 0) await db.run(`DELETE FROM transactions WHERE ${earlier}`);
@@ -634,23 +635,22 @@ const UNIQUE_ID_HINT =
   'Floyo takes the lines of one order id as one order. If the numbers restart (each day, or per till or store), ' +
   'make the id unique in the mapping, e.g. orderId: { columns: [<date column>, <receipt column>] }';
 
+/** Per order of the lines `where` selects: its first row, its customer (guest lines aside; two when they differ) and its purchases' first and last time. */
+const perOrder = (where: string) =>
+  `SELECT order_id, source, min(row_number) AS row, min(customer_id) AS customer, max(customer_id) AS other_customer,
+          min(ts) FILTER (WHERE NOT is_return) AS first, max(ts) FILTER (WHERE NOT is_return) AS last
+   FROM transactions WHERE ${where} GROUP BY order_id, source`;
+
 /**
  * An order id names one order: its lines are one customer's, and its purchases fall within a day (returns
  * may come later). Ids that name several orders (receipt numbers that restart each day or per till) would
- * merge them into one, and a later file would replace an earlier file's orders of the same numbers,
- * deleting their lines: the source is refused (nothing of it lands), naming an example and the fix.
- * `earlier` selects the lines of earlier sources that this source's orders would replace.
+ * merge them into one: the source is refused (nothing of it lands), naming an example and the fix.
  */
-async function refuseReusedOrderIds(db: Warehouse, fingerprint: string, location: string, earlier: string): Promise<void> {
+async function refuseReusedOrderIds(db: Warehouse, fingerprint: string, location: string): Promise<void> {
   const here = `source = ${sqlString(fingerprint)}`;
-  // per order: its customer (guest lines aside) and its purchases' first and last time
-  const perOrder = (where: string) =>
-    `SELECT order_id, source, min(row_number) AS row, count(DISTINCT customer_id) AS customers, min(customer_id) AS customer,
-            min(ts) FILTER (WHERE NOT is_return) AS first, max(ts) FILTER (WHERE NOT is_return) AS last
-     FROM transactions WHERE ${where} GROUP BY order_id, source`;
+  const reused = 'customer <> other_customer OR last - first > INTERVAL 1 DAY';
   const [within] = await db.query<{ reused: number; orders: number; example: string | null }>(
-    `SELECT count(*) FILTER (WHERE customers > 1 OR last - first > INTERVAL 1 DAY)::BIGINT AS reused, count(*)::BIGINT AS orders,
-            arg_min(order_id, row) FILTER (WHERE customers > 1 OR last - first > INTERVAL 1 DAY) AS example
+    `SELECT count(*) FILTER (WHERE ${reused})::BIGINT AS reused, count(*)::BIGINT AS orders, arg_min(order_id, row) FILTER (WHERE ${reused}) AS example
      FROM (${perOrder(here)})`,
   );
   if (within.reused > 0) {
@@ -672,9 +672,16 @@ async function refuseReusedOrderIds(db: Warehouse, fingerprint: string, location
       { file: location, row: lines[lines.length - 1]?.row, field: 'orderId' },
     );
   }
-  // against earlier sources: a corrected export keeps an order's time (its customer may have been fixed:
-  // ids written another way); another order of the same number is another day, or another customer's at
-  // another time (receipts numbered per till or store)
+}
+
+/**
+ * This source's orders replace the lines of earlier sources' orders of the same ids (`earlier` selects
+ * those lines): right for a corrected export, which keeps an order's time (its customer may have been
+ * fixed: ids written another way), but another order of the same number (another day, or another
+ * customer's at another time: receipts numbered per till or store) would lose its lines. Refused.
+ */
+async function refuseReplacingOtherOrders(db: Warehouse, fingerprint: string, location: string, earlier: string): Promise<void> {
+  const here = `source = ${sqlString(fingerprint)}`;
   const [across] = await db.query<{ reused: number; lines: number; example: string | null }>(
     `WITH h AS (${perOrder(here)}), e AS (${perOrder(earlier)}),
           r AS (SELECT e.order_id, e.source, e.row FROM e JOIN h USING (order_id)
