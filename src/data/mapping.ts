@@ -217,21 +217,48 @@ export function loadMappingFile(path: string): Mapping {
   return parseMapping(value, `file ${path}`);
 }
 
-/** The source columns a mapping reads (for header checks and for NDJSON/Parquet projection). */
-export function referencedColumns(mapping: Mapping): { required: string[]; optional: string[] } {
-  const required = new Set<string>();
-  const optional = new Set<string>();
+/** A source column a mapping reads, and the mapping key that names it (for messages). */
+export interface ColumnReference {
+  column: string;
+  /** `columns.country`, `columns.productId.fallback`, `orderLevelColumns[2]`, `exclude[0].when[1].column` */
+  key: string;
+  /** the canonical field it is read as, if any */
+  field?: CanonicalField;
+}
+
+/**
+ * Every source column the mapping reads, in mapping order. A file must have each one: a column an
+ * optional field, a fallback or a business rule reads, and the file lacks, would read as blank on every
+ * row (every customer a guest, an exclusion that never fires) with nothing to show for it.
+ */
+export function columnReferences(mapping: Mapping): ColumnReference[] {
+  const refs: ColumnReference[] = [];
   for (const field of CANONICAL_FIELDS) {
     const ref = mapping.columns[field];
     if (ref === undefined) continue;
-    if (typeof ref === 'string') (REQUIRED_FIELDS.includes(field) ? required : optional).add(ref);
+    if (typeof ref === 'string') refs.push({ column: ref, key: `columns.${field}`, field });
     else {
-      if (ref.column) (REQUIRED_FIELDS.includes(field) && !ref.fallback ? required : optional).add(ref.column);
-      if (ref.fallback) optional.add(ref.fallback);
+      if (ref.column !== undefined) refs.push({ column: ref.column, key: `columns.${field}.column`, field });
+      if (ref.fallback !== undefined) refs.push({ column: ref.fallback, key: `columns.${field}.fallback`, field });
     }
   }
-  for (const c of mapping.orderLevelColumns) optional.add(c);
-  for (const rule of mapping.exclude) for (const c of rule.when) if (c.column) optional.add(c.column);
+  mapping.orderLevelColumns.forEach((column, i) => refs.push({ column, key: `orderLevelColumns[${i}]` }));
+  mapping.exclude.forEach((rule, r) =>
+    rule.when.forEach((c, k) => {
+      if (c.column !== undefined) refs.push({ column: c.column, key: `exclude[${r}].when[${k}].column` });
+    }),
+  );
+  return refs;
+}
+
+/**
+ * The source columns a mapping reads (for NDJSON/Parquet projection): those of required fields, and the
+ * rest. A file must have all of them (see columnReferences).
+ */
+export function referencedColumns(mapping: Mapping): { required: string[]; optional: string[] } {
+  const required = new Set<string>();
+  const optional = new Set<string>();
+  for (const ref of columnReferences(mapping)) (ref.field !== undefined && REQUIRED_FIELDS.includes(ref.field) ? required : optional).add(ref.column);
   for (const c of required) optional.delete(c);
   return { required: [...required], optional: [...optional] };
 }

@@ -2,7 +2,7 @@
 // accepted, quarantined (cannot be used: a reason and the field), or excluded (a business rule said so).
 import { FloyoError } from '../errors.js';
 import type { CanonicalField, ColumnRef, Condition, Mapping } from './mapping.js';
-import { CANONICAL_FIELDS, mappingLabel, referencedColumns } from './mapping.js';
+import { CANONICAL_FIELDS, columnReferences, mappingLabel } from './mapping.js';
 import { parseNumber, timestampFormatHint, timestampParser, wallClockZone, type NumberConvention, type TypedValue } from './values.js';
 
 /** A record as a format reader yields it: cell texts aligned with the reader's columns. */
@@ -154,14 +154,17 @@ export interface RowMapper {
  * columns), then returns the mapper for that file's records.
  */
 export function createRowMapper(mapping: Mapping, columns: string[], file: string, rules: RowRules, sink: RowSink): RowMapper {
-  const { required } = referencedColumns(mapping);
-  const missing = required.filter((c) => findColumn(columns, c) < 0);
+  const references = columnReferences(mapping);
+  const referenced = [...new Set(references.map((r) => r.column))];
+  const missing = referenced.filter((c) => findColumn(columns, c) < 0);
   if (missing.length) {
+    // each missing column with the mapping keys that read it: "Land" (columns.country)
+    const named = missing.map((c) => `${JSON.stringify(c)} (${references.filter((r) => r.column === c).map((r) => r.key).join(', ')})`);
     throw new FloyoError(
-      `${file}: missing required column${missing.length > 1 ? 's' : ''} ${missing.map((c) => JSON.stringify(c)).join(', ')}` +
+      `${file}: missing required column${missing.length > 1 ? 's' : ''} ${named.join(', ')}` +
         ` (the file has ${columns.length ? columns.map((c) => JSON.stringify(c)).join(', ') : 'no columns'})` +
         `${mappingLabel(mapping) ? `; read with the mapping${mappingLabel(mapping)}` : ''}` +
-        (delimiterHint(columns, required) || '; for another export\'s columns choose a preset (--preset NAME; floyo presets lists them) or write a mapping (--mapping FILE)'),
+        (delimiterHint(columns, referenced) || '; for another export\'s columns choose a preset (--preset NAME; floyo presets lists them) or write a mapping (--mapping FILE)'),
       { file },
     );
   }
@@ -169,8 +172,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   // the first is not always right (an export that appends a corrected column under the same name).
   // Duplicates the mapping does not read stay harmless: exports often repeat unused or blank names
   // (several "" columns from trailing delimiters), and refusing those would fail good files.
-  const { optional } = referencedColumns(mapping);
-  for (const name of [...required, ...optional]) {
+  for (const name of referenced) {
     const at = columnsNamed(columns, name);
     if (at.length > 1) {
       throw new FloyoError(
@@ -190,12 +192,12 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       const v = spec.value;
       return () => v;
     }
+    // every column is in the file: createRowMapper refused the file otherwise
     const i = index(spec.column!);
     const f = spec.fallback !== undefined ? index(spec.fallback) : -1;
     const lower = Boolean(spec.lowercase);
-    if (i < 0 && f < 0) return () => '';
     return (values) => {
-      let v = i >= 0 ? cellText(values, i, placeholdersEmpty) : '';
+      let v = cellText(values, i, placeholdersEmpty);
       if (v === '' && f >= 0) v = cellText(values, f, placeholdersEmpty);
       return lower ? v.toLowerCase() : v;
     };
@@ -207,9 +209,8 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
     if (spec.value !== undefined) return undefined;
     const i = index(spec.column!);
     const f = spec.fallback !== undefined ? index(spec.fallback) : -1;
-    if (i < 0 && f < 0) return undefined;
     // without a fallback, a typed value with no text (a Parquet NaN) is still the column's value
-    return (values, typed) => (i >= 0 && (values[i] ?? '').trim() !== '' ? typed[i] : f >= 0 ? typed[f] : i >= 0 ? typed[i] : undefined);
+    return (values, typed) => ((values[i] ?? '').trim() !== '' || f < 0 ? typed[i] : typed[f]);
   };
   const get = {} as Record<CanonicalField, Getter | undefined>;
   for (const field of Object.keys(mapping.columns) as CanonicalField[]) get[field] = getter(mapping.columns[field], ID_FIELDS.has(field));
@@ -251,7 +252,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   const numbers: NumberConvention = mapping.numbers;
   const parseTs = timestampParser(mapping.timestamp);
   const creditNote = mapping.returns.orderIdPattern ? new RegExp(mapping.returns.orderIdPattern) : null;
-  const orderLevel = mapping.orderLevelColumns.map(index).filter((i) => i >= 0);
+  const orderLevel = mapping.orderLevelColumns.map(index);
   const rulesCompiled = mapping.exclude.map((rule) => ({ reason: rule.reason, tests: rule.when.map((c) => compileCondition(c, index)) }));
   const expectedFields = columns.length;
 
@@ -461,7 +462,7 @@ function compileCondition(c: Condition, index: (name: string) => number): Test {
   const col = c.column !== undefined ? index(c.column) : -1;
   const field = c.field;
   const textOf = (values: string[], texts: Record<CanonicalField, string>) =>
-    field !== undefined ? texts[field] : col >= 0 ? (values[col] ?? '').trim() : '';
+    field !== undefined ? texts[field] : (values[col] ?? '').trim();
   const numeric = field !== undefined && NUMERIC_FIELDS.has(field);
   const numberOf = (values: string[], texts: Record<CanonicalField, string>, parsed: Record<string, number>) =>
     numeric ? parsed[field!] : parseNumber(textOf(values, texts));

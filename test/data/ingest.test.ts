@@ -120,14 +120,14 @@ test('order ids that name several orders (receipts numbered again each day) are 
 test('an order a later source excludes (voided since) loses its earlier lines too', async () => {
   const home = tempDir();
   const dir = tempDir();
-  const header = 'Name,Email,Financial Status,Currency,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Billing Country';
+  const header = 'Name,Email,Financial Status,Currency,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Billing Country,Refunded Amount,Cancelled at';
   writeFileSync(join(dir, 'monday.csv'), [
     header,
-    '#1,ann@example.com,paid,EUR,2025-05-11 09:55:16 -0400,1,Board,300.00,B-1,DE',
-    '#1,ann@example.com,,,2025-05-11 09:55:16 -0400,2,Wax,25.00,W-1,',
-    '#2,bob@example.com,paid,EUR,2025-05-11 10:00:00 -0400,1,Board,300.00,B-1,FR',
+    '#1,ann@example.com,paid,EUR,2025-05-11 09:55:16 -0400,1,Board,300.00,B-1,DE,0.00,',
+    '#1,ann@example.com,,,2025-05-11 09:55:16 -0400,2,Wax,25.00,W-1,,,',
+    '#2,bob@example.com,paid,EUR,2025-05-11 10:00:00 -0400,1,Board,300.00,B-1,FR,0.00,',
   ].join('\n') + '\n');
-  writeFileSync(join(dir, 'tuesday.csv'), [header, '#1,ann@example.com,voided,EUR,2025-05-11 09:55:16 -0400,1,Board,300.00,B-1,DE'].join('\n') + '\n');
+  writeFileSync(join(dir, 'tuesday.csv'), [header, '#1,ann@example.com,voided,EUR,2025-05-11 09:55:16 -0400,1,Board,300.00,B-1,DE,0.00,'].join('\n') + '\n');
   await ingestJson(home, [join(dir, 'monday.csv'), '--preset', 'shopify']);
   const { r, s } = await ingestJson(home, [join(dir, 'tuesday.csv'), '--preset', 'shopify']);
   assert.equal(r.code, 0, r.stderr);
@@ -311,7 +311,7 @@ test('whole-file problems get one clear error naming the file, nothing lands, ex
   assert.match(by['empty.csv'].error!, /empty\.csv: the file is empty/);
   assert.equal(by['header-only.csv'].status, 'ingested');
   assert.equal(by['header-only.csv'].rowsRead, 0);
-  assert.match(by['wrong-columns.csv'].error!, /wrong-columns\.csv: missing required columns "InvoiceNo", "StockCode", .*the file has "order", "sku", "qty"\); read with the mapping \(preset online-retail\); for another export's columns choose a preset \(--preset NAME; floyo presets lists them\) or write a mapping \(--mapping FILE\)$/);
+  assert.match(by['wrong-columns.csv'].error!, /wrong-columns\.csv: missing required columns "InvoiceNo" \(columns\.orderId\), "CustomerID" \(columns\.customerId\), .*the file has "order", "sku", "qty"\); read with the mapping \(preset online-retail\); for another export's columns choose a preset \(--preset NAME; floyo presets lists them\) or write a mapping \(--mapping FILE\)$/);
   assert.match(by['truncated.csv.gz'].error!, /truncated\.csv\.gz: the gzip data is truncated/);
   assert.equal(by['truncated.csv.gz'].rowsAccepted, 0);
   assert.match(by['fake.parquet'].error!, /fake\.parquet: .*not a Parquet file/);
@@ -440,12 +440,12 @@ test('the shopify preset: line items of one order share its order-level fields; 
 
 test('shopify refunds: an order-level refunded amount is spread over the order\'s lines by value', async () => {
   const dir = tempDir();
-  const header = 'Name,Email,Financial Status,Currency,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Refunded Amount,Billing Country';
+  const header = 'Name,Email,Financial Status,Currency,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Refunded Amount,Billing Country,Cancelled at';
   writeFileSync(join(dir, 'orders.csv'), [
     header,
-    '#1,Ann@Example.com,partially_refunded,EUR,2025-05-11 09:55:16 -0400,1,Board,300.00,B-1,100.00,DE',
-    '#1,Ann@Example.com,,,2025-05-11 09:55:16 -0400,2,Wax,50.00,,,',
-    '#2,bob@example.com,voided,EUR,2025-05-12 10:00:00 -0400,1,Board,300.00,B-1,0.00,FR',
+    '#1,Ann@Example.com,partially_refunded,EUR,2025-05-11 09:55:16 -0400,1,Board,300.00,B-1,100.00,DE,',
+    '#1,Ann@Example.com,,,2025-05-11 09:55:16 -0400,2,Wax,50.00,,,,',
+    '#2,bob@example.com,voided,EUR,2025-05-12 10:00:00 -0400,1,Board,300.00,B-1,0.00,FR,',
   ].join('\n') + '\n');
   const home = tempDir();
   const { s } = await ingestJson(home, [join(dir, 'orders.csv'), '--preset', 'shopify']);

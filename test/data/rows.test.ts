@@ -103,3 +103,22 @@ test('an object or array where a value belongs is quarantined naming the field; 
   assert.deepEqual(r.accepted.map((l) => l.orderId), ['3']);
   assert.deepEqual(r.excluded, ['test order']);
 });
+
+test('every column the mapping reads must be in the file: optional fields, fallbacks, order-level columns and rule columns too', () => {
+  const columns = ['o', 'c', 'p', 'q', 'u', 't'];
+  const refuse = (mapping: Mapping, message: RegExp) =>
+    assert.throws(() => createRowMapper(mapping, columns, 'sales.csv', RULES, { accept() {}, quarantine() {}, exclude() {} }), message);
+  const file = /the file has "o", "c", "p", "q", "u", "t"\); read with the mapping \(m\)/;
+  const mapping = (extra: Record<string, unknown>) =>
+    parseMapping({ columns: { orderId: 'o', customerId: 'c', productId: 'p', quantity: 'q', unitPrice: 'u', timestamp: 't' }, ...extra }, 'm');
+  refuse(mapping({ columns: { orderId: 'o', customerId: 'customer', productId: 'p', quantity: 'q', unitPrice: 'u', timestamp: 't', country: 'Land', currency: 'Currency' } }),
+    /: sales\.csv: missing required columns "customer" \(columns\.customerId\), "Land" \(columns\.country\), "Currency" \(columns\.currency\) \(the file/);
+  refuse(mapping({ exclude: [{ reason: 'cancelled', when: [{ column: 'Status', in: ['storniert'] }] }] }), /missing required column "Status" \(exclude\[0\]\.when\[0\]\.column\) /);
+  refuse(mapping({ orderLevelColumns: ['Currency'], columns: { orderId: 'o', productId: { column: 'p', fallback: 'name' }, quantity: 'q', unitPrice: 'u', timestamp: 't', currency: 'Currency' } }),
+    /missing required columns "name" \(columns\.productId\.fallback\), "Currency" \(columns\.currency, orderLevelColumns\[0\]\) /);
+  refuse(mapping({ orderLevelColumns: ['Currency'] }), file);
+  // the same mapping reads a file that has them
+  const ok = mapRows(mapping({ exclude: [{ reason: 'cancelled', when: [{ column: 'Status', in: ['storniert'] }] }] }), [...columns, 'Status'],
+    [['1', 'c1', 'p1', '1', '2', '2011-01-01', 'Storniert'], ['2', 'c1', 'p1', '1', '2', '2011-01-01', '']]);
+  assert.deepEqual([ok.excluded, ok.accepted.map((l) => l.orderId)], [['cancelled'], ['2']]);
+});
