@@ -24,7 +24,8 @@ A mapping file (JSON or YAML) tells Floyo how to read a shop's own export:
   csv         { delimiter, quote, encoding: utf-8 | latin1 }
   returns     { orderIdPattern: '^C' }   credit notes; negative quantities are always returns
   exclude     business rules: [{ reason, when: [{ field | column, matches | notMatches | in | equals |
-              lessThan | greaterThan | empty }] }] — matching rows are excluded and counted by reason
+              lessThan | greaterThan | empty }] }] — matching rows are excluded and counted by reason;
+              in and equals on text ignore case, numbers use the mapping's numbers convention
 
 Example: floyo presets shopify > my-shop.yaml; edit it; floyo ingest export.csv --mapping my-shop.yaml`,
       ),

@@ -253,7 +253,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   const parseTs = timestampParser(mapping.timestamp);
   const creditNote = mapping.returns.orderIdPattern ? new RegExp(mapping.returns.orderIdPattern) : null;
   const orderLevel = mapping.orderLevelColumns.map(index);
-  const rulesCompiled = mapping.exclude.map((rule) => ({ reason: rule.reason, tests: rule.when.map((c) => compileCondition(c, index)) }));
+  const rulesCompiled = mapping.exclude.map((rule) => ({ reason: rule.reason, tests: rule.when.map((c) => compileCondition(c, index, mapping.numbers)) }));
   const expectedFields = columns.length;
 
   let currentOrder: string | null = null;
@@ -390,7 +390,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       for (let r = 0; r < rulesCompiled.length; r++) {
         const tests = rulesCompiled[r].tests;
         let all = true;
-        for (let k = 0; k < tests.length && all; k++) all = tests[k](v, texts, parsed);
+        for (let k = 0; k < tests.length && all; k++) all = tests[k](v, t, texts, parsed);
         if (all) {
           // a repeated header would pass for a non-product code: it is no row of the shop's
           if (isRepeatedHeader(v)) quarantine(rec, null, REPEATED_HEADER, null);
@@ -454,32 +454,39 @@ function dayOrInstant(ms: number): string {
   return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : iso;
 }
 
-/** A condition on a row: its source values, its canonical texts and its parsed numbers. */
-type Test = (values: string[], texts: Record<CanonicalField, string>, parsed: Record<string, number>) => boolean;
+/** A condition on a row: its source values (and typed values), its canonical texts and its parsed numbers. */
+type Test = (values: string[], typed: Array<TypedValue | undefined> | undefined, texts: Record<CanonicalField, string>, parsed: Record<string, number>) => boolean;
 const NUMERIC_FIELDS = new Set<string>(['quantity', 'unitPrice', 'refundedAmount']);
 
-function compileCondition(c: Condition, index: (name: string) => number): Test {
+function compileCondition(c: Condition, index: (name: string) => number, numbers: NumberConvention): Test {
   const col = c.column !== undefined ? index(c.column) : -1;
   const field = c.field;
   const textOf = (values: string[], texts: Record<CanonicalField, string>) =>
     field !== undefined ? texts[field] : (values[col] ?? '').trim();
   const numeric = field !== undefined && NUMERIC_FIELDS.has(field);
-  const numberOf = (values: string[], texts: Record<CanonicalField, string>, parsed: Record<string, number>) =>
-    numeric ? parsed[field!] : parseNumber(textOf(values, texts));
+  // a column's text is read with the mapping's decimal and thousands separators, as the fields are
+  // (150,00 under a decimal comma is 150); a typed number (Parquet, JSON) is used as it is
+  const numberOf = (values: string[], typed: Array<TypedValue | undefined> | undefined, texts: Record<CanonicalField, string>, parsed: Record<string, number>): number => {
+    if (numeric) return parsed[field!];
+    const value = field === undefined ? typed?.[col] : undefined;
+    return typeof value === 'number' ? value : parseNumber(textOf(values, texts), numbers);
+  };
   const matches = c.matches !== undefined ? new RegExp(c.matches) : null;
   const notMatches = c.notMatches !== undefined ? new RegExp(c.notMatches) : null;
+  // texts compare case-insensitively, as `in` does: a rule for "storniert" also matches "Storniert"
   const oneOf = c.in ? new Set(c.in.map((s) => s.toLowerCase())) : null;
-  return (values, texts, parsed) => {
+  const equalsText = typeof c.equals === 'string' ? c.equals.toLowerCase() : null;
+  const equalsNumber = typeof c.equals === 'number' ? c.equals : null;
+  return (values, typed, texts, parsed) => {
     const t = textOf(values, texts);
     if (matches && !matches.test(t)) return false;
     if (notMatches && notMatches.test(t)) return false;
     if (oneOf && !oneOf.has(t.toLowerCase())) return false;
     if (c.empty !== undefined && (t === '') !== c.empty) return false;
-    if (c.equals !== undefined) {
-      if (typeof c.equals === 'number' ? numberOf(values, texts, parsed) !== c.equals : t !== c.equals) return false;
-    }
-    if (c.lessThan !== undefined && !(numberOf(values, texts, parsed) < c.lessThan)) return false;
-    if (c.greaterThan !== undefined && !(numberOf(values, texts, parsed) > c.greaterThan)) return false;
+    if (equalsText !== null && t.toLowerCase() !== equalsText) return false;
+    if (equalsNumber !== null && numberOf(values, typed, texts, parsed) !== equalsNumber) return false;
+    if (c.lessThan !== undefined && !(numberOf(values, typed, texts, parsed) < c.lessThan)) return false;
+    if (c.greaterThan !== undefined && !(numberOf(values, typed, texts, parsed) > c.greaterThan)) return false;
     return true;
   };
 }

@@ -122,3 +122,23 @@ test('every column the mapping reads must be in the file: optional fields, fallb
     [['1', 'c1', 'p1', '1', '2', '2011-01-01', 'Storniert'], ['2', 'c1', 'p1', '1', '2', '2011-01-01', '']]);
   assert.deepEqual([ok.excluded, ok.accepted.map((l) => l.orderId)], [['cancelled'], ['2']]);
 });
+
+test('rule conditions on a column read numbers with the mapping\'s separators; equals on text ignores case, as in does', () => {
+  const mapping = parseMapping({
+    columns: { orderId: 'o', productId: 'p', quantity: 'q', unitPrice: 'u', timestamp: 't' },
+    numbers: { decimal: ',', thousands: '.' },
+    exclude: [
+      { reason: 'big discount', when: [{ column: 'Rabatt', greaterThan: 100 }] },
+      { reason: 'exactly 7.5 off', when: [{ column: 'Rabatt', equals: 7.5 }] },
+      { reason: 'cancelled', when: [{ column: 'Status', equals: 'storniert' }] },
+    ],
+  }, 'de');
+  const columns = ['o', 'p', 'q', 'u', 't', 'Rabatt', 'Status'];
+  const row = (o: string, rabatt: string, status = 'bezahlt') => [o, 'p1', '1', '2,50', '2011-01-01', rabatt, status];
+  const r = mapRows(mapping, columns, [row('1', '150,00'), row('2', '1.500,00'), row('3', '7,50'), row('4', '99,99'), row('5', '', 'Storniert'), row('6', '', 'STORNIERT ')]);
+  assert.deepEqual(r.excluded, ['big discount', 'big discount', 'exactly 7.5 off', 'cancelled', 'cancelled']);
+  assert.deepEqual(r.accepted.map((l) => l.orderId), ['4']);
+  // a typed number (Parquet, JSON) is used as it is, not re-read through the decimal comma
+  const typed = mapRows(mapping, columns, [{ values: row('7', '150.5'), typed: [undefined, undefined, undefined, undefined, undefined, 150.5, undefined] }]);
+  assert.deepEqual(typed.excluded, ['big discount']);
+});
