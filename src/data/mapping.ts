@@ -150,6 +150,9 @@ export const PRESETS: Record<string, unknown> = {
     timestamp: { format: 'auto', timezone: 'UTC' },
     exclude: [
       { reason: 'voided order', when: [{ column: 'Financial Status', in: ['voided'] }] },
+      // Shopify's sales reports do not count a cancelled order as a sale; before the gift-card rule, so
+      // all of a cancelled order's lines count under this reason
+      { reason: 'cancelled order', when: [{ column: 'Cancelled at', empty: false }] },
       { reason: 'gift card', when: [{ field: 'productName', matches: '^Gift Card\\b' }] },
     ],
   },

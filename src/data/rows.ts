@@ -267,8 +267,14 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   const flushOrder = () => {
     if (held.length === 0) return;
     if (heldRefund > 0) {
+      // Shopify's Refunded Amount also holds shipping, tax and refunded lines a rule excluded (a gift
+      // card): what exceeds the value of the lines kept is not goods spend, so no line is refunded more
+      // than its amount (nor a return line, whose amount is negative, anything)
       const gross = held.reduce((s, l) => s + Math.max(0, l.quantity * l.unitPrice), 0);
-      for (const l of held) l.refunded = gross > 0 ? (heldRefund * Math.max(0, l.quantity * l.unitPrice)) / gross : heldRefund / held.length;
+      for (const l of held) {
+        const value = Math.max(0, l.quantity * l.unitPrice);
+        l.refunded = heldRefund >= gross ? value : (heldRefund * value) / gross;
+      }
     }
     for (const l of held) sink.accept(l);
     held = [];

@@ -142,3 +142,28 @@ test('rule conditions on a column read numbers with the mapping\'s separators; e
   const typed = mapRows(mapping, columns, [{ values: row('7', '150.5'), typed: [undefined, undefined, undefined, undefined, undefined, 150.5, undefined] }]);
   assert.deepEqual(typed.excluded, ['big discount']);
 });
+
+test('shopify: a refund spread over an order\'s lines never exceeds their value; a cancelled order is excluded', () => {
+  const columns = ['Name', 'Email', 'Financial Status', 'Currency', 'Created at', 'Lineitem quantity', 'Lineitem name', 'Lineitem price', 'Lineitem sku', 'Cancelled at', 'Refunded Amount', 'Billing Country'];
+  const r = mapRows(presetMapping('shopify'), columns, [
+    // cancelled and fully refunded: 160 refunded for a 100 gift card (excluded) and a 50 shirt
+    ['#1', 'A@x.com', 'refunded', 'USD', '2024-01-05 10:00:00 -0500', '1', 'Gift Card - $100', '100.00', '', '2024-01-06 10:00:00 -0500', '160.00', 'US'],
+    ['#1', 'A@x.com', '', '', '2024-01-05 10:00:00 -0500', '1', 'Shirt', '50.00', 'SH-1', '', '', ''],
+    // the same, not cancelled: the shirt is refunded 50, not 160
+    ['#2', 'A@x.com', 'refunded', 'USD', '2024-01-05 11:00:00 -0500', '1', 'Gift Card - $100', '100.00', '', '', '160.00', 'US'],
+    ['#2', 'A@x.com', '', '', '2024-01-05 11:00:00 -0500', '1', 'Shirt', '50.00', 'SH-1', '', '', ''],
+    // 40 refunded on 3 × 10 (shipping included): 30, 10 a line
+    ['#3', 'b@x.com', 'partially_refunded', 'EUR', '2024-01-08 10:00:00 +0100', '3', 'Mug', '10.00', 'MUG', '', '40.00', 'DE'],
+    // a partial refund is spread by value, as before
+    ['#4', 'b@x.com', 'partially_refunded', 'EUR', '2024-01-09 10:00:00 +0100', '1', 'Board', '300.00', 'B-1', '', '100.00', 'DE'],
+    ['#4', 'b@x.com', '', '', '2024-01-09 10:00:00 +0100', '2', 'Wax', '50.00', '', '', '', ''],
+  ]);
+  assert.deepEqual(r.excluded, ['cancelled order', 'cancelled order', 'gift card']);
+  assert.deepEqual(r.accepted.map((l) => [l.orderId, l.productId, l.quantity * l.unitPrice, +l.refunded.toFixed(2)]), [
+    ['#2', 'SH-1', 50, 50],
+    ['#3', 'MUG', 30, 30],
+    ['#4', 'B-1', 300, 75],
+    ['#4', 'Wax', 100, 25],
+  ]);
+  for (const l of r.accepted) assert.ok(l.refunded <= l.quantity * l.unitPrice, `${l.orderId} ${l.productId}`);
+});
