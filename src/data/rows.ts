@@ -111,6 +111,65 @@ function cellText(values: string[], k: number, placeholdersEmpty: boolean): stri
 }
 
 const REPEATED_HEADER = 'repeated header line';
+const LINES_NOT_TOGETHER = "the order's lines are not together: order-level fields are filled down from the order's first line only";
+
+/**
+ * The ids of the orders a file has finished, as 64-bit hashes in one open-addressing table: 8 to 16
+ * bytes an order, where a Set of the id strings costs several times that and keeps alive the text the
+ * ids were sliced from. Two ids share a hash with a probability of about n²/2⁶⁵ (3 in a million for a
+ * file of 10 million orders); such a line would be quarantined as out of place, never merged.
+ */
+export class OrderIdSet {
+  private table = new Uint32Array(2 * 1024); // (h1, h2) pairs; (0, 0) is an empty slot
+  private size = 0;
+  private h1 = 0;
+  private h2 = 0;
+
+  add(id: string): void {
+    if (this.find(id) >= 0) return;
+    if ((this.size + 1) * 10 > (this.table.length / 2) * 7) this.grow();
+    this.place(this.table, this.h1, this.h2);
+    this.size++;
+  }
+
+  has(id: string): boolean {
+    return this.find(id) >= 0;
+  }
+
+  /** The id's slot, or -1; leaves its hash in h1, h2. */
+  private find(id: string): number {
+    let a = 0xdeadbeef, b = 0x41c6ce57;
+    for (let i = 0; i < id.length; i++) {
+      const c = id.charCodeAt(i);
+      a = Math.imul(a ^ c, 2654435761);
+      b = Math.imul(b ^ c, 1597334677);
+    }
+    a = Math.imul(a ^ (a >>> 16), 2246822507) ^ Math.imul(b ^ (b >>> 13), 3266489909);
+    b = Math.imul(b ^ (b >>> 16), 2246822507) ^ Math.imul(a ^ (a >>> 13), 3266489909);
+    this.h1 = a >>> 0;
+    this.h2 = (b >>> 0) || 1; // never (0, 0)
+    const t = this.table;
+    const mask = t.length / 2 - 1;
+    for (let slot = this.h1 & mask; ; slot = (slot + 1) & mask) {
+      if (t[2 * slot] === 0 && t[2 * slot + 1] === 0) return -1;
+      if (t[2 * slot] === this.h1 && t[2 * slot + 1] === this.h2) return slot;
+    }
+  }
+
+  private place(t: Uint32Array, h1: number, h2: number): void {
+    const mask = t.length / 2 - 1;
+    let slot = h1 & mask;
+    while (t[2 * slot] !== 0 || t[2 * slot + 1] !== 0) slot = (slot + 1) & mask;
+    t[2 * slot] = h1;
+    t[2 * slot + 1] = h2;
+  }
+
+  private grow(): void {
+    const old = this.table;
+    this.table = new Uint32Array(old.length * 2);
+    for (let k = 0; k < old.length; k += 2) if (old[k] !== 0 || old[k + 1] !== 0) this.place(this.table, old[k], old[k + 1]);
+  }
+}
 
 /** The ids: a null placeholder in them reads as an empty value (a guest order for the customer). */
 const ID_FIELDS: ReadonlySet<CanonicalField> = new Set(['orderId', 'customerId', 'productId']);
@@ -263,6 +322,12 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   const spreadRefunds = get.refundedAmount !== undefined;
   let held: CanonicalLine[] = [];
   let heldRefund = 0;
+  // Order-level values are filled down, and a refund spread, within a run of adjacent lines: a line of
+  // an order whose run has ended (rows sorted by date, files concatenated) would get blanks or another
+  // order's values, and its order a second refund, so it is quarantined. Remembering each order's values
+  // instead would need every line of the file held until its end, for the refund.
+  const finishedOrders = orderLevel.length || spreadRefunds ? new OrderIdSet() : null;
+  let outOfPlace = false;
 
   const flushOrder = () => {
     if (held.length === 0) return;
@@ -324,8 +389,13 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
         }
       }
       const orderId = normaliseId(getOrder(v));
+      const newOrder = orderId !== currentOrder;
+      if (newOrder && finishedOrders !== null) {
+        if (currentOrder !== null && currentOrder !== '') finishedOrders.add(currentOrder);
+        outOfPlace = orderId !== '' && finishedOrders.has(orderId);
+      }
       if (orderLevel.length) {
-        if (orderId !== currentOrder) {
+        if (newOrder) {
           for (const i of orderLevel) {
             orderFirst[i] = v[i];
             orderFirstTyped[i] = t?.[i];
@@ -339,8 +409,12 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
           }
         }
       }
-      if (spreadRefunds && orderId !== currentOrder) flushOrder();
+      if (spreadRefunds && newOrder) flushOrder();
       currentOrder = orderId;
+      if (outOfPlace) {
+        quarantine(rec, 'orderId', LINES_NOT_TOGETHER, orderId);
+        return;
+      }
 
       // Parse everything first: business rules decide what the row is; validity decides whether we can keep it.
       const productId = normaliseId(getProduct(v));

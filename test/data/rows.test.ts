@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMapping, presetMapping, type Mapping } from '../../src/data/mapping.js';
-import { createRowMapper, isNullPlaceholder, type CanonicalLine, type Quarantined, type RowRules, type SourceRecord } from '../../src/data/rows.js';
+import { createRowMapper, isNullPlaceholder, OrderIdSet, type CanonicalLine, type Quarantined, type RowRules, type SourceRecord } from '../../src/data/rows.js';
 
 const RULES: RowRules = { earliestAllowedTs: Date.UTC(1990, 0, 1), latestAllowedTs: Date.UTC(2030, 0, 1), maxAbsQuantity: 1e6, maxUnitPrice: 1e6 };
 const UCI_COLUMNS = ['InvoiceNo', 'StockCode', 'Description', 'Quantity', 'InvoiceDate', 'UnitPrice', 'CustomerID', 'Country'];
@@ -166,4 +166,30 @@ test('shopify: a refund spread over an order\'s lines never exceeds their value;
     ['#4', 'Wax', 100, 25],
   ]);
   for (const l of r.accepted) assert.ok(l.refunded <= l.quantity * l.unitPrice, `${l.orderId} ${l.productId}`);
+});
+
+test('order-level fill-down: a line of an order whose lines are not together is quarantined, not read with blanks', () => {
+  const columns = ['Name', 'Email', 'Financial Status', 'Currency', 'Created at', 'Lineitem quantity', 'Lineitem name', 'Lineitem price', 'Lineitem sku', 'Cancelled at', 'Refunded Amount', 'Billing Country'];
+  const line = (order: string, sku: string, first: boolean, status = 'paid') =>
+    [order, 'a@x.com', first ? status : '', first ? 'EUR' : '', '2024-01-05 10:00:00', '1', sku, '10.00', sku, '', first ? '5.00' : '', first ? 'DE' : ''];
+  const r = mapRows(presetMapping('shopify'), columns, [
+    line('#1', 'A', true), line('#2', 'B', true), line('#1', 'C', false), line('#1', 'D', false), line('#3', 'E', true),
+    line('#4', 'F', true, 'voided'), line('#5', 'G', true), line('#4', 'H', false),
+  ]);
+  const notTogether = "the order's lines are not together: order-level fields are filled down from the order's first line only";
+  assert.deepEqual(r.reasons, [['orderId', notTogether, '#1'], ['orderId', notTogether, '#1'], ['orderId', notTogether, '#4']]);
+  assert.deepEqual(r.accepted.map((l) => [l.orderId, l.productId, l.currency, l.refunded]), [['#1', 'A', 'EUR', 5], ['#2', 'B', 'EUR', 5], ['#3', 'E', 'EUR', 5], ['#5', 'G', 'EUR', 5]]);
+  assert.deepEqual(r.excluded, ['voided order']);
+  // without order-level columns or a refund, lines of an order may come in any order
+  const plain = mapRows(simpleMapping(), ['o', 'c', 'p', 'q', 'u', 't'], [['1', 'c', 'p', '1', '2', '2011-01-01'], ['2', 'c', 'p', '1', '2', '2011-01-01'], ['1', 'c', 'q', '1', '2', '2011-01-01']]);
+  assert.equal(plain.accepted.length, 3);
+});
+
+test('OrderIdSet holds what was added, and only that', () => {
+  const set = new OrderIdSet();
+  for (let i = 0; i < 200_000; i++) set.add(`#${i}`);
+  set.add('#5'); // again
+  for (let i = 0; i < 200_000; i++) assert.ok(set.has(`#${i}`));
+  for (let i = 200_000; i < 400_000; i++) if (set.has(`#${i}`)) assert.fail(`#${i} was never added`);
+  assert.ok(!set.has('') && !set.has('#') && !set.has('#1 '));
 });
