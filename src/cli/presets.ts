@@ -15,7 +15,7 @@ export function register(program: Command): void {
 A mapping file (JSON or YAML) tells Floyo how to read a shop's own export:
   columns     canonical field → your column: orderId, customerId, productId, productName, quantity,
               unitPrice, timestamp, country, currency, refundedAmount. A column can be a name, or
-              { column, fallback, lowercase } or a constant { value }.
+              { column, fallback, lowercase }, { columns: [A, B] } (joined with "|") or a constant { value }.
   orderLevelColumns  columns written only on an order's first line (filled down within the order)
   timestamp   { format: auto | unix | unix-ms | a pattern like 'DD.MM.YYYY HH:mm', timezone: UTC | +01:00 | Europe/Berlin }
               pattern tokens: YYYY YY MM M DD D HH H hh h mm ss SSS A Z; other letters go in [brackets];

@@ -18,12 +18,20 @@ const ColumnRef = z.union([
   z
     .object({
       column: z.string().min(1).optional().describe('source column'),
+      columns: z
+        .array(z.string().min(1))
+        .min(2)
+        .optional()
+        .describe('several source columns joined into one value with "|" (a receipt number and its day as the order id)'),
       fallback: z.string().min(1).optional().describe('column used when `column` is blank'),
       value: z.string().optional().describe('a constant instead of a column'),
       lowercase: z.boolean().optional().describe('lower-case the value (e.g. e-mail addresses as customer ids)'),
     })
     .strict()
-    .refine((r) => (r.column === undefined) !== (r.value === undefined), { message: 'give exactly one of "column" or "value"' }),
+    .refine((r) => [r.column, r.columns, r.value].filter((x) => x !== undefined).length === 1, {
+      message: 'give exactly one of "column", "columns" or "value"',
+    })
+    .refine((r) => r.fallback === undefined || r.column !== undefined, { message: '"fallback" goes with "column"', path: ['fallback'] }),
 ], {
   // zod's own message for a union is "Invalid input"; say what a column reference is
   error: (issue) => {
@@ -242,6 +250,7 @@ export function columnReferences(mapping: Mapping): ColumnReference[] {
     if (typeof ref === 'string') refs.push({ column: ref, key: `columns.${field}`, field });
     else {
       if (ref.column !== undefined) refs.push({ column: ref.column, key: `columns.${field}.column`, field });
+      ref.columns?.forEach((column, k) => refs.push({ column, key: `columns.${field}.columns[${k}]`, field }));
       if (ref.fallback !== undefined) refs.push({ column: ref.fallback, key: `columns.${field}.fallback`, field });
     }
   }

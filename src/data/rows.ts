@@ -202,6 +202,26 @@ function columnsNamed(columns: string[], name: string): number[] {
   return columns.flatMap((c, i) => (c.trim().toLowerCase() === wanted ? [i] : []));
 }
 
+/**
+ * A value built from several columns ({ columns: [Datum, Bon] }): the parts joined with "|", and a "|"
+ * or "\" inside a part escaped with "\", so two different sets of parts never make the same value. A
+ * blank part makes the whole value blank (a guest's customer id, a missing order id), not "2024-01-05|".
+ * For an id, each part is read as an id is (a null placeholder is blank, 17.0 is 17).
+ */
+function joinedGetter(at: number[], isId: boolean, lowercase: boolean): Getter {
+  return (values) => {
+    let joined = '';
+    for (let k = 0; k < at.length; k++) {
+      let part = cellText(values, at[k], isId);
+      if (part === '') return '';
+      if (isId) part = normaliseId(part);
+      if (part.includes('|') || part.includes('\\')) part = part.replace(/[|\\]/g, '\\$&');
+      joined = k === 0 ? part : `${joined}|${part}`;
+    }
+    return lowercase ? joined.toLowerCase() : joined;
+  };
+}
+
 export interface RowMapper {
   push(record: SourceRecord): void;
   /** flushes a buffered order (mappings with an order-level refund) */
@@ -251,21 +271,22 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       const v = spec.value;
       return () => v;
     }
+    const lowercase = Boolean(spec.lowercase);
+    if (spec.columns !== undefined) return joinedGetter(spec.columns.map(index), placeholdersEmpty, lowercase);
     // every column is in the file: createRowMapper refused the file otherwise
     const i = index(spec.column!);
     const f = spec.fallback !== undefined ? index(spec.fallback) : -1;
-    const lower = Boolean(spec.lowercase);
     return (values) => {
       let v = cellText(values, i, placeholdersEmpty);
       if (v === '' && f >= 0) v = cellText(values, f, placeholdersEmpty);
-      return lower ? v.toLowerCase() : v;
+      return lowercase ? v.toLowerCase() : v;
     };
   };
   // The typed value behind a column reference, following the same fallback as its text.
   const typedGetter = (ref: ColumnRef | undefined): TypedGetter | undefined => {
     if (ref === undefined) return undefined;
     const spec = specOf(ref);
-    if (spec.value !== undefined) return undefined;
+    if (spec.value !== undefined || spec.columns !== undefined) return undefined; // a joined value is text
     const i = index(spec.column!);
     const f = spec.fallback !== undefined ? index(spec.fallback) : -1;
     // without a fallback, a typed value with no text (a Parquet NaN) is still the column's value
@@ -281,7 +302,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
     const ref = mapping.columns[field];
     if (ref === undefined) return false;
     const spec = specOf(ref);
-    return spec.value === undefined && (index(spec.column!) === i || (spec.fallback !== undefined && index(spec.fallback) === i));
+    return [spec.column, spec.fallback, ...(spec.columns ?? [])].some((name) => name !== undefined && index(name) === i);
   }) ?? null);
   const typedQuantity = typedGetter(mapping.columns.quantity);
   const typedPrice = typedGetter(mapping.columns.unitPrice);

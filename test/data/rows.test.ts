@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMapping, presetMapping, type Mapping } from '../../src/data/mapping.js';
+import { FloyoError } from '../../src/errors.js';
 import { createRowMapper, isNullPlaceholder, OrderIdSet, type CanonicalLine, type Quarantined, type RowRules, type SourceRecord } from '../../src/data/rows.js';
 
 const RULES: RowRules = { earliestAllowedTs: Date.UTC(1990, 0, 1), latestAllowedTs: Date.UTC(2030, 0, 1), maxAbsQuantity: 1e6, maxUnitPrice: 1e6 };
@@ -192,4 +193,49 @@ test('OrderIdSet holds what was added, and only that', () => {
   for (let i = 0; i < 200_000; i++) assert.ok(set.has(`#${i}`));
   for (let i = 200_000; i < 400_000; i++) if (set.has(`#${i}`)) assert.fail(`#${i} was never added`);
   assert.ok(!set.has('') && !set.has('#') && !set.has('#1 '));
+});
+
+test('a value joined from several columns: receipts numbered from 1 each day stay distinct orders; a blank part is a blank value', () => {
+  const mapping = parseMapping({
+    columns: {
+      orderId: { columns: ['Datum', 'Bon'] },
+      customerId: { columns: ['Shop', 'Konto'], lowercase: true },
+      productId: 'Artikel', quantity: 'Menge', unitPrice: 'Preis',
+      timestamp: { columns: ['Datum', 'Uhrzeit'] },
+    },
+    timestamp: { format: 'DD.MM.YYYY|HH:mm' },
+  }, 'pos');
+  const columns = ['Datum', 'Uhrzeit', 'Bon', 'Shop', 'Konto', 'Artikel', 'Menge', 'Preis'];
+  const r = mapRows(mapping, columns, [
+    ['01.03.2024', '09:00', '1', 'Nord', 'K7', 'A', '1', '2'],
+    ['02.03.2024', '09:30', '1', 'Nord', '', 'A', '1', '2'],
+    ['02.03.2024', '10:00', '1.0', 'Nord', 'NULL', 'A', '1', '2'],
+    ['03.03.2024', '10:00', 'a|b', 'c', 'x', 'A', '1', '2'],
+    ['03.03.2024', '10:00', 'a', 'b|c', 'x', 'A', '1', '2'],
+    ['', '10:00', '5', 'Nord', 'K7', 'A', '1', '2'],
+  ]);
+  assert.deepEqual(r.accepted.map((l) => [l.orderId, l.customerId, new Date(l.ts).toISOString()]), [
+    ['01.03.2024|1', 'nord|k7', '2024-03-01T09:00:00.000Z'],
+    ['02.03.2024|1', null, '2024-03-02T09:30:00.000Z'],
+    ['02.03.2024|1', null, '2024-03-02T10:00:00.000Z'],
+    ['03.03.2024|a\\|b', 'c|x', '2024-03-03T10:00:00.000Z'],
+    ['03.03.2024|a', 'b\\|c|x', '2024-03-03T10:00:00.000Z'],
+  ]);
+  assert.deepEqual(r.reasons, [['orderId', 'missing value', '']]);
+
+  const refused = (orderId: unknown): string => {
+    try {
+      parseMapping({ columns: { orderId, productId: 'p', quantity: 'q', unitPrice: 'u', timestamp: 't' } }, 'bad');
+    } catch (err) {
+      assert.ok(err instanceof FloyoError);
+      return err.message;
+    }
+    return assert.fail(`accepted ${JSON.stringify(orderId)}`);
+  };
+  assert.match(refused({ column: 'a', columns: ['b', 'c'] }), /columns\.orderId: give exactly one of "column", "columns" or "value"/);
+  assert.match(refused({ columns: ['b'] }), /columns\.orderId\.columns: /);
+  assert.match(refused({ columns: ['a', 'b'], fallback: 'c' }), /columns\.orderId\.fallback: "fallback" goes with "column"/);
+  // a missing part column is named with its key
+  assert.throws(() => createRowMapper(mapping, columns.filter((c) => c !== 'Bon'), 'pos.csv', RULES, { accept() {}, quarantine() {}, exclude() {} }),
+    /missing required column "Bon" \(columns\.orderId\.columns\[1\]\)/);
 });
