@@ -13,6 +13,8 @@ export const CANONICAL_FIELDS = [
 export type CanonicalField = (typeof CANONICAL_FIELDS)[number];
 export const REQUIRED_FIELDS: CanonicalField[] = ['orderId', 'productId', 'quantity', 'unitPrice', 'timestamp'];
 
+const COLUMN_REF_FORMS = 'the name of a source column, { column, fallback, lowercase }, { columns: [A, B] } or { value }';
+
 const ColumnRef = z.union([
   z.string().min(1),
   z
@@ -24,7 +26,13 @@ const ColumnRef = z.union([
         .optional()
         .describe('several source columns joined into one value with "|" (a receipt number and its day as the order id)'),
       fallback: z.string().min(1).optional().describe('column used when `column` is blank'),
-      value: z.string().optional().describe('a constant instead of a column'),
+      value: z
+        .string({
+          // YAML reads `value: 1` as a number
+          error: (issue) => `expected text, got ${JSON.stringify(issue.input)}${typeof issue.input === 'number' || typeof issue.input === 'boolean' ? ` (write "${issue.input}" in quotes)` : ''}`,
+        })
+        .optional()
+        .describe('a constant instead of a column'),
       lowercase: z.boolean().optional().describe('lower-case the value (e.g. e-mail addresses as customer ids)'),
     })
     .strict()
@@ -33,11 +41,22 @@ const ColumnRef = z.union([
     })
     .refine((r) => r.fallback === undefined || r.column !== undefined, { message: '"fallback" goes with "column"', path: ['fallback'] }),
 ], {
-  // zod's own message for a union is "Invalid input"; say what a column reference is
+  // zod's own message for a union is "Invalid input": say what a column reference is, and what was wrong
   error: (issue) => {
-    if (issue.input === undefined) return 'required: the name of the source column (or { column, fallback, lowercase } or { value })';
-    if (typeof issue.input === 'object' && issue.input !== null) return undefined; // the object's own issue says more
-    return `expected the name of a source column (or { column, fallback, lowercase } or { value }), got ${JSON.stringify(issue.input)}`;
+    const input = issue.input;
+    if (input === undefined) return `required: a column reference (${COLUMN_REF_FORMS})`;
+    if (Array.isArray(input)) {
+      const fix = input.length === 1 ? `write ${JSON.stringify(input[0])}` : `to join columns write { columns: ${JSON.stringify(input)} }`;
+      return `expected a column reference (${COLUMN_REF_FORMS}), got the list ${JSON.stringify(input)}: ${fix}`;
+    }
+    if (typeof input === 'object' && input !== null && issue.code === 'invalid_union') {
+      // what the object form found wrong (the string form's "expected string" says nothing)
+      const inner = (issue.errors.find((errors) => errors.some((e) => e.path.length > 0)) ?? issue.errors.at(-1) ?? [])
+        .map((e) => (e.path.length ? `${e.path.join('.')}: ${e.message}` : e.message));
+      return `not a column reference (${COLUMN_REF_FORMS}): ${inner.join('; ')}`;
+    }
+    if (typeof input === 'object' && input !== null) return undefined; // the object's own issue says more
+    return `expected a column reference (${COLUMN_REF_FORMS}), got ${JSON.stringify(input)}`;
   },
 });
 export type ColumnRef = z.infer<typeof ColumnRef>;
@@ -84,6 +103,10 @@ export const MappingSchema = z
         country: ColumnRef.optional(),
         currency: ColumnRef.optional(),
         refundedAmount: ColumnRef.optional().describe("an order's refunded amount, spread over its lines by value"),
+      }, {
+        error: (issue) => (issue.input === undefined
+          ? `required: each field's column (${REQUIRED_FIELDS.join(', ')} at least), e.g. columns: { orderId: InvoiceNo, ... }`
+          : undefined),
       })
       .strict(),
     orderLevelColumns: z.array(z.string()).default([]).describe('columns written only on the first line of an order'),
@@ -170,7 +193,13 @@ export const PRESETS: Record<string, unknown> = {
 export function parseMapping(value: unknown, origin: string): Mapping {
   const result = MappingSchema.safeParse(value);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(top)'}: ${i.message}`);
+    const lines = result.error.issues.map((i) => {
+      const where = i.path.join('.') || '(top)';
+      if (i.code !== 'unrecognized_keys') return `  ${where}: ${i.message}`;
+      const allowed = allowedKeys(i.path);
+      const unknown = i.keys.map((k) => `${JSON.stringify(k)}${keyHint(k, allowed, i.path.length === 0)}`).join(', ');
+      return `  ${where}: unknown key${i.keys.length > 1 ? 's' : ''} ${unknown}; allowed: ${allowed.join(', ')}`;
+    });
     throw new FloyoError(`mapping ${origin} is invalid:\n${lines.join('\n')}`);
   }
   const mapping = result.data;
@@ -202,6 +231,27 @@ export function parseMapping(value: unknown, origin: string): Mapping {
   // not enumerable: where a mapping came from is not part of it (a spread copy is validated again as content,
   // and `floyo presets` prints the content)
   return Object.defineProperty(mapping, 'origin', { value: origin, enumerable: false }) as Mapping;
+}
+
+type JsonSchemaNode = { properties?: Record<string, JsonSchemaNode>; items?: JsonSchemaNode; anyOf?: JsonSchemaNode[] };
+
+/** The keys a mapping allows at a path (`['timestamp']`, `['exclude', 0, 'when', 1]`), read from the schema. */
+export function allowedKeys(path: PropertyKey[]): string[] {
+  let node: JsonSchemaNode | undefined = z.toJSONSchema(MappingSchema, { io: 'input' }) as JsonSchemaNode;
+  const objectOf = (n: JsonSchemaNode | undefined) => n?.anyOf?.find((o) => o.properties) ?? n;
+  for (const part of path) {
+    node = objectOf(node);
+    node = typeof part === 'number' ? node?.items : node?.properties?.[String(part)];
+  }
+  return Object.keys(objectOf(node)?.properties ?? {});
+}
+
+/** " (did you mean "orderId"?)" for a key that differs from an allowed one only in case; a field at the top goes under columns. */
+function keyHint(key: string, allowed: string[], top: boolean): string {
+  const same = allowed.find((a) => a.toLowerCase() === key.toLowerCase());
+  if (same) return ` (did you mean "${same}"?)`;
+  const field = top ? CANONICAL_FIELDS.find((f) => f.toLowerCase() === key.toLowerCase()) : undefined;
+  return field ? ` (a field's column goes under columns: columns.${field})` : '';
 }
 
 export function presetMapping(name: string): Mapping {
