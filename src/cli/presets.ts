@@ -21,7 +21,7 @@ A mapping file (JSON or YAML) tells Floyo how to read a shop's own export:
               pattern tokens: YYYY YY MM M DD D HH H hh h mm ss SSS A Z; other letters go in [brackets];
               YY 69-99 is 1969-1999, 00-68 is 2000-2068
   numbers     { decimal: '.' | ',', thousands: '' | ',' | '.' | ' ' | "'" }
-  csv         { delimiter, quote, encoding: utf-8 | latin1 }
+  csv         { delimiter, quote, encoding: utf-8 | windows-1252 | latin1 }
   returns     { orderIdPattern: '^C' }   credit notes; negative quantities are always returns
   exclude     business rules: [{ reason, when: [{ field | column, matches | notMatches | in | equals |
               lessThan | greaterThan | empty }] }] — matching rows are excluded and counted by reason;

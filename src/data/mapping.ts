@@ -11,6 +11,9 @@ export const CANONICAL_FIELDS = [
   'orderId', 'customerId', 'productId', 'productName', 'quantity', 'unitPrice', 'timestamp', 'country', 'currency', 'refundedAmount',
 ] as const;
 export type CanonicalField = (typeof CANONICAL_FIELDS)[number];
+/** Text encodings a CSV or NDJSON file can be read in (Parquet is always UTF-8). */
+export const ENCODINGS = ['utf-8', 'windows-1252', 'latin1'] as const;
+export type Encoding = (typeof ENCODINGS)[number];
 export const REQUIRED_FIELDS: CanonicalField[] = ['orderId', 'productId', 'quantity', 'unitPrice', 'timestamp'];
 
 const COLUMN_REF_FORMS = 'the name of a source column, { column, fallback, lowercase }, { columns: [A, B] } or { value }';
@@ -87,7 +90,7 @@ export const MappingSchema = z
         // no default: unset, a .tsv file is read with tabs and anything else with commas
         delimiter: z.string().length(1).optional(),
         quote: z.string().length(1).default('"'),
-        encoding: z.enum(['utf-8', 'latin1']).default('utf-8'),
+        encoding: z.enum(ENCODINGS).default('utf-8'),
       })
       .strict()
       .prefault({}),

@@ -8,6 +8,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { FloyoError } from '../errors.js';
 import { CsvParser } from './csv.js';
+import { ENCODINGS, type Encoding } from './mapping.js';
 import { OTHER_DELIMITERS, type SourceRecord } from './rows.js';
 import type { TypedValue } from './values.js';
 
@@ -55,7 +56,7 @@ export interface ReadOptions {
   /** unset: a tab for .tsv and .tsv.gz, else a comma */
   delimiter?: string;
   quote?: string;
-  encoding?: 'utf-8' | 'latin1';
+  encoding?: Encoding;
   /** columns to project from NDJSON objects (they have no header) */
   ndjsonColumns?: string[];
   onBytes?: (bytesRead: number, total: number) => void;
@@ -164,18 +165,34 @@ class Utf8Check {
     const line = this.lines + countLines(bytes, where) + 1;
     throw new FloyoError(
       `${this.name}: not valid UTF-8: line ${line}, byte offset ${this.offset + where}${this.gz ? ' of the uncompressed data' : ''} ` +
-        `(byte 0x${bytes[where].toString(16).padStart(2, '0')}). If the file is Latin-1 (ISO-8859-1) or Windows-1252, set csv.encoding: latin1 ` +
-        'in the mapping (encodings: utf-8, latin1); nothing from this file was ingested',
+        `(byte 0x${bytes[where].toString(16).padStart(2, '0')}). If the file is Windows-1252 (most exports made on Windows; it also reads Latin-1 text), ` +
+        `set csv.encoding: windows-1252 in the mapping (encodings: ${ENCODINGS.join(', ')}); nothing from this file was ingested`,
       { file: this.name, offset: this.offset + where },
     );
   }
 }
 
+/**
+ * Windows-1252's characters for the bytes 0x80-0x9F (the WHATWG table; its five unassigned bytes stay the
+ * C1 controls), where Latin-1 has C1 controls: € – ’ “ ” … in exports made on Windows.
+ */
+const WINDOWS_1252_HIGH = '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+
+/**
+ * Windows-1252 text from its Latin-1 reading (one character per byte): only 0x80-0x9F differ. Done here,
+ * not with TextDecoder('windows-1252'): Node 20.18.3 and later decode that as Latin-1 (nodejs/node#60888).
+ */
+export function fromWindows1252(latin1: string): string {
+  return /[\x80-\x9f]/.test(latin1) ? latin1.replace(/[\x80-\x9f]/g, (c) => WINDOWS_1252_HIGH[c.charCodeAt(0) - 0x80]) : latin1;
+}
+
 async function* decodedChunks(stream: Readable, options: ReadOptions, gz: boolean): AsyncIterable<string> {
-  const latin1 = options.encoding === 'latin1';
+  const encoding = options.encoding ?? 'utf-8';
   // StringDecoder keeps multi-byte characters split across chunks intact, and is faster than TextDecoder here.
-  const decoder = new StringDecoder(latin1 ? 'latin1' : 'utf8');
-  const check = latin1 ? null : new Utf8Check(options.name, gz);
+  const decoder = new StringDecoder(encoding === 'utf-8' ? 'utf8' : 'latin1');
+  const decode = encoding === 'windows-1252' ? (b: Buffer) => fromWindows1252(decoder.write(b)) : (b: Buffer) => decoder.write(b);
+  const check = encoding === 'utf-8' ? new Utf8Check(options.name, gz) : null;
   const chunks = stream[Symbol.asyncIterator]();
   try {
     while (true) {
@@ -187,7 +204,7 @@ async function* decodedChunks(stream: Readable, options: ReadOptions, gz: boolea
       }
       if (next.done) break;
       check?.push(next.value);
-      yield decoder.write(next.value);
+      yield decode(next.value);
     }
   } finally {
     await chunks.return?.(); // closes the file when the read stops early (a failed check, a failed load)

@@ -289,10 +289,10 @@ test('a file that is not valid UTF-8 fails, naming the line, the byte offset and
   const failed = await run([join(dir, 'latin1.csv'), join(dir, 'latin1.csv.gz'), join(dir, 'latin1.ndjson'), join(dir, 'utf8.csv')]);
   assert.deepEqual(failed.s.sources.map((x) => x.status), ['failed', 'failed', 'failed', 'ingested']);
   assert.equal(failed.s.sources[0].error,
-    `${join(dir, 'latin1.csv')}: not valid UTF-8: line 3, byte offset ${badAt} (byte 0xc8). If the file is Latin-1 (ISO-8859-1) or Windows-1252, ` +
-      'set csv.encoding: latin1 in the mapping (encodings: utf-8, latin1); nothing from this file was ingested');
+    `${join(dir, 'latin1.csv')}: not valid UTF-8: line 3, byte offset ${badAt} (byte 0xc8). If the file is Windows-1252 (most exports made on Windows; ` +
+      'it also reads Latin-1 text), set csv.encoding: windows-1252 in the mapping (encodings: utf-8, windows-1252, latin1); nothing from this file was ingested');
   assert.match(failed.s.sources[1].error!, new RegExp(`latin1\\.csv\\.gz: not valid UTF-8: line 3, byte offset ${badAt} of the uncompressed data \\(byte 0xc8\\)`));
-  assert.match(failed.s.sources[2].error!, new RegExp(`latin1\\.ndjson: not valid UTF-8: line 1, byte offset ${ndjson.indexOf(0xfc)} \\(byte 0xfc\\)\\. .*csv\\.encoding: latin1`));
+  assert.match(failed.s.sources[2].error!, new RegExp(`latin1\\.ndjson: not valid UTF-8: line 1, byte offset ${ndjson.indexOf(0xfc)} \\(byte 0xfc\\)\\. .*csv\\.encoding: windows-1252`));
   assert.equal(failed.s.sources[3].rowsAccepted, 3);
   assert.equal(failed.stderr, '');
   assert.equal(failed.s.warehouse.rows, 3, 'only the UTF-8 file landed');
@@ -305,6 +305,23 @@ test('a file that is not valid UTF-8 fails, naming the line, the byte offset and
   const fixed = await floyo(['ingest', join(dir, 'latin1.csv'), '--mapping', join(dir, 'latin1.json'), '--home', home, '--json', '-q']);
   assert.equal(fixed.code, 0, fixed.stderr);
   assert.equal(fixed.json<IngestSummary>().rowsAccepted, 2);
+});
+
+test('csv.encoding: windows-1252 reads the characters Windows puts at 0x80-0x9F (€ – ’), which latin1 reads as control characters', async () => {
+  const dir = tempDir();
+  // € 0x80, – 0x96, ’ 0x92, Ÿ 0x9f; é 0xe9 as in Latin-1
+  const bytes = (text: string, high: Record<string, number>) => Buffer.from([...text].map((c) => high[c] ?? c.charCodeAt(0)));
+  const windows1252 = { '€': 0x80, '–': 0x96, '’': 0x92, 'Ÿ': 0x9f };
+  const names = ['MUG €5 – BLUE', 'BAKER’S CAFé', 'Ÿ'];
+  const text = `${HEADER}\n${names.map((n, i) => `${i + 1},10001,${n},1,2011-01-01 10:00:00,1.5,42,UK`).join('\n')}\n`;
+  writeFileSync(join(dir, 'win.csv'), bytes(text, windows1252));
+  writeFileSync(join(dir, 'win.csv.gz'), gzipSync(bytes(text, windows1252)));
+  const mapping = (encoding: string) => parseMapping({ ...presetMapping('online-retail'), csv: { encoding } }, encoding);
+  const { s, lines } = await run([join(dir, 'win.csv'), join(dir, 'win.csv.gz')], mapping('windows-1252'));
+  assert.equal(s.rowsAccepted, 6);
+  assert.deepEqual(lines.map((l) => l.product_name), names, 'the gzip copy holds the same orders, and replaced them alike');
+  const latin1 = await run([join(dir, 'win.csv')], mapping('latin1'));
+  assert.equal(latin1.lines[0].product_name, 'MUG \u00805 \u0096 BLUE');
 });
 
 test('UTF-8 characters split across read chunks are not mistaken for invalid bytes; an invalid byte deep in a file is found exactly', async () => {
