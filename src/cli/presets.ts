@@ -34,8 +34,11 @@ Example: floyo presets shopify > my-shop.yaml; edit it; floyo ingest export.csv 
       const ctx = makeContext(opts);
       if (name) {
         presetMapping(name); // refuses an unknown name, listing the presets
-        if (ctx.json) ctx.emitJson(PRESETS[name]);
-        else process.stdout.write(yaml().stringify(PRESETS[name]));
+        // printed as a starting point for the user's own mapping: a description of the preset's export
+        // would stay behind, describing another shop's file
+        const template = { ...(PRESETS[name] as object), description: 'edit me: which shop and export this mapping reads' };
+        if (ctx.json) ctx.emitJson(template);
+        else process.stdout.write(yaml().stringify(template));
         return;
       }
       if (ctx.json) {

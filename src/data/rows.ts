@@ -377,9 +377,12 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   // The lines of an order usually share its timestamp: parse each text once.
   let lastTsText = '';
   let lastTs = NaN;
-  // 'auto' cannot read 1/4/2011 10:00 without guessing day or month: the reason names the patterns that would
+  // 'auto' cannot read 1/4/2011 10:00 without guessing day or month: the reason names the patterns that would;
+  // a text that does not fit the mapping's own format names that format
+  const notInFormat = `not a timestamp in the format ${JSON.stringify(mapping.timestamp.format)} (timestamp.format)`;
   const notATimestamp = (text: string): string => {
-    const hint = autoTimestamps ? timestampFormatHint(text) : null;
+    if (!autoTimestamps) return notInFormat;
+    const hint = timestampFormatHint(text);
     return hint ? `not a timestamp (set timestamp.format: ${hint})` : 'not a timestamp';
   };
   const tooOld = `before ${dayOrInstant(rules.earliestAllowedTs)} (ingest.notBefore)`;

@@ -35,6 +35,9 @@ test('floyo presets --json is one object listing the presets; a preset by name i
   assert.deepEqual(presets.map((p) => p.name), ['online-retail', 'shopify']);
   assert.ok(presets.every((p) => p.description.length > 0));
   assert.equal(one.json<{ name: string }>().name, 'shopify');
+  // a template for the user's own mapping: the preset's description of its export is not copied along
+  assert.equal(one.json<{ description: string }>().description, 'edit me: which shop and export this mapping reads');
+  assert.doesNotMatch((await floyo(['presets', 'online-retail'])).stdout, /UCI/);
 });
 
 test('under --json an error is also one JSON object on stdout, with the exit code and where it arose', async () => {

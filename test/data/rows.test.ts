@@ -239,3 +239,11 @@ test('a value joined from several columns: receipts numbered from 1 each day sta
   assert.throws(() => createRowMapper(mapping, columns.filter((c) => c !== 'Bon'), 'pos.csv', RULES, { accept() {}, quarantine() {}, exclude() {} }),
     /missing required column "Bon" \(columns\.orderId\.columns\[1\]\)/);
 });
+
+test('a timestamp that does not fit the mapping\'s format names the format', () => {
+  const columns = ['o', 'c', 'p', 'q', 'u', 't'];
+  const r = mapRows(simpleMapping({ format: 'DD.MM.YYYY HH:mm' }), columns, [['1', 'c', 'p', '1', '2', '2024-12-24 18:30'], ['2', 'c', 'p', '1', '2', '24.12.2024 18:30']]);
+  assert.deepEqual(r.reasons, [['timestamp', 'not a timestamp in the format "DD.MM.YYYY HH:mm" (timestamp.format)', '2024-12-24 18:30']]);
+  const unix = mapRows(simpleMapping({ format: 'unix' }), columns, [['1', 'c', 'p', '1', '2', 'yesterday']]);
+  assert.deepEqual(unix.reasons, [['timestamp', 'not a timestamp in the format "unix" (timestamp.format)', 'yesterday']]);
+});
