@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { yaml } from '../yaml.js';
-import { PRESETS, presetMapping } from '../data/mapping.js';
+import { mappingKeysHelp, PRESETS, presetMapping } from '../data/mapping.js';
 import { action, makeContext, withCommonOptions, type CommonOptions } from './common.js';
 
 export function register(program: Command): void {
@@ -12,20 +12,8 @@ export function register(program: Command): void {
       .addHelpText(
         'after',
         `
-A mapping file (JSON or YAML) tells Floyo how to read a shop's own export:
-  columns     canonical field → your column: orderId, customerId, productId, productName, quantity,
-              unitPrice, timestamp, country, currency, refundedAmount. A column can be a name, or
-              { column, fallback, lowercase }, { columns: [A, B] } (joined with "|") or a constant { value }.
-  orderLevelColumns  columns written only on an order's first line (filled down within the order)
-  timestamp   { format: auto | unix | unix-ms | a pattern like 'DD.MM.YYYY HH:mm', timezone: UTC | +01:00 | Europe/Berlin }
-              pattern tokens: YYYY YY MM M DD D HH H hh h mm ss SSS A Z; other letters go in [brackets];
-              YY 69-99 is 1969-1999, 00-68 is 2000-2068
-  numbers     { decimal: '.' | ',', thousands: '' | ',' | '.' | ' ' | "'" }
-  csv         { delimiter, quote, encoding: utf-8 | windows-1252 | latin1 }
-  returns     { orderIdPattern: '^C' }   credit notes; negative quantities are always returns
-  exclude     business rules: [{ reason, when: [{ field | column, matches | notMatches | in | equals |
-              lessThan | greaterThan | empty }] }] — matching rows are excluded and counted by reason;
-              in and equals on text ignore case, numbers use the mapping's numbers convention
+A mapping file (JSON or YAML) tells Floyo how to read a shop's own export. Its keys:
+${mappingKeysHelp()}
 
 Example: floyo presets shopify > my-shop.yaml; edit it; floyo ingest export.csv --mapping my-shop.yaml`,
       ),

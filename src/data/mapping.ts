@@ -82,9 +82,9 @@ export type Condition = z.infer<typeof Condition>;
 
 export const MappingSchema = z
   .object({
-    name: z.string().optional(),
-    description: z.string().optional(),
-    format: z.enum(FORMATS).optional(),
+    name: z.string().optional().describe('a name for the mapping'),
+    description: z.string().optional().describe('what the mapping reads'),
+    format: z.enum(FORMATS).optional().describe("the files' format; unset: from the extension, checked against the content"),
     csv: z
       .object({
         // no default: unset, a .tsv file is read with tabs and anything else with commas
@@ -93,7 +93,8 @@ export const MappingSchema = z
         encoding: z.enum(ENCODINGS).default('utf-8'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('delimiter: unset, a tab for .tsv files and a comma for others; windows-1252 for most exports made on Windows'),
     columns: z
       .object({
         orderId: ColumnRef,
@@ -111,24 +112,42 @@ export const MappingSchema = z
           ? `required: each field's column (${REQUIRED_FIELDS.join(', ')} at least), e.g. columns: { orderId: InvoiceNo, ... }`
           : undefined),
       })
-      .strict(),
-    orderLevelColumns: z.array(z.string()).default([]).describe('columns written only on the first line of an order'),
+      .strict()
+      .describe(
+        'canonical field → your column. A column reference is a name, { column, fallback, lowercase }, ' +
+          '{ columns: [A, B] } (joined with "|") or a constant { value }; every column named must be in the file',
+      ),
+    orderLevelColumns: z
+      .array(z.string())
+      .default([])
+      .describe("columns written only on an order's first line, filled down over its next lines (which must follow it)"),
     timestamp: z
       .object({ format: z.string().default('auto'), timezone: z.string().default('UTC') })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe(
+        "format: auto | unix | unix-ms | a pattern like 'DD.MM.YYYY HH:mm' (tokens YYYY YY MM M DD D HH H hh h mm ss SSS A Z; " +
+          'other letters in [brackets]; YY 69-99 is 1969-1999, 00-68 is 2000-2068); ' +
+          'timezone, of times written without one: UTC | +01:00 | Europe/Berlin',
+      ),
     numbers: z
       .object({ decimal: z.enum(['.', ',']).default('.'), thousands: z.enum(['', ',', '.', ' ', "'"]).default('') })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('the separators of numbers written as text'),
     returns: z
-      .object({ orderIdPattern: z.string().optional().describe('orders whose id matches are credit notes (returns)') })
+      .object({ orderIdPattern: z.string().optional() })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("orderIdPattern: orders whose id matches (e.g. '^C') are credit notes; negative quantities are always returns"),
     exclude: z
       .array(z.object({ reason: z.string().min(1), when: z.array(Condition).min(1) }).strict())
       .default([])
-      .describe('business rules: a line matching every condition of a rule is excluded and counted under its reason'),
+      .describe(
+        'business rules: a line matching every condition of a rule is excluded and counted under its reason. ' +
+          'A condition reads a field (parsed numbers) or a column (its text); in and equals on text ignore case; ' +
+          "numbers in a column are read with the mapping's numbers separators",
+      ),
   })
   .strict();
 /** `origin`: where it was read from ("preset shopify", "file fixed.yaml"), for messages; a copied preset keeps its `name`. */
@@ -236,17 +255,70 @@ export function parseMapping(value: unknown, origin: string): Mapping {
   return Object.defineProperty(mapping, 'origin', { value: origin, enumerable: false }) as Mapping;
 }
 
-type JsonSchemaNode = { properties?: Record<string, JsonSchemaNode>; items?: JsonSchemaNode; anyOf?: JsonSchemaNode[] };
+interface JsonSchemaNode {
+  properties?: Record<string, JsonSchemaNode>;
+  items?: JsonSchemaNode;
+  anyOf?: JsonSchemaNode[];
+  enum?: string[];
+  description?: string;
+}
+
+/** The mapping schema as JSON Schema: what messages and `floyo presets --help` read the keys from, so they cannot drift. */
+function mappingJsonSchema(): JsonSchemaNode {
+  return z.toJSONSchema(MappingSchema, { io: 'input' }) as JsonSchemaNode;
+}
+
+/** A union's object form (a column reference's { column, ... }), or the node itself. */
+const objectOf = (n: JsonSchemaNode | undefined) => n?.anyOf?.find((o) => o.properties) ?? n;
 
 /** The keys a mapping allows at a path (`['timestamp']`, `['exclude', 0, 'when', 1]`), read from the schema. */
 export function allowedKeys(path: PropertyKey[]): string[] {
-  let node: JsonSchemaNode | undefined = z.toJSONSchema(MappingSchema, { io: 'input' }) as JsonSchemaNode;
-  const objectOf = (n: JsonSchemaNode | undefined) => n?.anyOf?.find((o) => o.properties) ?? n;
+  let node: JsonSchemaNode | undefined = mappingJsonSchema();
   for (const part of path) {
     node = objectOf(node);
     node = typeof part === 'number' ? node?.items : node?.properties?.[String(part)];
   }
   return Object.keys(objectOf(node)?.properties ?? {});
+}
+
+/**
+ * Every key of a mapping, one top-level key a line: its shape ({ delimiter, quote, encoding: utf-8 | ... })
+ * and its description, wrapped to `width`. For `floyo presets --help`.
+ */
+export function mappingKeysHelp(width = 100): string {
+  const plain = (v: string) => (/^\w[\w.-]*$/.test(v) ? v : v.includes("'") ? `"${v}"` : `'${v}'`);
+  // a key's shape: its sub-keys, with the values an enum allows (short enums only: `field` has ten)
+  const shape = (node: JsonSchemaNode | undefined): string => {
+    const n = objectOf(node);
+    if (n?.items) return n.items.properties || n.items.anyOf ? `[${shape(n.items)}]` : '[column, ...]';
+    if (n?.properties) return `{ ${Object.entries(n.properties).map(([k, v]) => `${k}${inner(v)}`).join(', ')} }`;
+    return '';
+  };
+  const inner = (node: JsonSchemaNode): string => {
+    const n = objectOf(node);
+    if (n?.enum && n.enum.length <= 6) return `: ${n.enum.map(plain).join(' | ')}`;
+    if (n?.items?.properties || n?.properties) return `: ${shape(n)}`;
+    return '';
+  };
+  const top = mappingJsonSchema().properties ?? {};
+  const keyWidth = Math.max(...Object.keys(top).map((k) => k.length)) + 2;
+  const lines: string[] = [];
+  for (const [key, node] of Object.entries(top)) {
+    const n = objectOf(node);
+    // the canonical fields' column references are all alike: their names, not their shape
+    const form = key === 'columns' ? `{ ${Object.keys(n?.properties ?? {}).join(', ')} }` : n?.enum ? n.enum.map(plain).join(' | ') : shape(node);
+    const text = [form, node.description].filter(Boolean).join(' — ');
+    let line = `  ${key.padEnd(keyWidth)}`;
+    for (const word of text.split(' ')) {
+      if (line.length + word.length + 1 > width && line.trim().length > key.length) {
+        lines.push(line.trimEnd());
+        line = ' '.repeat(keyWidth + 2);
+      }
+      line += `${word} `;
+    }
+    lines.push(line.trimEnd());
+  }
+  return lines.join('\n');
 }
 
 /** " (did you mean "orderId"?)" for a key that differs from an allowed one only in case; a field at the top goes under columns. */

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { MappingSchema } from '../../src/data/mapping.js';
 import { floyo, ROOT, tempDir } from '../support/cli.js';
 
 test('unknown options, missing arguments and unknown commands exit 2 with the reason; --help and --version exit 0', async () => {
@@ -38,6 +40,27 @@ test('floyo presets --json is one object listing the presets; a preset by name i
   // a template for the user's own mapping: the preset's description of its export is not copied along
   assert.equal(one.json<{ description: string }>().description, 'edit me: which shop and export this mapping reads');
   assert.doesNotMatch((await floyo(['presets', 'online-retail'])).stdout, /UCI/);
+});
+
+test('floyo presets --help lists every key of a mapping, at every level', async () => {
+  const help = await floyo(['presets', '--help']);
+  assert.equal(help.code, 0, help.stderr);
+  type Node = { properties?: Record<string, Node>; items?: Node; anyOf?: Node[] };
+  const keys = new Set<string>();
+  const walk = (node: Node | undefined) => {
+    if (!node) return;
+    for (const [key, child] of Object.entries(node.properties ?? {})) {
+      keys.add(key);
+      walk(child);
+    }
+    walk(node.items);
+    node.anyOf?.forEach(walk);
+  };
+  const schema = z.toJSONSchema(MappingSchema, { io: 'input' }) as Node;
+  walk(schema);
+  assert.ok(keys.size > 30, `only ${keys.size} keys`);
+  for (const key of keys) assert.match(help.stdout, new RegExp(`[\\s{[,]${key}[\\s:,}]`), key);
+  for (const key of Object.keys(schema.properties!)) assert.match(help.stdout, new RegExp(`\\n  ${key} +\\S`), `${key} starts a line`);
 });
 
 test('under --json an error is also one JSON object on stdout, with the exit code and where it arose', async () => {
