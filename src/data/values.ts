@@ -20,10 +20,27 @@ const GROUPED = {
   "'": /^[+-]?\d{1,3}(?:'\d{3})+$/,
 };
 
+// A currency symbol a spreadsheet writes with the amount, before it (after a sign) or after it.
+const CURRENCY_SYMBOL = /^([+-]?)\s*[$€£¥₹₽₩₺₪₫฿]\s*([^$€£¥₹₽₩₺₪₫฿]*)$|^([^$€£¥₹₽₩₺₪₫฿]*?)\s*[$€£¥₹₽₩₺₪₫฿]$/u;
+
+/** Whether a character code may be a currency symbol: '$', or anything beyond ASCII (a digit never is). */
+const maybeSymbol = (code: number): boolean => code === 36 || code > 127;
+
 export function parseNumber(text: string, convention: NumberConvention = { decimal: '.', thousands: '' }): number {
   let t = text.trim();
   if (t === '') return NaN;
+  // "€ 3,00", "12,50 €", "-$5": the amount, in whatever currency the mapping says (checked by its ends, so
+  // a plain number pays no regular expression)
+  const first = t.charCodeAt(0), last = t.charCodeAt(t.length - 1);
+  if (maybeSymbol(first) || maybeSymbol(last) || ((first === 43 || first === 45) && maybeSymbol(t.charCodeAt(1)))) {
+    const m = CURRENCY_SYMBOL.exec(t);
+    if (!m) return NaN;
+    t = m[3] ?? `${m[1]}${m[2]}`;
+    if (t === '' || t === '+' || t === '-') return NaN;
+  }
   const { decimal, thousands } = convention;
+  // French and other locales group thousands with a no-break space (U+00A0) or a narrow one (U+202F)
+  if (thousands === ' ') t = t.replace(/[\u00a0\u202f]/g, ' ');
   if (thousands !== '' && t.includes(thousands)) {
     // the separator only in the integer part, before the decimal separator
     const end = t.indexOf(decimal);

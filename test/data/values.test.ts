@@ -11,6 +11,19 @@ test('numbers: plain, signed, exponent; junk is NaN, never 0', () => {
   for (const bad of ['', ' ', 'abc', '1,5', '0x10', 'Infinity', 'NaN', '1.2.3', '--1']) assert.ok(Number.isNaN(parseNumber(bad)), bad);
 });
 
+test('numbers: a currency symbol written with the amount is read past; two symbols, or a symbol alone, are not numbers', () => {
+  const comma = { decimal: ',', thousands: '.' } as const;
+  assert.equal(parseNumber('€ 3,00', comma), 3);
+  assert.equal(parseNumber('12,5 €', comma), 12.5);
+  assert.equal(parseNumber('1.234,50\u00a0€', comma), 1234.5);
+  assert.equal(parseNumber('-€5,00', comma), -5);
+  assert.equal(parseNumber('$1,234.50', { decimal: '.', thousands: ',' }), 1234.5);
+  assert.equal(parseNumber('£7.5'), 7.5);
+  assert.equal(parseNumber('-$2'), -2);
+  assert.equal(parseNumber('1\u202f234,5 €', { decimal: ',', thousands: ' ' }), 1234.5);
+  for (const bad of ['€', '$ ', '-€', '€5€', '$5 €', '5$5', 'EUR 5', '€ abc', '5 €€']) assert.ok(Number.isNaN(parseNumber(bad, comma)), bad);
+});
+
 test('numbers: decimal comma and thousands separators', () => {
   assert.equal(parseNumber('1.234,56', { decimal: ',', thousands: '.' }), 1234.56);
   assert.equal(parseNumber('1 234,5', { decimal: ',', thousands: ' ' }), 1234.5);
