@@ -139,35 +139,47 @@ function reportRetries(client: S3Client, onRetry: (message: string) => void): vo
 }
 
 /**
- * Every object under `prefix`, page by page (ListObjectsV2 with continuation tokens), in key order.
- * "Folder" placeholders (keys ending in '/') are skipped. When the prefix is itself the key of an
- * object, that object alone is the location (so `s3://b/data/sales.csv` does not also pick up
- * `data/sales.csv.bak`); otherwise the prefix is matched as S3 does, character by character.
- * Throws a FloyoError when nothing is there.
+ * The "folder" a location names when it names no object: the prefix and a '/' (as `aws s3 sync` and
+ * Spark read it), so `s3://b/sales` never takes `sales.gz/…` or `sales-old/…`. The bucket's root stays ''.
+ */
+export function folderPrefix(prefix: string): string {
+  return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
+/**
+ * The objects a location names, page by page (ListObjectsV2 with continuation tokens), in key order.
+ * When the prefix is itself the key of an object, that object alone is the location (so
+ * `s3://b/data/sales.csv` does not also pick up `data/sales.csv.bak`); otherwise it is a folder, and
+ * every object under `folderPrefix(prefix)` is listed. "Folder" placeholders (keys ending in '/') are
+ * skipped. Throws a FloyoError when nothing is there.
  */
 export async function* listS3Objects(client: S3Client, bucket: string, prefix: string): AsyncIterable<S3ObjectInfo> {
-  const location = formatS3Url(bucket, prefix);
-  let token: string | undefined;
-  let found = 0;
-  let firstPage = true;
-  const seenTokens = new Set<string>();
-  do {
-    let page;
+  const list = async (input: { Prefix: string; MaxKeys?: number; ContinuationToken?: string }) => {
     try {
-      page = await client.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix === '' ? undefined : prefix, ContinuationToken: token }),
-      );
+      return await client.send(new ListObjectsV2Command({ Bucket: bucket, ...input, Prefix: input.Prefix === '' ? undefined : input.Prefix }));
     } catch (err) {
-      throw s3Error(err, { bucket, prefix, client });
+      throw s3Error(err, { bucket, prefix: input.Prefix, client });
     }
-    const contents = page.Contents ?? [];
-    if (firstPage && prefix !== '' && !prefix.endsWith('/') && contents[0]?.Key === prefix) {
-      // Keys are listed in byte order, so an object named exactly `prefix` comes first.
-      yield toInfo(contents[0]);
+  };
+  const folder = folderPrefix(prefix);
+  // Keys are listed in byte order, so an object named exactly `prefix` comes first. Its longer-named
+  // neighbours (`sales.csv.bak`, `sales-old/…`) are not the location either way.
+  let neighbour: string | undefined;
+  if (folder !== prefix) {
+    const first = (await list({ Prefix: prefix, MaxKeys: 1 })).Contents?.[0];
+    if (first?.Key === prefix) {
+      yield toInfo(first);
       return;
     }
-    firstPage = false;
-    for (const object of contents) {
+    if (first?.Key && !first.Key.startsWith(folder)) neighbour = first.Key;
+  }
+  const location = formatS3Url(bucket, folder);
+  let token: string | undefined;
+  let found = 0;
+  const seenTokens = new Set<string>();
+  do {
+    const page = await list({ Prefix: folder, ContinuationToken: token });
+    for (const object of page.Contents ?? []) {
       if (!object.Key || object.Key.endsWith('/')) continue;
       found++;
       yield toInfo(object);
@@ -183,18 +195,23 @@ export async function* listS3Objects(client: S3Client, bucket: string, prefix: s
       seenTokens.add(token);
     }
   } while (token !== undefined);
-  if (found === 0) throw new FloyoError(`no objects under ${location}`, { file: location });
+  if (found === 0) {
+    // the registry reads exactly this message of a folder as "nothing there yet"
+    if (folder === prefix) throw new FloyoError(`no objects under ${location}`, { file: location });
+    const hint = neighbour ? ` (keys that only begin with its name, such as ${neighbour}, are not under it)` : '';
+    throw new FloyoError(`no object ${formatS3Url(bucket, prefix)}, and no objects under ${location}${hint}`, { file: formatS3Url(bucket, prefix) });
+  }
 }
 
 /**
- * The data files under `prefix`, as a folder gives them (see isDataFile): a Spark or Hadoop output
+ * The data files a location names, as a folder gives them (see isDataFile): a Spark or Hadoop output
  * prefix holds _SUCCESS, .crc and _committed_* files beside its part files, and a key without a data
  * extension would fail the ingest. An object named by the whole location is taken whatever its name,
  * like a local file. Throws a FloyoError when no data file is there, naming what was skipped.
  */
 export async function* listS3DataObjects(client: S3Client, bucket: string, prefix: string): AsyncIterable<S3ObjectInfo> {
-  // the "folder" the prefix names: keys are judged by their path below it
-  const base = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+  // keys are judged by their path below the folder
+  const base = folderPrefix(prefix);
   let found = 0;
   const skipped: string[] = [];
   let skippedCount = 0;
@@ -208,7 +225,7 @@ export async function* listS3DataObjects(client: S3Client, bucket: string, prefi
     }
   }
   if (found === 0) {
-    const location = formatS3Url(bucket, prefix);
+    const location = formatS3Url(bucket, base);
     throw new FloyoError(
       `no data files under ${location} (${DATA_FILE_KINDS}); skipped ${skippedCount} other object${skippedCount === 1 ? '' : 's'}: ` +
         `${skipped.join(', ')}${skippedCount > skipped.length ? ', …' : ''}`,

@@ -194,9 +194,27 @@ describe('against a real S3 server (Ceph RADOS Gateway)', () => {
     assert.equal(sha256, createHash('sha256').update('a,b\n1,2\n').digest('hex'));
     assert.equal(readFileSync(dest, 'utf8'), 'a,b\n1,2\n');
 
-    // a partial name is an S3 prefix as usual
-    const byPrefix = await collect(listS3Objects(client, bucket, 'data/sales'));
-    assert.deepEqual(byPrefix.map((o) => o.key), ['data/sales.csv', 'data/sales.csv.bak', 'data/sales.csv2']);
+    // a name that is no object's is a folder: the keys that merely begin with it are not under it
+    await assert.rejects(
+      collect(listS3Objects(client, bucket, 'data/sales')),
+      floyoError(new RegExp(`^no object s3://${bucket}/data/sales, and no objects under s3://${bucket}/data/sales/ \\(keys that only begin with its name, such as data/sales\\.csv, are not under it\\)$`)),
+    );
+  });
+
+  test('a location that names no object is a folder: its sibling "folders" with longer names are not listed', async () => {
+    const bucket = await freshBucket(client, 'folder');
+    await putObjects(client, bucket, [
+      { key: 'data/uci-csv-old/a.csv', body: 'old' },
+      { key: 'data/uci-csv.gz/online_retail.csv.gz', body: 'gz' },
+      { key: 'data/uci-csv/online_retail.csv', body: 'csv' },
+      { key: 'data/uci-csv/2011/b.csv', body: 'csv' },
+      { key: 'data/uci-csv2/c.csv', body: 'other' },
+    ]);
+    const expected = ['data/uci-csv/2011/b.csv', 'data/uci-csv/online_retail.csv'];
+    for (const prefix of ['data/uci-csv', 'data/uci-csv/']) {
+      assert.deepEqual((await collect(listS3Objects(client, bucket, prefix))).map((o) => o.key), expected, prefix);
+      assert.deepEqual((await collect(listS3DataObjects(client, bucket, prefix))).map((o) => o.key), expected, prefix);
+    }
   });
 
   test('a download that fails midway leaves no partial file', async () => {
@@ -358,9 +376,9 @@ describe('against a real S3 server (Ceph RADOS Gateway)', () => {
     assert.deepEqual((await collect(listS3DataObjects(client, bucket, 'out/'))).map((o) => o.key), [
       'out/country=UK/part-00002.json', 'out/part-00000-abc.snappy.parquet', 'out/part-00001-abc.csv.gz', 'out/raw.tsv',
     ]);
-    // a prefix that is not a folder: keys are judged below the folder it is in
-    assert.deepEqual((await collect(listS3DataObjects(client, bucket, 'out/part-0000'))).map((o) => o.key), [
-      'out/part-00000-abc.snappy.parquet', 'out/part-00001-abc.csv.gz',
+    // the folder without its trailing '/' is the same folder
+    assert.deepEqual((await collect(listS3DataObjects(client, bucket, 'out'))).map((o) => o.key), [
+      'out/country=UK/part-00002.json', 'out/part-00000-abc.snappy.parquet', 'out/part-00001-abc.csv.gz', 'out/raw.tsv',
     ]);
     // an object named by the whole location is taken as it is, like a local file
     assert.deepEqual((await collect(listS3DataObjects(client, bucket, 'out/notes.md'))).map((o) => o.key), ['out/notes.md']);
