@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { sourceRank, type Config, type LoadedConfig } from '../config.js';
 import { FloyoError, USAGE_EXIT } from '../errors.js';
 import { ingest, type IngestRequest, type IngestSummary } from '../data/ingest.js';
+import { DATA_FILE_KINDS, type NotRead } from '../data/locations.js';
 import { loadMappingFile, presetMapping, type Mapping } from '../data/mapping.js';
 import type { RowRules } from '../data/rows.js';
 import { Warehouse } from '../data/warehouse.js';
@@ -113,12 +114,26 @@ export function rowRules(settings: Config['ingest'], now = Date.now()): RowRules
 /** Skipped sources beyond this many are summed up in one line rather than listed. */
 const SKIPPED_LISTED = 10;
 
-/** Warns on stderr of each location ingested before with other content (see SourceSummary.earlierContent). */
-export function warnEarlierContent(s: IngestSummary): void {
+/**
+ * Warns on stderr of what an ingest's report holds that needs a look, also under --json: files a folder,
+ * glob or prefix held that were not read, and each location ingested before with other content.
+ */
+export function warnIngestFindings(s: IngestSummary): void {
+  const notRead = notReadWarning(s.filesNotRead);
+  if (notRead) warn(notRead);
   // when every earlier order is in the new content, the new content has replaced the old: nothing to say
   for (const src of s.sources) {
     if (src.earlierContent?.ordersKept) warn(earlierContentWarning(src.location, src.earlierContent.ordersKept));
   }
+}
+
+/** Side files (Spark's _SUCCESS, .crc) are expected and only counted; a file with another extension may be data left out. */
+function notReadWarning(notRead: NotRead): string | null {
+  const { unsupported: n, byExtension, examples } = notRead;
+  if (n === 0) return null;
+  const kinds = Object.entries(byExtension).sort((a, b) => b[1] - a[1]).map(([ext, count]) => `${ext} ${count.toLocaleString('en-US')}`).join(', ');
+  return `skipped ${n.toLocaleString('en-US')} file${n === 1 ? '' : 's'} with no data extension (${kinds}): ${examples.join(', ')}${n > examples.length ? ', …' : ''}; ` +
+    `Floyo reads ${DATA_FILE_KINDS} (decompress or convert ${n === 1 ? 'it' : 'them'} to ingest ${n === 1 ? 'it' : 'them'})`;
 }
 
 function earlierContentWarning(location: string, ordersKept: number): string {
@@ -142,7 +157,7 @@ function failureMessage(failed: IngestSummary['sources']): string | null {
 }
 
 export function printIngest(ctx: CommandContext, s: IngestSummary): void {
-  warnEarlierContent(s);
+  warnIngestFindings(s);
   const failed = s.sources.filter((src) => src.status === 'failed');
   const failure = failureMessage(failed);
   if (ctx.json) {

@@ -9,7 +9,7 @@ import { toPredictions } from '../pipeline/score.js';
 import { train, type TrainResult } from '../pipeline/train.js';
 import { PredictionStore, type Prediction, type StoredGroup } from '../stores/predictions.js';
 import { action, bytesText, makeContext, stderrLine, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
-import { ingestRequest, warnEarlierContent } from './ingest.js';
+import { ingestRequest, warnIngestFindings } from './ingest.js';
 import { withRegistry } from './registry.js';
 import { printNotRescored, refuseOlder } from './score.js';
 
@@ -165,7 +165,7 @@ export async function runTrain(
     let totals: WarehouseTotals | null = null; // an ingest reports them as it ends
     if (opts.data?.length) {
       const s = await ingest(warehouse, ingestRequest(ctx, opts.data));
-      warnEarlierContent(s);
+      warnIngestFindings(s);
       const failed = s.sources.filter((x) => x.status === 'failed');
       if (failed.length) {
         // each error names its file already; the sources that did ingest stay in the warehouse

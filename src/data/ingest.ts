@@ -7,7 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Progress, ProgressFactory } from '../cli/progress.js';
 import { FloyoError } from '../errors.js';
 import { onInterrupt } from '../interrupt.js';
-import { resolveLocalLocation, isS3, type SourceRef } from './locations.js';
+import { FilesNotRead, resolveLocalLocation, isS3, type NotRead, type SourceRef } from './locations.js';
 import { mappingLabel, referencedColumns, type Mapping } from './mapping.js';
 import { detectFormat, openRecords, type Format } from './records.js';
 import { createRowMapper, type CanonicalLine, type Quarantined, type RowRules } from './rows.js';
@@ -79,6 +79,8 @@ export interface IngestSummary extends RowCounts {
   sourcesSkipped: number;
   sourcesFailed: number;
   sources: SourceSummary[];
+  /** files and objects the folders, globs and prefixes held besides the data read: said, so none is skipped unseen */
+  filesNotRead: NotRead;
   warehouse: WarehouseTotals;
   seconds: number;
 }
@@ -147,6 +149,7 @@ export async function ingest(warehouse: Warehouse, request: IngestRequest): Prom
 
   // Resolve every location first: a typo in the third location should not leave two ingested.
   const refs: SourceRef[] = [];
+  const notRead = new FilesNotRead();
   let s3: S3 | null = null;
   for (const location of request.locations) {
     if (isS3(location)) {
@@ -155,11 +158,11 @@ export async function ingest(warehouse: Warehouse, request: IngestRequest): Prom
       const { parseS3Url, listS3DataObjects, client: s3client } = s3;
       const { bucket, prefix } = parseS3Url(location);
       // listS3DataObjects throws when nothing under the prefix is data, naming what it skipped
-      for await (const obj of listS3DataObjects(s3client, bucket, prefix)) {
+      for await (const obj of listS3DataObjects(s3client, bucket, prefix, notRead)) {
         refs.push({ kind: 's3', location: `s3://${bucket}/${obj.key}`, bucket, key: obj.key, bytes: obj.size, etag: obj.etag });
       }
     } else {
-      refs.push(...resolveLocalLocation(location, request.cwd));
+      refs.push(...resolveLocalLocation(location, request.cwd, notRead));
     }
   }
 
@@ -214,6 +217,7 @@ export async function ingest(warehouse: Warehouse, request: IngestRequest): Prom
     sourcesSkipped: sources.filter((s) => s.status === 'already ingested').length,
     sourcesFailed: sources.filter((s) => s.status === 'failed').length,
     sources,
+    filesNotRead: notRead.summary(),
     warehouse: await warehouseTotals(warehouse),
     seconds: (Date.now() - started) / 1000,
   };

@@ -13,13 +13,55 @@ const DATA_FILE = /\.(csv|tsv|txt|parquet|ndjson|jsonl|json)(\.gz)?$/i;
 export const DATA_FILE_KINDS = '.csv, .tsv, .txt, .parquet, .ndjson, .jsonl, .json, optionally .gz';
 
 /**
- * Whether a file under a folder or prefix is data, by its path below that folder or prefix: a data file
- * extension, and no part of the path starting with '_' or '.'. Those are the markers and side files of
- * Spark, Hadoop and friends (_SUCCESS, _committed_*, .part-0.crc, _temporary/ of unfinished jobs).
+ * What a file under a folder or prefix is, by its path below that folder or prefix. A part of the path
+ * starting with '_' or '.' makes it a side file: the markers and side files of Spark, Hadoop and friends
+ * (_SUCCESS, _committed_*, .part-0.crc, _temporary/ of unfinished jobs), expected beside the data.
+ * Otherwise a data file extension makes it data, and anything else (sales.csv.bz2, notes.xlsx) is
+ * unsupported: perhaps data Floyo cannot read, so it is reported (see FilesNotRead).
  */
+export function fileKind(relativePath: string): 'data' | 'side' | 'unsupported' {
+  if (relativePath.split(/[\\/]/).some((part) => part.startsWith('_') || part.startsWith('.'))) return 'side';
+  return DATA_FILE.test(relativePath) ? 'data' : 'unsupported';
+}
+
 export function isDataFile(relativePath: string): boolean {
-  if (!DATA_FILE.test(relativePath)) return false;
-  return !relativePath.split(/[\\/]/).some((part) => part.startsWith('_') || part.startsWith('.'));
+  return fileKind(relativePath) === 'data';
+}
+
+/** What the folders, globs and prefixes of an ingest held besides the data it read (IngestSummary.filesNotRead). */
+export interface NotRead {
+  /** files with no data extension (sales.csv.bz2, notes.xlsx): perhaps data in a format Floyo does not read */
+  unsupported: number;
+  /** those by their last extension (".bz2"; "(none)" for a name without one) */
+  byExtension: Record<string, number>;
+  /** the first few of them, as locations */
+  examples: string[];
+  /** side files of Spark and Hadoop (_SUCCESS, .crc, _temporary/…): expected, so only counted */
+  sideFiles: number;
+}
+
+const NOT_READ_EXAMPLES = 3;
+
+/** Tallies the files a folder, glob or S3 prefix held and the ingest does not read, for every kind of location alike. */
+export class FilesNotRead {
+  private readonly tally: NotRead = { unsupported: 0, byExtension: {}, examples: [], sideFiles: 0 };
+
+  add(kind: 'side' | 'unsupported', location: string): void {
+    if (kind === 'side') {
+      this.tally.sideFiles++;
+      return;
+    }
+    this.tally.unsupported++;
+    const name = location.slice(location.lastIndexOf('/') + 1);
+    const dot = name.lastIndexOf('.');
+    const extension = dot > 0 ? name.slice(dot).toLowerCase() : '(none)';
+    this.tally.byExtension[extension] = (this.tally.byExtension[extension] ?? 0) + 1;
+    if (this.tally.examples.length < NOT_READ_EXAMPLES) this.tally.examples.push(location);
+  }
+
+  summary(): NotRead {
+    return structuredClone(this.tally);
+  }
 }
 
 export function isS3(location: string): boolean {
@@ -63,8 +105,11 @@ function walk(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-/** Local locations → files. S3 locations are listed by the caller (they need a client). */
-export function resolveLocalLocation(location: string, cwd = process.cwd()): SourceRef[] {
+/**
+ * Local locations → files. S3 locations are listed by the caller (they need a client). The files a
+ * folder or glob passes over are told to `notRead`.
+ */
+export function resolveLocalLocation(location: string, cwd = process.cwd(), notRead = new FilesNotRead()): SourceRef[] {
   const abs = resolve(cwd, location);
   if (/[*?[]/.test(location)) {
     const parts = abs.split(sep);
@@ -78,7 +123,10 @@ export function resolveLocalLocation(location: string, cwd = process.cwd()): Sou
     const asksUnderscored = pattern.some((p) => p.startsWith('_'));
     const files = walk(base).filter((f) => {
       const below = f.slice(base.length + 1).split(sep);
-      return re.test(below.join('/')) && (asksUnderscored || !below.some((p) => p.startsWith('_')));
+      if (!re.test(below.join('/'))) return false;
+      if (asksUnderscored || !below.some((p) => p.startsWith('_'))) return true;
+      notRead.add('side', f);
+      return false;
     });
     if (files.length === 0) throw new FloyoError(`no files match ${location}`);
     return files.map((path) => ({ kind: 'file', location: path, path, bytes: statSync(path).size }));
@@ -86,7 +134,11 @@ export function resolveLocalLocation(location: string, cwd = process.cwd()): Sou
   if (!existsSync(abs)) throw new FloyoError(`no such file or folder: ${location}`);
   const st = statSync(abs);
   if (st.isDirectory()) {
-    const files = walk(abs).filter((f) => isDataFile(relative(abs, f)));
+    const files = walk(abs).filter((f) => {
+      const kind = fileKind(relative(abs, f));
+      if (kind !== 'data') notRead.add(kind, f);
+      return kind === 'data';
+    });
     if (files.length === 0) throw new FloyoError(`the folder ${location} holds no data files (${DATA_FILE_KINDS})`);
     return files.map((path) => ({ kind: 'file', location: path, path, bytes: statSync(path).size }));
   }

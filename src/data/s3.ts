@@ -10,7 +10,7 @@ import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FloyoError } from '../errors.js';
-import { DATA_FILE_KINDS, isDataFile } from './locations.js';
+import { DATA_FILE_KINDS, fileKind, FilesNotRead } from './locations.js';
 
 /** Floyo's `s3.*` settings (see src/config.ts). Credentials never live in config: the standard AWS chain finds them. */
 export interface S3Settings {
@@ -204,22 +204,27 @@ export async function* listS3Objects(client: S3Client, bucket: string, prefix: s
 }
 
 /**
- * The data files a location names, as a folder gives them (see isDataFile): a Spark or Hadoop output
+ * The data files a location names, as a local folder gives them (see fileKind): a Spark or Hadoop output
  * prefix holds _SUCCESS, .crc and _committed_* files beside its part files, and a key without a data
- * extension would fail the ingest. An object named by the whole location is taken whatever its name,
- * like a local file. Throws a FloyoError when no data file is there, naming what was skipped.
+ * extension would fail the ingest; the objects passed over are told to `notRead`. An object named by the
+ * whole location is taken whatever its name, like a local file. Throws a FloyoError when no data file
+ * is there, naming what was skipped.
  */
-export async function* listS3DataObjects(client: S3Client, bucket: string, prefix: string): AsyncIterable<S3ObjectInfo> {
+export async function* listS3DataObjects(
+  client: S3Client, bucket: string, prefix: string, notRead = new FilesNotRead(),
+): AsyncIterable<S3ObjectInfo> {
   // keys are judged by their path below the folder
   const base = folderPrefix(prefix);
   let found = 0;
   const skipped: string[] = [];
   let skippedCount = 0;
   for await (const object of listS3Objects(client, bucket, prefix)) {
-    if (object.key === prefix || isDataFile(object.key.slice(base.length))) {
+    const kind = object.key === prefix ? 'data' : fileKind(object.key.slice(base.length));
+    if (kind === 'data') {
       found++;
       yield object;
     } else {
+      notRead.add(kind, formatS3Url(bucket, object.key));
       skippedCount++;
       if (skipped.length < 3) skipped.push(object.key.slice(base.length));
     }

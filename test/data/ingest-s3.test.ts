@@ -107,6 +107,32 @@ test('a Spark output prefix ingests its part files, not _SUCCESS or .crc; a pref
   assert.match(markers.stderr, /^floyo: no data files under s3:\/\/.*\/markers\/ \(\.csv, .*\); skipped 1 other object: _SUCCESS\n$/);
 });
 
+test('s3://bucket/name without a trailing slash is the folder name/: a sibling "folder" name.gz/ is not ingested, and what it passed over is reported', async () => {
+  const client = s3TestClient();
+  const bucket = await freshBucket(client, 'folder');
+  const csv = readFileSync(join(FIXTURES, 'online_retail_sample.csv'), 'utf8');
+  // the sibling holds the same orders with other quantities: ingested too, its lines replaced these orders
+  const altered = csv.trimEnd().split('\n').map((line, i) => (i === 0 ? line : line.replace(/^([^,]*,[^,]*,"?[^"]*?"?,)(-?\d+)/, '$11$2'))).join('\n') + '\n';
+  await putObjects(client, bucket, [
+    { key: 'data/uci-csv.gz/online_retail.csv.gz', body: gzipSync(altered) },
+    { key: 'data/uci-csv/online_retail.csv', body: csv },
+    { key: 'data/uci-csv/online_retail.csv.bz2', body: 'BZh9' },
+    { key: 'data/uci-csv/notes.xlsx', body: 'PK' },
+    { key: 'data/uci-csv/_SUCCESS', body: '' },
+  ]);
+  const r = await floyo(['ingest', `s3://${bucket}/data/uci-csv`, '--home', tempDir(), '--json', '-q'], { env: env() });
+  assert.equal(r.code, 0, r.stderr);
+  const s = r.json<IngestSummary>();
+  assert.deepEqual(s.sources.map((x) => x.location), [`s3://${bucket}/data/uci-csv/online_retail.csv`]);
+  assert.equal(s.ordersReplaced, 0);
+  assert.equal(s.rowsRead, 12303);
+  assert.deepEqual(s.filesNotRead, {
+    unsupported: 2, byExtension: { '.xlsx': 1, '.bz2': 1 },
+    examples: [`s3://${bucket}/data/uci-csv/notes.xlsx`, `s3://${bucket}/data/uci-csv/online_retail.csv.bz2`], sideFiles: 1,
+  });
+  assert.match(r.stderr, /^floyo: warning: skipped 2 files with no data extension \(\.xlsx 1, \.bz2 1\): s3:\/\/\S+\/notes\.xlsx, s3:\/\/\S+\/online_retail\.csv\.bz2; Floyo reads /);
+});
+
 /** The fixture's data lines grouped by order, in file order, and its header. */
 function fixtureOrders(): { header: string; orders: string[][] } {
   const lines = readFileSync(join(FIXTURES, 'online_retail_sample.csv'), 'utf8').trimEnd().split('\n');

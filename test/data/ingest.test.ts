@@ -417,6 +417,30 @@ test('gzip CSV, NDJSON and Parquet give the same canonical rows as the CSV; fold
   for (const t of totals.slice(1)) assert.deepEqual(t, totals[0]);
 });
 
+test('files a folder holds that Floyo does not read are reported in --json and on stderr, not skipped unseen', async () => {
+  const dir = tempDir();
+  copyFileSync(join(FIXTURES, 'online_retail_sample.csv'), join(dir, 'sales.csv'));
+  for (const name of ['sales-2010.csv.bz2', 'sales-2009.csv.gzip', 'notes.xlsx', '_SUCCESS']) writeFileSync(join(dir, name), 'x');
+  const { r, s } = await ingestJson(tempDir(), [dir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(s.sources.map((x) => x.location), [join(dir, 'sales.csv')]);
+  assert.deepEqual(s.filesNotRead, {
+    unsupported: 3,
+    byExtension: { '.xlsx': 1, '.gzip': 1, '.bz2': 1 },
+    examples: ['notes.xlsx', 'sales-2009.csv.gzip', 'sales-2010.csv.bz2'].map((f) => join(dir, f)),
+    sideFiles: 1,
+  });
+  assert.equal(
+    r.stderr,
+    `floyo: warning: skipped 3 files with no data extension (.xlsx 1, .gzip 1, .bz2 1): ${join(dir, 'notes.xlsx')}, ${join(dir, 'sales-2009.csv.gzip')}, ` +
+      `${join(dir, 'sales-2010.csv.bz2')}; Floyo reads .csv, .tsv, .txt, .parquet, .ndjson, .jsonl, .json, optionally .gz (decompress or convert them to ingest them)\n`,
+  );
+  // nothing to say when there is nothing else
+  const only = await ingestJson(tempDir(), [join(FIXTURES, 'online_retail_sample.csv')]);
+  assert.equal(only.r.stderr, '');
+  assert.deepEqual(only.s.filesNotRead, { unsupported: 0, byExtension: {}, examples: [], sideFiles: 0 });
+});
+
 test('a Parquet file with the wrong schema names the missing columns', async () => {
   const dir = tempDir();
   const inst = await DuckDBInstance.create(':memory:');
