@@ -102,7 +102,40 @@ export function createS3Client(settings: S3Settings, options: S3ClientOptions = 
   });
   if (settings.endpoint) ENDPOINTS.set(client, settings.endpoint);
   if (options.onRetry) reportRetries(client, options.onRetry);
+  refuseNonS3NotFound(client);
   return client;
+}
+
+/**
+ * A 404 that names no S3 error code: what a web server that is not S3 (or an endpoint with a wrong path)
+ * answers to everything. S3 names what is missing (NoSuchKey, NoSuchBucket), except to HEAD requests,
+ * which have no body.
+ */
+export class EndpointNotS3 extends FloyoError {}
+
+function isCodelessNotFound(err: unknown): boolean {
+  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return e?.$metadata?.httpStatusCode === 404 && e.name === 'NotFound' && e.Code === undefined;
+}
+
+/**
+ * Turns a code-less 404 into EndpointNotS3 before any caller sees it. Callers read a 404 as "no such key"
+ * (the registry reads CURRENT that way, as "no version yet"): against an endpoint that is not S3, train
+ * then fitted for its whole run and failed only at publish, and an ingest failed with a bare NotFound.
+ */
+function refuseNonS3NotFound(client: S3Client): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        if (context.commandName?.startsWith('Head') || !isCodelessNotFound(err)) throw err;
+        const input = args.input as AttemptArgs['input'];
+        throw s3Error(err, { bucket: input.Bucket ?? '', key: input.Key ?? input.Prefix, client });
+      }
+    },
+    { step: 'initialize', name: 'floyoEndpointNotS3' },
+  );
 }
 
 type Middleware = Parameters<S3Client['middlewareStack']['addRelativeTo']>[0];
@@ -512,6 +545,13 @@ export function s3Error(err: unknown, where: Where): Error {
     const code = e.Code ?? name;
     const status = e.$metadata?.httpStatusCode;
     const detail = message && message !== code && message !== 'UnknownError' ? `${code}: ${message}` : code;
+    if (isCodelessNotFound(err)) {
+      return new EndpointNotS3(
+        `S3 endpoint ${endpointOf(where.client, err)} answered 404 Not Found for ${location} without an S3 error code ` +
+          '(S3 says NoSuchBucket or NoSuchKey): it does not look like an S3 server, or its path is wrong; check s3.endpoint',
+        context,
+      );
+    }
     if (code === 'NoSuchBucket') return new FloyoError(`bucket ${where.bucket} does not exist (${location})`, context);
     if (code === 'NoSuchKey') return new FloyoError(`object ${location} does not exist`, context);
     if (ACCESS_CODES.has(code) || status === 403) {

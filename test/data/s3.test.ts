@@ -10,10 +10,10 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { createS3Client, downloadS3Object, listS3DataObjects, listS3Objects, parseS3Url } from '../../src/data/s3.js';
+import { createS3Client, downloadS3Object, EndpointNotS3, listS3DataObjects, listS3Objects, parseS3Url } from '../../src/data/s3.js';
 import type { S3ObjectInfo } from '../../src/data/s3.js';
 import { FloyoError } from '../../src/errors.js';
-import { floyo, tempDir } from '../support/cli.js';
+import { assertErrorStdout, floyo, FIXTURES, tempDir } from '../support/cli.js';
 import { freshBucket, putObjects, s3TestClient, s3TestCredentials, s3TestSettings } from '../support/s3.js';
 
 const MiB = 1 << 20;
@@ -472,5 +472,53 @@ describe('a request the SDK tries again', () => {
       for (const n of [2, 3]) assert.ok(notices.some((line) => line.endsWith(`(attempt ${n} of 3)`)), r.stderr);
       assert.match(r.json<{ error: { message: string } }>().error.message, /SlowDown/);
     }
+  });
+});
+
+describe('an endpoint that is not S3 (a web server answering 404 to everything)', () => {
+  let server: Server;
+  let endpoint: string;
+  before(async () => {
+    server = createHttpServer((_request, response) => {
+      response.writeHead(404, { 'content-type': 'text/html' });
+      response.end('<html><body><h1>404 Not Found</h1></body></html>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  after(() => server.close());
+
+  const notS3 = (location: string) => (err: unknown) => {
+    assert.ok(err instanceof EndpointNotS3, `expected EndpointNotS3, got ${String(err)}`);
+    return floyoError(new RegExp(`^S3 endpoint ${endpoint} answered 404 Not Found for ${location} without an S3 error code \\(S3 says NoSuchBucket or NoSuchKey\\): ` +
+      'it does not look like an S3 server, or its path is wrong; check s3.endpoint$'))(err);
+  };
+
+  test('listing and downloading say so, rather than "no such key" or a bare NotFound', async () => {
+    const client = createS3Client({ region: 'us-east-1', endpoint, forcePathStyle: true }, { credentials: s3TestCredentials() });
+    try {
+      await assert.rejects(collect(listS3Objects(client, 'data', 'uci/')), notS3('s3://data/uci/'));
+      await assert.rejects(downloadS3Object(client, 'data', 'uci/a.csv', join(mkdtempSync(join(tmpdir(), 'floyo-not-s3-')), 'a.csv')), notS3('s3://data/uci/a\\.csv'));
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test('floyo ingest fails at once; floyo train stops before ingesting or fitting, not at publish', async () => {
+    const env = { FLOYO_S3_ENDPOINT: endpoint, FLOYO_S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+    const home = tempDir();
+    const ingested = await floyo(['ingest', 's3://data/uci-csv', '--home', home, '--json'], { env });
+    assert.equal(ingested.code, 2, ingested.stderr);
+    assertErrorStdout(ingested);
+    assert.match(ingested.stderr, /^floyo: S3 endpoint \S+ answered 404 Not Found for s3:\/\/data\/uci-csv without an S3 error code .*check s3\.endpoint\n$/);
+    const started = Date.now();
+    const trainHome = tempDir();
+    const trained = await floyo(['train', '--data', join(FIXTURES, 'online_retail_sample.csv'), '--home', trainHome, '--json', '-q'], {
+      env: { ...env, FLOYO_MODELS_LOCATION: 's3://models/uci' },
+    });
+    assert.equal(trained.code, 2, trained.stderr);
+    assert.match(trained.stderr, /^floyo: S3 endpoint \S+ answered 404 Not Found for s3:\/\/models\/uci\/CURRENT without an S3 error code .*check s3\.endpoint\n$/);
+    assert.ok(Date.now() - started < 15_000, 'no fitting first');
+    assert.deepEqual(readdirSync(trainHome).filter((f) => f.startsWith('warehouse')), [], 'nothing was ingested');
   });
 });
