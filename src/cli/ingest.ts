@@ -116,13 +116,15 @@ const SKIPPED_LISTED = 10;
 
 /**
  * Warns on stderr of what an ingest's report holds that needs a look, also under --json: files a folder,
- * glob or prefix held that were not read, and each location ingested before with other content.
+ * glob or prefix held that were not read, a file read by its content against its name, and each
+ * location ingested before with other content.
  */
 export function warnIngestFindings(s: IngestSummary): void {
   const notRead = notReadWarning(s.filesNotRead);
   if (notRead) warn(notRead);
   // when every earlier order is in the new content, the new content has replaced the old: nothing to say
   for (const src of s.sources) {
+    if (src.formatNote) warn(src.formatNote);
     if (src.earlierContent?.ordersKept) warn(earlierContentWarning(src.location, src.earlierContent.ordersKept));
   }
 }

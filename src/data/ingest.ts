@@ -62,6 +62,8 @@ export interface SourceSummary extends RowCounts {
   error?: string;
   /** where the time went: reading and mapping the rows, and loading them into the warehouse */
   timingsMs?: { read: number; load: number };
+  /** the name said another format than the content (gzip or Parquet magic bytes), and the content was read */
+  formatNote?: string;
   /** for 'already ingested': the location it was first ingested from */
   firstIngestedFrom?: string;
   /** with replace: the same content had been ingested before, and that ingest's lines were replaced */
@@ -344,8 +346,9 @@ async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: Inges
     }
     if (summary.bytes === 0) throw new FloyoError(`${ref.location}: the file is empty (0 bytes)`, { file: ref.location });
 
-    const format: Format = detectFormat(path, ref.location, request.format !== 'auto' ? request.format : (request.mapping.format ?? 'auto'));
+    const { format, note } = detectFormat(path, ref.location, request.format !== 'auto' ? request.format : (request.mapping.format ?? 'auto'));
     summary.format = format;
+    if (note) summary.formatNote = note;
     await loadSource(warehouse, path, format, ref, sha256, request, run, summary);
     summary.status = 'ingested';
     // Orders, not files, are the unit of identity: an export corrected in place replaces the orders it

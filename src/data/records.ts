@@ -25,25 +25,58 @@ function sniff(path: string, bytes = 4): Buffer {
   }
 }
 
-/** The format of a local file: the override if given, else extension, checked against the content. */
-export function detectFormat(path: string, name: string, override: string = 'auto'): Format {
+/** The format a file's name says (null: an extension that names none). */
+function formatByName(name: string): Format | null {
+  const lower = name.toLowerCase();
+  const gz = lower.endsWith('.gz');
+  const base = gz ? lower.slice(0, -3) : lower;
+  if (/\.parquet$/.test(base)) return gz ? null : 'parquet';
+  if (/\.(ndjson|jsonl|json)$/.test(base)) return gz ? 'ndjson.gz' : 'ndjson';
+  if (/\.(csv|tsv|txt)$/.test(base)) return gz ? 'csv.gz' : 'csv';
+  return null;
+}
+
+export interface DetectedFormat {
+  format: Format;
+  /** when the content overrode what the name says (a plain CSV named .csv.gz): said once, as a note */
+  note?: string;
+}
+
+/**
+ * The format of a local file: the override if given, else by its content where the content is certain
+ * (gzip and Parquet magic bytes), else by extension. A name that says otherwise than the magic bytes
+ * (gzip bytes named .csv, a plain CSV named .csv.gz, Parquet named .csv) is read by its content, with a
+ * note; CSV and NDJSON, which no magic bytes tell apart, are checked as they are read (openRecords). An
+ * override the content contradicts is refused: reading gzip bytes as text gives nothing but errors.
+ */
+export function detectFormat(path: string, name: string, override: string = 'auto'): DetectedFormat {
   const head = sniff(path, 4);
   const gz = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
   const parquet = head.toString('latin1') === 'PAR1';
+  const content = gz ? 'gzip-compressed' : parquet ? 'Parquet' : null;
   if (override !== 'auto') {
-    if ((override === 'csv.gz' || override === 'ndjson.gz') && !gz) throw new FloyoError(`${name}: format ${override} was asked for, but the file is not gzip-compressed`, { file: name });
+    const wantsGzip = override === 'csv.gz' || override === 'ndjson.gz';
+    if (wantsGzip && !gz) throw new FloyoError(`${name}: format ${override} was asked for, but the file is not gzip-compressed`, { file: name });
     if (override === 'parquet' && !parquet) throw new FloyoError(`${name}: format parquet was asked for, but the file does not start with PAR1`, { file: name });
-    return override as Format;
+    if (!wantsGzip && override !== 'parquet' && content) {
+      throw new FloyoError(`${name}: format ${override} was asked for, but the file is ${content} (use --format ${gz ? `${override}.gz` : 'parquet'}, or auto)`, { file: name });
+    }
+    return { format: override as Format };
   }
-  const lower = name.toLowerCase().replace(/\.gz$/, '');
-  const json = /\.(ndjson|jsonl|json)$/.test(lower);
-  if (parquet) return 'parquet';
-  if (gz) return json ? 'ndjson.gz' : 'csv.gz';
-  if (/\.parquet$/.test(lower)) throw new FloyoError(`${name}: the name says Parquet, but the file does not start with PAR1 (not a Parquet file)`, { file: name });
-  if (json) return 'ndjson';
-  if (/\.(csv|tsv|txt)$/.test(lower)) return 'csv';
+  const byName = formatByName(name);
+  const json = byName?.startsWith('ndjson') ?? false;
+  if (/\.parquet$/i.test(name) && !parquet) {
+    throw new FloyoError(`${name}: the name says Parquet, but the file does not start with PAR1 (not a Parquet file)`, { file: name });
+  }
+  let format: Format;
+  if (parquet) format = 'parquet';
+  else if (gz) format = json ? 'ndjson.gz' : 'csv.gz';
+  else if (byName) format = byName.replace(/\.gz$/, '') as Format;
   // unknown extension: a first '{' (NDJSON) or '[' (a JSON array) means JSON, anything else is read as CSV
-  return head.length && (head[0] === 0x7b || head[0] === 0x5b) ? 'ndjson' : 'csv';
+  else format = head.length && (head[0] === 0x7b || head[0] === 0x5b) ? 'ndjson' : 'csv';
+  if (byName === null || byName === format) return { format };
+  const is = gz ? 'gzip-compressed' : parquet ? 'Parquet' : 'not gzip-compressed';
+  return { format, note: `${name}: the name says ${byName}, but the file is ${is}: read as ${format}` };
 }
 
 export interface RecordReader {
@@ -257,6 +290,13 @@ async function openCsv(chunks: AsyncIterable<string>, options: ReadOptions): Pro
   }
   if (pending.length === 0) throw new FloyoError(`${options.name}: the file is empty (no header line)`, { file: options.name });
   const header = pending.shift()!;
+  // a JSON file named .csv: its header would be a JSON object, and every column "missing"
+  if (/^[\s\ufeff]*(\{|\[\s*(\{|$))/.test(header.raw)) {
+    throw new FloyoError(
+      `${options.name}: this does not look like CSV: line 1 starts with "${header.raw.trimStart().replace(/^\ufeff/, '')[0]}", as NDJSON or JSON does; use --format ndjson, or name the file .ndjson`,
+      { file: options.name, row: 1 },
+    );
+  }
   if (header.error) {
     const hint = malformedHeaderHint(header.raw, delimiter);
     throw new FloyoError(`${options.name}: the header line is malformed (${header.error})${hint ? `; ${hint}` : ''}`, { file: options.name, row: 1 });
@@ -330,6 +370,8 @@ function openJson(chunks: AsyncIterable<string>, options: ReadOptions): RecordRe
       if (/[^\s\ufeff]/.test(first)) break;
     }
     first = first.replace(/^\ufeff/, '');
+    const start = /\S/.exec(first)?.[0];
+    if (start !== undefined && start !== '{' && start !== '[') throw notJson(options.name, first);
     async function* rest(): AsyncIterable<string> {
       if (first) yield first;
       while (true) {
@@ -380,6 +422,22 @@ function openJson(chunks: AsyncIterable<string>, options: ReadOptions): RecordRe
     if (r) yield [r];
   }
   return { columns, batches: batches() };
+}
+
+/**
+ * A file read as NDJSON whose first line starts with neither '{' nor '[': most likely a CSV with the
+ * wrong name. Failing at once says so, where reading on quarantined every line as invalid JSON and
+ * blamed the mapping.
+ */
+function notJson(name: string, text: string): FloyoError {
+  const line = text.trimStart().split(/\r?\n/, 1)[0];
+  const shown = JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}…` : line);
+  const csv = /[,;\t|]/.test(line);
+  return new FloyoError(
+    `${name}: this does not look like NDJSON or a JSON array: line 1 ${csv ? 'looks like CSV' : 'does not start with "{" or "["'} (${shown})` +
+      `${csv ? '; use --format csv, or name the file .csv' : ''}`,
+    { file: name, row: 1 },
+  );
 }
 
 /** Splits a streamed JSON array into the texts of its elements, each with the line it starts on. */

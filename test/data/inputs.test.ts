@@ -211,6 +211,51 @@ test('a .json file holding an array of objects is read element by element, whate
   assert.match((await run([join(dir, 'doc.json')])).s.sources[0].error!, /doc\.json: expected NDJSON \(one JSON object per line\) or a JSON array of objects/);
 });
 
+test('a CSV named .ndjson, or NDJSON named .csv, fails at once saying which format it looks like, not that the mapping does not fit', async () => {
+  const dir = tempDir();
+  const csv = `${HEADER}\n536365,85123A,WHITE HANGING HEART,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n`;
+  writeFileSync(join(dir, 'x.ndjson'), csv);
+  writeFileSync(join(dir, 'y.ndjson.gz'), gzipSync(csv));
+  writeFileSync(join(dir, 'z.csv'), '{"InvoiceNo":"536365","StockCode":"85123A"}\n');
+  writeFileSync(join(dir, 'w.csv'), '[\n  {"InvoiceNo":"536365"}\n]\n');
+  const { s } = await run(['x.ndjson', 'y.ndjson.gz', 'z.csv', 'w.csv'].map((f) => join(dir, f)));
+  assert.deepEqual(s.sources.map((x) => x.status), ['failed', 'failed', 'failed', 'failed']);
+  const looksCsv = (f: string) => `${join(dir, f)}: this does not look like NDJSON or a JSON array: line 1 looks like CSV ("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPri…"); use --format csv, or name the file .csv`;
+  assert.equal(s.sources[0].error, looksCsv('x.ndjson'));
+  assert.equal(s.sources[1].error, looksCsv('y.ndjson.gz'));
+  assert.equal(s.sources[2].error, `${join(dir, 'z.csv')}: this does not look like CSV: line 1 starts with "{", as NDJSON or JSON does; use --format ndjson, or name the file .ndjson`);
+  assert.match(s.sources[3].error!, /w\.csv: this does not look like CSV: line 1 starts with "\["/);
+  assert.equal(s.rowsRead, 0);
+});
+
+test('gzip and Parquet are read by their content whatever the name says, with a note; an override the content contradicts is refused', async () => {
+  const dir = tempDir();
+  const csv = `${HEADER}\n536365,85123A,WHITE HANGING HEART,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n`;
+  writeFileSync(join(dir, 'plain.csv.gz'), csv);
+  writeFileSync(join(dir, 'packed.csv'), gzipSync(csv.replace('536365', '536366')));
+  const db = await (await DuckDBInstance.create(':memory:')).connect();
+  writeFileSync(join(dir, 'src.csv'), csv.replace('536365', '536367'));
+  await db.run(`COPY (SELECT * FROM read_csv('${join(dir, 'src.csv')}', all_varchar=true)) TO '${join(dir, 'table.csv')}' (FORMAT parquet)`);
+  db.closeSync();
+  const { s, lines, stderr } = await run(['plain.csv.gz', 'packed.csv', 'table.csv'].map((f) => join(dir, f)));
+  assert.deepEqual(s.sources.map((x) => [x.status, x.format]), [['ingested', 'csv'], ['ingested', 'csv.gz'], ['ingested', 'parquet']]);
+  assert.deepEqual(lines.map((l) => l.order_id), ['536365', '536366', '536367']);
+  const notes = [
+    `${join(dir, 'plain.csv.gz')}: the name says csv.gz, but the file is not gzip-compressed: read as csv`,
+    `${join(dir, 'packed.csv')}: the name says csv, but the file is gzip-compressed: read as csv.gz`,
+    `${join(dir, 'table.csv')}: the name says csv, but the file is Parquet: read as parquet`,
+  ];
+  assert.deepEqual(s.sources.map((x) => x.formatNote), notes);
+  assert.equal(stderr, '', 'ingest() reports; the CLI warns');
+  const cli = await floyo(['ingest', join(dir, 'plain.csv.gz'), '--home', tempDir(), '-q']);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.equal(cli.stderr, `floyo: warning: ${notes[0]}\n`);
+  // --format says what the content is; gzip read as plain text would be nothing but errors
+  const forced = await floyo(['ingest', join(dir, 'packed.csv'), '--format', 'csv', '--home', tempDir(), '--json', '-q']);
+  assert.equal(forced.code, 2);
+  assert.equal(forced.json<IngestSummary>().sources[0].error, `${join(dir, 'packed.csv')}: format csv was asked for, but the file is gzip-compressed (use --format csv.gz, or auto)`);
+});
+
 test('NDJSON lines that are not JSON share one reason; the parser\'s message is the value, the line the raw text', async () => {
   const dir = tempDir();
   const ok = '{"InvoiceNo":"1","StockCode":"10001","Description":"A","Quantity":1,"InvoiceDate":"2011-01-04 10:00:00","UnitPrice":1,"CustomerID":"1","Country":"UK"}';
