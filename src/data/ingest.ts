@@ -188,12 +188,18 @@ export async function ingest(warehouse: Warehouse, request: IngestRequest): Prom
     downloadBar = bar;
     let bytes = 0;
     let settled = 0;
+    let failed = 0;
+    const count = (n: number) => `${n.toLocaleString('en-US')} object${n === 1 ? '' : 's'}`;
     prefetcher = new s3!.S3Prefetcher(s3!.client, objects, {
       ...options,
       onBytes: (b) => bar.update((bytes += b), totalBytes, `${settled}/${objects.length} objects`),
-      onSettled: () => {
+      onSettled: (_object, didFail) => {
+        if (didFail) failed++;
         if (++settled === objects.length) {
-          bar.done(`${objects.length.toLocaleString('en-US')} object${objects.length === 1 ? '' : 's'}, ${bytes} bytes`);
+          // the bar's last line must not read as success before the failure is reported
+          bar.done(failed
+            ? `failed: ${failed.toLocaleString('en-US')} of ${count(objects.length)} not downloaded (${bytes} of ${totalBytes} bytes)`
+            : `${count(objects.length)}, ${bytes} bytes`);
           downloadBar = null;
         } else bar.update(bytes, totalBytes, `${settled}/${objects.length} objects`);
       },
@@ -322,7 +328,11 @@ async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: Inges
       }
       downloaded = join(run.tmp, `download-${process.pid}-again-${basename(ref.key).replace(/[^\w.-]/g, '_')}`);
       const bar = request.progress(`download ${ref.location}`, 'bytes');
-      const result = await run.s3!.downloadS3Object(run.s3!.client, ref.bucket, ref.key, downloaded, (b, t) => bar.update(b, t));
+      let received = 0;
+      const result = await run.s3!.downloadS3Object(run.s3!.client, ref.bucket, ref.key, downloaded, (b, t) => bar.update((received = b), t)).catch((err: unknown) => {
+        bar.done(`failed: not downloaded (${received} of ${ref.bytes} bytes)`);
+        throw err;
+      });
       bar.done(`${result.bytes} bytes`);
       path = downloaded;
       sha256 = result.sha256;

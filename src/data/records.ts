@@ -609,7 +609,7 @@ async function openParquet(path: string, options: ReadOptions): Promise<RecordRe
     const result = await con.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${lit})`);
     described = result.getRowObjectsJS().map((r) => ({ name: String(r.column_name), kind: parquetKind(String(r.column_type)) }));
   } catch (err) {
-    throw new FloyoError(`${options.name}: not a readable Parquet file (${firstLine((err as Error).message)})`, { file: options.name });
+    throw new FloyoError(`${options.name}: not a readable Parquet file (${duckdbReason(err, path)})`, { file: options.name });
   }
   const columns = described.map((c) => c.name);
   const total = statSync(path).size;
@@ -631,7 +631,7 @@ async function openParquet(path: string, options: ReadOptions): Promise<RecordRe
     try {
       result = await con!.stream(`SELECT ${select.join(', ')} FROM read_parquet(${lit})`);
     } catch (err) {
-      throw new FloyoError(`${options.name}: cannot read the Parquet data (${firstLine((err as Error).message)})`, { file: options.name });
+      throw new FloyoError(`${options.name}: cannot read the Parquet data (${duckdbReason(err, path)})`, { file: options.name });
     }
     while (true) {
       const chunk = await result.fetchChunk();
@@ -702,6 +702,10 @@ async function openParquet(path: string, options: ReadOptions): Promise<RecordRe
 /** How DuckDB writes a FLOAT's special values as text. */
 const NON_FINITE: Record<string, number> = { nan: NaN, '-nan': NaN, inf: Infinity, '-inf': -Infinity, infinity: Infinity, '-infinity': -Infinity };
 
-function firstLine(message: string): string {
-  return message.split('\n')[0];
+/**
+ * DuckDB's reason, without the path it read: for an S3 object that is a temporary download, which the
+ * user never named (the message names the object already).
+ */
+function duckdbReason(err: unknown, path: string): string {
+  return (err as Error).message.split('\n')[0].replace(/^Invalid Input Error: /, '').replaceAll(` '${path}'`, '').replaceAll(path, 'the file');
 }

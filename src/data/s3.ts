@@ -382,8 +382,8 @@ export interface PrefetchOptions {
   maxBytes: number;
   /** bytes received by any of the downloads since the last call (one progress bar for them all) */
   onBytes?: (bytes: number) => void;
-  /** one object's download ended, either way */
-  onSettled?: (object: PrefetchObject) => void;
+  /** one object's download ended, either way: `failed` when it did not complete (an error, or stopped) */
+  onSettled?: (object: PrefetchObject, failed: boolean) => void;
 }
 
 export interface Downloaded {
@@ -481,12 +481,17 @@ export class S3Prefetcher {
           reported = bytes;
         }
       : undefined;
+    let failed = false;
     slot.download = downloadS3Object(this.client, object.bucket, object.key, object.dest, onProgress, slot.abort.signal).then(
       (result) => ({ path: object.dest, ...result }),
+      (err: unknown) => {
+        failed = true;
+        throw err;
+      },
     ).finally(() => {
       slot.settled = true;
       this.inFlight--;
-      this.options.onSettled?.(object);
+      this.options.onSettled?.(object, failed);
       this.pump();
     });
     // get() hands the outcome over; a download nobody asks for any more (the run stopped) ends unseen
@@ -534,6 +539,14 @@ export function s3Error(err: unknown, where: Where): Error {
       context,
     );
   }
+  if (causes(err).some((c) => /wrong version number/i.test(c.message ?? '') || c.code === 'ERR_SSL_WRONG_VERSION_NUMBER')) {
+    // OpenSSL read a reply that is not TLS: a plain-HTTP server behind an https:// endpoint
+    return new FloyoError(
+      `S3 endpoint ${endpointOf(where.client, err)} did not answer in TLS for ${location} (it speaks plain HTTP?): ` +
+        'the scheme of s3.endpoint is probably wrong; try http://',
+      context,
+    );
+  }
   const network = networkCode(err);
   if (network) {
     return new FloyoError(`cannot reach S3 endpoint ${endpointOf(where.client, err)} (${network}) for ${location}; check s3.endpoint and that the server is up`, context);
@@ -567,6 +580,13 @@ export function s3Error(err: unknown, where: Where): Error {
     return new FloyoError(`S3 request for ${location} failed: ${detail}${status ? ` (HTTP ${status})` : ''}`, context);
   }
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** The error and every error it wraps (causes, and the attempts of an AggregateError). */
+function causes(err: unknown): Array<{ code?: string; message?: string }> {
+  const e = err as { code?: string; message?: string; errors?: unknown[]; cause?: unknown } | undefined;
+  if (!e || typeof e !== 'object') return [];
+  return [e, ...(e.errors ?? []).flatMap(causes), ...causes(e.cause)];
 }
 
 function networkCode(err: unknown): string | undefined {

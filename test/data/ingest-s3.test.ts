@@ -3,9 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { rowRules } from '../../src/cli/ingest.js';
 import { silentProgress, type ProgressFactory } from '../../src/cli/progress.js';
 import { ConfigSchema } from '../../src/config.js';
@@ -315,4 +317,57 @@ test('downloads ahead keep to their bounds; one at a time gives the same summari
   assert.deepEqual(downloadsIn(home), [], 'no download left in tmp');
   await sleep(500);
   assert.deepEqual(downloadsIn(home), [], 'no download still running');
+});
+
+test('a truncated Parquet object: the error names the object, not the temporary download', async () => {
+  const client = s3TestClient();
+  const bucket = await freshBucket(client, 'parquet');
+  const dir = tempDir();
+  const db = await (await DuckDBInstance.create(':memory:')).connect();
+  await db.run(`COPY (SELECT * FROM read_csv('${join(FIXTURES, 'online_retail_sample.csv')}', all_varchar=true)) TO '${join(dir, 'sales.parquet')}' (FORMAT parquet)`);
+  db.closeSync();
+  const whole = readFileSync(join(dir, 'sales.parquet'));
+  await putObjects(client, bucket, [{ key: 'cut/sales.parquet', body: whole.subarray(0, whole.length >> 1) }]);
+  const r = await floyo(['ingest', `s3://${bucket}/cut/`, '--home', tempDir(), '--json', '-q'], { env: env() });
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.json<IngestSummary>().sources[0].error, `s3://${bucket}/cut/sales.parquet: not a readable Parquet file (No magic bytes found at end of file)`);
+  assert.doesNotMatch(r.stderr, /download-|\/tmp\//);
+});
+
+test('a download that stalls or breaks: the progress bar ends as failed, not with a line that reads like success', async () => {
+  // an S3 endpoint that lists one object of 1 MiB and hangs up after 64 KiB of it
+  const server = createServer((request, response) => {
+    if (new URL(request.url ?? '/', 'http://x').searchParams.get('list-type') === '2') {
+      response.writeHead(200, { 'content-type': 'application/xml' });
+      response.end(
+        '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>sales</Name><IsTruncated>false</IsTruncated>' +
+          '<Contents><Key>exports/a.csv</Key><Size>1048576</Size><ETag>"x"</ETag><LastModified>2026-01-01T00:00:00.000Z</LastModified></Contents></ListBucketResult>',
+      );
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'text/csv', 'content-length': String(1 << 20), etag: '"x"' });
+    response.write(Buffer.alloc(64 * 1024, 0x61), () => response.socket?.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const ended: string[] = [];
+  const progress: ProgressFactory = (label) => ({ update() {}, done: (summary) => void ended.push(`${label}: ${summary}`) });
+  process.env.AWS_ACCESS_KEY_ID = 'test';
+  process.env.AWS_SECRET_ACCESS_KEY = 'test';
+  const warehouse = await Warehouse.open(tempDir(), 'test');
+  try {
+    // listed twice: the first downloads ahead (the prefetcher's bar), the second in its turn (its own bar)
+    const s = await ingest(warehouse, {
+      locations: ['s3://sales/exports/', 's3://sales/exports/a.csv'], mapping: presetMapping('online-retail'), format: 'auto',
+      s3: { region: 'us-east-1', endpoint, forcePathStyle: true }, rules: rowRules(ConfigSchema.parse({}).ingest), progress,
+    });
+    assert.deepEqual(s.sources.map((x) => x.status), ['failed', 'failed']);
+    for (const x of s.sources) assert.match(x.error!, /^download of s3:\/\/sales\/exports\/a\.csv was cut short after \d+ of 1048576 bytes/);
+    assert.equal(ended.length, 2, ended.join('\n'));
+    assert.match(ended[0], /^download s3:\/\/sales\/exports\/a\.csv: failed: 1 of 1 object not downloaded \(\d+ of 1048576 bytes\)$/);
+    assert.match(ended[1], /^download s3:\/\/sales\/exports\/a\.csv: failed: not downloaded \(\d+ of 1048576 bytes\)$/);
+  } finally {
+    warehouse.close();
+    server.close();
+  }
 });

@@ -332,6 +332,22 @@ describe('against a real S3 server (Ceph RADOS Gateway)', () => {
     nowhere.destroy();
   });
 
+  test('an https:// endpoint on a plain-HTTP server: says the scheme is probably wrong, not OpenSSL\'s "wrong version number"', async () => {
+    const server = createHttpServer((_request, response) => response.end('x'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const endpoint = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const tls = createS3Client({ region: 'us-east-1', endpoint, forcePathStyle: true }, { credentials: s3TestCredentials() });
+    try {
+      await assert.rejects(
+        collect(listS3Objects(tls, 'sales', 'exports/')),
+        floyoError(new RegExp(`^S3 endpoint ${endpoint} did not answer in TLS for s3://sales/exports/ \\(it speaks plain HTTP\\?\\): the scheme of s3\\.endpoint is probably wrong; try http://$`)),
+      );
+    } finally {
+      tls.destroy();
+      server.close();
+    }
+  });
+
   test('an endpoint that accepts connections and never answers times out after 20 idle seconds, not minutes', async () => {
     const sockets: Socket[] = [];
     const silent = createServer((socket) => void sockets.push(socket));
