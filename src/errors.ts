@@ -28,6 +28,16 @@ export class FloyoError extends Error {
   }
 }
 
+/**
+ * A failure that comes with the report of the work done before it (an ingest whose source failed): under
+ * --json the report is printed with the error added to it, as `floyo ingest --json` prints it.
+ */
+export class FailureWithReport extends FloyoError {
+  constructor(message: string, context: ErrorContext, readonly report: object) {
+    super(message, context);
+  }
+}
+
 // The registry's current version cannot be used. Here, not in the registry module, so that commands can
 // tell them apart without loading it (and the AWS SDK it brings).
 

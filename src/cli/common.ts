@@ -2,7 +2,7 @@
 // flags as the top layer, and printing errors without stack traces for bad input.
 import { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../config.js';
-import { FloyoError } from '../errors.js';
+import { FailureWithReport, FloyoError } from '../errors.js';
 import { normaliseId } from '../data/rows.js';
 import type { LockWait } from '../data/warehouse.js';
 import { createProgress, type ProgressFactory } from './progress.js';
@@ -106,7 +106,9 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
         process.exitCode = err.exitCode;
         // commander passes the command itself last
         const command = args[args.length - 1];
-        if (command instanceof Command && command.opts<CommonOptions>().json) printJsonError(err.message, err.exitCode, err.context);
+        if (command instanceof Command && command.opts<CommonOptions>().json) {
+          printJsonError(err.message, err.exitCode, err.context, err instanceof FailureWithReport ? err.report : {});
+        }
         return;
       }
       throw err;
@@ -128,10 +130,10 @@ export function warn(message: string): void {
 let jsonWritten = false;
 export const jsonWasWritten = (): boolean => jsonWritten;
 
-/** A failure under --json: one object on stdout, with the message stderr carries. */
-export function printJsonError(message: string, exitCode: number, context: object = {}): void {
+/** A failure under --json: one object on stdout, with the message stderr carries; a report the command has all the same carries it. */
+export function printJsonError(message: string, exitCode: number, context: object = {}, report: object = {}): void {
   jsonWritten = true;
-  process.stdout.write(JSON.stringify({ error: { message, exitCode, ...context } }, null, 2) + '\n');
+  process.stdout.write(JSON.stringify({ ...report, error: { message, exitCode, ...context } }, null, 2) + '\n');
 }
 
 export function table(rows: Array<Record<string, unknown>>, columns?: string[]): string {

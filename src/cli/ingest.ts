@@ -6,7 +6,7 @@ import { DATA_FILE_KINDS, type NotRead } from '../data/locations.js';
 import { loadMappingFile, presetMapping, type Mapping } from '../data/mapping.js';
 import type { RowRules } from '../data/rows.js';
 import { Warehouse } from '../data/warehouse.js';
-import { action, exitCodesHelp, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, exitCodesHelp, makeContext, printJsonError, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 
 interface IngestOptions extends CommonOptions {
   preset?: string;
@@ -158,13 +158,21 @@ function failureMessage(failed: IngestSummary['sources']): string | null {
   return `${failed.length} sources failed, nothing from them was ingested:${failed.map((src) => `\n  ${why(src)}`).join('')}`;
 }
 
+/** The `file` of an ingest failure's JSON error: the failed source, when one failed. */
+export function failedFile(failed: IngestSummary['sources']): { file?: string } {
+  return failed.length === 1 ? { file: failed[0].location } : {};
+}
+
 export function printIngest(ctx: CommandContext, s: IngestSummary): void {
   warnIngestFindings(s);
   const failed = s.sources.filter((src) => src.status === 'failed');
   const failure = failureMessage(failed);
   if (ctx.json) {
-    if (failure) process.stderr.write(`floyo: ${failure}\n`);
-    ctx.emitJson(failure ? { ...s, error: { message: failure, exitCode: USAGE_EXIT, ...(failed.length === 1 ? { file: failed[0].location } : {}) } } : s);
+    if (!failure) ctx.emitJson(s);
+    else {
+      process.stderr.write(`floyo: ${failure}\n`);
+      printJsonError(failure, USAGE_EXIT, failedFile(failed), s);
+    }
     return;
   }
   // a re-run over a prefix of a thousand objects is a thousand skipped rows: a cron log keeps one line for them

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseDay, parseInstant } from '../dates.js';
-import { CurrentVersionDamaged, CurrentVersionGone, FloyoError } from '../errors.js';
+import { CurrentVersionDamaged, CurrentVersionGone, FailureWithReport, FloyoError } from '../errors.js';
 import { ingest, warehouseTotals, type IngestSummary, type WarehouseTotals } from '../data/ingest.js';
 import { Warehouse } from '../data/warehouse.js';
 import type { Manifest, Registry } from '../models/registry.js';
@@ -9,7 +9,7 @@ import { toPredictions } from '../pipeline/score.js';
 import { train, type TrainResult } from '../pipeline/train.js';
 import { PredictionStore, type Prediction, type StoredGroup } from '../stores/predictions.js';
 import { action, bytesText, makeContext, stderrLine, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
-import { ingestRequest, warnIngestFindings } from './ingest.js';
+import { failedFile, ingestRequest, warnIngestFindings } from './ingest.js';
 import { withRegistry } from './registry.js';
 import { printNotRescored, refuseOlder } from './score.js';
 
@@ -170,7 +170,12 @@ export async function runTrain(
       if (failed.length) {
         // each error names its file already; the sources that did ingest stay in the warehouse
         const kept = s.sourcesIngested ? `; the other ${s.sourcesIngested === 1 ? 'source was' : `${s.sourcesIngested} sources were`} ingested` : '';
-        throw new FloyoError(`nothing was trained: ${failed.map((f) => f.error).join('; ')}${kept}; fix or leave out the failed ${failed.length === 1 ? 'file' : 'files'} and run floyo train again`);
+        // under --json the ingest's report comes with the error, as floyo ingest --json gives it
+        throw new FailureWithReport(
+          `nothing was trained: ${failed.map((f) => f.error).join('; ')}${kept}; fix or leave out the failed ${failed.length === 1 ? 'file' : 'files'} and run floyo train again`,
+          failedFile(failed),
+          s,
+        );
       }
       ingested = {
         sourcesIngested: s.sourcesIngested, sourcesSkipped: s.sourcesSkipped, rowsRead: s.rowsRead, rowsAccepted: s.rowsAccepted,

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { floyo, tempDir, FIXTURES } from '../support/cli.js';
+import { assertErrorStdout, floyo, tempDir, FIXTURES } from '../support/cli.js';
+import type { IngestSummary } from '../../src/data/ingest.js';
 import type { TrainReport } from '../../src/cli/train.js';
 import { manifestFile } from '../../src/models/registry.js';
 
@@ -258,6 +259,19 @@ test('a source that fails to ingest stops train, naming it once and saying what 
   assert.equal(r.stderr.split(empty).length, 2, 'the failed file is named once');
   assert.match(r.stderr, /^floyo: nothing was trained: .*empty\.csv: the file is empty.*; the other source was ingested; fix or leave out the failed file/);
   assert.ok(noVersions(home));
+
+  // --json: the run's ingest report with the error added, as floyo ingest --json gives it
+  const other = tempDir();
+  const j = await floyo(['train', '--data', FIXTURE, empty, '--home', other, '--json', '-q']);
+  assert.equal(j.code, 2, j.stderr);
+  assertErrorStdout(j);
+  const report = j.json<IngestSummary & { error: { message: string; exitCode: number; file?: string } }>();
+  assert.deepEqual(report.sources.map((x) => [x.location, x.status]), [[FIXTURE, 'ingested'], [empty, 'failed']]);
+  assert.equal(report.rowsRead, 12303);
+  assert.equal(report.error.file, empty);
+  assert.match(report.error.message, /^nothing was trained: /);
+  const ingested = await floyo(['ingest', FIXTURE, empty, '--home', tempDir(), '--json', '-q']);
+  assert.deepEqual(Object.keys(report).sort(), Object.keys(ingested.json()).sort(), 'the same report as floyo ingest --json');
 });
 
 test('data train cannot learn from is refused before anything is fitted, saying what to change', async () => {
