@@ -53,6 +53,10 @@ Rows that cannot be used go to a quarantine file (home/quarantine/) with file, r
 rows excluded by a business rule (e.g. postage codes) are counted by rule. Rows read always equal
 accepted + quarantined + excluded. Exit code 2 when a source failed as a whole (nothing from it landed);
 with --json the report then also carries {error: {message, exitCode, file}} (file: when one source failed).
+S3: credentials come from the AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role);
+an S3-compatible server needs s3.endpoint and usually s3.forcePathStyle (FLOYO_S3_ENDPOINT,
+FLOYO_S3_FORCE_PATH_STYLE=true); s3.region for AWS. s3://bucket/name is the object of that name, or else
+the folder name/ (never name.gz/ beside it).
 ${exitCodesHelp(null, 'bad input, or a source that failed as a whole')}
 
 Examples:

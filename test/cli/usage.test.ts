@@ -128,3 +128,10 @@ test('a --home that cannot be a folder (a file is in the way) is bad input, exit
   assert.equal(train.code, 2, train.stderr);
   assert.match(train.json<{ error: { message: string } }>().error.message, /cannot be a folder: a file is in the way/);
 });
+
+test('ingest --help says where the S3 settings and credentials go', async () => {
+  const r = await floyo(['ingest', '--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^S3: credentials come from the AWS chain \(AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role\);$/m);
+  for (const setting of ['s3.endpoint', 's3.forcePathStyle', 's3.region', 'FLOYO_S3_ENDPOINT']) assert.ok(r.stdout.includes(setting), setting);
+});
