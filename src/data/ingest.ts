@@ -10,7 +10,7 @@ import { onInterrupt } from '../interrupt.js';
 import { FilesNotRead, resolveLocalLocation, isS3, type NotRead, type SourceRef } from './locations.js';
 import { mappingLabel, referencedColumns, type Mapping } from './mapping.js';
 import { detectFormat, openRecords, type Format } from './records.js';
-import { createRowMapper, type CanonicalLine, type Quarantined, type RowRules } from './rows.js';
+import { createRowMapper, requireColumns, type CanonicalLine, type Quarantined, type RowRules } from './rows.js';
 import type * as S3Module from './s3.js';
 import type { PrefetchOptions, S3Prefetcher, S3Settings } from './s3.js';
 import { sqlString, type Warehouse } from './warehouse.js';
@@ -470,7 +470,9 @@ async function loadSource(
   let qLines: string[] = [];
   // orders with an excluded line: counted among the orders this source carries, so an order whose
   // lines were all excluded here (voided since) replaces its earlier lines too
-  const excludedOrders = new Set<string>();
+  // with the first row, customer and time of their excluded lines: an order all of whose lines are
+  // excluded is compared with the earlier order it would replace like any other
+  const excludedOrders = new Map<string, { row: number; customer: string | null; ts: number }>();
   // per quarantine reason, the first value seen: the error when a whole source is quarantined quotes it
   const examples = new Map<string, string | null>();
   const flush = (endOfPart: boolean) => {
@@ -522,9 +524,14 @@ async function loadSource(
       qLines.push(JSON.stringify({ source: ref.location, fingerprint, row: q.row, line: q.line, field: q.field, reason: q.reason, value: q.value, raw: q.raw ?? null }) + '\n');
       if (qLines.length >= 1024) flush(false);
     },
-    exclude(reason: string, _row: number, orderId: string) {
+    exclude(reason: string, row: number, orderId: string, customerId: string, ts: number) {
       summary.rowsExcluded++;
-      excludedOrders.add(orderId);
+      const seen = excludedOrders.get(orderId);
+      if (seen === undefined) excludedOrders.set(orderId, { row, customer: customerId || null, ts: Number.isFinite(ts) ? ts : NaN });
+      else {
+        seen.customer ??= customerId || null;
+        if (Number.isFinite(ts) && !(ts >= seen.ts)) seen.ts = ts;
+      }
       summary.excludedByReason[reason] = (summary.excludedByReason[reason] ?? 0) + 1;
     },
   };
@@ -537,6 +544,9 @@ async function loadSource(
         if (loadError) break;
       }
       mapper.end();
+      // objects name their keys row by row: a key the mapping reads that none had is known only now
+      const keys = loadError ? null : (reader.keysSeen?.() ?? null);
+      if (keys) requireColumns(request.mapping, keys, ref.location);
       flush(true);
     } finally {
       if (stageFd !== null) closeSync(stageFd);
@@ -557,10 +567,12 @@ async function loadSource(
     // source's, also when this source excluded all of an order's lines (it was voided since).
     let ordersHere = `SELECT DISTINCT order_id FROM transactions WHERE source = ${sqlString(fingerprint)}`;
     if (excludedOrders.size) {
-      await db.run('CREATE OR REPLACE TEMP TABLE ingest_excluded_orders (order_id VARCHAR)');
-      const ids = [...excludedOrders];
-      for (let i = 0; i < ids.length; i += 1000) {
-        await db.run(`INSERT INTO ingest_excluded_orders VALUES ${ids.slice(i, i + 1000).map((id) => `(${sqlString(id)})`).join(', ')}`);
+      await db.run('CREATE OR REPLACE TEMP TABLE ingest_excluded_orders (order_id VARCHAR, row BIGINT, customer_id VARCHAR, ts TIMESTAMP)');
+      const orders = [...excludedOrders];
+      const value = ([id, o]: [string, { row: number; customer: string | null; ts: number }]) =>
+        `(${sqlString(id)}, ${o.row}, ${o.customer === null ? 'NULL' : sqlString(o.customer)}, ${Number.isFinite(o.ts) ? `epoch_ms(${o.ts})` : 'NULL'})`;
+      for (let i = 0; i < orders.length; i += 1000) {
+        await db.run(`INSERT INTO ingest_excluded_orders VALUES ${orders.slice(i, i + 1000).map(value).join(', ')}`);
       }
       ordersHere += ' UNION SELECT order_id FROM ingest_excluded_orders';
     }
@@ -569,7 +581,7 @@ async function loadSource(
     const [replaced] = await db.query<{ orders: number; lines: number }>(
       `SELECT count(DISTINCT order_id)::BIGINT AS orders, count(*)::BIGINT AS lines FROM transactions WHERE ${earlier}`,
     );
-    if (replaced.orders > 0) await refuseReplacingOtherOrders(db, fingerprint, ref.location, earlier);
+    if (replaced.orders > 0) await refuseReplacingOtherOrders(db, fingerprint, ref.location, earlier, excludedOrders.size > 0);
     summary.ordersReplaced += replaced.orders;
     summary.linesReplaced += replaced.lines;
     if (replaced.lines > 0) await db.run(`DELETE FROM transactions WHERE ${earlier}`);
@@ -697,10 +709,16 @@ async function refuseReusedOrderIds(db: Warehouse, fingerprint: string, location
  * fixed: ids written another way), but another order of the same number (another day, or another
  * customer's at another time: receipts numbered per till or store) would lose its lines. Refused.
  */
-async function refuseReplacingOtherOrders(db: Warehouse, fingerprint: string, location: string, earlier: string): Promise<void> {
+async function refuseReplacingOtherOrders(db: Warehouse, fingerprint: string, location: string, earlier: string, withExcluded: boolean): Promise<void> {
   const here = `source = ${sqlString(fingerprint)}`;
+  // this source's orders: those with accepted lines, and those whose lines were all excluded (voided since, or a
+  // fee line alone), by their excluded lines (ingest_excluded_orders)
+  const onlyExcluded = withExcluded
+    ? ` UNION ALL SELECT order_id, ${sqlString(fingerprint)}, min(row), min(customer_id), max(customer_id), min(ts), max(ts) FROM ingest_excluded_orders
+        WHERE order_id NOT IN (SELECT order_id FROM transactions WHERE ${here}) GROUP BY order_id`
+    : '';
   const [across] = await db.query<{ reused: number; lines: number; example: string | null }>(
-    `WITH h AS (${perOrder(here)}), e AS (${perOrder(earlier)}),
+    `WITH h AS (${perOrder(here)}${onlyExcluded}), e AS (${perOrder(earlier)}),
           r AS (SELECT e.order_id, e.source, e.row FROM e JOIN h USING (order_id)
                 WHERE e.customer <> h.customer AND e.first <> h.first OR abs(date_diff('second', e.first, h.first)) > 86400)
      SELECT count(DISTINCT order_id)::BIGINT AS reused, arg_min(order_id, row) AS example,
@@ -716,6 +734,13 @@ async function refuseReplacingOtherOrders(db: Warehouse, fingerprint: string, lo
        FROM transactions t LEFT JOIN sources s ON s.fingerprint = t.source
        WHERE t.order_id = ${id} GROUP BY s.location, t.source ORDER BY t.source = ${sqlString(fingerprint)}, row`,
     );
+    if (withExcluded && !lines.some((l) => l.location === location)) {
+      // the order's lines here were all excluded: quoted from them
+      const [mine] = await db.query<OrderLine>(
+        `SELECT ${sqlString(location)} AS location, row, customer_id AS customer, strftime(ts, '%Y-%m-%d') AS day FROM ingest_excluded_orders WHERE order_id = ${id}`,
+      );
+      if (mine) lines.push({ ...mine, day: `${mine.day ?? 'no date'} (excluded)` });
+    }
     throw new FloyoError(
       `${location}: ${across.reused.toLocaleString('en-US')} of its order ids are those of other orders already ingested, on another day or of another customer at another time ` +
         `(order ${JSON.stringify(across.example)}: ${lines.map(quoteLine).join('; ')}). A later file's order replaces the lines of the same order id ` +

@@ -24,10 +24,6 @@ export function fileKind(relativePath: string): 'data' | 'side' | 'unsupported' 
   return DATA_FILE.test(relativePath) ? 'data' : 'unsupported';
 }
 
-export function isDataFile(relativePath: string): boolean {
-  return fileKind(relativePath) === 'data';
-}
-
 /** What the folders, globs and prefixes of an ingest held besides the data it read (IngestSummary.filesNotRead). */
 export interface NotRead {
   /** files with no data extension (sales.csv.bz2, notes.xlsx): perhaps data in a format Floyo does not read */

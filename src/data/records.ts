@@ -82,6 +82,12 @@ export function detectFormat(path: string, name: string, override: string = 'aut
 export interface RecordReader {
   columns: string[];
   batches: AsyncIterable<SourceRecord[]>;
+  /**
+   * NDJSON and JSON arrays only, once read: of `columns` (the keys the mapping reads), those some object
+   * had (null when no object was read). Objects name their keys row by row, so a key the mapping reads
+   * that no object has is only known at the end.
+   */
+  keysSeen?: () => string[] | null;
 }
 
 export interface ReadOptions {
@@ -326,6 +332,8 @@ async function openCsv(chunks: AsyncIterable<string>, options: ReadOptions): Pro
  */
 function openJson(chunks: AsyncIterable<string>, options: ReadOptions): RecordReader {
   const columns = options.ndjsonColumns ?? [];
+  const seen = new Uint8Array(columns.length);
+  let objects = 0;
   let row = 0;
   const record = (text: string, line: number): SourceRecord => {
     row++;
@@ -342,11 +350,13 @@ function openJson(chunks: AsyncIterable<string>, options: ReadOptions): RecordRe
       return { values: [], row, line, error: 'not a JSON object', detail: Array.isArray(obj) ? 'an array' : obj === null ? 'null' : `a ${typeof obj}`, raw: text };
     }
     const o = obj as Record<string, unknown>;
+    objects++;
     const values = new Array<string>(columns.length);
     let typed: Array<TypedValue | undefined> | undefined;
     let nested: number[] | undefined;
     for (let i = 0; i < columns.length; i++) {
       const v = o[columns[i]];
+      if (v !== undefined) seen[i] = 1;
       if (typeof v === 'number') {
         // a JSON number is a number: the mapping's decimal comma or thousands separator must not re-read it
         (typed ??= new Array(columns.length))[i] = v;
@@ -421,7 +431,7 @@ function openJson(chunks: AsyncIterable<string>, options: ReadOptions): RecordRe
     const r = carry ? parseLine(carry) : null;
     if (r) yield [r];
   }
-  return { columns, batches: batches() };
+  return { columns, batches: batches(), keysSeen: () => (objects ? columns.filter((_, k) => seen[k] === 1) : null) };
 }
 
 /**

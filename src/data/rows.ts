@@ -55,7 +55,8 @@ export interface RowSink {
   accept(line: CanonicalLine): void;
   quarantine(q: Quarantined): void;
   /** a business rule excluded the line; its order still counts as arriving in this source (a voided order replaces its earlier lines) */
-  exclude(reason: string, row: number, orderId: string): void;
+  /** `customerId` ('' for a guest) and `ts` (NaN when unreadable) say which order the excluded line belongs to */
+  exclude(reason: string, row: number, orderId: string, customerId: string, ts: number): void;
 }
 
 export interface RowRules {
@@ -111,11 +112,11 @@ function cellText(values: string[], k: number, placeholdersEmpty: boolean): stri
 }
 
 const REPEATED_HEADER = 'repeated header line';
-const LINES_NOT_TOGETHER = "the order's lines are not together: order-level fields are filled down from the order's first line only";
+const LINES_NOT_TOGETHER = "the order's lines are not together: order-level fields are filled down from the order's first line only (or the id also names another order)";
 
 /**
- * The ids of the orders a file has finished, as 64-bit hashes in one open-addressing table: 8 to 16
- * bytes an order, where a Set of the id strings costs several times that and keeps alive the text the
+ * The ids of the orders a file has finished, as 64-bit hashes in one open-addressing table (at most 0.7
+ * full, doubling): about 11 to 23 bytes an order, where a Set of the id strings costs several times that and keeps alive the text the
  * ids were sliced from. Two ids share a hash with a probability of about n²/2⁶⁵ (3 in a million for a
  * file of 10 million orders); such a line would be quarantined as out of place, never merged.
  */
@@ -229,10 +230,11 @@ export interface RowMapper {
 }
 
 /**
- * Checks that the columns hold what the mapping needs (else a FloyoError naming the file and the missing
- * columns), then returns the mapper for that file's records.
+ * Every column the mapping reads is among `columns` (a file's header; for NDJSON, the keys its objects
+ * had), else a FloyoError naming the file, each missing column with the mapping keys that read it, and the
+ * columns there are: a column read as blank would make every customer a guest, or a rule never fire.
  */
-export function createRowMapper(mapping: Mapping, columns: string[], file: string, rules: RowRules, sink: RowSink): RowMapper {
+export function requireColumns(mapping: Mapping, columns: string[], file: string): void {
   const references = columnReferences(mapping);
   const referenced = [...new Set(references.map((r) => r.column))];
   const missing = referenced.filter((c) => findColumn(columns, c) < 0);
@@ -247,6 +249,15 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       { file },
     );
   }
+}
+
+/**
+ * Checks that the columns hold what the mapping needs (else a FloyoError naming the file and the missing
+ * columns), then returns the mapper for that file's records.
+ */
+export function createRowMapper(mapping: Mapping, columns: string[], file: string, rules: RowRules, sink: RowSink): RowMapper {
+  requireColumns(mapping, columns, file);
+  const referenced = [...new Set(columnReferences(mapping).map((r) => r.column))];
   // A column the mapping reads that the header names twice: which one holds the data is a guess, and
   // the first is not always right (an export that appends a corrected column under the same name).
   // Duplicates the mapping does not read stay harmless: exports often repeat unused or blank names
@@ -498,7 +509,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
         if (all) {
           // a repeated header would pass for a non-product code: it is no row of the shop's
           if (isRepeatedHeader(v)) quarantine(rec, null, REPEATED_HEADER, null);
-          else sink.exclude(rulesCompiled[r].reason, rec.row, orderId);
+          else sink.exclude(rulesCompiled[r].reason, rec.row, orderId, customerId, ts);
           return;
         }
       }

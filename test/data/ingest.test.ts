@@ -100,6 +100,12 @@ test('order ids that name several orders (receipts numbered again each day) are 
   assert.equal(across.r.code, 2);
   assert.match(across.s.sources[0].error!, /day2\.csv: 1 of its order ids are those of other orders already ingested, on another day or of another customer at another time \(order "1": .*day1\.csv row 1: 2011-01-01, customer "42"; .*day2\.csv row 1: 2011-01-02, customer "44"\)\. .*which would delete 2 lines of those orders\./);
   assert.equal(across.s.warehouse.rows, 3, "day 1's lines are all there");
+  // the same when the later receipt 1 holds only an excluded line (postage): it would delete day 1's order as well
+  writeFileSync(join(dir, 'day5.csv'), `${HEADER}\n1,POST,POSTAGE,1,2011-01-05 09:00:00,18,44,UK\n`);
+  const postage = await ingestJson(home, [join(dir, 'day5.csv')]);
+  assert.equal(postage.r.code, 2);
+  assert.match(postage.s.sources[0].error!, /order "1": .*day1\.csv row 1: 2011-01-01, customer "42"; .*day5\.csv row 1: 2011-01-05 \(excluded\), customer "44"\)/);
+  assert.equal(postage.s.warehouse.rows, 3);
   // a corrected export of the same order (same customer and day, a line added, a return days later) still replaces it
   writeFileSync(join(dir, 'fixed.csv'), `${HEADER}\n1,10001,A,1,2011-01-01 10:00:00,5,42,UK\n1,10002,B,2,2011-01-01 10:00:00,5,42,UK\n1,10004,D,1,2011-01-01 10:05:00,5,42,UK\n1,10004,D,-1,2011-01-09 10:00:00,5,42,UK\n`);
   const fixed = await ingestJson(home, [join(dir, 'fixed.csv')]);
@@ -450,6 +456,21 @@ test('a Parquet file with the wrong schema names the missing columns', async () 
   const { r, s } = await ingestJson(tempDir(), [join(dir, 'other.parquet')]);
   assert.equal(r.code, 2);
   assert.match(s.sources[0].error!, /other\.parquet: missing required columns "InvoiceNo".* \(the file has "id", "thing"\)/);
+});
+
+test('NDJSON objects without a key the mapping reads fail the source as a CSV without that column does; a key some objects have is enough', async () => {
+  const dir = tempDir();
+  const line = (o: Record<string, unknown>) => JSON.stringify({ InvoiceNo: '1', StockCode: '10001', Description: 'A', Quantity: 1, InvoiceDate: '2011-01-01 10:00:00', UnitPrice: 5, CustomerID: '42', ...o });
+  writeFileSync(join(dir, 'no-country.ndjson'), [line({}), line({ InvoiceNo: '2' })].join('\n') + '\n');
+  writeFileSync(join(dir, 'some-country.ndjson'), [line({ InvoiceNo: '3' }), line({ InvoiceNo: '4', Country: 'UK' })].join('\n') + '\n');
+  const home = tempDir();
+  const { r, s } = await ingestJson(home, [join(dir, 'no-country.ndjson'), join(dir, 'some-country.ndjson')]);
+  assert.equal(r.code, 2);
+  const [none, some] = s.sources;
+  assert.equal(none.status, 'failed');
+  assert.match(none.error!, /no-country\.ndjson: missing required column "Country" \(columns\.country\)/);
+  assert.equal(some.status, 'ingested', some.error);
+  assert.equal(s.warehouse.rows, 2, 'nothing of the failed file landed');
 });
 
 test('the shopify preset: line items of one order share its order-level fields; customers are e-mails', async () => {

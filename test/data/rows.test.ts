@@ -177,7 +177,7 @@ test('order-level fill-down: a line of an order whose lines are not together is 
     line('#1', 'A', true), line('#2', 'B', true), line('#1', 'C', false), line('#1', 'D', false), line('#3', 'E', true),
     line('#4', 'F', true, 'voided'), line('#5', 'G', true), line('#4', 'H', false),
   ]);
-  const notTogether = "the order's lines are not together: order-level fields are filled down from the order's first line only";
+  const notTogether = "the order's lines are not together: order-level fields are filled down from the order's first line only (or the id also names another order)";
   assert.deepEqual(r.reasons, [['orderId', notTogether, '#1'], ['orderId', notTogether, '#1'], ['orderId', notTogether, '#4']]);
   assert.deepEqual(r.accepted.map((l) => [l.orderId, l.productId, l.currency, l.refunded]), [['#1', 'A', 'EUR', 5], ['#2', 'B', 'EUR', 5], ['#3', 'E', 'EUR', 5], ['#5', 'G', 'EUR', 5]]);
   assert.deepEqual(r.excluded, ['voided order']);
