@@ -469,9 +469,8 @@ async function loadSource(
   const cells: Array<string | number> = new Array(12);
   let qLines: string[] = [];
   // orders with an excluded line: counted among the orders this source carries, so an order whose
-  // lines were all excluded here (voided since) replaces its earlier lines too
-  // with the first row, customer and time of their excluded lines: an order all of whose lines are
-  // excluded is compared with the earlier order it would replace like any other
+  // lines were all excluded here (voided since) replaces its earlier lines too; with the first row,
+  // customer and time of those lines, so that such an order is checked for a reused id like any other
   const excludedOrders = new Map<string, { row: number; customer: string | null; ts: number }>();
   // per quarantine reason, the first value seen: the error when a whole source is quarantined quotes it
   const examples = new Map<string, string | null>();
@@ -527,7 +526,7 @@ async function loadSource(
     exclude(reason: string, row: number, orderId: string, customerId: string, ts: number) {
       summary.rowsExcluded++;
       const seen = excludedOrders.get(orderId);
-      if (seen === undefined) excludedOrders.set(orderId, { row, customer: customerId || null, ts: Number.isFinite(ts) ? ts : NaN });
+      if (seen === undefined) excludedOrders.set(orderId, { row, customer: customerId || null, ts });
       else {
         seen.customer ??= customerId || null;
         if (Number.isFinite(ts) && !(ts >= seen.ts)) seen.ts = ts;
