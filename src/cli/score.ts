@@ -93,11 +93,10 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
     time, horizonDays: config.features.horizonDays, rules: config.recommendations, onProgress: (done, total) => bar.update(done, total),
   });
   bar.done();
-  // before the check: a customer who is gone has no point in time to keep
-  const removed = await store.removeGone();
   if (!options.allowOlder) await refuseOlder(store, scored.ids, scoredAsOf, options.now);
   const t2 = performance.now();
   const flagged = { ...models, churn: { ...models.churn, threshold: threshold.value } };
+  const removed = await store.removeGone();
   const written = await store.upsert(toPredictions(scored, flagged, models.productNames, models.version, scoredAsOf));
   const t3 = performance.now();
   const bySegment = new Map<string, { customers: number; highRisk: number }>(models.segmentation.names.map((name) => [name, { customers: 0, highRisk: 0 }]));

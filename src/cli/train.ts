@@ -238,8 +238,6 @@ export async function runTrain(
       }
       gate = qualityGate(result, current, config);
       // a version that will write predictions must not leave later ones beside them (see floyo score)
-      // before the check: a customer who is gone has no point in time to keep
-      if (gate.passed) removed = await store.removeGone();
       if (gate.passed && !opts.allowOlder) {
         await refuseOlder(store, result.final.scores.ids, result.scoredAsOf, opts.now, `nothing was published or written`);
       }
@@ -266,6 +264,7 @@ export async function runTrain(
     let moved = 0;
     let untouched: StoredGroup[] = [];
     if (gate.passed) {
+      removed = await store.removeGone();
       const r = await store.upsert(predictions(result, manifest.version));
       written = r.written;
       moved = r.moved;

@@ -463,6 +463,9 @@ function whereClause(f: Filter): string {
   return conditions.join(' AND ');
 }
 
+/** A stored prediction's customer still has a line in the warehouse (the store shares its database). */
+const IN_WAREHOUSE = 'customer_id IN (SELECT DISTINCT customer_id FROM transactions WHERE customer_id IS NOT NULL)';
+
 export class PredictionStore {
   private tail: Promise<unknown> = Promise.resolve();
 
@@ -705,7 +708,7 @@ export class PredictionStore {
    */
   removeGone(): Promise<number> {
     return this.exclusive(async () => {
-      const gone = 'customer_id NOT IN (SELECT DISTINCT customer_id FROM transactions WHERE customer_id IS NOT NULL)';
+      const gone = `NOT (${IN_WAREHOUSE})`;
       const [{ n }] = await this.warehouse.query<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM predictions WHERE ${gone}`);
       if (n > 0) await this.warehouse.run(`DELETE FROM predictions WHERE ${gone}`);
       return n;
@@ -844,12 +847,15 @@ export class PredictionStore {
     });
   }
 
-  /** The customers whose stored prediction was scored as of a time after `at` (ISO), and the latest such time. */
+  /**
+   * The customers whose stored prediction was scored as of a time after `at` (ISO), and the latest such
+   * time; customers no longer in the warehouse aside (their rows go, see removeGone).
+   */
   scoredAfter(at: string): Promise<{ customers: string[]; latest: string | null }> {
     if (!Number.isFinite(Date.parse(at))) throw new FloyoError(`scoredAfter needs an ISO timestamp, got ${JSON.stringify(at)}`);
     return this.exclusive(async () => {
       const rows = await this.warehouse.query<{ customer_id: string; at: string }>(
-        `SELECT customer_id, strftime(scored_at, '%Y-%m-%dT%H:%M:%SZ') AS at FROM predictions WHERE scored_at > epoch_ms(${Date.parse(at)})`,
+        `SELECT customer_id, strftime(scored_at, '%Y-%m-%dT%H:%M:%SZ') AS at FROM predictions WHERE scored_at > epoch_ms(${Date.parse(at)}) AND ${IN_WAREHOUSE}`,
       );
       return { customers: rows.map((r) => r.customer_id), latest: rows.reduce<string | null>((m, r) => (m === null || r.at > m ? r.at : m), null) };
     });
