@@ -8,7 +8,7 @@ import type { Progress, ProgressFactory } from '../cli/progress.js';
 import { FloyoError } from '../errors.js';
 import { onInterrupt } from '../interrupt.js';
 import { FilesNotRead, resolveLocalLocation, isS3, type NotRead, type SourceRef } from './locations.js';
-import { mappingLabel, referencedColumns, type Mapping } from './mapping.js';
+import { mappedColumns, mappingLabel, type Mapping } from './mapping.js';
 import { detectFormat, openRecords, type Format } from './records.js';
 import { createRowMapper, requireColumns, type CanonicalLine, type Quarantined, type RowRules } from './rows.js';
 import type * as S3Module from './s3.js';
@@ -401,7 +401,6 @@ async function loadSource(
 ): Promise<void> {
   const fingerprint = sha256.slice(0, 16);
   const quarantined = join(run.tmp, `quarantine-${process.pid}-${fingerprint}.ndjson`);
-  const { required, optional } = referencedColumns(request.mapping);
   const readStart = performance.now();
   const bar = request.progress(`ingest ${ref.location}`, 'bytes');
   const reader = await openRecords(path, format, {
@@ -409,7 +408,7 @@ async function loadSource(
     delimiter: request.mapping.csv.delimiter,
     quote: request.mapping.csv.quote,
     encoding: request.mapping.csv.encoding,
-    ndjsonColumns: [...required, ...optional],
+    ndjsonColumns: mappedColumns(request.mapping),
     onBytes: (b, t) => bar.update(b, t),
     connection: warehouse.connection,
   });

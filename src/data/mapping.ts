@@ -388,14 +388,7 @@ export function columnReferences(mapping: Mapping): ColumnReference[] {
   return refs;
 }
 
-/**
- * The source columns a mapping reads (for NDJSON/Parquet projection): those of required fields, and the
- * rest. A file must have all of them (see columnReferences).
- */
-export function referencedColumns(mapping: Mapping): { required: string[]; optional: string[] } {
-  const required = new Set<string>();
-  const optional = new Set<string>();
-  for (const ref of columnReferences(mapping)) (ref.field !== undefined && REQUIRED_FIELDS.includes(ref.field) ? required : optional).add(ref.column);
-  for (const c of required) optional.delete(c);
-  return { required: [...required], optional: [...optional] };
+/** The source columns a mapping reads, each once (what NDJSON is projected on; a file must have all of them). */
+export function mappedColumns(mapping: Mapping): string[] {
+  return [...new Set(columnReferences(mapping).map((r) => r.column))];
 }

@@ -2,7 +2,7 @@
 // accepted, quarantined (cannot be used: a reason and the field), or excluded (a business rule said so).
 import { FloyoError } from '../errors.js';
 import type { CanonicalField, ColumnRef, Condition, Mapping } from './mapping.js';
-import { CANONICAL_FIELDS, columnReferences, mappingLabel } from './mapping.js';
+import { CANONICAL_FIELDS, columnReferences, mappedColumns, mappingLabel } from './mapping.js';
 import { parseNumber, timestampFormatHint, timestampParser, wallClockZone, type NumberConvention, type TypedValue } from './values.js';
 
 /** A record as a format reader yields it: cell texts aligned with the reader's columns. */
@@ -236,7 +236,7 @@ export interface RowMapper {
  */
 export function requireColumns(mapping: Mapping, columns: string[], file: string): void {
   const references = columnReferences(mapping);
-  const referenced = [...new Set(references.map((r) => r.column))];
+  const referenced = mappedColumns(mapping);
   const missing = referenced.filter((c) => findColumn(columns, c) < 0);
   if (missing.length) {
     // each missing column with the mapping keys that read it: "Land" (columns.country)
@@ -257,7 +257,7 @@ export function requireColumns(mapping: Mapping, columns: string[], file: string
  */
 export function createRowMapper(mapping: Mapping, columns: string[], file: string, rules: RowRules, sink: RowSink): RowMapper {
   requireColumns(mapping, columns, file);
-  const referenced = [...new Set(columnReferences(mapping).map((r) => r.column))];
+  const referenced = mappedColumns(mapping);
   // A column the mapping reads that the header names twice: which one holds the data is a guess, and
   // the first is not always right (an export that appends a corrected column under the same name).
   // Duplicates the mapping does not read stay harmless: exports often repeat unused or blank names
