@@ -8,13 +8,12 @@ import { FloyoError } from '../errors.js';
 import { timestampParser } from './values.js';
 
 export const CANONICAL_FIELDS = [
-  'orderId', 'customerId', 'productId', 'productName', 'quantity', 'unitPrice', 'timestamp', 'country', 'currency', 'refundedAmount',
+  'orderId', 'customerId', 'productId', 'productName', 'quantity', 'unitPrice', 'lineTotal', 'timestamp', 'country', 'currency', 'refundedAmount',
 ] as const;
 export type CanonicalField = (typeof CANONICAL_FIELDS)[number];
 /** Text encodings a CSV or NDJSON file can be read in (Parquet is always UTF-8). */
 export const ENCODINGS = ['utf-8', 'windows-1252', 'latin1'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
-export const REQUIRED_FIELDS: CanonicalField[] = ['orderId', 'productId', 'quantity', 'unitPrice', 'timestamp'];
 
 const COLUMN_REF_FORMS = 'the name of a source column, { column, fallback, lowercase }, { columns: [A, B] } or { value }';
 
@@ -70,6 +69,7 @@ const Condition = z
     column: z.string().min(1).optional().describe('a source column (raw text)'),
     matches: z.string().optional().describe('regular expression the text matches'),
     notMatches: z.string().optional().describe('regular expression the text does not match'),
+    ignoreCase: z.boolean().optional().describe('matches and notMatches ignore case'),
     in: z.array(z.string()).optional().describe('one of these texts (case-insensitive)'),
     equals: z.union([z.string(), z.number()]).optional(),
     lessThan: z.number().optional(),
@@ -102,17 +102,24 @@ export const MappingSchema = z
         productId: ColumnRef,
         productName: ColumnRef.optional(),
         quantity: ColumnRef,
-        unitPrice: ColumnRef,
+        unitPrice: ColumnRef.optional().describe('the price of one unit'),
+        lineTotal: ColumnRef.optional().describe(
+          "the line's amount, for exports without a unit price: the unit price is its size over the quantity's, " +
+            'and a negative amount makes the line a return',
+        ),
         timestamp: ColumnRef,
         country: ColumnRef.optional(),
         currency: ColumnRef.optional(),
         refundedAmount: ColumnRef.optional().describe("an order's refunded amount, spread over its lines by value"),
       }, {
         error: (issue) => (issue.input === undefined
-          ? `required: each field's column (${REQUIRED_FIELDS.join(', ')} at least), e.g. columns: { orderId: InvoiceNo, ... }`
+          ? `required: each field's column (orderId, productId, quantity, unitPrice or lineTotal, timestamp at least), e.g. columns: { orderId: InvoiceNo, ... }`
           : undefined),
       })
       .strict()
+      .refine((c) => (c.unitPrice === undefined) !== (c.lineTotal === undefined), {
+        message: 'give exactly one of "unitPrice" (the price of one unit) or "lineTotal" (quantity × unit price)',
+      })
       .describe(
         'canonical field → your column. A column reference is a name, { column, fallback, lowercase }, ' +
           '{ columns: [A, B] } (joined with "|") or a constant { value }; every column named must be in the file',
@@ -136,10 +143,16 @@ export const MappingSchema = z
       .prefault({})
       .describe('the separators of numbers written as text'),
     returns: z
-      .object({ orderIdPattern: z.string().optional() })
+      .object({
+        orderIdPattern: z.string().optional().describe("orders whose id matches (e.g. '^C') are credit notes"),
+        when: z.array(Condition).min(1).optional().describe('a line matching every condition is a return (e.g. a type column saying "refund")'),
+      })
       .strict()
       .prefault({})
-      .describe("orderIdPattern: orders whose id matches (e.g. '^C') are credit notes; negative quantities are always returns"),
+      .describe(
+        "orderIdPattern: orders whose id matches (e.g. '^C') are credit notes; when: conditions, as an exclude rule's, " +
+          'that make a line a return; a negative quantity or line total is always one',
+      ),
     exclude: z
       .array(z.object({ reason: z.string().min(1), when: z.array(Condition).min(1) }).strict())
       .default([])
@@ -244,12 +257,12 @@ export function parseMapping(value: unknown, origin: string): Mapping {
     throw new FloyoError(`mapping ${origin}: numbers.thousands and numbers.decimal are both "${mapping.numbers.decimal}"; they must differ`);
   }
   checkRegex(mapping.returns.orderIdPattern, 'returns.orderIdPattern');
-  mapping.exclude.forEach((rule, r) =>
-    rule.when.forEach((c, k) => {
-      checkRegex(c.matches, `exclude[${r}].when[${k}].matches`);
-      checkRegex(c.notMatches, `exclude[${r}].when[${k}].notMatches`);
-    }),
-  );
+  for (const { conditions, key } of conditionLists(mapping)) {
+    conditions.forEach((c, k) => {
+      checkRegex(c.matches, `${key}[${k}].matches`);
+      checkRegex(c.notMatches, `${key}[${k}].notMatches`);
+    });
+  }
   // not enumerable: where a mapping came from is not part of it (a spread copy is validated again as content,
   // and `floyo presets` prints the content)
   return Object.defineProperty(mapping, 'origin', { value: origin, enumerable: false }) as Mapping;
@@ -380,12 +393,19 @@ export function columnReferences(mapping: Mapping): ColumnReference[] {
     }
   }
   mapping.orderLevelColumns.forEach((column, i) => refs.push({ column, key: `orderLevelColumns[${i}]` }));
-  mapping.exclude.forEach((rule, r) =>
-    rule.when.forEach((c, k) => {
-      if (c.column !== undefined) refs.push({ column: c.column, key: `exclude[${r}].when[${k}].column` });
-    }),
-  );
+  for (const { conditions, key } of conditionLists(mapping)) {
+    conditions.forEach((c, k) => {
+      if (c.column !== undefined) refs.push({ column: c.column, key: `${key}[${k}].column` });
+    });
+  }
   return refs;
+}
+
+/** The mapping's lists of conditions (each exclude rule's, the returns'), with their keys for messages. */
+function conditionLists(mapping: Mapping): Array<{ conditions: Condition[]; key: string }> {
+  const lists = mapping.exclude.map((rule, r) => ({ conditions: rule.when, key: `exclude[${r}].when` }));
+  if (mapping.returns.when) lists.push({ conditions: mapping.returns.when, key: 'returns.when' });
+  return lists;
 }
 
 /** The source columns a mapping reads, each once (what NDJSON is projected on; a file must have all of them). */

@@ -315,8 +315,11 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
     const spec = specOf(ref);
     return [spec.column, spec.fallback, ...(spec.columns ?? [])].some((name) => name !== undefined && index(name) === i);
   }) ?? null);
+  // the price is a unit price, or the line's total that one is derived from
+  const priceField: CanonicalField = mapping.columns.lineTotal !== undefined ? 'lineTotal' : 'unitPrice';
+  const fromTotal = priceField === 'lineTotal';
   const typedQuantity = typedGetter(mapping.columns.quantity);
-  const typedPrice = typedGetter(mapping.columns.unitPrice);
+  const typedPrice = typedGetter(mapping.columns[priceField]);
   const typedTs = typedGetter(mapping.columns.timestamp);
   const typedRefund = typedGetter(mapping.columns.refundedAmount);
   // a typed timestamp without a zone is a wall-clock time in the mapping's zone, as a text one is
@@ -345,6 +348,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   const creditNote = mapping.returns.orderIdPattern ? new RegExp(mapping.returns.orderIdPattern) : null;
   const orderLevel = mapping.orderLevelColumns.map(index);
   const rulesCompiled = mapping.exclude.map((rule) => ({ reason: rule.reason, tests: rule.when.map((c) => compileCondition(c, index, mapping.numbers)) }));
+  const returnTests = mapping.returns.when?.map((c) => compileCondition(c, index, mapping.numbers)) ?? [];
   const expectedFields = columns.length;
 
   let currentOrder: string | null = null;
@@ -360,6 +364,12 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   // instead would need every line of the file held until its end, for the refund.
   const finishedOrders = orderLevel.length || spreadRefunds ? new OrderIdSet() : null;
   let outOfPlace = false;
+  // returns.when: every condition holds
+  const isMarkedReturn: Test = (values, typed, texts, parsed) => {
+    if (returnTests.length === 0) return false;
+    for (let k = 0; k < returnTests.length; k++) if (!returnTests[k](values, typed, texts, parsed)) return false;
+    return true;
+  };
 
   const flushOrder = () => {
     if (held.length === 0) return;
@@ -379,10 +389,10 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   };
 
   // Per-row state lives in these variables, so the hot path allocates nothing but the accepted line.
-  const parsed: Record<string, number> = { quantity: NaN, unitPrice: NaN, refundedAmount: NaN };
+  const parsed: Record<string, number> = { quantity: NaN, unitPrice: NaN, lineTotal: NaN, refundedAmount: NaN };
   const texts = {} as Record<CanonicalField, string>;
   for (const field of CANONICAL_FIELDS) texts[field] = '';
-  const getProduct = get.productId!, getQuantity = get.quantity!, getPrice = get.unitPrice!, getTs = get.timestamp!;
+  const getProduct = get.productId!, getQuantity = get.quantity!, getPrice = get[priceField]!, getTs = get.timestamp!;
   const getRefund = get.refundedAmount, getCustomer = get.customerId, getName = get.productName;
   const getCountry = get.country, getCurrency = get.currency;
   // The lines of an order usually share its timestamp: parse each text once.
@@ -462,7 +472,10 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       const tsTyped = t === undefined ? undefined : typedTs?.(v, t);
       const rTyped = t === undefined ? undefined : typedRefund?.(v, t);
       let quantity = typeof qTyped === 'number' ? qTyped : parseNumber(qText, numbers);
-      const unitPrice = typeof pTyped === 'number' ? pTyped : parseNumber(pText, numbers);
+      const price = typeof pTyped === 'number' ? pTyped : parseNumber(pText, numbers);
+      // from a line total: its size over the quantity's (the sign says whether the line is a return)
+      const unitPrice = fromTotal ? Math.abs(price / quantity) : price;
+      const lineTotal = fromTotal ? price : quantity * price;
       let ts: number;
       if (typeof tsTyped === 'object') {
         ts = tsTyped.zoned ? tsTyped.epochMs : tsTyped.epochMs - naiveZone(tsTyped.epochMs);
@@ -481,13 +494,15 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       const refund = rText === '' && rTyped === undefined ? 0 : typeof rTyped === 'number' ? rTyped : parseNumber(rText, numbers);
       parsed.quantity = quantity;
       parsed.unitPrice = unitPrice;
+      parsed.lineTotal = lineTotal;
       parsed.refundedAmount = refund;
       texts.orderId = orderId;
       texts.customerId = customerId;
       texts.productId = productId;
       texts.productName = productName;
       texts.quantity = qText;
-      texts.unitPrice = pText;
+      texts.unitPrice = fromTotal ? '' : pText;
+      texts.lineTotal = fromTotal ? pText : '';
       texts.timestamp = tText;
       texts.country = country;
       texts.currency = currency;
@@ -496,7 +511,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       // A row missing a required value cannot be judged by a business rule: it is quarantined.
       const missing: CanonicalField | null =
         orderId === '' ? 'orderId' : productId === '' ? 'productId' : qText === '' && qTyped === undefined ? 'quantity' :
-          pText === '' && pTyped === undefined ? 'unitPrice' : tText === '' ? 'timestamp' : null;
+          pText === '' && pTyped === undefined ? priceField : tText === '' ? 'timestamp' : null;
       if (missing !== null) {
         quarantine(rec, missing, 'missing value', idAsWritten.get(missing)?.(v) ?? '');
         return;
@@ -521,10 +536,10 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       else if (Number.isNaN(quantity)) { field = 'quantity'; reason = 'not a number'; value = qText; }
       else if (quantity === 0) { field = 'quantity'; reason = 'zero quantity'; value = qText; }
       else if (Math.abs(quantity) > rules.maxAbsQuantity) { field = 'quantity'; reason = 'out of range'; value = qText; }
-      else if (typeof pTyped === 'number' && !Number.isFinite(pTyped)) { field = 'unitPrice'; reason = 'not a finite number'; value = String(pTyped); }
-      else if (Number.isNaN(unitPrice)) { field = 'unitPrice'; reason = 'not a number'; value = pText; }
+      else if (typeof pTyped === 'number' && !Number.isFinite(pTyped)) { field = priceField; reason = 'not a finite number'; value = String(pTyped); }
+      else if (Number.isNaN(price)) { field = priceField; reason = 'not a number'; value = pText; }
       else if (unitPrice < 0) { field = 'unitPrice'; reason = 'negative price'; value = pText; }
-      else if (unitPrice > rules.maxUnitPrice) { field = 'unitPrice'; reason = 'out of range'; value = pText; }
+      else if (unitPrice > rules.maxUnitPrice) { field = priceField; reason = fromTotal ? `out of range (a unit price of ${unitPrice})` : 'out of range'; value = pText; }
       else if (Number.isNaN(ts)) { field = 'timestamp'; reason = notATimestamp(tText); value = tText; }
       else if (ts > rules.latestAllowedTs) { field = 'timestamp'; reason = 'in the future'; value = tText; }
       else if (ts < rules.earliestAllowedTs) { field = 'timestamp'; reason = tooOldReason(ts, typeof tsTyped === 'object'); value = tText; }
@@ -534,7 +549,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
         return;
       }
 
-      if (creditNote !== null && quantity > 0 && creditNote.test(orderId)) quantity = -quantity;
+      if (quantity > 0 && ((fromTotal && price < 0) || (creditNote !== null && creditNote.test(orderId)) || isMarkedReturn(v, t, texts, parsed))) quantity = -quantity;
       const line: CanonicalLine = {
         row: rec.row,
         orderId,
@@ -571,7 +586,7 @@ function dayOrInstant(ms: number): string {
 
 /** A condition on a row: its source values (and typed values), its canonical texts and its parsed numbers. */
 type Test = (values: string[], typed: Array<TypedValue | undefined> | undefined, texts: Record<CanonicalField, string>, parsed: Record<string, number>) => boolean;
-const NUMERIC_FIELDS = new Set<string>(['quantity', 'unitPrice', 'refundedAmount']);
+const NUMERIC_FIELDS = new Set<string>(['quantity', 'unitPrice', 'lineTotal', 'refundedAmount']);
 
 function compileCondition(c: Condition, index: (name: string) => number, numbers: NumberConvention): Test {
   const col = c.column !== undefined ? index(c.column) : -1;
@@ -586,8 +601,9 @@ function compileCondition(c: Condition, index: (name: string) => number, numbers
     const value = field === undefined ? typed?.[col] : undefined;
     return typeof value === 'number' ? value : parseNumber(textOf(values, texts), numbers);
   };
-  const matches = c.matches !== undefined ? new RegExp(c.matches) : null;
-  const notMatches = c.notMatches !== undefined ? new RegExp(c.notMatches) : null;
+  const flags = c.ignoreCase ? 'i' : '';
+  const matches = c.matches !== undefined ? new RegExp(c.matches, flags) : null;
+  const notMatches = c.notMatches !== undefined ? new RegExp(c.notMatches, flags) : null;
   // texts compare case-insensitively, as `in` does: a rule for "storniert" also matches "Storniert"
   const oneOf = c.in ? new Set(c.in.map((s) => s.toLowerCase())) : null;
   const equalsText = typeof c.equals === 'string' ? c.equals.toLowerCase() : null;

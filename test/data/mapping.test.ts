@@ -31,12 +31,12 @@ test('a column reference that is not one says what a column reference is and wha
 
 test('an unknown key lists the keys allowed where it is', () => {
   assert.equal(refusal({ colums: COLUMNS }), 'mapping file m.yaml is invalid:\n' +
-    '  columns: required: each field\'s column (orderId, productId, quantity, unitPrice, timestamp at least), e.g. columns: { orderId: InvoiceNo, ... }\n' +
+    '  columns: required: each field\'s column (orderId, productId, quantity, unitPrice or lineTotal, timestamp at least), e.g. columns: { orderId: InvoiceNo, ... }\n' +
     '  (top): unknown key "colums"; allowed: name, description, format, csv, columns, orderLevelColumns, timestamp, numbers, returns, exclude');
   assert.match(refusal({ columns: COLUMNS, orderID: 'x' }), /\(top\): unknown key "orderID" \(a field's column goes under columns: columns\.orderId\); allowed: name, /);
   assert.match(refusal({ columns: COLUMNS, timestamp: { fromat: 'DD.MM.YYYY' } }), /\n {2}timestamp: unknown key "fromat"; allowed: format, timezone$/);
-  assert.match(refusal({ columns: { ...COLUMNS, orderID: 'x' } }), /\n {2}columns: unknown key "orderID" \(did you mean "orderId"\?\); allowed: orderId, customerId, productId, productName, quantity, unitPrice, timestamp, country, currency, refundedAmount$/);
+  assert.match(refusal({ columns: { ...COLUMNS, orderID: 'x' } }), /\n {2}columns: unknown key "orderID" \(did you mean "orderId"\?\); allowed: orderId, customerId, productId, productName, quantity, unitPrice, lineTotal, timestamp, country, currency, refundedAmount$/);
   assert.match(refusal({ columns: { ...COLUMNS, quantity: { colum: 'x' } } }), /\n {2}columns\.quantity: unknown key "colum"; allowed: column, columns, fallback, value, lowercase\n/);
   assert.match(refusal({ columns: COLUMNS, exclude: [{ reason: 'r', when: [{ column: 'x', equal: 'a' }] }] }),
-    /\n {2}exclude\.0\.when\.0: unknown key "equal"; allowed: field, column, matches, notMatches, in, equals, lessThan, greaterThan, empty$/);
+    /\n {2}exclude\.0\.when\.0: unknown key "equal"; allowed: field, column, matches, notMatches, ignoreCase, in, equals, lessThan, greaterThan, empty$/);
 });

@@ -247,3 +247,54 @@ test('a timestamp that does not fit the mapping\'s format names the format', () 
   const unix = mapRows(simpleMapping({ format: 'unix' }), columns, [['1', 'c', 'p', '1', '2', 'yesterday']]);
   assert.deepEqual(unix.reasons, [['timestamp', 'not a timestamp in the format "unix" (timestamp.format)', 'yesterday']]);
 });
+
+test('a line total instead of a unit price: the unit price is derived, and a negative total makes the line a return', () => {
+  const mapping = parseMapping({
+    columns: { orderId: 'o', customerId: 'c', productId: 'p', quantity: 'q', lineTotal: 'Total', timestamp: 't' },
+    numbers: { decimal: ',', thousands: '.' },
+    exclude: [{ reason: 'discount line', when: [{ field: 'productId', matches: '^rabatt$', ignoreCase: true }] }],
+  }, 'pos');
+  const columns = ['o', 'c', 'p', 'q', 'Total', 't'];
+  const row = (o: string, p: string, q: string, total: string) => [o, 'c1', p, q, total, '2011-01-01'];
+  const r = mapRows(mapping, columns, [
+    row('1', 'mug', '3', '10,50'),
+    row('2', 'mug', '2', '-7,00'), // a refund written as a negative total
+    row('3', 'mug', '-1', '-3,50'), // and as both negative
+    row('4', 'mug', '-1', '3,50'), // a negative quantity is a return whatever the total's sign
+    row('5', 'RABATT', '1', '-5,00'),
+    row('6', 'mug', '1', ''),
+    row('7', 'mug', '1', 'zehn'),
+    row('8', 'mug', '0', '0,00'),
+    row('9', 'free sample', '2', '0'),
+  ]);
+  assert.deepEqual(r.accepted.map((l) => [l.orderId, l.quantity, l.unitPrice, l.isReturn]), [
+    ['1', 3, 3.5, false], ['2', -2, 3.5, true], ['3', -1, 3.5, true], ['4', -1, 3.5, true], ['9', 2, 0, false],
+  ]);
+  assert.deepEqual(r.excluded, ['discount line'], 'ignoreCase: ^rabatt$ matches RABATT');
+  assert.deepEqual(r.reasons, [['lineTotal', 'missing value', ''], ['lineTotal', 'not a number', 'zehn'], ['quantity', 'zero quantity', '0']]);
+  // typed (Parquet) totals are used as they are; a derived unit price over the bound names it
+  const typed = mapRows(mapping, columns, [{ values: row('10', 'tv', '2', '5000000'), typed: [undefined, undefined, undefined, 2, 5e6, undefined] }]);
+  assert.deepEqual(typed.reasons, [['lineTotal', 'out of range (a unit price of 2500000)', '5000000']]);
+});
+
+test('a mapping gives exactly one of unitPrice and lineTotal', () => {
+  const columns = (extra: Record<string, unknown>) => ({ columns: { orderId: 'o', productId: 'p', quantity: 'q', timestamp: 't', ...extra } });
+  assert.throws(() => parseMapping(columns({}), 'none'), /columns: give exactly one of "unitPrice" \(the price of one unit\) or "lineTotal"/);
+  assert.throws(() => parseMapping(columns({ unitPrice: 'u', lineTotal: 'Total' }), 'both'), /give exactly one of "unitPrice"/);
+  assert.doesNotThrow(() => parseMapping(columns({ lineTotal: 'Total' }), 'total'));
+});
+
+test('returns.when marks return lines by their columns; its columns must be in the file', () => {
+  const mapping = parseMapping({
+    columns: { orderId: 'o', productId: 'p', quantity: 'q', unitPrice: 'u', timestamp: 't' },
+    returns: { when: [{ column: 'Type', in: ['refund', 'return'] }] },
+  }, 'typed returns');
+  const row = (o: string, q: string, type: string) => [o, 'p1', q, '2.00', '2011-01-01', type];
+  const r = mapRows(mapping, ['o', 'p', 'q', 'u', 't', 'Type'], [row('1', '2', 'Sale'), row('2', '2', 'Refund'), row('3', '-1', 'RETURN'), row('4', '-1', 'sale')]);
+  assert.deepEqual(r.accepted.map((l) => [l.orderId, l.quantity, l.isReturn]), [['1', 2, false], ['2', -2, true], ['3', -1, true], ['4', -1, true]]);
+  assert.throws(
+    () => createRowMapper(mapping, ['o', 'p', 'q', 'u', 't'], 'sales.csv', RULES, { accept() {}, quarantine() {}, exclude() {} }),
+    /missing required column "Type" \(returns\.when\[0\]\.column\)/,
+  );
+  assert.throws(() => parseMapping({ ...mapping, returns: { when: [{ column: 'Type', matches: '(' }] } }, 'bad'), /returns\.when\[0\]\.matches is not a valid regular expression/);
+});
