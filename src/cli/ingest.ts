@@ -202,6 +202,13 @@ export function printIngest(ctx: CommandContext, s: IngestSummary): void {
     const entries = Object.entries(counts).sort((a, b) => b[1] - a[1]);
     if (entries.length) ctx.say(`${title}: ${entries.map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`).join(', ')}`);
   }
+  const beyond = s.refundsBeyondLines;
+  if (beyond?.orders) {
+    const one = beyond.orders === 1;
+    ctx.say(`refunds: ${beyond.orders.toLocaleString('en-US')} order${one ? ' was' : 's were'} refunded ` +
+      `${beyond.amount.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} more than the value of ${one ? 'its' : 'their'} lines kept ` +
+      '(shipping, tax, lines a rule excluded); that part is not taken off goods spend');
+  }
   if (s.ordersReplaced) ctx.say(`replaced ${s.ordersReplaced.toLocaleString('en-US')} earlier order${s.ordersReplaced === 1 ? '' : 's'} (${s.linesReplaced.toLocaleString('en-US')} line${s.linesReplaced === 1 ? '' : 's'}): they arrived again, voided or not, or their source was ingested again`);
   if (s.quarantineFile) ctx.say(`quarantine file: ${s.quarantineFile}`);
   if (skipped.length > SKIPPED_LISTED) ctx.say(`skipped ${skipped.length.toLocaleString('en-US')} sources: already ingested; --replace ingests them again`);

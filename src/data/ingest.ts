@@ -51,6 +51,11 @@ export interface RowCounts {
   excludedByReason: Record<string, number>;
   ordersReplaced: number;
   linesReplaced: number;
+  /**
+   * With a mapping that reads an order's refunded amount: the orders refunded more than the value of their
+   * lines kept (shipping, tax, lines a rule excluded), and by how much in all; that part is no goods spend.
+   */
+  refundsBeyondLines?: { orders: number; amount: number };
 }
 
 export interface SourceSummary extends RowCounts {
@@ -220,6 +225,7 @@ export async function ingest(warehouse: Warehouse, request: IngestRequest): Prom
   const total: IngestSummary = {
     rowsRead: 0, rowsAccepted: 0, rowsQuarantined: 0, rowsExcluded: 0,
     quarantinedByReason: {}, excludedByReason: {}, ordersReplaced: 0, linesReplaced: 0,
+    ...refundCounts(request.mapping),
     quarantineFile: existsSync(quarantineFile) ? quarantineFile : null,
     sourcesIngested: sources.filter((s) => s.status === 'ingested').length,
     sourcesSkipped: sources.filter((s) => s.status === 'already ingested').length,
@@ -237,6 +243,10 @@ export async function ingest(warehouse: Warehouse, request: IngestRequest): Prom
     total.rowsExcluded += s.rowsExcluded;
     total.ordersReplaced += s.ordersReplaced;
     total.linesReplaced += s.linesReplaced;
+    if (s.refundsBeyondLines && total.refundsBeyondLines) {
+      total.refundsBeyondLines.orders += s.refundsBeyondLines.orders;
+      total.refundsBeyondLines.amount += s.refundsBeyondLines.amount;
+    }
     addCounts(total.quarantinedByReason, s.quarantinedByReason);
     addCounts(total.excludedByReason, s.excludedByReason);
   }
@@ -299,11 +309,17 @@ async function planS3(warehouse: Warehouse, refs: SourceRef[], request: IngestRe
   });
 }
 
+/** refundsBeyondLines at zero, for a mapping that reads refunds (the key is there only then). */
+function refundCounts(mapping: Mapping): Pick<RowCounts, 'refundsBeyondLines'> {
+  return mapping.columns.refundedAmount !== undefined ? { refundsBeyondLines: { orders: 0, amount: 0 } } : {};
+}
+
 async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: IngestRequest, run: RunPaths, plan: S3Plan): Promise<SourceSummary> {
   const summary: SourceSummary = {
     location: ref.location, fingerprint: null, format: null, bytes: ref.bytes, status: 'failed',
     rowsRead: 0, rowsAccepted: 0, rowsQuarantined: 0, rowsExcluded: 0,
     quarantinedByReason: {}, excludedByReason: {}, ordersReplaced: 0, linesReplaced: 0,
+    ...refundCounts(request.mapping),
   };
   let downloaded: string | null = null;
   try {
@@ -384,6 +400,7 @@ async function ingestSource(warehouse: Warehouse, ref: SourceRef, request: Inges
       summary.rowsRead = summary.rowsAccepted = summary.rowsQuarantined = summary.rowsExcluded = 0;
       summary.quarantinedByReason = {};
       summary.excludedByReason = {};
+      Object.assign(summary, refundCounts(request.mapping));
     }
     // the transaction that replaced anything was rolled back: the earlier ingest stands
     summary.ordersReplaced = summary.linesReplaced = 0;
@@ -531,6 +548,10 @@ async function loadSource(
         if (Number.isFinite(ts) && !(ts >= seen.ts)) seen.ts = ts;
       }
       summary.excludedByReason[reason] = (summary.excludedByReason[reason] ?? 0) + 1;
+    },
+    refundBeyondLines(excess: number) {
+      summary.refundsBeyondLines!.orders++;
+      summary.refundsBeyondLines!.amount += excess;
     },
   };
   try {

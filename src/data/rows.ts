@@ -57,6 +57,8 @@ export interface RowSink {
   /** a business rule excluded the line; its order still counts as arriving in this source (a voided order replaces its earlier lines) */
   /** `customerId` ('' for a guest) and `ts` (NaN when unreadable) say which order the excluded line belongs to */
   exclude(reason: string, row: number, orderId: string, customerId: string, ts: number): void;
+  /** an order's refund exceeded the value of its lines kept (shipping, tax, excluded lines): by `excess` */
+  refundBeyondLines?(excess: number): void;
 }
 
 export interface RowRules {
@@ -378,6 +380,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       // card): what exceeds the value of the lines kept is not goods spend, so no line is refunded more
       // than its amount (nor a return line, whose amount is negative, anything)
       const gross = held.reduce((s, l) => s + Math.max(0, l.quantity * l.unitPrice), 0);
+      if (heldRefund > gross) sink.refundBeyondLines?.(heldRefund - gross);
       for (const l of held) {
         const value = Math.max(0, l.quantity * l.unitPrice);
         l.refunded = heldRefund >= gross ? value : (heldRefund * value) / gross;

@@ -491,14 +491,20 @@ test('shopify refunds: an order-level refunded amount is spread over the order\'
     '#1,Ann@Example.com,partially_refunded,EUR,2025-05-11 09:55:16 -0400,1,Board,300.00,B-1,100.00,DE,',
     '#1,Ann@Example.com,,,2025-05-11 09:55:16 -0400,2,Wax,50.00,,,,',
     '#2,bob@example.com,voided,EUR,2025-05-12 10:00:00 -0400,1,Board,300.00,B-1,0.00,FR,',
+    // shipping refunded too: 12.50 beyond the mug's 10, reported, not taken off goods spend
+    '#3,bob@example.com,refunded,EUR,2025-05-13 10:00:00 -0400,1,Mug,10.00,M-1,22.50,FR,',
   ].join('\n') + '\n');
   const home = tempDir();
   const { s } = await ingestJson(home, [join(dir, 'orders.csv'), '--preset', 'shopify']);
   reconciles(s);
-  assert.equal(s.rowsAccepted, 2);
+  assert.equal(s.rowsAccepted, 3);
+  assert.deepEqual(s.refundsBeyondLines, { orders: 1, amount: 12.5 });
+  assert.deepEqual(s.sources[0].refundsBeyondLines, { orders: 1, amount: 12.5 });
+  const human = await floyo(['ingest', join(dir, 'orders.csv'), '--preset', 'shopify', '--replace', '--home', home]);
+  assert.match(human.stdout, /refunds: 1 order was refunded 12\.50 more than the value of its lines kept \(shipping, tax, lines a rule excluded\)/);
   assert.deepEqual(s.excludedByReason, { 'voided order': 1 });
   const db = await (await DuckDBInstance.create(join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' })).connect();
-  const rows = (await db.runAndReadAll(`SELECT customer_id, product_id, amount, refunded, currency, country, ts FROM transactions ORDER BY row_number`)).getRowObjectsJS();
+  const rows = (await db.runAndReadAll(`SELECT customer_id, product_id, amount, refunded, currency, country, ts FROM transactions WHERE order_id = '#1' ORDER BY row_number`)).getRowObjectsJS();
   db.closeSync();
   assert.deepEqual(rows.map((x) => [x.customer_id, x.product_id, x.amount, Math.round(Number(x.refunded) * 100) / 100, x.currency, x.country]), [
     ['ann@example.com', 'B-1', 300, 75, 'EUR', 'DE'],

@@ -13,15 +13,17 @@ function mapRows(mapping: Mapping, columns: string[], records: Array<string[] | 
   const accepted: CanonicalLine[] = [];
   const quarantined: Quarantined[] = [];
   const excluded: string[] = [];
+  const refundsBeyondLines: number[] = [];
   const mapper = createRowMapper(mapping, columns, 'test.csv', rules, {
     accept: (l) => accepted.push(l),
     quarantine: (q) => quarantined.push(q),
     exclude: (reason) => excluded.push(reason),
+    refundBeyondLines: (excess) => refundsBeyondLines.push(excess),
   });
   records.forEach((r, k) => mapper.push(Array.isArray(r) ? { values: r, row: k + 1, line: k + 2 } : { values: [], row: k + 1, line: k + 2, ...r }));
   mapper.end();
   assert.equal(accepted.length + quarantined.length + excluded.length, records.length, 'every record ends in one place');
-  return { accepted, quarantined, excluded, reasons: quarantined.map((q) => [q.field, q.reason, q.value]) };
+  return { accepted, quarantined, excluded, refundsBeyondLines, reasons: quarantined.map((q) => [q.field, q.reason, q.value]) };
 }
 
 const uci = (date: string, customer = '17850', stock = '85123A', invoice = '536365') => [invoice, stock, 'HEART', '6', date, '2.55', customer, 'United Kingdom'];
@@ -167,6 +169,8 @@ test('shopify: a refund spread over an order\'s lines never exceeds their value;
     ['#4', 'Wax', 100, 25],
   ]);
   for (const l of r.accepted) assert.ok(l.refunded <= l.quantity * l.unitPrice, `${l.orderId} ${l.productId}`);
+  // what no line took is reported: #2's gift card (110), #3's shipping (10); #1 is excluded as a whole
+  assert.deepEqual(r.refundsBeyondLines, [110, 10]);
 });
 
 test('order-level fill-down: a line of an order whose lines are not together is quarantined, not read with blanks', () => {
