@@ -184,9 +184,9 @@ export function folderPrefix(prefix: string): string {
  * When the prefix is itself the key of an object, that object alone is the location (so
  * `s3://b/data/sales.csv` does not also pick up `data/sales.csv.bak`); otherwise it is a folder, and
  * every object under `folderPrefix(prefix)` is listed. "Folder" placeholders (keys ending in '/') are
- * skipped. Throws a FloyoError when nothing is there.
+ * skipped. Throws a FloyoError when nothing is there, unless `allowEmpty` (the registry: nothing yet).
  */
-export async function* listS3Objects(client: S3Client, bucket: string, prefix: string): AsyncIterable<S3ObjectInfo> {
+export async function* listS3Objects(client: S3Client, bucket: string, prefix: string, { allowEmpty = false } = {}): AsyncIterable<S3ObjectInfo> {
   const list = async (input: { Prefix: string; MaxKeys?: number; ContinuationToken?: string }) => {
     try {
       return await client.send(new ListObjectsV2Command({ Bucket: bucket, ...input, Prefix: input.Prefix === '' ? undefined : input.Prefix }));
@@ -228,8 +228,7 @@ export async function* listS3Objects(client: S3Client, bucket: string, prefix: s
       seenTokens.add(token);
     }
   } while (token !== undefined);
-  if (found === 0) {
-    // the registry reads exactly this message of a folder as "nothing there yet"
+  if (found === 0 && !allowEmpty) {
     if (folder === prefix) throw new FloyoError(`no objects under ${location}`, { file: location });
     const hint = neighbour ? ` (keys that only begin with its name, such as ${neighbour}, are not under it)` : '';
     throw new FloyoError(`no object ${formatS3Url(bucket, prefix)}, and no objects under ${location}${hint}`, { file: formatS3Url(bucket, prefix) });

@@ -723,15 +723,9 @@ class S3Store implements Store {
 
   private async keysUnder(prefix: string, limit = Infinity): Promise<string[]> {
     const keys: string[] = [];
-    try {
-      for await (const object of listS3Objects(this.client, this.bucket, prefix)) {
-        keys.push(object.key);
-        if (keys.length >= limit) break;
-      }
-    } catch (err) {
-      // listS3Objects refuses an empty prefix, which for the registry just means "nothing yet"
-      if (err instanceof FloyoError && err.message === `no objects under ${formatS3Url(this.bucket, prefix)}`) return [];
-      throw err;
+    for await (const object of listS3Objects(this.client, this.bucket, prefix, { allowEmpty: true })) {
+      keys.push(object.key);
+      if (keys.length >= limit) break;
     }
     return keys;
   }
