@@ -703,13 +703,15 @@ async function refuseReusedOrderIds(db: Warehouse, fingerprint: string, location
   );
   if (within.reused > 0) {
     const id = sqlString(within.example!);
-    // the order's first line, and the first that is another customer's or bought more than a day later
+    // the order's first line, its first customer's line (the first line may be a guest's), and the first
+    // line that is another customer's or bought more than a day after the first
     const lines = await db.query<OrderLine>(
       `WITH o AS (SELECT row_number AS row, customer_id AS customer, ts, is_return FROM transactions WHERE ${here} AND order_id = ${id}),
-            f AS (SELECT * FROM o ORDER BY row LIMIT 1)
+            f AS (SELECT * FROM o ORDER BY row LIMIT 1),
+            c AS (SELECT * FROM o WHERE customer IS NOT NULL ORDER BY row LIMIT 1)
        SELECT ${sqlString(location)} AS location, row, customer, strftime(ts, '%Y-%m-%d') AS day FROM (
-         SELECT * FROM f UNION ALL
-         (SELECT o.* FROM o, f WHERE o.customer IS DISTINCT FROM f.customer AND o.customer IS NOT NULL AND f.customer IS NOT NULL
+         SELECT * FROM f UNION SELECT * FROM c UNION
+         (SELECT o.* FROM o, f LEFT JOIN c ON true WHERE o.customer <> c.customer
             OR NOT o.is_return AND abs(date_diff('second', o.ts, f.ts)) > 86400 ORDER BY o.row LIMIT 1)
        ) ORDER BY row`,
     );

@@ -92,6 +92,11 @@ test('order ids that name several orders (receipts numbered again each day) are 
   assert.equal(within.s.sources[0].status, 'failed');
   assert.match(within.s.sources[0].error!, /pos\.csv: 1 of its 2 order ids name several orders: lines of other customers, or bought on days far apart \(order "1": .*pos\.csv row 1: 2011-01-01, customer "42"; .*pos\.csv row 3: 2011-01-02, customer "44"\)\. Floyo takes the lines of one order id as one order\. If the numbers restart .* orderId: \{ columns: \[<date column>, <receipt column>\] \}/);
   assert.equal(within.s.warehouse.rows, 0);
+  // a guest's line first: the quote also shows the first customer's, which the other customer's differs from
+  writeFileSync(join(dir, 'guest-first.csv'), `${HEADER}\n7,10001,A,1,2011-01-01 10:00:00,5,,UK\n7,10002,B,1,2011-01-01 10:00:00,5,42,UK\n7,10003,C,1,2011-01-01 10:05:00,5,44,UK\n`);
+  const guestFirst = await ingestJson(home, [join(dir, 'guest-first.csv')]);
+  assert.equal(guestFirst.r.code, 2);
+  assert.match(guestFirst.s.sources[0].error!, /order "7": .*guest-first\.csv row 1: 2011-01-01, a guest; .*guest-first\.csv row 2: 2011-01-01, customer "42"; .*guest-first\.csv row 3: 2011-01-01, customer "44"\)/);
   // a day's file at a time: the second day's receipt 1 is not a correction of the first day's
   writeFileSync(join(dir, 'day1.csv'), `${HEADER}\n1,10001,A,1,2011-01-01 10:00:00,5,42,UK\n1,10002,B,2,2011-01-01 10:00:00,5,42,UK\n2,10002,B,1,2011-01-01 11:00:00,5,43,UK\n`);
   writeFileSync(join(dir, 'day2.csv'), `${HEADER}\n1,10003,C,1,2011-01-02 09:00:00,5,44,UK\n`);
