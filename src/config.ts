@@ -65,7 +65,7 @@ export const ConfigSchema = z
       .object({
         costMissedChurner: z.number().positive().default(5).describe('cost of a churner who gets no offer (relative)'),
         costWastedOffer: z.number().positive().default(1).describe('cost of an offer to a customer who would have stayed'),
-        maxAucDrop: z.number().nonnegative().default(0.02).describe('quality gate: a new version may lose at most this much churn ROC-AUC (5-fold cross-validated mean) against the current one'),
+        maxAucDrop: z.number().nonnegative().default(0.02).describe('quality gate: a new version may lose at most this much churn ROC-AUC (5-fold cross-validated mean) against the current one, beyond the noise of the two means'),
       })
       .strict()
       .prefault({}),

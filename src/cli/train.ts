@@ -112,8 +112,8 @@ are those of the data cut at --now. Like floyo score, it is refused, before anyt
 when its version would become current and stored predictions of customers with no purchase by then
 would keep a later time (the store would mix two points in time), unless --allow-older.
 A new model version becomes current unless the quality gate fails (churn 5-fold cross-validated ROC-AUC
-more than churn.maxAucDrop below the current version's, or ALS below popularity by NDCG@10 on 30
-evaluated customers or more); a version kept back is not an error (exit 0).
+more than churn.maxAucDrop below the current version's, and beyond the noise of the two means, or ALS
+below popularity by NDCG@10 on 30 evaluated customers or more); a version kept back is not an error (exit 0).
 
 Exit codes: 0 done, 1 nothing to train on (no transactions in the home), 2 bad input or data train
 refuses (the message says what to change), 3 the home is in use by another Floyo process, 70 an

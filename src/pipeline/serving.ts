@@ -56,7 +56,8 @@ export function publishInput(result: TrainResult, data: Record<string, unknown>,
       segmentation: { algorithm: 'kmeans++ on standardised log1p(recency, frequency, monetary)', params: { k: seg.k }, metrics: { inertia: seg.inertia, silhouette: seg.silhouette } },
       churn: {
         algorithm: 'L2 logistic regression (L-BFGS)', params: { C: f.churn.C, threshold: f.churn.threshold },
-        metrics: { rocAuc: result.churn.rocAuc, prAuc: result.churn.prAuc, logLoss: result.churn.logLoss, brier: result.churn.brier, cvRocAucMean: result.churn.cvRocAucMean },
+        metrics: { rocAuc: result.churn.rocAuc, prAuc: result.churn.prAuc, logLoss: result.churn.logLoss, brier: result.churn.brier,
+          cvRocAucMean: result.churn.cvRocAucMean, cvRocAucStd: result.churn.cvRocAucStd },
       },
       recommendations: {
         algorithm: f.served === 'als' ? 'implicit ALS (conjugate gradient)' : 'popularity',
@@ -205,7 +206,9 @@ export async function currentSegmentation(registry: Registry): Promise<PreviousS
  * kept is compared on the split's ROC-AUC, like with like, and the reason says so. Churn is not compared
  * with a version trained on another horizon: its labels are other labels (a 45-day churner is not a 90-day
  * one), and the note says so. NDCG is compared to a relative 1e-9: the same hits at the same ranks are a
- * tie, whatever the rounding of their sums.
+ * tie, whatever the rounding of their sums. A CV drop beyond `maxAucDrop` is held against the version only
+ * when it also exceeds twice the standard error of the two means' difference (see cvNoise): on a small
+ * shop the folds' AUCs spread by several points, and two trains would differ by more than 0.02 by chance.
  */
 /** Fewer customers evaluated on the window than this: ALS and popularity are not compared by the gate. */
 export const MIN_EVALUATED_TO_COMPARE = 30;
@@ -235,7 +238,16 @@ export function qualityGate(result: TrainResult, current: Manifest | null, confi
     const below = drop === 0 ? 'below' : `more than ${drop} below`;
     if (finite(metrics.cvRocAucMean) && finite(result.churn.cvRocAucMean)) {
       if (result.churn.cvRocAucMean < metrics.cvRocAucMean - drop) {
-        reasons.push(`churn: 5-fold CV ROC-AUC ${result.churn.cvRocAucMean.toFixed(4)} is ${below} the current version's ${metrics.cvRocAucMean.toFixed(4)}`);
+        const lower = `churn: 5-fold CV ROC-AUC ${result.churn.cvRocAucMean.toFixed(4)} is ${below} the current version's ${metrics.cvRocAucMean.toFixed(4)}`;
+        // the current version's spread: its metrics, the report of a version published before they had it, or this one's
+        const reported = (current?.report as { churn?: { cvRocAucStd?: unknown } } | undefined)?.churn?.cvRocAucStd;
+        const currentStd = [metrics.cvRocAucStd, reported].find(finite) ?? result.churn.cvRocAucStd;
+        const noise = cvNoise(result.churn.cvRocAucStd, currentStd);
+        if (metrics.cvRocAucMean - result.churn.cvRocAucMean <= noise) {
+          notes.push(`${lower}, but within the noise of the two means (±${noise.toFixed(4)}, twice the standard error of their difference): not held against it`);
+        } else {
+          reasons.push(lower);
+        }
       }
     } else if (finite(metrics.rocAuc) && result.churn.rocAuc < metrics.rocAuc - drop) {
       reasons.push(
@@ -246,6 +258,17 @@ export function qualityGate(result: TrainResult, current: Manifest | null, confi
   }
   if (!result.churn.converged) reasons.push('churn: the optimiser did not converge');
   return { passed: reasons.length === 0, reasons, ...(notes.length ? { notes } : {}) };
+}
+
+/**
+ * Twice the standard error of the difference of two 5-fold CV means, from each one's spread over its folds
+ * (a population standard deviation, so √(k − 1) gives the mean's standard error). Rough: the folds share
+ * training rows, and two trains share most customers; it tells a drop a small shop's folds make by
+ * chance from a real one. NaN spreads (no CV) give 0: no allowance.
+ */
+export function cvNoise(std: number, otherStd: number, folds = 5): number {
+  const se = (s: number) => (Number.isFinite(s) ? s / Math.sqrt(folds - 1) : 0);
+  return 2 * Math.hypot(se(std), se(otherStd));
 }
 
 /** The product ids this warehouse holds sales of (null: it holds none, so there is nothing to compare with). */

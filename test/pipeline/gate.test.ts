@@ -9,10 +9,10 @@ import type { TrainResult } from '../../src/pipeline/train.js';
 const { config } = loadConfig({ env: {}, flags: {} });
 
 /** The parts of a train result the gate reads. */
-function result(als: number, popularity: number, evaluatedUsers = 1000): TrainResult {
+function result(als: number, popularity: number, evaluatedUsers = 1000, cvRocAucMean = 0.75, cvRocAucStd = NaN): TrainResult {
   return {
     horizonDays: 90,
-    churn: { cvRocAucMean: 0.75, rocAuc: 0.75, converged: true },
+    churn: { cvRocAucMean, cvRocAucStd, rocAuc: 0.75, converged: true },
     recommendations: { model: 'als', ndcgAt10: als, popularity: { ndcgAt10: popularity }, evaluatedUsers },
   } as unknown as TrainResult;
 }
@@ -41,4 +41,24 @@ test('churn is compared only with a version of the same horizon', () => {
   assert.deepEqual(qualityGate(result(0.2, 0.1), current(45), config), {
     passed: true, reasons: [], notes: ['churn not compared with v1: it was trained on a 45-day churn horizon, this version on 90 days'],
   });
+});
+
+test('a churn drop within the noise of the two CV means is noted, not held against the version; a larger one is', () => {
+  const current = (cvRocAucMean: number, cvRocAucStd?: number, reportedStd?: number) => ({
+    version: 'v1', data: { horizonDays: 90 }, models: { churn: { metrics: { cvRocAucMean, rocAuc: cvRocAucMean, ...(cvRocAucStd === undefined ? {} : { cvRocAucStd }) } } },
+    ...(reportedStd === undefined ? {} : { report: { churn: { cvRocAucStd: reportedStd } } }),
+  }) as unknown as Manifest;
+  // a small shop: folds spread by 6–7 points, so 0.80 → 0.75 is within 2·√(0.06²/4 + 0.07²/4) = 0.0922
+  assert.deepEqual(qualityGate(result(0.2, 0.1, 1000, 0.75, 0.07), current(0.8, 0.06), config), {
+    passed: true, reasons: [],
+    notes: ["churn: 5-fold CV ROC-AUC 0.7500 is more than 0.02 below the current version's 0.8000, but within the noise of the two means (±0.0922, twice the standard error of their difference): not held against it"],
+  });
+  // a version published before its metrics kept the spread: read from its report
+  assert.equal(qualityGate(result(0.2, 0.1, 1000, 0.75, 0.07), current(0.8, undefined, 0.06), config).passed, true);
+  const far = qualityGate(result(0.2, 0.1, 1000, 0.75, 0.07), current(0.9, 0.06), config);
+  assert.deepEqual([far.passed, far.reasons], [false, ["churn: 5-fold CV ROC-AUC 0.7500 is more than 0.02 below the current version's 0.9000"]]);
+  // UCI's folds spread by 1.5 points: the allowance is 0.0212, so a drop of 0.027 is held against it
+  assert.equal(qualityGate(result(0.2, 0.1, 1000, 0.730, 0.015), current(0.757, 0.015), config).passed, false);
+  // without a spread (no CV) nothing is allowed beyond maxAucDrop
+  assert.equal(qualityGate(result(0.2, 0.1, 1000, 0.75), current(0.8), config).passed, false);
 });
