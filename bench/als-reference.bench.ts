@@ -65,7 +65,7 @@ try {
   const h = 90;
   const [span] = await wh.query<{ to: string }>(`SELECT strftime(max(ts), '%Y-%m-%d') AS "to" FROM transactions`);
   const C = new Date(Date.parse(`${span.to}T00:00:00Z`) - h * 86_400_000).toISOString().slice(0, 10);
-  const ev = await snapshot(wh, C, h);
+  const ev = await snapshot(wh, { asOf: C, horizonDays: h });
   const m = ev.interactions.matrix, holdout = ev.holdout;
   const rows: Row[] = [];
   const pop = evaluate(recommendPopular(popularityRanking(m), m, holdout.users, K), holdout, m.nCols);

@@ -28,9 +28,9 @@ try {
   const [span] = await wh.query<{ to: string }>(`SELECT strftime(max(ts), '%Y-%m-%d') AS "to" FROM transactions`);
   const C = new Date(Date.parse(`${span.to}T00:00:00Z`) - h * 86_400_000).toISOString().slice(0, 10);
   const V = new Date(Date.parse(`${C}T00:00:00Z`) - h * 86_400_000).toISOString().slice(0, 10);
-  const val = await snapshot(wh, V, h);
+  const val = await snapshot(wh, { asOf: V, horizonDays: h });
   const { C: reg } = await chooseC(val.customers.features, val.customers.churned, [0.01, 0.1, 1, 10], 0);
-  const ev = await snapshot(wh, C, h);
+  const ev = await snapshot(wh, { asOf: C, horizonDays: h });
   const y = ev.customers.churned;
   const fold = stratifiedFolds(y, 5, 0);
   const trainRows = Int32Array.from([...fold.keys()].filter((i) => fold[i] !== 0));

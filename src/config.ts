@@ -41,6 +41,14 @@ export const ConfigSchema = z
     features: z
       .object({
         horizonDays: z.number().int().positive().max(3660).default(90).describe('churn horizon: days after the cutoff (at most 3,660, ten years)'),
+        exchangeRates: z
+          .record(
+            z.string().regex(/^[A-Za-z]{3}$/, 'a currency is a three-letter code such as EUR').transform((c) => c.toUpperCase()),
+            z.number().positive(),
+            { error: (issue) => (issue.code === 'invalid_key' ? `${JSON.stringify(issue.input)}: a currency is a three-letter code such as EUR` : undefined) },
+          )
+          .optional()
+          .describe('a rate per currency, { EUR: 1, USD: 0.92 }: spend of several currencies is added in the one of rate 1; every currency of the data needs one'),
       })
       .strict()
       .prefault({}),
@@ -133,8 +141,11 @@ export function envName(key: string): string {
   return 'FLOYO_' + key.split('.').map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
 }
 
+/** Settings whose value is an object of the user's keys (a currency's rate): one leaf, not a section. */
+const OBJECT_SETTINGS = new Set(['features.exchangeRates']);
+
 function flatten(obj: unknown, prefix = '', out: Flat = {}): Flat {
-  if (obj && typeof obj === 'object' && !Array.isArray(obj) && (Object.keys(obj).length > 0 || !prefix)) {
+  if (obj && typeof obj === 'object' && !Array.isArray(obj) && (Object.keys(obj).length > 0 || !prefix) && !OBJECT_SETTINGS.has(prefix)) {
     for (const [k, v] of Object.entries(obj)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
   } else if (prefix) {
     // an empty object is a leaf too, so a misspelt section (`churnn: {}`) is not silently dropped
@@ -256,7 +267,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       const source = sourceOf(issue.path);
       const from = source ? ` (from ${source})` : '';
       // an environment variable holds text: lists and objects have to be written as JSON there
-      const json = source?.startsWith('env ') && issue.code === 'invalid_type' && (issue.expected === 'array' || issue.expected === 'object')
+      const json = source?.startsWith('env ') && issue.code === 'invalid_type' && (issue.expected === 'array' || issue.expected === 'object' || issue.expected === 'record')
         ? `; write it as JSON, e.g. ${source.slice(4)}=${issue.expected === 'array' ? '\'["a","b"]\'' : '\'{"key":"value"}\''}`
         : '';
       return `  ${key}${from}: ${issue.message}${json}`;

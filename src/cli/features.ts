@@ -44,7 +44,9 @@ ${exitCodesHelp('no transactions in the home yet')}`,
       if (!Warehouse.exists(home)) throw new FloyoError(`no transactions in ${home} yet: run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
       const warehouse = await Warehouse.open(home, 'floyo features', ctx.lockWait);
       try {
-        const summary = await buildFeatures(warehouse, { asOf: opts.asOf, horizonDays: ctx.loaded.config.features.horizonDays });
+        const summary = await buildFeatures(warehouse, {
+          asOf: opts.asOf, horizonDays: ctx.loaded.config.features.horizonDays, exchangeRates: ctx.loaded.config.features.exchangeRates,
+        });
         const files: Record<string, string> = {};
         for (const [key, tableName] of [['out', 'customer_features'], ['interactions', 'interactions'], ['holdout', 'holdout']] as const) {
           const path = opts[key];

@@ -90,7 +90,7 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
   // the count runs over two passes: each customer's purchases folded in, then the ALS customers ranked
   const bar = ctx.progress('scoring customers (fold-in + ranking)', 'items');
   const { scoredAsOf, scored } = await scoreWithVersion(warehouse, models, {
-    time, horizonDays: config.features.horizonDays, rules: config.recommendations, onProgress: (done, total) => bar.update(done, total),
+    time, horizonDays: config.features.horizonDays, exchangeRates: config.features.exchangeRates, rules: config.recommendations, onProgress: (done, total) => bar.update(done, total),
   });
   bar.done();
   if (!options.allowOlder) await refuseOlder(store, scored.ids, scoredAsOf, options.now);

@@ -190,10 +190,10 @@ export async function runTrain(
     // before any fitting: a registry another shop's versions are current in must not take this shop's
     if (current) requireSameShop(current.version, current.products, await warehouseProducts(warehouse), current.location, config.home);
     const warnings: string[] = [];
-    if (data.currencies.length > 1) {
+    if (data.currencies.length > 1 && config.features.exchangeRates === undefined) {
       // spend and order values add amounts as they are: 10 EUR + 10 USD counts as 20
       const mixed = `the data holds ${data.currencies.length} currencies (${data.currencies.slice(0, 5).join(', ')}${data.currencies.length > 5 ? ', …' : ''}); ` +
-        'spend and order values add their amounts as they are, without conversion: ingest one currency per home, or convert before ingesting';
+        'spend and order values add their amounts as they are, without conversion: set features.exchangeRates ({ EUR: 1, USD: 0.92 }), or ingest one currency per home';
       warn(mixed);
       warnings.push(mixed);
     }
@@ -250,7 +250,8 @@ export async function runTrain(
       let marked: string | null = null;
       try {
         manifest = await registry.publish(
-          publishInput(result, { ...totals, fingerprint: fp.fingerprint, cutoff: result.cutoff, validationCutoff: result.validationCutoff, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf }, gate),
+          publishInput(result, { ...totals, fingerprint: fp.fingerprint, cutoff: result.cutoff, validationCutoff: result.validationCutoff, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf,
+            ...(config.features.exchangeRates ? { exchangeRates: config.features.exchangeRates } : {}) }, gate),
           // the gate compared with previousVersion: CURRENT must still name it when this version replaces it
           { promote: gate.passed, expectCurrent: previousVersion, beforeCurrent: (version) => store.markPending((marked = version)) },
         );

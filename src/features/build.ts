@@ -19,6 +19,8 @@ export interface FeatureRequest {
    * window's last day, whose later sales are not known yet.
    */
   labelsUntil?: string;
+  /** a rate per upper-case currency code: amounts are added in the currency of rate 1 (features.exchangeRates) */
+  exchangeRates?: Record<string, number>;
 }
 
 export interface FeatureSummary {
@@ -64,6 +66,30 @@ export async function dataSpan(warehouse: Warehouse): Promise<{ from: string; to
 }
 
 /**
+ * The transactions with their amounts in one currency: `transactions` itself without rates; with them,
+ * each line's amount and refund times its currency's rate (a line without a currency is taken as it is).
+ * A currency of the data without a rate is refused: adding it unconverted is what the rates are there to stop.
+ */
+async function pricedLines(db: Warehouse, rates: Record<string, number> | undefined): Promise<string> {
+  if (rates === undefined) return 'transactions';
+  const codes = Object.keys(rates);
+  const unpriced = await db.query<{ currency: string; lines: number }>(
+    `SELECT currency, count(*)::BIGINT AS lines FROM transactions
+     WHERE currency IS NOT NULL AND upper(trim(currency)) NOT IN (${codes.length ? codes.map(sqlString).join(', ') : 'NULL'})
+     GROUP BY currency ORDER BY lines DESC, currency`,
+  );
+  if (unpriced.length) {
+    const named = unpriced.slice(0, 5).map((u) => `${JSON.stringify(u.currency)} (${u.lines.toLocaleString('en-US')} line${u.lines === 1 ? '' : 's'})`).join(', ');
+    throw new FloyoError(
+      `features.exchangeRates has no rate for ${unpriced.length === 1 ? 'a currency' : `${unpriced.length} currencies`} of the data: ${named}` +
+        `${unpriced.length > 5 ? ', …' : ''}; give each a rate to the currency of rate 1 (rates now: ${codes.length ? codes.map((c) => `${c} ${rates[c]}`).join(', ') : 'none'})`,
+    );
+  }
+  const rate = `CASE upper(trim(currency)) ${codes.map((c) => `WHEN ${sqlString(c)} THEN ${rates[c]}`).join(' ')} ELSE 1 END`;
+  return `(SELECT * REPLACE (amount * ${rate} AS amount, refunded * ${rate} AS refunded) FROM transactions)`;
+}
+
+/**
  * Builds the temp tables `customer_features` (one row per customer with a purchase in the past, with the
  * churn label), `interactions` (customer × product in the past) and `holdout` (new customer × product pairs
  * in the window, restricted to products seen in the past).
@@ -90,6 +116,7 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
     ? `(${C} + INTERVAL ${h + 1} DAY)` // exclusive
     : `least(${C} + INTERVAL ${h + 1} DAY, ${sqlInstant(request.labelsUntil)} + INTERVAL 1 SECOND)`;
   const db = warehouse;
+  const lines = await pricedLines(db, request.exchangeRates);
 
   // Purchases are orders with at least one non-return line; returns and refunds reduce net spend.
   // Sums are rounded to 1e-6: DuckDB adds doubles in parallel in no fixed order, and features (so models)
@@ -103,7 +130,7 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
            round(sum(CASE WHEN NOT is_return THEN quantity ELSE 0 END), 6) AS units,
            count(*) FILTER (WHERE NOT is_return) AS lines,
            bool_or(NOT is_return) AS is_purchase
-    FROM transactions
+    FROM ${lines}
     WHERE customer_id IS NOT NULL AND ts < ${pastEnd}
     GROUP BY customer_id, order_id`);
 

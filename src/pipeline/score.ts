@@ -174,10 +174,13 @@ const RANK_BLOCK = 10_000;
 /** Scores every customer with a purchase by `time` (see scoringTime) with a published model version. */
 export async function scoreWithVersion(
   warehouse: Warehouse, models: ServingModels,
-  options: { time: ScoringTime; horizonDays: number; rules: ServingRules; onProgress?: (done: number, total: number) => void },
+  options: {
+    time: ScoringTime; horizonDays: number; exchangeRates?: Record<string, number>; rules: ServingRules;
+    onProgress?: (done: number, total: number) => void;
+  },
 ): Promise<{ scoredAsOf: string; scored: ScoredCustomers }> {
   const { scoredAsOf, day } = options.time;
-  const snap = await snapshot(warehouse, day, options.horizonDays, scoredAsOf);
+  const snap = await snapshot(warehouse, { asOf: day, horizonDays: options.horizonDays, until: scoredAsOf, exchangeRates: options.exchangeRates });
   const features = snap.customers.features;
   const bought = inModelItems(snap.interactions.matrix, snap.interactions.items.ids, models);
   return {

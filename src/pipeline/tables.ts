@@ -1,7 +1,7 @@
 // Warehouse tables → typed arrays for the models: customer features as a Matrix, interactions as CSR.
 // Ids are mapped once to dense indices; the maps travel with the models.
 import { sqlString, type Warehouse } from '../data/warehouse.js';
-import { buildFeatures, CUSTOMER_FEATURES, type FeatureSummary } from '../features/build.js';
+import { buildFeatures, CUSTOMER_FEATURES, type FeatureRequest, type FeatureSummary } from '../features/build.js';
 import { matrix, type Matrix } from '../ml/matrix.js';
 import { csrFromTriplets, type Csr } from '../ml/sparse.js';
 import type { Holdout } from '../models/recommendations.js';
@@ -151,8 +151,8 @@ export interface Snapshot {
 }
 
 /** Features, interactions and holdout as of one cutoff, read into arrays. */
-export async function snapshot(warehouse: Warehouse, asOf: string | undefined, horizonDays: number, until?: string, labelsUntil?: string): Promise<Snapshot> {
-  const features = await buildFeatures(warehouse, { asOf, horizonDays, until, labelsUntil });
+export async function snapshot(warehouse: Warehouse, request: FeatureRequest): Promise<Snapshot> {
+  const features = await buildFeatures(warehouse, request);
   const customers = await readCustomers(warehouse);
   const users = idIndex(customers.ids);
   const { interactions, holdout: m } = await readInteractionTables(warehouse, users);

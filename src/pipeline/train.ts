@@ -232,6 +232,7 @@ export async function train(warehouse: Warehouse, options: TrainOptions): Promis
 
 async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool): Promise<TrainResult> {
   const { horizonDays: h, seed, config } = options;
+  const { exchangeRates } = config.features;
   const step = options.onStep ?? (() => undefined);
   const progress = options.onProgress ?? (() => undefined);
   const timings: Record<string, number> = {};
@@ -269,7 +270,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
 
   // 1. validation cutoff: choose hyperparameters
   step(`validation cutoff ${V}: choosing k, regularisation and recommender`);
-  const val = await stage('features', `features as of ${V}`, () => snapshot(warehouse, V, h));
+  const val = await stage('features', `features as of ${V}`, () => snapshot(warehouse, { asOf: V, horizonDays: h, exchangeRates }));
   requireLearnable(val, V, 'validation', h);
   const tune = tuningSample(val, config.tuning.maxCustomers, seed);
   const segParams = { kMin: config.segmentation.kMin, kMax: config.segmentation.kMax, nInit: 10, seed, k: config.segmentation.k, activeWithinDays: h };
@@ -282,7 +283,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
 
   // 2. reported cutoff: evaluate
   step(`evaluation cutoff ${C}: churn on a stratified 80/20 split, recommendations on the window`);
-  const ev = await stage('features', `features as of ${C}`, () => snapshot(warehouse, C, h, undefined, labelsUntil));
+  const ev = await stage('features', `features as of ${C}`, () => snapshot(warehouse, { asOf: C, horizonDays: h, labelsUntil, exchangeRates }));
   requireLearnable(ev, C, 'evaluation', h);
   const threshold = costThreshold(config.churn.costMissedChurner, config.churn.costWastedOffer);
   const churnEval = await stage('churn', 'churn evaluation', async (say) => {
@@ -312,7 +313,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   // 3. refit on all the data and score every customer as of S
   step(`scoring as of ${scoredAsOf}: refitting on all the data${labelsUntil ? ' up to it' : ''}`);
   const churnFinal = await stage('churn', 'churn refit on every labelled customer', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold, undefined, pool));
-  const scoring = await stage('features', `features as of ${S}`, () => snapshot(warehouse, S, h, scoredAsOf));
+  const scoring = await stage('features', `features as of ${S}`, () => snapshot(warehouse, { asOf: S, horizonDays: h, until: scoredAsOf, exchangeRates }));
   const segmentation = await stage('segmentation', `segments (k = ${kSearch.k})`, () => {
     try {
       return fitSegmentation(scoring.customers.features, { ...segParams, k: kSearch.k }, options.previousSegmentation);

@@ -258,6 +258,17 @@ test('train reconciles the warehouse with its sources, and warns when the data m
   assert.deepEqual(t.data.currencies, ['EUR', 'GBP']);
   assert.match(t.warnings.join('\n'), /^the data holds 2 currencies \(EUR, GBP\); spend and order values add their amounts as they are/);
   assert.match(r.stderr, /^floyo: warning: the data holds 2 currencies/m);
+  // with exchange rates for both: no warning, and the version records them; without a rate for one, refused
+  const rates = { FLOYO_FEATURES_EXCHANGE_RATES: '{"GBP":1,"EUR":0.86}' };
+  const converted = await floyo(['train', '--home', home, '--json', '-q'], { env: rates });
+  assert.equal(converted.code, 0, converted.stderr);
+  const c = converted.json<TrainReport>();
+  assert.deepEqual(c.warnings, []);
+  const manifest = JSON.parse(readFileSync(join(home, 'models', c.modelVersion, 'manifest.json'), 'utf8'));
+  assert.deepEqual(manifest.data.exchangeRates, { GBP: 1, EUR: 0.86 });
+  const missing = await floyo(['train', '--home', home, '-q'], { env: { FLOYO_FEATURES_EXCHANGE_RATES: '{"GBP":1}' } });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /features\.exchangeRates has no rate for a currency of the data: "EUR" \(1 line\)/);
 });
 
 test('a source that fails to ingest stops train, naming it once and saying what was kept', async () => {

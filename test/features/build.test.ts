@@ -138,3 +138,41 @@ test('features never look past the cutoff: changing only the future leaves them 
   }
   assert.deepEqual(results[1], results[0]);
 });
+
+test('features.exchangeRates adds the spend of several currencies in one; a currency without a rate is refused', async () => {
+  const home = tempDir();
+  const dir = tempDir();
+  const file = join(dir, 'tx.csv');
+  // the same basket bought in GBP by A and in EUR (written in lower case) by B, and a guest's line in USD
+  writeFileSync(file, [
+    'order,customer,product,quantity,price,time,currency',
+    '1,A,P1,2,10,2011-01-01 10:00:00,GBP',
+    '2,B,P1,2,10,2011-01-02 10:00:00,eur',
+    '3,B,P2,1,5,2011-01-03 10:00:00,eur',
+    '4,,P2,1,5,2011-01-04 10:00:00,USD',
+  ].join('\n') + '\n');
+  writeFileSync(join(dir, 'm.yaml'), 'columns: { orderId: order, customerId: customer, productId: product, quantity: quantity, unitPrice: price, timestamp: time, currency: currency }\n');
+  assert.equal((await floyo(['ingest', file, '--mapping', join(dir, 'm.yaml'), '--home', home, '-q'])).code, 0);
+  const monetary = async (env: Record<string, string>) => {
+    const out = join(tempDir(), 'f.csv');
+    const r = await floyo(['features', '--home', home, '-q', '--as-of', '2011-01-31', '--horizon-days', '30', '--out', out], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const db = await (await DuckDBInstance.create(':memory:')).connect();
+    const rows = (await db.runAndReadAll(`SELECT customer_id, monetary, avg_order_value FROM read_csv('${out}') ORDER BY customer_id`)).getRowObjectsJS();
+    return rows.map((x) => [x.customer_id, Number(x.monetary), Number(x.avg_order_value)]);
+  };
+  assert.deepEqual(await monetary({}), [['A', 20, 20], ['B', 25, 12.5]], 'as they are, without rates');
+  assert.deepEqual(await monetary({ FLOYO_FEATURES_EXCHANGE_RATES: '{"GBP":1,"EUR":0.8,"usd":0.7}' }), [['A', 20, 20], ['B', 20, 10]]);
+  const missing = await floyo(['features', '--home', home, '-q', '--as-of', '2011-01-31'], { env: { FLOYO_FEATURES_EXCHANGE_RATES: '{"GBP":1}' } });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /features\.exchangeRates has no rate for 2 currencies of the data: "eur" \(2 lines\), "USD" \(1 line\); give each a rate to the currency of rate 1 \(rates now: GBP 1\)/);
+  // a config file writes them as a map; a code that is not one is refused naming the setting
+  writeFileSync(join(dir, 'floyo.config.yaml'), 'features:\n  exchangeRates: { GBP: 1, EUR: 0.8, USD: 0.7 }\n');
+  const config = await floyo(['config', '--home', home, '--config', join(dir, 'floyo.config.yaml'), '--json']);
+  assert.equal(config.code, 0, config.stderr);
+  assert.match(config.stdout, /"GBP": 1,\s*"EUR": 0\.8,\s*"USD": 0\.7/);
+  writeFileSync(join(dir, 'bad.yaml'), 'features:\n  exchangeRates: { Pound: 1 }\n');
+  const bad = await floyo(['features', '--home', home, '--config', join(dir, 'bad.yaml')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /features\.exchangeRates\.Pound.*a currency is a three-letter code such as EUR/);
+});
