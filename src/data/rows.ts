@@ -359,7 +359,10 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   // lines of the current order, held back only when an order-level refund must be spread over them
   const spreadRefunds = get.refundedAmount !== undefined;
   let held: CanonicalLine[] = [];
+  // the order's refund, from its first line that has a usable one, kept or not (Shopify writes it on the
+  // first line only, which may be a gift card a rule excludes)
   let heldRefund = 0;
+  let refundRead = false;
   // Order-level values are filled down, and a refund spread, within a run of adjacent lines: a line of
   // an order whose run has ended (rows sorted by date, files concatenated) would get blanks or another
   // order's values, and its order a second refund, so it is quarantined. Remembering each order's values
@@ -374,8 +377,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
   };
 
   const flushOrder = () => {
-    if (held.length === 0) return;
-    if (heldRefund > 0) {
+    if (held.length > 0 && heldRefund > 0) {
       // Shopify's Refunded Amount also holds shipping, tax and refunded lines a rule excluded (a gift
       // card): what exceeds the value of the lines kept is not goods spend, so no line is refunded more
       // than its amount (nor a return line, whose amount is negative, anything)
@@ -389,6 +391,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
     for (const l of held) sink.accept(l);
     held = [];
     heldRefund = 0;
+    refundRead = false;
   };
 
   // Per-row state lives in these variables, so the hot path allocates nothing but the accepted line.
@@ -495,6 +498,10 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       const country = getCountry === undefined ? '' : getCountry(v);
       const currency = getCurrency === undefined ? '' : getCurrency(v);
       const refund = rText === '' && rTyped === undefined ? 0 : typeof rTyped === 'number' ? rTyped : parseNumber(rText, numbers);
+      if (spreadRefunds && !refundRead && Number.isFinite(refund) && refund >= 0) {
+        heldRefund = refund;
+        refundRead = true;
+      }
       parsed.quantity = quantity;
       parsed.unitPrice = unitPrice;
       parsed.lineTotal = lineTotal;
@@ -568,7 +575,6 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
         isReturn: quantity < 0,
       };
       if (spreadRefunds) {
-        if (held.length === 0) heldRefund = refund;
         held.push(line);
       } else {
         sink.accept(line);

@@ -173,6 +173,25 @@ test('shopify: a refund spread over an order\'s lines never exceeds their value;
   assert.deepEqual(r.refundsBeyondLines, [110, 10]);
 });
 
+test('an order\'s refund is read from its first line even when a rule excludes that line or it is quarantined', () => {
+  // the refunded amount written on the first line only, not filled down: the first line is the order's
+  const preset = presetMapping('shopify');
+  const mapping = parseMapping({ ...preset, orderLevelColumns: preset.orderLevelColumns.filter((c) => c !== 'Refunded Amount') }, 'no refund fill-down');
+  const columns = ['Name', 'Email', 'Financial Status', 'Currency', 'Created at', 'Lineitem quantity', 'Lineitem name', 'Lineitem price', 'Lineitem sku', 'Cancelled at', 'Refunded Amount', 'Billing Country'];
+  const r = mapRows(mapping, columns, [
+    // 60 refunded: a gift card first (excluded), then a 50 shirt: the shirt is refunded 50, 10 is beyond it
+    ['#1', 'a@x.com', 'refunded', 'USD', '2024-01-05 10:00:00', '1', 'Gift Card - $100', '100.00', '', '', '60.00', 'US'],
+    ['#1', 'a@x.com', '', '', '2024-01-05 10:00:00', '1', 'Shirt', '50.00', 'SH-1', '', '', ''],
+    // a first line with an unreadable timestamp still carries the order's 20
+    ['#2', 'b@x.com', 'partially_refunded', 'EUR', 'yesterday', '1', 'Mug', '10.00', 'MUG', '', '20.00', 'DE'],
+    ['#2', 'b@x.com', '', '', '2024-01-06 10:00:00', '1', 'Board', '300.00', 'B-1', '', '', ''],
+  ]);
+  assert.deepEqual(r.excluded, ['gift card']);
+  assert.deepEqual(r.reasons.map(([field]) => field), ['timestamp']);
+  assert.deepEqual(r.accepted.map((l) => [l.orderId, l.productId, l.refunded]), [['#1', 'SH-1', 50], ['#2', 'B-1', 20]]);
+  assert.deepEqual(r.refundsBeyondLines, [10]);
+});
+
 test('order-level fill-down: a line of an order whose lines are not together is quarantined, not read with blanks', () => {
   const columns = ['Name', 'Email', 'Financial Status', 'Currency', 'Created at', 'Lineitem quantity', 'Lineitem name', 'Lineitem price', 'Lineitem sku', 'Cancelled at', 'Refunded Amount', 'Billing Country'];
   const line = (order: string, sku: string, first: boolean, status = 'paid') =>
