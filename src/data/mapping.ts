@@ -121,7 +121,9 @@ export const MappingSchema = z
         message: 'give exactly one of "unitPrice" (the price of one unit) or "lineTotal" (quantity × unit price)',
       })
       .describe(
-        'canonical field → your column. A column reference is a name, { column, fallback, lowercase }, ' +
+        'canonical field → your column; orderId, productId, quantity, timestamp and one of unitPrice or lineTotal ' +
+          "(the line's amount: the unit price is derived, a negative one is a return) are required. " +
+          'A column reference is a name, { column, fallback, lowercase }, ' +
           '{ columns: [A, B] } (joined with "|") or a constant { value }; every column named must be in the file',
       ),
     orderLevelColumns: z
