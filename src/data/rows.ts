@@ -549,7 +549,7 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       else if (typeof pTyped === 'number' && !Number.isFinite(pTyped)) { field = priceField; reason = 'not a finite number'; value = String(pTyped); }
       else if (Number.isNaN(price)) { field = priceField; reason = 'not a number'; value = pText; }
       else if (unitPrice < 0) { field = 'unitPrice'; reason = 'negative price'; value = pText; }
-      else if (unitPrice > rules.maxUnitPrice) { field = priceField; reason = fromTotal ? `out of range (a unit price of ${unitPrice})` : 'out of range'; value = pText; }
+      else if (unitPrice > rules.maxUnitPrice) { field = priceField; reason = fromTotal ? TOTAL_OUT_OF_RANGE : 'out of range'; value = pText; }
       else if (Number.isNaN(ts)) { field = 'timestamp'; reason = notATimestamp(tText); value = tText; }
       else if (ts > rules.latestAllowedTs) { field = 'timestamp'; reason = 'in the future'; value = tText; }
       else if (ts < rules.earliestAllowedTs) { field = 'timestamp'; reason = tooOldReason(ts, typeof tsTyped === 'object'); value = tText; }
@@ -585,6 +585,9 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
     },
   };
 }
+
+// one reason for every such line, not one per value: quarantined rows are counted by reason
+const TOTAL_OUT_OF_RANGE = 'out of range: its unit price (the total over the quantity) is over ingest.maxUnitPrice';
 
 /** 1990-01-01 for a midnight UTC, else the full ISO 8601 instant. */
 function dayOrInstant(ms: number): string {

@@ -295,9 +295,14 @@ test('a line total instead of a unit price: the unit price is derived, and a neg
   ]);
   assert.deepEqual(r.excluded, ['discount line'], 'ignoreCase: ^rabatt$ matches RABATT');
   assert.deepEqual(r.reasons, [['lineTotal', 'missing value', ''], ['lineTotal', 'not a number', 'zehn'], ['quantity', 'zero quantity', '0']]);
-  // typed (Parquet) totals are used as they are; a derived unit price over the bound names it
-  const typed = mapRows(mapping, columns, [{ values: row('10', 'tv', '2', '5000000'), typed: [undefined, undefined, undefined, 2, 5e6, undefined] }]);
-  assert.deepEqual(typed.reasons, [['lineTotal', 'out of range (a unit price of 2500000)', '5000000']]);
+  // typed (Parquet) totals are used as they are; a derived unit price over the bound says so, in one reason
+  // for all such lines (they are counted by reason: one a value would list every line on its own)
+  const typed = mapRows(mapping, columns, [
+    { values: row('10', 'tv', '2', '5000000'), typed: [undefined, undefined, undefined, 2, 5e6, undefined] },
+    row('11', 'tv', '3', '9.000.001,00'),
+  ]);
+  const overBound = 'out of range: its unit price (the total over the quantity) is over ingest.maxUnitPrice';
+  assert.deepEqual(typed.reasons, [['lineTotal', overBound, '5000000'], ['lineTotal', overBound, '9.000.001,00']]);
 });
 
 test('a mapping gives exactly one of unitPrice and lineTotal', () => {
