@@ -63,6 +63,7 @@ const ColumnRef = z.union([
 });
 export type ColumnRef = z.infer<typeof ColumnRef>;
 
+const CONDITION_TESTS = ['matches', 'notMatches', 'in', 'equals', 'lessThan', 'greaterThan', 'empty'] as const;
 const Condition = z
   .object({
     field: z.enum(CANONICAL_FIELDS).optional().describe('a canonical field (its parsed value for numbers)'),
@@ -77,7 +78,13 @@ const Condition = z
     empty: z.boolean().optional().describe('true: blank; false: not blank'),
   })
   .strict()
-  .refine((c) => (c.field === undefined) !== (c.column === undefined), { message: 'give exactly one of "field" or "column"' });
+  .refine((c) => (c.field === undefined) !== (c.column === undefined), { message: 'give exactly one of "field" or "column"' })
+  // a condition without a test holds for every line: a rule would exclude them all, returns.when make them all
+  // returns (not said over an unknown key, most likely a test's name mistyped)
+  .refine((c) => CONDITION_TESTS.some((k) => c[k] !== undefined), {
+    message: 'give what to test: matches, notMatches, in, equals, lessThan, greaterThan or empty',
+    when: (payload) => payload.issues.length === 0,
+  });
 export type Condition = z.infer<typeof Condition>;
 
 export const MappingSchema = z

@@ -40,3 +40,10 @@ test('an unknown key lists the keys allowed where it is', () => {
   assert.match(refusal({ columns: COLUMNS, exclude: [{ reason: 'r', when: [{ column: 'x', equal: 'a' }] }] }),
     /\n {2}exclude\.0\.when\.0: unknown key "equal"; allowed: field, column, matches, notMatches, ignoreCase, in, equals, lessThan, greaterThan, empty$/);
 });
+
+test('a condition that tests nothing is refused: it would hold for every line (every line a return, or excluded)', () => {
+  assert.equal(refusal({ columns: COLUMNS, returns: { when: [{ column: 'Type' }] } }), 'mapping file m.yaml is invalid:\n' +
+    '  returns.when.0: give what to test: matches, notMatches, in, equals, lessThan, greaterThan or empty');
+  assert.match(refusal({ columns: COLUMNS, exclude: [{ reason: 'r', when: [{ field: 'productId', ignoreCase: true }] }] }), /exclude\.0\.when\.0: give what to test/);
+  assert.doesNotThrow(() => parseMapping({ columns: COLUMNS, returns: { when: [{ column: 'Type', empty: false }] } }, 'm'));
+});
