@@ -245,7 +245,8 @@ export async function ingest(warehouse: Warehouse, request: IngestRequest): Prom
     total.linesReplaced += s.linesReplaced;
     if (s.refundsBeyondLines && total.refundsBeyondLines) {
       total.refundsBeyondLines.orders += s.refundsBeyondLines.orders;
-      total.refundsBeyondLines.amount += s.refundsBeyondLines.amount;
+      // sums of money, without float noise (3.0999999999999996) in --json
+      total.refundsBeyondLines.amount = Math.round((total.refundsBeyondLines.amount + s.refundsBeyondLines.amount) * 1e6) / 1e6;
     }
     addCounts(total.quarantinedByReason, s.quarantinedByReason);
     addCounts(total.excludedByReason, s.excludedByReason);
@@ -551,7 +552,7 @@ async function loadSource(
     },
     refundBeyondLines(excess: number) {
       summary.refundsBeyondLines!.orders++;
-      summary.refundsBeyondLines!.amount += excess;
+      summary.refundsBeyondLines!.amount = Math.round((summary.refundsBeyondLines!.amount + excess) * 1e6) / 1e6;
     },
   };
   try {
