@@ -121,16 +121,19 @@ const SKIPPED_LISTED = 10;
 /**
  * Warns on stderr of what an ingest's report holds that needs a look, also under --json: files a folder,
  * glob or prefix held that were not read, a file read by its content against its name, and each
- * location ingested before with other content.
+ * location ingested before with other content. Returns the warnings, for a report that lists them.
  */
-export function warnIngestFindings(s: IngestSummary): void {
+export function warnIngestFindings(s: IngestSummary): string[] {
+  const warnings: string[] = [];
   const notRead = notReadWarning(s.filesNotRead);
-  if (notRead) warn(notRead);
+  if (notRead) warnings.push(notRead);
   // when every earlier order is in the new content, the new content has replaced the old: nothing to say
   for (const src of s.sources) {
-    if (src.formatNote) warn(src.formatNote);
-    if (src.earlierContent?.ordersKept) warn(earlierContentWarning(src.location, src.earlierContent.ordersKept));
+    if (src.formatNote) warnings.push(src.formatNote);
+    if (src.earlierContent?.ordersKept) warnings.push(earlierContentWarning(src.location, src.earlierContent.ordersKept));
   }
+  for (const w of warnings) warn(w);
+  return warnings;
 }
 
 /** Side files (Spark's _SUCCESS, .crc) are expected and only counted; a file with another extension may be data left out. */

@@ -47,7 +47,12 @@ export interface TrainingData {
   to: string | null;
 }
 
-export type IngestedNow = Pick<IngestSummary, 'sourcesIngested' | 'sourcesSkipped' | 'rowsRead' | 'rowsAccepted' | 'rowsQuarantined' | 'rowsExcluded' | 'ordersReplaced' | 'linesReplaced'>;
+/**
+ * What this run's --data added, as floyo ingest --json counts it: the rows, why rows were quarantined
+ * (and the file that holds them) or excluded, and the files its folders, globs and prefixes held unread.
+ */
+export type IngestedNow = Pick<IngestSummary, 'sourcesIngested' | 'sourcesSkipped' | 'rowsRead' | 'rowsAccepted' | 'rowsQuarantined' | 'rowsExcluded' | 'ordersReplaced' | 'linesReplaced'
+  | 'quarantinedByReason' | 'excludedByReason' | 'quarantineFile' | 'filesNotRead'>;
 
 export interface TrainReport {
   data: TrainingData;
@@ -163,9 +168,10 @@ export async function runTrain(
     const t0 = performance.now();
     let ingested: IngestedNow | null = null;
     let totals: WarehouseTotals | null = null; // an ingest reports them as it ends
+    const warnings: string[] = [];
     if (opts.data?.length) {
       const s = await ingest(warehouse, ingestRequest(ctx, opts.data));
-      warnIngestFindings(s);
+      warnings.push(...warnIngestFindings(s));
       const failed = s.sources.filter((x) => x.status === 'failed');
       if (failed.length) {
         // each error names its file already; the sources that did ingest stay in the warehouse
@@ -180,6 +186,7 @@ export async function runTrain(
       ingested = {
         sourcesIngested: s.sourcesIngested, sourcesSkipped: s.sourcesSkipped, rowsRead: s.rowsRead, rowsAccepted: s.rowsAccepted,
         rowsQuarantined: s.rowsQuarantined, rowsExcluded: s.rowsExcluded, ordersReplaced: s.ordersReplaced, linesReplaced: s.linesReplaced,
+        quarantinedByReason: s.quarantinedByReason, excludedByReason: s.excludedByReason, quarantineFile: s.quarantineFile, filesNotRead: s.filesNotRead,
       };
       totals = s.warehouse;
     }
@@ -189,7 +196,6 @@ export async function runTrain(
     const data = await trainingData(warehouse, totals);
     // before any fitting: a registry another shop's versions are current in must not take this shop's
     if (current) requireSameShop(current.version, current.products, await warehouseProducts(warehouse), current.location, config.home);
-    const warnings: string[] = [];
     if (data.currencies.length > 1 && config.features.exchangeRates === undefined) {
       // spend and order values add amounts as they are: 10 EUR + 10 USD counts as 20
       const mixed = `the data holds ${data.currencies.length} currencies (${data.currencies.slice(0, 5).join(', ')}${data.currencies.length > 5 ? ', …' : ''}); ` +
@@ -359,6 +365,10 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
       ? `ingested now: nothing new${skipped ? ` (${skipped})` : ''}`
       : `ingested now: ${n(g.sourcesIngested)} source${g.sourcesIngested === 1 ? '' : 's'}, ${n(g.rowsRead)} rows read (${n(g.rowsAccepted)} accepted, ${n(g.rowsQuarantined)} quarantined, ${n(g.rowsExcluded)} excluded)` +
         `${g.ordersReplaced ? `, replacing ${n(g.ordersReplaced)} earlier order${g.ordersReplaced === 1 ? '' : 's'}` : ''}${skipped ? `; ${skipped}` : ''}`);
+    // why rows were left out, as floyo ingest says it: a first train --data on a shop's export should show where its rows went
+    const counts = (c: Record<string, number>) => Object.entries(c).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${n(v)}`).join(', ');
+    if (Object.keys(g.quarantinedByReason).length) ctx.say(`      quarantined: ${counts(g.quarantinedByReason)}${g.quarantineFile ? ` (the rows: ${g.quarantineFile})` : ''}`);
+    if (Object.keys(g.excludedByReason).length) ctx.say(`      excluded: ${counts(g.excludedByReason)}`);
   }
   const sample = r.tuning.customers < r.tuning.of ? ` on a sample of ${n(r.tuning.customers)} of its ${n(r.tuning.of)} customers` : '';
   if (r.lookBack) {

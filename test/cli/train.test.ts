@@ -91,7 +91,10 @@ test('the report: data is the warehouse whatever this run ingested, k with its s
   assert.equal(again.code, 0, again.stderr);
   assert.equal(again.stderr, '');
   const t = again.json<TrainReport>();
-  assert.deepEqual(t.ingested, { sourcesIngested: 0, sourcesSkipped: 1, rowsRead: 0, rowsAccepted: 0, rowsQuarantined: 0, rowsExcluded: 0, ordersReplaced: 0, linesReplaced: 0 });
+  assert.deepEqual(t.ingested, {
+    sourcesIngested: 0, sourcesSkipped: 1, rowsRead: 0, rowsAccepted: 0, rowsQuarantined: 0, rowsExcluded: 0, ordersReplaced: 0, linesReplaced: 0,
+    quarantinedByReason: {}, excludedByReason: {}, quarantineFile: null, filesNotRead: { unsupported: 0, byExtension: {}, examples: [], sideFiles: 0 },
+  });
   assert.deepEqual(t.data, {
     sources: 1, rowsRead: 12303, rowsAccepted: 12181, rowsQuarantined: 0, rowsExcluded: 122, lines: 12181, linesReplaced: 0, currencies: ['GBP'], orders: t.data.orders,
     customers: 139, customersWithPurchases: 138, products: 2325, from: '2010-12-01T12:36:00Z', to: '2011-12-08T14:58:00Z',
@@ -236,6 +239,30 @@ test('train --now before the data ends looks back: cutoffs, labels and metrics a
   const after = lines.length - (readFileSync(join(dir, 'noon.csv'), 'utf8').trim().split('\n').length - 1);
   assert.ok(noon.lookBack!.linesLeftOut > 0.95 * after && noon.lookBack!.linesLeftOut <= after, `${noon.lookBack!.linesLeftOut} of ${after}`);
   assert.equal(cutNoon.lookBack, undefined);
+});
+
+test('train --data says where its rows went, as floyo ingest does: why rows were quarantined and where they are, what was excluded, files not read', async () => {
+  const dir = tempDir();
+  // the fixture with one more line whose quantity is not a number, beside a spreadsheet ingest cannot read
+  writeFileSync(join(dir, 'sales.csv'), readFileSync(FIXTURE, 'utf8') + '599999,22423,REGENCY CAKESTAND 3 TIER,abc,2011-12-01 10:00:00,12.75,17850,United Kingdom\n');
+  writeFileSync(join(dir, 'notes.xlsx'), '');
+  const text = await floyo(['train', '--data', dir, '--home', tempDir(), '-q']);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^ingested now: 1 source, 12,304 rows read \(12,181 accepted, 1 quarantined, 122 excluded\)$/m);
+  assert.match(text.stdout, /^ {6}quarantined: not a number: quantity 1 \(the rows: .*\/quarantine\/ingest-[^/]*\.ndjson\)$/m);
+  assert.match(text.stdout, /^ {6}excluded: non-product code 98, stock adjustment 24$/m);
+  assert.match(text.stderr, /^floyo: warning: skipped 1 file with no data extension \(\.xlsx 1\)/m);
+
+  const j = await floyo(['train', '--data', dir, '--home', tempDir(), '--json', '-q']);
+  assert.equal(j.code, 0, j.stderr);
+  const t = j.json<TrainReport>();
+  const g = t.ingested!;
+  assert.deepEqual(g.quarantinedByReason, { 'not a number: quantity': 1 });
+  assert.deepEqual(g.excludedByReason, { 'non-product code': 98, 'stock adjustment': 24 });
+  assert.ok(g.quarantineFile && existsSync(g.quarantineFile), 'the quarantine file is named and holds the row');
+  assert.match(readFileSync(g.quarantineFile, 'utf8'), /"reason":"not a number"/);
+  assert.deepEqual([g.filesNotRead.unsupported, g.filesNotRead.byExtension], [1, { '.xlsx': 1 }]);
+  assert.match(t.warnings.join('\n'), /^skipped 1 file with no data extension \(\.xlsx 1\)/m, 'the warning stderr gave is in the report too');
 });
 
 test('train reconciles the warehouse with its sources, and warns when the data mixes currencies', async () => {
