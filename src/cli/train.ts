@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseDay, parseInstant } from '../dates.js';
-import { CurrentVersionDamaged, CurrentVersionGone, FailureWithReport, FloyoError } from '../errors.js';
+import { CurrentVersionDamaged, CurrentVersionGone, FailureWithReport, FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { ingest, warehouseTotals, type IngestSummary, type WarehouseTotals } from '../data/ingest.js';
 import { Warehouse } from '../data/warehouse.js';
 import type { Manifest, Registry } from '../models/registry.js';
@@ -155,6 +155,10 @@ export async function runTrain(
 ): Promise<TrainReport> {
   checkTimes(opts);
   const { config } = ctx.loaded;
+  // opening the warehouse creates it: a mistyped --home would be left behind as an empty home
+  if (!opts.data?.length && !Warehouse.exists(config.home)) {
+    throw new FloyoError(`${config.home} holds no transactions (no warehouse there; --home, FLOYO_HOME or home in the config): give --data or run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
+  }
   const started = performance.now();
   // the registry is reached before any work: a missing bucket or refused credentials would otherwise
   // surface only at publish, after the whole training. The current version's segmentation lets the new

@@ -4,7 +4,7 @@
 // it — never a raw DuckDB lock error. A lock left by a dead process is taken over.
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as DuckDB from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -277,10 +277,12 @@ export class Warehouse {
 
   /**
    * Whether the home has a warehouse yet (commands that only read refuse an empty home without creating
-   * one). A home that is a file is refused as Warehouse.open refuses it, not taken for an empty one.
+   * one). A home that is a file, or below one, is refused as Warehouse.open refuses it, not taken for an empty one.
    */
   static exists(home: string): boolean {
-    if (existsSync(home) && !statSync(home).isDirectory()) makeHome(home);
+    let existing = home;
+    while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+    if (!statSync(existing).isDirectory()) makeHome(home);
     return existsSync(join(home, 'warehouse.duckdb'));
   }
 

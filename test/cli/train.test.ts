@@ -32,6 +32,12 @@ test('a bad --as-of or --now is one line, exit 2, before anything is ingested', 
   }
   const empty = await floyo(['train', '--home', home]);
   assert.match(empty.stderr, /holds no transactions/, 'none of the refused runs ingested anything');
+  // a mistyped --home is said to hold nothing, and is not left behind as an empty home
+  const missing = join(tempDir(), 'no-such-home');
+  const none = await floyo(['train', '--home', missing]);
+  assert.equal(none.code, 1, none.stderr);
+  assert.equal(none.stderr, `floyo: ${missing} holds no transactions (no warehouse there; --home, FLOYO_HOME or home in the config): give --data or run \`floyo ingest\` first\n`);
+  assert.ok(!existsSync(missing), 'train made no home');
 });
 
 test('an --as-of whose window runs past the data is refused, naming what works; what it names works', async () => {
