@@ -4,9 +4,9 @@ import type { Command } from 'commander';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { DEFAULT_PAGE, MAX_PAGE, RF_CELL, withPredictions, type AudiencePage, type AudienceQuery } from '../stores/predictions.js';
 import type { Config } from '../config.js';
-import { action, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
+import { action, exitCodesHelp, makeContext, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { withRegistry } from './registry.js';
-import { EXIT_CODES_HELP, percent, withRules } from './customer.js';
+import { percent, withRules } from './customer.js';
 
 export interface AudienceOptions extends CommonOptions {
   segment?: string;
@@ -42,7 +42,7 @@ with the same model version keeps it, but once a train, promote or rollback has 
 predictions it is refused (exit 2), since its next page would come from other segments and scores: start
 again without --cursor. --json prints {customers, nextCursor, total}, total being every customer that
 matches the filters.
-${EXIT_CODES_HELP}
+${exitCodesHelp('nothing to answer with (unknown segment, nothing scored yet)')}
 
 Examples:
   floyo audience --segment 'at risk' --min-churn 0.7

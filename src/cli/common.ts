@@ -73,10 +73,12 @@ export function storedIdForms(id: string): string[] {
   return [...new Set([stored, stored.toLowerCase()])];
 }
 
-/** The "Exit codes" paragraph of a command's --help: what 1 (nothing to answer with) and 2 mean for it. */
-export function exitCodesHelp(nothing: string | null, bad = 'bad input'): string {
-  return `\nExit codes: 0 done, ${nothing ? `1 ${nothing}, ` : ''}2 ${bad}, 3 the home is in use by another Floyo process,
-70 an internal error (a bug), 143 and 130 stopped by SIGTERM or Ctrl-C.`;
+/**
+ * The "Exit codes" paragraph of a command's --help: what 1 (nothing to answer with) and 2 mean for it;
+ * `busy: false` for a command that never stops for a home in use (it reads only the registry, or goes on without the home).
+ */
+export function exitCodesHelp(nothing: string | null, bad = 'bad input', { busy = true } = {}): string {
+  return `\nExit codes: 0 done, ${nothing ? `1 ${nothing}, ` : ''}2 ${bad}, ${busy ? '3 the home is in use by another Floyo process,\n' : ''}70 an internal error (a bug), 143 and 130 stopped by SIGTERM or Ctrl-C.`;
 }
 
 /** A size in bytes as people read it. */

@@ -9,7 +9,7 @@ export function percent(p: number): string {
   return `${(p * 100).toFixed(1)}%`;
 }
 
-export const EXIT_CODES_HELP = exitCodesHelp('nothing to answer with (unknown customer or segment, nothing scored yet)');
+const EXIT_CODES_HELP = exitCodesHelp('nothing to answer with (unknown customer, nothing scored yet)');
 
 export interface CustomerReport extends Prediction {
   /** the customer's moves between segments over model versions, oldest first */

@@ -342,7 +342,7 @@ warehouse now and folded into the current model version (floyo models list), so 
 training count and customers new since training are placed too; while another command holds the home
 the version's training data is used, with a warning. A customer without purchases the model knows gets
 the most popular products (known: false), with exit 0, as a new customer would.
-${exitCodesHelp('no model version yet, or the current one cannot serve')}`,
+${exitCodesHelp('no model version yet, or the current one cannot serve', 'bad input', { busy: false })}`,
       ),
     { opensHome: true },
   ).action(
@@ -387,8 +387,9 @@ export function registerSimilar(program: Command): void {
         `
 Similarity comes from the ALS item factors of the current model version, fitted on every purchase
 (also when that version serves popularity for recommendations). Products in config
-recommendations.exclude and --exclude are left out.
-${exitCodesHelp('unknown product, or no model version yet')}`,
+recommendations.exclude and --exclude are left out. It reads only the registry, so it answers while
+another command uses the home.
+${exitCodesHelp('unknown product, or no model version yet', 'bad input', { busy: false })}`,
       ),
   ).action(
     action(async (product: string, opts: QueryOptions) => {

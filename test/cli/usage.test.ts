@@ -135,3 +135,16 @@ test('ingest --help says where the S3 settings and credentials go', async () => 
   assert.match(r.stdout, /^S3: credentials come from the AWS chain \(AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role\);$/m);
   for (const setting of ['s3.endpoint', 's3.forcePathStyle', 's3.region', 'FLOYO_S3_ENDPOINT']) assert.ok(r.stdout.includes(setting), setting);
 });
+
+test('--help lists the exit codes a command can give: recommend and similar never stop for a home in use (no 3)', async () => {
+  const [recommend, similar, customer, audience] = await Promise.all(['recommend', 'similar', 'customer', 'audience'].map((c) => floyo([c, '--help'])));
+  for (const r of [recommend, similar]) {
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Exit codes: 0 done, 1 .*, 2 bad input, 70 an internal error \(a bug\), 143 and 130 stopped by SIGTERM or Ctrl-C\.$/m);
+    assert.doesNotMatch(r.stdout, /3 the home is in use/);
+  }
+  assert.match(similar.stdout, /It reads only the registry, so it answers while\nanother command uses the home\./);
+  // each query names what it does not know: customer a customer, audience a segment
+  assert.match(customer.stdout, /^Exit codes: 0 done, 1 nothing to answer with \(unknown customer, nothing scored yet\), 2 bad input, 3 the home is in use/m);
+  assert.match(audience.stdout, /^Exit codes: 0 done, 1 nothing to answer with \(unknown segment, nothing scored yet\), 2 bad input, 3 the home is in use/m);
+});
