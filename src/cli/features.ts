@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
-import { buildFeatures, exportTable } from '../features/build.js';
+import { buildFeatures, exportFormat, exportTable } from '../features/build.js';
 import { Warehouse } from '../data/warehouse.js';
-import { action, exitCodesHelp, makeContext, table, withCommonOptions, type CommonOptions } from './common.js';
+import { action, exitCodesHelp, makeContext, table, warn, withCommonOptions, type CommonOptions } from './common.js';
 
 interface FeatureOptions extends CommonOptions {
   asOf?: string;
@@ -40,6 +40,8 @@ ${exitCodesHelp('no transactions in the home yet')}`,
       const horizon = opts.horizonDays === undefined ? undefined : Number(opts.horizonDays);
       if (horizon !== undefined && !Number.isInteger(horizon)) throw new FloyoError(`--horizon-days must be a whole number, got "${opts.horizonDays}"`);
       const ctx = makeContext(opts, { 'features.horizonDays': horizon });
+      // a file name it cannot write is refused before the features are computed (minutes on a large shop)
+      for (const path of [opts.out, opts.interactions, opts.holdout]) if (path) exportFormat(path);
       const { home } = ctx.loaded.config;
       if (!Warehouse.exists(home)) throw new FloyoError(`no transactions in ${home} yet: run \`floyo ingest\` first`, {}, NOT_FOUND_EXIT);
       const warehouse = await Warehouse.open(home, 'floyo features', ctx.lockWait);
@@ -47,6 +49,8 @@ ${exitCodesHelp('no transactions in the home yet')}`,
         const summary = await buildFeatures(warehouse, {
           asOf: opts.asOf, horizonDays: ctx.loaded.config.features.horizonDays, exchangeRates: ctx.loaded.config.features.exchangeRates,
         });
+        // on stderr, as every warning, also under --json (where labelsComplete says it too)
+        if (!summary.labelsComplete) warn(`the data's last purchase (${summary.lastPurchase}) is before the window ends; churn labels overstate churn`);
         const files: Record<string, string> = {};
         for (const [key, tableName] of [['out', 'customer_features'], ['interactions', 'interactions'], ['holdout', 'holdout']] as const) {
           const path = opts[key];
@@ -60,7 +64,6 @@ ${exitCodesHelp('no transactions in the home yet')}`,
           return;
         }
         ctx.say(`cutoff ${summary.cutoff} (data ${summary.dataFrom} .. ${summary.dataTo}); churn window ${summary.window.from} .. ${summary.window.to}`);
-        if (!summary.labelsComplete) ctx.say(`warning: the data's last purchase (${summary.lastPurchase}) is before the window ends; churn labels overstate churn`);
         ctx.say(table([
           { what: 'customers', value: summary.customers },
           { what: 'churned', value: summary.churned },

@@ -294,9 +294,15 @@ const WHOLE_NUMBERS: Record<FeatureTable, string[]> = {
 };
 
 /** Writes one of the feature tables to a .parquet or .csv file. */
-export async function exportTable(warehouse: Warehouse, table: FeatureTable, path: string): Promise<void> {
+/** DuckDB's COPY options for an export named .parquet or .csv; another name is refused (before any work, by the CLI). */
+export function exportFormat(path: string): string {
   const format = /\.parquet$/i.test(path) ? '(FORMAT parquet, COMPRESSION zstd)' : /\.csv$/i.test(path) ? '(FORMAT csv, HEADER true)' : null;
   if (!format) throw new FloyoError(`cannot tell the format of ${path}: name it .parquet or .csv`);
+  return format;
+}
+
+export async function exportTable(warehouse: Warehouse, table: FeatureTable, path: string): Promise<void> {
+  const format = exportFormat(path);
   const whole = WHOLE_NUMBERS[table];
   const rows = whole.length ? `(SELECT * REPLACE (${whole.map((c) => `${c}::BIGINT AS ${c}`).join(', ')}) FROM ${table})` : table;
   try {

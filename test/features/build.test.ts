@@ -99,6 +99,15 @@ test('default cutoff is the last purchase\'s date minus the horizon; a cutoff to
   assert.ok(s.customers > 100 && s.churned > 0 && s.churned < s.customers);
   const late = await features(home, ['--as-of', '2011-11-30']);
   assert.equal(late.labelsComplete, false);
+  // said as every warning is: on stderr, stdout keeping the report
+  const lateText = await floyo(['features', '--home', home, '--as-of', '2011-11-30']);
+  assert.equal(lateText.code, 0, lateText.stderr);
+  assert.equal(lateText.stderr, 'floyo: warning: the data\'s last purchase (2011-12-08) is before the window ends; churn labels overstate churn\n');
+  assert.doesNotMatch(lateText.stdout, /warning/);
+  // an export it cannot write is refused before anything is computed: not even a missing home is looked at
+  const xlsx = await floyo(['features', '--home', join(tempDir(), 'none'), '--out', 'features.xlsx']);
+  assert.equal(xlsx.code, 2, xlsx.stderr);
+  assert.equal(xlsx.stderr, 'floyo: cannot tell the format of features.xlsx: name it .parquet or .csv\n');
   const early = await floyo(['features', '--home', home, '--as-of', '2009-01-01']);
   assert.equal(early.code, 2);
   assert.match(early.stderr, /before the first transaction/);
