@@ -102,7 +102,7 @@ export function register(program: Command): void {
       .option('--preset <name>', 'column mapping preset for --data: online-retail (default) or shopify')
       .option('--mapping <file>', 'column mapping file for --data')
       .option('--as-of <date>', 'the reported cutoff C (default: the last purchase\'s date minus the horizon)')
-      .option('--horizon-days <n>', 'churn horizon in days (default 90)')
+      .option('--horizon-days <n>', 'churn horizon in days (default 90; config features.horizonDays)')
       .option('--now <time>', 'score customers as of this date/time (a date means its end; default: the data\'s last timestamp, never the wall clock)')
       .option('--allow-older', 'publish and write even when stored predictions of customers with no purchase by --now are left scored as of a later time')
       .option('--seed <n>', 'seed for every random choice (splits, initialisations)', '0')
@@ -121,8 +121,9 @@ more than churn.maxAucDrop below the current version's, and beyond the noise of 
 below popularity by NDCG@10 on 30 evaluated customers or more); a version kept back is not an error (exit 0).
 
 Exit codes: 0 done, 1 nothing to train on (no transactions in the home), 2 bad input or data train
-refuses (the message says what to change), 3 the home is in use by another Floyo process, 70 an
-internal error (a bug), 143 and 130 stopped by SIGTERM or Ctrl-C.`,
+refuses (the message says what to change), 3 the home is in use by another Floyo process, or another
+home sharing models.location made another version current meanwhile (the new one stays listed, not
+current), 70 an internal error (a bug), 143 and 130 stopped by SIGTERM or Ctrl-C.`,
       ),
     { opensHome: true },
   ).action(

@@ -147,4 +147,8 @@ test('--help lists the exit codes a command can give: recommend and similar neve
   // each query names what it does not know: customer a customer, audience a segment
   assert.match(customer.stdout, /^Exit codes: 0 done, 1 nothing to answer with \(unknown customer, nothing scored yet\), 2 bad input, 3 the home is in use/m);
   assert.match(audience.stdout, /^Exit codes: 0 done, 1 nothing to answer with \(unknown segment, nothing scored yet\), 2 bad input, 3 the home is in use/m);
+  // train's 3 is also the registry's CURRENT changed by another home meanwhile; its horizon's default comes from the config
+  const train = await floyo(['train', '--help']);
+  assert.match(train.stdout, /3 the home is in use by another Floyo process, or another\nhome sharing models\.location made another version current meanwhile/);
+  assert.match(train.stdout, /--horizon-days <n> +churn horizon in days \(default 90; config\s+features\.horizonDays\)/);
 });
