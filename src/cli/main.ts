@@ -15,7 +15,7 @@ import { register as segments } from './segments.js';
 import { register as audience } from './audience.js';
 import { INTERNAL_EXIT, USAGE_EXIT } from '../errors.js';
 import { VERSION } from '../version.js';
-import { jsonWasWritten, printJsonError } from './common.js';
+import { jsonWasWritten, printJsonError, shellWord } from './common.js';
 import { runInterruptSteps } from '../interrupt.js';
 
 // `floyo ... | head` closes stdout early: that is the reader's choice, not an error.
@@ -49,7 +49,8 @@ const program = new Command('floyo')
     `
 Every command works on a home folder (warehouse, models, predictions): --home DIR, or FLOYO_HOME, default
 ./.floyo; settings come from --config FILE (or FLOYO_CONFIG, or ./floyo.config.json|yaml), FLOYO_*
-variables and flags (\`floyo config\` shows them). Start with \`floyo demo\`; \`floyo <command> --help\` says more.`,
+variables and flags (\`floyo config\` shows them). Options go after the command: floyo segments --home DIR.
+Start with \`floyo demo\`; \`floyo <command> --help\` says more.`,
   );
 
 for (const register of [demo, trainCmd, score, customer, segments, audience, recommend, models, ingest, features, generate, presets, config]) register(program);
@@ -72,13 +73,33 @@ function wantsJson(): boolean {
   return command === program || !parsedAny ? options.includes('--json') : Boolean(parsed.json);
 }
 
+/**
+ * `floyo --home X segments`: every option is a command's, so floyo itself knows none of them. When the
+ * command knows the option, the line with the command first, which runs (null otherwise).
+ */
+function commandFirst(err: CommanderError): string | null {
+  if (err.code !== 'commander.unknownOption') return null;
+  const at = args.findIndex((a) => program.commands.some((c) => c.name() === a));
+  const option = /'(-[^'=]*)/.exec(err.message)?.[1];
+  if (at <= 0 || option === undefined || !args.slice(0, at).some((a) => a.split('=')[0] === option)) return null;
+  // the command the line names, down to a subcommand (`models list`)
+  let command = program.commands.find((c) => c.name() === args[at])!;
+  let end = at + 1;
+  for (let sub; (sub = command.commands.find((c) => c.name() === args[end])); end++) command = sub;
+  if (!command.options.some((o) => o.long === option || o.short === option)) return null;
+  return ['floyo', ...args.slice(at, end), ...args.slice(0, at), ...args.slice(end)].map(shellWord).join(' ');
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT; // commander has printed the message (or help, version)
+    const moved = commandFirst(err);
+    const hint = moved ? `(options go after the command: ${moved})` : '';
+    if (hint) process.stderr.write(`${hint}\n`);
     // 'commander.help': help shown for a usage error (`floyo models help nope`), whose message is a placeholder
-    if (err.exitCode !== 0 && err.code !== 'commander.help' && wantsJson()) printJsonError(err.message.replace(/^error: /, ''), USAGE_EXIT);
+    if (err.exitCode !== 0 && err.code !== 'commander.help' && wantsJson()) printJsonError(`${err.message.replace(/^error: /, '')}${hint ? `\n${hint}` : ''}`, USAGE_EXIT);
   } else {
     // not a FloyoError (those are one line, handled by each action): a bug, so the stack is worth having,
     // under its own exit code rather than 1, which means "nothing to answer with"

@@ -106,8 +106,25 @@ test('under --json a usage error is one JSON object on stdout too; help and vers
   assert.equal(unknownCommand.code, 2);
   assert.deepEqual(unknownCommand.json(), { error: { message: "unknown command 'nosuch'", exitCode: 2 } });
   assert.equal(beforeCommand.code, 2);
-  assert.deepEqual(beforeCommand.json(), { error: { message: "unknown option '--home'", exitCode: 2 } }, 'an option before the command fails the line, which asked for JSON');
-  assert.deepEqual(beforeWithDefaults.json(), { error: { message: "unknown option '--home'", exitCode: 2 } }, 'also for a command whose options have defaults');
+  // an option before the command fails the line, which asked for JSON, and the line that runs is given
+  assert.deepEqual(beforeCommand.json(), { error: { message: "unknown option '--home'\n(options go after the command: floyo segments --home /tmp --json)", exitCode: 2 } });
+  assert.match(beforeCommand.stderr, /^\(options go after the command: floyo segments --home \/tmp --json\)$/m);
+  assert.deepEqual(beforeWithDefaults.json(), {
+    error: { message: "unknown option '--home'\n(options go after the command: floyo similar --home /tmp 85123A --json)", exitCode: 2 },
+  }, 'also for a command whose options have defaults');
+});
+
+test('an option before the command names the line that runs, down to a subcommand; an option no command has gets no such hint', async () => {
+  const [models, unknown, quoted] = await Promise.all([
+    floyo(['--home', '/tmp', 'models', 'list']),
+    floyo(['--bogus', 'segments']),
+    floyo(['-q', '--home', '/tmp/a b', 'customer', '12347']),
+  ]);
+  assert.equal(models.code, 2);
+  assert.match(models.stderr, /^\(options go after the command: floyo models list --home \/tmp\)$/m);
+  assert.equal(unknown.code, 2);
+  assert.doesNotMatch(unknown.stderr, /options go after/);
+  assert.match(quoted.stderr, /^\(options go after the command: floyo customer -q --home '\/tmp\/a b' 12347\)$/m);
 });
 
 test('a --home that cannot be a folder (a file is in the way) is bad input, exit 2, not an internal error', async () => {
