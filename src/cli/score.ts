@@ -129,14 +129,18 @@ function warnStale(time: ScoringTime, horizonDays: number): string[] {
   return [stale];
 }
 
+/** The time a customer must have bought by to be scored: a date's end reads as the date, another time as itself (10:00 is not the whole day). */
+function purchaseBy(scoredAsOf: string): string {
+  return scoredAsOf.endsWith('T23:59:59Z') ? scoredAsOf.slice(0, 10) : scoredAsOf;
+}
+
 /** The stored predictions a run (score, or train) left as they were, by version and time. */
 export function printNotRescored(ctx: CommandContext, r: Pick<ScoreReport, 'notRescored' | 'notRescoredBy' | 'predictionsRemoved' | 'scoredAsOf' | 'modelVersion'>): void {
   if (r.predictionsRemoved > 0) {
     ctx.say(`${count(r.predictionsRemoved)} stored predictions were removed: those customers are no longer in the warehouse (its sources were ingested again under other ids)`);
   }
   if (r.notRescored === 0) return;
-  const day = r.scoredAsOf.slice(0, 10);
-  ctx.say(`${count(r.notRescored)} stored predictions were not re-scored: those customers have no purchase by ${day}, so they keep an earlier run's prediction:`);
+  ctx.say(`${count(r.notRescored)} stored predictions were not re-scored: those customers have no purchase by ${purchaseBy(r.scoredAsOf)}, so they keep an earlier run's prediction:`);
   for (const g of r.notRescoredBy) {
     const when = g.scoredAt > r.scoredAsOf ? 'later than this run' : g.scoredAt < r.scoredAsOf ? 'earlier than this run' : 'the same time as this run';
     const version = g.modelVersion === r.modelVersion ? 'this version' : 'another version';
@@ -159,7 +163,7 @@ export async function refuseOlder(
   const asked = now === undefined ? `the data's last timestamp (${scoredAsOf})` : `--now ${now} (${scoredAsOf})`;
   throw new FloyoError(
     `${asked} is earlier than the stored predictions (scored as of up to ${later.latest}): ${left.toLocaleString('en-US')} of them, ` +
-      `customers with no purchase by ${scoredAsOf.slice(0, 10)}, would keep their later predictions and the store would mix two points in time; ` +
+      `customers with no purchase by ${purchaseBy(scoredAsOf)}, would keep their later predictions and the store would mix two points in time; ` +
       `${refused} (pass --allow-older to score as of it anyway)`,
   );
 }

@@ -335,6 +335,10 @@ describe('floyo score', () => {
     assertErrorStdout(refused);
     assert.match(refused.stderr, /^floyo: --now 2011-06-01 \(2011-06-01T23:59:59Z\) is earlier than the stored predictions \(scored as of up to 2011-12-08T14:58:00Z\): (\d+) of them, customers with no purchase by 2011-06-01, would keep their later predictions and the store would mix two points in time; nothing was written \(pass --allow-older to score as of it anyway\)\n$/);
     assert.deepEqual(await storedPredictions(home), stored, 'nothing was written');
+    // a time of day is not the whole day: those who bought that afternoon are among the customers left
+    const atTen = await floyo(['score', '--home', home, '--now', '2011-12-08T10:00:00Z', '-q']);
+    assert.equal(atTen.code, 2, atTen.stderr);
+    assert.match(atTen.stderr, /: \d+ of them, customers with no purchase by 2011-12-08T10:00:00Z, would keep their later predictions/);
 
     const json = await floyo(['score', '--home', home, '--now', '2011-06-01', '--allow-older', '--json', '-q']);
     assert.equal(json.code, 0, json.stderr);
