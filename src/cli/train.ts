@@ -52,7 +52,7 @@ export interface TrainingData {
  * (and the file that holds them) or excluded, and the files its folders, globs and prefixes held unread.
  */
 export type IngestedNow = Pick<IngestSummary, 'sourcesIngested' | 'sourcesSkipped' | 'rowsRead' | 'rowsAccepted' | 'rowsQuarantined' | 'rowsExcluded' | 'ordersReplaced' | 'linesReplaced'
-  | 'quarantinedByReason' | 'excludedByReason' | 'quarantineFile' | 'filesNotRead'>;
+  | 'quarantinedByReason' | 'excludedByReason' | 'quarantineFile' | 'filesNotRead' | 'refundsBeyondLines'>;
 
 export interface TrainReport {
   data: TrainingData;
@@ -192,6 +192,7 @@ export async function runTrain(
         sourcesIngested: s.sourcesIngested, sourcesSkipped: s.sourcesSkipped, rowsRead: s.rowsRead, rowsAccepted: s.rowsAccepted,
         rowsQuarantined: s.rowsQuarantined, rowsExcluded: s.rowsExcluded, ordersReplaced: s.ordersReplaced, linesReplaced: s.linesReplaced,
         quarantinedByReason: s.quarantinedByReason, excludedByReason: s.excludedByReason, quarantineFile: s.quarantineFile, filesNotRead: s.filesNotRead,
+        ...(s.refundsBeyondLines ? { refundsBeyondLines: s.refundsBeyondLines } : {}),
       };
       totals = s.warehouse;
     }
@@ -374,6 +375,8 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
     const counts = (c: Record<string, number>) => Object.entries(c).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${n(v)}`).join(', ');
     if (Object.keys(g.quarantinedByReason).length) ctx.say(`      quarantined: ${counts(g.quarantinedByReason)}${g.quarantineFile ? ` (the rows: ${g.quarantineFile})` : ''}`);
     if (Object.keys(g.excludedByReason).length) ctx.say(`      excluded: ${counts(g.excludedByReason)}`);
+    const beyond = g.refundsBeyondLines;
+    if (beyond?.orders) ctx.say(`      refunds beyond the lines kept (shipping, tax, excluded lines): ${n(beyond.orders)} order${beyond.orders === 1 ? '' : 's'}, ${beyond.amount.toFixed(2)} in all`);
   }
   const sample = r.tuning.customers < r.tuning.of ? ` on a sample of ${n(r.tuning.customers)} of its ${n(r.tuning.of)} customers` : '';
   if (r.lookBack) {
