@@ -60,6 +60,11 @@ interface LockInfo {
   command: string;
   host: string;
   since: string;
+  /**
+   * What tells the holder from a later process given the same pid (processStart); absent where /proc is
+   * not there, and in locks of Floyo 0.2.0 and earlier.
+   */
+  started?: string;
 }
 
 const LOCK_POLL_MS = 50;
@@ -71,6 +76,37 @@ function alive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * The boot and the start time (clock ticks since boot) of the process `pid`, from Linux's /proc; null
+ * elsewhere, or when it is gone. A pid is given again once its process is gone: in a container, whose
+ * command is PID 1 (or another small number) every time it starts, the process a killed run's lock names
+ * is alive — the next run itself — and only its start time tells that it is not the holder.
+ */
+function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name, in parentheses, may hold spaces: the fields counted from after its ')' (starttime is the 22nd of all)
+    const starttime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return starttime && /^\d+$/.test(starttime) ? `${boot}/${starttime}` : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether the process a lock names is gone, so that the lock can be taken over: its pid is not in use,
+ * or is used by a process that started later than the holder (the pid was given again). Only a lock of
+ * this machine is judged: another machine's processes (a home on a shared disk) cannot be seen from here.
+ */
+function holderGone(holder: LockInfo, host: string): boolean {
+  if (holder.host !== host) return false;
+  if (!alive(holder.pid)) return true;
+  if (typeof holder.started !== 'string') return false;
+  const started = processStart(holder.pid);
+  return started !== null && started !== holder.started;
 }
 
 /**
@@ -117,7 +153,8 @@ function makeHome(home: string): void {
 async function acquireLock(home: string, command: string, wait: LockWait): Promise<() => void> {
   const waitMs = wait.ms;
   const path = join(home, 'lock.json');
-  const mine: LockInfo = { pid: process.pid, command, host: hostname(), since: new Date().toISOString() };
+  const started = processStart(process.pid);
+  const mine: LockInfo = { pid: process.pid, command, host: hostname(), since: new Date().toISOString(), ...(started ? { started } : {}) };
   const aside = `${path}.${process.pid}.${Date.now()}`;
   writeFileSync(aside, JSON.stringify(mine));
   const forgetAside = onInterrupt(() => rmSync(aside, { force: true }));
@@ -149,7 +186,7 @@ async function acquireLock(home: string, command: string, wait: LockWait): Promi
       } catch {
         holder = null; // released just now (or unreadable): look again
       }
-      if (holder && holder.host === mine.host && !alive(holder.pid)) {
+      if (holder && holderGone(holder, mine.host)) {
         // left by a process that died; remove it only if it is still that lock, not one taken meanwhile
         if (readIfExists(path) === text) rmSync(path, { force: true });
         continue;
@@ -164,9 +201,13 @@ async function acquireLock(home: string, command: string, wait: LockWait): Promi
         continue;
       }
       if (holder) {
+        // a lock of another machine is never taken over (its processes cannot be seen from here): say how to free it
+        const elsewhere = holder.host !== mine.host
+          ? `; it was taken on another machine (${holder.host}), whose processes this one cannot see: if that command is no longer running there (a container or machine that was stopped), delete ${path}`
+          : '';
         throw new FloyoError(
           `the Floyo home ${home} is in use by \`${holder.command}\` (pid ${holder.pid} on ${holder.host}, since ${holder.since}); ` +
-            `wait for it to finish (this command waited ${+(waitMs / 1000).toFixed(1)} s; --lock-wait-seconds N waits longer), or use another --home`,
+            `wait for it to finish (this command waited ${+(waitMs / 1000).toFixed(1)} s; --lock-wait-seconds N waits longer), or use another --home${elsewhere}`,
           {},
           BUSY_EXIT,
         );

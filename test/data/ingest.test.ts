@@ -636,6 +636,49 @@ test('a second process on the same home is told who holds it', async () => {
   assert.match(garbled.stderr, /^floyo: cannot read the lock .*lock\.json; if no Floyo process is running, delete that file\n$/);
 });
 
+test('a lock whose pid another process has since is taken over: a container restarted, PID 1 again', { skip: !existsSync('/proc/self/stat') && 'needs Linux /proc' }, async () => {
+  const home = tempDir();
+  const host = (await import('node:os')).hostname();
+  const sample = join(FIXTURES, 'online_retail_sample.csv');
+  const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  const stat = readFileSync(`/proc/${process.pid}/stat`, 'utf8');
+  const ownStart = `${boot}/${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+  // the pid the lock names is alive (this test process), but started later than the run that wrote it: that run is gone
+  writeFileSync(join(home, 'lock.json'), JSON.stringify({ pid: process.pid, command: 'floyo train', host, since: '2026-01-01T00:00:00Z', started: `${boot}/1` }));
+  mkdirSync(join(home, 'tmp'), { recursive: true });
+  writeFileSync(join(home, 'tmp', 'stage-1-ab-0.tsv'), 'x');
+  const taken = await floyo(['ingest', sample, '--home', home, '-q', '--lock-wait-seconds', '0']);
+  assert.equal(taken.code, 0, taken.stderr);
+  assert.equal(existsSync(join(home, 'lock.json')), false, 'the lock is released at exit');
+  assert.deepEqual(readdirSync(join(home, 'tmp')).filter((f) => f !== 'duckdb'), [], 'what the killed run left in tmp is removed');
+  // the process that wrote it, still running: waited for, then named
+  writeFileSync(join(home, 'lock.json'), JSON.stringify({ pid: process.pid, command: 'floyo train', host, since: '2026-01-01T00:00:00Z', started: ownStart }));
+  const busy = await floyo(['ingest', sample, '--home', home, '-q', '--lock-wait-seconds', '0']);
+  assert.equal(busy.code, 3, busy.stderr);
+  assert.match(busy.stderr, /in use by `floyo train` \(pid \d+ on /);
+  // another machine's lock is never taken over: named, with how to free it once that command is gone
+  writeFileSync(join(home, 'lock.json'), JSON.stringify({ pid: 1, command: 'floyo train', host: 'other-machine', since: '2026-01-01T00:00:00Z', started: `${boot}/1` }));
+  const elsewhere = await floyo(['ingest', sample, '--home', home, '--lock-wait-seconds', '0']);
+  assert.equal(elsewhere.code, 3, elsewhere.stderr);
+  assert.match(elsewhere.stderr, /taken on another machine \(other-machine\), whose processes this one cannot see: if that command is no longer running there .*delete .*lock\.json\n$/);
+  rmSync(join(home, 'lock.json'));
+  // a lock this Floyo writes carries its holder's start
+  const held = floyo(['ingest', sample, '--home', home, '-q'], {
+    started: () => undefined,
+  });
+  let seen: { pid: number; started?: string } | null = null;
+  while (!seen) {
+    try {
+      seen = JSON.parse(readFileSync(join(home, 'lock.json'), 'utf8')) as { pid: number; started?: string };
+    } catch {
+      if ((await Promise.race([held.then(() => 'done'), new Promise((r) => setTimeout(() => r('wait'), 10))])) === 'done') break;
+    }
+  }
+  assert.equal((await held).code, 0);
+  assert.ok(seen, 'the lock was seen while the ingest held it');
+  assert.match(seen.started ?? '', /^[\w-]+\/\d+$/);
+});
+
 test('the full UCI Online Retail file (when ../shared/datasets is present)', { skip: !existsSync(join(SHARED_DATASETS, 'online_retail.csv.gz')) && 'needs ../shared/datasets/online_retail.csv.gz' }, async () => {
   const { r, s } = await ingestJson(tempDir(), [join(SHARED_DATASETS, 'online_retail.csv.gz')]);
   assert.equal(r.code, 0, r.stderr);
