@@ -22,3 +22,32 @@ export function runInterruptSteps(): void {
   }
   steps.clear();
 }
+
+let settling = 0;
+let deferredStop: (() => void) | null = null;
+
+/**
+ * Runs `commit`, an operation that a stop must let settle: a COMMIT that DuckDB runs on another thread
+ * goes on, and usually lands, after the process was told to exit, so an undo step run meanwhile (taking a
+ * source's quarantined rows back out) would undo what is kept. A stop that comes meanwhile (stopWhenSettled)
+ * takes effect once it has settled, with the steps it left registered: `commit` unregisters those that no
+ * longer apply before it returns.
+ */
+export async function settleBeforeStop<T>(commit: () => Promise<T>): Promise<T> {
+  settling++;
+  try {
+    return await commit();
+  } finally {
+    if (--settling === 0 && deferredStop) {
+      const stop = deferredStop;
+      deferredStop = null;
+      stop();
+    }
+  }
+}
+
+/** Runs `stop` now, or once the operations under way in settleBeforeStop have settled. */
+export function stopWhenSettled(stop: () => void): void {
+  if (settling > 0) deferredStop = stop;
+  else stop();
+}

@@ -16,7 +16,7 @@ import { register as audience } from './audience.js';
 import { INTERNAL_EXIT, USAGE_EXIT } from '../errors.js';
 import { VERSION } from '../version.js';
 import { jsonWasWritten, printJsonError, shellWord } from './common.js';
-import { runInterruptSteps } from '../interrupt.js';
+import { runInterruptSteps, stopWhenSettled } from '../interrupt.js';
 
 // `floyo ... | head` closes stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -28,13 +28,14 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 // write of predictions each commits whole, or leaves what the next run removes), so say so, and free the
 // home at once rather than leave the next command to find the lock dead.
 for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
-  process.once(signal, () => {
+  // a COMMIT under way is let finish first (a few milliseconds): it may land whether or not the process waits
+  process.once(signal, () => stopWhenSettled(() => {
     runInterruptSteps();
     const message = `stopped by ${signal} before it finished: what it had not committed is not kept; run it again`;
     process.stderr.write(`${signal === 'SIGINT' ? '\n' : ''}floyo: ${message}\n`);
     if (wantsJson() && !jsonWasWritten()) printJsonError(message, 128 + number);
     process.exit(128 + number);
-  });
+  }));
 }
 
 const program = new Command('floyo')

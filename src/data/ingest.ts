@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Progress, ProgressFactory } from '../cli/progress.js';
 import { FloyoError } from '../errors.js';
-import { onInterrupt } from '../interrupt.js';
+import { onInterrupt, settleBeforeStop } from '../interrupt.js';
 import { FilesNotRead, resolveLocalLocation, isS3, type NotRead, type SourceRef } from './locations.js';
 import { mappedColumns, mappingLabel, type Mapping } from './mapping.js';
 import { detectFormat, openRecords, type Format } from './records.js';
@@ -617,10 +617,14 @@ async function loadSource(
     // that cannot be written fails the source, and never leaves its lines in with no account of the rest
     // (a process killed between the two leaves the rows without the lines, the lesser harm).
     if (quarantineFile) takeBackQuarantine = appendQuarantine(ref.location, quarantineFile, quarantined);
-    // stopped by a signal before the COMMIT is done, the rows go too
+    // stopped by a signal before the COMMIT, the rows go too; a stop during it waits for it to settle, since
+    // the COMMIT goes on in DuckDB's thread and lands all the same: taking the rows out then lost them
     const forget = takeBackQuarantine ? onInterrupt(takeBackQuarantine) : () => undefined;
     try {
-      await db.run('COMMIT');
+      await settleBeforeStop(async () => {
+        await db.run('COMMIT');
+        forget();
+      });
     } finally {
       forget();
     }

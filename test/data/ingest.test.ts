@@ -386,11 +386,57 @@ test('stopped by SIGTERM (cron\'s timeout) mid-load: it says so, frees the home 
   // stopped while it waits for another process's lock: that lock stays, and nothing of its own is left
   const other = JSON.stringify({ pid: process.pid, command: 'floyo train', host: (await import('node:os')).hostname(), since: 'x' });
   writeFileSync(join(home, 'lock.json'), other);
-  const waiting = await floyo(['ingest', join(dir, 'big.csv'), '--home', home, '-q'], { started: (child) => setTimeout(() => child.kill('SIGTERM'), 1500) });
+  // once it waits (its own lock file written aside, lock.json.<pid>.<ms>): a fixed delay could come before its
+  // signal handlers are there on a busy machine, and the signal would kill it outright
+  const waiting = await floyo(['ingest', join(dir, 'big.csv'), '--home', home, '-q'], {
+    started: (child) => (poll = setInterval(() => {
+      if (readdirSync(home).some((f) => f.startsWith('lock.json.'))) {
+        clearInterval(poll);
+        setTimeout(() => child.kill('SIGTERM'), 100);
+      }
+    }, 20)),
+  });
+  clearInterval(poll);
   assert.equal(waiting.code, 143, waiting.stderr);
   assert.deepEqual(readdirSync(home).filter((f) => f.startsWith('lock.json')), ['lock.json']);
   assert.equal(readFileSync(join(home, 'lock.json'), 'utf8'), other);
   rmSync(join(home, 'lock.json'));
+});
+
+test('stopped by SIGTERM or Ctrl-C during its COMMIT: a source that lands keeps its quarantined rows', async () => {
+  const dir = tempDir();
+  // some rows quarantined: they are written to the quarantine file just before the COMMIT
+  const body = Array.from({ length: 20_000 }, (_, i) => `${100000 + (i >> 3)},1${String(i % 9000).padStart(4, '0')},ITEM,1,2011-01-01 10:00:00,${i % 1000 === 7 ? 'abc' : '1.5'},${(i >> 3) % 500},UK`).join('\n');
+  writeFileSync(join(dir, 'sales.csv'), `${HEADER}\n${body}\n`);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const home = tempDir();
+    let poll: NodeJS.Timeout | undefined;
+    const r = await floyo(['ingest', join(dir, 'sales.csv'), '--home', home, '-q'], {
+      // the quarantine file appears once the COMMIT is on its way: stopped then, as a timeout can
+      started: (child) => (poll = setInterval(() => {
+        if (existsSync(join(home, 'quarantine')) && readdirSync(join(home, 'quarantine')).length) {
+          clearInterval(poll);
+          child.kill(signal);
+        }
+      }, 1)),
+    });
+    clearInterval(poll);
+    assert.equal(r.code, signal === 'SIGTERM' ? 143 : 130, r.stderr);
+    assert.equal(existsSync(join(home, 'lock.json')), false, 'the lock is released');
+    const quarantined = () => readdirSync(join(home, 'quarantine')).flatMap((f) => readFileSync(join(home, 'quarantine', f), 'utf8').split('\n').filter(Boolean));
+    const again = await ingestJson(home, [join(dir, 'sales.csv')]);
+    assert.equal(again.r.code, 0, again.r.stderr);
+    const source = again.s.sources[0];
+    if (source.status === 'already ingested') {
+      // the COMMIT landed: its 20 quarantined rows are kept
+      assert.equal(quarantined().length, 20, `${signal}: the source landed, and its quarantined rows must be in the quarantine file`);
+    } else {
+      // it did not: ingested now, with its rows quarantined once
+      assert.equal(source.rowsQuarantined, 20);
+      assert.equal(quarantined().length, 20);
+    }
+    assert.equal(again.s.warehouse.rows, 20_000 - 20);
+  }
 });
 
 test('locations that do not exist, and bad options, are refused clearly', async () => {
