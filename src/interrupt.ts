@@ -51,3 +51,28 @@ export function stopWhenSettled(stop: () => void): void {
   if (settling > 0) deferredStop = stop;
   else stop();
 }
+
+const owed = new Set<string>();
+
+/**
+ * Registers, for the message of a stop by a signal, that a version was made current and its predictions
+ * are still to be written: "run it again" is not always the way on then (a rollback run again goes back
+ * one more version), floyo score is. The next write of predictions settles every such note, as it removes
+ * every pending_versions row. Returns what unregisters it.
+ */
+export function owePredictions(note: string): () => void {
+  owed.add(note);
+  return () => {
+    owed.delete(note);
+  };
+}
+
+/** Called once a write of predictions has committed: nothing is owed any more. */
+export function predictionsWritten(): void {
+  owed.clear();
+}
+
+/** What a stop now leaves owed (owePredictions), oldest first. */
+export function interruptNotes(): string[] {
+  return [...owed];
+}

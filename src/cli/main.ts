@@ -16,7 +16,7 @@ import { register as audience } from './audience.js';
 import { INTERNAL_EXIT, USAGE_EXIT } from '../errors.js';
 import { VERSION } from '../version.js';
 import { jsonWasWritten, printJsonError, shellWord } from './common.js';
-import { runInterruptSteps, stopWhenSettled } from '../interrupt.js';
+import { interruptNotes, runInterruptSteps, stopWhenSettled } from '../interrupt.js';
 
 // `floyo ... | head` closes stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -31,7 +31,10 @@ for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
   // a COMMIT under way is let finish first (a few milliseconds): it may land whether or not the process waits
   process.once(signal, () => stopWhenSettled(() => {
     runInterruptSteps();
-    const message = `stopped by ${signal} before it finished: what it had not committed is not kept; run it again`;
+    const notes = interruptNotes();
+    const message = notes.length
+      ? `stopped by ${signal} before it finished: ${notes.join('; ')}`
+      : `stopped by ${signal} before it finished: what it had not committed is not kept; run it again`;
     process.stderr.write(`${signal === 'SIGINT' ? '\n' : ''}floyo: ${message}\n`);
     if (wantsJson() && !jsonWasWritten()) printJsonError(message, 128 + number);
     process.exit(128 + number);

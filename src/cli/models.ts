@@ -9,6 +9,7 @@ import { noVersionsYet, requireCurrent, withRegistry } from './registry.js';
 import { printScore, scoreCurrent, withScorableHome, type ScoreReport } from './score.js';
 import { requireSameShop, requireServable, warehouseProducts } from '../pipeline/serving.js';
 import { PredictionStore } from '../stores/predictions.js';
+import { owePredictions } from '../interrupt.js';
 
 /** What changing the current version changes, said after promote and rollback. */
 const CURRENT_NOTE = 'floyo recommend, floyo similar and floyo score use it from now on';
@@ -163,17 +164,27 @@ async function changeCurrent(
       const store = warehouse ? new PredictionStore(warehouse) : null;
       await store?.init(); // a home that only ingested has no predictions table yet
       let marked: string | null = null;
+      let forgetNote = (): void => undefined;
       const usable = async (loaded: LoadedModels) => {
         requireServable(loaded);
         const products = loaded.documents.products;
         requireSameShop(loaded.manifest.version, Array.isArray(products) ? products as string[] : [], sold, registry.location, config.home);
         // noted before CURRENT changes and removed by the re-score's write: a run that stops between is seen by the queries
         await store?.markPending((marked = loaded.manifest.version));
+        // and by the stop's message: run again, a rollback would go back one more version
+        if (store) {
+          const again = command === 'floyo models rollback' ? ', not floyo models rollback again, which would go back one more version' : '';
+          forgetNote = owePredictions(
+            `it was making model version ${loaded.manifest.version} current: if floyo models list shows it current, the stored predictions ` +
+              `are still those of the version before, and floyo score re-scores them${again}; if not, run it again`,
+          );
+        }
       };
       let changed: { current: string; previous: string | null };
       try {
         changed = await change(registry, usable);
       } catch (err) {
+        forgetNote();
         if (marked !== null) await store?.clearPending(marked).catch(() => undefined); // CURRENT was not written
         throw err;
       }
@@ -185,6 +196,7 @@ async function changeCurrent(
       );
       if (current === previous && stored.n > 0 && stored.others === 0) {
         await store!.clearPending(current); // its predictions are all there: nothing is owed
+        forgetNote();
         return { current, previous, rescored: null };
       }
       try {
@@ -193,6 +205,8 @@ async function changeCurrent(
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
         throw new FloyoError(`${current} is now current, but re-scoring the stored predictions with it failed: ${why}; run floyo score to retry`);
+      } finally {
+        forgetNote();
       }
     }), ctx.lockWait);
 }

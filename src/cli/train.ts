@@ -11,6 +11,7 @@ import { PredictionStore, type Prediction, type StoredGroup } from '../stores/pr
 import { action, bytesText, makeContext, stderrLine, table, warn, withCommonOptions, type CommandContext, type CommonOptions } from './common.js';
 import { failedFile, ingestRequest, warnIngestFindings } from './ingest.js';
 import { withRegistry } from './registry.js';
+import { owePredictions } from '../interrupt.js';
 import { printNotRescored, refuseOlder } from './score.js';
 
 interface TrainOptions extends CommonOptions {
@@ -265,7 +266,17 @@ export async function runTrain(
           publishInput(result, { ...totals, fingerprint: fp.fingerprint, cutoff: result.cutoff, validationCutoff: result.validationCutoff, horizonDays: result.horizonDays, scoredAsOf: result.scoredAsOf,
             ...(config.features.exchangeRates ? { exchangeRates: config.features.exchangeRates } : {}) }, gate),
           // the gate compared with previousVersion: CURRENT must still name it when this version replaces it
-          { promote: gate.passed, expectCurrent: previousVersion, beforeCurrent: (version) => store.markPending((marked = version)) },
+          {
+            promote: gate.passed, expectCurrent: previousVersion,
+            beforeCurrent: async (version) => {
+              await store.markPending((marked = version));
+              // a stop from here on may leave it current with the predictions of the version before: the stop's message says what to run
+              owePredictions(
+                `it was making model version ${version} current: if floyo models list shows it current, the stored predictions are still ` +
+                  `those of the version before, and floyo score writes its own (in seconds); if not, floyo models promote ${version} serves it`,
+              );
+            },
+          },
         );
       } catch (err) {
         if (marked !== null) await store.clearPending(marked).catch(() => undefined); // CURRENT was not written

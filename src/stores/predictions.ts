@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { isoSeconds } from '../dates.js';
 import { DEFAULT_LOCK_WAIT, sqlDouble, sqlString, Warehouse } from '../data/warehouse.js';
-import { settleBeforeStop } from '../interrupt.js';
+import { predictionsWritten, settleBeforeStop } from '../interrupt.js';
 
 export interface ChurnReason {
   feature: string;
@@ -624,7 +624,10 @@ export class PredictionStore {
       await this.recordInputs();
       await db.run('DROP TABLE staged_predictions');
       // a stop by a signal waits for it: it lands whether or not the process waits, and the lock goes only after
-      await settleBeforeStop(() => db.run('COMMIT'));
+      await settleBeforeStop(async () => {
+        await db.run('COMMIT');
+        predictionsWritten();
+      });
       // A rewrite's old table is freed only at a checkpoint, which a small WAL never triggers: without one,
       // every train left a dead copy of the table in the file (a million customers: +0.7 GB each time).
       // The write is committed by now; a checkpoint that fails only leaves that space to the next one.

@@ -355,6 +355,43 @@ describe('floyo models', () => {
   });
 });
 
+test('a rollback stopped by SIGTERM after CURRENT changed says to run floyo score, not the rollback again', async () => {
+  const home = tempDir();
+  for (let i = 0; i < 2; i++) assert.equal((await cli(['train', '--data', FIXTURE, '--home', home, '-q'])).code, 0);
+  const list = () => cli(['models', 'list', '--home', home, '--json']).then((r) => r.json<ListJson>());
+  const [second, first] = (await list()).versions.map((v) => v.version);
+  const current = join(home, 'models', 'CURRENT');
+  let stopped: CliResult | null = null;
+  // stopped as soon as CURRENT names the version it rolls back to, before the re-score is written (tried
+  // again the odd time the re-score is quicker than the poll)
+  for (let attempt = 0; attempt < 5 && !stopped; attempt++) {
+    const before = readFileSync(current, 'utf8');
+    let poll: NodeJS.Timeout | undefined;
+    const r = await floyo(['models', 'rollback', '--home', home], {
+      started: (child) => (poll = setInterval(() => {
+        if (readFileSync(current, 'utf8') !== before) {
+          clearInterval(poll);
+          child.kill('SIGTERM');
+        }
+      }, 1)),
+    });
+    clearInterval(poll);
+    if (r.code === 143) stopped = r;
+    else assert.equal((await cli(['models', 'promote', second, '--home', home])).code, 0, 'put back for another try');
+  }
+  assert.ok(stopped, 'a rollback was stopped between CURRENT and the re-score');
+  assert.equal((await list()).current, first, 'CURRENT changed before the stop');
+  assert.match(stopped.stderr, new RegExp(`^floyo: stopped by SIGTERM before it finished: it was making model version ${first} current: ` +
+    'if floyo models list shows it current, the stored predictions are still those of the version before, and floyo score re-scores them, ' +
+    'not floyo models rollback again, which would go back one more version; if not, run it again\n$'));
+  const customer = await cli(['segments', '--home', home, '--json']);
+  assert.match(customer.stderr, new RegExp(`a run making model version ${first} current stopped at .* before writing its predictions`));
+  const score = await cli(['score', '--home', home, '--json']);
+  assert.equal(score.code, 0, score.stderr);
+  assert.equal(score.json<ScoreReport>().modelVersion, first);
+  assert.doesNotMatch((await cli(['segments', '--home', home])).stderr, /stopped/, 'the score settled it');
+});
+
 test('models.keepVersions prunes after each train; models prune does it on demand, holding the home', async () => {
   const home = tempDir();
   const env = { FLOYO_MODELS_KEEP_VERSIONS: '1' };
