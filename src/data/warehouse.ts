@@ -134,6 +134,24 @@ function removeLeftovers(tmp: string, only: (entry: string) => boolean = () => t
   for (const entry of readdirSync(tmp)) if (only(entry)) rmSync(join(tmp, entry), { recursive: true, force: true });
 }
 
+/**
+ * Removes the lock files that waiting commands wrote aside (lock.json.<pid>.<ms>) and left when they were
+ * killed (kill -9) while they waited: each one a killed queued command left would stay for good. Those of
+ * live processes stay, since a waiting command links its own into place.
+ */
+function removeDeadAsides(home: string, mine: string, host: string): void {
+  for (const entry of readdirSync(home)) {
+    const file = join(home, entry);
+    if (!/^lock\.json\.\d+\.\d+$/.test(entry) || file === mine) continue;
+    try {
+      const holder = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
+      if (holderGone(holder, host)) rmSync(file, { force: true });
+    } catch {
+      // being written or removed by its process just now: it is that process's
+    }
+  }
+}
+
 /** Makes the home folder, or says why it cannot be one (a typo in --home naming a file is bad input, not a bug). */
 function makeHome(home: string): void {
   try {
@@ -164,6 +182,7 @@ async function acquireLock(home: string, command: string, wait: LockWait): Promi
     for (;;) {
       try {
         linkSync(aside, path);
+        removeDeadAsides(home, aside, mine.host);
         // stopped by a signal: the lock goes at once, not when the next command finds it dead, and this
         // process's files in tmp (named with its pid) with it, if the lock is still ours
         const forgetLock = onInterrupt(() => {

@@ -682,7 +682,7 @@ test('a second process on the same home is told who holds it', async () => {
   assert.match(garbled.stderr, /^floyo: cannot read the lock .*lock\.json; if no Floyo process is running, delete that file\n$/);
 });
 
-test('a lock whose pid another process has since is taken over: a container restarted, PID 1 again', { skip: !existsSync('/proc/self/stat') && 'needs Linux /proc' }, async () => {
+test('a lock whose pid another process has since is taken over: a container restarted, PID 1 again; what killed waiters left beside it goes', { skip: !existsSync('/proc/self/stat') && 'needs Linux /proc' }, async () => {
   const home = tempDir();
   const host = (await import('node:os')).hostname();
   const sample = join(FIXTURES, 'online_retail_sample.csv');
@@ -693,9 +693,16 @@ test('a lock whose pid another process has since is taken over: a container rest
   writeFileSync(join(home, 'lock.json'), JSON.stringify({ pid: process.pid, command: 'floyo train', host, since: '2026-01-01T00:00:00Z', started: `${boot}/1` }));
   mkdirSync(join(home, 'tmp'), { recursive: true });
   writeFileSync(join(home, 'tmp', 'stage-1-ab-0.tsv'), 'x');
+  // what commands killed (kill -9) while they waited for the lock left beside it, and a command waiting now
+  const deadWaiter = `lock.json.${2 ** 22 + 12345}.1796687631188`;
+  writeFileSync(join(home, deadWaiter), JSON.stringify({ pid: 2 ** 22 + 12345, command: 'floyo score', host, since: '2026-01-01T00:00:00Z' }));
+  const liveWaiter = `lock.json.${process.pid}.1796687631189`;
+  writeFileSync(join(home, liveWaiter), JSON.stringify({ pid: process.pid, command: 'floyo score', host, since: '2026-01-01T00:00:00Z', started: ownStart }));
   const taken = await floyo(['ingest', sample, '--home', home, '-q', '--lock-wait-seconds', '0']);
   assert.equal(taken.code, 0, taken.stderr);
   assert.equal(existsSync(join(home, 'lock.json')), false, 'the lock is released at exit');
+  assert.deepEqual(readdirSync(home).filter((f) => f.startsWith('lock.json')), [liveWaiter], 'a dead waiter\'s file is removed, a live one\'s kept');
+  rmSync(join(home, liveWaiter));
   assert.deepEqual(readdirSync(join(home, 'tmp')).filter((f) => f !== 'duckdb'), [], 'what the killed run left in tmp is removed');
   // the process that wrote it, still running: waited for, then named
   writeFileSync(join(home, 'lock.json'), JSON.stringify({ pid: process.pid, command: 'floyo train', host, since: '2026-01-01T00:00:00Z', started: ownStart }));
