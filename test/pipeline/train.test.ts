@@ -109,9 +109,11 @@ test('--now scores as of another time; errors are one line', async () => {
   db.closeSync();
   instance.closeSync(); // the next floyo command needs the warehouse
   assert.deepEqual(counts, { late: 0, unseen: 0 }, 'only customers with a purchase by 10:00 are scored');
-  const empty = await floyo(['train', '--home', tempDir()]);
+  const nowhere = tempDir();
+  const empty = await floyo(['train', '--home', nowhere]);
   assert.equal(empty.code, 1, 'nothing ingested yet: nothing to train on');
-  assert.match(empty.stderr, /^floyo: the warehouse .* holds no transactions/);
+  assert.match(empty.stderr, /^floyo: .* holds no transactions \(no warehouse there; --home, FLOYO_HOME or home in the config\): give --data or run `floyo ingest` first/);
+  assert.deepEqual(readdirSync(nowhere), [], 'and it makes no warehouse there');
   const short = await floyo(['train', '--home', home, '--horizon-days', '200']);
   assert.equal(short.code, 2);
   assert.match(short.stderr, /too short for a 200-day horizon/);
