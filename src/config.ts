@@ -141,11 +141,12 @@ export function envName(key: string): string {
   return 'FLOYO_' + key.split('.').map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
 }
 
-/** Settings whose value is an object of the user's keys (a currency's rate): one leaf, not a section. */
-const OBJECT_SETTINGS = new Set(['features.exchangeRates']);
+/** The settings, as settingKeys gives them: one whose value is an object of the user's keys (a currency's rate) is a leaf, not a section. */
+let leaves: Set<string> | undefined;
 
 function flatten(obj: unknown, prefix = '', out: Flat = {}): Flat {
-  if (obj && typeof obj === 'object' && !Array.isArray(obj) && (Object.keys(obj).length > 0 || !prefix) && !OBJECT_SETTINGS.has(prefix)) {
+  leaves ??= new Set(settingKeys());
+  if (obj && typeof obj === 'object' && !Array.isArray(obj) && (Object.keys(obj).length > 0 || !prefix) && !leaves.has(prefix)) {
     for (const [k, v] of Object.entries(obj)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
   } else if (prefix) {
     // an empty object is a leaf too, so a misspelt section (`churnn: {}`) is not silently dropped

@@ -245,8 +245,7 @@ export async function ingest(warehouse: Warehouse, request: IngestRequest): Prom
     total.linesReplaced += s.linesReplaced;
     if (s.refundsBeyondLines && total.refundsBeyondLines) {
       total.refundsBeyondLines.orders += s.refundsBeyondLines.orders;
-      // sums of money, without float noise (3.0999999999999996) in --json
-      total.refundsBeyondLines.amount = Math.round((total.refundsBeyondLines.amount + s.refundsBeyondLines.amount) * 1e6) / 1e6;
+      total.refundsBeyondLines.amount = addMoney(total.refundsBeyondLines.amount, s.refundsBeyondLines.amount);
     }
     addCounts(total.quarantinedByReason, s.quarantinedByReason);
     addCounts(total.excludedByReason, s.excludedByReason);
@@ -308,6 +307,11 @@ async function planS3(warehouse: Warehouse, refs: SourceRef[], request: IngestRe
     const sha256 = known.get(id(ref.location, ref.etag, ref.bytes));
     return sha256 !== undefined ? { kind: 'known', sha256 } : { kind: 'prefetch', ref, slot: slot++ };
   });
+}
+
+/** A sum of money rounded to 1e-6, as feature sums are: no float noise (3.0999999999999996) in --json. */
+function addMoney(a: number, b: number): number {
+  return Math.round((a + b) * 1e6) / 1e6;
 }
 
 /** refundsBeyondLines at zero, for a mapping that reads refunds (the key is there only then). */
@@ -552,7 +556,7 @@ async function loadSource(
     },
     refundBeyondLines(excess: number) {
       summary.refundsBeyondLines!.orders++;
-      summary.refundsBeyondLines!.amount = Math.round((summary.refundsBeyondLines!.amount + excess) * 1e6) / 1e6;
+      summary.refundsBeyondLines!.amount = addMoney(summary.refundsBeyondLines!.amount, excess);
     },
   };
   try {

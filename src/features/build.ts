@@ -293,7 +293,6 @@ const WHOLE_NUMBERS: Record<FeatureTable, string[]> = {
   holdout: [],
 };
 
-/** Writes one of the feature tables to a .parquet or .csv file. */
 /** DuckDB's COPY options for an export named .parquet or .csv; another name is refused (before any work, by the CLI). */
 export function exportFormat(path: string): string {
   const format = /\.parquet$/i.test(path) ? '(FORMAT parquet, COMPRESSION zstd)' : /\.csv$/i.test(path) ? '(FORMAT csv, HEADER true)' : null;
@@ -301,6 +300,7 @@ export function exportFormat(path: string): string {
   return format;
 }
 
+/** Writes one of the feature tables to a .parquet or .csv file. */
 export async function exportTable(warehouse: Warehouse, table: FeatureTable, path: string): Promise<void> {
   const format = exportFormat(path);
   const whole = WHOLE_NUMBERS[table];
