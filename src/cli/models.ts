@@ -154,7 +154,9 @@ async function showVersion(ctx: CommandContext, version: string | undefined): Pr
  */
 async function changeCurrent(
   ctx: CommandContext, command: string,
-  change: (registry: Registry, usable: (loaded: LoadedModels) => Promise<void>) => Promise<{ current: string; previous: string | null }>,
+  change: (
+    registry: Registry, usable: (loaded: LoadedModels) => Promise<void>, pending: ReadonlySet<string>,
+  ) => Promise<{ current: string; previous: string | null }>,
 ): Promise<{ current: string; previous: string | null; rescored: ScoreReport | null }> {
   const { config } = ctx.loaded;
   return withScorableHome(config.home, command, (warehouse) =>
@@ -163,6 +165,8 @@ async function changeCurrent(
       const sold = warehouse ? await warehouseProducts(warehouse) : null;
       const store = warehouse ? new PredictionStore(warehouse) : null;
       await store?.init(); // a home that only ingested has no predictions table yet
+      // versions whose change to current stopped before their predictions were written here
+      const pending = new Set((await store?.pending())?.map((p) => p.version));
       let marked: string | null = null;
       let forgetNote = (): void => undefined;
       const usable = async (loaded: LoadedModels) => {
@@ -171,18 +175,12 @@ async function changeCurrent(
         requireSameShop(loaded.manifest.version, Array.isArray(products) ? products as string[] : [], sold, registry.location, config.home);
         // noted before CURRENT changes and removed by the re-score's write: a run that stops between is seen by the queries
         await store?.markPending((marked = loaded.manifest.version));
-        // and by the stop's message: run again, a rollback would go back one more version
-        if (store) {
-          const again = command === 'floyo models rollback' ? ', not floyo models rollback again, which would go back one more version' : '';
-          forgetNote = owePredictions(
-            `it was making model version ${loaded.manifest.version} current: if floyo models list shows it current, the stored predictions ` +
-              `are still those of the version before, and floyo score re-scores them${again}; if not, run it again`,
-          );
-        }
+        // and by the stop's message (a rollback run again finishes this one: see rollbackVersion)
+        if (store) forgetNote = owePredictions(`it was making model version ${loaded.manifest.version} current: run ${command} again to finish`);
       };
       let changed: { current: string; previous: string | null };
       try {
-        changed = await change(registry, usable);
+        changed = await change(registry, usable, pending);
       } catch (err) {
         forgetNote();
         if (marked !== null) await store?.clearPending(marked).catch(() => undefined); // CURRENT was not written
@@ -243,14 +241,34 @@ async function promoteVersion(ctx: CommandContext, version: string): Promise<voi
   printRescored(ctx, r.rescored);
 }
 
+/**
+ * Makes the version current before the current one current again. When the current version is one whose
+ * change to current stopped before its predictions were written in this home (a stopped rollback, promote
+ * or train), that change is finished instead: a rollback run again after a stop must not go back one more
+ * version than the user asked for.
+ */
 async function rollbackVersion(ctx: CommandContext): Promise<void> {
-  const r = await changeCurrent(ctx, 'floyo models rollback', async (registry, usable) => {
+  let finished = false;
+  const r = await changeCurrent(ctx, 'floyo models rollback', async (registry, usable, pending) => {
     const previous = await registry.current();
     if (previous === null && (await registry.list()).length === 0) throw noVersionsYet(registry);
+    if (previous !== null && pending.has(previous)) {
+      finished = true;
+      return { current: previous, previous };
+    }
     return { current: await registry.rollback(usable), previous };
   });
+  const again = `run floyo models rollback again to go back from ${r.current}`;
   if (ctx.json) {
-    ctx.emitJson({ current: r.current, previous: r.previous, note: CURRENT_NOTE, rescored: r.rescored });
+    ctx.emitJson({
+      current: r.current, previous: r.previous, changed: r.current !== r.previous, note: finished ? `finished a stopped change to ${r.current}; ${again}` : CURRENT_NOTE,
+      rescored: r.rescored,
+    });
+    return;
+  }
+  if (finished) {
+    ctx.say(`${r.current} was made current by a run that stopped before it wrote this home's predictions: this rollback finished that run instead of going back further (${again})`);
+    if (r.rescored) printScore(ctx, r.rescored);
     return;
   }
   ctx.say(`rolled back: ${r.current} is current again (was ${r.previous})`);
@@ -299,7 +317,8 @@ The registry is models.location (default <home>/models). The current version is 
 and floyo similar load; floyo train publishes a new version and makes it current unless the quality
 gate fails. promote and rollback re-score the customers whose predictions are stored in this home
 with the version that becomes current (as of the time they were last scored); floyo score refreshes
-them with new data.
+them with new data. A promote or rollback stopped before that re-score is finished by running it
+again (a rollback then goes back no further).
 ${exitCodesHelp('no such version, or none yet', 'bad input, a damaged version or CURRENT, or a version that cannot serve')}`,
     );
 

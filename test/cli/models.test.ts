@@ -355,7 +355,7 @@ describe('floyo models', () => {
   });
 });
 
-test('a rollback stopped by SIGTERM after CURRENT changed says to run floyo score, not the rollback again', async () => {
+test('a rollback stopped by SIGTERM after CURRENT changed is finished, not repeated, by the next rollback', async () => {
   const home = tempDir();
   for (let i = 0; i < 2; i++) assert.equal((await cli(['train', '--data', FIXTURE, '--home', home, '-q'])).code, 0);
   const list = () => cli(['models', 'list', '--home', home, '--json']).then((r) => r.json<ListJson>());
@@ -381,15 +381,22 @@ test('a rollback stopped by SIGTERM after CURRENT changed says to run floyo scor
   }
   assert.ok(stopped, 'a rollback was stopped between CURRENT and the re-score');
   assert.equal((await list()).current, first, 'CURRENT changed before the stop');
-  assert.match(stopped.stderr, new RegExp(`^floyo: stopped by SIGTERM before it finished: it was making model version ${first} current: ` +
-    'if floyo models list shows it current, the stored predictions are still those of the version before, and floyo score re-scores them, ' +
-    'not floyo models rollback again, which would go back one more version; if not, run it again\n$'));
+  assert.match(stopped.stderr, new RegExp(`^floyo: stopped by SIGTERM before it finished: it was making model version ${first} current: run floyo models rollback again to finish\n$`));
   const customer = await cli(['segments', '--home', home, '--json']);
   assert.match(customer.stderr, new RegExp(`a run making model version ${first} current stopped at .* before writing its predictions`));
-  const score = await cli(['score', '--home', home, '--json']);
-  assert.equal(score.code, 0, score.stderr);
-  assert.equal(score.json<ScoreReport>().modelVersion, first);
-  assert.doesNotMatch((await cli(['segments', '--home', home])).stderr, /stopped/, 'the score settled it');
+  // run again, it finishes the stopped rollback: it re-scores with the version now current and goes back no further
+  const again = await cli(['models', 'rollback', '--home', home, '--json']);
+  assert.equal(again.code, 0, again.stderr);
+  const finished = again.json<{ current: string; previous: string; changed: boolean; note: string; rescored: ScoreReport }>();
+  assert.deepEqual([finished.current, finished.previous, finished.changed], [first, first, false]);
+  assert.match(finished.note, new RegExp(`^finished a stopped change to ${first}; run floyo models rollback again to go back from ${first}$`));
+  assert.equal(finished.rescored.modelVersion, first);
+  assert.equal((await list()).current, first, 'the second rollback did not go back one more version');
+  assert.doesNotMatch((await cli(['segments', '--home', home])).stderr, /stopped/, 'the finished rollback settled it');
+  // and, nothing being owed any more, the next rollback tries to go back again (there is nothing before the first)
+  const next = await cli(['models', 'rollback', '--home', home]);
+  assert.equal(next.code, 2, next.stderr);
+  assert.match(next.stderr, new RegExp(`cannot roll back in .*: ${first} is current and no version was current before it`));
 });
 
 test('models.keepVersions prunes after each train; models prune does it on demand, holding the home', async () => {
