@@ -7,7 +7,7 @@ import { parseInstant } from '../dates.js';
 import { DEFAULT_LOCK_WAIT, Warehouse } from '../data/warehouse.js';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { costThreshold } from '../models/churn.js';
-import type { Registry } from '../models/registry.js';
+import type { Manifest, Registry } from '../models/registry.js';
 import { scoreWithVersion, scoringTime, staleDataWarning, toPredictions, type ScoringTime } from '../pipeline/score.js';
 import { loadServing, requireSameShop, warehouseProducts } from '../pipeline/serving.js';
 import { PredictionStore, type StoredGroup } from '../stores/predictions.js';
@@ -82,15 +82,17 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
   const store = new PredictionStore(warehouse);
   await store.init();
   const time = await scoringTime(warehouse, options.now);
-  const warnings = warnStale(time, config.features.horizonDays);
   const models = await loadServing(registry, await requireCurrent(registry));
+  const trained = trainedWith(models.manifest, config.features);
+  const warnings = [...warnStale(time, trained.horizonDays), ...trained.warnings];
   requireSameShop(models.version, models.products.ids, await warehouseProducts(warehouse), registry.location, config.home);
   const threshold = churnThreshold(ctx.loaded, models.churn.threshold);
   const t1 = performance.now();
   // the count runs over two passes: each customer's purchases folded in, then the ALS customers ranked
   const bar = ctx.progress('scoring customers (fold-in + ranking)', 'items');
   const { scoredAsOf, scored } = await scoreWithVersion(warehouse, models, {
-    time, horizonDays: config.features.horizonDays, exchangeRates: config.features.exchangeRates, rules: config.recommendations, onProgress: (done, total) => bar.update(done, total),
+    time, horizonDays: trained.horizonDays, exchangeRates: trained.exchangeRates, exchangeRatesOf: trained.exchangeRatesOf, rules: config.recommendations,
+    onProgress: (done, total) => bar.update(done, total),
   });
   bar.done();
   if (!options.allowOlder) await refuseOlder(store, scored.ids, scoredAsOf, options.now);
@@ -120,6 +122,30 @@ export async function scoreCurrent(warehouse: Warehouse, registry: Registry, ctx
     timingsMs: { load: Math.round(t1 - t0), score: Math.round(t2 - t1), write: Math.round(t3 - t2), total: Math.round(t3 - t0) },
   };
 }
+
+/**
+ * What a version's features were built with, which its scores must be built with too: its exchange rates
+ * (its models learnt spend in the currency of its rate 1, and today's configured rates may differ) and its
+ * churn horizon (for the stale-data warning; a manifest without it falls back to the configured one).
+ * A configured set of rates other than the version's is warned about on stderr as it arises.
+ */
+function trainedWith(
+  manifest: Manifest, configured: { horizonDays: number; exchangeRates?: Record<string, number> },
+): { horizonDays: number; exchangeRates?: Record<string, number>; exchangeRatesOf: string; warnings: string[] } {
+  const horizonDays = typeof manifest.data.horizonDays === 'number' ? manifest.data.horizonDays : configured.horizonDays;
+  // train records the rates it was given; a version without them (also one older than the setting) added amounts as they are
+  const exchangeRates = manifest.data.exchangeRates as Record<string, number> | undefined;
+  const exchangeRatesOf = `model version ${manifest.version}'s exchange rates (data.exchangeRates, from the features.exchangeRates it was trained with)`;
+  if (ratesText(exchangeRates) === ratesText(configured.exchangeRates)) return { horizonDays, exchangeRates, exchangeRatesOf, warnings: [] };
+  const why =
+    `features.exchangeRates is ${ratesText(configured.exchangeRates)}, but model version ${manifest.version} was trained with ${ratesText(exchangeRates)}: ` +
+    'scores use the version\'s rates, in which its models learnt spend; train again to use the configured ones';
+  warn(why);
+  return { horizonDays, exchangeRates, exchangeRatesOf, warnings: [why] };
+}
+
+const ratesText = (rates: Record<string, number> | undefined): string =>
+  rates === undefined ? 'not set' : `{ ${Object.keys(rates).sort().map((c) => `${c}: ${rates[c]}`).join(', ')} }`;
 
 /** A scoring time far past the data (see staleDataWarning): warned on stderr as it arises, and returned for the report. */
 function warnStale(time: ScoringTime, horizonDays: number): string[] {

@@ -21,6 +21,8 @@ export interface FeatureRequest {
   labelsUntil?: string;
   /** a rate per upper-case currency code: amounts are added in the currency of rate 1 (features.exchangeRates) */
   exchangeRates?: Record<string, number>;
+  /** where `exchangeRates` come from, for the error about a currency without one (default: features.exchangeRates) */
+  exchangeRatesOf?: string;
 }
 
 export interface FeatureSummary {
@@ -70,7 +72,7 @@ export async function dataSpan(warehouse: Warehouse): Promise<{ from: string; to
  * each line's amount and refund times its currency's rate (a line without a currency is taken as it is).
  * A currency of the data without a rate is refused: adding it unconverted is what the rates are there to stop.
  */
-async function pricedLines(db: Warehouse, rates: Record<string, number> | undefined): Promise<string> {
+async function pricedLines(db: Warehouse, rates: Record<string, number> | undefined, ratesOf = 'features.exchangeRates'): Promise<string> {
   if (rates === undefined) return 'transactions';
   const codes = Object.keys(rates);
   const unpriced = await db.query<{ currency: string; lines: number }>(
@@ -81,7 +83,7 @@ async function pricedLines(db: Warehouse, rates: Record<string, number> | undefi
   if (unpriced.length) {
     const named = unpriced.slice(0, 5).map((u) => `${JSON.stringify(u.currency)} (${u.lines.toLocaleString('en-US')} line${u.lines === 1 ? '' : 's'})`).join(', ');
     throw new FloyoError(
-      `features.exchangeRates has no rate for ${unpriced.length === 1 ? 'a currency' : `${unpriced.length} currencies`} of the data: ${named}` +
+      `${ratesOf} has no rate for ${unpriced.length === 1 ? 'a currency' : `${unpriced.length} currencies`} of the data: ${named}` +
         `${unpriced.length > 5 ? ', …' : ''}; give each a rate to the currency of rate 1 (rates now: ${codes.length ? codes.map((c) => `${c} ${rates[c]}`).join(', ') : 'none'})`,
     );
   }
@@ -116,7 +118,7 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
     ? `(${C} + INTERVAL ${h + 1} DAY)` // exclusive
     : `least(${C} + INTERVAL ${h + 1} DAY, ${sqlInstant(request.labelsUntil)} + INTERVAL 1 SECOND)`;
   const db = warehouse;
-  const lines = await pricedLines(db, request.exchangeRates);
+  const lines = await pricedLines(db, request.exchangeRates, request.exchangeRatesOf);
 
   // Purchases are orders with at least one non-return line; returns and refunds reduce net spend.
   // Sums are rounded to 1e-6: DuckDB adds doubles in parallel in no fixed order, and features (so models)

@@ -175,12 +175,12 @@ const RANK_BLOCK = 10_000;
 export async function scoreWithVersion(
   warehouse: Warehouse, models: ServingModels,
   options: {
-    time: ScoringTime; horizonDays: number; exchangeRates?: Record<string, number>; rules: ServingRules;
+    time: ScoringTime; horizonDays: number; exchangeRates?: Record<string, number>; exchangeRatesOf?: string; rules: ServingRules;
     onProgress?: (done: number, total: number) => void;
   },
 ): Promise<{ scoredAsOf: string; scored: ScoredCustomers }> {
   const { scoredAsOf, day } = options.time;
-  const snap = await snapshot(warehouse, { asOf: day, horizonDays: options.horizonDays, until: scoredAsOf, exchangeRates: options.exchangeRates });
+  const snap = await snapshot(warehouse, { asOf: day, horizonDays: options.horizonDays, until: scoredAsOf, exchangeRates: options.exchangeRates, exchangeRatesOf: options.exchangeRatesOf });
   const features = snap.customers.features;
   const bought = inModelItems(snap.interactions.matrix, snap.interactions.items.ids, models);
   return {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { assertErrorStdout, floyo, tempDir, FIXTURES } from '../support/cli.js';
 import type { IngestSummary } from '../../src/data/ingest.js';
 import type { TrainReport } from '../../src/cli/train.js';
+import type { ScoreReport } from '../../src/cli/score.js';
 import { manifestFile } from '../../src/models/registry.js';
 import { cvNoise } from '../../src/pipeline/serving.js';
 
@@ -302,6 +303,29 @@ test('train reconciles the warehouse with its sources, and warns when the data m
   const missing = await floyo(['train', '--home', home, '-q'], { env: { FLOYO_FEATURES_EXCHANGE_RATES: '{"GBP":1}' } });
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /features\.exchangeRates has no rate for a currency of the data: "EUR" \(1 line\)/);
+  // score builds features with the version's rates, whatever is configured now, and says when they differ
+  const stored = async () => (await floyo(['customer', '14569', '--home', home, '--json', '-q'])).json<{ churnProbability: number; segment: string }>();
+  const before = await stored();
+  const same = await floyo(['score', '--home', home, '--json', '-q'], { env: rates });
+  assert.equal(same.code, 0, same.stderr);
+  assert.deepEqual(same.json<ScoreReport>().warnings, []);
+  const changed = await floyo(['score', '--home', home, '--json', '-q'], { env: { FLOYO_FEATURES_EXCHANGE_RATES: '{"GBP":1,"EUR":5}' } });
+  assert.equal(changed.code, 0, changed.stderr);
+  const why = `features.exchangeRates is { EUR: 5, GBP: 1 }, but model version ${c.modelVersion} was trained with { EUR: 0.86, GBP: 1 }: ` +
+    'scores use the version\'s rates, in which its models learnt spend; train again to use the configured ones';
+  assert.deepEqual(changed.json<ScoreReport>().warnings, [why]);
+  assert.equal(changed.stderr, `floyo: warning: ${why}\n`);
+  assert.deepEqual(await stored(), before, 'the EUR customer scored as in training');
+  const unset = await floyo(['score', '--home', home, '-q']);
+  assert.match(unset.stderr, /^floyo: warning: features\.exchangeRates is not set, but model version \S+ was trained with \{ EUR: 0\.86, GBP: 1 \}/);
+  assert.deepEqual(await stored(), before);
+  // a currency the version has no rate for is refused, naming the version's rates
+  writeFileSync(join(dir, 'dollars.csv'), 'InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n581417,22466,1,2011-12-09 10:00:00,2.10,14569\n');
+  writeFileSync(join(dir, 'dollars.yaml'), readFileSync(join(dir, 'euro.yaml'), 'utf8').replace('EUR', 'USD'));
+  assert.equal((await floyo(['ingest', join(dir, 'dollars.csv'), '--mapping', join(dir, 'dollars.yaml'), '--home', home, '-q'])).code, 0);
+  const dollars = await floyo(['score', '--home', home, '-q'], { env: { FLOYO_FEATURES_EXCHANGE_RATES: '{"GBP":1,"EUR":0.86,"USD":0.8}' } });
+  assert.equal(dollars.code, 2, dollars.stderr);
+  assert.match(dollars.stderr, new RegExp(`model version ${c.modelVersion}'s exchange rates \\(data\\.exchangeRates, from the features\\.exchangeRates it was trained with\\) has no rate for a currency of the data: "USD" \\(1 line\\)`));
 });
 
 test('a source that fails to ingest stops train, naming it once and saying what was kept', async () => {
