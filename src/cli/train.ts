@@ -119,7 +119,9 @@ when its version would become current and stored predictions of customers with n
 would keep a later time (the store would mix two points in time), unless --allow-older.
 A new model version becomes current unless the quality gate fails (churn 5-fold cross-validated ROC-AUC
 more than churn.maxAucDrop below the current version's, and beyond the noise of the two means, or ALS
-below popularity by NDCG@10 on 30 evaluated customers or more); a version kept back is not an error (exit 0).
+below popularity by NDCG@10 on 30 evaluated customers or more, when the current version serves ALS:
+with none current, or popularity current, such a version serves popularity instead); a version kept
+back is not an error (exit 0).
 
 Exit codes: 0 done, 1 nothing to train on (no transactions in the home), 2 bad input or data train
 refuses (the message says what to change), 3 the home is in use by another Floyo process, or another
@@ -167,7 +169,7 @@ export async function runTrain(
   // clusters keep the names of those they continue; its products tell whether this shop trained it.
   const { previousSegmentation, current } = await withRegistry(config, async (registry) => ({
     previousSegmentation: await currentSegmentation(registry),
-    current: await currentProducts(registry),
+    current: await currentVersion(registry),
   }));
   const warehouse = await Warehouse.open(config.home, 'floyo train', ctx.lockWait);
   try {
@@ -216,7 +218,7 @@ export async function runTrain(
     const bar = ctx.progress('train', 'items');
     const result = await train(warehouse, {
       asOf: opts.asOf, horizonDays: config.features.horizonDays, now: opts.now, seed: opts.seed, config,
-      previousSegmentation,
+      previousSegmentation, currentRecommender: current?.recommender === 'als' || current?.recommender === 'popularity' ? current.recommender : null,
       onStep: (s) => {
         if (!ctx.json && !opts.quiet) stderrLine(`  ${s}`);
       },
@@ -325,17 +327,18 @@ export async function runTrain(
 }
 
 /** The current version's products, for requireSameShop; null when none is current or it cannot be read. */
-async function currentProducts(registry: Registry): Promise<{ version: string; products: string[]; location: string } | null> {
+/** The current version's products and the recommender it serves; null when none is current or it cannot be read. */
+async function currentVersion(registry: Registry): Promise<{ version: string; products: string[]; recommender: unknown; location: string } | null> {
   const version = await registry.current();
   if (version === null) return null;
-  let products: unknown;
-  try {
-    products = await registry.document('products', version);
-  } catch (err) {
-    if (err instanceof FloyoError) return null; // an unreadable current version is the gate's to note, and the new one replaces it
+  // an unreadable current version is the gate's to note, and the new one replaces it
+  const read = (name: string) => registry.document(name, version).catch((err: unknown) => {
+    if (err instanceof FloyoError) return null;
     throw err;
-  }
-  return Array.isArray(products) ? { version, products: products as string[], location: registry.location } : null;
+  });
+  const products = await read('products');
+  const recommender = ((await read('serving')) as { recommender?: unknown } | null)?.recommender;
+  return Array.isArray(products) ? { version, products: products as string[], recommender, location: registry.location } : null;
 }
 
 async function trainingData(warehouse: Warehouse, totals: WarehouseTotals): Promise<TrainingData> {
@@ -410,7 +413,7 @@ export function printTrain(ctx: CommandContext, r: TrainReport): void {
   ctx.say(`       ${n(c.nTrain)} train / ${n(c.nTest)} test customers, churn rate ${pct(c.positiveRate)}, C = ${c.C}, offer threshold ${num(c.threshold)}`);
   ctx.say();
   const rec = r.recommendations;
-  ctx.say(`RECOMMENDATIONS  serving ${rec.model === 'als' ? `ALS (${rec.params.factors} factors)` : 'popularity (ALS did not beat it on validation)'}; ${n(rec.evaluatedUsers)} customers evaluated`);
+  ctx.say(`RECOMMENDATIONS  serving ${rec.model === 'als' ? `ALS (${rec.params.factors} factors)` : `popularity (${rec.servedBecause})`}; ${n(rec.evaluatedUsers)} customers evaluated`);
   const row = (model: string, m: TrainResult['recommendations']['popularity']) => ({
     model, 'precision@10': m.precisionAt10, 'recall@10': m.recallAt10, 'MAP@10': m.mapAt10, 'NDCG@10': m.ndcgAt10, 'hit rate@10': m.hitRateAt10, coverage: m.coverage,
   });

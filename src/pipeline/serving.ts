@@ -197,35 +197,62 @@ export async function currentSegmentation(registry: Registry): Promise<PreviousS
   return usable ? { names: seg.names!, profiles: seg.profiles! } : null;
 }
 
+/** Fewer customers evaluated on the window than this: ALS and popularity are not compared by the gate. */
+export const MIN_EVALUATED_TO_COMPARE = 30;
+
+/**
+ * Whether ALS ranked the window's holdout below popularity by NDCG@10, null when not (to a relative 1e-9:
+ * the same hits at the same ranks are a tie, whatever the rounding of their sums); `telling` is false when
+ * too few customers were evaluated for that to be more than a coin toss, which would otherwise keep back a
+ * small shop's whole version.
+ */
+export function alsBelowPopularity(
+  als: { ndcgAt10: number }, popularity: { ndcgAt10: number }, evaluatedUsers: number,
+): { text: string; telling: boolean } | null {
+  if (!(als.ndcgAt10 < popularity.ndcgAt10 * (1 - 1e-9))) return null;
+  const text = `ALS NDCG@10 ${als.ndcgAt10.toFixed(4)} is below popularity's ${popularity.ndcgAt10.toFixed(4)}`;
+  if (evaluatedUsers >= MIN_EVALUATED_TO_COMPARE) return { text, telling: true };
+  return { text: `${text}, but on ${evaluatedUsers} evaluated customer${evaluatedUsers === 1 ? '' : 's'} (fewer than ${MIN_EVALUATED_TO_COMPARE})`, telling: false };
+}
+
+/**
+ * The recommender a train serves, and why: the one chosen at the validation cutoff, except that ALS below
+ * popularity on the reported window serves popularity when the current version does not serve ALS. The gate
+ * would keep such a version back whole, segments and churn included, to protect a current ALS; with no
+ * version current nothing would be served at all, and a current one serving popularity would go on serving
+ * it with stale segments and churn risk.
+ */
+export function servedRecommender(
+  chosen: 'als' | 'popularity', window: { als: { ndcgAt10: number }; popularity: { ndcgAt10: number }; evaluatedUsers: number },
+  currentRecommender: 'als' | 'popularity' | null,
+): { served: 'als' | 'popularity'; because: string } {
+  if (chosen === 'popularity') return { served: 'popularity', because: 'ALS did not beat popularity at the validation cutoff' };
+  const below = alsBelowPopularity(window.als, window.popularity, window.evaluatedUsers);
+  if (currentRecommender === 'als' || !below?.telling) return { served: 'als', because: 'ALS beat popularity at the validation cutoff' };
+  const instead = currentRecommender === null ? 'no version is current to serve instead' : 'the current version serves popularity too';
+  return { served: 'popularity', because: `ALS, chosen at the validation cutoff, fell below popularity on the reported window (${below.text}) and ${instead}` };
+}
+
 /**
  * The quality gate: a new version is promoted unless its churn 5-fold cross-validated ROC-AUC falls more than
  * `maxAucDrop` below the current version's, or its served recommender's NDCG@10 is below popularity's on the
  * reported window: the metric ALS was chosen by at the validation cutoff (judged by precision, a first
- * train whose ALS ranked its hits higher but found a few fewer was kept back with nothing served). The CV mean, not the 80/20 split's ROC-AUC: one split of a few thousand customers moves by a few
+ * train whose ALS ranked its hits higher but found a few fewer was kept back). A first version serves
+ * popularity instead of failing here (servedRecommender). The CV mean, not the 80/20 split's ROC-AUC: one split of a few thousand customers moves by a few
  * points with the seed alone, which would judge noise. A current version published before the CV mean was
  * kept is compared on the split's ROC-AUC, like with like, and the reason says so. Churn is not compared
  * with a version trained on another horizon: its labels are other labels (a 45-day churner is not a 90-day
- * one), and the note says so. NDCG is compared to a relative 1e-9: the same hits at the same ranks are a
- * tie, whatever the rounding of their sums. A CV drop beyond `maxAucDrop` is held against the version only
+ * one), and the note says so. A CV drop beyond `maxAucDrop` is held against the version only
  * when it also exceeds twice the standard error of the two means' difference (see cvNoise): on a small
  * shop the folds' AUCs spread by several points, and two trains would differ by more than 0.02 by chance.
  */
-/** Fewer customers evaluated on the window than this: ALS and popularity are not compared by the gate. */
-export const MIN_EVALUATED_TO_COMPARE = 30;
-
 export function qualityGate(result: TrainResult, current: Manifest | null, config: Config): NonNullable<Manifest['gate']> {
   const reasons: string[] = [];
   const notes: string[] = [];
   const rec = result.recommendations;
-  if (rec.model === 'als' && rec.ndcgAt10 < rec.popularity.ndcgAt10 * (1 - 1e-9)) {
-    const below = `ALS NDCG@10 ${rec.ndcgAt10.toFixed(4)} is below popularity's ${rec.popularity.ndcgAt10.toFixed(4)}`;
-    // a handful of customers is a coin toss, not a comparison: it would keep back a small shop's whole version
-    if (rec.evaluatedUsers < MIN_EVALUATED_TO_COMPARE) {
-      notes.push(`recommendations not compared: ${below}, but on ${rec.evaluatedUsers} evaluated customer${rec.evaluatedUsers === 1 ? '' : 's'} (fewer than ${MIN_EVALUATED_TO_COMPARE})`);
-    } else {
-      reasons.push(`recommendations: ${below}`);
-    }
-  }
+  const below = rec.model === 'als' ? alsBelowPopularity(rec, rec.popularity, rec.evaluatedUsers) : null;
+  if (below?.telling) reasons.push(`recommendations: ${below.text}`);
+  else if (below) notes.push(`recommendations not compared: ${below.text}`);
   const currentHorizon = current?.data?.horizonDays;
   const sameLabels = typeof currentHorizon !== 'number' || currentHorizon === result.horizonDays;
   if (!sameLabels) {

@@ -28,6 +28,7 @@ import {
 } from '../models/recommendations.js';
 import { assignedProfiles, assignSegments, fitSegmentation, SEGMENT_FEATURE_INDEX, TooFewProfilesError, type PreviousSegmentation, type SegmentationModel } from '../models/segments.js';
 import { scoringTime, staleDataWarning, type ScoredCustomers } from './score.js';
+import { servedRecommender } from './serving.js';
 import { knownIndices, readProductNames, snapshot, type Snapshot } from './tables.js';
 
 export interface TrainOptions {
@@ -42,6 +43,8 @@ export interface TrainOptions {
    * the new clusters that continue its clusters keep their names. Without it, every cluster is named afresh.
    */
   previousSegmentation?: PreviousSegmentation | null;
+  /** what the current version serves (null: no usable version is current), for servedRecommender */
+  currentRecommender?: 'als' | 'popularity' | null;
   /** the three cutoffs' headlines, as each begins */
   onStep?: (step: string) => void;
   /** what the caller should hear before the fitting starts (a scoring time far past the last purchase) */
@@ -83,6 +86,8 @@ export interface TrainResult {
   };
   recommendations: {
     model: 'als' | 'popularity'; params: Partial<AlsParams>;
+    /** why `model` is served (servedRecommender) */
+    servedBecause: string;
     precisionAt10: number; recallAt10: number; mapAt10: number; ndcgAt10: number; hitRateAt10: number; coverage: number;
     users: number; items: number; evaluatedUsers: number; holdoutDroppedNewItems: number;
     popularity: { precisionAt10: number; recallAt10: number; mapAt10: number; ndcgAt10: number; hitRateAt10: number; coverage: number };
@@ -310,6 +315,10 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
     };
   });
 
+  const { served, because } = servedRecommender(
+    recChoice.served, { als: rankingSummary(recEval.als), popularity: rankingSummary(recEval.popularity), evaluatedUsers: ev.holdout.users.length }, options.currentRecommender ?? null,
+  );
+
   // 3. refit on all the data and score every customer as of S
   step(`scoring as of ${scoredAsOf}: refitting on all the data${labelsUntil ? ' up to it' : ''}`);
   const churnFinal = await stage('churn', 'churn refit on every labelled customer', () => fitChurn(ev.customers.features, ev.customers.churned, cChoice.C, threshold, undefined, pool));
@@ -346,7 +355,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
       features: scoring.customers.features,
       segment: assignSegments(segmentation, scoring.customers.features),
       churn: churnProbability(churnFinal, scoring.customers.features),
-      recommendations: recChoice.served === 'als'
+      recommendations: served === 'als'
         ? await recommendAlsScored(als, all, rules.count, exclude, { pool }, rules.includeBought)
         : recommendPopularScored(popularity, scoring.interactions.matrix, all, rules.count, new Set(exclude), popularityShare(scoring.interactions.matrix), rules.includeBought),
       itemIds: scoring.interactions.items.ids,
@@ -373,8 +382,8 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
       baselineRecencyRocAuc: churnEval.baseline, threshold, C: cChoice.C, cGrid: cChoice.scores, converged: churnEval.converged && churnFinal.logistic.converged,
     },
     recommendations: {
-      model: recChoice.served, params: recChoice.params,
-      ...rankingSummary(recChoice.served === 'als' ? recEval.als : recEval.popularity),
+      model: served, params: recChoice.params, servedBecause: because,
+      ...rankingSummary(served === 'als' ? recEval.als : recEval.popularity),
       users: ev.interactions.matrix.nRows, items: ev.interactions.matrix.nCols, evaluatedUsers: ev.holdout.users.length,
       holdoutDroppedNewItems: ev.features.holdout.droppedNewItems,
       popularity: rankingSummary(recEval.popularity),
@@ -385,7 +394,7 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
         grid: recChoice.grid,
       },
     },
-    final: { segmentation, churn: churnFinal, als, served: recChoice.served, popularity, scoring, productNames, scores },
+    final: { segmentation, churn: churnFinal, als, served, popularity, scoring, productNames, scores },
     timingsMs: timings,
   };
 }

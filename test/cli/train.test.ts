@@ -385,3 +385,66 @@ test('data train cannot learn from is refused before anything is fitted, saying 
   await refused('one product', lines.map((l) => l.replace(/^([^,]*),[^,]*,/, '$1,10001,')),
     /^floyo: the customers before the validation cutoff 2011-06-11 bought only one product: recommendations need at least two\n$/);
 });
+
+/**
+ * A shop whose customers keep to their own group of products until the validation window, then all buy the
+ * same few hits in the reported window: ALS wins at the validation cutoff and loses to popularity on the window.
+ */
+function shopThatTurnsToHits(): string {
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const pick = (n: number) => Math.floor(rnd() * n);
+  const day = (d: number) => new Date(Date.UTC(2024, 0, 1, 10) + d * 86_400_000).toISOString().slice(0, 19).replace('T', ' ');
+  const rows = ['InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country'];
+  let invoice = 100000;
+  const order = (customer: number, d: number, items: string[]) => {
+    invoice++;
+    for (const item of items) rows.push(`${invoice},${item},ITEM ${item},2,${day(d)},3.50,${customer},UK`);
+  };
+  const hit = (i: number) => String(90000 + i);
+  for (let c = 0; c < 200; c++) {
+    const own = new Set<number>();
+    const fresh = () => {
+      let i: number;
+      do i = pick(20); while (own.has(i));
+      own.add(i);
+      return String(10000 + (c % 10) * 100 + i);
+    };
+    order(20000 + c, pick(60), [fresh(), fresh()]);
+    order(20000 + c, 60 + pick(60), [fresh(), fresh()]);
+    order(20000 + c, 120 + pick(60), c % 2 ? [fresh(), hit(pick(10))] : [fresh()]);
+    if (rnd() < 0.7) order(20000 + c, 190 + pick(80), [fresh(), fresh()]); // the validation window: more of their group
+    if (rnd() < 0.7) order(20000 + c, 280 + pick(80), [hit(pick(3)), hit(3 + pick(3))]); // the reported window: the hits
+  }
+  order(29999, 365, ['10000']);
+  const file = join(tempDir(), 'hits.csv');
+  writeFileSync(file, rows.join('\n') + '\n');
+  return file;
+}
+
+test('ALS below popularity on the window: a first train serves popularity rather than nothing, and so does the next while popularity is current', async () => {
+  const home = tempDir();
+  const data = shopThatTurnsToHits();
+  const first = await floyo(['train', '--data', data, '--preset', 'online-retail', '--home', home, '--json', '-q']);
+  assert.equal(first.code, 0, first.stderr);
+  const t = first.json<TrainReport>();
+  const rec = t.recommendations;
+  assert.ok(rec.evaluatedUsers >= 30 && rec.als.ndcgAt10 < rec.popularity.ndcgAt10, JSON.stringify(rec));
+  assert.ok(rec.validation.als.ndcgAt10 > rec.validation.popularity.ndcgAt10, 'ALS was chosen at the validation cutoff');
+  assert.equal(rec.model, 'popularity');
+  assert.match(rec.servedBecause, /^ALS, chosen at the validation cutoff, fell below popularity on the reported window \(ALS NDCG@10 0\.\d{4} is below popularity's 0\.\d{4}\) and no version is current to serve instead$/);
+  assert.equal(rec.ndcgAt10, rec.popularity.ndcgAt10, 'the served metrics are popularity\'s');
+  assert.deepEqual([t.promoted, t.gate.passed], [true, true]);
+  const customer = await floyo(['customer', '20001', '--home', home, '--json', '-q']);
+  assert.equal(customer.code, 0, customer.stderr);
+  const recommended = customer.json<{ recommendations: Array<{ productId: string }> }>().recommendations.map((r) => r.productId);
+  assert.ok(recommended.slice(0, 3).every((p) => p.startsWith('9000')), `the hits first: ${recommended.join(' ')}`);
+  const human = await floyo(['models', 'show', '--home', home, '--json']);
+  assert.equal(human.json<{ models: { recommendations: { algorithm: string } } }>().models.recommendations.algorithm, 'popularity');
+  // the next train, with popularity current: nothing to protect, so it is promoted too
+  const second = await floyo(['train', '--home', home, '--json', '-q']);
+  assert.equal(second.code, 0, second.stderr);
+  const s = second.json<TrainReport>();
+  assert.deepEqual([s.promoted, s.recommendations.model], [true, 'popularity']);
+  assert.match(s.recommendations.servedBecause, / and the current version serves popularity too$/);
+});

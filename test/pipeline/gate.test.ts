@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config.js';
 import type { Manifest } from '../../src/models/registry.js';
-import { qualityGate } from '../../src/pipeline/serving.js';
+import { qualityGate, servedRecommender } from '../../src/pipeline/serving.js';
 import type { TrainResult } from '../../src/pipeline/train.js';
 
 const { config } = loadConfig({ env: {}, flags: {} });
@@ -61,4 +61,16 @@ test('a churn drop within the noise of the two CV means is noted, not held again
   assert.equal(qualityGate(result(0.2, 0.1, 1000, 0.730, 0.015), current(0.757, 0.015), config).passed, false);
   // without a spread (no CV) nothing is allowed beyond maxAucDrop
   assert.equal(qualityGate(result(0.2, 0.1, 1000, 0.75), current(0.8), config).passed, false);
+});
+
+test('ALS below popularity on the window serves popularity when the current version does not serve ALS; a current ALS is kept by the gate instead', () => {
+  const window = (als: number, popularity: number, evaluatedUsers = 100) => ({ als: { ndcgAt10: als }, popularity: { ndcgAt10: popularity }, evaluatedUsers });
+  const fellBelow = "ALS, chosen at the validation cutoff, fell below popularity on the reported window (ALS NDCG@10 0.1000 is below popularity's 0.2000)";
+  assert.deepEqual(servedRecommender('als', window(0.1, 0.2), null), { served: 'popularity', because: `${fellBelow} and no version is current to serve instead` });
+  assert.deepEqual(servedRecommender('als', window(0.1, 0.2), 'popularity'), { served: 'popularity', because: `${fellBelow} and the current version serves popularity too` });
+  const als = { served: 'als', because: 'ALS beat popularity at the validation cutoff' };
+  assert.deepEqual(servedRecommender('als', window(0.1, 0.2), 'als'), als, 'the gate keeps this version back, and the current ALS serves on');
+  assert.deepEqual(servedRecommender('als', window(0.1, 0.2, 29), null), als, 'too few customers on the window to tell');
+  assert.deepEqual(servedRecommender('als', window(0.2, 0.2 * (1 + 1e-12)), null), als, 'a tie to rounding');
+  assert.deepEqual(servedRecommender('popularity', window(0.3, 0.2), null), { served: 'popularity', because: 'ALS did not beat popularity at the validation cutoff' });
 });
