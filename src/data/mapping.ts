@@ -266,10 +266,21 @@ export function parseMapping(value: unknown, origin: string): Mapping {
     throw new FloyoError(`mapping ${origin}: numbers.thousands and numbers.decimal are both "${mapping.numbers.decimal}"; they must differ`);
   }
   checkRegex(mapping.returns.orderIdPattern, 'returns.orderIdPattern');
+  // the price the mapping works out (the unit price from a line total, or the other way) is a number with
+  // no text of its own: a text test on it would see '' on every line (empty: true would hold for all)
+  const derived = mapping.columns.lineTotal !== undefined ? 'unitPrice' : 'lineTotal';
+  const given = derived === 'unitPrice' ? 'lineTotal' : 'unitPrice';
   for (const { conditions, key } of conditionLists(mapping)) {
     conditions.forEach((c, k) => {
       checkRegex(c.matches, `${key}[${k}].matches`);
       checkRegex(c.notMatches, `${key}[${k}].notMatches`);
+      const textTest = (['matches', 'notMatches', 'in', 'empty'] as const).find((t) => c[t] !== undefined) ?? (typeof c.equals === 'string' ? 'equals' : undefined);
+      if (c.field === derived && textTest) {
+        throw new FloyoError(
+          `mapping ${origin}: ${key}[${k}]: field ${derived} is worked out from ${given} in this mapping, so it has no text for ${textTest}: ` +
+            `compare it as a number (lessThan, greaterThan, equals a number), or test the source column with column:`,
+        );
+      }
     });
   }
   // not enumerable: where a mapping came from is not part of it (a spread copy is validated again as content,

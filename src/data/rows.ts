@@ -479,8 +479,9 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       const rTyped = t === undefined ? undefined : typedRefund?.(v, t);
       let quantity = typeof qTyped === 'number' ? qTyped : parseNumber(qText, numbers);
       const price = typeof pTyped === 'number' ? pTyped : parseNumber(pText, numbers);
-      // from a line total: its size over the quantity's (the sign says whether the line is a return)
-      const unitPrice = fromTotal ? Math.abs(price / quantity) : price;
+      // from a line total: its size over the quantity's (the sign says whether the line is a return); none
+      // without a quantity, so that no rule compares an Infinity (the line is quarantined for its quantity)
+      const unitPrice = fromTotal ? (quantity === 0 ? NaN : Math.abs(price / quantity)) : price;
       const lineTotal = fromTotal ? price : quantity * price;
       let ts: number;
       if (typeof tsTyped === 'object') {

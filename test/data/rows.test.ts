@@ -312,6 +312,31 @@ test('a mapping gives exactly one of unitPrice and lineTotal', () => {
   assert.doesNotThrow(() => parseMapping(columns({ lineTotal: 'Total' }), 'total'));
 });
 
+test('the price a mapping works out is a number to rules: no text tests on it, and none without a quantity', () => {
+  const columns = (extra: Record<string, unknown>, when: Record<string, unknown>) => ({
+    columns: { orderId: 'o', productId: 'p', quantity: 'q', timestamp: 't', ...extra },
+    exclude: [{ reason: 'r', when: [{ field: 'productId', matches: '^x' }, when] }],
+  });
+  // '' on every line: empty: true would exclude them all, a regex would never match
+  for (const [given, derived] of [['lineTotal', 'unitPrice'], ['unitPrice', 'lineTotal']]) {
+    for (const test of [{ empty: true }, { matches: '^9' }, { notMatches: 'x' }, { in: ['1'] }, { equals: '9.50' }]) {
+      assert.throws(() => parseMapping(columns({ [given]: 'X' }, { field: derived, ...test }), 'm'), new RegExp(
+        `^FloyoError: mapping m: exclude\\[0\\]\\.when\\[1\\]: field ${derived} is worked out from ${given} in this mapping, so it has no text for ${Object.keys(test)[0]}: ` +
+          'compare it as a number \\(lessThan, greaterThan, equals a number\\), or test the source column with column:$'));
+    }
+    assert.doesNotThrow(() => parseMapping(columns({ [given]: 'X' }, { field: derived, equals: 0 }), 'm'));
+    assert.doesNotThrow(() => parseMapping(columns({ [given]: 'X' }, { field: given, matches: '^9' }), 'm'));
+  }
+  // a zero quantity gives no unit price for a rule to compare (not Infinity): the line is quarantined for its quantity, not excluded
+  const pricey = parseMapping({
+    columns: { orderId: 'o', productId: 'p', quantity: 'q', lineTotal: 'Total', timestamp: 't' },
+    exclude: [{ reason: 'pricey', when: [{ field: 'unitPrice', greaterThan: 1000 }] }],
+  }, 'pricey');
+  const r = mapRows(pricey, ['o', 'p', 'q', 'Total', 't'], [['1', 'mug', '0', '5.00', '2011-01-01'], ['2', 'tv', '1', '2000', '2011-01-01']]);
+  assert.deepEqual(r.reasons, [['quantity', 'zero quantity', '0']]);
+  assert.deepEqual(r.excluded, ['pricey']);
+});
+
 test('returns.when marks return lines by their columns; its columns must be in the file', () => {
   const mapping = parseMapping({
     columns: { orderId: 'o', productId: 'p', quantity: 'q', unitPrice: 'u', timestamp: 't' },
