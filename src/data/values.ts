@@ -29,6 +29,13 @@ const maybeSymbol = (code: number): boolean => code === 36 || code > 127;
 export function parseNumber(text: string, convention: NumberConvention = { decimal: '.', thousands: '' }): number {
   let t = text.trim();
   if (t === '') return NaN;
+  // accounting exports write a negative amount in parentheses: (10.00), ($5.00), (1.234,50 €)
+  if (t.charCodeAt(0) === 40 && t.charCodeAt(t.length - 1) === 41) {
+    const inner = t.slice(1, -1).trim();
+    if (inner === '' || inner[0] === '-' || inner[0] === '+' || inner.includes('(')) return NaN;
+    const v = parseNumber(inner, convention);
+    return v === 0 ? 0 : -v;
+  }
   // "€ 3,00", "12,50 €", "-$5": the amount, in whatever currency the mapping says (checked by its ends, so
   // a plain number pays no regular expression)
   const first = t.charCodeAt(0), last = t.charCodeAt(t.length - 1);

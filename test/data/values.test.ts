@@ -24,6 +24,16 @@ test('numbers: a currency symbol written with the amount is read past; two symbo
   for (const bad of ['€', '$ ', '-€', '€5€', '$5 €', '5$5', 'EUR 5', '€ abc', '5 €€']) assert.ok(Number.isNaN(parseNumber(bad, comma)), bad);
 });
 
+test('numbers: accounting negatives in parentheses, with a symbol and separators; a sign or a second pair inside is not a number', () => {
+  const comma = { decimal: ',', thousands: '.' } as const;
+  assert.equal(parseNumber('(10.00)'), -10);
+  assert.equal(parseNumber(' ( 7.5 ) '), -7.5);
+  assert.equal(parseNumber('($1,234.50)', { decimal: '.', thousands: ',' }), -1234.5);
+  assert.equal(parseNumber('(1.234,50 €)', comma), -1234.5);
+  assert.ok(Object.is(parseNumber('(0)'), 0), 'no negative zero');
+  for (const bad of ['()', '(-5)', '(+5)', '((5))', '(5', '5)', '(abc)', '(€)']) assert.ok(Number.isNaN(parseNumber(bad)), bad);
+});
+
 test('numbers: decimal comma and thousands separators', () => {
   assert.equal(parseNumber('1.234,56', { decimal: ',', thousands: '.' }), 1234.56);
   assert.equal(parseNumber('1 234,5', { decimal: ',', thousands: ' ' }), 1234.5);
