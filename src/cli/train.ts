@@ -326,8 +326,7 @@ export async function runTrain(
   }
 }
 
-/** The current version's products, for requireSameShop; null when none is current or it cannot be read. */
-/** The current version's products and the recommender it serves; null when none is current or it cannot be read. */
+/** The current version's products (for requireSameShop) and the recommender it serves; null when none is current or it cannot be read. */
 async function currentVersion(registry: Registry): Promise<{ version: string; products: string[]; recommender: unknown; location: string } | null> {
   const version = await registry.current();
   if (version === null) return null;

@@ -237,8 +237,8 @@ export function servedRecommender(
  * The quality gate: a new version is promoted unless its churn 5-fold cross-validated ROC-AUC falls more than
  * `maxAucDrop` below the current version's, or its served recommender's NDCG@10 is below popularity's on the
  * reported window: the metric ALS was chosen by at the validation cutoff (judged by precision, a first
- * train whose ALS ranked its hits higher but found a few fewer was kept back). A first version serves
- * popularity instead of failing here (servedRecommender). The CV mean, not the 80/20 split's ROC-AUC: one split of a few thousand customers moves by a few
+ * train whose ALS ranked its hits higher but found a few fewer was kept back). Unless ALS is current, such
+ * a version serves popularity instead (servedRecommender) and does not fail here. The CV mean, not the 80/20 split's ROC-AUC: one split of a few thousand customers moves by a few
  * points with the seed alone, which would judge noise. A current version published before the CV mean was
  * kept is compared on the split's ROC-AUC, like with like, and the reason says so. Churn is not compared
  * with a version trained on another horizon: its labels are other labels (a 45-day churner is not a 90-day
