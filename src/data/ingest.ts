@@ -13,6 +13,7 @@ import { detectFormat, openRecords, type Format } from './records.js';
 import { createRowMapper, requireColumns, type CanonicalLine, type Quarantined, type RowRules } from './rows.js';
 import type * as S3Module from './s3.js';
 import type { PrefetchOptions, S3Prefetcher, S3Settings } from './s3.js';
+import { roundMoney } from './values.js';
 import { sqlString, type Warehouse } from './warehouse.js';
 
 export interface IngestRequest {
@@ -245,7 +246,7 @@ export async function ingest(warehouse: Warehouse, request: IngestRequest): Prom
     total.linesReplaced += s.linesReplaced;
     if (s.refundsBeyondLines && total.refundsBeyondLines) {
       total.refundsBeyondLines.orders += s.refundsBeyondLines.orders;
-      total.refundsBeyondLines.amount = addMoney(total.refundsBeyondLines.amount, s.refundsBeyondLines.amount);
+      total.refundsBeyondLines.amount = roundMoney(total.refundsBeyondLines.amount + s.refundsBeyondLines.amount);
     }
     addCounts(total.quarantinedByReason, s.quarantinedByReason);
     addCounts(total.excludedByReason, s.excludedByReason);
@@ -307,11 +308,6 @@ async function planS3(warehouse: Warehouse, refs: SourceRef[], request: IngestRe
     const sha256 = known.get(id(ref.location, ref.etag, ref.bytes));
     return sha256 !== undefined ? { kind: 'known', sha256 } : { kind: 'prefetch', ref, slot: slot++ };
   });
-}
-
-/** A sum of money rounded to 1e-6, as feature sums are: no float noise (3.0999999999999996) in --json. */
-function addMoney(a: number, b: number): number {
-  return Math.round((a + b) * 1e6) / 1e6;
 }
 
 /** refundsBeyondLines at zero, for a mapping that reads refunds (the key is there only then). */
@@ -556,7 +552,7 @@ async function loadSource(
     },
     refundBeyondLines(excess: number) {
       summary.refundsBeyondLines!.orders++;
-      summary.refundsBeyondLines!.amount = addMoney(summary.refundsBeyondLines!.amount, excess);
+      summary.refundsBeyondLines!.amount = roundMoney(summary.refundsBeyondLines!.amount + excess);
     },
   };
   try {

@@ -3,7 +3,7 @@
 import { FloyoError } from '../errors.js';
 import type { CanonicalField, ColumnRef, Condition, Mapping } from './mapping.js';
 import { CANONICAL_FIELDS, columnReferences, mappedColumns, mappingLabel } from './mapping.js';
-import { parseNumber, timestampFormatHint, timestampParser, wallClockZone, type NumberConvention, type TypedValue } from './values.js';
+import { parseNumber, roundMoney, timestampFormatHint, timestampParser, wallClockZone, type NumberConvention, type TypedValue } from './values.js';
 
 /** A record as a format reader yields it: cell texts aligned with the reader's columns. */
 export interface SourceRecord {
@@ -382,7 +382,9 @@ export function createRowMapper(mapping: Mapping, columns: string[], file: strin
       // card): what exceeds the value of the lines kept is not goods spend, so no line is refunded more
       // than its amount (nor a return line, whose amount is negative, anything)
       const gross = held.reduce((s, l) => s + Math.max(0, l.quantity * l.unitPrice), 0);
-      if (heldRefund > gross) sink.refundBeyondLines?.(heldRefund - gross);
+      // an excess below money's rounding is the float noise of the lines' sum, not a refund beyond them
+      const excess = roundMoney(heldRefund - gross);
+      if (excess > 0) sink.refundBeyondLines?.(excess);
       for (const l of held) {
         const value = Math.max(0, l.quantity * l.unitPrice);
         l.refunded = heldRefund >= gross ? value : (heldRefund * value) / gross;

@@ -26,6 +26,14 @@ const CURRENCY_SYMBOL = /^([+-]?)\s*[$€£¥₹₽₩₺₪₫฿]\s*([^$€£�
 /** Whether a character code may be a currency symbol: '$', or anything beyond ASCII (a digit never is). */
 const maybeSymbol = (code: number): boolean => code === 36 || code > 127;
 
+/**
+ * An amount of money rounded to 1e-6, as feature sums are: no float noise in sums (3.0999999999999996) or in
+ * the difference of two equal amounts (a refund of 17.76 against 24 × 0.74 = 17.759999999999998).
+ */
+export function roundMoney(amount: number): number {
+  return Math.round(amount * 1e6) / 1e6;
+}
+
 export function parseNumber(text: string, convention: NumberConvention = { decimal: '.', thousands: '' }): number {
   let t = text.trim();
   if (t === '') return NaN;

@@ -173,6 +173,15 @@ test('shopify: a refund spread over an order\'s lines never exceeds their value;
   assert.deepEqual(r.refundsBeyondLines, [110, 10]);
 });
 
+test('a refund of exactly the lines\' value is not reported beyond them because their float sum falls short of it', () => {
+  const columns = ['Name', 'Email', 'Financial Status', 'Currency', 'Created at', 'Lineitem quantity', 'Lineitem name', 'Lineitem price', 'Lineitem sku', 'Cancelled at', 'Refunded Amount', 'Billing Country'];
+  const order = (name: string, refund: string) => [name, 'a@x.com', 'refunded', 'EUR', '2024-01-05 10:00:00', '24', 'Tag', '0.74', 'TAG', '', refund, 'DE'];
+  // 24 × 0.74 is 17.759999999999998 in floating point: a refund of 17.76 is the whole order, nothing more
+  const r = mapRows(presetMapping('shopify'), columns, [order('#1', '17.76'), order('#2', '17.77')]);
+  assert.deepEqual(r.accepted.map((l) => [l.orderId, l.refunded]), [['#1', 24 * 0.74], ['#2', 24 * 0.74]]);
+  assert.deepEqual(r.refundsBeyondLines, [0.01]);
+});
+
 test('an order\'s refund is read from its first line even when a rule excludes that line or it is quarantined', () => {
   // the refunded amount written on the first line only, not filled down: the first line is the order's
   const preset = presetMapping('shopify');
