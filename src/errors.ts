@@ -29,12 +29,13 @@ export class FloyoError extends Error {
 }
 
 /**
- * A failure that comes with the report of the work done before it (an ingest whose source failed): under
- * --json the report is printed with the error added to it, as `floyo ingest --json` prints it.
+ * A failure that comes with the report of the work done before it (an ingest whose source failed, or a
+ * train stopped after its --data was ingested): under --json the report is printed with the error added to
+ * it, as `floyo ingest --json` prints it.
  */
 export class FailureWithReport extends FloyoError {
-  constructor(message: string, context: ErrorContext, readonly report: object) {
-    super(message, context);
+  constructor(message: string, context: ErrorContext, readonly report: object, exitCode = USAGE_EXIT) {
+    super(message, context, exitCode);
   }
 }
 

@@ -172,6 +172,8 @@ export async function runTrain(
     current: await currentVersion(registry),
   }));
   const warehouse = await Warehouse.open(config.home, 'floyo train', ctx.lockWait);
+  // what this run's --data added: it stays in the warehouse whatever stops the training after it
+  let ingestedNow: IngestSummary | null = null;
   try {
     const t0 = performance.now();
     let ingested: IngestedNow | null = null;
@@ -191,6 +193,7 @@ export async function runTrain(
           s,
         );
       }
+      ingestedNow = s;
       ingested = {
         sourcesIngested: s.sourcesIngested, sourcesSkipped: s.sourcesSkipped, rowsRead: s.rowsRead, rowsAccepted: s.rowsAccepted,
         rowsQuarantined: s.rowsQuarantined, rowsExcluded: s.rowsExcluded, ordersReplaced: s.ordersReplaced, linesReplaced: s.linesReplaced,
@@ -321,9 +324,26 @@ export async function runTrain(
         recommendations: tm.recommendations ?? 0, scoring: Math.round((tm.scoring ?? 0) + publishMs), total: Math.round(performance.now() - started),
       },
     };
+  } catch (err) {
+    throw ingestedNow !== null && ingestedNow.sourcesIngested > 0 ? keptIngest(err, ingestedNow) : err;
   } finally {
     warehouse.close();
   }
+}
+
+/**
+ * A train stopped after its --data was ingested (each source commits on its own): the rows are in the
+ * warehouse, so the message says so and --json carries the ingest's report, as for a source that failed.
+ * Otherwise the run reported nothing of them, and the next `train --data` only "already ingested".
+ */
+function keptIngest(err: unknown, s: IngestSummary): unknown {
+  if (!(err instanceof FloyoError) || err instanceof FailureWithReport) return err;
+  const n = (v: number) => v.toLocaleString('en-US');
+  const sources = `${n(s.sourcesIngested)} source${s.sourcesIngested === 1 ? '' : 's'}`;
+  const rows = `${n(s.rowsRead)} rows read = ${n(s.rowsAccepted)} accepted + ${n(s.rowsQuarantined)} quarantined + ${n(s.rowsExcluded)} excluded`;
+  return new FailureWithReport(
+    `${err.message}; the --data stays ingested (${sources}, ${rows}): floyo train without --data trains on it`, err.context, s, err.exitCode,
+  );
 }
 
 /** The current version's products (for requireSameShop) and the recommender it serves; null when none is current or it cannot be read. */

@@ -363,12 +363,27 @@ test('data train cannot learn from is refused before anything is fitted, saying 
     const r = await floyo(['train', '--data', file, '--home', home, '-q']);
     assert.equal(r.code, 2, `${name}: ${r.stderr}`);
     assert.ok(oneLine(r.stderr), r.stderr);
-    assert.match(r.stderr, pattern, name);
+    // the --data is in the warehouse all the same, and the message says so
+    const kept = /; the --data stays ingested \(1 source, ([\d,]+) rows read = [\d,]+ accepted \+ [\d,]+ quarantined \+ [\d,]+ excluded\): floyo train without --data trains on it\n$/.exec(r.stderr);
+    assert.ok(kept, `${name}: ${r.stderr}`);
+    assert.equal(Number(kept[1].replaceAll(',', '')), rows.length);
+    assert.match(`${r.stderr.slice(0, kept.index)}\n`, pattern, name);
     assert.ok(noVersions(home), `${name}: nothing published`);
+    return { file, home };
   };
   // six months of data: the validation cutoff falls on the first days, with a handful of customers
-  await refused('short', lines.filter((l) => day(l) < '2011-06-01'),
+  const short = await refused('short', lines.filter((l) => day(l) < '2011-06-01'),
     /^floyo: only \d+ customers? bought on or before the validation cutoff 2010-12-02; Floyo needs at least 20 to train: ingest a longer history, or use a shorter --horizon-days/);
+  // --json: the ingest's report with the error added, as for a source that failed; the next run finds the data there
+  const json = await floyo(['train', '--data', short.file, '--home', tempDir(), '--json', '-q']);
+  assert.equal(json.code, 2, json.stderr);
+  assertErrorStdout(json);
+  const report = json.json<IngestSummary & { error: { message: string; exitCode: number } }>();
+  assert.equal(report.sourcesIngested, 1);
+  assert.equal(report.rowsRead, lines.filter((l) => day(l) < '2011-06-01').length);
+  assert.match(report.error.message, /^only \d+ customers? .*; the --data stays ingested \(1 source, /);
+  const withoutData = await floyo(['train', '--home', short.home, '-q']);
+  assert.match(withoutData.stderr, /^floyo: only \d+ customers? bought on or before the validation cutoff 2010-12-02; .*--horizon-days[^;]*\)\n$/, 'without --data, nothing more to say');
   // nobody comes back after September but one customer buying once more on the last day
   const last = lines.find((l) => day(l) === '2011-08-31' && /^\d+,\d/.test(l))!; // a product, not POST (shipping is excluded)
   await refused('gone', [...lines.filter((l) => day(l) < '2011-09-01'), last.replace(/^\d+,/, '599999,').replace(/,2011-08-31 /, ',2011-12-08 ')],
