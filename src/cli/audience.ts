@@ -116,20 +116,23 @@ async function segmentNoOneIsIn(config: Config, versions: string[], asked: strin
   }
 }
 
+/** A decimal number (mantissa, exponent): not hex, binary or octal, which Number also reads (0x1 is 1). */
+const DECIMAL = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:e([+-]?\d+))?$/i;
+
 /**
  * A percentage's number divided by 100 by moving the decimal point in its text: 14.3% is then the double
  * nearest 0.143, the same bound as --min-churn 0.143 (14.3 / 100 is 0.14300000000000002). NaN when the
  * text is not a decimal number.
  */
 function fromPercent(text: string): number {
-  const decimal = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:e([+-]?\d+))?$/i.exec(text);
+  const decimal = DECIMAL.exec(text);
   return decimal ? Number(`${decimal[1]}e${Number(decimal[2] ?? 0) - 2}`) : NaN;
 }
 
 function probability(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const trimmed = text.trim();
-  const p = trimmed.endsWith('%') ? fromPercent(trimmed.slice(0, -1).trim()) : Number(trimmed);
+  const p = trimmed.endsWith('%') ? fromPercent(trimmed.slice(0, -1).trim()) : DECIMAL.test(trimmed) ? Number(trimmed) : NaN;
   if (trimmed === '' || !Number.isFinite(p) || p < 0 || p > 1) {
     throw new FloyoError(`${flag} must be a churn probability from 0 to 1 (or a percentage like 70%), got ${JSON.stringify(text)}`);
   }

@@ -342,6 +342,7 @@ test('the audience flags are checked with their names before the home is opened'
   // a percentage is the double nearest its fraction: 14.3% is 0.143, not 14.3 / 100 = 0.14300000000000002
   assert.deepEqual(parseQuery({ minChurn: '14.3%', maxChurn: ' 57.5 % ' }), { minChurn: 0.143, maxChurn: 0.575 });
   assert.deepEqual(parseQuery({ minChurn: '.5%', maxChurn: '1e1%' }), { minChurn: 0.005, maxChurn: 0.1 });
+  assert.deepEqual(parseQuery({ minChurn: '5e-1', maxChurn: '1.' }), { minChurn: 0.5, maxChurn: 1 });
   for (let tenths = 0; tenths <= 1000; tenths++) {
     const digits = String(tenths).padStart(3, '0'); // 143 → 14.3% → 0.143
     const fraction = Number(`${digits.slice(0, -3) || '0'}.${digits.slice(-3)}`);
@@ -354,6 +355,9 @@ test('the audience flags are checked with their names before the home is opened'
     [{ minChurn: '' }, /--min-churn must be/],
     [{ minChurn: '%' }, /--min-churn must be/],
     [{ minChurn: '0x10%' }, /--min-churn must be .*got "0x10%"/],
+    // JavaScript's Number reads these as 1; a probability is a decimal number, with or without %
+    [{ minChurn: '0x1' }, /--min-churn must be .*got "0x1"/],
+    [{ maxChurn: '0b1' }, /--max-churn must be .*got "0b1"/],
     [{ minChurn: 'Infinity%' }, /--min-churn must be/],
     [{ minChurn: '-5%' }, /--min-churn must be/],
     [{ maxChurn: '120%' }, /--max-churn must be/],
