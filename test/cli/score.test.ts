@@ -410,6 +410,10 @@ describe('floyo score', () => {
     const within = await floyo(['score', '--home', home, '--now', '2012-03-07', '-q']);
     assert.equal(within.code, 0, within.stderr);
     assert.equal(within.stderr, '', '90 days after the data: no warning');
+    // the horizon is the one the version learnt its labels on (90 days), not the one configured now, as train judges it
+    const configured = await floyo(['score', '--home', home, '--now', '2012-03-07', '-q'], { env: { FLOYO_FEATURES_HORIZON_DAYS: '30' } });
+    assert.equal(configured.code, 0, configured.stderr);
+    assert.equal(configured.stderr, '', 'a version trained on 90-day labels: no warning 90 days after the data');
     const back = await floyo(['score', '--home', home, '-q']);
     assert.equal(back.code, 0, back.stderr);
   });
