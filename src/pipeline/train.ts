@@ -9,6 +9,7 @@
 // who simply has not been seen yet as churned, so the metrics and the gate would judge invented labels.
 import { parseDay, shiftDays } from '../dates.js';
 import type { Config } from '../config.js';
+import { roundMoney } from '../data/values.js';
 import { sqlInstant, type Warehouse } from '../data/warehouse.js';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { dataSpan, CUSTOMER_FEATURES } from '../features/build.js';
@@ -374,7 +375,11 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
       k: segmentation.k, inertia: segmentation.inertia,
       silhouette: segmentation.silhouette,
       kScores: kSearch.scores,
-      segments: prof.map((p) => ({ name: p.name, size: p.size, centroid: { recencyDays: p.centroid.recencyDays, frequency: p.centroid.frequency, monetary: p.centroid.monetary, avgOrderValue: p.centroid.avgOrderValue } })),
+      // a median of two amounts is their mean: rounded as amounts are, so the report shows no float noise (2462.3199999999997)
+      segments: prof.map((p) => ({
+        name: p.name, size: p.size,
+        centroid: { recencyDays: p.centroid.recencyDays, frequency: p.centroid.frequency, monetary: roundMoney(p.centroid.monetary), avgOrderValue: roundMoney(p.centroid.avgOrderValue) },
+      })),
     },
     segmentNamesKept: segmentation.namesCarriedOver,
     churn: {
