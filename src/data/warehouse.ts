@@ -96,13 +96,20 @@ function processStart(pid: number): string | null {
   }
 }
 
+/** The lock files this process wrote and has not removed yet: the locks it holds, and its own aside while it waits. */
+const ownLockFiles = new Set<string>();
+
 /**
- * Whether the process a lock names is gone, so that the lock can be taken over: its pid is not in use,
- * or is used by a process that started later than the holder (the pid was given again). Only a lock of
- * this machine is judged: another machine's processes (a home on a shared disk) cannot be seen from here.
+ * Whether the process the lock `file` names is gone, so that the lock can be taken over: its pid is not in
+ * use, or is used by a process that started later than the holder (the pid was given again), or is this
+ * very process, which did not write that file. Only a lock of this machine is judged: another machine's
+ * processes (a home on a shared disk) cannot be seen from here.
  */
-function holderGone(holder: LockInfo, host: string): boolean {
+function holderGone(holder: LockInfo, host: string, file: string): boolean {
   if (holder.host !== host) return false;
+  // this process's pid in a file it did not write: an earlier process given the same pid left it (a
+  // container's PID 1 after a restart), also in a lock of Floyo 0.2.0 and earlier, which notes no start
+  if (holder.pid === process.pid) return !ownLockFiles.has(file);
   if (!alive(holder.pid)) return true;
   if (typeof holder.started !== 'string') return false;
   const started = processStart(holder.pid);
@@ -145,7 +152,7 @@ function removeDeadAsides(home: string, mine: string, host: string): void {
     if (!/^lock\.json\.\d+\.\d+$/.test(entry) || file === mine) continue;
     try {
       const holder = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
-      if (holderGone(holder, host)) rmSync(file, { force: true });
+      if (holderGone(holder, host, file)) rmSync(file, { force: true });
     } catch {
       // being written or removed by its process just now: it is that process's
     }
@@ -175,6 +182,7 @@ async function acquireLock(home: string, command: string, wait: LockWait): Promi
   const mine: LockInfo = { pid: process.pid, command, host: hostname(), since: new Date().toISOString(), ...(started ? { started } : {}) };
   const aside = `${path}.${process.pid}.${Date.now()}`;
   writeFileSync(aside, JSON.stringify(mine));
+  ownLockFiles.add(aside);
   const forgetAside = onInterrupt(() => rmSync(aside, { force: true }));
   try {
     const deadline = Date.now() + waitMs;
@@ -182,6 +190,7 @@ async function acquireLock(home: string, command: string, wait: LockWait): Promi
     for (;;) {
       try {
         linkSync(aside, path);
+        ownLockFiles.add(path);
         removeDeadAsides(home, aside, mine.host);
         // stopped by a signal: the lock goes at once, not when the next command finds it dead, and this
         // process's files in tmp (named with its pid) with it, if the lock is still ours
@@ -193,6 +202,7 @@ async function acquireLock(home: string, command: string, wait: LockWait): Promi
         return () => {
           forgetLock();
           rmSync(path, { force: true });
+          ownLockFiles.delete(path);
         };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -205,7 +215,7 @@ async function acquireLock(home: string, command: string, wait: LockWait): Promi
       } catch {
         holder = null; // released just now (or unreadable): look again
       }
-      if (holder && holderGone(holder, mine.host)) {
+      if (holder && holderGone(holder, mine.host, path)) {
         // left by a process that died; remove it only if it is still that lock, not one taken meanwhile
         if (readIfExists(path) === text) rmSync(path, { force: true });
         continue;
@@ -236,6 +246,7 @@ async function acquireLock(home: string, command: string, wait: LockWait): Promi
   } finally {
     forgetAside();
     rmSync(aside, { force: true });
+    ownLockFiles.delete(aside);
   }
 }
 

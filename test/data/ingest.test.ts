@@ -4,9 +4,11 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { assertErrorStdout, floyo, tempDir, FIXTURES, SHARED_DATASETS } from '../support/cli.js';
 import type { IngestSummary } from '../../src/data/ingest.js';
+import { withHomeLock } from '../../src/data/warehouse.js';
 
 const HEADER = 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country';
 
@@ -730,6 +732,20 @@ test('a lock whose pid another process has since is taken over: a container rest
   assert.equal((await held).code, 0);
   assert.ok(seen, 'the lock was seen while the ingest held it');
   assert.match(seen.started ?? '', /^[\w-]+\/\d+$/);
+});
+
+test('a lock of Floyo 0.2.0 naming this very process, which did not take it (a container\'s PID 1 again), is taken over', async () => {
+  const home = tempDir();
+  const lock = join(home, 'lock.json');
+  // Floyo 0.2.0 wrote no start time: that the pid is this process's own, in a file it did not write, tells the holder is gone
+  writeFileSync(lock, JSON.stringify({ pid: process.pid, command: 'floyo train', host: hostname(), since: '2026-01-01T00:00:00Z' }));
+  const holder = await withHomeLock(home, 'floyo models prune', async () => (JSON.parse(readFileSync(lock, 'utf8')) as { command: string }).command, { ms: 0 });
+  assert.equal(holder, 'floyo models prune');
+  assert.equal(existsSync(lock), false, 'the lock is released');
+  // a lock this process holds is its own, not a leftover: a second take within it is named
+  await withHomeLock(home, 'floyo train', async () => {
+    await assert.rejects(withHomeLock(home, 'floyo score', async () => undefined, { ms: 0 }), /in use by `floyo train` \(pid \d+ on /);
+  });
 });
 
 test('the full UCI Online Retail file (when ../shared/datasets is present)', { skip: !existsSync(join(SHARED_DATASETS, 'online_retail.csv.gz')) && 'needs ../shared/datasets/online_retail.csv.gz' }, async () => {
