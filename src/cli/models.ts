@@ -170,7 +170,7 @@ async function changeCurrent(
       let marked: string | null = null;
       let forgetNote = (): void => undefined;
       const usable = async (loaded: LoadedModels) => {
-        requireServable(loaded);
+        requireServable(loaded.manifest);
         const products = loaded.documents.products;
         requireSameShop(loaded.manifest.version, Array.isArray(products) ? products as string[] : [], sold, registry.location, config.home);
         // noted before CURRENT changes and removed by the re-score's write: a run that stops between is seen by the queries

@@ -4,7 +4,7 @@ import { CurrentVersionDamaged, CurrentVersionGone, FailureWithReport, FloyoErro
 import { ingest, warehouseTotals, type IngestSummary, type WarehouseTotals } from '../data/ingest.js';
 import { Warehouse } from '../data/warehouse.js';
 import type { Manifest, Registry } from '../models/registry.js';
-import { currentSegmentation, publishInput, qualityGate, requireSameShop, warehouseProducts } from '../pipeline/serving.js';
+import { currentSegmentation, publishInput, qualityGate, requireSameShop, servingGap, warehouseProducts } from '../pipeline/serving.js';
 import { toPredictions } from '../pipeline/score.js';
 import { train, type TrainResult } from '../pipeline/train.js';
 import { PredictionStore, type Prediction, type StoredGroup } from '../stores/predictions.js';
@@ -253,6 +253,13 @@ export async function runTrain(
         if (!(err instanceof CurrentVersionDamaged || err instanceof CurrentVersionGone)) throw err;
         const what = err instanceof CurrentVersionDamaged ? err.damage.message : err.message; // not its remedy: this train is one
         unreadable = `the current version ${previousVersion} cannot be read, so nothing was compared (${what})`;
+      }
+      // nor must one that cannot serve (format 0): score and recommend refuse it and say to train, and the
+      // metrics of a model no command can use are no bar for the one that replaces it
+      const gap = current && servingGap(current);
+      if (gap) {
+        unreadable = `the current version ${previousVersion} cannot serve predictions, so nothing was compared (${gap})`;
+        current = null;
       }
       gate = qualityGate(result, current, config);
       // a version that will write predictions must not leave later ones beside them (see floyo score)

@@ -108,22 +108,29 @@ const SERVING_ARRAYS = [
 ];
 
 /**
- * Refuses a version that loads but cannot serve: Floyo 0.0.1's format 0 kept arrays only, and a manifest
- * edited by hand can leave one out. Such a version can still be listed and shown; promote and rollback
- * check this before it becomes current, so `floyo score` never meets it.
+ * What keeps a version from serving, from its manifest (null: nothing): Floyo 0.0.1's format 0 kept arrays
+ * only, and a manifest edited by hand can leave one out.
  */
-export function requireServable(loaded: LoadedModels): void {
+export function servingGap(m: Manifest): string | null {
+  const documents = new Set(m.documents.map((d) => d.name));
+  const arrays = new Set(m.arrays.map((a) => a.name));
   const missing = [
-    ...SERVING_DOCUMENTS.filter((d) => loaded.documents[d] === undefined).map((d) => `document ${d}`),
-    ...SERVING_ARRAYS.filter((a) => loaded.arrays[a] === undefined).map((a) => `array ${a}`),
+    ...SERVING_DOCUMENTS.filter((d) => !documents.has(d)).map((d) => `document ${d}`),
+    ...SERVING_ARRAYS.filter((a) => !arrays.has(a)).map((a) => `array ${a}`),
   ];
-  if (missing.length === 0) return;
-  const m = loaded.manifest;
+  if (missing.length === 0) return null;
   const why = m.upgradedFrom !== undefined ? `Floyo ${m.floyoVersion} wrote it in format ${m.upgradedFrom}, which kept less` : 'its manifest does not list them';
-  throw new FloyoError(
-    `model version ${m.version} cannot serve predictions: it has no ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''} ` +
-      `(${why}); it can be listed and shown, not served: train a new version, or promote another`,
-  );
+  return `it has no ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''} (${why})`;
+}
+
+/**
+ * Refuses a version that loads but cannot serve (servingGap). Such a version can still be listed and shown;
+ * promote and rollback check this before it becomes current, so `floyo score` never meets it.
+ */
+export function requireServable(m: Manifest): void {
+  const gap = servingGap(m);
+  if (gap === null) return;
+  throw new FloyoError(`model version ${m.version} cannot serve predictions: ${gap}; it can be listed and shown, not served: train a new version, or promote another`);
 }
 
 /** The segmentation document's eligibility, or null when it has none (or none that reads). */
@@ -134,7 +141,7 @@ function eligibilityFrom(raw: unknown): SegmentEligibility | null {
 
 export async function loadServing(registry: Registry, version?: string): Promise<ServingModels> {
   const loaded = await registry.load(version);
-  requireServable(loaded);
+  requireServable(loaded.manifest);
   const { arrays, documents: docs, manifest } = loaded;
   const seg = docs.segmentation as { k: number; cols: number; names: string[]; profiles: SegmentProfile[]; nSamples: number; eligibility?: unknown };
   const churn = docs.churn as { intercept: number; C: number; threshold: number; nSamples: number };

@@ -294,6 +294,33 @@ describe('floyo models', () => {
     assertOneLineError(rollback, new RegExp(`cannot roll back to ${old}: model version ${old} cannot serve predictions`));
   });
 
+  test('a current version that cannot serve (format 0) does not hold back train: the new version replaces it, saying nothing was compared', async () => {
+    const copy = tempDir();
+    cpSync(home, copy, { recursive: true });
+    const old = '20240301T120000Z-0a1b2c3d';
+    const weights = Buffer.from('000000000000f83f00000000000000c0000000000000d03f', 'hex'); // float64 [1.5, -2, 0.25]
+    mkdirSync(join(copy, 'models', old));
+    writeFileSync(join(copy, 'models', old, 'weights.bin'), weights);
+    // a churn ROC-AUC no train on the sample reaches: compared with, it would keep every new version back
+    writeFileSync(join(copy, 'models', old, 'manifest.json'), JSON.stringify({
+      formatVersion: 0, floyoVersion: '0.0.1', version: old, createdAt: '2024-03-01T12:00:00.000Z',
+      models: { churn: { algorithm: 'logistic-l2', params: { C: 1 }, metrics: { rocAuc: 0.99 } } }, data: {}, report: {},
+      arrays: [{ name: 'weights', dtype: 'float64', length: 3, bytes: 24, sha256: createHash('sha256').update(weights).digest('hex'), file: 'weights.bin' }],
+    }));
+    writeFileSync(join(copy, 'models', 'CURRENT'), JSON.stringify({ version: old, history: [] }));
+    // score says to train a new version...
+    assertOneLineError(await cli(['score', '--home', copy]), /cannot serve predictions: .*train a new version, or promote another/);
+    // ...and that train's version becomes current
+    const r = await cli(['train', '--home', copy, '--json', '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    const t = r.json<TrainReport>();
+    assert.equal(t.promoted, true, JSON.stringify(t.gate));
+    assert.deepEqual(t.gate.reasons, []);
+    assert.match(t.gate.notes?.[0] ?? '', new RegExp(`^the current version ${old} cannot serve predictions, so nothing was compared \\(it has no document customers, .*Floyo 0\\.0\\.1 wrote it in format 0, which kept less\\)\\)$`));
+    assert.deepEqual(t.warnings, t.gate.notes);
+    assert.equal((await cli(['models', 'list', '--home', copy, '--json'])).json<ListJson>().current, t.modelVersion);
+  });
+
   /** A copy of the home whose current version's manifest is cut short (not valid JSON). */
   async function copyWithTruncatedCurrent(): Promise<{ copy: string; current: string }> {
     const copy = tempDir();
