@@ -153,6 +153,12 @@ export function alsParams(given: Partial<AlsParams> = {}): AlsParams {
 export function confidenceMatrix(userItems: Csr, params: AlsParams): { confidence: Csr; bm25ItemNorm: Float32Array | null } {
   checkSparse(userItems, 'userItems');
   if (userItems.format !== 'csr') throw new RangeError(`userItems must be a CSR matrix (users × items), got ${String(userItems.format)}`);
+  const itemNorm = params.weighting === 'bm25' ? bm25ItemNorm(userItems, params.bm25B) : null;
+  return { confidence: weighted(userItems, params, itemNorm), bm25ItemNorm: itemNorm };
+}
+
+/** The confidences of userItems' positive strengths, weighted with the given BM25 item norms (null: not BM25). */
+function weighted(userItems: Csr, params: AlsParams, itemNorm: Float32Array | null): Csr {
   const { nRows: nUsers, nCols: nItems, indptr, indices, data } = userItems;
   let kept = 0;
   for (let u = 0; u < nUsers; u++) {
@@ -163,7 +169,6 @@ export function confidenceMatrix(userItems: Csr, params: AlsParams): { confidenc
     }
   }
   const outPtr = new Int32Array(nUsers + 1), outIdx = new Int32Array(kept), outData = new Float32Array(kept);
-  const itemNorm = params.weighting === 'bm25' ? bm25ItemNorm(userItems, params.bm25B) : null;
   let q = 0;
   for (let u = 0; u < nUsers; u++) {
     let m = 0;
@@ -180,7 +185,7 @@ export function confidenceMatrix(userItems: Csr, params: AlsParams): { confidenc
     }
     outPtr[u + 1] = q;
   }
-  return { confidence: { format: 'csr', nRows: nUsers, nCols: nItems, indptr: outPtr, indices: outIdx, data: outData }, bm25ItemNorm: itemNorm };
+  return { format: 'csr', nRows: nUsers, nCols: nItems, indptr: outPtr, indices: outIdx, data: outData };
 }
 
 function bm25ItemNorm(userItems: Csr, b: number): Float32Array {
@@ -1099,6 +1104,43 @@ export function foldIn(model: AlsModel, user: number | UserInteractions): Float3
   solveUser(Y, K, cache.G, cache.Z, items, conf, 0, items.length, out, 0);
   return out;
 }
+
+/**
+ * {@link foldIn} for every row of `userItems` (users × the model's items, raw strengths), on the worker
+ * pool: row u of the result (nRows × K, on shared memory) is exactly the vector foldIn gives for row u's
+ * interactions; an empty row gives zeros. `onProgress(rows)` says how many rows are done, block by block.
+ */
+export async function foldInMany(
+  model: AlsModel, userItems: Csr, options: ParallelOptions & { onProgress?: (rows: number) => void } = {},
+): Promise<Float32Array> {
+  checkModel(model);
+  checkSparse(userItems, 'userItems');
+  if (userItems.format !== 'csr' || userItems.nCols !== model.nItems) {
+    throw new RangeError(`userItems must be a CSR matrix over the model's ${model.nItems} items, got ${String(userItems.format)} with ${userItems.nCols} columns`);
+  }
+  const p = model.params;
+  if (p.weighting === 'bm25' && !model.bm25ItemNorm) throw new RangeError('the model uses BM25 weighting but has no bm25ItemNorm');
+  // the model's item norms, not userItems' own: weighted as foldIn weighs one user
+  const cui = shareCsr(weighted(userItems, p, p.weighting === 'bm25' ? model.bm25ItemNorm : null));
+  const n = userItems.nRows, K = model.factors;
+  const cache = itemCache(model);
+  const X = sharedArray(Float32Array, n * K);
+  const shared = { indices: cui.indices, conf: cui.data, Y: toShared(model.itemFactors), G: toShared(cache.G), Z: toShared(cache.Z), K };
+  const threads = threadsFor(options, n * K * K * 2 + cui.indptr[n] * K * K);
+  await withPool(options.pool, threads, async (pool) => {
+    for (let s = 0; s < n; s += FOLD_IN_BLOCK) {
+      const e = Math.min(n, s + FOLD_IN_BLOCK);
+      // the block's rows as rows 0 … e−s of views on the same shared arrays
+      const args: FoldInArgs = { ...shared, indptr: cui.indptr.subarray(s, e + 1), X: X.subarray(s * K, e * K) };
+      await pool.parallelFor(FOLD_IN, e - s, args, { chunk: solveChunk(e - s, pool.threads) });
+      options.onProgress?.(e);
+    }
+  });
+  return X;
+}
+
+/** Rows folded in per parallel loop of foldInMany: progress moves every second or so on a large shop. */
+const FOLD_IN_BLOCK = 50_000;
 
 /**
  * out[oo … oo+K) ← x = (G + Σ (c−1)·y·yᵀ)⁻¹ · Σ c·y over the items items[s … e) with confidences conf[s … e)

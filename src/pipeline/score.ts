@@ -6,8 +6,8 @@ import { parseInstant, shiftDays } from '../dates.js';
 import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { CUSTOMER_FEATURES } from '../features/build.js';
-import { foldIn, type AlsModel } from '../ml/als.js';
-import { defaultThreads, sharedArray, withPool, type Pool } from '../ml/pool.js';
+import { foldInMany, type AlsModel } from '../ml/als.js';
+import { defaultThreads, withPool, type Pool } from '../ml/pool.js';
 import type { Matrix } from '../ml/matrix.js';
 import { csrFromTriplets, type Csr } from '../ml/sparse.js';
 import { churnProbability, churnReasons, type ChurnModel } from '../models/churn.js';
@@ -126,44 +126,43 @@ async function recommendNow(
   models: ServingModels, bought: Csr, rules: ServingRules, onProgress: (done: number, total: number) => void,
 ): Promise<RankedItems[]> {
   const exclude = new Set(knownIndices(models.products, rules.exclude));
-  const n = bought.nRows, K = models.als.factors;
+  const n = bought.nRows;
   const share = popularityShare(models.als.confidence);
   const out: RankedItems[] = new Array(n);
-  // shared from the start, so the worker pool reads the vectors without a copy
-  const X = sharedArray(Float32Array, n * K);
   // with ALS, the customers it can place (something it knows bought); the others get popular products
   const placed: number[] = [];
   if (models.served === 'als') for (let u = 0; u < n; u++) if (bought.indptr[u + 1] > bought.indptr[u]) placed.push(u);
   // progress counts each customer once, and those ALS ranks once more (fold-in, then ranking): the total is
   // known before the first update, so it never grows
   const total = n + placed.length;
-  for (let u = 0, p = 0; u < n; u++) {
-    if (u % 1000 === 0) onProgress(u, total);
-    if (placed[p] === u) {
-      p++;
-      const start = bought.indptr[u], end = bought.indptr[u + 1];
-      X.set(foldIn(models.als, { items: bought.indices.subarray(start, end), values: bought.data.subarray(start, end) }), u * K);
-    } else {
-      [out[u]] = recommendPopularScored(models.popularity, bought, [u], rules.count, exclude, share, rules.includeBought);
+  const popular = () => {
+    for (let u = 0, p = 0; u < n; u++) {
+      if (placed[p] === u) p++;
+      else [out[u]] = recommendPopularScored(models.popularity, bought, [u], rules.count, exclude, share, rules.includeBought);
     }
+  };
+  if (!placed.length) {
+    popular();
+    onProgress(total, total);
+    return out;
   }
-  if (placed.length) {
-    // the customers as the users of a model with the trained item factors: batch scoring on the worker
-    // pool, leaving out each one's current purchases unless the rules include them (only the rows' items are read, not their values),
-    // in blocks so that progress moves while a large shop is ranked
+  // Fold-in and ranking share one pool (none for a small shop: each decides its own threads then). The
+  // customers become the users of a model with the trained item factors: batch scoring on the pool, leaving
+  // out each one's current purchases unless the rules include them (only the rows' items are read, not their
+  // values), in blocks so that progress moves while a large shop is ranked.
+  const run = async (pool?: Pool) => {
+    const X = await foldInMany(models.als, bought, { pool, onProgress: (rows) => onProgress(rows, total) });
+    popular();
     const now: AlsModel = { ...models.als, nUsers: n, userFactors: X, confidence: bought };
-    const rank = async (pool?: Pool) => {
-      for (let q = 0; q < placed.length; q += RANK_BLOCK) {
-        onProgress(n + q, total);
-        const block = placed.slice(q, q + RANK_BLOCK);
-        const ranked = await recommendAlsScored(now, block, rules.count, [...exclude], { pool }, rules.includeBought);
-        block.forEach((u, k) => (out[u] = ranked[k]));
-      }
-    };
-    // one block decides its own threads (none for a small shop); several share one pool
-    if (placed.length <= RANK_BLOCK) await rank();
-    else await withPool(undefined, defaultThreads(), rank);
-  }
+    for (let q = 0; q < placed.length; q += RANK_BLOCK) {
+      onProgress(n + q, total);
+      const block = placed.slice(q, q + RANK_BLOCK);
+      const ranked = await recommendAlsScored(now, block, rules.count, [...exclude], { pool }, rules.includeBought);
+      block.forEach((u, k) => (out[u] = ranked[k]));
+    }
+  };
+  if (placed.length <= RANK_BLOCK) await run();
+  else await withPool(undefined, defaultThreads(), run);
   onProgress(total, total);
   return out;
 }

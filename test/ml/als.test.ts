@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  alsLoss, alsParams, alsScores, confidenceMatrix, exactUserStep, explain, fitAls, foldIn, recommend, recommendBatch, similarItems,
+  alsLoss, alsParams, alsScores, confidenceMatrix, exactUserStep, explain, fitAls, foldIn, foldInMany, recommend, recommendBatch, similarItems,
   type AlsModel, type AlsParams,
 } from '../../src/ml/als.js';
 import { csrFromTriplets, type Csr } from '../../src/ml/sparse.js';
@@ -220,6 +220,31 @@ test('after a final exact user half-step, fold-in of a training user reproduces 
     }
     assert.ok(checked > 40);
   }
+});
+
+test('foldInMany folds in every row on a pool exactly as foldIn does one, block by block', async () => {
+  const pool = createPool({ threads: 2 });
+  try {
+    for (const weighting of ['none', 'log', 'bm25'] as const) {
+      const model = await exactUserStep(await fitAls(sample(60, 40, 5), { ...base, factors: 12, weighting }));
+      // other customers than the training ones, more of them than one block (50,000 rows), a few with many items
+      const fresh = sample(100_001, 40, 9, 12);
+      const rows: number[] = [];
+      const X = await foldInMany(model, fresh, { pool, onProgress: (done) => rows.push(done) });
+      assert.deepEqual(rows, [50_000, 100_000, 100_001]);
+      const K = model.factors;
+      for (let u = 0; u < fresh.nRows; u += 3) {
+        const s = fresh.indptr[u], e = fresh.indptr[u + 1];
+        const one = foldIn(model, { items: fresh.indices.subarray(s, e), values: fresh.data.subarray(s, e) });
+        const many = X.subarray(u * K, u * K + K);
+        if (!one.every((v, f) => Object.is(v, many[f]))) assert.fail(`${weighting}, row ${u} (${e - s} items): ${Array.from(many)} ≠ ${Array.from(one)}`);
+      }
+    }
+  } finally {
+    await pool.close();
+  }
+  const model = await fitAls(sample(), { ...base, factors: 4 });
+  await assert.rejects(foldInMany(model, sample(10, 39)), /over the model's 40 items, got csr with 39 columns/);
 });
 
 test('fold-in sums duplicated items and ignores zero strengths, and gives the same vector in any order', async () => {
