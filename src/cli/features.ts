@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
-import { buildFeatures, exportFormat, exportTable } from '../features/build.js';
+import { buildFeatures, checkExchangeRates, exportFormat, exportTable } from '../features/build.js';
 import { Warehouse } from '../data/warehouse.js';
 import { action, exitCodesHelp, makeContext, table, warn, withCommonOptions, type CommonOptions } from './common.js';
 
@@ -47,7 +47,8 @@ ${exitCodesHelp('no transactions in the home yet')}`,
       const warehouse = await Warehouse.open(home, 'floyo features', ctx.lockWait);
       try {
         const summary = await buildFeatures(warehouse, {
-          asOf: opts.asOf, horizonDays: ctx.loaded.config.features.horizonDays, exchangeRates: ctx.loaded.config.features.exchangeRates,
+          asOf: opts.asOf, horizonDays: ctx.loaded.config.features.horizonDays,
+          exchangeRates: await checkExchangeRates(warehouse, ctx.loaded.config.features.exchangeRates),
         });
         // on stderr, as every warning, also under --json (where labelsComplete says it too)
         if (!summary.labelsComplete) warn(`the data's last purchase (${summary.lastPurchase}) is before the window ends; churn labels overstate churn`);

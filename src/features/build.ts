@@ -19,11 +19,17 @@ export interface FeatureRequest {
    * window's last day, whose later sales are not known yet.
    */
   labelsUntil?: string;
-  /** a rate per upper-case currency code: amounts are added in the currency of rate 1 (features.exchangeRates) */
-  exchangeRates?: Record<string, number>;
-  /** where `exchangeRates` come from, for the error about a currency without one (default: features.exchangeRates) */
-  exchangeRatesOf?: string;
+  /** features.exchangeRates, checked against the data once per command (see checkExchangeRates) */
+  exchangeRates?: CheckedRates;
 }
+
+declare const checkedAgainstTheData: unique symbol;
+/**
+ * Rates per upper-case currency code (amounts are added in the currency of rate 1) that checkExchangeRates
+ * found a rate in for every currency of the data: only it makes them, so a command checks once, not once
+ * per snapshot (each a pass over all transactions).
+ */
+export type CheckedRates = Readonly<Record<string, number>> & { readonly [checkedAgainstTheData]: true };
 
 export interface FeatureSummary {
   cutoff: string;
@@ -68,12 +74,12 @@ export async function dataSpan(warehouse: Warehouse): Promise<{ from: string; to
 }
 
 /**
- * The transactions with their amounts in one currency: `transactions` itself without rates; with them,
- * each line's amount and refund times its currency's rate (a line without a currency is taken as it is).
- * A currency of the data without a rate is refused: adding it unconverted is what the rates are there to stop.
+ * features.exchangeRates once they cover the data: a currency of the data without a rate is refused, as
+ * adding it unconverted is what the rates are there to stop. Undefined (no rates) stays undefined.
+ * `ratesOf` says where the rates come from in that error (score uses the version's, not the setting).
  */
-async function pricedLines(db: Warehouse, rates: Record<string, number> | undefined, ratesOf = 'features.exchangeRates'): Promise<string> {
-  if (rates === undefined) return 'transactions';
+export async function checkExchangeRates(db: Warehouse, rates: Record<string, number> | undefined, ratesOf = 'features.exchangeRates'): Promise<CheckedRates | undefined> {
+  if (rates === undefined) return undefined;
   const codes = Object.keys(rates);
   const unpriced = await db.query<{ currency: string; lines: number }>(
     `SELECT currency, count(*)::BIGINT AS lines FROM transactions
@@ -87,6 +93,16 @@ async function pricedLines(db: Warehouse, rates: Record<string, number> | undefi
         `${unpriced.length > 5 ? ', …' : ''}; give each a rate to the currency of rate 1 (rates now: ${codes.length ? codes.map((c) => `${c} ${rates[c]}`).join(', ') : 'none'})`,
     );
   }
+  return rates as CheckedRates;
+}
+
+/**
+ * The transactions with their amounts in one currency: `transactions` itself without rates; with them,
+ * each line's amount and refund times its currency's rate (a line without a currency is taken as it is).
+ */
+function pricedLines(rates: CheckedRates | undefined): string {
+  if (rates === undefined) return 'transactions';
+  const codes = Object.keys(rates);
   const rate = `CASE upper(trim(currency)) ${codes.map((c) => `WHEN ${sqlString(c)} THEN ${rates[c]}`).join(' ')} ELSE 1 END`;
   return `(SELECT * REPLACE (amount * ${rate} AS amount, refunded * ${rate} AS refunded) FROM transactions)`;
 }
@@ -118,7 +134,7 @@ export async function buildFeatures(warehouse: Warehouse, request: FeatureReques
     ? `(${C} + INTERVAL ${h + 1} DAY)` // exclusive
     : `least(${C} + INTERVAL ${h + 1} DAY, ${sqlInstant(request.labelsUntil)} + INTERVAL 1 SECOND)`;
   const db = warehouse;
-  const lines = await pricedLines(db, request.exchangeRates, request.exchangeRatesOf);
+  const lines = pricedLines(request.exchangeRates);
 
   // Purchases are orders with at least one non-return line; returns and refunds reduce net spend.
   // Sums are rounded to 1e-6: DuckDB adds doubles in parallel in no fixed order, and features (so models)

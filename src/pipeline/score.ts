@@ -5,7 +5,7 @@
 import { parseInstant, shiftDays } from '../dates.js';
 import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
-import { CUSTOMER_FEATURES } from '../features/build.js';
+import { checkExchangeRates, CUSTOMER_FEATURES } from '../features/build.js';
 import { foldInMany, type AlsModel } from '../ml/als.js';
 import { defaultThreads, withPool, type Pool } from '../ml/pool.js';
 import type { Matrix } from '../ml/matrix.js';
@@ -179,7 +179,8 @@ export async function scoreWithVersion(
   },
 ): Promise<{ scoredAsOf: string; scored: ScoredCustomers }> {
   const { scoredAsOf, day } = options.time;
-  const snap = await snapshot(warehouse, { asOf: day, horizonDays: options.horizonDays, until: scoredAsOf, exchangeRates: options.exchangeRates, exchangeRatesOf: options.exchangeRatesOf });
+  const exchangeRates = await checkExchangeRates(warehouse, options.exchangeRates, options.exchangeRatesOf);
+  const snap = await snapshot(warehouse, { asOf: day, horizonDays: options.horizonDays, until: scoredAsOf, exchangeRates });
   const features = snap.customers.features;
   const bought = inModelItems(snap.interactions.matrix, snap.interactions.items.ids, models);
   return {

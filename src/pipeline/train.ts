@@ -12,7 +12,7 @@ import type { Config } from '../config.js';
 import { roundMoney } from '../data/values.js';
 import { sqlInstant, type Warehouse } from '../data/warehouse.js';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
-import { dataSpan, CUSTOMER_FEATURES } from '../features/build.js';
+import { checkExchangeRates, dataSpan, CUSTOMER_FEATURES } from '../features/build.js';
 import { exactUserStep, fitAls, type AlsModel, type AlsParams } from '../ml/als.js';
 import { defaultThreads, withPool, type Pool } from '../ml/pool.js';
 import type { Matrix } from '../ml/matrix.js';
@@ -238,7 +238,6 @@ export async function train(warehouse: Warehouse, options: TrainOptions): Promis
 
 async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool): Promise<TrainResult> {
   const { horizonDays: h, seed, config } = options;
-  const { exchangeRates } = config.features;
   const step = options.onStep ?? (() => undefined);
   const progress = options.onProgress ?? (() => undefined);
   const timings: Record<string, number> = {};
@@ -273,6 +272,8 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
   // the cutoffs follow the last purchase (known at --now when it looks back); scoringTime refused a --now before the first line
   const known = { from: span.from, lastPurchase: labelsUntil ? lastKnownPurchase ?? lastKnown.slice(0, 10) : span.lastPurchase };
   const { C, V } = cutoffs(known, options.asOf, h, labelsUntil);
+  // once for the three snapshots: the check is a pass over every transaction
+  const exchangeRates = await checkExchangeRates(warehouse, config.features.exchangeRates);
 
   // 1. validation cutoff: choose hyperparameters
   step(`validation cutoff ${V}: choosing k, regularisation and recommender`);
