@@ -7,7 +7,7 @@ import type { Warehouse } from '../data/warehouse.js';
 import { FloyoError, NOT_FOUND_EXIT } from '../errors.js';
 import { checkExchangeRates, CUSTOMER_FEATURES } from '../features/build.js';
 import { foldInMany, type AlsModel } from '../ml/als.js';
-import { defaultThreads, withPool, type Pool } from '../ml/pool.js';
+import { defaultThreads, toShared, withPool, type Pool } from '../ml/pool.js';
 import type { Matrix } from '../ml/matrix.js';
 import { csrFromTriplets, type Csr } from '../ml/sparse.js';
 import { churnProbability, churnReasons, type ChurnModel } from '../models/churn.js';
@@ -153,7 +153,9 @@ async function recommendNow(
   const run = async (pool?: Pool) => {
     const X = await foldInMany(models.als, bought, { pool, onProgress: (rows) => onProgress(rows, total) });
     popular();
-    const now: AlsModel = { ...models.als, nUsers: n, userFactors: X, confidence: bought };
+    // the purchases on shared memory once: each block's ranking would otherwise copy them for the pool again
+    const shared: Csr = { ...bought, indptr: toShared(bought.indptr), indices: toShared(bought.indices) };
+    const now: AlsModel = { ...models.als, nUsers: n, userFactors: X, confidence: shared };
     for (let q = 0; q < placed.length; q += RANK_BLOCK) {
       onProgress(n + q, total);
       const block = placed.slice(q, q + RANK_BLOCK);
