@@ -103,17 +103,22 @@ export function* toPredictions(
 /** The interactions with their columns re-indexed to the model's products; products it does not know are dropped. */
 function inModelItems(interactions: Csr, itemIds: string[], models: ServingModels): Csr {
   const toModel = Int32Array.from(itemIds, (id) => models.products.index.get(id) ?? -1);
-  const rows: number[] = [], cols: number[] = [], vals: number[] = [];
+  let kept = 0;
+  for (let k = 0; k < interactions.indices.length; k++) if (toModel[interactions.indices[k]] >= 0) kept++;
+  // typed arrays, not arrays of numbers: tens of millions of pairs at a million customers
+  const rows = new Int32Array(kept), cols = new Int32Array(kept), vals = new Float32Array(kept);
+  let q = 0;
   for (let u = 0; u < interactions.nRows; u++) {
     for (let k = interactions.indptr[u]; k < interactions.indptr[u + 1]; k++) {
       const item = toModel[interactions.indices[k]];
       if (item < 0) continue;
-      rows.push(u);
-      cols.push(item);
-      vals.push(interactions.data[k]);
+      rows[q] = u;
+      cols[q] = item;
+      vals[q] = interactions.data[k];
+      q++;
     }
   }
-  return csrFromTriplets(interactions.nRows, models.products.ids.length, Int32Array.from(rows), Int32Array.from(cols), Float32Array.from(vals));
+  return csrFromTriplets(interactions.nRows, models.products.ids.length, rows, cols, vals);
 }
 
 /**
