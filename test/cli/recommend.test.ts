@@ -50,11 +50,15 @@ describe('floyo recommend and floyo similar', () => {
   before(async () => {
     report = ok(await cli(['train', '--data', FIXTURE, '--home', home, '--json', '-q'])).json<TrainReport>();
 
-    const db = await (await DuckDBInstance.create(join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' })).connect();
+    // the instance closed too, not left to the garbage collector: while it lives it holds the file, and a
+    // recommend run meanwhile finds the warehouse locked (and falls back to training data, saying so)
+    const instance = await DuckDBInstance.create(join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' });
+    const db = await instance.connect();
     const rows = (await db.runAndReadAll(
       `SELECT DISTINCT customer_id, product_id FROM transactions WHERE customer_id IS NOT NULL AND NOT is_return`,
     )).getRowObjectsJS() as Array<{ customer_id: string; product_id: string }>;
     db.closeSync();
+    instance.closeSync();
     const buyers = new Map<string, number>();
     for (const { customer_id: c, product_id: p } of rows) {
       if (!bought.has(c)) bought.set(c, new Set());

@@ -57,9 +57,12 @@ test('floyo train: the protocol\'s cutoffs, every metric of the report, a promot
   assert.equal(t.previousVersion, null);
   for (const k of ['ingest', 'features', 'segmentation', 'churn', 'recommendations', 'scoring', 'total'] as const) assert.ok(t.timingsMs[k] >= 0, k);
 
-  const db = await (await DuckDBInstance.create(join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' })).connect();
+  const instance = await DuckDBInstance.create(join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' });
+  const db = await instance.connect();
   const rows = (await db.runAndReadAll(`SELECT count(*)::INTEGER AS n, count(DISTINCT model_version)::INTEGER AS versions FROM predictions`)).getRowObjectsJS();
   db.closeSync();
+  instance.closeSync(); // not left to the garbage collector, holding the file for later commands
+
   assert.deepEqual(rows[0], { n: t.predictionsWritten, versions: 1 });
 });
 
