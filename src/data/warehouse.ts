@@ -340,7 +340,10 @@ export class Warehouse {
       if (err instanceof FloyoError) throw err;
       const message = (err as Error).message;
       if (/lock/i.test(message)) {
-        throw new FloyoError(`the warehouse ${path} is locked by another program: ${message.split('\n')[0]}`, {}, BUSY_EXIT);
+        // not a Floyo command (those take the home's lock first): DuckDB's own advice is for its CLI, so only the holder is said
+        const holder = /Conflicting lock is held in (.+?) \(PID (\d+)\)/.exec(message);
+        const who = holder ? `another program (${holder[1]}, pid ${holder[2]})` : `another program (${message.split('\n')[0]})`;
+        throw new FloyoError(`the warehouse ${path} is open in ${who}, not a Floyo command: close it there and run this again`, {}, BUSY_EXIT);
       }
       throw new FloyoError(`cannot open the warehouse ${path}: ${message.split('\n')[0]}`);
     }

@@ -792,3 +792,19 @@ test('many sources already ingested are summed up in one line, not one line each
   assert.doesNotMatch(again.stdout, /day-1\.csv/);
   assert.ok(again.stdout.split('\n').length < 12, again.stdout);
 });
+
+test('a warehouse another program has open (a DuckDB session, not a Floyo command) is named with its holder: exit 3, no DuckDB advice', async () => {
+  const home = tempDir();
+  const file = join(tempDir(), 'one.csv');
+  writeFileSync(file, `${HEADER}\n536365,85123A,HEART,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n`);
+  assert.equal((await floyo(['ingest', file, '--home', home, '-q'])).code, 0);
+  const instance = await DuckDBInstance.create(join(home, 'warehouse.duckdb'), { access_mode: 'READ_ONLY' });
+  try {
+    const busy = await floyo(['ingest', file, '--home', home, '-q']);
+    assert.equal(busy.code, 3, busy.stderr);
+    assert.match(busy.stderr, new RegExp(`^floyo: the warehouse \\S+ is open in another program \\(\\S+, pid ${process.pid}\\), not a Floyo command: close it there and run this again\\n$`));
+  } finally {
+    instance.closeSync();
+  }
+  assert.equal((await floyo(['ingest', file, '--home', home, '-q'])).code, 0, 'closed there, the home is free again');
+});
