@@ -221,7 +221,7 @@ export async function runTrain(
     const bar = ctx.progress('train', 'items');
     const result = await train(warehouse, {
       asOf: opts.asOf, horizonDays: config.features.horizonDays, now: opts.now, seed: opts.seed, config,
-      previousSegmentation, currentRecommender: current?.recommender === 'als' || current?.recommender === 'popularity' ? current.recommender : null,
+      previousSegmentation, currentRecommender: current?.recommender ?? null,
       onStep: (s) => {
         if (!ctx.json && !opts.quiet) stderrLine(`  ${s}`);
       },
@@ -354,7 +354,9 @@ function keptIngest(err: unknown, s: IngestSummary): unknown {
 }
 
 /** The current version's products (for requireSameShop) and the recommender it serves; null when none is current or it cannot be read. */
-async function currentVersion(registry: Registry): Promise<{ version: string; products: string[]; recommender: unknown; location: string } | null> {
+async function currentVersion(
+  registry: Registry,
+): Promise<{ version: string; products: string[]; recommender: 'als' | 'popularity' | null; location: string } | null> {
   const version = await registry.current();
   if (version === null) return null;
   // an unreadable current version is the gate's to note, and the new one replaces it
@@ -363,7 +365,9 @@ async function currentVersion(registry: Registry): Promise<{ version: string; pr
     throw err;
   });
   const products = await read('products');
-  const recommender = ((await read('serving')) as { recommender?: unknown } | null)?.recommender;
+  const served = ((await read('serving')) as { recommender?: unknown } | null)?.recommender;
+  // a version without a serving document (an older format) serves nothing train need protect
+  const recommender = served === 'als' || served === 'popularity' ? served : null;
   return Array.isArray(products) ? { version, products: products as string[], recommender, location: registry.location } : null;
 }
 

@@ -317,8 +317,9 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
     };
   });
 
+  const alsOnWindow = rankingSummary(recEval.als), popularityOnWindow = rankingSummary(recEval.popularity);
   const { served, because } = servedRecommender(
-    recChoice.served, { als: rankingSummary(recEval.als), popularity: rankingSummary(recEval.popularity), evaluatedUsers: ev.holdout.users.length }, options.currentRecommender ?? null,
+    recChoice.served, { als: alsOnWindow, popularity: popularityOnWindow, evaluatedUsers: ev.holdout.users.length }, options.currentRecommender ?? null,
   );
 
   // 3. refit on all the data and score every customer as of S
@@ -389,11 +390,11 @@ async function trainOn(warehouse: Warehouse, options: TrainOptions, pool: Pool):
     },
     recommendations: {
       model: served, params: recChoice.params, servedBecause: because,
-      ...rankingSummary(served === 'als' ? recEval.als : recEval.popularity),
+      ...(served === 'als' ? alsOnWindow : popularityOnWindow),
       users: ev.interactions.matrix.nRows, items: ev.interactions.matrix.nCols, evaluatedUsers: ev.holdout.users.length,
       holdoutDroppedNewItems: ev.features.holdout.droppedNewItems,
-      popularity: rankingSummary(recEval.popularity),
-      als: rankingSummary(recEval.als),
+      popularity: popularityOnWindow,
+      als: alsOnWindow,
       validation: {
         als: { precisionAt10: recChoice.als.precision, ndcgAt10: recChoice.als.ndcg },
         popularity: { precisionAt10: recChoice.popularity.precision, ndcgAt10: recChoice.popularity.ndcg },
